@@ -1,0 +1,36 @@
+import { doctorCommand } from "./doctor-command.js";
+import { RUN_USAGE, runCommand } from "./run-command.js";
+
+const USAGE = `ptc — programmatic tool calling: run model-written Python that calls your tools, isolated.
+
+Commands:
+  ptc run FILE.py [options]   run a script (see \`ptc run --help\`)
+  ptc doctor [--json]         report runtime, isolation level and pool state
+`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "run":
+        if (rest.includes("--help")) {
+          process.stdout.write(`${RUN_USAGE}\n`);
+          return 0;
+        }
+        return await runCommand(rest);
+      case "doctor":
+        return await doctorCommand(rest);
+      case undefined:
+      case "help":
+      case "--help":
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    process.stderr.write(`ptc: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

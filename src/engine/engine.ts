@@ -1,0 +1,104 @@
+import { randomBytes } from "node:crypto";
+import { ErrorCode, PtcError } from "../protocol/errors.js";
+import type { IsolationReport, ResultMode } from "../protocol/execution.js";
+import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
+import type { ToolDefinition } from "../protocol/tool.js";
+import { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "../sandbox/sandbox-pool.js";
+import { ToolRegistry } from "../tools/tool-registry.js";
+import { ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
+import { Execution, type ExecutionHandle } from "./execution.js";
+import type { JournalStore } from "./journal.js";
+import { loadTokenizer } from "./token-counter.js";
+
+export interface EngineOptions {
+  pool?: SandboxPoolOptions;
+  /** Defaults for every execution of this engine; each execution may override them again. */
+  limits?: Partial<ExecutionLimits>;
+  /** Tools available to every execution (an execution's own tools are added to these). */
+  tools?: readonly ToolDefinition[];
+  resultMode?: ResultMode;
+  containerIdleTimeoutMs?: number;
+  journalStore?: JournalStore;
+}
+
+export interface ExecuteRequest {
+  code: string;
+  tools?: readonly ToolDefinition[];
+  /** Reuse this container's Python state (created on first use). Omit for a one-off container. */
+  container?: string;
+  limits?: Partial<ExecutionLimits>;
+  resultMode?: ResultMode;
+  executionId?: string;
+}
+
+export interface Engine {
+  execute(request: ExecuteRequest): ExecutionHandle;
+  /** Ends a container and kills its sandbox. */
+  closeContainer(containerId: string): boolean;
+  hasContainer(containerId: string): boolean;
+  readonly isolation: IsolationReport;
+  stats(): { pool: SandboxPoolStats; containers: number; running: number };
+  /** Resolves once the warm pool is full. */
+  warmUp(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function newExecutionId(): string {
+  return `exec_${randomBytes(12).toString("base64url")}`;
+}
+
+export function createEngine(options: EngineOptions = {}): Engine {
+  const pool = new SandboxPool(options.pool);
+  const containers = new ContainerManager(pool, options.containerIdleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS);
+  const engineLimits = resolveLimits(options.limits);
+  const baseTools = options.tools ?? [];
+  const registries = new WeakMap<readonly ToolDefinition[], ToolRegistry>();
+  const baseRegistry = ToolRegistry.from(baseTools);
+  const running = new Set<Execution>();
+  let closed = false;
+  void loadTokenizer();
+
+  function registryFor(tools: readonly ToolDefinition[] | undefined): ToolRegistry {
+    if (!tools || tools.length === 0) return baseRegistry;
+    let registry = registries.get(tools);
+    if (!registry) {
+      registry = ToolRegistry.from([...baseTools, ...tools]);
+      registries.set(tools, registry);
+    }
+    return registry;
+  }
+
+  return {
+    isolation: pool.runtime.isolation,
+    execute(request) {
+      if (closed) throw new PtcError(ErrorCode.EngineClosed, "the engine is closed");
+      if (typeof request.code !== "string") throw new PtcError(ErrorCode.InvalidRequest, "code must be a string");
+      const execution = new Execution({
+        id: request.executionId ?? newExecutionId(),
+        code: request.code,
+        containerId: request.container,
+        registry: registryFor(request.tools),
+        limits: resolveLimits(engineLimits, request.limits),
+        resultMode: request.resultMode ?? options.resultMode ?? "json",
+        isolation: pool.runtime.isolation,
+        lease: (signal) => containers.lease(request.container, signal),
+        ...(options.journalStore ? { journalStore: options.journalStore } : {}),
+      });
+      running.add(execution);
+      void execution.result.finally(() => running.delete(execution));
+      return execution;
+    },
+    closeContainer: (containerId) => containers.close(containerId),
+    hasContainer: (containerId) => containers.has(containerId),
+    stats: () => ({ pool: pool.stats(), containers: containers.ids().length, running: running.size }),
+    warmUp: () => pool.warmUp(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const execution of running) execution.cancel("engine closed");
+      await Promise.allSettled([...running].map((execution) => execution.result));
+      containers.closeAll();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,320 @@
+import { ErrorCode, type LimitCode } from "../protocol/errors.js";
+import type {
+  ExecutionError,
+  ExecutionEvent,
+  ExecutionResult,
+  IsolationReport,
+  JournalEntry,
+  ResultMode,
+  ToolCallRequest,
+} from "../protocol/execution.js";
+import type { ExecutionLimits } from "../protocol/limits.js";
+import type { GuestError, SandboxRunOutcome } from "../sandbox/sandbox-process.js";
+import type { ToolRegistry } from "../tools/tool-registry.js";
+import type { ContainerLease } from "./container-manager.js";
+import { EventLog } from "./event-log.js";
+import { Journal, type JournalStore } from "./journal.js";
+import { countTokens, TOKENIZER_NAME } from "./token-counter.js";
+import { ToolCallBroker, type ToolResultSubmission } from "./tool-call-broker.js";
+
+/** The handle `execute` returns: iterate it for events, await `result` for the outcome. */
+export interface ExecutionHandle extends AsyncIterable<ExecutionEvent> {
+  readonly id: string;
+  /** Known once the execution has its container (immediately when one was named). */
+  readonly containerId: string | undefined;
+  readonly result: Promise<ExecutionResult>;
+  /** Calls waiting for `submitToolResult` (tools without a handler). */
+  pendingToolCalls(): ToolCallRequest[];
+  submitToolResult(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate";
+  cancel(reason?: string): void;
+  journal(): readonly JournalEntry[];
+}
+
+export interface ExecutionParams {
+  id: string;
+  code: string;
+  containerId: string | undefined;
+  registry: ToolRegistry;
+  limits: ExecutionLimits;
+  resultMode: ResultMode;
+  isolation: IsolationReport;
+  lease: (signal: AbortSignal) => Promise<ContainerLease>;
+  journalStore?: JournalStore;
+}
+
+interface Stop {
+  code: ErrorCode;
+  type: string;
+  message: string;
+  status: ExecutionResult["status"];
+}
+
+export class Execution implements ExecutionHandle {
+  readonly id: string;
+  readonly result: Promise<ExecutionResult>;
+  #containerId: string | undefined;
+  #events = new EventLog<ExecutionEvent>();
+  #journal: Journal;
+  #broker: ToolCallBroker;
+  #abort = new AbortController();
+  #stop: Stop | null = null;
+  #lease: ContainerLease | null = null;
+  #limitsHit = new Set<LimitCode>();
+  #output = { stdout: [] as string[], stderr: [] as string[] };
+  #outputBytes = { stdout: 0, stderr: 0 };
+  #truncated = { stdout: false, stderr: false };
+  #activeMs = 0;
+  #activeSince: number | null = null;
+  #activeTimer: NodeJS.Timeout | undefined;
+  #toolWaitMs = 0;
+  #toolWaitSince: number | null = null;
+
+  constructor(private readonly params: ExecutionParams) {
+    this.id = params.id;
+    this.#containerId = params.containerId;
+    this.#journal = new Journal(params.id, params.journalStore);
+    this.#broker = new ToolCallBroker({
+      executionId: params.id,
+      containerId: params.containerId ?? "",
+      registry: params.registry,
+      limits: params.limits,
+      journal: this.#journal,
+      reply: (guestCallId, ok, payload) => this.#lease?.sandbox.sendToolResult(guestCallId, ok, payload),
+      onToolCall: (call, pending) => this.#events.push({ type: "tool-call", call, pending }),
+      onToolResult: (callId, name, outcome, durationMs) =>
+        this.#events.push({ type: "tool-result", callId, name, outcome, durationMs }),
+      onOutstandingChange: (outstanding) => this.#onOutstandingChange(outstanding),
+      onLimit: (code) => this.#limitsHit.add(code),
+    });
+    this.result = this.#run();
+  }
+
+  get containerId(): string | undefined {
+    return this.#containerId;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ExecutionEvent> {
+    return this.#events.iterate();
+  }
+
+  pendingToolCalls(): ToolCallRequest[] {
+    return this.#broker.pending();
+  }
+
+  submitToolResult(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate" {
+    return this.#broker.submit(callId, submission);
+  }
+
+  cancel(reason = "execution cancelled"): void {
+    this.#halt({ code: ErrorCode.Cancelled, type: "CancelledError", message: reason, status: "cancelled" });
+  }
+
+  journal(): readonly JournalEntry[] {
+    return this.#journal.entries();
+  }
+
+  async #run(): Promise<ExecutionResult> {
+    const { limits } = this.params;
+    const startedAt = performance.now();
+    const wallTimer = setTimeout(
+      () =>
+        this.#halt({
+          code: ErrorCode.WallTimeout,
+          type: "TimeoutError",
+          message: `execution exceeded its wall-clock limit of ${limits.wallTimeoutMs} ms`,
+          status: "failed",
+        }),
+      limits.wallTimeoutMs,
+    );
+    let outcome: SandboxRunOutcome | null = null;
+    let sandboxWaitMs = 0;
+    try {
+      this.#lease = await this.params.lease(this.#abort.signal);
+      this.#containerId = this.#lease.containerId;
+      sandboxWaitMs = performance.now() - startedAt;
+      this.#journal.append({
+        type: "execution-start",
+        code: this.params.code,
+        containerId: this.#lease.containerId,
+        toolNames: this.params.registry.codeTools().map((tool) => tool.name),
+      });
+      this.#events.push({ type: "execution-start", executionId: this.id, containerId: this.#lease.containerId });
+      if (!this.#stop) {
+        const sandbox = this.#lease.sandbox;
+        this.#startActiveClock();
+        const running = sandbox.run(
+          {
+            code: this.params.code,
+            tools: this.params.registry.codeTools().map(({ name, pythonName }) => ({ name, pythonName })),
+            resultMode: this.params.resultMode,
+            maxOutputBytes: limits.maxOutputBytes,
+            memoryBytes: limits.memoryBytes,
+          },
+          {
+            onToolCall: (guestCallId, name, inputJson) => this.#broker.handleGuestCall(guestCallId, name, inputJson),
+            onOutput: (stream, text) => this.#onOutput(stream, text),
+          },
+        );
+        // A stop that came in while the script was being handed over still applies.
+        if (this.#stop) sandbox.kill();
+        outcome = await running;
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.#stop ??= { code: ErrorCode.SandboxUnavailable, type: "SandboxError", message, status: "failed" };
+    } finally {
+      clearTimeout(wallTimer);
+      this.#pauseActiveClock();
+      clearTimeout(this.#activeTimer);
+      this.#onOutstandingChange(0);
+    }
+    this.#broker.close(this.#stop?.message ?? "execution finished");
+    const error = this.#resolveError(outcome);
+    const discard = this.#stop !== null || outcome?.kind !== "done";
+    this.#lease?.release({ discard });
+    const result = await this.#buildResult(error, startedAt, sandboxWaitMs);
+    this.#journal.append({ type: "execution-end", status: result.status, error: result.error });
+    this.#events.push({ type: "done", result });
+    this.#events.close();
+    return result;
+  }
+
+  #halt(stop: Stop): void {
+    if (this.#stop) return;
+    this.#stop = stop;
+    if (stop.code === ErrorCode.WallTimeout || stop.code === ErrorCode.ActiveTimeout) this.#limitsHit.add(stop.code);
+    this.#abort.abort();
+    this.#broker.close(stop.message);
+    this.#lease?.sandbox.kill();
+  }
+
+  #resolveError(outcome: SandboxRunOutcome | null): ExecutionError | null {
+    if (this.#stop) return { code: this.#stop.code, type: this.#stop.type, message: this.#stop.message };
+    if (!outcome) return { code: ErrorCode.SandboxUnavailable, type: "SandboxError", message: "no sandbox" };
+    if (outcome.kind === "exited") {
+      return {
+        code: ErrorCode.SandboxCrashed,
+        type: "SandboxError",
+        message: `the sandbox process ended unexpectedly (exit code ${outcome.exitCode}, signal ${outcome.signal})`,
+      };
+    }
+    for (const stream of ["stdout", "stderr"] as const) {
+      if (outcome.dropped[stream] > 0) this.#markTruncated(stream, outcome.dropped[stream]);
+    }
+    if (outcome.memoryLimitHit) this.#limitsHit.add(ErrorCode.MemoryLimit);
+    return outcome.error ? guestErrorToExecutionError(outcome.error, outcome.memoryLimitHit) : null;
+  }
+
+  async #buildResult(error: ExecutionError | null, startedAt: number, sandboxWaitMs: number): Promise<ExecutionResult> {
+    const stdout = this.#output.stdout.join("");
+    const stderr = this.#output.stderr.join("");
+    const toolTexts = this.#broker.resultTexts;
+    const [toolTokens, outputTokens] = await Promise.all([countTokens(toolTexts), countTokens([stdout, stderr])]);
+    const status: ExecutionResult["status"] = this.#stop?.status ?? (error ? "failed" : "completed");
+    const exitCode = error?.type === "SystemExit" ? Number(error.message) || 1 : 1;
+    return {
+      executionId: this.id,
+      containerId: this.#containerId ?? "",
+      status,
+      stdout,
+      stderr,
+      returnCode: error ? exitCode : 0,
+      error,
+      toolCalls: this.#broker.records,
+      timings: {
+        totalMs: performance.now() - startedAt,
+        sandboxWaitMs,
+        activeMs: this.#activeMs,
+        toolWaitMs: this.#toolWaitMs,
+      },
+      isolation: this.params.isolation,
+      truncated: { ...this.#truncated },
+      limitsHit: [...this.#limitsHit],
+      contextSavings: {
+        toolResultBytes: toolTexts.reduce((sum, text) => sum + Buffer.byteLength(text), 0),
+        toolResultTokens: toolTokens.tokens,
+        outputBytes: Buffer.byteLength(stdout) + Buffer.byteLength(stderr),
+        outputTokens: outputTokens.tokens,
+        tokenizer: toolTokens.approximate ? `${TOKENIZER_NAME} (sampled)` : TOKENIZER_NAME,
+      },
+      containerReset: this.#lease?.reset ?? false,
+    };
+  }
+
+  #onOutput(stream: "stdout" | "stderr", text: string): void {
+    if (this.#truncated[stream]) return;
+    const bytes = Buffer.byteLength(text);
+    const room = this.params.limits.maxOutputBytes - this.#outputBytes[stream];
+    if (bytes > room) {
+      // The child enforces the cap too; this is the host's own bound on untrusted output.
+      const kept = Buffer.from(text).subarray(0, Math.max(0, room)).toString();
+      this.#append(stream, kept);
+      this.#markTruncated(stream, bytes - room);
+      return;
+    }
+    this.#append(stream, text);
+  }
+
+  #append(stream: "stdout" | "stderr", text: string): void {
+    if (text.length === 0) return;
+    this.#output[stream].push(text);
+    this.#outputBytes[stream] += Buffer.byteLength(text);
+    this.#events.push({ type: stream, text });
+  }
+
+  #markTruncated(stream: "stdout" | "stderr", droppedBytes: number): void {
+    if (this.#truncated[stream]) return;
+    this.#truncated[stream] = true;
+    this.#limitsHit.add(ErrorCode.OutputLimit);
+    const marker = `\n[ptc: ${stream} truncated at ${this.params.limits.maxOutputBytes} bytes; at least ${droppedBytes} more bytes dropped]\n`;
+    this.#output[stream].push(marker);
+    this.#events.push({ type: stream, text: marker });
+  }
+
+  #onOutstandingChange(outstanding: number): void {
+    const now = performance.now();
+    if (outstanding > 0 && this.#toolWaitSince === null) {
+      this.#toolWaitSince = now;
+      this.#pauseActiveClock();
+    } else if (outstanding === 0 && this.#toolWaitSince !== null) {
+      this.#toolWaitMs += now - this.#toolWaitSince;
+      this.#toolWaitSince = null;
+      if (!this.#stop && this.#lease) this.#startActiveClock();
+    }
+  }
+
+  /** Time excluding tool waits: the clock runs only while no tool call is outstanding. */
+  #startActiveClock(): void {
+    if (this.#activeSince !== null) return;
+    this.#activeSince = performance.now();
+    const remaining = this.params.limits.activeTimeoutMs - this.#activeMs;
+    this.#activeTimer = setTimeout(
+      () =>
+        this.#halt({
+          code: ErrorCode.ActiveTimeout,
+          type: "TimeoutError",
+          message: `script ran for more than ${this.params.limits.activeTimeoutMs} ms (excluding tool waits)`,
+          status: "failed",
+        }),
+      Math.max(0, remaining),
+    );
+  }
+
+  #pauseActiveClock(): void {
+    if (this.#activeSince === null) return;
+    this.#activeMs += performance.now() - this.#activeSince;
+    this.#activeSince = null;
+    clearTimeout(this.#activeTimer);
+  }
+}
+
+const GUEST_CODES = new Set<string>(Object.values(ErrorCode));
+
+function guestErrorToExecutionError(error: GuestError, memoryLimitHit: boolean): ExecutionError {
+  let code: ErrorCode = ErrorCode.PythonError;
+  if (error.type === "MemoryError" && memoryLimitHit) code = ErrorCode.MemoryLimit;
+  else if (error.code && GUEST_CODES.has(error.code)) code = error.code as ErrorCode;
+  const result: ExecutionError = { code, type: error.type, message: error.message, traceback: error.traceback };
+  if (typeof error.line === "number") result.line = error.line;
+  return result;
+}

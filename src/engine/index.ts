@@ -1,0 +1,6 @@
+export { ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
+export { createEngine, type Engine, type EngineOptions, type ExecuteRequest, newExecutionId } from "./engine.js";
+export type { ExecutionHandle } from "./execution.js";
+export { Journal, type JournalStore } from "./journal.js";
+export { countTokens, loadTokenizer, TOKENIZER_NAME } from "./token-counter.js";
+export type { ToolResultSubmission } from "./tool-call-broker.js";

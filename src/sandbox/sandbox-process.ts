@@ -1,0 +1,214 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { LineSplitter } from "./line-splitter.js";
+import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
+
+/** What the guest reported when a run ended normally. */
+export interface GuestError {
+  type: string;
+  message: string;
+  traceback: string;
+  line?: number | null;
+  code?: string;
+  exitCode?: number;
+}
+
+export type SandboxRunOutcome =
+  | {
+      kind: "done";
+      error: GuestError | null;
+      dropped: { stdout: number; stderr: number };
+      memoryLimitHit: boolean;
+    }
+  | { kind: "exited"; exitCode: number | null; signal: NodeJS.Signals | null; diagnostics: string };
+
+export interface SandboxRunRequest {
+  code: string;
+  tools: ReadonlyArray<{ name: string; pythonName: string }>;
+  resultMode: "json" | "text";
+  maxOutputBytes: number;
+  memoryBytes: number;
+}
+
+export interface SandboxRunListener {
+  /** `inputJson` is untrusted text from guest code; the host validates it. */
+  onToolCall(guestCallId: number, name: string, inputJson: string): void;
+  onOutput(stream: "stdout" | "stderr", text: string): void;
+}
+
+let nextSandboxId = 1;
+
+/**
+ * One child process running Pyodide. Everything it sends is treated as untrusted: a malformed
+ * frame kills it. It runs one script at a time and keeps Python globals between runs.
+ */
+export class SandboxProcess {
+  readonly id = nextSandboxId++;
+  readonly ready: Promise<{ bootMs: number; jspi: boolean }>;
+  readonly exited: Promise<void>;
+  #child: ChildProcessWithoutNullStreams;
+  #alive = true;
+  #listener: SandboxRunListener | null = null;
+  #finishRun: ((outcome: SandboxRunOutcome) => void) | null = null;
+  #diagnostics = "";
+  #exitCode: number | null = null;
+  #exitSignal: NodeJS.Signals | null = null;
+
+  constructor(runtime: SandboxRuntime, memoryBytes: number, snapshotPath: string | null = null) {
+    const { command, args } = sandboxCommand(runtime, memoryBytes, { path: snapshotPath });
+    this.#child = spawn(command, args, { env: {}, stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
+    let markReady: (value: { bootMs: number; jspi: boolean }) => void = () => {};
+    let failReady: (error: Error) => void = () => {};
+    this.ready = new Promise((resolve, reject) => {
+      markReady = resolve;
+      failReady = reject;
+    });
+    // Callers that never await `ready` must not see an unhandled rejection.
+    this.ready.catch(() => {});
+    const splitter = new LineSplitter((line) => this.#onLine(line, markReady));
+    this.#child.stdout.setEncoding("utf8");
+    this.#child.stdout.on("data", (chunk: string) => splitter.push(chunk));
+    this.#child.stderr.setEncoding("utf8");
+    this.#child.stderr.on("data", (chunk: string) => {
+      this.#diagnostics = (this.#diagnostics + chunk).slice(-4000);
+    });
+    this.#child.stdin.on("error", () => {});
+    this.exited = new Promise((resolve) => {
+      this.#child.on("exit", (code, signal) => {
+        this.#alive = false;
+        this.#exitCode = code;
+        this.#exitSignal = signal;
+        failReady(new Error(`sandbox exited during start-up (code ${code}, signal ${signal}): ${this.#diagnostics}`));
+        this.#endRun({ kind: "exited", exitCode: code, signal, diagnostics: this.#diagnostics });
+        resolve();
+      });
+      this.#child.on("error", (error) => {
+        this.#diagnostics += String(error);
+        failReady(error);
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  get busy(): boolean {
+    return this.#finishRun !== null;
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** Runs one script; resolves when the guest reports done or the process ends. */
+  run(request: SandboxRunRequest, listener: SandboxRunListener): Promise<SandboxRunOutcome> {
+    if (!this.#alive) {
+      return Promise.resolve({
+        kind: "exited",
+        exitCode: this.#exitCode,
+        signal: this.#exitSignal,
+        diagnostics: this.#diagnostics,
+      });
+    }
+    if (this.#finishRun) throw new Error("sandbox is already running a script");
+    this.#listener = listener;
+    const outcome = new Promise<SandboxRunOutcome>((resolve) => {
+      this.#finishRun = resolve;
+    });
+    this.#write(
+      `J${JSON.stringify({
+        t: "run",
+        code: request.code,
+        tools: JSON.stringify(request.tools),
+        resultMode: request.resultMode,
+        maxOutputBytes: request.maxOutputBytes,
+        memoryBytes: request.memoryBytes,
+      })}`,
+    );
+    return outcome;
+  }
+
+  /** `payloadJson` must be JSON text without raw newlines (JSON.stringify output is). */
+  sendToolResult(guestCallId: number, ok: boolean, payloadJson: string): void {
+    this.#write(`R${guestCallId}\t${ok ? "1" : "0"}${payloadJson}`);
+  }
+
+  /** SIGKILL: the only stop that also ends C-level loops and blocking sleeps. */
+  kill(): void {
+    if (this.#alive) this.#child.kill("SIGKILL");
+  }
+
+  #write(line: string): void {
+    if (this.#alive && this.#child.stdin.writable) this.#child.stdin.write(`${line}\n`);
+  }
+
+  #endRun(outcome: SandboxRunOutcome): void {
+    const finish = this.#finishRun;
+    this.#finishRun = null;
+    this.#listener = null;
+    finish?.(outcome);
+  }
+
+  #protocolViolation(line: string): void {
+    this.#diagnostics += `\nprotocol violation: ${line.slice(0, 200)}`;
+    this.kill();
+  }
+
+  #onLine(line: string, markReady: (value: { bootMs: number; jspi: boolean }) => void): void {
+    const kind = line[0];
+    if (kind === "C") {
+      const firstTab = line.indexOf("\t");
+      const secondTab = line.indexOf("\t", firstTab + 1);
+      const guestCallId = Number(line.slice(1, firstTab));
+      if (firstTab < 0 || secondTab < 0 || !Number.isSafeInteger(guestCallId) || !this.#listener) {
+        this.#protocolViolation(line);
+        return;
+      }
+      let name: unknown;
+      try {
+        name = JSON.parse(line.slice(firstTab + 1, secondTab));
+      } catch {
+        name = undefined;
+      }
+      if (typeof name !== "string") {
+        this.#protocolViolation(line);
+        return;
+      }
+      this.#listener.onToolCall(guestCallId, name, line.slice(secondTab + 1));
+      return;
+    }
+    if (kind !== "J") {
+      this.#protocolViolation(line);
+      return;
+    }
+    let message: Record<string, unknown>;
+    try {
+      message = JSON.parse(line.slice(1)) as Record<string, unknown>;
+    } catch {
+      this.#protocolViolation(line);
+      return;
+    }
+    switch (message.t) {
+      case "ready":
+        markReady({ bootMs: Number(message.bootMs), jspi: message.jspi === true });
+        return;
+      case "output":
+        if ((message.stream === "stdout" || message.stream === "stderr") && typeof message.data === "string") {
+          this.#listener?.onOutput(message.stream, message.data);
+        }
+        return;
+      case "done": {
+        const dropped = message.dropped as { stdout?: unknown; stderr?: unknown } | undefined;
+        this.#endRun({
+          kind: "done",
+          error: (message.error as GuestError | null) ?? null,
+          dropped: { stdout: Number(dropped?.stdout ?? 0), stderr: Number(dropped?.stderr ?? 0) },
+          memoryLimitHit: message.memoryLimitHit === true,
+        });
+        return;
+      }
+      default:
+        this.#protocolViolation(line);
+    }
+  }
+}

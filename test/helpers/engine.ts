@@ -1,0 +1,25 @@
+import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
+import type { ToolDefinition } from "../../src/protocol/tool.js";
+
+/** One engine per test file: sandboxes are real child processes, so starting them is the slow part. */
+export function testEngine(options: EngineOptions = {}): Engine {
+  return createEngine({ pool: { size: 2, ...options.pool }, ...options });
+}
+
+export function codeTool(
+  name: string,
+  handler?: ToolDefinition["handler"],
+  inputSchema: ToolDefinition["inputSchema"] = { type: "object" },
+): ToolDefinition {
+  return {
+    name,
+    description: `test tool ${name}`,
+    inputSchema,
+    allowedCallers: ["code_execution"],
+    ...(handler ? { handler } : {}),
+  };
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
