@@ -89,7 +89,13 @@ describe("engine: tool calls through the sandbox", () => {
 
   test("a tool not allowed from code does not exist in the sandbox, and a raw call is refused", async () => {
     let called = false;
-    const guarded = { ...directOnly, handler: () => ((called = true), "deleted") };
+    const guarded = {
+      ...directOnly,
+      handler: () => {
+        called = true;
+        return "deleted";
+      },
+    };
     const result = await engine.execute({
       code: [
         "print('delete_everything' in globals())",

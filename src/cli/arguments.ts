@@ -4,7 +4,11 @@ export interface ParsedArguments {
   flags: Map<string, string | true>;
 }
 
-export function parseArguments(argv: readonly string[], valued: readonly string[], booleans: readonly string[]): ParsedArguments {
+export function parseArguments(
+  argv: readonly string[],
+  valued: readonly string[],
+  booleans: readonly string[],
+): ParsedArguments {
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   for (let index = 0; index < argv.length; index++) {

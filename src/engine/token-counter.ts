@@ -9,7 +9,10 @@ let encoder: Promise<Tiktoken> | undefined;
 /** Loads the tokenizer once per process (about half a second); call early to keep it off the hot path. */
 export function loadTokenizer(): Promise<Tiktoken> {
   encoder ??= (async () => {
-    const [{ Tiktoken }, ranks] = await Promise.all([import("js-tiktoken/lite"), import("js-tiktoken/ranks/o200k_base")]);
+    const [{ Tiktoken }, ranks] = await Promise.all([
+      import("js-tiktoken/lite"),
+      import("js-tiktoken/ranks/o200k_base"),
+    ]);
     return new Tiktoken(ranks.default);
   })();
   return encoder;

@@ -70,7 +70,13 @@ export class ToolCallBroker {
     const { limits, registry } = this.context;
     if (this.#closed) return;
     if (inputJson.length > limits.maxToolInputBytes) {
-      this.#refuse(guestCallId, name, {}, ErrorCode.ToolInputTooLarge, `input of ${name} exceeds ${limits.maxToolInputBytes} bytes`);
+      this.#refuse(
+        guestCallId,
+        name,
+        {},
+        ErrorCode.ToolInputTooLarge,
+        `input of ${name} exceeds ${limits.maxToolInputBytes} bytes`,
+      );
       return;
     }
     if (++this.#calls > limits.maxToolCalls) {
@@ -105,7 +111,15 @@ export class ToolCallBroker {
       controller: new AbortController(),
       timer: undefined,
       startedAt: performance.now(),
-      record: { id: request.id, name, input: request.input, ok: false, resolvedBy: "handler", durationMs: 0, resultBytes: 0 },
+      record: {
+        id: request.id,
+        name,
+        input: request.input,
+        ok: false,
+        resolvedBy: "handler",
+        durationMs: 0,
+        resultBytes: 0,
+      },
     };
     this.records.push(call.record);
     this.#live.set(request.id, call);
@@ -202,7 +216,10 @@ export class ToolCallBroker {
       const text = JSON.stringify(value === undefined ? null : value);
       return { ok: true, value: JSON.parse(text) as JsonValue, text };
     } catch (error) {
-      return { ok: false, error: { code: ErrorCode.ToolError, message: `tool result is not JSON-serializable: ${String(error)}` } };
+      return {
+        ok: false,
+        error: { code: ErrorCode.ToolError, message: `tool result is not JSON-serializable: ${String(error)}` },
+      };
     }
   }
 

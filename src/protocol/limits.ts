@@ -48,9 +48,13 @@ export function resolveLimits(...overrides: ReadonlyArray<Partial<ExecutionLimit
       const value = override[key];
       if (value === undefined) continue;
       if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-        throw new PtcError(ErrorCode.InvalidRequest, `limit ${key} must be a positive finite number, got ${String(value)}`, {
-          limit: key,
-        });
+        throw new PtcError(
+          ErrorCode.InvalidRequest,
+          `limit ${key} must be a positive finite number, got ${String(value)}`,
+          {
+            limit: key,
+          },
+        );
       }
       limits[key] = Math.floor(value);
     }

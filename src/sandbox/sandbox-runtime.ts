@@ -86,7 +86,8 @@ export function resolveSandboxRuntime(options: SandboxRuntimeOptions = {}): Sand
   const stackSwitching = nodeMajor >= 22;
   const notes: string[] = [];
   if (!bubblewrapPath) notes.push("bubblewrap not in use: no separate network, pid or mount namespace");
-  if (!permissionCoversNetwork && !bubblewrapPath) notes.push(`Node ${nodeVersion} permission model does not cover the network`);
+  if (!permissionCoversNetwork && !bubblewrapPath)
+    notes.push(`Node ${nodeVersion} permission model does not cover the network`);
   if (nodeMajor < 22) notes.push("no WebAssembly stack switching: asyncio.run() inside scripts is unavailable");
   const isolation: IsolationReport = {
     level: bubblewrapPath ? "namespaces" : nodeMajor >= 20 ? "permission-model" : "process",

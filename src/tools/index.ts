@@ -1,0 +1,5 @@
+export { normalizeCallers } from "./allowed-callers.js";
+export { isPythonIdentifier, toPythonName } from "./python-names.js";
+export { generatePythonStubs, type PythonStubOptions } from "./python-stubs.js";
+export { describeValidationErrors, SchemaCompiler } from "./schema-validator.js";
+export { type InputCheck, type RegisteredTool, ToolRegistry } from "./tool-registry.js";

@@ -1,0 +1,183 @@
+import type { ValidateFunction } from "ajv";
+import { ErrorCode, PtcError } from "../protocol/errors.js";
+import type { ResultMode } from "../protocol/execution.js";
+import type { ToolCaller, ToolDefinition } from "../protocol/tool.js";
+import { normalizeCallers } from "./allowed-callers.js";
+import { toPythonName } from "./python-names.js";
+import { generatePythonStubs } from "./python-stubs.js";
+import { describeValidationErrors, SchemaCompiler } from "./schema-validator.js";
+
+export interface RegisteredTool {
+  readonly definition: ToolDefinition;
+  readonly name: string;
+  readonly pythonName: string;
+  readonly callers: ReadonlySet<ToolCaller>;
+  readonly allowedFromCode: boolean;
+  readonly allowedDirect: boolean;
+}
+
+export type InputCheck =
+  | { ok: true; input: Record<string, unknown> }
+  | { ok: false; code: "invalid_tool_input" | "tool_not_found" | "tool_not_allowed"; message: string };
+
+/** Anthropic's tool-name rule, plus `.` which MCP servers use for namespacing. */
+const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+
+/** Names in error messages come from the script; keep them short. */
+function quoted(name: string): string {
+  return JSON.stringify(name.length > 128 ? `${name.slice(0, 128)}…` : name);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function jsonKind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value === "object" ? "non-plain object" : typeof value;
+}
+
+function invalid(message: string, details: Record<string, unknown>): PtcError {
+  return new PtcError(ErrorCode.InvalidRequest, message, details);
+}
+
+function register(definition: ToolDefinition, compiler: SchemaCompiler): [RegisteredTool, ValidateFunction] {
+  if (typeof definition !== "object" || definition === null) throw invalid("Each tool must be an object", {});
+  const { name } = definition;
+  if (typeof name !== "string" || !TOOL_NAME.test(name)) {
+    throw invalid(`Invalid tool name ${quoted(String(name))}: must match ${TOOL_NAME.source}`, { tool: String(name) });
+  }
+  if (!isPlainObject(definition.inputSchema) || definition.inputSchema.type !== "object") {
+    throw invalid(`Tool ${quoted(name)}: inputSchema must be a JSON Schema with "type": "object"`, { tool: name });
+  }
+  if (definition.outputSchema !== undefined && !isPlainObject(definition.outputSchema)) {
+    throw invalid(`Tool ${quoted(name)}: outputSchema must be a JSON Schema object`, { tool: name });
+  }
+  if (definition.handler !== undefined && typeof definition.handler !== "function") {
+    throw invalid(`Tool ${quoted(name)}: handler must be a function`, { tool: name });
+  }
+  let callers: ReadonlySet<ToolCaller>;
+  let validate: ValidateFunction;
+  try {
+    callers = normalizeCallers(definition.allowedCallers);
+  } catch (error) {
+    throw invalid(`Tool ${quoted(name)}: ${error instanceof Error ? error.message : String(error)}`, { tool: name });
+  }
+  try {
+    validate = compiler.compile(definition.inputSchema);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw invalid(`Tool ${quoted(name)}: inputSchema is not a valid JSON Schema: ${reason}`, { tool: name });
+  }
+  const tool: RegisteredTool = Object.freeze({
+    definition,
+    name,
+    pythonName: toPythonName(name),
+    callers,
+    allowedFromCode: callers.has("code_execution"),
+    allowedDirect: callers.has("direct"),
+  });
+  return [tool, validate];
+}
+
+/** The validated, immutable set of tools an engine serves. Only `codeTools()` exist inside the sandbox. */
+export class ToolRegistry {
+  private readonly tools: readonly RegisteredTool[];
+  private readonly byName: ReadonlyMap<string, RegisteredTool>;
+  private readonly validators: ReadonlyMap<string, ValidateFunction>;
+  private readonly stubCache = new Map<ResultMode, string>();
+
+  private constructor(entries: readonly (readonly [RegisteredTool, ValidateFunction])[]) {
+    this.tools = Object.freeze(entries.map(([tool]) => tool));
+    this.byName = new Map(entries.map(([tool]) => [tool.name, tool]));
+    this.validators = new Map(entries.map(([tool, validate]) => [tool.name, validate]));
+  }
+
+  /** Validates every definition and compiles input schemas once; throws PtcError `invalid_request`. */
+  static from(tools: readonly ToolDefinition[]): ToolRegistry {
+    if (!Array.isArray(tools)) throw invalid("tools must be an array of tool definitions", {});
+    const compiler = new SchemaCompiler();
+    const entries: [RegisteredTool, ValidateFunction][] = [];
+    const names = new Set<string>();
+    const pythonNames = new Map<string, string>();
+    for (const definition of tools) {
+      const entry = register(definition, compiler);
+      const { name, pythonName } = entry[0];
+      if (names.has(name)) throw invalid(`Duplicate tool name ${quoted(name)}`, { tool: name });
+      const other = pythonNames.get(pythonName);
+      if (other !== undefined) {
+        throw invalid(`Tools ${quoted(other)} and ${quoted(name)} would both be called ${pythonName}() in Python`, {
+          tool: name,
+          conflictsWith: other,
+          pythonName,
+        });
+      }
+      names.add(name);
+      pythonNames.set(pythonName, name);
+      entries.push(entry);
+    }
+    return new ToolRegistry(entries);
+  }
+
+  list(): readonly RegisteredTool[] {
+    return this.tools;
+  }
+
+  get(name: string): RegisteredTool | undefined {
+    return this.byName.get(name);
+  }
+
+  directTools(): readonly RegisteredTool[] {
+    return this.tools.filter((tool) => tool.allowedDirect);
+  }
+
+  /** The only tools that exist inside the sandbox. */
+  codeTools(): readonly RegisteredTool[] {
+    return this.tools.filter((tool) => tool.allowedFromCode);
+  }
+
+  /**
+   * Checks a call a script made. `input` comes straight from JSON.parse, so it is validated as-is and returned
+   * as the same object, never merged into another (a `__proto__` key stays an ordinary own property).
+   */
+  checkCodeCall(name: string, input: unknown): InputCheck {
+    const tool = typeof name === "string" ? this.byName.get(name) : undefined;
+    if (tool === undefined) {
+      return { ok: false, code: ErrorCode.ToolNotFound, message: `Tool ${quoted(String(name))} is not available` };
+    }
+    // Same wording as not-found, so a script learns nothing about direct-only tools beyond the code.
+    if (!tool.allowedFromCode) {
+      return { ok: false, code: ErrorCode.ToolNotAllowed, message: `Tool ${quoted(name)} is not available from code` };
+    }
+    if (!isPlainObject(input)) {
+      return {
+        ok: false,
+        code: ErrorCode.InvalidToolInput,
+        message: `Invalid input for tool ${quoted(name)}: arguments must be an object, got ${jsonKind(input)}`,
+      };
+    }
+    const validate = this.validators.get(name);
+    if (validate !== undefined && !validate(input)) {
+      return {
+        ok: false,
+        code: ErrorCode.InvalidToolInput,
+        message: `Invalid input for tool ${quoted(name)}: ${describeValidationErrors(validate.errors)}`,
+      };
+    }
+    return { ok: true, input };
+  }
+
+  /** Python declarations of `codeTools()` for the model's prompt; cached per result mode. */
+  pythonStubs(options: { resultMode?: ResultMode } = {}): string {
+    const mode = options.resultMode ?? "json";
+    let stubs = this.stubCache.get(mode);
+    if (stubs === undefined) {
+      stubs = generatePythonStubs(this.codeTools(), { resultMode: mode });
+      this.stubCache.set(mode, stubs);
+    }
+    return stubs;
+  }
+}

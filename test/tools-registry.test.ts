@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ErrorCode, PtcError } from "../src/protocol/errors.js";
+import type { JsonSchema } from "../src/protocol/json-schema.js";
+import type { ToolDefinition } from "../src/protocol/tool.js";
+import { normalizeCallers, type RegisteredTool, ToolRegistry, toPythonName } from "../src/tools/index.js";
+
+function invalidRequest(pattern: RegExp): (error: unknown) => boolean {
+  return (error) => PtcError.is(error, ErrorCode.InvalidRequest) && pattern.test(error.message);
+}
+
+const object = (properties: Record<string, JsonSchema> = {}, extra: Partial<JsonSchema> = {}): JsonSchema => ({
+  type: "object",
+  properties,
+  ...extra,
+});
+
+const TOOLS: ToolDefinition[] = [
+  {
+    name: "query_database",
+    description: "Run a read-only SQL query.",
+    inputSchema: object(
+      { sql: { type: "string" }, limit: { type: "integer", minimum: 1, maximum: 1000 } },
+      { required: ["sql"], additionalProperties: false },
+    ),
+    allowedCallers: ["code_execution_20250825"],
+  },
+  { name: "send_email", inputSchema: object({ to: { type: "string" } }) },
+  {
+    name: "get_weather",
+    inputSchema: object({ city: { type: "string" } }, { required: ["city"] }),
+    allowedCallers: ["direct", "programmatic"],
+  },
+  {
+    name: "lookup",
+    inputSchema: object({ when: { type: "string", format: "date" } }, { required: ["constructor"] }),
+    allowedCallers: ["code_execution"],
+  },
+];
+
+const names = (tools: readonly RegisteredTool[]) => tools.map((tool) => tool.name);
+
+describe("normalizeCallers", () => {
+  it("defaults to direct", () => {
+    assert.deepEqual([...normalizeCallers()], ["direct"]);
+  });
+
+  it("accepts every spelling of the code-execution caller", () => {
+    for (const spelling of [
+      "code_execution",
+      "code_execution_20250825",
+      "code_execution_20260120",
+      "code_execution_20260521",
+      "programmatic",
+    ]) {
+      assert.deepEqual([...normalizeCallers([spelling])], ["code_execution"], spelling);
+    }
+    assert.deepEqual([...normalizeCallers(["direct", "code_execution_20250825", "programmatic"])].sort(), [
+      "code_execution",
+      "direct",
+    ]);
+  });
+
+  it("rejects unknown spellings, naming the value", () => {
+    for (const bad of ["code-execution", "code_execution_2025", "Direct", "code_execution_20250825x", ""]) {
+      assert.throws(() => normalizeCallers([bad]), invalidRequest(new RegExp(JSON.stringify(bad))), bad);
+    }
+  });
+
+  it("rejects an empty list", () => {
+    assert.throws(() => normalizeCallers([]), invalidRequest(/must not be empty/));
+  });
+});
+
+describe("toPythonName", () => {
+  it("maps tool names to readable identifiers", () => {
+    assert.equal(toPythonName("query_database"), "query_database");
+    assert.equal(toPythonName("get-weather"), "get_weather");
+    assert.equal(toPythonName("github.search.issues"), "github_search_issues");
+    assert.equal(toPythonName("3d_render"), "_3d_render");
+    assert.equal(toPythonName("getWeather"), "getWeather");
+  });
+
+  it("appends _ to keywords, soft keywords and names that would shadow globals", () => {
+    for (const name of ["class", "import", "None", "match", "type", "_", "print", "json", "asyncio", "ToolError"]) {
+      assert.equal(toPythonName(name), `${name}_`);
+    }
+  });
+});
+
+describe("ToolRegistry", () => {
+  const registry = ToolRegistry.from(TOOLS);
+
+  it("partitions tools by caller", () => {
+    assert.deepEqual(names(registry.list()), ["query_database", "send_email", "get_weather", "lookup"]);
+    assert.deepEqual(names(registry.directTools()), ["send_email", "get_weather"]);
+    assert.deepEqual(names(registry.codeTools()), ["query_database", "get_weather", "lookup"]);
+    const email = registry.get("send_email");
+    assert.equal(email?.allowedFromCode, false);
+    assert.equal(email?.allowedDirect, true);
+    assert.equal(registry.get("get_weather")?.allowedFromCode, true);
+    assert.equal(registry.get("nope"), undefined);
+  });
+
+  it("only stubs code tools", () => {
+    const stubs = registry.pythonStubs();
+    assert.match(stubs, /async def query_database\(/);
+    assert.doesNotMatch(stubs, /send_email/);
+    assert.equal(registry.pythonStubs(), stubs);
+  });
+
+  it("rejects invalid definitions", () => {
+    const cases: [unknown[], RegExp][] = [
+      [[{ name: "", inputSchema: object() }], /Invalid tool name/],
+      [[{ name: "has space", inputSchema: object() }], /Invalid tool name/],
+      [[{ name: `a${"b".repeat(128)}`, inputSchema: object() }], /Invalid tool name/],
+      [[{ name: "a", inputSchema: { type: "string" } }], /inputSchema must be/],
+      [[{ name: "a" }], /inputSchema must be/],
+      [[{ name: "a", inputSchema: object({ x: { type: "strng" } }) }], /not a valid JSON Schema/],
+      [[{ name: "a", inputSchema: object(), allowedCallers: ["robot"] }], /"robot"/],
+      [[{ name: "a", inputSchema: object(), allowedCallers: [] }], /must not be empty/],
+      [
+        [
+          { name: "a", inputSchema: object() },
+          { name: "a", inputSchema: object() },
+        ],
+        /Duplicate tool name "a"/,
+      ],
+    ];
+    for (const [tools, pattern] of cases) {
+      assert.throws(() => ToolRegistry.from(tools as ToolDefinition[]), invalidRequest(pattern), String(pattern));
+    }
+  });
+
+  it("rejects tools whose Python names collide", () => {
+    const tools: ToolDefinition[] = [
+      { name: "get-weather", inputSchema: object() },
+      { name: "get_weather", inputSchema: object() },
+    ];
+    assert.throws(() => ToolRegistry.from(tools), invalidRequest(/"get-weather" and "get_weather".*get_weather\(\)/));
+  });
+
+  it("accepts draft 2020-12, draft-07 and recursive schemas, and repeated $ids", () => {
+    const tree = {
+      $id: "https://example.com/tree",
+      type: "object",
+      properties: { children: { type: "array", items: { $ref: "#" } } },
+    };
+    const registry2 = ToolRegistry.from([
+      {
+        name: "a",
+        inputSchema: { $schema: "https://json-schema.org/draft/2020-12/schema", ...object({ x: { type: "integer" } }) },
+        allowedCallers: ["code_execution"],
+      },
+      { name: "b", inputSchema: { $schema: "http://json-schema.org/draft-04/schema#", ...object() } },
+      { name: "tree", inputSchema: tree, allowedCallers: ["code_execution"] },
+      { name: "tree2", inputSchema: tree },
+    ]);
+    assert.equal(registry2.checkCodeCall("a", { x: "1" }).ok, false);
+    assert.equal(registry2.checkCodeCall("tree", { children: [{ children: [] }] }).ok, true);
+    assert.equal(registry2.checkCodeCall("tree", { children: [{ children: 3 }] }).ok, false);
+  });
+});
+
+describe("ToolRegistry.checkCodeCall", () => {
+  const registry = ToolRegistry.from(TOOLS);
+
+  it("accepts valid input and returns the same object", () => {
+    const input = { sql: "SELECT 1", limit: 5 };
+    const check = registry.checkCodeCall("query_database", input);
+    assert.deepEqual(check, { ok: true, input });
+    assert.ok(check.ok && check.input === input);
+  });
+
+  it("reports unknown and direct-only tools alike, without listing direct tools", () => {
+    const missing = registry.checkCodeCall("nope", {});
+    const direct = registry.checkCodeCall("send_email", { to: "a@b.c" });
+    assert.deepEqual(missing, { ok: false, code: "tool_not_found", message: 'Tool "nope" is not available' });
+    assert.deepEqual(direct, {
+      ok: false,
+      code: "tool_not_allowed",
+      message: 'Tool "send_email" is not available from code',
+    });
+    assert.ok(!("message" in missing && /send_email/.test(missing.message)));
+  });
+
+  it("rejects input that is not a plain object", () => {
+    for (const [input, kind] of [
+      [null, "null"],
+      [[1], "array"],
+      ["sql", "string"],
+      [3, "number"],
+      [new Date(0), "non-plain object"],
+    ] as const) {
+      const check = registry.checkCodeCall("query_database", input);
+      assert.equal(check.ok, false);
+      assert.ok(!check.ok && check.code === "invalid_tool_input");
+      assert.match(check.ok ? "" : check.message, new RegExp(`arguments must be an object, got ${kind}`));
+    }
+  });
+
+  it("lists schema errors as path: message", () => {
+    const check = registry.checkCodeCall("query_database", { sql: 1, limit: 0, extra: true });
+    assert.equal(check.ok, false);
+    assert.ok(!check.ok);
+    assert.equal(check.code, "invalid_tool_input");
+    assert.match(check.message, /^Invalid input for tool "query_database": /);
+    assert.match(check.message, /arguments: must NOT have additional properties \("extra"\)/);
+    assert.match(check.message, /sql: must be string/);
+    assert.match(check.message, /limit: must be >= 1/);
+  });
+
+  it("reports missing required properties", () => {
+    const check = registry.checkCodeCall("query_database", {});
+    assert.deepEqual(check, {
+      ok: false,
+      code: "invalid_tool_input",
+      message: `Invalid input for tool "query_database": arguments: must have required property 'sql'`,
+    });
+  });
+
+  it("checks formats and does not let Object.prototype satisfy `required`", () => {
+    const bad = registry.checkCodeCall("lookup", { when: "yesterday", constructor: 1 });
+    assert.ok(!bad.ok);
+    assert.match(bad.message, /when: must match format "date"/);
+    const inherited = registry.checkCodeCall("lookup", { when: "2026-01-01" });
+    assert.ok(!inherited.ok);
+    assert.match(inherited.message, /must have required property 'constructor'/);
+    assert.ok(registry.checkCodeCall("lookup", JSON.parse('{"constructor": {}}')).ok);
+  });
+
+  it("treats __proto__ from JSON.parse as an ordinary key and pollutes nothing", () => {
+    const input: unknown = JSON.parse('{"sql": "SELECT 1", "__proto__": {"polluted": true}}');
+    const strict = registry.checkCodeCall("query_database", input);
+    assert.ok(!strict.ok);
+    assert.match(strict.message, /must NOT have additional properties \("__proto__"\)/);
+
+    const loose = registry.checkCodeCall("get_weather", JSON.parse('{"city": "Oslo", "__proto__": {"polluted": 1}}'));
+    assert.ok(loose.ok);
+    assert.ok(Object.hasOwn(loose.input, "__proto__"));
+    assert.equal(Object.getPrototypeOf(loose.input), Object.prototype);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(Object.hasOwn(Object.prototype, "polluted"), false);
+
+    const sneaky = registry.checkCodeCall("get_weather", JSON.parse('{"__proto__": {"city": "Oslo"}}'));
+    assert.ok(!sneaky.ok);
+    assert.match(sneaky.message, /required property 'city'/);
+  });
+});
