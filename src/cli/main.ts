@@ -1,11 +1,13 @@
 import { doctorCommand } from "./doctor-command.js";
 import { RUN_USAGE, runCommand } from "./run-command.js";
+import { setupCommand } from "./setup-command.js";
 
 const USAGE = `ptc — programmatic tool calling: run model-written Python that calls your tools, isolated.
 
 Commands:
   ptc run FILE.py [options]   run a script (see \`ptc run --help\`)
   ptc doctor [--json]         report runtime, isolation level and pool state
+  ptc setup                   install the sandbox's Node runtime and build the start-up snapshot
 `;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -18,6 +20,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           return 0;
         }
         return await runCommand(rest);
+      case "setup":
+        return await setupCommand();
       case "doctor":
         return await doctorCommand(rest);
       case undefined:

@@ -14,6 +14,14 @@ export interface ContainerLease {
   release(options: { discard: boolean }): void;
 }
 
+export interface ContainerInfo {
+  id: string;
+  /** Pid of the process ptc spawned for the sandbox (bubblewrap's, when it is in use). */
+  sandboxPid: number | undefined;
+  busy: boolean;
+  lastUsed: number;
+}
+
 interface Container {
   id: string;
   ephemeral: boolean;
@@ -47,6 +55,18 @@ export class ContainerManager {
 
   has(containerId: string): boolean {
     return this.#containers.has(containerId);
+  }
+
+  /** Operational view of one container (for diagnostics and fault tests). */
+  inspect(containerId: string): ContainerInfo | undefined {
+    const container = this.#containers.get(containerId);
+    if (!container) return undefined;
+    return {
+      id: container.id,
+      sandboxPid: container.sandbox?.alive ? container.sandbox.pid : undefined,
+      busy: container.busy > 0,
+      lastUsed: container.lastUsed,
+    };
   }
 
   ids(): string[] {

@@ -5,7 +5,7 @@ import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "../sandbox/sandbox-pool.js";
 import { ToolRegistry } from "../tools/tool-registry.js";
-import { ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
+import { type ContainerInfo, ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
 import { Execution, type ExecutionHandle } from "./execution.js";
 import type { JournalStore } from "./journal.js";
 import { loadTokenizer } from "./token-counter.js";
@@ -36,6 +36,7 @@ export interface Engine {
   /** Ends a container and kills its sandbox. */
   closeContainer(containerId: string): boolean;
   hasContainer(containerId: string): boolean;
+  inspectContainer(containerId: string): ContainerInfo | undefined;
   readonly isolation: IsolationReport;
   stats(): { pool: SandboxPoolStats; containers: number; running: number };
   /** Resolves once the warm pool is full. */
@@ -90,6 +91,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     },
     closeContainer: (containerId) => containers.close(containerId),
     hasContainer: (containerId) => containers.has(containerId),
+    inspectContainer: (containerId) => containers.inspect(containerId),
     stats: () => ({ pool: pool.stats(), containers: containers.ids().length, running: running.size }),
     warmUp: () => pool.warmUp(),
     async close() {

@@ -1,4 +1,4 @@
-export { ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
+export { type ContainerInfo, ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
 export { createEngine, type Engine, type EngineOptions, type ExecuteRequest, newExecutionId } from "./engine.js";
 export type { ExecutionHandle } from "./execution.js";
 export { Journal, type JournalStore } from "./journal.js";

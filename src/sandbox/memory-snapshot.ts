@@ -1,28 +1,9 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cacheDirectory } from "./cache-directory.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
-
-const require = createRequire(import.meta.url);
-
-/**
- * Where snapshots live: a folder only this user can write, since whoever can write a snapshot
- * decides what every sandbox runs. `PTC_CACHE_DIR` overrides it.
- */
-function cacheDirectory(): string {
-  if (process.env.PTC_CACHE_DIR) return process.env.PTC_CACHE_DIR;
-  const packageRoot = dirname(dirname(require.resolve("pyodide/package.json")));
-  const inNodeModules = join(packageRoot, ".cache", "ptc");
-  try {
-    mkdirSync(inNodeModules, { recursive: true, mode: 0o700 });
-    return inNodeModules;
-  } catch {
-    return join(homedir(), ".cache", "ptc");
-  }
-}
 
 function snapshotKey(runtime: SandboxRuntime): string {
   const hash = createHash("sha256");
@@ -54,7 +35,6 @@ async function createSnapshot(runtime: SandboxRuntime, key: string): Promise<str
   const directory = cacheDirectory();
   const path = join(directory, `pyodide-${key}.snapshot`);
   if (existsSync(path)) return path;
-  mkdirSync(directory, { recursive: true, mode: 0o700 });
   const { command, args } = sandboxCommand(runtime, 0, { path: null, make: true });
   const child = spawn(command, args, { env: {}, stdio: ["ignore", "pipe", "ignore"], cwd: "/" });
   const chunks: Buffer[] = [];

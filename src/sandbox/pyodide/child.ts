@@ -9,6 +9,7 @@
 //   child -> host  C<callId>\t<name json>\t<input json>   a tool call from guest code
 // Tool payloads pass through as text so large results are parsed once, in Python.
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -149,6 +150,17 @@ async function boot(): Promise<{ run: RunFunction; jspi: boolean }> {
   const run: RunFunction = jspi ? (...args) => runner.callPromising(...args) : (runner as unknown as RunFunction);
   return { run, jspi };
 }
+
+// Emscripten implements C's system() with child_process.spawnSync (reachable from Python through
+// os.system or ctypes). The permission model refuses it by throwing inside a wasm import, which is
+// a fatal Pyodide error; answer "command failed" instead, and never inherit our stdout.
+const childProcess = createRequire(import.meta.url)("node:child_process") as Record<string, unknown>;
+const refusedSync = () => ({ pid: 0, output: [], stdout: "", stderr: "", status: 127, signal: null });
+const refused = () => {
+  throw new Error("subprocesses are disabled in the ptc sandbox");
+};
+for (const name of ["spawnSync", "execSync", "execFileSync"]) childProcess[name] = refusedSync;
+for (const name of ["spawn", "exec", "execFile", "fork"]) childProcess[name] = refused;
 
 // Node's permission model refuses process.binding, which Pyodide calls once at start-up for fs constants.
 const processWithBinding = process as unknown as { binding: (name: string) => unknown };

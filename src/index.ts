@@ -1,0 +1,20 @@
+export {
+  createEngine,
+  DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
+  type Engine,
+  type EngineOptions,
+  type ExecuteRequest,
+  type ExecutionHandle,
+  type JournalStore,
+  type ToolResultSubmission,
+} from "./engine/index.js";
+export * from "./protocol/index.js";
+export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "./sandbox/sandbox-pool.js";
+export { resolveSandboxRuntime, type SandboxRuntime } from "./sandbox/sandbox-runtime.js";
+export {
+  generatePythonStubs,
+  normalizeCallers,
+  type RegisteredTool,
+  ToolRegistry,
+  toPythonName,
+} from "./tools/index.js";
