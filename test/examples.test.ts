@@ -97,8 +97,15 @@ describe("the ptc CLI", () => {
 
   test("`ptc doctor` reports the isolation in force", async () => {
     const { stdout } = await run(process.execPath, ["bin/ptc.js", "doctor", "--json"]);
-    const report = JSON.parse(stdout) as { check: string; isolation: { level: string }; python: string };
+    const report = JSON.parse(stdout) as {
+      check: string;
+      isolation: { level: string };
+      python: string;
+      probes: Record<string, string>;
+    };
     assert.equal(report.check, "ok");
+    assert.equal(Object.keys(report.probes).length, 7);
+    assert.deepEqual(new Set(Object.values(report.probes)), new Set(["blocked"]));
     assert.match(report.python, /^3\.\d+\.\d+$/);
     assert.ok(["namespaces", "permission-model", "process"].includes(report.isolation.level));
   });

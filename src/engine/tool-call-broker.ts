@@ -213,8 +213,11 @@ export class ToolCallBroker {
 
   #encodeValue(value: unknown): ToolOutcome & { text?: string } {
     try {
-      const text = JSON.stringify(value === undefined ? null : value);
-      return { ok: true, value: JSON.parse(text) as JsonValue, text };
+      // Serialised once: the text goes to the sandbox; the journal keeps the value as returned.
+      const normalized = value === undefined ? null : value;
+      const text = JSON.stringify(normalized);
+      if (text === undefined) throw new TypeError(`a ${typeof value} is not JSON`);
+      return { ok: true, value: normalized as JsonValue, text };
     } catch (error) {
       return {
         ok: false,

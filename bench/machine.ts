@@ -1,0 +1,40 @@
+import { cpus, release, totalmem } from "node:os";
+import type { Engine } from "../src/engine/engine.js";
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  kernel: string;
+  hostNode: string;
+  sandboxNode: string;
+  isolation: string;
+  bubblewrap: boolean;
+  stackSwitching: boolean;
+  pyodide: string;
+}
+
+export function describeMachine(engine: Engine): MachineInfo {
+  const processors = cpus();
+  const { isolation } = engine;
+  return {
+    cpus: processors.length,
+    cpuModel: processors[0]?.model.trim() ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: `${process.platform} ${release()}`,
+    hostNode: process.version,
+    sandboxNode: isolation.nodeVersion,
+    isolation: isolation.level,
+    bubblewrap: isolation.bubblewrap,
+    stackSwitching: isolation.stackSwitching,
+    pyodide: isolation.runtime,
+  };
+}
+
+export function formatMachine(machine: MachineInfo): string {
+  return [
+    `machine:   ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.kernel}`,
+    `node:      host ${machine.hostNode}, sandbox ${machine.sandboxNode}`,
+    `isolation: ${machine.isolation} (bubblewrap ${machine.bubblewrap ? "on" : "off"}, stack switching ${machine.stackSwitching ? "on" : "off"}), ${machine.pyodide}`,
+  ].join("\n");
+}

@@ -1,0 +1,90 @@
+import type { MachineInfo } from "./machine.js";
+import { formatNumber, type Measurement } from "./stats.js";
+
+export interface Comparison {
+  label: string;
+  ptc: number;
+  baseline: number;
+  unit: string;
+  ratio: number;
+}
+
+export interface TargetCheck {
+  label: string;
+  value: number;
+  limit: number;
+  unit: string;
+  met: boolean;
+}
+
+export interface BenchReport {
+  machine: MachineInfo;
+  measurements: Measurement[];
+  comparisons: Comparison[];
+  targets: TargetCheck[];
+  durationS: number;
+}
+
+function pad(text: string, width: number, right = false): string {
+  return right ? text.padStart(width) : text.padEnd(width);
+}
+
+export function formatTable(measurements: readonly Measurement[]): string {
+  const labelWidth = Math.max(...measurements.map((row) => row.label.length + row.unit.length + 3));
+  const header = `${pad("", labelWidth)} ${pad("median", 9, true)} ${pad("p95", 9, true)} ${pad("n", 4, true)}`;
+  const lines = measurements.map((row) =>
+    [
+      pad(`${row.label} (${row.unit})`, labelWidth),
+      pad(formatNumber(row.median), 9, true),
+      pad(formatNumber(row.p95), 9, true),
+      pad(String(row.n), 4, true),
+      row.note ? `  ${row.note}` : "",
+    ].join(" "),
+  );
+  return [header, ...lines].join("\n");
+}
+
+export function compare(
+  measurements: readonly Measurement[],
+  label: string,
+  ptcKey: string,
+  baselineKey: string,
+): Comparison | null {
+  const ptc = measurements.find((row) => row.key === ptcKey);
+  const baseline = measurements.find((row) => row.key === baselineKey);
+  if (!ptc || !baseline) return null;
+  return { label, ptc: ptc.median, baseline: baseline.median, unit: ptc.unit, ratio: ptc.median / baseline.median };
+}
+
+export function checkTarget(
+  measurements: readonly Measurement[],
+  label: string,
+  key: string,
+  limit: number,
+): TargetCheck | null {
+  const row = measurements.find((each) => each.key === key);
+  if (!row) return null;
+  return { label, value: row.median, limit, unit: row.unit, met: row.median <= limit };
+}
+
+export function formatReport(report: BenchReport): string {
+  const comparisons = report.comparisons.map(
+    (each) =>
+      `${each.label}: ${formatNumber(each.ptc)} ${each.unit} vs ${formatNumber(each.baseline)} ${each.unit} in-process = ${each.ratio.toFixed(1)}×`,
+  );
+  const targets = report.targets.map(
+    (each) =>
+      `${each.met ? "MET   " : "MISSED"} ${each.label}: p50 ${formatNumber(each.value)} ${each.unit} (target ≤ ${each.limit} ${each.unit})`,
+  );
+  return [
+    formatTable(report.measurements),
+    "",
+    "ptc vs in-process Pyodide (medians, same run):",
+    ...comparisons.map((line) => `  ${line}`),
+    "",
+    "targets:",
+    ...targets.map((line) => `  ${line}`),
+    "",
+    `bench took ${report.durationS.toFixed(0)} s`,
+  ].join("\n");
+}

@@ -1,0 +1,88 @@
+// `npm run bench`: ptc's start-up, tool-call and memory costs, with an in-process Pyodide yardstick
+// measured in the same run. `--json` also prints the results as JSON.
+import type { Engine } from "../src/engine/engine.js";
+import { resolveSandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
+import { benchEngine, concurrentExecutions, gatheredCalls, sequentialCalls, warmStarts } from "./engine-cases.js";
+import { inProcessBaseline } from "./in-process-baseline.js";
+import { describeMachine, formatMachine } from "./machine.js";
+import { type BenchReport, checkTarget, compare, formatReport } from "./report.js";
+import { bareBridge, coldStarts, pipeRoundTrip, warmSandboxMemory } from "./sandbox-cases.js";
+import { elapsedMs, type Measurement, shortError } from "./stats.js";
+
+const CALLS = 10_000;
+const GATHER_CALLS = 1_000;
+
+function progress(step: string): void {
+  process.stderr.write(`· ${step}\n`);
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const runtime = resolveSandboxRuntime();
+  const rows: Measurement[] = [];
+  const engines: Engine[] = [];
+  try {
+    // Sandbox-level cases first, while no engine's pool is starting sandboxes in the background.
+    progress("cold starts");
+    rows.push(...(await coldStarts(runtime, 8, 3)));
+    progress("pipe round trips and bare bridge");
+    rows.push(await pipeRoundTrip(runtime, 20_000, 3));
+    rows.push(await bareBridge(runtime, CALLS, 3));
+
+    const engine = benchEngine(2);
+    engines.push(engine);
+    const machine = describeMachine(engine);
+    progress("warm starts");
+    rows.push(...(await warmStarts(engine, 30)));
+    progress("sequential tool calls");
+    rows.push(...(await sequentialCalls(engine, CALLS, 5)));
+    progress("gathered tool calls");
+    rows.push(...(await gatheredCalls(engine, GATHER_CALLS, 5)));
+    await engine.close();
+
+    progress("concurrent executions");
+    const wide = benchEngine(4);
+    engines.push(wide);
+    rows.push(...(await concurrentExecutions(wide, 20, 10, 2)));
+    await wide.close();
+
+    progress("memory per sandbox");
+    rows.push(...(await warmSandboxMemory(4)));
+
+    // Last, so Pyodide loaded into this process cannot slow the host side of the ptc cases.
+    progress("in-process baseline");
+    rows.push(...(await inProcessBaseline(CALLS, GATHER_CALLS, 5)));
+
+    const comparisons = [
+      compare(rows, "per call (host wall)", "perCallWall", "inProcessPerCall"),
+      compare(rows, "per call (in script)", "perCallInScript", "inProcessPerCallInScript"),
+      compare(rows, `gather of ${GATHER_CALLS}, default cap`, "gatherDefaultCap", "inProcessGather"),
+      compare(rows, `gather of ${GATHER_CALLS}, uncapped`, "gatherUncapped", "inProcessGather"),
+    ].filter((each) => each !== null);
+    const targets = [
+      checkTarget(rows, "warm start, one-off container", "warmStartOneOff", 10),
+      checkTarget(rows, "warm start, existing container", "warmStartContainer", 10),
+      checkTarget(rows, "per-call overhead", "perCallWall", 50),
+    ].filter((each) => each !== null);
+    const report: BenchReport = {
+      machine,
+      measurements: rows,
+      comparisons,
+      targets,
+      durationS: elapsedMs(started) / 1000,
+    };
+    console.log(`${formatMachine(machine)}\n`);
+    console.log(formatReport(report));
+    if (process.argv.includes("--json")) console.log(JSON.stringify(report, null, 2));
+  } finally {
+    await Promise.allSettled(engines.map((engine) => engine.close()));
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench failed: ${shortError(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,171 @@
+import { spawn } from "node:child_process";
+import { DEFAULT_MEMORY_BYTES } from "../src/protocol/limits.js";
+import { ensureMemorySnapshot } from "../src/sandbox/memory-snapshot.js";
+import { SandboxPool } from "../src/sandbox/sandbox-pool.js";
+import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
+import type { SandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
+import { treeMemoryMiB } from "./proc-tree.js";
+import { elapsedMs, type Measurement, median, summarize } from "./stats.js";
+
+/** Spawn until the child reports ready, as the pool does; each sandbox is killed before the next. */
+export async function coldStarts(
+  runtime: SandboxRuntime,
+  withSnapshot: number,
+  without: number,
+): Promise<Measurement[]> {
+  const snapshotPath = await ensureMemorySnapshot(runtime);
+  const time = async (path: string | null, count: number): Promise<number[]> => {
+    const samples: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, path);
+      await sandbox.ready;
+      samples.push(elapsedMs(started));
+      sandbox.kill();
+      await sandbox.exited;
+    }
+    return samples;
+  };
+  const rows: Measurement[] = [];
+  if (snapshotPath) {
+    rows.push(
+      summarize(
+        "coldStartSnapshot",
+        "cold sandbox start, memory snapshot",
+        "ms",
+        await time(snapshotPath, withSnapshot),
+      ),
+    );
+  }
+  rows.push(
+    summarize(
+      "coldStartNoSnapshot",
+      "cold sandbox start, no snapshot",
+      "ms",
+      await time(null, without),
+      snapshotPath ? undefined : "snapshot unavailable here",
+    ),
+  );
+  return rows;
+}
+
+// Echoes each line back: the floor for one host↔child round trip, with no Pyodide and no sandbox.
+const ECHO_CHILD = `process.stdin.setEncoding("utf8");let p="";process.stdin.on("data",(d)=>{p+=d;let i;while((i=p.indexOf("\\n"))>=0){process.stdout.write(p.slice(0,i+1));p=p.slice(i+1);}});`;
+
+/** Sequential line round trips between this process and a plain child on the sandbox's Node. */
+export async function pipeRoundTrip(
+  runtime: SandboxRuntime,
+  roundTrips: number,
+  repeats: number,
+): Promise<Measurement> {
+  const child = spawn(runtime.nodePath, ["-e", ECHO_CHILD], { stdio: ["pipe", "pipe", "ignore"], env: {} });
+  child.stdout.setEncoding("utf8");
+  const samples: number[] = [];
+  try {
+    for (let r = 0; r < repeats + 1; r++) {
+      const started = performance.now();
+      await new Promise<void>((resolve) => {
+        let left = roundTrips;
+        let buffered = "";
+        const onData = (chunk: string) => {
+          buffered += chunk;
+          while (buffered.includes("\n")) {
+            buffered = buffered.slice(buffered.indexOf("\n") + 1);
+            if (--left === 0) {
+              child.stdout.off("data", onData);
+              resolve();
+              return;
+            }
+            child.stdin.write(`R${left}\t1{"x":${left}}\n`);
+          }
+        };
+        child.stdout.on("data", onData);
+        child.stdin.write(`R${left}\t1{"x":${left}}\n`);
+      });
+      // The first pass warms up the child's JIT and is not counted.
+      if (r > 0) samples.push((elapsedMs(started) * 1000) / roundTrips);
+    }
+  } finally {
+    child.kill("SIGKILL");
+  }
+  return summarize(
+    "pipeRoundTrip",
+    `raw pipe round trip, Node ${process.version} ↔ ${runtime.nodeVersion} (no Pyodide)`,
+    "µs",
+    samples,
+  );
+}
+
+const LOOP = "for i in range(CALLS):\n    await noop(x=i)";
+
+/**
+ * The sequential loop against a bare SandboxProcess whose listener replies at once: the child and
+ * pipe cost of a call without the engine's broker (validation, journal, records, events).
+ */
+export async function bareBridge(runtime: SandboxRuntime, calls: number, repeats: number): Promise<Measurement> {
+  const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, await ensureMemorySnapshot(runtime));
+  const samples: number[] = [];
+  try {
+    await sandbox.ready;
+    for (let r = 0; r < repeats + 1; r++) {
+      let answered = 0;
+      const started = performance.now();
+      const outcome = await sandbox.run(
+        {
+          code: LOOP.replace("CALLS", String(calls)),
+          tools: [{ name: "noop", pythonName: "noop" }],
+          resultMode: "json",
+          maxOutputBytes: 1_048_576,
+          memoryBytes: DEFAULT_MEMORY_BYTES,
+        },
+        {
+          onToolCall: (guestCallId, _name, inputJson) => {
+            answered++;
+            const input = JSON.parse(inputJson) as { x: number };
+            sandbox.sendToolResult(guestCallId, true, JSON.stringify(input.x));
+          },
+          onOutput: () => {},
+        },
+      );
+      if (outcome.kind !== "done" || outcome.error || answered !== calls) {
+        throw new Error(`bare bridge run failed: ${JSON.stringify(outcome).slice(0, 300)}`);
+      }
+      if (r > 0) samples.push((elapsedMs(started) * 1000) / calls);
+    }
+  } finally {
+    sandbox.kill();
+    await sandbox.exited;
+  }
+  return summarize("bareBridgeCall", "per call, bare SandboxProcess (no engine)", "µs", samples);
+}
+
+/** RSS (and PSS) of each warm sandbox of a pool, summed over its process tree. */
+export async function warmSandboxMemory(size: number): Promise<Measurement[]> {
+  const pool = new SandboxPool({ size });
+  try {
+    await pool.warmUp();
+    const sandboxes: SandboxProcess[] = [];
+    for (let i = 0; i < size; i++) sandboxes.push(await pool.acquire());
+    const trees = sandboxes.map((sandbox) => treeMemoryMiB(sandbox.pid ?? 0));
+    const processes = median(trees.map((tree) => tree.processes));
+    const note = `${processes} processes per sandbox`;
+    return [
+      summarize(
+        "sandboxRss",
+        "memory per warm sandbox, RSS",
+        "MiB",
+        trees.map((tree) => tree.rss),
+        note,
+      ),
+      summarize(
+        "sandboxPss",
+        "memory per warm sandbox, PSS",
+        "MiB",
+        trees.map((tree) => tree.pss),
+        note,
+      ),
+    ];
+  } finally {
+    await pool.close();
+  }
+}
