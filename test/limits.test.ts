@@ -127,6 +127,26 @@ describe("limits: each has its own stable code", () => {
     engine.closeContainer(container);
   });
 
+  test("tool input size: a huge argument is refused in the script, the sandbox keeps working", async () => {
+    let ran = false;
+    const sink = codeTool("sink", () => {
+      ran = true;
+      return "stored";
+    });
+    const result = await engine.execute({
+      code: [
+        "try:",
+        "    await sink(blob='x' * (20 * 1024 * 1024))",
+        "except ToolError as e:",
+        "    print(e.code)",
+        "print(await sink(blob='small'))",
+      ].join("\n"),
+      tools: [sink],
+    }).result;
+    assert.equal(result.stdout, "tool_input_too_large\nstored\n");
+    assert.ok(ran);
+  });
+
   test("invalid limits are refused up front with a stable code", () => {
     assert.throws(
       () => engine.execute({ code: "pass", limits: { wallTimeoutMs: -1 } }),

@@ -149,6 +149,7 @@ export class Execution implements ExecutionHandle {
             resultMode: this.params.resultMode,
             maxOutputBytes: limits.maxOutputBytes,
             memoryBytes: limits.memoryBytes,
+            maxToolInputBytes: limits.maxToolInputBytes,
           },
           {
             onToolCall: (guestCallId, name, inputJson) => this.#broker.handleGuestCall(guestCallId, name, inputJson),

@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { DEFAULT_MAX_TOOL_INPUT_BYTES } from "../protocol/limits.js";
 import { LineSplitter } from "./line-splitter.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
@@ -27,6 +28,8 @@ export interface SandboxRunRequest {
   resultMode: "json" | "text";
   maxOutputBytes: number;
   memoryBytes: number;
+  /** Tool inputs above this are refused in the child; a longer frame kills the sandbox. */
+  maxToolInputBytes?: number;
 }
 
 export interface SandboxRunListener {
@@ -50,6 +53,7 @@ export class SandboxProcess {
   #listener: SandboxRunListener | null = null;
   #finishRun: ((outcome: SandboxRunOutcome) => void) | null = null;
   #diagnostics = "";
+  #splitter: LineSplitter;
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
 
@@ -64,7 +68,11 @@ export class SandboxProcess {
     });
     // Callers that never await `ready` must not see an unhandled rejection.
     this.ready.catch(() => {});
-    const splitter = new LineSplitter((line) => this.#onLine(line, markReady));
+    const splitter = new LineSplitter(
+      (line) => this.#onLine(line, markReady),
+      () => this.#protocolViolation("a message longer than the tool input limit"),
+    );
+    this.#splitter = splitter;
     this.#child.stdout.setEncoding("utf8");
     this.#child.stdout.on("data", (chunk: string) => splitter.push(chunk));
     this.#child.stderr.setEncoding("utf8");
@@ -112,6 +120,9 @@ export class SandboxProcess {
     }
     if (this.#finishRun) throw new Error("sandbox is already running a script");
     this.#listener = listener;
+    // Room for the frame header; a frame beyond it can only come from a broken or hostile child.
+    const maxToolInputBytes = request.maxToolInputBytes ?? DEFAULT_MAX_TOOL_INPUT_BYTES;
+    this.#splitter.maxLineLength = maxToolInputBytes + 4096;
     const outcome = new Promise<SandboxRunOutcome>((resolve) => {
       this.#finishRun = resolve;
     });
@@ -123,6 +134,7 @@ export class SandboxProcess {
         resultMode: request.resultMode,
         maxOutputBytes: request.maxOutputBytes,
         memoryBytes: request.memoryBytes,
+        maxToolInputBytes,
       })}`,
     );
     return outcome;

@@ -89,12 +89,18 @@ function makeWriter(stream: "stdout" | "stderr") {
 
 // Tool calls: the guest gets a promise of the raw result line ("1<json>" or "0<json>").
 let nextCallId = 1;
+let maxToolInputBytes = Number.POSITIVE_INFINITY;
 const waiting = new Map<number, (payload: string) => void>();
 function callTool(name: unknown, input: unknown): Promise<string> {
   if (typeof name !== "string" || typeof input !== "string") {
     return Promise.resolve('0{"type":"ToolError","code":"invalid_tool_input","message":"bad bridge call"}');
   }
   // A newline would split the frame; only a raw bridge call can produce one (json.dumps never does).
+  if (input.length > maxToolInputBytes) {
+    return Promise.resolve(
+      `0${JSON.stringify({ type: "ToolError", code: "tool_input_too_large", message: `input of ${name} exceeds ${maxToolInputBytes} bytes` })}`,
+    );
+  }
   if (input.includes("\n") || name.includes("\n")) {
     return Promise.resolve('0{"type":"ToolError","code":"invalid_tool_input","message":"malformed tool input"}');
   }
@@ -181,8 +187,10 @@ async function handleRun(message: {
   resultMode: string;
   maxOutputBytes: number;
   memoryBytes: number;
+  maxToolInputBytes: number;
 }) {
   running = true;
+  maxToolInputBytes = message.maxToolInputBytes > 0 ? message.maxToolInputBytes : Number.POSITIVE_INFINITY;
   if (message.memoryBytes > 0) memoryCapBytes = message.memoryBytes;
   outputCap = message.maxOutputBytes > 0 ? message.maxOutputBytes : Number.POSITIVE_INFINITY;
   outputSent.stdout = outputSent.stderr = 0;
