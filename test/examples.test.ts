@@ -95,6 +95,16 @@ describe("the ptc CLI", () => {
     );
   });
 
+  test("`ptc stubs` prints compilable stubs of the sample tools", async () => {
+    const { stdout } = await run(process.execPath, ["bin/ptc.js", "stubs"]);
+    assert.match(stdout, /async def query_database\(\*, sql: str\) -> list\[dict\]:/);
+    assert.match(stdout, /class GetFileInfoResult\(TypedDict\):/);
+    const compiled = await engine.execute({
+      code: `compile(${JSON.stringify(stdout)}, "stubs.py", "exec")\nprint("ok")`,
+    }).result;
+    assert.equal(compiled.stdout, "ok\n");
+  });
+
   test("`ptc doctor` reports the isolation in force", async () => {
     const { stdout } = await run(process.execPath, ["bin/ptc.js", "doctor", "--json"]);
     const report = JSON.parse(stdout) as {

@@ -1,12 +1,14 @@
 import { doctorCommand } from "./doctor-command.js";
 import { RUN_USAGE, runCommand } from "./run-command.js";
 import { setupCommand } from "./setup-command.js";
+import { stubsCommand } from "./stubs-command.js";
 
 const USAGE = `ptc — programmatic tool calling: run model-written Python that calls your tools, isolated.
 
 Commands:
   ptc run FILE.py [options]   run a script (see \`ptc run --help\`)
   ptc doctor [--json]         report runtime, isolation level and pool state
+  ptc stubs [--tools MODULE]  print the Python stubs of the code-callable tools (for the prompt)
   ptc setup                   install the sandbox's Node runtime and build the start-up snapshot
 `;
 
@@ -20,6 +22,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           return 0;
         }
         return await runCommand(rest);
+      case "stubs":
+        return await stubsCommand(rest);
       case "setup":
         return await setupCommand();
       case "doctor":

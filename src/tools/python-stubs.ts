@@ -94,7 +94,8 @@ function signature(name: string, params: readonly string[], returns: string): st
 /** `Returns:` lines: the type, the output schema's description, and how the value arrives in this mode. */
 function returnsSection(mode: ResultMode, type: string, outputDoc: string): string[] {
   let shown = type;
-  let note = "Arrives decoded; json.loads(result) returns it unchanged.";
+  let note =
+    type === "str" ? "Arrives as the string itself." : "Arrives decoded; json.loads(result) returns it unchanged.";
   if (mode === "text") {
     shown = "str";
     note =
