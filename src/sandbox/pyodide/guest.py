@@ -30,6 +30,8 @@ class ToolTimeoutError(ToolError, TimeoutError):
     """A tool call ran past its timeout."""
 
 
+# One encoder for all calls: json.dumps(..., allow_nan=False) would build a new one per call.
+_encode_arguments = json.JSONEncoder(allow_nan=False).encode
 _ERROR_TYPES = {"ToolError": ToolError, "ToolTimeoutError": ToolTimeoutError}
 _result_mode = "json"
 
@@ -65,7 +67,7 @@ def _make_stub(name, python_name):
         else:
             arguments = kwargs
         try:
-            text = json.dumps(arguments, allow_nan=False)
+            text = _encode_arguments(arguments)
         except (TypeError, ValueError) as error:
             raise ToolError(
                 f"{python_name}(): arguments are not JSON-serializable: {error}",
