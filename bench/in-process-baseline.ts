@@ -1,60 +1,45 @@
-import { loadPyodide } from "pyodide";
-import { elapsedMs, type Measurement, summarize } from "./stats.js";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { SandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
+import { type InProcessSamples, measureInProcess } from "./in-process-run.js";
+import { type Measurement, shortError, summarize } from "./stats.js";
 
-// The same bridge shape as ptc's, minus the process boundary: Python json.dumps the input, awaits a
-// JS promise of the result line, json.loads it. Trusted code only: nothing here is isolated.
-const SETUP = `import json, time, asyncio
-import _bench_bridge
+function rows(samples: InProcessSamples, prefix: string, keyPrefix: string, calls: number, gatherCalls: number) {
+  const gather = summarize(`${keyPrefix}Gather`, `${prefix}: gather of ${gatherCalls}, total`, "ms", samples.gatherMs);
+  gather.note = `${((gather.median * 1000) / gatherCalls).toFixed(0)} µs/call`;
+  return [
+    summarize(`${keyPrefix}Load`, `${prefix}: loadPyodide`, "ms", [samples.loadMs]),
+    summarize(`${keyPrefix}PerCall`, `${prefix}: per call, ${calls} sequential`, "µs", samples.perCallWallUs),
+    summarize(`${keyPrefix}PerCallInScript`, `${prefix}: per call, time.perf_counter`, "µs", samples.perCallInScriptUs),
+    gather,
+  ];
+}
 
-async def noop(**kwargs):
-    reply = await _bench_bridge.call("noop", json.dumps(kwargs))
-    return json.loads(reply[1:])`;
-
-const SEQUENTIAL = `t = time.perf_counter()
-for i in range(CALLS):
-    assert await noop(x=i) == i
-(time.perf_counter() - t) * 1e6 / CALLS`;
-
-const GATHER = `r = await asyncio.gather(*[noop(x=i) for i in range(CALLS)])
-assert r == list(range(CALLS))`;
+/** The yardstick ptc is compared with: Pyodide in this (host) process, no isolation. */
+export async function inProcessBaseline(calls: number, gatherCalls: number, repeats: number): Promise<Measurement[]> {
+  const samples = await measureInProcess(calls, gatherCalls, repeats);
+  return rows(samples, `in-process, host Node ${samples.node}`, "inProcess", calls, gatherCalls);
+}
 
 /**
- * Pyodide loaded into this (host) process: the unsafe configuration ptc exists to avoid, used only
- * as a yardstick for what the process boundary costs.
+ * The same loop run by the sandbox's Node binary as a plain process (no permission model, no
+ * bubblewrap, no pipe per call): separates the Node/V8 version's share from the process boundary's.
  */
-export async function inProcessBaseline(calls: number, gatherCalls: number, repeats: number): Promise<Measurement[]> {
-  const loadStarted = performance.now();
-  const pyodide = await loadPyodide({ stdout: () => {}, stderr: () => {} });
-  const loadMs = elapsedMs(loadStarted);
-  pyodide.registerJsModule("_bench_bridge", {
-    call: (_name: string, inputJson: string): Promise<string> => {
-      const input = JSON.parse(inputJson) as { x: number };
-      return Promise.resolve(`1${JSON.stringify(input.x)}`);
-    },
+export async function inProcessOnSandboxNode(
+  runtime: SandboxRuntime,
+  calls: number,
+  gatherCalls: number,
+  repeats: number,
+): Promise<Measurement[]> {
+  const script = fileURLToPath(new URL("./in-process-run.ts", import.meta.url));
+  const args = ["--no-warnings", script, String(calls), String(gatherCalls), String(repeats)];
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(runtime.nodePath, args, { maxBuffer: 1_048_576 }, (error, out, err) => {
+      // Pyodide's errors can quote its minified source: only a short tail of stderr is kept.
+      if (error) reject(new Error(`${shortError(error)} ${err.slice(-300)}`));
+      else resolve(out);
+    });
   });
-  await pyodide.runPythonAsync(SETUP);
-  const wall: number[] = [];
-  const inScript: number[] = [];
-  for (let r = 0; r < repeats + 1; r++) {
-    const started = performance.now();
-    const perCall = Number(await pyodide.runPythonAsync(SEQUENTIAL.replaceAll("CALLS", String(calls))));
-    // The first pass warms up the JIT, as the ptc sandboxes are warmed before timing.
-    if (r === 0) continue;
-    wall.push((elapsedMs(started) * 1000) / calls);
-    inScript.push(perCall);
-  }
-  const gather: number[] = [];
-  for (let r = 0; r < repeats + 1; r++) {
-    const started = performance.now();
-    await pyodide.runPythonAsync(GATHER.replaceAll("CALLS", String(gatherCalls)));
-    if (r > 0) gather.push(elapsedMs(started));
-  }
-  const gatherRow = summarize("inProcessGather", `in-process: gather of ${gatherCalls}, total`, "ms", gather);
-  gatherRow.note = `${((gatherRow.median * 1000) / gatherCalls).toFixed(0)} µs/call`;
-  return [
-    summarize("inProcessLoad", `in-process: loadPyodide on Node ${process.version}`, "ms", [loadMs]),
-    summarize("inProcessPerCall", `in-process: per call, ${calls} sequential`, "µs", wall),
-    summarize("inProcessPerCallInScript", "in-process: per call, time.perf_counter in script", "µs", inScript),
-    gatherRow,
-  ];
+  const samples = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as InProcessSamples;
+  return rows(samples, `in-process, sandbox Node ${samples.node}`, "inProcessSandboxNode", calls, gatherCalls);
 }

@@ -1,4 +1,4 @@
-import { cpus, release, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import type { Engine } from "../src/engine/engine.js";
 
 export interface MachineInfo {
@@ -12,9 +12,11 @@ export interface MachineInfo {
   bubblewrap: boolean;
   stackSwitching: boolean;
   pyodide: string;
+  /** Other work on the machine makes every figure noisier. */
+  loadAverageAtStart: number;
 }
 
-export function describeMachine(engine: Engine): MachineInfo {
+export function describeMachine(engine: Engine, loadAverageAtStart: number): MachineInfo {
   const processors = cpus();
   const { isolation } = engine;
   return {
@@ -28,13 +30,18 @@ export function describeMachine(engine: Engine): MachineInfo {
     bubblewrap: isolation.bubblewrap,
     stackSwitching: isolation.stackSwitching,
     pyodide: isolation.runtime,
+    loadAverageAtStart,
   };
 }
 
 export function formatMachine(machine: MachineInfo): string {
   return [
-    `machine:   ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.kernel}`,
+    `machine:   ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.kernel}, load average ${machine.loadAverageAtStart.toFixed(2)} at start`,
     `node:      host ${machine.hostNode}, sandbox ${machine.sandboxNode}`,
     `isolation: ${machine.isolation} (bubblewrap ${machine.bubblewrap ? "on" : "off"}, stack switching ${machine.stackSwitching ? "on" : "off"}), ${machine.pyodide}`,
   ].join("\n");
+}
+
+export function currentLoadAverage(): number {
+  return loadavg()[0] ?? 0;
 }

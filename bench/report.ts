@@ -23,6 +23,7 @@ export interface BenchReport {
   comparisons: Comparison[];
   targets: TargetCheck[];
   durationS: number;
+  loadAverageAtEnd: number;
 }
 
 function pad(text: string, width: number, right = false): string {
@@ -85,6 +86,6 @@ export function formatReport(report: BenchReport): string {
     "targets:",
     ...targets.map((line) => `  ${line}`),
     "",
-    `bench took ${report.durationS.toFixed(0)} s`,
+    `bench took ${report.durationS.toFixed(0)} s; load average ${report.loadAverageAtEnd.toFixed(2)} at the end`,
   ].join("\n");
 }

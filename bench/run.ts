@@ -3,8 +3,8 @@
 import type { Engine } from "../src/engine/engine.js";
 import { resolveSandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
 import { benchEngine, concurrentExecutions, gatheredCalls, sequentialCalls, warmStarts } from "./engine-cases.js";
-import { inProcessBaseline } from "./in-process-baseline.js";
-import { describeMachine, formatMachine } from "./machine.js";
+import { inProcessBaseline, inProcessOnSandboxNode } from "./in-process-baseline.js";
+import { currentLoadAverage, describeMachine, formatMachine } from "./machine.js";
 import { type BenchReport, checkTarget, compare, formatReport } from "./report.js";
 import { bareBridge, coldStarts, pipeRoundTrip, warmSandboxMemory } from "./sandbox-cases.js";
 import { elapsedMs, type Measurement, shortError } from "./stats.js";
@@ -18,6 +18,7 @@ function progress(step: string): void {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadAverage = currentLoadAverage();
   const runtime = resolveSandboxRuntime();
   const rows: Measurement[] = [];
   const engines: Engine[] = [];
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
 
     const engine = benchEngine(2);
     engines.push(engine);
-    const machine = describeMachine(engine);
+    const machine = describeMachine(engine, loadAverage);
     progress("warm starts");
     rows.push(...(await warmStarts(engine, 30)));
     progress("sequential tool calls");
@@ -52,10 +53,13 @@ async function main(): Promise<void> {
     // Last, so Pyodide loaded into this process cannot slow the host side of the ptc cases.
     progress("in-process baseline");
     rows.push(...(await inProcessBaseline(CALLS, GATHER_CALLS, 5)));
+    progress("in-process on the sandbox's Node");
+    rows.push(...(await inProcessOnSandboxNode(runtime, CALLS, GATHER_CALLS, 5)));
 
     const comparisons = [
       compare(rows, "per call (host wall)", "perCallWall", "inProcessPerCall"),
       compare(rows, "per call (in script)", "perCallInScript", "inProcessPerCallInScript"),
+      compare(rows, "per call (host wall), vs sandbox Node", "perCallWall", "inProcessSandboxNodePerCall"),
       compare(rows, `gather of ${GATHER_CALLS}, default cap`, "gatherDefaultCap", "inProcessGather"),
       compare(rows, `gather of ${GATHER_CALLS}, uncapped`, "gatherUncapped", "inProcessGather"),
     ].filter((each) => each !== null);
@@ -70,6 +74,7 @@ async function main(): Promise<void> {
       comparisons,
       targets,
       durationS: elapsedMs(started) / 1000,
+      loadAverageAtEnd: currentLoadAverage(),
     };
     console.log(`${formatMachine(machine)}\n`);
     console.log(formatReport(report));

@@ -5,47 +5,59 @@ import { SandboxPool } from "../src/sandbox/sandbox-pool.js";
 import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
 import type { SandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
 import { treeMemoryMiB } from "./proc-tree.js";
-import { elapsedMs, type Measurement, median, summarize } from "./stats.js";
+import { elapsedMs, type Measurement, median, sleep, summarize } from "./stats.js";
 
-/** Spawn until the child reports ready, as the pool does; each sandbox is killed before the next. */
+const PASS = { code: "pass", tools: [], resultMode: "json" as const, maxOutputBytes: 1_048_576, memoryBytes: 0 };
+
+async function timeRun(sandbox: SandboxProcess): Promise<number> {
+  const started = performance.now();
+  const outcome = await sandbox.run(PASS, { onToolCall: () => {}, onOutput: () => {} });
+  if (outcome.kind !== "done" || outcome.error) throw new Error(`run failed: ${JSON.stringify(outcome).slice(0, 300)}`);
+  return elapsedMs(started);
+}
+
+/**
+ * Spawn until the child reports ready, as the pool does; each sandbox is killed before the next.
+ * With the snapshot, also: how long `spawn` blocks this process, and the first and second run of
+ * "pass" in the fresh sandbox (what a one-off execution pays on top of a reused container).
+ */
 export async function coldStarts(
   runtime: SandboxRuntime,
   withSnapshot: number,
   without: number,
 ): Promise<Measurement[]> {
   const snapshotPath = await ensureMemorySnapshot(runtime);
-  const time = async (path: string | null, count: number): Promise<number[]> => {
-    const samples: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const started = performance.now();
-      const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, path);
-      await sandbox.ready;
-      samples.push(elapsedMs(started));
-      sandbox.kill();
-      await sandbox.exited;
+  const ready: number[] = [];
+  const spawnCall: number[] = [];
+  const firstRun: number[] = [];
+  const secondRun: number[] = [];
+  const time = async (path: string | null, runs: boolean): Promise<void> => {
+    const started = performance.now();
+    const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, path);
+    spawnCall.push(elapsedMs(started));
+    await sandbox.ready;
+    ready.push(elapsedMs(started));
+    if (runs) {
+      await sleep(100);
+      firstRun.push(await timeRun(sandbox));
+      secondRun.push(await timeRun(sandbox));
     }
-    return samples;
+    sandbox.kill();
+    await sandbox.exited;
   };
   const rows: Measurement[] = [];
   if (snapshotPath) {
+    for (let i = 0; i < withSnapshot; i++) await time(snapshotPath, true);
     rows.push(
-      summarize(
-        "coldStartSnapshot",
-        "cold sandbox start, memory snapshot",
-        "ms",
-        await time(snapshotPath, withSnapshot),
-      ),
+      summarize("coldStartSnapshot", "cold sandbox start, memory snapshot", "ms", ready.splice(0)),
+      summarize("spawnCall", "  of which spawn() blocking this process", "ms", spawnCall.splice(0)),
+      summarize("firstRun", 'first run of "pass" in a fresh sandbox', "ms", firstRun),
+      summarize("secondRun", 'second run of "pass", same sandbox', "ms", secondRun),
     );
   }
-  rows.push(
-    summarize(
-      "coldStartNoSnapshot",
-      "cold sandbox start, no snapshot",
-      "ms",
-      await time(null, without),
-      snapshotPath ? undefined : "snapshot unavailable here",
-    ),
-  );
+  for (let i = 0; i < without; i++) await time(null, false);
+  const note = snapshotPath ? undefined : "snapshot unavailable here";
+  rows.push(summarize("coldStartNoSnapshot", "cold sandbox start, no snapshot", "ms", ready, note));
   return rows;
 }
 
