@@ -2,7 +2,7 @@ import { createEngine, type Engine } from "../src/engine/engine.js";
 import type { ExecutionResult } from "../src/protocol/execution.js";
 import type { ExecutionLimits } from "../src/protocol/limits.js";
 import type { ToolDefinition } from "../src/protocol/tool.js";
-import { hostCpuMs, treeCpuMs } from "./proc-tree.js";
+import { cpuPerOperation } from "./proc-tree.js";
 import { elapsedMs, type Measurement, summarize } from "./stats.js";
 
 export const noopTool: ToolDefinition<{ x: number }, number> = {
@@ -77,7 +77,7 @@ export async function sequentialCalls(engine: Engine, calls: number, repeats: nu
   const hostCpu: number[] = [];
   const sandboxCpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
-    const [host0, sandbox0] = [hostCpuMs(), treeCpuMs(pid)];
+    const cpu = cpuPerOperation(pid);
     const started = performance.now();
     const result = check(
       await engine.execute({
@@ -88,8 +88,9 @@ export async function sequentialCalls(engine: Engine, calls: number, repeats: nu
       "sequential calls",
     );
     wall.push((elapsedMs(started) * 1000) / calls);
-    hostCpu.push(((hostCpuMs() - host0) * 1000) / calls);
-    sandboxCpu.push(((treeCpuMs(pid) - sandbox0) * 1000) / calls);
+    const { host, child } = cpu.stop(calls);
+    hostCpu.push(host);
+    sandboxCpu.push(child);
     if (result.toolCalls.length !== calls)
       throw new Error(`expected ${calls} tool calls, saw ${result.toolCalls.length}`);
     inScript.push(Number(result.stdout.trim()));
@@ -98,8 +99,8 @@ export async function sequentialCalls(engine: Engine, calls: number, repeats: nu
   return [
     summarize("perCallWall", `per call, ${calls} sequential (host wall / calls)`, "µs", wall),
     summarize("perCallInScript", "per call, same runs, time.perf_counter in script", "µs", inScript),
-    summarize("perCallHostCpu", "  host CPU per call (this process)", "µs", hostCpu),
-    summarize("perCallSandboxCpu", "  sandbox CPU per call (process tree)", "µs", sandboxCpu),
+    summarize("perCallHostCpu", "  host CPU per call", "µs", hostCpu),
+    summarize("perCallSandboxCpu", "  sandbox CPU per call", "µs", sandboxCpu),
   ];
 }
 

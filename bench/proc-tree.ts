@@ -68,3 +68,15 @@ export function hostCpuMs(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
 }
+
+/** CPU (host process, and a child's tree) spent per operation between `start` and `stop`, in µs. */
+export function cpuPerOperation(pid: number): { stop(operations: number): { host: number; child: number } } {
+  const host0 = hostCpuMs();
+  const child0 = treeCpuMs(pid);
+  return {
+    stop: (operations) => ({
+      host: ((hostCpuMs() - host0) * 1000) / operations,
+      child: ((treeCpuMs(pid) - child0) * 1000) / operations,
+    }),
+  };
+}

@@ -27,8 +27,8 @@ async function main(): Promise<void> {
     progress("cold starts");
     rows.push(...(await coldStarts(runtime, 8, 3)));
     progress("pipe round trips and bare bridge");
-    rows.push(await pipeRoundTrip(runtime, 20_000, 3));
-    rows.push(await bareBridge(runtime, CALLS, 3));
+    rows.push(...(await pipeRoundTrip(runtime, 20_000, 3)));
+    rows.push(...(await bareBridge(runtime, CALLS, 3)));
 
     const engine = benchEngine(2);
     engines.push(engine);

@@ -4,7 +4,7 @@ import { ensureMemorySnapshot } from "../src/sandbox/memory-snapshot.js";
 import { SandboxPool } from "../src/sandbox/sandbox-pool.js";
 import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
 import type { SandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
-import { treeMemoryMiB } from "./proc-tree.js";
+import { cpuPerOperation, treeMemoryMiB } from "./proc-tree.js";
 import { elapsedMs, type Measurement, median, sleep, summarize } from "./stats.js";
 
 const PASS = { code: "pass", tools: [], resultMode: "json" as const, maxOutputBytes: 1_048_576, memoryBytes: 0 };
@@ -69,12 +69,15 @@ export async function pipeRoundTrip(
   runtime: SandboxRuntime,
   roundTrips: number,
   repeats: number,
-): Promise<Measurement> {
+): Promise<Measurement[]> {
   const child = spawn(runtime.nodePath, ["-e", ECHO_CHILD], { stdio: ["pipe", "pipe", "ignore"], env: {} });
   child.stdout.setEncoding("utf8");
   const samples: number[] = [];
+  const hostCpu: number[] = [];
+  const childCpu: number[] = [];
   try {
     for (let r = 0; r < repeats + 1; r++) {
+      const cpu = cpuPerOperation(child.pid ?? 0);
       const started = performance.now();
       await new Promise<void>((resolve) => {
         let left = roundTrips;
@@ -94,18 +97,22 @@ export async function pipeRoundTrip(
         child.stdout.on("data", onData);
         child.stdin.write(`R${left}\t1{"x":${left}}\n`);
       });
+      const elapsed = elapsedMs(started);
+      const { host, child: echo } = cpu.stop(roundTrips);
       // The first pass warms up the child's JIT and is not counted.
-      if (r > 0) samples.push((elapsedMs(started) * 1000) / roundTrips);
+      if (r === 0) continue;
+      samples.push((elapsed * 1000) / roundTrips);
+      hostCpu.push(host);
+      childCpu.push(echo);
     }
   } finally {
     child.kill("SIGKILL");
   }
-  return summarize(
-    "pipeRoundTrip",
-    `raw pipe round trip, Node ${process.version} ↔ ${runtime.nodeVersion} (no Pyodide)`,
-    "µs",
-    samples,
-  );
+  return [
+    summarize("pipeRoundTrip", `raw pipe round trip, Node ${process.version} ↔ ${runtime.nodeVersion}`, "µs", samples),
+    summarize("pipeHostCpu", "  host CPU per round trip", "µs", hostCpu),
+    summarize("pipeChildCpu", "  echo child CPU per round trip", "µs", childCpu),
+  ];
 }
 
 const LOOP = "for i in range(CALLS):\n    await noop(x=i)";
@@ -114,13 +121,16 @@ const LOOP = "for i in range(CALLS):\n    await noop(x=i)";
  * The sequential loop against a bare SandboxProcess whose listener replies at once: the child and
  * pipe cost of a call without the engine's broker (validation, journal, records, events).
  */
-export async function bareBridge(runtime: SandboxRuntime, calls: number, repeats: number): Promise<Measurement> {
+export async function bareBridge(runtime: SandboxRuntime, calls: number, repeats: number): Promise<Measurement[]> {
   const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, await ensureMemorySnapshot(runtime));
   const samples: number[] = [];
+  const hostCpu: number[] = [];
+  const sandboxCpu: number[] = [];
   try {
     await sandbox.ready;
     for (let r = 0; r < repeats + 1; r++) {
       let answered = 0;
+      const cpu = cpuPerOperation(sandbox.pid ?? 0);
       const started = performance.now();
       const outcome = await sandbox.run(
         {
@@ -142,13 +152,22 @@ export async function bareBridge(runtime: SandboxRuntime, calls: number, repeats
       if (outcome.kind !== "done" || outcome.error || answered !== calls) {
         throw new Error(`bare bridge run failed: ${JSON.stringify(outcome).slice(0, 300)}`);
       }
-      if (r > 0) samples.push((elapsedMs(started) * 1000) / calls);
+      const elapsed = elapsedMs(started);
+      const { host, child } = cpu.stop(calls);
+      if (r === 0) continue;
+      samples.push((elapsed * 1000) / calls);
+      hostCpu.push(host);
+      sandboxCpu.push(child);
     }
   } finally {
     sandbox.kill();
     await sandbox.exited;
   }
-  return summarize("bareBridgeCall", "per call, bare SandboxProcess (no engine)", "µs", samples);
+  return [
+    summarize("bareBridgeCall", `per call, ${calls} sequential, bare SandboxProcess (no engine)`, "µs", samples),
+    summarize("bareHostCpu", "  host CPU per call", "µs", hostCpu),
+    summarize("bareSandboxCpu", "  sandbox CPU per call", "µs", sandboxCpu),
+  ];
 }
 
 /** RSS (and PSS) of each warm sandbox of a pool, summed over its process tree. */
