@@ -85,7 +85,8 @@ export class SandboxPool {
     if (this.#closed) return Promise.reject(new PtcError(ErrorCode.EngineClosed, "the sandbox pool is closed"));
     const sandbox = this.#takeWarm();
     if (sandbox) {
-      this.#fill();
+      // Spawning blocks this thread for a few ms: let the caller's execution start first.
+      setImmediate(() => this.#fill());
       return Promise.resolve(sandbox);
     }
     return new Promise((resolve, reject) => {

@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { DEFAULT_MAX_TOOL_INPUT_BYTES } from "../protocol/limits.js";
 import { LineSplitter } from "./line-splitter.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
@@ -39,6 +40,29 @@ export interface SandboxRunListener {
 }
 
 let nextSandboxId = 1;
+
+/** Descendants of a process, deepest first, from /proc (Linux). */
+function descendants(pid: number): number[] {
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const current = queue.shift() as number;
+    let children: string;
+    try {
+      children = readFileSync(`/proc/${current}/task/${current}/children`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const child of children.split(" ")) {
+      const childPid = Number(child);
+      if (childPid > 0) {
+        found.push(childPid);
+        queue.push(childPid);
+      }
+    }
+  }
+  return found.reverse();
+}
 
 /**
  * One child process running Pyodide. Everything it sends is treated as untrusted: a malformed
@@ -147,7 +171,18 @@ export class SandboxProcess {
 
   /** SIGKILL: the only stop that also ends C-level loops and blocking sleeps. */
   kill(): void {
-    if (this.#alive) this.#child.kill("SIGKILL");
+    if (!this.#alive) return;
+    // bubblewrap forks (its pid-namespace init, then node); kill the whole tree, so that a kill
+    // landing before bubblewrap has armed --die-with-parent cannot leave an orphan behind.
+    const pid = this.#child.pid;
+    if (pid !== undefined && process.platform === "linux") {
+      for (const descendant of descendants(pid)) {
+        try {
+          process.kill(descendant, "SIGKILL");
+        } catch {}
+      }
+    }
+    this.#child.kill("SIGKILL");
   }
 
   #write(line: string): void {
