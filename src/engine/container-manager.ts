@@ -117,7 +117,8 @@ export class ContainerManager {
           current.busy--;
           current.lastUsed = Date.now();
           if (discard || current.ephemeral) {
-            sandbox.kill();
+            // Nobody uses this sandbox again; killing it can wait until the result is out.
+            setImmediate(() => sandbox.kill());
             if (current.sandbox === sandbox) current.sandbox = null;
           }
           if (current.ephemeral && current.busy === 0) this.#containers.delete(id);

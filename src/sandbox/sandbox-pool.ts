@@ -6,6 +6,7 @@ import { resolveSandboxRuntime, type SandboxRuntime, type SandboxRuntimeOptions 
 export const DEFAULT_POOL_SIZE = 2;
 export const DEFAULT_MAX_CONCURRENT_STARTS = 2;
 export const DEFAULT_SANDBOX_START_TIMEOUT_MS = 60_000;
+const REFILL_DELAY_MS = 250;
 
 export interface SandboxPoolOptions extends SandboxRuntimeOptions {
   /** Warm sandboxes kept ready. 0 starts each sandbox on demand. */
@@ -85,8 +86,9 @@ export class SandboxPool {
     if (this.#closed) return Promise.reject(new PtcError(ErrorCode.EngineClosed, "the sandbox pool is closed"));
     const sandbox = this.#takeWarm();
     if (sandbox) {
-      // Spawning blocks this thread for a few ms: let the caller's execution start first.
-      setImmediate(() => this.#fill());
+      // Spawning blocks this thread for a few ms and the start-up competes for CPU: refill a little
+      // later, so that a short execution that just took a warm sandbox does not pay for it.
+      setTimeout(() => this.#fill(), REFILL_DELAY_MS).unref();
       return Promise.resolve(sandbox);
     }
     return new Promise((resolve, reject) => {
@@ -154,7 +156,16 @@ export class SandboxPool {
       }
     });
     const timer = setTimeout(() => sandbox.kill(), this.#startTimeoutMs);
-    sandbox.ready.then(
+    // One round trip through the real pipe path before the sandbox counts as warm: the first run
+    // over a fresh pipe costs several ms more than later ones, which should not land on an execution.
+    const warmed = sandbox.ready.then(async () => {
+      await sandbox.run(
+        { code: "pass", tools: [], resultMode: "json", maxOutputBytes: 1024, memoryBytes: this.#memoryBytes },
+        { onToolCall: () => {}, onOutput: () => {} },
+      );
+      if (!sandbox.alive) throw new Error(`sandbox exited during warm-up: ${sandbox.diagnostics}`);
+    });
+    warmed.then(
       () => {
         clearTimeout(timer);
         this.#starting--;
