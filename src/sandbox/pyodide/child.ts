@@ -184,7 +184,7 @@ for (const name of ["process", "fetch", "WebSocket", "EventSource", "navigator",
 // executions in a fresh sandbox several times slower than later ones.
 const WARM_UP = `
 import asyncio, json
-for i in range(3000):
+for i in range(300):
     text = json.dumps({"i": i, "s": f"item {i}", "l": [i, i * 2.5, None, True]})
     json.loads(text)["l"].append(str(i))
     try:
@@ -192,10 +192,10 @@ for i in range(3000):
         raise ValueError(i)
     except ValueError:
         pass
-    if i % 100 == 0:
+    if i % 50 == 0:
         await asyncio.sleep(0)
 `;
-for (let round = 0; round < 2; round++) await run(WARM_UP, "[]", "json");
+await run(WARM_UP, "[]", "json");
 
 let running = false;
 async function handleRun(message: {
