@@ -132,6 +132,10 @@ export function sandboxCommand(
     "--disallow-code-generation-from-strings",
     "--max-old-space-size=1024",
     "--no-warnings",
+    // V8 runs wasm in a baseline tier first and optimises hot functions in the background; a lower
+    // budget finishes that during the start-up warm-up instead of during the first executions
+    // (one-off warm start ~8 ms -> ~4 ms, for ~0.2 s more start-up).
+    ...(runtime.nodeMajor >= 22 ? ["--wasm-tiering-budget=50000"] : []),
   ];
   if (runtime.nodeMajor >= 22 && runtime.nodeMajor < 24) nodeFlags.push("--experimental-wasm-jspi");
   const nodeArgs = [
