@@ -79,7 +79,7 @@ describe("the ptc CLI", () => {
       "test/fixtures/user-tools.ts",
       "test/fixtures/use-user-tools.py",
     ]);
-    assert.equal(stdout, "HELLO, PTC\nFalse\n");
+    assert.equal(stdout, "HELLO, PTC\nFalse\nask_human has no handler in `ptc run`\n");
   });
 
   test("a failing script exits non-zero with its traceback", async () => {

@@ -114,7 +114,8 @@ export class ToolCallBroker {
     const call: LiveCall = {
       request,
       guestCallId,
-      handler: tool?.definition.handler as ToolHandler | undefined,
+      // Bound: a handler written as a method may use `this` (its definition).
+      handler: tool?.definition.handler?.bind(tool.definition) as ToolHandler | undefined,
       controller: new AbortController(),
       timer: undefined,
       startedAt: performance.now(),

@@ -31,8 +31,11 @@ export interface ToolDefinition<Input = Record<string, unknown>, Output = unknow
   outputSchema?: JsonSchema;
   /** Default: `["direct"]`, as in Anthropic's API. A tool not allowed from code does not exist in the sandbox. */
   allowedCallers?: readonly ToolCallerSpelling[];
-  /** Without a handler a call stays pending until the caller submits its result. */
-  handler?: ToolHandler<Input, Output>;
+  /**
+   * Without a handler a call stays pending until the caller submits its result. Declared as a
+   * method so a tool with a typed input still fits a list of `ToolDefinition`s.
+   */
+  handler?(input: Input, context: ToolCallContext): Output | Promise<Output>;
 }
 
 /** Narrows the handler's input type while keeping the definition a plain object. */
