@@ -105,6 +105,16 @@ describe("limits: each has its own stable code", () => {
     assert.ok(Buffer.byteLength(result.stdout) < 10_300);
     assert.match(result.stdout, /\[ptc: stdout truncated at 10000 bytes; at least \d+ more bytes dropped\]/);
     assert.equal(result.stderr, "err\n");
+    // A gigabyte of one repeated character: truncated in the sandbox, and counting the kept
+    // megabyte's tokens stays bounded (BPE is quadratic in one long run).
+    const flood = await engine.execute({
+      code: "s = 'x' * (1024 * 1024)\nfor i in range(1024):\n    print(s)\nprint('done', file=__import__('sys').stderr)",
+    }).result;
+    assert.equal(flood.status, "completed");
+    assert.equal(flood.stderr, "done\n");
+    assert.ok(flood.truncated.stdout);
+    assert.ok(flood.timings.totalMs < 15_000, String(flood.timings.totalMs));
+    assert.ok(flood.contextSavings.outputTokens > 10_000);
   });
 
   test("memory: growth past the cap raises MemoryError, and the sandbox stays usable", async () => {
