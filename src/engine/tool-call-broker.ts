@@ -73,7 +73,17 @@ export class ToolCallBroker {
     return [...this.#live.values()].filter((call) => !call.handler).map((call) => call.request);
   }
 
+  /** Never throws: whatever the guest sends, the host answers it or refuses it. */
   handleGuestCall(guestCallId: number, name: string, inputJson: string): void {
+    try {
+      this.#handleGuestCall(guestCallId, name, inputJson);
+    } catch (error) {
+      const message = `the host could not process this call: ${error instanceof Error ? error.name : "error"}`;
+      this.#refuse(guestCallId, name, {}, ErrorCode.InvalidToolInput, message);
+    }
+  }
+
+  #handleGuestCall(guestCallId: number, name: string, inputJson: string): void {
     const { limits, registry } = this.context;
     if (this.#closed) return;
     if (inputJson.length > limits.maxToolInputBytes) {
