@@ -39,6 +39,20 @@ describe("engine: tool calls through the sandbox", () => {
     assert.deepEqual(result.toolCalls[0]?.input, { a: 2, b: 3 });
   });
 
+  test("a handler written as a method runs with its definition as `this`", async () => {
+    const counter = {
+      name: "next_number",
+      inputSchema: { type: "object" },
+      allowedCallers: ["code_execution" as const],
+      start: 41,
+      handler(this: { start: number }) {
+        return ++this.start;
+      },
+    };
+    const result = await engine.execute({ code: "print(await next_number())", tools: [counter] }).result;
+    assert.equal(result.stdout, "42\n");
+  });
+
   test("hosted-style scripts run unchanged: asyncio.run(main()) and json.loads(await tool())", async () => {
     const rows = codeTool("query", () => [{ region: "North", total: 5 }]);
     const code = [

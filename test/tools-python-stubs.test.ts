@@ -231,6 +231,9 @@ async def query_database(*, sql: str, limit: int | None = None) -> list[QueryDat
     );
     assert.match(stubs, /note: Why\./);
     assert.match(textStubs, /Text mode: arrives as the string itself\./);
+    // A str result is not JSON in either mode: json.loads would not hand it back unchanged.
+    const setStatus = stubs.slice(stubs.indexOf("async def set_status("));
+    assert.match(setStatus.slice(0, setStatus.indexOf("...")), /str: Arrives as the string itself\./);
   });
 
   it("falls back to **kwargs for parameter names Python cannot spell", () => {

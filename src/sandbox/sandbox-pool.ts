@@ -156,16 +156,7 @@ export class SandboxPool {
       }
     });
     const timer = setTimeout(() => sandbox.kill(), this.#startTimeoutMs);
-    // One round trip through the real pipe path before the sandbox counts as warm: the first run
-    // over a fresh pipe costs several ms more than later ones, which should not land on an execution.
-    const warmed = sandbox.ready.then(async () => {
-      await sandbox.run(
-        { code: "pass", tools: [], resultMode: "json", maxOutputBytes: 1024, memoryBytes: this.#memoryBytes },
-        { onToolCall: () => {}, onOutput: () => {} },
-      );
-      if (!sandbox.alive) throw new Error(`sandbox exited during warm-up: ${sandbox.diagnostics}`);
-    });
-    warmed.then(
+    sandbox.ready.then(
       () => {
         clearTimeout(timer);
         this.#starting--;

@@ -128,11 +128,6 @@ export class SandboxProcess {
     return this.#finishRun !== null;
   }
 
-  /** The child's last stderr output (start-up failures, crashes); never guest output. */
-  get diagnostics(): string {
-    return this.#diagnostics;
-  }
-
   get pid(): number | undefined {
     return this.#child.pid;
   }

@@ -95,12 +95,12 @@ function callTool(name: unknown, input: unknown): Promise<string> {
   if (typeof name !== "string" || typeof input !== "string") {
     return Promise.resolve('0{"type":"ToolError","code":"invalid_tool_input","message":"bad bridge call"}');
   }
-  // A newline would split the frame; only a raw bridge call can produce one (json.dumps never does).
   if (input.length > maxToolInputBytes) {
     return Promise.resolve(
       `0${JSON.stringify({ type: "ToolError", code: "tool_input_too_large", message: `input of ${name} exceeds ${maxToolInputBytes} bytes` })}`,
     );
   }
+  // A newline would split the frame; only a raw bridge call can produce one (json.dumps never does).
   if (input.includes("\n") || name.includes("\n")) {
     return Promise.resolve('0{"type":"ToolError","code":"invalid_tool_input","message":"malformed tool input"}');
   }
