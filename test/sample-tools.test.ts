@@ -22,6 +22,7 @@ const context: ToolCallContext = {
   containerId: "k1",
   caller: "code_execution",
   signal: new AbortController().signal,
+  deadline: Date.now() + 60_000,
 };
 
 const database = createSalesDatabase();

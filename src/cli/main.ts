@@ -1,5 +1,7 @@
 import { doctorCommand } from "./doctor-command.js";
+import { MCP_USAGE, mcpCommand } from "./mcp-command.js";
 import { RUN_USAGE, runCommand } from "./run-command.js";
+import { SERVE_USAGE, serveCommand } from "./serve-command.js";
 import { setupCommand } from "./setup-command.js";
 import { stubsCommand } from "./stubs-command.js";
 
@@ -7,6 +9,8 @@ const USAGE = `ptc — programmatic tool calling: run model-written Python that 
 
 Commands:
   ptc run FILE.py [options]   run a script (see \`ptc run --help\`)
+  ptc mcp [options]           serve the configured tools to MCP clients as execute_code (see \`ptc mcp --help\`)
+  ptc serve [options]         HTTP server: executions API and Anthropic-compatible /v1/messages
   ptc doctor [--json]         report runtime, isolation level and pool state
   ptc stubs [--tools MODULE]  print the Python stubs of the code-callable tools (for the prompt)
   ptc setup                   install the sandbox's Node runtime and build the start-up snapshot
@@ -22,6 +26,18 @@ export async function main(argv: readonly string[]): Promise<number> {
           return 0;
         }
         return await runCommand(rest);
+      case "mcp":
+        if (rest.includes("--help")) {
+          process.stdout.write(`${MCP_USAGE}\n`);
+          return 0;
+        }
+        return await mcpCommand(rest);
+      case "serve":
+        if (rest.includes("--help")) {
+          process.stdout.write(`${SERVE_USAGE}\n`);
+          return 0;
+        }
+        return await serveCommand(rest);
       case "stubs":
         return await stubsCommand(rest);
       case "setup":

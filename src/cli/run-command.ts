@@ -2,9 +2,9 @@ import { readFile } from "node:fs/promises";
 import { createEngine } from "../engine/engine.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import { createSampleTools } from "../sample/index.js";
+import { loadToolsModule } from "../sources/load-tools-module.js";
 import { parseArguments } from "./arguments.js";
 import { formatSummary } from "./format.js";
-import { loadToolsModule } from "./load-tools.js";
 
 export const RUN_USAGE = `ptc run FILE.py [--tools MODULE] [--no-sample] [--json] [--result-mode json|text] [--timeout MS]
 

@@ -1,8 +1,8 @@
 import type { ToolDefinition } from "../protocol/tool.js";
 import { createSampleTools } from "../sample/index.js";
+import { loadToolsModule } from "../sources/load-tools-module.js";
 import { ToolRegistry } from "../tools/tool-registry.js";
 import { parseArguments } from "./arguments.js";
-import { loadToolsModule } from "./load-tools.js";
 
 /** Prints the Python stubs a model needs in its prompt to call the tools from code. */
 export async function stubsCommand(argv: readonly string[]): Promise<number> {

@@ -207,6 +207,7 @@ export class ToolCallBroker {
       containerId: this.context.containerId,
       caller: "code_execution" as const,
       signal: call.controller.signal,
+      deadline: Date.now() + this.context.limits.toolTimeoutMs,
     };
     let result: Promise<unknown>;
     try {

@@ -17,6 +17,8 @@ export interface ToolCallContext {
   readonly caller: ToolCaller;
   /** Aborted when the call times out or the execution ends. */
   readonly signal: AbortSignal;
+  /** Epoch milliseconds at which the call times out (the per-tool timeout); sources pass it on as their own timeout. */
+  readonly deadline: number;
 }
 
 export type ToolHandler<Input = Record<string, unknown>, Output = unknown> = (

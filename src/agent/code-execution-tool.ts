@@ -1,0 +1,35 @@
+import type Anthropic from "@anthropic-ai/sdk";
+
+/** The name the upstream model sees; the same name Anthropic's hosted tool has. */
+export const CODE_EXECUTION_TOOL_NAME = "code_execution";
+
+const PREAMBLE = `Run Python 3 code in an isolated sandbox (Pyodide: the standard library only, no network, no files of yours).
+Call the tools listed below from the code as async functions, process their results in Python, and print only what you need:
+the script's stdout and stderr are all you get back, never the raw tool results. Prefer one script that does a whole task
+(loops, filtering, aggregation, asyncio.gather for independent calls) over many small ones.
+Top-level await works. Variables persist between runs of the same conversation.`;
+
+/**
+ * `code_execution` as an ordinary tool for an upstream model that has no hosted code execution: its
+ * description carries the Python stubs of the code-callable tools (`ToolRegistry.pythonStubs()`).
+ */
+export function codeExecutionTool(pythonStubs: string): Anthropic.Tool {
+  return {
+    name: CODE_EXECUTION_TOOL_NAME,
+    description: `${PREAMBLE}\n\n${pythonStubs.trim()}\n`,
+    input_schema: {
+      type: "object",
+      properties: { code: { type: "string", description: "The Python code to run." } },
+      required: ["code"],
+      additionalProperties: false,
+    },
+  };
+}
+
+/** The text the upstream model gets back for a finished script, in the shape of Anthropic's result. */
+export function codeExecutionResultText(result: { stdout: string; stderr: string; return_code: number }): string {
+  const parts = [`return_code: ${result.return_code}`];
+  if (result.stdout !== "") parts.push(`stdout:\n${result.stdout}`);
+  if (result.stderr !== "") parts.push(`stderr:\n${result.stderr}`);
+  return parts.join("\n");
+}

@@ -1,0 +1,94 @@
+import { z } from "zod";
+
+/**
+ * `ptc.config.json`: one file configures `ptc run`, `ptc mcp` and `ptc serve`. Strings may refer to
+ * environment variables as `${NAME}` (expanded at load time, so secrets stay out of the file).
+ */
+const callers = z.array(z.string()).optional();
+const positive = z.number().int().positive();
+
+export const McpStdioServerConfigSchema = z.strictObject({
+  command: z.string().min(1),
+  args: z.array(z.string()).optional(),
+  /** Added to a minimal environment (PATH, HOME, ...); the host's other variables are not passed on. */
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().optional(),
+  /** Default for this server's tools: `["code_execution"]` (reachable from code only). */
+  allowedCallers: callers,
+  /** Time to connect and list tools. */
+  connectTimeoutMs: positive.optional(),
+});
+
+export const McpHttpServerConfigSchema = z.strictObject({
+  url: z.url(),
+  /** Sent with every request, e.g. `{"Authorization": "Bearer ${TOKEN}"}`. */
+  headers: z.record(z.string(), z.string()).optional(),
+  allowedCallers: callers,
+  connectTimeoutMs: positive.optional(),
+});
+
+export const McpServerConfigSchema = z.union([McpStdioServerConfigSchema, McpHttpServerConfigSchema]);
+
+export const HttpToolServerConfigSchema = z.strictObject({
+  /** Base URL: tools at `GET {url}/tools`, calls at `POST {url}/tools/{name}/call`. */
+  url: z.url(),
+  /** Sent as `Authorization: Bearer <token>`. */
+  token: z.string().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Used for tools whose definition has no `allowed_callers`. */
+  allowedCallers: callers,
+  connectTimeoutMs: positive.optional(),
+});
+
+export const UpstreamConfigSchema = z.strictObject({
+  /** `anthropic`: the Messages API (no vendor code execution); `openai`: any chat-completions endpoint. */
+  provider: z.enum(["anthropic", "openai"]),
+  /** Overrides the model the client names; without it the client's `model` is passed on. */
+  model: z.string().optional(),
+  baseURL: z.string().optional(),
+  apiKey: z.string().optional(),
+});
+
+export const ServerConfigSchema = z.strictObject({
+  /** Default 127.0.0.1: loopback only. */
+  host: z.string().optional(),
+  /** Default 8787. */
+  port: z.number().int().min(0).max(65_535).optional(),
+  /** Client API keys (`x-api-key` or `Authorization: Bearer`); also `PTC_API_KEYS`, comma-separated. */
+  apiKeys: z.array(z.string().min(1)).optional(),
+  upstream: UpstreamConfigSchema.optional(),
+});
+
+export const PtcConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  mcpServers: z.record(z.string(), McpServerConfigSchema).optional(),
+  toolServers: z.record(z.string(), HttpToolServerConfigSchema).optional(),
+  /** TS/JS modules exporting `tools` (relative to the config file). */
+  tools: z.array(z.string()).optional(),
+  /** Include the built-in sample tools (SQLite sales data, files, logs). Default false with a config file. */
+  sample: z.boolean().optional(),
+  limits: z
+    .strictObject({
+      wallTimeoutMs: positive.optional(),
+      activeTimeoutMs: positive.optional(),
+      toolTimeoutMs: positive.optional(),
+      pendingToolTimeoutMs: positive.optional(),
+      maxToolCalls: positive.optional(),
+      maxConcurrentToolCalls: positive.optional(),
+      maxOutputBytes: positive.optional(),
+      memoryBytes: positive.optional(),
+      maxToolInputBytes: positive.optional(),
+    })
+    .optional(),
+  /** Idle time after which a container and its Python state are dropped. Default 5 minutes. */
+  containerIdleTimeoutMs: positive.optional(),
+  server: ServerConfigSchema.optional(),
+});
+
+export type McpStdioServerConfig = z.infer<typeof McpStdioServerConfigSchema>;
+export type McpHttpServerConfig = z.infer<typeof McpHttpServerConfigSchema>;
+export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
+export type HttpToolServerConfig = z.infer<typeof HttpToolServerConfigSchema>;
+export type UpstreamConfig = z.infer<typeof UpstreamConfigSchema>;
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+export type PtcConfig = z.infer<typeof PtcConfigSchema>;
