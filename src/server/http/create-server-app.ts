@@ -1,0 +1,125 @@
+import { randomBytes } from "node:crypto";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Engine } from "../../engine/engine.js";
+import type { MessagesHandler } from "../anthropic/messages-handler.js";
+import type { ResourceOwners } from "../resource-owners.js";
+import { type AuthVariables, authenticate } from "./authenticate.js";
+import { type Logger, silentLogger } from "./logger.js";
+import { errorResponse, HttpError, readJsonBody, toErrorResponse, WireErrorCode } from "./wire-errors.js";
+
+/** Request bodies past this are refused with 413 (tool results are the large part). */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1_048_576;
+
+export interface ServerVariables extends AuthVariables {
+  requestId: string;
+  /** Set by execution routes so the request log names the execution. */
+  executionId: string | undefined;
+}
+
+export type ServerEnv = { Variables: ServerVariables };
+
+export interface ServerAppOptions {
+  engine: Engine;
+  owners: ResourceOwners;
+  /** Accepted client keys; at least one (the CLI generates one when none is configured). */
+  apiKeys: readonly string[];
+  /** `POST /v1/messages`; without it the endpoint answers 503 (no upstream model configured). */
+  messages?: MessagesHandler;
+  logger?: Logger;
+  maxBodyBytes?: number;
+}
+
+export interface ServerApp {
+  app: Hono<ServerEnv>;
+  /** Refuses new work with 503 from now on (graceful shutdown). */
+  stopAccepting(): void;
+}
+
+export function createServerApp(options: ServerAppOptions): ServerApp {
+  if (options.apiKeys.length === 0) throw new Error("createServerApp needs at least one API key");
+  const logger = options.logger ?? silentLogger;
+  const app = new Hono<ServerEnv>();
+  let accepting = true;
+
+  app.use(async (c, next) => {
+    const startedAt = performance.now();
+    const requestId = `req_${randomBytes(12).toString("base64url")}`;
+    c.set("requestId", requestId);
+    c.set("executionId", undefined);
+    await next();
+    c.header("request-id", requestId);
+    logger.log("info", "request", {
+      request_id: requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round(performance.now() - startedAt),
+      execution_id: c.get("executionId"),
+    });
+  });
+
+  app.get("/health", (c) => {
+    const stats = options.engine.stats();
+    return c.json({
+      status: accepting ? "ok" : "shutting_down",
+      isolation: options.engine.isolation.level,
+      pool: stats.pool,
+      containers: stats.containers,
+      running_executions: stats.running,
+    });
+  });
+
+  app.use("/v1/*", authenticate(options.apiKeys));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      onError: () =>
+        errorResponse(
+          413,
+          WireErrorCode.PayloadTooLarge,
+          `request body exceeds ${options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`,
+        ),
+    }),
+  );
+  app.use("/v1/*", async (c, next) => {
+    if (!accepting && c.req.method !== "GET") {
+      return errorResponse(503, WireErrorCode.ShuttingDown, "the server is shutting down");
+    }
+    await next();
+  });
+
+  app.post("/v1/messages", async (c) => {
+    if (!options.messages) {
+      return errorResponse(
+        503,
+        WireErrorCode.UpstreamUnavailable,
+        "no upstream model configured: set server.upstream in ptc.config.json",
+      );
+    }
+    const body = await readJsonBody(c);
+    return options.messages({ body, owner: c.get("owner"), signal: c.req.raw.signal });
+  });
+
+  app.notFound(() => errorResponse(404, WireErrorCode.NotFound, "no such endpoint"));
+  app.onError((error, c) => {
+    const { response, internal } = toErrorResponse(error);
+    if (internal) {
+      logger.log("error", "unhandled error", {
+        request_id: c.get("requestId"),
+        error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown",
+      });
+    }
+    return response;
+  });
+
+  return {
+    app,
+    stopAccepting() {
+      accepting = false;
+    },
+  };
+}
+
+export { HttpError };
