@@ -2,6 +2,10 @@ export { type SourcesFromConfigOptions, toolSourcesFromConfig } from "./from-con
 export { HandlerToolSource } from "./handler-source.js";
 export { HttpToolSource } from "./http/http-tool-source.js";
 export { loadToolsModule } from "./load-tools-module.js";
+export { DEFAULT_MCP_CONNECT_TIMEOUT_MS } from "./mcp/mcp-connection.js";
+export { parseMcpFlag, splitCommandLine } from "./mcp/mcp-flag.js";
+export { MCP_NAME_SEPARATOR, mcpServerPrefix, nameMcpTools } from "./mcp/mcp-naming.js";
+export { convertMcpResult, type McpContentItem } from "./mcp/mcp-results.js";
 export { McpToolSource, type McpToolSourceOptions } from "./mcp/mcp-tool-source.js";
 export { openToolSources, type ToolSet, type ToolSourceFailure } from "./tool-set.js";
 export type { SourceToolDefinition, ToolSource } from "./tool-source.js";
