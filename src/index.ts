@@ -1,4 +1,15 @@
 export {
+  type AgentEvent,
+  type AgentMode,
+  type AgentModel,
+  type AgentRunResult,
+  type AgentTool,
+  type AgentTurn,
+  DEFAULT_MAX_TURNS,
+  type RunAgentOptions,
+  runAgent,
+} from "./agent/index.js";
+export {
   createEngine,
   DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
   type Engine,

@@ -1,4 +1,5 @@
 import type Anthropic from "@anthropic-ai/sdk";
+import type { ExecutionResult } from "../protocol/execution.js";
 
 /** The name the upstream model sees; the same name Anthropic's hosted tool has. */
 export const CODE_EXECUTION_TOOL_NAME = "code_execution";
@@ -32,4 +33,17 @@ export function codeExecutionResultText(result: { stdout: string; stderr: string
   if (result.stdout !== "") parts.push(`stdout:\n${result.stdout}`);
   if (result.stderr !== "") parts.push(`stderr:\n${result.stderr}`);
   return parts.join("\n");
+}
+
+/**
+ * What the model should see of an execution: its output, with the error (Python traceback, or the limit or
+ * sandbox failure that stopped it) appended to stderr, since the engine reports errors apart from the streams.
+ */
+export function codeExecutionOutput(result: ExecutionResult): { stdout: string; stderr: string; return_code: number } {
+  let stderr = result.stderr;
+  if (result.error !== null) {
+    const detail = result.error.traceback ?? `${result.error.type}: ${result.error.message}\n`;
+    stderr += `${stderr === "" || stderr.endsWith("\n") ? "" : "\n"}${detail}`;
+  }
+  return { stdout: result.stdout, stderr, return_code: result.returnCode };
 }

@@ -1,0 +1,204 @@
+import type Anthropic from "@anthropic-ai/sdk";
+import type { ValidateFunction } from "ajv";
+import type { Engine } from "../engine/engine.js";
+import { ErrorCode, PtcError } from "../protocol/errors.js";
+import type { ExecutionResult, ResultMode } from "../protocol/execution.js";
+import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
+import type { ToolCallContext, ToolDefinition } from "../protocol/tool.js";
+import { describeValidationErrors, SchemaCompiler } from "../tools/schema-validator.js";
+import { ToolRegistry } from "../tools/tool-registry.js";
+import type { AgentMode } from "./agent-types.js";
+import {
+  CODE_EXECUTION_TOOL_NAME,
+  codeExecutionOutput,
+  codeExecutionResultText,
+  codeExecutionTool,
+} from "./code-execution-tool.js";
+
+export interface ToolRunOutcome {
+  /** The tool_result text the model gets back. */
+  content: string;
+  isError: boolean;
+  /** Set for `code_execution` calls that reached the engine. */
+  execution?: ExecutionResult;
+}
+
+export interface AgentToolboxOptions {
+  tools: readonly ToolDefinition[];
+  mode: AgentMode;
+  /** Called on the first `code_execution` only, so a run that never runs code never starts a sandbox. */
+  engine: () => Engine;
+  /** The one container every script of the run shares (Python state persists between them). */
+  containerId: string;
+  runId: string;
+  limits?: Partial<ExecutionLimits>;
+  resultMode?: ResultMode;
+  signal?: AbortSignal;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Just the message: `is_error` marks it, and the OpenAI adapter adds its own "Error: " prefix. */
+function failure(message: string): ToolRunOutcome {
+  return { content: message, isError: true };
+}
+
+/** Strings go back verbatim (as the hosted API delivers them); anything else as JSON. */
+function resultText(value: unknown): string {
+  if (typeof value === "string") return value;
+  const json = JSON.stringify(value ?? null);
+  if (json === undefined) throw new Error("the tool returned a value that is not JSON");
+  return json;
+}
+
+function modelTool(definition: ToolDefinition): Anthropic.Tool {
+  return {
+    name: definition.name,
+    ...(definition.description !== undefined ? { description: definition.description } : {}),
+    // The registry has checked `type: "object"`; the SDK's type only spells that out.
+    input_schema: definition.inputSchema as Anthropic.Tool.InputSchema,
+  };
+}
+
+/** Rejects when the signal aborts, so a hung handler cannot hold the run. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/**
+ * The tools one agent run offers the model, and how each tool_use is answered: direct tools run their
+ * handler in-process; `code_execution` runs the script in the run's container, whose tool calls run
+ * in-process too. Every failure becomes an `isError` outcome; `run` never throws.
+ */
+export class AgentToolbox {
+  readonly modelTools: readonly Anthropic.Tool[];
+  readonly #options: AgentToolboxOptions;
+  readonly #direct: ReadonlyMap<string, ToolDefinition>;
+  readonly #codeExecution: boolean;
+  readonly #toolTimeoutMs: number;
+  readonly #compiler = new SchemaCompiler();
+  readonly #validators = new Map<string, ValidateFunction>();
+
+  constructor(options: AgentToolboxOptions) {
+    this.#options = options;
+    const registry = ToolRegistry.from(options.tools);
+    if (registry.get(CODE_EXECUTION_TOOL_NAME) !== undefined) {
+      throw new PtcError(ErrorCode.InvalidRequest, `"${CODE_EXECUTION_TOOL_NAME}" is reserved for the sandbox tool`);
+    }
+    this.#toolTimeoutMs = resolveLimits(options.limits).toolTimeoutMs;
+    const direct = options.mode === "traditional" ? registry.list() : registry.directTools();
+    this.#direct = new Map(direct.map((tool) => [tool.name, tool.definition]));
+    this.#codeExecution = options.mode === "programmatic" && registry.codeTools().length > 0;
+    const tools = direct.map((tool) => modelTool(tool.definition));
+    if (this.#codeExecution) {
+      tools.push(codeExecutionTool(registry.pythonStubs({ resultMode: options.resultMode ?? "json" })));
+    }
+    this.modelTools = tools;
+  }
+
+  isCodeExecution(name: string): boolean {
+    return this.#codeExecution && name === CODE_EXECUTION_TOOL_NAME;
+  }
+
+  async run(call: { id: string; name: string; input: unknown }): Promise<ToolRunOutcome> {
+    try {
+      if (this.isCodeExecution(call.name)) return await this.#runCode(call.input);
+      const tool = this.#direct.get(call.name);
+      if (tool === undefined) return failure(`tool ${JSON.stringify(call.name)} is not available`);
+      return await this.#runDirect(call.id, tool, call.input);
+    } catch (error) {
+      return failure(errorMessage(error));
+    }
+  }
+
+  async #runDirect(callId: string, tool: ToolDefinition, input: unknown): Promise<ToolRunOutcome> {
+    if (tool.handler === undefined) return failure(`${tool.name} has no handler in this run`);
+    if (!isPlainObject(input)) return failure(`invalid input for ${tool.name}: arguments must be an object`);
+    const validate = this.#validator(tool);
+    if (!validate(input)) {
+      return failure(`invalid input for ${tool.name}: ${describeValidationErrors(validate.errors)}`);
+    }
+    const timeout = new AbortController();
+    const signal = this.#options.signal ? AbortSignal.any([this.#options.signal, timeout.signal]) : timeout.signal;
+    const timer = setTimeout(
+      () =>
+        timeout.abort(
+          new PtcError(ErrorCode.ToolTimeout, `${tool.name} did not finish within ${this.#toolTimeoutMs} ms`),
+        ),
+      this.#toolTimeoutMs,
+    );
+    const context: ToolCallContext = {
+      callId,
+      executionId: this.#options.runId,
+      containerId: this.#options.containerId,
+      caller: "direct",
+      signal,
+      deadline: Date.now() + this.#toolTimeoutMs,
+    };
+    try {
+      const handler = tool.handler.bind(tool);
+      const value = await abortable(
+        Promise.resolve().then(() => handler(input, context)),
+        signal,
+      );
+      return { content: resultText(value), isError: false };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #validator(tool: ToolDefinition): ValidateFunction {
+    let validate = this.#validators.get(tool.name);
+    if (validate === undefined) {
+      validate = this.#compiler.compile(tool.inputSchema);
+      this.#validators.set(tool.name, validate);
+    }
+    return validate;
+  }
+
+  async #runCode(input: unknown): Promise<ToolRunOutcome> {
+    if (!isPlainObject(input) || typeof input.code !== "string") {
+      return failure(`${CODE_EXECUTION_TOOL_NAME} takes {"code": "<Python source>"}`);
+    }
+    const { signal } = this.#options;
+    signal?.throwIfAborted();
+    const execution = this.#options.engine().execute({
+      code: input.code,
+      tools: this.#options.tools,
+      container: this.#options.containerId,
+      ...(this.#options.limits ? { limits: this.#options.limits } : {}),
+      ...(this.#options.resultMode ? { resultMode: this.#options.resultMode } : {}),
+    });
+    const cancel = () => execution.cancel("agent run aborted");
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const event of execution) {
+        // Nobody answers a call without a handler in an in-process run: fail it now rather than pause.
+        if (event.type === "tool-call" && event.pending) {
+          execution.submitToolResult(event.call.id, {
+            error: { code: ErrorCode.ToolError, message: `${event.call.name} has no handler in this run` },
+          });
+        }
+      }
+      const result = await execution.result;
+      return {
+        content: codeExecutionResultText(codeExecutionOutput(result)),
+        isError: result.status !== "completed",
+        execution: result,
+      };
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+    }
+  }
+}
