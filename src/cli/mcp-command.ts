@@ -1,7 +1,115 @@
-// PLACEHOLDER: replaced by the `ptc mcp` implementation.
-export const MCP_USAGE = "ptc mcp [--config FILE] [--http PORT]";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { createEngine } from "../engine/engine.js";
+import { createMcpServerFactory } from "../server/mcp/create-mcp-server.js";
+import { DEFAULT_MCP_HTTP_PORT, serveMcpHttp } from "../server/mcp/mcp-http-server.js";
+import {
+  DEFAULT_INDEX_STUB_CHARS,
+  DEFAULT_INDEX_TOOL_THRESHOLD,
+  type ToolIndexMode,
+} from "../server/mcp/tool-index.js";
+import { parseArguments } from "./arguments.js";
+import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
-export async function mcpCommand(_argv: readonly string[]): Promise<number> {
-  process.stderr.write("ptc mcp: not implemented yet\n");
-  return 1;
+export const MCP_USAGE = `ptc mcp [--config FILE] [--mcp "COMMAND ..."]... [--tools MODULE]... [--sample | --no-sample]
+        [--http [PORT]] [--tool-index auto|always|never] [--result-mode json|text]
+
+Serves the configured tools to MCP clients (Claude Desktop, Cursor, ...) as one execute_code tool: the
+model writes Python that calls them, and only the script's output comes back. Tools that allow direct
+calls are also served as plain MCP tools. Over stdio by default; with no config file and no --mcp it
+serves the built-in sample tools, so \`ptc mcp\` alone is a demo.
+
+${TOOL_FLAGS_USAGE}
+  --http [PORT]        streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio (default port ${DEFAULT_MCP_HTTP_PORT}; 0 picks one)
+  --tool-index MODE    auto (default): past ${DEFAULT_INDEX_TOOL_THRESHOLD} tools or ${DEFAULT_INDEX_STUB_CHARS} characters of stubs, execute_code
+                       lists names only and search_tools / describe_tools load signatures on demand
+  --result-mode MODE   json (default): tool results arrive decoded; text: as str, like hosted code execution`;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+export async function mcpCommand(argv: readonly string[]): Promise<number> {
+  const parsed = parseArguments(argv, [...TOOL_FLAGS.valued, "tool-index", "result-mode"], [...TOOL_FLAGS.booleans], {
+    repeatable: TOOL_FLAGS.repeatable,
+    optionalValue: ["http"],
+  });
+  if (parsed.positionals.length > 0) throw new Error(`unexpected argument ${parsed.positionals[0]}\n\n${MCP_USAGE}`);
+  const http = parsed.flags.get("http");
+  const port = http === undefined ? undefined : http === true ? DEFAULT_MCP_HTTP_PORT : Number(http);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+    throw new Error(`--http needs a port number, got ${String(http)}`);
+  }
+  const indexMode = parsed.flags.get("tool-index") ?? "auto";
+  if (indexMode !== "auto" && indexMode !== "always" && indexMode !== "never") {
+    throw new Error("--tool-index must be auto, always or never");
+  }
+  const resultMode = parsed.flags.get("result-mode") === "text" ? "text" : "json";
+  // In stdio mode stdout is the protocol channel: a tools module that logs must not corrupt it.
+  if (port === undefined) {
+    console.log = console.error;
+    console.info = console.error;
+    console.debug = console.error;
+  }
+
+  const opened = await openTools({ ...toolOptionsFromArguments(parsed), log });
+  const { config } = opened.loaded;
+  const engine = createEngine({
+    tools: opened.tools,
+    pool: { size: 1 },
+    ...(config.limits ? { limits: config.limits } : {}),
+    ...(config.containerIdleTimeoutMs ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
+  });
+  let stopServing: () => Promise<void> = async () => {};
+  try {
+    const createServer = createMcpServerFactory({
+      engine,
+      tools: opened.tools,
+      resultMode,
+      toolIndex: { mode: indexMode as ToolIndexMode },
+      ...(config.limits ? { limits: config.limits } : {}),
+      log,
+    });
+    const stopped = shutdownSignal(port === undefined);
+    if (port === undefined) {
+      const server = createServer();
+      server.onclose = () => stopped.trigger();
+      await server.connect(new StdioServerTransport());
+      stopServing = () => server.close();
+      log(`ptc mcp: serving ${opened.tools.length} tools over stdio`);
+    } else {
+      const served = await serveMcpHttp(createServer, { port, log });
+      stopServing = () => served.close();
+      log(`ptc mcp: serving ${opened.tools.length} tools at ${served.url}`);
+    }
+    await stopped.promise;
+    stopped.dispose();
+    return 0;
+  } finally {
+    await stopServing().catch(() => {});
+    await engine.close();
+    await opened.close();
+  }
+}
+
+/** Resolves on SIGINT, SIGTERM, and (stdio) the end of stdin: the client went away. */
+function shutdownSignal(watchStdin: boolean) {
+  let trigger = () => {};
+  const promise = new Promise<void>((resolve) => {
+    trigger = resolve;
+  });
+  const onSignal = () => trigger();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  if (watchStdin) {
+    process.stdin.once("end", onSignal);
+    process.stdin.once("close", onSignal);
+  }
+  return {
+    promise,
+    trigger: () => trigger(),
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      process.stdin.off("end", onSignal);
+      process.stdin.off("close", onSignal);
+    },
+  };
 }

@@ -1,31 +1,46 @@
 import { readFile } from "node:fs/promises";
 import { createEngine } from "../engine/engine.js";
-import type { ToolDefinition } from "../protocol/tool.js";
-import { createSampleTools } from "../sample/index.js";
-import { loadToolsModule } from "../sources/load-tools-module.js";
 import { parseArguments } from "./arguments.js";
 import { formatSummary } from "./format.js";
+import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
-export const RUN_USAGE = `ptc run FILE.py [--tools MODULE] [--no-sample] [--json] [--result-mode json|text] [--timeout MS]
+export const RUN_USAGE = `ptc run FILE.py [--config FILE] [--mcp "COMMAND ..."]... [--tools MODULE]... [--sample | --no-sample]
+        [--json] [--result-mode json|text] [--timeout MS]
 
-Runs a Python script in the sandbox. By default its tools are the built-in sample (a SQLite
-sales database as query_database(sql), files, logs, endpoints); --tools MODULE adds tools from a
-TS/JS module exporting \`tools\` (an array of tool definitions); --no-sample drops the sample.`;
+Runs a Python script (- for stdin) in the sandbox. Its tools come from ptc.config.json and the flags;
+with no config file and no --mcp they include the built-in sample (a SQLite sales database as
+query_database(sql), files, logs, endpoints).
+
+${TOOL_FLAGS_USAGE}
+  --json               print the full result as JSON instead of the output and a summary
+  --result-mode MODE   json (default): tool results arrive decoded; text: as str, like hosted code execution
+  --timeout MS         wall-clock limit of the execution`;
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
-  const { positionals, flags } = parseArguments(argv, ["tools", "result-mode", "timeout"], ["json", "no-sample"]);
+  const parsed = parseArguments(
+    argv,
+    [...TOOL_FLAGS.valued, "result-mode", "timeout"],
+    [...TOOL_FLAGS.booleans, "json"],
+    {
+      repeatable: TOOL_FLAGS.repeatable,
+    },
+  );
+  const { positionals, flags } = parsed;
   const file = positionals[0];
   if (!file) {
     process.stderr.write(`${RUN_USAGE}\n`);
     return 2;
   }
   const code = file === "-" ? await readStdin() : await readFile(file, "utf8");
-  const tools: ToolDefinition[] = flags.has("no-sample") ? [] : createSampleTools();
-  const toolsModule = flags.get("tools");
-  if (typeof toolsModule === "string") tools.push(...(await loadToolsModule(toolsModule)));
   const resultMode = flags.get("result-mode") === "text" ? "text" : "json";
   const timeout = flags.get("timeout");
-  const engine = createEngine({ pool: { size: 0 }, tools });
+  const opened = await openTools(toolOptionsFromArguments(parsed));
+  const { config } = opened.loaded;
+  const engine = createEngine({
+    pool: { size: 0 },
+    tools: opened.tools,
+    ...(config.limits ? { limits: config.limits } : {}),
+  });
   try {
     const execution = engine.execute({
       code,
@@ -52,6 +67,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     return result.returnCode;
   } finally {
     await engine.close();
+    await opened.close();
   }
 }
 
