@@ -1,21 +1,220 @@
-// PLACEHOLDER: replaced by the HTTP tool source implementation.
 import type { HttpToolServerConfig } from "../../config/ptc-config.js";
-import type { ToolCallContext } from "../../protocol/tool.js";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
+import type { ToolCallContext, ToolCallerSpelling } from "../../protocol/tool.js";
+import { normalizeCallers } from "../../tools/allowed-callers.js";
 import type { SourceToolDefinition, ToolSource } from "../tool-source.js";
+import { displayUrl, linkAbort, parseJsonBody, RequestFailed, readLimitedText, sendWithRetry } from "./http-request.js";
+import {
+  HTTP_TOOL_PROTOCOL,
+  HttpToolProtocolError,
+  IDEMPOTENCY_HEADER,
+  MAX_RESPONSE_BYTES,
+  PROTOCOL_HEADER,
+  parseCallResponse,
+  parseToolList,
+  parseWireError,
+  toolServerUrl,
+  type WireCallRequest,
+  type WireToolDefinition,
+} from "./http-tool-protocol.js";
 
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Code-only by default: a remote tool's raw results are what programmatic calling keeps out of context. */
+const DEFAULT_CALLERS: readonly ToolCallerSpelling[] = ["code_execution"];
+
+/** What a failed request was doing, for its error message. */
+interface Attempt {
+  readonly url: URL;
+  /** `list its tools`, or the tool's name. */
+  readonly tool?: string;
+  readonly timeoutMs: number;
+}
+
+/**
+ * A `ptc-tools/1` HTTP tool server (docs/http-tool-protocol.md) as a tool source. Tools keep the server's
+ * names: they read naturally in scripts, and a clash with another source fails loudly in the registry.
+ */
 export class HttpToolSource implements ToolSource {
+  #listing: Promise<readonly SourceToolDefinition[]> | undefined;
+  /** Aborts every request in flight when the source closes. */
+  readonly #closing = new AbortController();
+
   constructor(
     readonly name: string,
     readonly config: HttpToolServerConfig,
   ) {}
 
-  async listTools(): Promise<readonly SourceToolDefinition[]> {
-    throw new Error("not implemented");
+  listTools(options: { signal?: AbortSignal } = {}): Promise<readonly SourceToolDefinition[]> {
+    this.#listing ??= this.#list(options.signal).catch((error: unknown) => {
+      this.#listing = undefined; // a server that was down may be up on the next attempt
+      throw error;
+    });
+    return this.#listing;
   }
 
-  async callTool(_name: string, _input: Record<string, unknown>, _context: ToolCallContext): Promise<unknown> {
-    throw new Error("not implemented");
+  async callTool(name: string, input: Record<string, unknown>, context: ToolCallContext): Promise<unknown> {
+    const timeoutMs = Math.max(0, context.deadline - Date.now());
+    const url = toolServerUrl(this.config.url, name);
+    const attempt: Attempt = { url, tool: name, timeoutMs };
+    const body: WireCallRequest = {
+      call_id: context.callId,
+      execution_id: context.executionId,
+      input,
+      timeout_ms: timeoutMs,
+    };
+    const headers = this.#headers();
+    headers.set("Content-Type", "application/json");
+    headers.set(IDEMPOTENCY_HEADER, context.callId);
+    const { status, value } = await this.#request(
+      attempt,
+      { method: "POST", headers, body: JSON.stringify(body) },
+      context.signal,
+    );
+    if (status < 200 || status > 299) throw this.#statusError(attempt, status, value);
+    let parsed: ReturnType<typeof parseCallResponse>;
+    try {
+      parsed = parseCallResponse(value);
+    } catch (error) {
+      throw this.#protocolError(attempt, error);
+    }
+    if ("content" in parsed) return parsed.content;
+    // The tool ran and failed: its own message reaches the script unchanged.
+    throw new PtcError(ErrorCode.ToolError, parsed.error.message, {
+      source: this.name,
+      tool: name,
+      ...(parsed.error.code === undefined ? {} : { serverCode: parsed.error.code }),
+    });
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#closing.abort(new PtcError(ErrorCode.Cancelled, `tool server ${JSON.stringify(this.name)} was closed`));
+  }
+
+  async #list(signal: AbortSignal | undefined): Promise<readonly SourceToolDefinition[]> {
+    const timeoutMs = this.config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const attempt: Attempt = { url: toolServerUrl(this.config.url), timeoutMs };
+    const headers = this.#headers();
+    const { status, value } = await this.#request(attempt, { method: "GET", headers }, signal);
+    if (status < 200 || status > 299) throw this.#statusError(attempt, status, value);
+    let tools: WireToolDefinition[];
+    try {
+      tools = parseToolList(value);
+    } catch (error) {
+      throw this.#protocolError(attempt, error);
+    }
+    return tools.map((tool) => this.#toDefinition(tool));
+  }
+
+  #toDefinition(tool: WireToolDefinition): SourceToolDefinition {
+    const callers = tool.allowed_callers ?? this.config.allowedCallers ?? DEFAULT_CALLERS;
+    try {
+      normalizeCallers(callers); // checked here so the message names the server, not just the tool
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new PtcError(ErrorCode.InvalidRequest, `${this.#label()} tool ${JSON.stringify(tool.name)}: ${reason}`);
+    }
+    return {
+      name: tool.name,
+      ...(tool.description === undefined ? {} : { description: tool.description }),
+      inputSchema: tool.input_schema,
+      ...(tool.output_schema === undefined ? {} : { outputSchema: tool.output_schema }),
+      allowedCallers: callers as readonly ToolCallerSpelling[],
+    };
+  }
+
+  #headers(): Headers {
+    const headers = new Headers(this.config.headers);
+    headers.set("Accept", "application/json");
+    headers.set(PROTOCOL_HEADER, HTTP_TOOL_PROTOCOL);
+    if (this.config.token !== undefined) headers.set("Authorization", `Bearer ${this.config.token}`);
+    return headers;
+  }
+
+  /** Sends, reads at most MAX_RESPONSE_BYTES, parses JSON; every failure becomes a PtcError naming the server. */
+  async #request(
+    attempt: Attempt,
+    init: RequestInit,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<{ status: number; value: unknown }> {
+    const abort = linkAbort(attempt.timeoutMs, [callerSignal, this.#closing.signal]);
+    const { signal } = abort;
+    try {
+      const response = await sendWithRetry(attempt.url, init, signal);
+      const text = await readLimitedText(response, MAX_RESPONSE_BYTES, signal);
+      const parsed = parseJsonBody(text);
+      if (parsed.ok) return { status: response.status, value: parsed.value };
+      // Error statuses often carry HTML from a proxy: report the status, not the parse failure.
+      if (response.status < 200 || response.status > 299) {
+        throw this.#statusError(attempt, response.status, undefined, parsed.excerpt || response.statusText);
+      }
+      throw this.#error(ErrorCode.ToolError, attempt, `answered with a body that is not JSON: ${parsed.excerpt}`);
+    } catch (error) {
+      if (!(error instanceof RequestFailed)) throw error;
+      const { failure } = error;
+      if (failure.kind === "too_large") {
+        throw this.#error(ErrorCode.ToolError, attempt, `sent a response larger than ${failure.limit} bytes`);
+      }
+      if (failure.kind === "network") {
+        throw this.#error(
+          ErrorCode.ToolError,
+          attempt,
+          `is unreachable at ${displayUrl(attempt.url)}: ${failure.message}`,
+        );
+      }
+      if (abort.timedOut()) {
+        const code = attempt.tool === undefined ? ErrorCode.ToolError : ErrorCode.ToolTimeout;
+        throw this.#error(code, attempt, `did not answer within ${attempt.timeoutMs} ms`);
+      }
+      // Cancelled by the engine (its own timeout or the execution's end) or by close(): pass its reason on.
+      if (PtcError.is(failure.reason)) throw failure.reason;
+      throw this.#error(ErrorCode.Cancelled, attempt, "request was cancelled");
+    } finally {
+      abort.dispose();
+    }
+  }
+
+  #statusError(attempt: Attempt, status: number, body: unknown, fallback?: string): PtcError {
+    const detail = parseWireError(body)?.message ?? fallback;
+    const suffix = detail ? `: ${detail}` : "";
+    if (status === 401 || status === 403) {
+      const hint =
+        this.config.token === undefined
+          ? `no token is configured for toolServers.${this.name}`
+          : `check toolServers.${this.name}.token`;
+      return this.#error(ErrorCode.ToolError, attempt, `refused the credentials (HTTP ${status}${suffix}); ${hint}`);
+    }
+    if (status === 404) {
+      const what =
+        attempt.tool === undefined
+          ? `has no ptc-tools endpoint at ${displayUrl(attempt.url)}`
+          : `has no tool ${JSON.stringify(attempt.tool)}`;
+      return this.#error(
+        attempt.tool === undefined ? ErrorCode.ToolError : ErrorCode.ToolNotFound,
+        attempt,
+        `${what} (HTTP 404${suffix})`,
+      );
+    }
+    if (status >= 300 && status < 400) {
+      return this.#error(ErrorCode.ToolError, attempt, `redirected (HTTP ${status}); configure the final URL instead`);
+    }
+    return this.#error(ErrorCode.ToolError, attempt, `failed with HTTP ${status}${suffix}`);
+  }
+
+  #protocolError(attempt: Attempt, error: unknown): unknown {
+    if (!(error instanceof HttpToolProtocolError)) return error;
+    return this.#error(ErrorCode.ToolError, attempt, `broke the ${HTTP_TOOL_PROTOCOL} protocol: ${error.message}`);
+  }
+
+  #error(code: ErrorCode, attempt: Attempt, message: string): PtcError {
+    const subject =
+      attempt.tool === undefined ? this.#label() : `${this.#label()} (tool ${JSON.stringify(attempt.tool)})`;
+    return new PtcError(code, `${subject} ${message}`, {
+      source: this.name,
+      ...(attempt.tool === undefined ? {} : { tool: attempt.tool }),
+    });
+  }
+
+  #label(): string {
+    return `tool server ${JSON.stringify(this.name)}`;
+  }
 }
