@@ -2,11 +2,15 @@ import { randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Engine } from "../../engine/engine.js";
+import { type ExecutionLimits, resolveLimits } from "../../protocol/limits.js";
+import type { ToolDefinition } from "../../protocol/tool.js";
 import type { MessagesHandler } from "../anthropic/messages-handler.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { type AuthVariables, authenticate } from "./authenticate.js";
+import { ExecutionStore, type ExecutionStoreOptions } from "./execution-store.js";
+import { executionsRoutes } from "./executions-routes.js";
 import { type Logger, silentLogger } from "./logger.js";
-import { errorResponse, HttpError, readJsonBody, toErrorResponse, WireErrorCode } from "./wire-errors.js";
+import { errorResponse, readJsonBody, toErrorResponse, WireErrorCode } from "./wire-errors.js";
 
 /** Request bodies past this are refused with 413 (tool results are the large part). */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1_048_576;
@@ -28,12 +32,21 @@ export interface ServerAppOptions {
   messages?: MessagesHandler;
   logger?: Logger;
   maxBodyBytes?: number;
+  /** The tools the engine was created with: a client tool of the same name defers to the server's. */
+  serverTools?: readonly ToolDefinition[];
+  /** The engine's limits: clients may lower them per execution, never raise them. */
+  limits?: Partial<ExecutionLimits>;
+  executions?: ExecutionStoreOptions;
 }
 
 export interface ServerApp {
   app: Hono<ServerEnv>;
-  /** Refuses new work with 503 from now on (graceful shutdown). */
-  stopAccepting(): void;
+  store: ExecutionStore;
+  /**
+   * Graceful stop: new executions and messages get 503 at once; running executions have `graceMs`
+   * to finish (clients may still answer their tool calls), then the rest are cancelled.
+   */
+  shutdown(graceMs: number): Promise<void>;
 }
 
 export function createServerApp(options: ServerAppOptions): ServerApp {
@@ -41,6 +54,7 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
   const logger = options.logger ?? silentLogger;
   const app = new Hono<ServerEnv>();
   let accepting = true;
+  const store = new ExecutionStore(options.engine, options.owners, options.executions);
 
   app.use(async (c, next) => {
     const startedAt = performance.now();
@@ -67,6 +81,7 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
       pool: stats.pool,
       containers: stats.containers,
       running_executions: stats.running,
+      executions: store.stats(),
     });
   });
 
@@ -83,14 +98,9 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
         ),
     }),
   );
-  app.use("/v1/*", async (c, next) => {
-    if (!accepting && c.req.method !== "GET") {
-      return errorResponse(503, WireErrorCode.ShuttingDown, "the server is shutting down");
-    }
-    await next();
-  });
 
   app.post("/v1/messages", async (c) => {
+    if (!accepting) return errorResponse(503, WireErrorCode.ShuttingDown, "the server is shutting down");
     if (!options.messages) {
       return errorResponse(
         503,
@@ -101,6 +111,15 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
     const body = await readJsonBody(c);
     return options.messages({ body, owner: c.get("owner"), signal: c.req.raw.signal });
   });
+
+  app.route(
+    "/v1",
+    executionsRoutes({
+      store,
+      serverToolNames: new Set((options.serverTools ?? []).map((tool) => tool.name)),
+      ceilings: resolveLimits(options.limits),
+    }),
+  );
 
   app.notFound(() => errorResponse(404, WireErrorCode.NotFound, "no such endpoint"));
   app.onError((error, c) => {
@@ -116,10 +135,10 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
 
   return {
     app,
-    stopAccepting() {
+    store,
+    async shutdown(graceMs) {
       accepting = false;
+      await store.shutdown(graceMs);
     },
   };
 }
-
-export { HttpError };

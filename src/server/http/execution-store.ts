@@ -1,0 +1,361 @@
+import { newContainerId } from "../../engine/container-manager.js";
+import { type Engine, type ExecuteRequest, newExecutionId } from "../../engine/engine.js";
+import type { ExecutionHandle } from "../../engine/execution.js";
+import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
+import type { ResourceOwners } from "../resource-owners.js";
+import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
+import { HttpError, WireErrorCode } from "./wire-errors.js";
+
+/** Executions running at once (paused ones included: each holds a sandbox). */
+export const DEFAULT_MAX_RUNNING_EXECUTIONS = 16;
+/** Executions waiting for a slot; past this, 429 with Retry-After. */
+export const DEFAULT_MAX_QUEUED_EXECUTIONS = 64;
+export const DEFAULT_RETRY_AFTER_SECONDS = 2;
+/** Finished executions stay readable (GET, events) this long, and at most this many per server. */
+export const DEFAULT_FINISHED_RETENTION_MS = 3_600_000;
+export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
+/** Quiet time after which a paused execution is reported (lets `asyncio.gather` list all its calls). */
+export const DEFAULT_PAUSE_SETTLE_MS = 50;
+/** Live containers per server (each keeps a sandbox); past it the least recently used idle one is ended. */
+export const DEFAULT_MAX_CONTAINERS = 32;
+/** Ended containers remembered (so their id answers 410, not 404) at most this many, this long. */
+export const DEFAULT_MAX_EXPIRED_CONTAINERS = 10_000;
+export const DEFAULT_EXPIRED_CONTAINER_RETENTION_MS = 24 * 3_600_000;
+
+export interface ExecutionStoreOptions {
+  maxRunning?: number;
+  maxQueued?: number;
+  retryAfterSeconds?: number;
+  finishedRetentionMs?: number;
+  maxFinished?: number;
+  pauseSettleMs?: number;
+  maxContainers?: number;
+  /** The engine's `containerIdleTimeoutMs`, to report when a container expires. */
+  containerIdleTimeoutMs?: number;
+}
+
+export interface ContainerRecord {
+  id: string;
+  owner: string;
+  createdAt: number;
+  lastUsed: number;
+  /** Executions of ours queued or running in it: it is alive even before the engine knows it. */
+  active: number;
+  endedAt?: number;
+  endReason?: "expired" | "evicted" | "deleted";
+}
+
+export interface ContainerView {
+  id: string;
+  status: "active" | "busy";
+  createdAt: number;
+  lastUsed: number;
+  expiresAt: number;
+}
+
+export type CallSubmission = { callId: string; submission: ToolResultSubmission };
+
+/**
+ * Executions and containers created through the HTTP API: admission (running cap, bounded queue),
+ * ownership, retention of finished results, container expiry, shutdown.
+ */
+export class ExecutionStore {
+  readonly #executions = new Map<string, StoredExecution>();
+  readonly #queue: StoredExecution[] = [];
+  readonly #running = new Set<StoredExecution>();
+  /** Finished executions, oldest first. */
+  readonly #finished: StoredExecution[] = [];
+  readonly #containers = new Map<string, ContainerRecord>();
+  readonly #options: Required<ExecutionStoreOptions>;
+  readonly #sweeper: NodeJS.Timeout;
+  #closing = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly owners: ResourceOwners,
+    options: ExecutionStoreOptions = {},
+  ) {
+    this.#options = {
+      maxRunning: options.maxRunning ?? DEFAULT_MAX_RUNNING_EXECUTIONS,
+      maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED_EXECUTIONS,
+      retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
+      finishedRetentionMs: options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
+      maxFinished: options.maxFinished ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
+      pauseSettleMs: options.pauseSettleMs ?? DEFAULT_PAUSE_SETTLE_MS,
+      maxContainers: options.maxContainers ?? DEFAULT_MAX_CONTAINERS,
+      containerIdleTimeoutMs: options.containerIdleTimeoutMs ?? 300_000,
+    };
+    this.#sweeper = setInterval(() => this.#sweep(), 60_000);
+    this.#sweeper.unref();
+  }
+
+  stats(): { running: number; paused: number; queued: number; finished: number; containers: number } {
+    let paused = 0;
+    for (const entry of this.#running) if (entry.isPaused()) paused++;
+    let containers = 0;
+    for (const record of this.#containers.values()) if (this.#alive(record)) containers++;
+    return {
+      running: this.#running.size,
+      paused,
+      queued: this.#queue.length,
+      finished: this.#finished.length,
+      containers,
+    };
+  }
+
+  /**
+   * Admits an execution: in a new container unless `container` names one of the owner's live ones.
+   * Started at once when a slot is free (engine errors then surface as 400), else queued.
+   */
+  create(owner: string, container: string | undefined, request: StoredExecution["request"]): StoredExecution {
+    if (this.#closing) throw new HttpError(503, WireErrorCode.ShuttingDown, "the server is shutting down");
+    const startNow = this.#running.size < this.#options.maxRunning;
+    if (!startNow && this.#queue.length >= this.#options.maxQueued) {
+      throw new HttpError(
+        429,
+        WireErrorCode.Overloaded,
+        `too many executions: ${this.#running.size} running and ${this.#queue.length} queued`,
+        { "retry-after": String(this.#options.retryAfterSeconds) },
+      );
+    }
+    const record = container === undefined ? this.#newContainer(owner) : this.container(owner, container);
+    const id = newExecutionId();
+    this.owners.claim("execution", id, owner);
+    const entry = new StoredExecution(id, owner, record.id, request);
+    record.active++;
+    record.lastUsed = Date.now();
+    if (startNow) {
+      try {
+        this.#start(entry);
+      } catch (error) {
+        record.active--;
+        this.owners.release("execution", id);
+        if (container === undefined) this.#forgetContainer(record);
+        throw error;
+      }
+    } else this.#queue.push(entry);
+    this.#executions.set(id, entry);
+    return entry;
+  }
+
+  /** The owner's execution, or 404 (also for another owner's: ids cannot be probed). */
+  get(owner: string, id: string): StoredExecution {
+    const entry = this.#executions.get(id);
+    if (!entry || !this.owners.owns("execution", id, owner)) {
+      throw new HttpError(404, WireErrorCode.NotFound, `execution ${id} not found`);
+    }
+    return entry;
+  }
+
+  settle(entry: StoredExecution, waitMs: number, signal?: AbortSignal): Promise<void> {
+    return entry.settle(waitMs, this.#options.pauseSettleMs, signal);
+  }
+
+  /** Applies every result or none: an id the execution never paused on fails the whole request. */
+  submit(entry: StoredExecution, results: readonly CallSubmission[]): Array<{ callId: string; status: string }> {
+    const pending = new Set(entry.pendingToolCalls().map((call) => call.id));
+    for (const { callId } of results) {
+      if (!entry.callerCalls.has(callId) && !pending.has(callId)) {
+        throw new HttpError(
+          400,
+          ErrorCode.UnknownToolCall,
+          `execution ${entry.id} has no tool call ${callId} waiting for a result`,
+        );
+      }
+    }
+    return results.map(({ callId, submission }) => {
+      if (!entry.handle || entry.result) return { callId, status: "duplicate" };
+      try {
+        return { callId, status: entry.handle.submitToolResult(callId, submission) };
+      } catch (error) {
+        // The call was closed without an answer (its execution is ending): nothing to apply.
+        if (PtcError.is(error, ErrorCode.UnknownToolCall)) return { callId, status: "duplicate" };
+        throw error;
+      }
+    });
+  }
+
+  cancel(entry: StoredExecution, reason: string): void {
+    if (entry.result) return;
+    if (!entry.handle) {
+      const index = this.#queue.indexOf(entry);
+      if (index >= 0) this.#queue.splice(index, 1);
+      this.#finish(entry, unstartedResult(entry, "cancelled", cancelledError(reason), this.engine.isolation));
+      return;
+    }
+    entry.handle.cancel(reason);
+  }
+
+  /** The owner's container record, live or ended; 404 for unknown ids and other owners' containers. */
+  lookupContainer(owner: string, id: string): ContainerRecord {
+    const record = this.#containers.get(id);
+    if (!record || record.owner !== owner || !this.owners.owns("container", id, owner)) {
+      throw new HttpError(404, WireErrorCode.NotFound, `container ${id} not found`);
+    }
+    if (record.endedAt === undefined && !this.#alive(record)) this.#markEnded(record, "expired");
+    return record;
+  }
+
+  /** The owner's container if alive; 410 if it existed and ended; 404 otherwise. */
+  container(owner: string, id: string): ContainerRecord {
+    const record = this.lookupContainer(owner, id);
+    if (record.endedAt !== undefined) {
+      const why = record.endReason === "evicted" ? "was ended to make room for newer ones" : "expired";
+      throw new HttpError(410, WireErrorCode.ContainerExpired, `container ${id} ${why}; its Python state is gone`);
+    }
+    return record;
+  }
+
+  describeContainer(record: ContainerRecord): ContainerView {
+    const info = this.engine.inspectContainer(record.id);
+    const lastUsed = Math.max(record.lastUsed, info?.lastUsed ?? 0);
+    const busy = record.active > 0 || info?.busy === true;
+    return {
+      id: record.id,
+      status: busy ? "busy" : "active",
+      createdAt: record.createdAt,
+      lastUsed,
+      expiresAt: lastUsed + this.#options.containerIdleTimeoutMs,
+    };
+  }
+
+  /** Cancels the container's executions, then ends it; its id is forgotten (404 afterwards). */
+  deleteContainer(record: ContainerRecord): void {
+    if (record.endedAt !== undefined) {
+      this.#forgetContainer(record);
+      return;
+    }
+    for (const entry of this.#executions.values()) {
+      if (entry.containerId === record.id) this.cancel(entry, "container deleted");
+    }
+    this.engine.closeContainer(record.id);
+    this.#forgetContainer(record);
+  }
+
+  /** Stops admitting, lets running executions finish for `graceMs`, then cancels the rest. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.#closing = true;
+    for (const entry of [...this.#queue]) this.cancel(entry, "the server is shutting down");
+    const finished = () => Promise.allSettled([...this.#running].map((entry) => entry.handle?.result));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([finished(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    for (const entry of this.#running) this.cancel(entry, "the server is shutting down");
+    await finished();
+    clearInterval(this.#sweeper);
+  }
+
+  #start(entry: StoredExecution): void {
+    const request: ExecuteRequest = { ...entry.request, container: entry.containerId, executionId: entry.id };
+    const handle = this.engine.execute(request);
+    entry.attach(handle);
+    this.#running.add(entry);
+    void this.#follow(entry, handle);
+  }
+
+  async #follow(entry: StoredExecution, handle: ExecutionHandle): Promise<void> {
+    try {
+      for await (const event of handle) entry.observe(event);
+      this.#finish(entry, await handle.result);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const failure = { code: ErrorCode.SandboxUnavailable, type: "SandboxError", message };
+      this.#finish(entry, unstartedResult(entry, "failed", failure, this.engine.isolation));
+    }
+  }
+
+  #finish(entry: StoredExecution, result: StoredExecution["result"] & object): void {
+    if (entry.result) return;
+    entry.finish(result);
+    this.#running.delete(entry);
+    const record = this.#containers.get(entry.containerId);
+    if (record) {
+      record.active--;
+      record.lastUsed = Date.now();
+    }
+    this.#finished.push(entry);
+    this.#prune();
+    this.#admit();
+  }
+
+  #admit(): void {
+    while (!this.#closing && this.#running.size < this.#options.maxRunning) {
+      const next = this.#queue.shift();
+      if (!next) return;
+      try {
+        this.#start(next);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const code = PtcError.is(error) ? error.code : ErrorCode.InvalidRequest;
+        this.#finish(next, unstartedResult(next, "failed", { code, type: "PtcError", message }, this.engine.isolation));
+      }
+    }
+  }
+
+  #newContainer(owner: string): ContainerRecord {
+    this.#makeRoomForContainer();
+    const id = newContainerId();
+    this.owners.claim("container", id, owner);
+    const record: ContainerRecord = { id, owner, createdAt: Date.now(), lastUsed: Date.now(), active: 0 };
+    this.#containers.set(id, record);
+    return record;
+  }
+
+  #makeRoomForContainer(): void {
+    const live = [...this.#containers.values()].filter((record) => this.#alive(record));
+    if (live.length < this.#options.maxContainers) return;
+    const idle = live
+      .filter((record) => record.active === 0 && this.engine.inspectContainer(record.id)?.busy !== true)
+      .sort((a, b) => this.describeContainer(a).lastUsed - this.describeContainer(b).lastUsed)[0];
+    if (!idle) {
+      throw new HttpError(429, WireErrorCode.Overloaded, `all ${live.length} containers are busy`, {
+        "retry-after": String(this.#options.retryAfterSeconds),
+      });
+    }
+    this.engine.closeContainer(idle.id);
+    this.#markEnded(idle, "evicted");
+  }
+
+  #alive(record: ContainerRecord): boolean {
+    return record.endedAt === undefined && (record.active > 0 || this.engine.hasContainer(record.id));
+  }
+
+  #markEnded(record: ContainerRecord, reason: NonNullable<ContainerRecord["endReason"]>): void {
+    record.endedAt = Date.now();
+    record.endReason = reason;
+  }
+
+  #forgetContainer(record: ContainerRecord): void {
+    this.#containers.delete(record.id);
+    this.owners.release("container", record.id);
+  }
+
+  /** Drops finished executions past the retention bounds, and old container tombstones. */
+  #prune(): void {
+    const cutoff = Date.now() - this.#options.finishedRetentionMs;
+    while (this.#finished.length > 0) {
+      const oldest = this.#finished[0] as StoredExecution;
+      if (this.#finished.length <= this.#options.maxFinished && (oldest.finishedAt ?? 0) >= cutoff) break;
+      this.#finished.shift();
+      this.#executions.delete(oldest.id);
+      this.owners.release("execution", oldest.id);
+    }
+  }
+
+  #sweep(): void {
+    this.#prune();
+    const tombstones: ContainerRecord[] = [];
+    for (const record of this.#containers.values()) {
+      if (record.endedAt === undefined && !this.#alive(record)) this.#markEnded(record, "expired");
+      if (record.endedAt !== undefined) tombstones.push(record);
+    }
+    const cutoff = Date.now() - DEFAULT_EXPIRED_CONTAINER_RETENTION_MS;
+    const excess = tombstones.length - DEFAULT_MAX_EXPIRED_CONTAINERS;
+    tombstones
+      .sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0))
+      .forEach((record, index) => {
+        if (index < excess || (record.endedAt ?? 0) < cutoff) this.#forgetContainer(record);
+      });
+  }
+}

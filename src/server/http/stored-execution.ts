@@ -1,0 +1,143 @@
+import type { ExecuteRequest } from "../../engine/engine.js";
+import type { ExecutionHandle } from "../../engine/execution.js";
+import { ErrorCode } from "../../protocol/errors.js";
+import type {
+  ExecutionError,
+  ExecutionEvent,
+  ExecutionResult,
+  IsolationReport,
+  ToolCallRequest,
+} from "../../protocol/execution.js";
+
+export type ExecutionStatus = "queued" | "running" | "paused" | ExecutionResult["status"];
+
+/**
+ * One execution as the server tracks it: queued (no engine handle yet), started, or finished. It
+ * follows the handle's events to know which calls wait for the client and whether a handler call is
+ * in flight, which is what "paused" means on the wire.
+ */
+export class StoredExecution {
+  readonly createdAt = Date.now();
+  handle: ExecutionHandle | undefined;
+  result: ExecutionResult | undefined;
+  finishedAt: number | undefined;
+  /** performance.now() of the last event: a paused execution is reported once it has been quiet briefly. */
+  lastChangeAt = performance.now();
+  /** Ids of every call that paused for the client, answered or not (to tell "duplicate" from "unknown"). */
+  readonly callerCalls = new Set<string>();
+  readonly #handlerCalls = new Set<string>();
+  #waiters = new Set<() => void>();
+
+  constructor(
+    readonly id: string,
+    readonly owner: string,
+    readonly containerId: string,
+    readonly request: Omit<ExecuteRequest, "executionId" | "container">,
+  ) {}
+
+  get status(): ExecutionStatus {
+    if (this.result) return this.result.status;
+    if (!this.handle) return "queued";
+    return this.isPaused() ? "paused" : "running";
+  }
+
+  /** Waiting only for the client: at least one call pending and no handler call running. */
+  isPaused(): boolean {
+    return this.handle !== undefined && this.#handlerCalls.size === 0 && this.pendingToolCalls().length > 0;
+  }
+
+  pendingToolCalls(): ToolCallRequest[] {
+    return this.result ? [] : (this.handle?.pendingToolCalls() ?? []);
+  }
+
+  attach(handle: ExecutionHandle): void {
+    this.handle = handle;
+    this.#changed();
+  }
+
+  observe(event: ExecutionEvent): void {
+    if (event.type === "tool-call") {
+      if (event.pending) this.callerCalls.add(event.call.id);
+      else this.#handlerCalls.add(event.call.id);
+    } else if (event.type === "tool-result") {
+      this.#handlerCalls.delete(event.callId);
+    }
+    this.#changed();
+  }
+
+  finish(result: ExecutionResult): void {
+    if (this.result) return;
+    this.result = result;
+    this.finishedAt = Date.now();
+    this.#handlerCalls.clear();
+    this.#changed();
+  }
+
+  /** Resolves at the next change, or after `timeoutMs`, or when `signal` aborts. */
+  nextChange(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      this.#waiters.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /**
+   * Returns once the execution has finished, or is paused and has been quiet for `settleMs` (so
+   * every call of an `asyncio.gather` is listed, not just the first), or `waitMs` has passed.
+   */
+  async settle(waitMs: number, settleMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = performance.now() + waitMs;
+    while (!this.result && !signal?.aborted) {
+      const now = performance.now();
+      if (now >= deadline) return;
+      let sleepMs = deadline - now;
+      if (this.isPaused()) {
+        const quietMs = now - this.lastChangeAt;
+        if (quietMs >= settleMs) return;
+        sleepMs = Math.min(sleepMs, settleMs - quietMs);
+      }
+      await this.nextChange(sleepMs, signal);
+    }
+  }
+
+  #changed(): void {
+    this.lastChangeAt = performance.now();
+    for (const wake of [...this.#waiters]) wake();
+  }
+}
+
+/** The result of an execution that never reached the engine (cancelled while queued, refused at start). */
+export function unstartedResult(
+  entry: StoredExecution,
+  status: ExecutionResult["status"],
+  error: ExecutionError,
+  isolation: IsolationReport,
+): ExecutionResult {
+  return {
+    executionId: entry.id,
+    containerId: entry.containerId,
+    status,
+    stdout: "",
+    stderr: "",
+    returnCode: 1,
+    error,
+    toolCalls: [],
+    timings: { totalMs: Date.now() - entry.createdAt, sandboxWaitMs: 0, activeMs: 0, toolWaitMs: 0 },
+    isolation,
+    truncated: { stdout: false, stderr: false },
+    limitsHit: [],
+    contextSavings: { toolResultBytes: 0, toolResultTokens: 0, outputBytes: 0, outputTokens: 0, tokenizer: "" },
+    containerReset: false,
+  };
+}
+
+export function cancelledError(message: string): ExecutionError {
+  return { code: ErrorCode.Cancelled, type: "CancelledError", message };
+}
