@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { parseArguments } from "../src/cli/arguments.js";
 import type { ToolDefinition } from "../src/protocol/tool.js";
 import { createMcpServer } from "../src/server/mcp/create-mcp-server.js";
 import { codeTool, delay, testEngine } from "./helpers/engine.js";
@@ -238,6 +243,55 @@ describe("the ptc mcp command", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+});
+
+describe("`ptc run` reads the same config and flags", () => {
+  const run = promisify(execFile);
+
+  test("repeatable and optional-valued flags parse; other callers see the old shape", () => {
+    const options = { repeatable: ["mcp"], optionalValue: ["http"] };
+    const parsed = parseArguments(["--mcp", "a b", "--mcp=c", "--http", "--json"], [], ["json"], options);
+    assert.deepEqual(parsed.lists.get("mcp"), ["a b", "c"]);
+    assert.equal(parsed.flags.get("mcp"), "c");
+    assert.equal(parsed.flags.get("http"), true);
+    assert.equal(parseArguments(["--http", "9000"], [], [], options).flags.get("http"), "9000");
+    assert.equal(parseArguments(["--http=0"], [], [], options).flags.get("http"), "0");
+    assert.deepEqual(parseArguments(["x.py", "--tools", "m.ts"], ["tools"], []).positionals, ["x.py"]);
+    assert.throws(() => parseArguments(["--mcp"], [], [], options), /--mcp needs a value/);
+  });
+
+  test("--config: the config's tools, and no sample tools", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "ptc-config-"));
+    after(() => rm(directory, { recursive: true, force: true }));
+    const config = join(directory, "ptc.config.json");
+    await writeFile(config, JSON.stringify({ tools: [resolve("test/fixtures/user-tools.ts")] }));
+    const { stdout } = await run(process.execPath, [
+      "bin/ptc.js",
+      "run",
+      "--config",
+      config,
+      "test/fixtures/use-user-tools.py",
+    ]);
+    assert.equal(stdout, "HELLO, PTC\nFalse\nask_human has no handler in `ptc run`\n");
+  });
+
+  test("--mcp: an MCP server's tools, namespaced; a broken one is reported and skipped", async () => {
+    const script = join(await mkdtemp(join(tmpdir(), "ptc-mcp-flag-")), "echo.py");
+    after(() => rm(dirname(script), { recursive: true, force: true }));
+    await writeFile(script, 'print(await everything__echo(message="hi"))\nprint("query_database" in globals())\n');
+    const everything = "node node_modules/@modelcontextprotocol/server-everything/dist/index.js stdio";
+    const { stdout, stderr } = await run(process.execPath, [
+      "bin/ptc.js",
+      "run",
+      "--mcp",
+      everything,
+      "--mcp",
+      "broken=no-such-command-for-ptc",
+      script,
+    ]);
+    assert.equal(stdout, "Echo: hi\nFalse\n");
+    assert.match(stderr, /ptc: tool source broken: .* \(its tools are left out\)/);
   });
 });
 
