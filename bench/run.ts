@@ -7,10 +7,12 @@ import { inProcessBaseline, inProcessOnSandboxNode } from "./in-process-baseline
 import { currentLoadAverage, describeMachine, formatMachine } from "./machine.js";
 import { type BenchReport, checkTarget, compare, formatReport } from "./report.js";
 import { bareBridge, coldStarts, pipeRoundTrip, warmSandboxMemory } from "./sandbox-cases.js";
+import { sourceCalls } from "./source-cases.js";
 import { elapsedMs, type Measurement, shortError } from "./stats.js";
 
 const CALLS = 10_000;
 const GATHER_CALLS = 1_000;
+const SOURCE_CALLS = 2_000;
 
 function progress(step: string): void {
   process.stderr.write(`· ${step}\n`);
@@ -47,6 +49,9 @@ async function main(): Promise<void> {
     rows.push(...(await concurrentExecutions(wide, 20, 10, 2)));
     await wide.close();
 
+    progress("tool sources: handler, MCP stdio, HTTP");
+    rows.push(...(await sourceCalls(SOURCE_CALLS, 5)));
+
     progress("memory per sandbox");
     rows.push(...(await warmSandboxMemory(4)));
 
@@ -62,6 +67,8 @@ async function main(): Promise<void> {
       compare(rows, "per call (host wall), vs sandbox Node", "perCallWall", "inProcessSandboxNodePerCall"),
       compare(rows, `gather of ${GATHER_CALLS}, default cap`, "gatherDefaultCap", "inProcessGather"),
       compare(rows, `gather of ${GATHER_CALLS}, uncapped`, "gatherUncapped", "inProcessGather"),
+      compare(rows, "per call via MCP stdio", "sourceMcpStdio", "sourceHandler"),
+      compare(rows, "per call via HTTP tool server", "sourceHttp", "sourceHandler"),
     ].filter((each) => each !== null);
     const targets = [
       checkTarget(rows, "warm start, one-off container", "warmStartOneOff", 10),
