@@ -1,7 +1,128 @@
-// PLACEHOLDER: replaced by the `ptc serve` implementation.
-export const SERVE_USAGE = "ptc serve [--config FILE] [--port PORT] [--host HOST]";
+import { randomBytes } from "node:crypto";
+import { loadConfig } from "../config/load-config.js";
+import { createEngine } from "../engine/engine.js";
+import { createMessagesHandler, type MessagesHandler } from "../server/anthropic/messages-handler.js";
+import { createServerApp } from "../server/http/create-server-app.js";
+import { createJsonLogger } from "../server/http/logger.js";
+import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../server/http/start-server.js";
+import { ResourceOwners } from "../server/resource-owners.js";
+import { upstreamFromConfig } from "../upstream/upstream-from-config.js";
+import { parseArguments } from "./arguments.js";
+import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
-export async function serveCommand(_argv: readonly string[]): Promise<number> {
-  process.stderr.write("ptc serve: not implemented yet\n");
-  return 1;
+export const SERVE_USAGE = `ptc serve [--config FILE] [--host HOST] [--port PORT] [--sample] [--mcp "COMMAND ..."] [--tools MODULE]
+
+HTTP server: the native executions API (/v1/executions, /v1/containers) and, with server.upstream
+configured, Anthropic-compatible POST /v1/messages. Prints "listening on URL" on stdout once bound;
+logs are JSON lines on stderr. Docs: docs/server.md.
+
+  --host HOST          interface to bind (default: server.host, else ${DEFAULT_HOST}: loopback only)
+  --port PORT          port (default: server.port, else ${DEFAULT_PORT}; 0 picks a free one)
+${TOOL_FLAGS_USAGE.replace("default: included only when there is no config file and no --mcp", "default: config.sample, else left out")}
+
+API keys: server.apiKeys in ptc.config.json plus PTC_API_KEYS (comma-separated). With neither,
+ptc serve generates a random key for this run and prints it once on stderr: the server never runs
+without authentication. SIGINT/SIGTERM: stop accepting, give running executions ${DEFAULT_SHUTDOWN_GRACE_MS / 1000} s, cancel the rest, exit 0.`;
+
+/** Keys from the config and `PTC_API_KEYS`, deduplicated; empty entries ignored. */
+export function configuredApiKeys(fromConfig: readonly string[] | undefined, environment = process.env): string[] {
+  const fromEnvironment = (environment.PTC_API_KEYS ?? "").split(",");
+  return [...new Set([...(fromConfig ?? []), ...fromEnvironment].map((key) => key.trim()).filter(Boolean))];
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be 0 to 65535, got ${value}`);
+  return port;
+}
+
+export async function serveCommand(argv: readonly string[]): Promise<number> {
+  const parsed = parseArguments(argv, [...TOOL_FLAGS.valued, "host", "port"], [...TOOL_FLAGS.booleans], {
+    repeatable: [...TOOL_FLAGS.repeatable],
+  });
+  if (parsed.positionals.length > 0) {
+    process.stderr.write(`${SERVE_USAGE}\n`);
+    return 2;
+  }
+  const toolOptions = toolOptionsFromArguments(parsed);
+  // A server exposes only what it is configured with: the sample tools are opt-in here.
+  const { config } = await loadConfig(toolOptions.configPath);
+  const sample = toolOptions.sample ?? config.sample ?? false;
+  const serverConfig = config.server ?? {};
+  const hostFlag = parsed.flags.get("host");
+  const portFlag = parsed.flags.get("port");
+  const host = typeof hostFlag === "string" ? hostFlag : (serverConfig.host ?? DEFAULT_HOST);
+  const port = typeof portFlag === "string" ? parsePort(portFlag) : (serverConfig.port ?? DEFAULT_PORT);
+  // Fail before opening anything when the upstream is misconfigured (e.g. no key).
+  const upstream = serverConfig.upstream ? upstreamFromConfig(serverConfig.upstream) : undefined;
+
+  const logger = createJsonLogger();
+  let apiKeys = configuredApiKeys(serverConfig.apiKeys);
+  if (apiKeys.length === 0) {
+    const generated = `ptc_${randomBytes(24).toString("base64url")}`;
+    apiKeys = [generated];
+    process.stderr.write(
+      `ptc serve: no API key configured (server.apiKeys or PTC_API_KEYS); generated one for this run:\n  ${generated}\n`,
+    );
+  }
+
+  const opened = await openTools({ ...toolOptions, sample });
+  const engine = createEngine({
+    tools: opened.tools,
+    ...(config.limits ? { limits: config.limits } : {}),
+    ...(config.containerIdleTimeoutMs !== undefined ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
+  });
+  const owners = new ResourceOwners();
+  let messages: MessagesHandler | undefined;
+  if (upstream) {
+    messages = createMessagesHandler({
+      engine,
+      serverTools: opened.tools,
+      upstream,
+      owners,
+      ...(config.containerIdleTimeoutMs !== undefined ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
+    });
+  }
+  const serverApp = createServerApp({
+    engine,
+    owners,
+    apiKeys,
+    logger,
+    serverTools: opened.tools,
+    ...(messages ? { messages } : {}),
+    ...(config.limits ? { limits: config.limits } : {}),
+    ...(config.containerIdleTimeoutMs !== undefined
+      ? { executions: { containerIdleTimeoutMs: config.containerIdleTimeoutMs } }
+      : {}),
+  });
+
+  let running: Awaited<ReturnType<typeof startServer>>;
+  try {
+    running = await startServer({ serverApp, host, port, logger });
+  } catch (error) {
+    await Promise.allSettled([engine.close(), opened.close()]);
+    throw error;
+  }
+  logger.log("info", "listening", {
+    url: running.url,
+    isolation: engine.isolation.level,
+    tools: opened.tools.length,
+    upstream: upstream?.provider ?? null,
+  });
+  process.stdout.write(`ptc serve: listening on ${running.url}\n`);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+  // A second signal means "now": skip the grace period.
+  const force = () => process.exit(1);
+  process.once("SIGINT", force);
+  process.once("SIGTERM", force);
+  logger.log("info", "signal", { signal });
+  await running.close(DEFAULT_SHUTDOWN_GRACE_MS);
+  await engine.close();
+  await opened.close();
+  logger.log("info", "stopped");
+  return 0;
 }
