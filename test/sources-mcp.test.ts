@@ -79,6 +79,8 @@ describe("parseMcpFlag", () => {
     assert.equal(name(`node ${EVERYTHING} stdio`), "everything");
     assert.equal(name("node ./weather/dist/index.js"), "weather");
     assert.equal(name("./2fa-tool"), "mcp_2fa_tool");
+    assert.equal(name("docker run -i --rm -e GITHUB_TOKEN ghcr.io/github/github-mcp-server:v1"), "github");
+    assert.equal(name("docker run -i --rm -v /data:/data mcp/filesystem /data"), "filesystem");
   });
 
   test("URLs, explicit names, errors", () => {
@@ -274,6 +276,22 @@ describe("MCP servers through the engine", () => {
     assert.equal(result.stdout, `${FILES} ${total} note-39.txt\n`);
     assert.equal(result.toolCalls.length, FILES + 1);
     assert.ok(result.toolCalls.every((call) => call.ok));
+  });
+
+  test("the engine's tool timeout cancels the MCP request; the session carries on", async () => {
+    const result = await engine.execute({
+      code: [
+        "try:",
+        "    await everything__trigger_long_running_operation(duration=10, steps=2)",
+        "except ToolTimeoutError as error:",
+        "    print('timeout', error.code)",
+        'print(await everything__echo(message="after"))',
+      ].join("\n"),
+      tools: toolSet.tools,
+      limits: { toolTimeoutMs: 500 },
+    }).result;
+    assert.equal(result.error, null, JSON.stringify(result.error));
+    assert.equal(result.stdout, "timeout tool_timeout\nEcho: after\n");
   });
 
   test("a crashed server restarts once on the next call", async () => {

@@ -75,7 +75,9 @@ const BUILD_DIRECTORIES = new Set(["dist", "build", "lib", "src", "bin", "out"])
 export function nameFromCommand(command: string, args: readonly string[]): string {
   let subject = command;
   const base = lastSegment(command).replace(/\.(exe|cmd)$/i, "");
-  if (LAUNCHERS.has(base) || PYTHONS.test(base)) {
+  if (base === "docker" || base === "podman") {
+    subject = containerImage(args) ?? subject;
+  } else if (LAUNCHERS.has(base) || PYTHONS.test(base)) {
     const moduleFlag = args.indexOf("-m");
     const candidate =
       PYTHONS.test(base) && moduleFlag >= 0
@@ -84,6 +86,40 @@ export function nameFromCommand(command: string, args: readonly string[]): strin
     if (candidate !== undefined) subject = candidate;
   }
   return toIdentifier(stripServerWords(packageOrFileName(subject)));
+}
+
+/** Options of `docker run` that take a value, so the value is not mistaken for the image. */
+const DOCKER_VALUED = new Set([
+  "-e",
+  "--env",
+  "--env-file",
+  "-v",
+  "--volume",
+  "--mount",
+  "--name",
+  "-p",
+  "--publish",
+  "--network",
+  "-w",
+  "--workdir",
+  "-u",
+  "--user",
+  "--entrypoint",
+  "-l",
+  "--label",
+  "--platform",
+  "--pull",
+]);
+
+/** `docker run -i --rm -e TOKEN ghcr.io/github/github-mcp-server:v1` → `ghcr.io/github/github-mcp-server`. */
+function containerImage(args: readonly string[]): string | undefined {
+  const run = args.indexOf("run");
+  for (let i = run + 1; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (DOCKER_VALUED.has(arg)) i++;
+    else if (!arg.startsWith("-")) return arg.replace(/@sha256:.*$/, "").replace(/:[^/:]*$/, "");
+  }
+  return undefined;
 }
 
 /** `mcp.example.com` → `example`, `localhost` → `localhost`. */

@@ -15,6 +15,9 @@ export interface McpToolSourceOptions {
 
 const DEFAULT_CALLERS: readonly ToolCallerSpelling[] = ["code_execution"];
 
+/** How long a call that timed out in the SDK waits for the engine's own timeout to fire. */
+const TIMEOUT_HANDOVER_MS = 100;
+
 /**
  * One MCP server (stdio or streamable HTTP) as a tool source. It connects on the first `listTools()`
  * (ptc's start-up) and caches the list; each tool is exposed as `{server}__{tool}` (see
@@ -79,6 +82,11 @@ export class McpToolSource implements ToolSource {
         timeout: Math.max(1, context.deadline - Date.now()),
       });
     } catch (error) {
+      if (isRequestTimeout(error)) {
+        // The engine's timer for the same deadline may fire a tick after the SDK's: give it the chance to
+        // settle the call itself, so the script sees ToolTimeoutError rather than a plain ToolError.
+        await abortOf(context.signal, TIMEOUT_HANDOVER_MS);
+      }
       throw this.#callFailure(error, connection, tool, context);
     }
     return convertMcpResult(result, { server: this.name, tool });
@@ -150,6 +158,8 @@ export class McpToolSource implements ToolSource {
       throw this.#fail(`MCP server "${this.name}" exited again after a restart; its tools are unavailable`, current);
     }
     this.#restarted = true;
+    // The old session is already gone; this only releases what the SDK still holds for it.
+    void current?.close();
     // Not tied to the caller's signal: other calls may be waiting for the same restart.
     this.#restarting = this.#open(undefined)
       .catch((error: unknown) => {
@@ -173,7 +183,7 @@ export class McpToolSource implements ToolSource {
         : `MCP server "${this.name}" exited during the call to ${tool}; the call was not retried and the server restarts on the next call`;
       return this.#restarted ? this.#fail(text, connection) : toolError(connection.describe(text), this.name, tool);
     }
-    if (error instanceof McpError && error.code === McpErrorCode.RequestTimeout) {
+    if (isRequestTimeout(error)) {
       return new PtcError(ErrorCode.ToolTimeout, `MCP server "${this.name}": ${tool} did not answer in time`, {
         server: this.name,
         tool,
@@ -201,4 +211,22 @@ function toolError(message: string, server: string, tool: string): PtcError {
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
+}
+
+function isRequestTimeout(error: unknown): boolean {
+  return error instanceof McpError && error.code === McpErrorCode.RequestTimeout;
+}
+
+/** Resolves when `signal` aborts or after `ms`, whichever comes first. */
+function abortOf(signal: AbortSignal, ms: number): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((done) => {
+    const finish = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", finish);
+      done();
+    };
+    const timer = setTimeout(finish, ms);
+    signal.addEventListener("abort", finish, { once: true });
+  });
 }
