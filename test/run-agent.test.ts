@@ -323,6 +323,41 @@ for (const adapter of ADAPTERS) {
   });
 }
 
+test("a conversation given as prompt is continued; bad options are refused before any request", async () => {
+  server.setScript([{ text: "You asked about Oslo." }]);
+  const start = server.requests.length;
+  const upstream = createAnthropicUpstream({ apiKey: "test-key", baseURL: server.url });
+  const prompt = [
+    { role: "user" as const, content: "Weather in Oslo?" },
+    { role: "assistant" as const, content: "21 °C." },
+    { role: "user" as const, content: "Which city did I ask about?" },
+  ];
+  const result = await runAgent({ model: { upstream, name: "scripted-model" }, prompt });
+  assert.equal(result.answer, "You asked about Oslo.");
+  assert.equal(result.transcript.length, 4);
+  assert.deepEqual(server.requests[start]?.body.messages, prompt);
+  assert.equal(server.requests[start]?.body.tools, undefined);
+
+  const model = { upstream, name: "scripted-model" };
+  await assert.rejects(runAgent({ model, prompt: prompt.slice(0, 2) }), /must end with a user message/);
+  await assert.rejects(runAgent({ model, prompt: "x", maxTurns: 0 }), /maxTurns must be a positive integer/);
+  await assert.rejects(
+    runAgent({ model, prompt: "x", tools: [{ ...getWeather, name: "code_execution" }] }),
+    /reserved/,
+  );
+  const saved = process.env.OPENAI_API_KEY;
+  delete process.env.OPENAI_API_KEY;
+  try {
+    await assert.rejects(
+      runAgent({ model: { provider: "openai", model: "m" }, prompt: "x" }),
+      /set model.apiKey or OPENAI_API_KEY/,
+    );
+  } finally {
+    if (saved !== undefined) process.env.OPENAI_API_KEY = saved;
+  }
+  assert.equal(server.requests.length, start + 1);
+});
+
 test("runAgent starts and closes its own engine when none is given", async () => {
   server.setScript([
     { toolCalls: [{ name: "code_execution", input: { code: "print('own engine')" } }] },
