@@ -74,7 +74,7 @@ export async function openTools(options: OpenToolsOptions = {}): Promise<OpenedT
   const mcpServers: Record<string, McpServerConfig> = { ...loaded.config.mcpServers };
   for (const [name, server] of flagServers) {
     let unique = name;
-    for (let n = 2; Object.hasOwn(mcpServers, unique); n++) unique = `${name}-${n}`;
+    for (let n = 2; Object.hasOwn(mcpServers, unique); n++) unique = `${name}_${n}`;
     mcpServers[unique] = server;
   }
   const sample = options.sample ?? loaded.config.sample ?? (loaded.path === undefined && flagServers.length === 0);
