@@ -1,17 +1,38 @@
-// PLACEHOLDER: replaced by the Anthropic Messages-compatible endpoint.
+import { DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "../../engine/container-manager.js";
 import type { Engine } from "../../engine/engine.js";
+import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel } from "../../upstream/upstream-model.js";
 import type { ResourceOwners } from "../resource-owners.js";
+import { errorResponse, toAnthropicError } from "./anthropic-errors.js";
+import { ContainerStore } from "./code-execution-session.js";
+import type { LoopSink } from "./message-loop.js";
+import { type LoopDependencies, MAX_UPSTREAM_TURNS, prepareRequest } from "./message-loop.js";
+import { DEFAULT_PING_INTERVAL_MS, streamMessage } from "./message-stream.js";
+import { buildMessage, newMessageId } from "./response-builder.js";
+
+/** How long a script must be quiet, with calls pending, before it counts as paused (gathered calls arrive together). */
+export const DEFAULT_PAUSE_SETTLE_MS = 60;
 
 export interface MessagesHandlerOptions {
   engine: Engine;
-  /** Tools the server runs itself (config sources); the client's tools with the same name are run here. */
+  /**
+   * Tools the server runs itself (config sources). The engine must have been created with them
+   * (`createEngine({ tools })`); a client tool of the same name is run here.
+   */
   serverTools: readonly ToolDefinition[];
   upstream: UpstreamModel;
   owners: ResourceOwners;
-  /** Default 5 minutes, as Anthropic's containers. */
+  /** Default 5 minutes, as Anthropic's containers. Keep it equal to the engine's `containerIdleTimeoutMs`. */
   containerIdleTimeoutMs?: number;
+  /** Default `MAX_UPSTREAM_TURNS` (20); past it the response stops with `pause_turn`. */
+  maxUpstreamTurns?: number;
+  /** Default `DEFAULT_PING_INTERVAL_MS`. */
+  pingIntervalMs?: number;
+  /** Default `DEFAULT_PAUSE_SETTLE_MS`. */
+  pauseSettleMs?: number;
+  /** Per-execution limits on top of the engine's (e.g. a shorter `pendingToolTimeoutMs`). */
+  executionLimits?: Partial<ExecutionLimits>;
 }
 
 export interface MessagesCall {
@@ -26,7 +47,57 @@ export interface MessagesCall {
 /** `POST /v1/messages`: returns a JSON response, an SSE stream (`stream: true`) or an Anthropic-shaped error. */
 export type MessagesHandler = (call: MessagesCall) => Promise<Response>;
 
-export function createMessagesHandler(_options: MessagesHandlerOptions): MessagesHandler {
-  return async () =>
-    Response.json({ type: "error", error: { type: "api_error", message: "not implemented" } }, { status: 501 });
+/**
+ * Anthropic's Messages API with programmatic tool calling, on any upstream model: `code_execution` runs
+ * in ptc's sandbox, calls of client tools pause the script and go back to the client as `tool_use` blocks
+ * with a `caller`, exactly as the hosted tool does. See docs/anthropic-compatible.md.
+ */
+export function createMessagesHandler(options: MessagesHandlerOptions): MessagesHandler {
+  const store = new ContainerStore(
+    options.engine,
+    options.owners,
+    options.containerIdleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
+  );
+  const deps: LoopDependencies = {
+    engine: options.engine,
+    upstream: options.upstream,
+    store,
+    serverTools: options.serverTools,
+    settleMs: options.pauseSettleMs ?? DEFAULT_PAUSE_SETTLE_MS,
+    maxUpstreamTurns: options.maxUpstreamTurns ?? MAX_UPSTREAM_TURNS,
+    executionLimits: options.executionLimits,
+  };
+  const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+
+  return async ({ body, owner, signal }) => {
+    try {
+      const prepared = await prepareRequest(deps, body, owner);
+      const id = newMessageId();
+      const model = prepared.request.model;
+      if (prepared.request.stream) {
+        return streamMessage({
+          id,
+          model,
+          resumed: prepared.answers !== undefined,
+          pingIntervalMs,
+          run: (sink) => prepared.run(sink, signal),
+        });
+      }
+      const content: Parameters<LoopSink["block"]>[0][] = [];
+      const outcome = await prepared.run({ block: (block) => content.push(block), upstreamCall() {} }, signal);
+      return Response.json(
+        buildMessage({
+          id,
+          model,
+          content,
+          stopReason: outcome.stopReason,
+          stopSequence: outcome.stopSequence,
+          usage: outcome.usage.toUsage(),
+          container: outcome.container,
+        }),
+      );
+    } catch (error) {
+      return errorResponse(toAnthropicError(error));
+    }
+  };
 }

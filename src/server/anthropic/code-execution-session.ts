@@ -1,0 +1,235 @@
+import type { Engine } from "../../engine/engine.js";
+import type { ExecutionHandle } from "../../engine/execution.js";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
+import type { ExecutionResult, ToolCallRequest } from "../../protocol/execution.js";
+import type { ResourceOwners } from "../resource-owners.js";
+import { AnthropicHttpError, invalidRequest, notFound } from "./anthropic-errors.js";
+import type { CodeCallAnswer } from "./request-validation.js";
+import { newContainerId, newToolUseId } from "./response-builder.js";
+import type { CodeToolVersion } from "./tool-validation.js";
+
+/** A call the script is waiting on, as reported to the client. */
+export interface ReportedCall {
+  toolUseId: string;
+  call: ToolCallRequest;
+}
+
+export type RunOutcome = { kind: "paused"; calls: ReportedCall[] } | { kind: "done"; result: ExecutionResult };
+
+/** Expired container ids remembered (per owner) so a late resume gets "expired", not "not found". */
+const MAX_REMEMBERED_EXPIRED = 10_000;
+
+/**
+ * One script run by `code_execution`: consumes the execution's events and decides when the script is
+ * paused on the client. The sandbox has no "idle" signal, so a script counts as paused once it has
+ * unreported pending calls and nothing else happened for `settleMs` (the calls of an `asyncio.gather`
+ * arrive within a few milliseconds of each other and are reported together).
+ */
+export class CodeRun {
+  readonly #toolUseIds = new Map<string, string>();
+  readonly #reported = new Set<string>();
+  #lastEventAt = performance.now();
+  #wakeups: Array<() => void> = [];
+  #result: ExecutionResult | undefined;
+
+  constructor(
+    readonly handle: ExecutionHandle,
+    readonly serverToolUseId: string,
+    readonly callerType: CodeToolVersion,
+  ) {
+    void this.#consume();
+    void handle.result.then((result) => {
+      this.#result = result;
+      this.#wake();
+    });
+  }
+
+  get finished(): boolean {
+    return this.#result !== undefined;
+  }
+
+  /** Ids of every `tool_use` this run reported to the client. */
+  toolUseIds(): ReadonlySet<string> {
+    return new Set(this.#toolUseIds.keys());
+  }
+
+  /** Hands the client's answer to the script; a call that already timed out in the script is ignored. */
+  submit(answer: CodeCallAnswer): void {
+    const callId = this.#toolUseIds.get(answer.toolUseId);
+    if (callId === undefined) {
+      throw invalidRequest(`tool_result ${answer.toolUseId} does not answer a call of the paused code execution`);
+    }
+    try {
+      this.handle.submitToolResult(callId, answer.isError ? { error: answer.text } : { value: answer.text });
+    } catch (error) {
+      // The call timed out or the script ended meanwhile: the script has moved on, as on Anthropic's API.
+      if (!PtcError.is(error, ErrorCode.UnknownToolCall)) throw error;
+    }
+  }
+
+  /** Waits until the script pauses on newly pending calls or ends. */
+  async next(settleMs: number, signal: AbortSignal): Promise<RunOutcome> {
+    while (true) {
+      if (this.#result) return { kind: "done", result: this.#result };
+      if (signal.aborted) throw signal.reason ?? new Error("aborted");
+      const fresh = this.handle.pendingToolCalls().filter((call) => !this.#reported.has(call.id));
+      const quietMs = performance.now() - this.#lastEventAt;
+      if (fresh.length > 0 && quietMs >= settleMs) {
+        return {
+          kind: "paused",
+          calls: fresh.map((call) => {
+            const toolUseId = newToolUseId();
+            this.#reported.add(call.id);
+            this.#toolUseIds.set(toolUseId, call.id);
+            return { toolUseId, call };
+          }),
+        };
+      }
+      await this.#sleep(fresh.length > 0 ? settleMs - quietMs : undefined, signal);
+    }
+  }
+
+  cancel(reason: string): void {
+    if (!this.#result) this.handle.cancel(reason);
+  }
+
+  async #consume(): Promise<void> {
+    for await (const _event of this.handle) {
+      this.#lastEventAt = performance.now();
+      this.#wake();
+    }
+  }
+
+  #wake(): void {
+    const wakeups = this.#wakeups;
+    this.#wakeups = [];
+    for (const wake of wakeups) wake();
+  }
+
+  #sleep(ms: number | undefined, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = ms === undefined ? undefined : setTimeout(done, Math.max(1, ms));
+      signal.addEventListener("abort", done, { once: true });
+      this.#wakeups.push(done);
+    });
+  }
+}
+
+/** A code call the upstream made in the same turn as a paused one; it runs once that one ends. */
+export interface QueuedCode {
+  serverToolUseId: string;
+  input: Record<string, unknown>;
+}
+
+/** A container as the endpoint sees it: an engine container plus the script paused in it, if any. */
+export interface ContainerState {
+  readonly id: string;
+  readonly owner: string;
+  lastUsed: number;
+  run: CodeRun | undefined;
+  queued: QueuedCode[];
+  /** Every tool_use id reported for a call made by code in this container (a client may drop `caller`). */
+  codeCallIds: Set<string>;
+  /** Requests on one container run one after another. */
+  tail: Promise<void>;
+  active: number;
+}
+
+/** Containers by id, owned by API keys, expired after `idleTimeoutMs` without use. */
+export class ContainerStore {
+  readonly #containers = new Map<string, ContainerState>();
+  readonly #expired = new Map<string, string>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly owners: ResourceOwners,
+    readonly idleTimeoutMs: number,
+  ) {
+    this.#sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(idleTimeoutMs / 4, 10_000)));
+    this.#sweeper.unref();
+  }
+
+  create(owner: string): ContainerState {
+    let id = newContainerId();
+    while (!this.owners.claim("container", id, owner)) id = newContainerId();
+    const state: ContainerState = {
+      id,
+      owner,
+      lastUsed: Date.now(),
+      run: undefined,
+      queued: [],
+      codeCallIds: new Set(),
+      tail: Promise.resolve(),
+      active: 0,
+    };
+    this.#containers.set(id, state);
+    return state;
+  }
+
+  /** The caller's container; another key's container is reported exactly like an unknown one. */
+  get(id: string, owner: string): ContainerState {
+    const state = this.#containers.get(id);
+    if (state && state.owner === owner && this.owners.owns("container", id, owner)) return state;
+    if (this.#expired.get(id) === owner) {
+      throw new AnthropicHttpError(
+        400,
+        "invalid_request_error",
+        `container_expired: container ${id} has expired (containers are removed after ${Math.round(this.idleTimeoutMs / 1000)} s without use, with their Python state and any paused code). Send the request again without "container" to start a new one.`,
+      );
+    }
+    throw notFound(`container ${id} not found`);
+  }
+
+  /** Runs `work` once the container's earlier requests are done; the container does not expire meanwhile. */
+  async exclusive<T>(state: ContainerState, work: () => Promise<T>): Promise<T> {
+    state.active++;
+    const previous = state.tail;
+    let release: () => void = () => {};
+    state.tail = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return await work();
+    } finally {
+      state.active--;
+      state.lastUsed = Date.now();
+      release();
+    }
+  }
+
+  expiresAt(state: ContainerState): string {
+    return new Date(state.lastUsed + this.idleTimeoutMs).toISOString();
+  }
+
+  sweep(now = Date.now()): void {
+    for (const state of this.#containers.values()) {
+      if (state.active === 0 && now - state.lastUsed > this.idleTimeoutMs) this.expire(state);
+    }
+  }
+
+  expire(state: ContainerState): void {
+    state.run?.cancel("container expired");
+    state.run = undefined;
+    state.queued = [];
+    this.#containers.delete(state.id);
+    this.engine.closeContainer(state.id);
+    this.owners.release("container", state.id);
+    this.#expired.set(state.id, state.owner);
+    if (this.#expired.size > MAX_REMEMBERED_EXPIRED) {
+      const oldest = this.#expired.keys().next();
+      if (!oldest.done) this.#expired.delete(oldest.value);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    for (const state of [...this.#containers.values()]) this.expire(state);
+  }
+}

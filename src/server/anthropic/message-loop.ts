@@ -1,0 +1,253 @@
+import type Anthropic from "@anthropic-ai/sdk";
+import { CODE_EXECUTION_TOOL_NAME } from "../../agent/code-execution-tool.js";
+import type { Engine } from "../../engine/engine.js";
+import type { ExecutionLimits } from "../../protocol/limits.js";
+import type { ToolDefinition } from "../../protocol/tool.js";
+import type { UpstreamModel, UpstreamResponse } from "../../upstream/upstream-model.js";
+import { invalidRequest } from "./anthropic-errors.js";
+import { CodeRun, type ContainerState, type ContainerStore } from "./code-execution-session.js";
+import { type CodeCallAnswer, codeCallAnswers, type ValidatedRequest, validateRequest } from "./request-validation.js";
+import {
+  codeExecutionResultBlock,
+  invalidCodeInputBlock,
+  newServerToolUseId,
+  textBlock,
+  UsageTotals,
+} from "./response-builder.js";
+import { type RequestTools, requestTools, upstreamRequest } from "./upstream-conversion.js";
+
+/** Upstream calls one request may make before it returns `pause_turn` (the client sends the turn back to go on). */
+export const MAX_UPSTREAM_TURNS = 20;
+
+export interface LoopDependencies {
+  engine: Engine;
+  upstream: UpstreamModel;
+  store: ContainerStore;
+  serverTools: readonly ToolDefinition[];
+  settleMs: number;
+  maxUpstreamTurns: number;
+  executionLimits: Partial<ExecutionLimits> | undefined;
+}
+
+/** Where the loop puts what it produces; the streaming encoder writes each block as it comes. */
+export interface LoopSink {
+  block(block: Anthropic.ContentBlock): void;
+  /** Called before each upstream call (the stream starts its message then, not on a resumed pause). */
+  upstreamCall(): void;
+}
+
+export interface LoopOutcome {
+  stopReason: Anthropic.StopReason;
+  stopSequence: string | null;
+  usage: UsageTotals;
+  container: Anthropic.Container | null;
+}
+
+/** A request that passed validation, holding its container (if any) until `run` ends. */
+export interface PreparedRequest {
+  request: ValidatedRequest;
+  tools: RequestTools;
+  answers: CodeCallAnswer[] | undefined;
+  run(sink: LoopSink, signal: AbortSignal): Promise<LoopOutcome>;
+}
+
+/**
+ * Validates the request and checks it against its container, so that every 4xx is known before a
+ * response (or a stream) starts. `run` drives the loop: upstream → code → pause or upstream again.
+ */
+export async function prepareRequest(deps: LoopDependencies, body: unknown, owner: string): Promise<PreparedRequest> {
+  const request = validateRequest(body);
+  const tools = requestTools(request, deps.serverTools);
+  const named = request.container === undefined ? undefined : deps.store.get(request.container, owner);
+  const answers = codeCallAnswers(request, named?.codeCallIds ?? new Set());
+  if (answers && request.codeTool === undefined) {
+    throw invalidRequest("tools: the code execution tool is required to answer tool calls made by code execution");
+  }
+  if (answers && !named?.run) {
+    throw invalidRequest(`container ${request.container}: there is no paused code execution for these tool results`);
+  }
+  const loop = new MessageLoop(deps, request, tools, owner, named);
+  return { request, tools, answers, run: (sink, signal) => loop.run(sink, signal, answers) };
+}
+
+class MessageLoop {
+  readonly #produced: Anthropic.ContentBlock[] = [];
+  readonly #usage = new UsageTotals();
+  readonly #releaseOnEnd: Array<() => void> = [];
+  #sink: LoopSink | undefined;
+  #signal: AbortSignal = new AbortController().signal;
+  #state: ContainerState | undefined;
+
+  constructor(
+    private readonly deps: LoopDependencies,
+    private readonly request: ValidatedRequest,
+    private readonly tools: RequestTools,
+    private readonly owner: string,
+    named: ContainerState | undefined,
+  ) {
+    this.#state = named;
+  }
+
+  async run(sink: LoopSink, signal: AbortSignal, answers: CodeCallAnswer[] | undefined): Promise<LoopOutcome> {
+    this.#sink = sink;
+    this.#signal = signal;
+    const named = this.#state;
+    try {
+      if (!named) return await this.#loop(answers);
+      return await this.deps.store.exclusive(named, () => this.#loop(answers));
+    } finally {
+      for (const release of this.#releaseOnEnd.splice(0)) release();
+    }
+  }
+
+  async #loop(answers: CodeCallAnswer[] | undefined): Promise<LoopOutcome> {
+    const state = this.#state;
+    if (answers && state?.run) {
+      for (const answer of answers) state.run.submit(answer);
+      if ((await this.#drive(state)) === "paused") return this.#end("tool_use", null);
+    } else if (state?.run) {
+      // The client moved on without answering the paused script: it will never be resumed.
+      state.run.cancel("abandoned by the client");
+      state.run = undefined;
+      state.queued = [];
+    }
+    for (let turn = 0; turn < this.deps.maxUpstreamTurns; turn++) {
+      this.#sink?.upstreamCall();
+      const response = await this.deps.upstream.createMessage(
+        upstreamRequest(this.request, this.tools, {
+          produced: this.#produced,
+          knownCodeCallIds: this.#state?.codeCallIds ?? new Set(),
+          forceToolChoice: turn === 0 && !answers,
+        }),
+        { signal: this.#signal },
+      );
+      this.#usage.addUpstream(response.usage);
+      const step = await this.#handleReply(response);
+      if (step !== "continue") return step;
+    }
+    return this.#end("pause_turn", null);
+  }
+
+  /** Emits the reply's blocks in order, running each `code_execution` call as it comes. */
+  async #handleReply(response: UpstreamResponse): Promise<LoopOutcome | "continue"> {
+    let ranCode = false;
+    let directCalls = 0;
+    let paused = false;
+    for (const block of response.content) {
+      if (block.type === "text") {
+        if (block.text !== "") this.#emit(textBlock(block.text));
+      } else if (block.name === CODE_EXECUTION_TOOL_NAME && this.request.codeTool !== undefined) {
+        const serverToolUseId = newServerToolUseId();
+        const input = (block.input ?? {}) as Record<string, unknown>;
+        this.#emit({
+          type: "server_tool_use",
+          id: serverToolUseId,
+          name: "code_execution",
+          input,
+          caller: { type: "direct" },
+        });
+        ranCode = true;
+        const state = this.#container();
+        if (paused) state.queued.push({ serverToolUseId, input });
+        else paused = (await this.#startCode(state, serverToolUseId, input)) === "paused";
+      } else {
+        directCalls++;
+        this.#emit({
+          type: "tool_use",
+          id: block.id,
+          name: block.name,
+          input: block.input,
+          caller: { type: "direct" },
+        });
+      }
+    }
+    if (paused || directCalls > 0) return this.#end("tool_use", null);
+    if (ranCode) return "continue";
+    return this.#end(response.stop_reason, response.stop_sequence);
+  }
+
+  /** The request's container, created on its first code call; held so it cannot expire under the request. */
+  #container(): ContainerState {
+    if (this.#state) return this.#state;
+    const state = this.deps.store.create(this.owner);
+    this.#state = state;
+    state.active++;
+    this.#releaseOnEnd.push(() => {
+      state.active--;
+      state.lastUsed = Date.now();
+    });
+    return state;
+  }
+
+  async #startCode(
+    state: ContainerState,
+    serverToolUseId: string,
+    input: Record<string, unknown>,
+  ): Promise<"paused" | "done"> {
+    const code = input.code;
+    if (typeof code !== "string") {
+      this.#emit(invalidCodeInputBlock(serverToolUseId));
+      return "done";
+    }
+    const handle = this.deps.engine.execute({
+      code,
+      container: state.id,
+      tools: this.tools.engineTools,
+      resultMode: "text",
+      ...(this.deps.executionLimits ? { limits: this.deps.executionLimits } : {}),
+    });
+    state.run = new CodeRun(handle, serverToolUseId, this.request.codeTool ?? "code_execution_20260120");
+    return this.#drive(state);
+  }
+
+  /** Waits for the container's script to pause or end; on its end, starts the next queued code call. */
+  async #drive(state: ContainerState): Promise<"paused" | "done"> {
+    while (state.run) {
+      const run = state.run;
+      let outcome: Awaited<ReturnType<CodeRun["next"]>>;
+      try {
+        outcome = await run.next(this.deps.settleMs, this.#signal);
+      } catch (error) {
+        // The client went away mid-run: nobody will see this script's calls.
+        run.cancel("client disconnected");
+        state.run = undefined;
+        throw error;
+      }
+      if (outcome.kind === "paused") {
+        for (const { toolUseId, call } of outcome.calls) {
+          state.codeCallIds.add(toolUseId);
+          this.#emit({
+            type: "tool_use",
+            id: toolUseId,
+            name: call.name,
+            input: call.input,
+            caller: { type: run.callerType, tool_id: run.serverToolUseId } as Anthropic.ToolUseBlock["caller"],
+          });
+        }
+        return "paused";
+      }
+      state.run = undefined;
+      this.#usage.addExecution(outcome.result);
+      this.#emit(codeExecutionResultBlock(run.serverToolUseId, outcome.result));
+      const next = state.queued.shift();
+      if (next && (await this.#startCode(state, next.serverToolUseId, next.input)) === "paused") return "paused";
+    }
+    return "done";
+  }
+
+  #emit(block: Anthropic.ContentBlock): void {
+    this.#produced.push(block);
+    this.#sink?.block(block);
+  }
+
+  #end(stopReason: Anthropic.StopReason, stopSequence: string | null): LoopOutcome {
+    const state = this.#state;
+    if (state) state.lastUsed = Date.now();
+    return {
+      stopReason,
+      stopSequence,
+      usage: this.#usage,
+      container: state ? { id: state.id, expires_at: this.deps.store.expiresAt(state), skills: null } : null,
+    };
+  }
+}
