@@ -101,6 +101,42 @@ describe("ptc serve: authentication", () => {
   });
 });
 
+describe("ptc serve: POST /v1/messages", () => {
+  test("is handed the parsed body and the caller's owner; bad JSON gets an Anthropic-shaped 400", async () => {
+    const seen: unknown[] = [];
+    const withMessages = createServerApp({
+      engine,
+      owners: new ResourceOwners(),
+      apiKeys: [KEY_A],
+      messages: async (request) => {
+        seen.push(request.body);
+        assert.equal(typeof request.owner, "string");
+        assert.notEqual(request.owner, KEY_A);
+        return Response.json({ type: "message" });
+      },
+    });
+    const ok = await call(withMessages, "POST", "/v1/messages", { model: "m" });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(seen, [{ model: "m" }]);
+    const bad = await call(withMessages, "POST", "/v1/messages", "{oops");
+    assert.equal(bad.status, 400);
+    assert.equal((bad.json as WireError).type, "error");
+    assert.equal((bad.json as WireError).error.type, "invalid_request_error");
+    const unauthenticated = await call(withMessages, "POST", "/v1/messages", { model: "m" }, {});
+    assert.equal((unauthenticated.json as WireError).error.type, "authentication_error");
+  });
+
+  test("without an upstream model it answers 503; oversized bodies get 413", async () => {
+    const none = await call(server, "POST", "/v1/messages", { model: "m" });
+    assert.equal(none.status, 503);
+    assert.match((none.json as WireError).error.message, /no upstream model configured/);
+    const tiny = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], maxBodyBytes: 100 });
+    const big = await call(tiny, "POST", "/v1/executions", { code: `print("${"x".repeat(200)}")` });
+    assert.equal(big.status, 413);
+    assert.equal((big.json as WireError).error.code, "payload_too_large");
+  });
+});
+
 describe("ptc serve: executions", () => {
   test("a finished execution comes back with its result in snake_case", async () => {
     const state = await execute({ code: "r = await double(n=21)\nprint(r['doubled'])" });
@@ -336,15 +372,23 @@ describe("ptc serve: executions", () => {
     }
   });
 
-  test("graceful shutdown cancels what is still paused after the grace period and refuses new work", async () => {
+  test("graceful shutdown: paused executions may still be answered in the grace period, the rest are cancelled", async () => {
     const closing = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A] });
-    const paused = await execute({ code: "await lookup()", tools: [clientTool("lookup")] }, KEY_A, closing);
-    await closing.shutdown(100);
-    const state = await call(closing, "GET", `/v1/executions/${paused.id}`);
-    assert.equal((state.json as WireState).status, "cancelled");
+    const answered = await execute({ code: "print(await lookup())", tools: [clientTool("lookup")] }, KEY_A, closing);
+    const abandoned = await execute({ code: "await lookup()", tools: [clientTool("lookup")] }, KEY_A, closing);
+    const shutdown = closing.shutdown(1_000);
     const refused = await call(closing, "POST", "/v1/executions", { code: "print(1)" });
     assert.equal(refused.status, 503);
     assert.equal((refused.json as WireError).error.code, "shutting_down");
+    assert.equal((await call(closing, "GET", "/health", undefined, {})).status, 503);
+    const callId = answered.pending_tool_calls[0]?.id;
+    const submitted = await call(closing, "POST", `/v1/executions/${answered.id}/tool_results`, {
+      results: [{ call_id: callId, content: "late but fine" }],
+    });
+    assert.equal((submitted.json as WireState).result?.stdout, "late but fine\n");
+    await shutdown;
+    const state = await call(closing, "GET", `/v1/executions/${abandoned.id}`);
+    assert.equal((state.json as WireState).status, "cancelled");
   });
 });
 

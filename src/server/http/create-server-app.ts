@@ -75,14 +75,18 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
 
   app.get("/health", (c) => {
     const stats = options.engine.stats();
-    return c.json({
-      status: accepting ? "ok" : "shutting_down",
-      isolation: options.engine.isolation.level,
-      pool: stats.pool,
-      containers: stats.containers,
-      running_executions: stats.running,
-      executions: store.stats(),
-    });
+    // 503 while shutting down, so load balancers stop sending work.
+    return c.json(
+      {
+        status: accepting ? "ok" : "shutting_down",
+        isolation: options.engine.isolation.level,
+        pool: stats.pool,
+        containers: stats.containers,
+        running_executions: stats.running,
+        executions: store.stats(),
+      },
+      accepting ? 200 : 503,
+    );
   });
 
   app.use("/v1/*", authenticate(options.apiKeys));

@@ -44,10 +44,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let closing: Promise<void> | undefined;
 
   async function close(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
+    options.logger.log("info", "shutting down", { grace_ms: graceMs });
+    // Still listening during the grace period: clients must be able to answer their paused
+    // executions' tool calls. New executions and messages get 503 meanwhile, /health too.
+    await options.serverApp.shutdown(graceMs);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    options.logger.log("info", "shutting down", { grace_ms: graceMs });
-    await options.serverApp.shutdown(graceMs);
     // Long polls and event streams answer as their executions end; give those responses a moment.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, DEFAULT_DRAIN_MS)))]);
