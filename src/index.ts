@@ -10,6 +10,16 @@ export {
   runAgent,
 } from "./agent/index.js";
 export {
+  CONFIG_FILE_NAME,
+  type HttpToolServerConfig,
+  type LoadedConfig,
+  loadConfig,
+  type McpServerConfig,
+  type PtcConfig,
+  parseConfig,
+  type UpstreamConfig,
+} from "./config/index.js";
+export {
   createEngine,
   DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
   type Engine,
@@ -20,8 +30,21 @@ export {
   type ToolResultSubmission,
 } from "./engine/index.js";
 export * from "./protocol/index.js";
+export { createSalesDatabase, createSampleTools } from "./sample/index.js";
 export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "./sandbox/sandbox-pool.js";
 export { resolveSandboxRuntime, type SandboxRuntime } from "./sandbox/sandbox-runtime.js";
+export {
+  HandlerToolSource,
+  HttpToolSource,
+  McpToolSource,
+  openToolSources,
+  parseMcpFlag,
+  type SourceToolDefinition,
+  type ToolSet,
+  type ToolSource,
+  type ToolSourceFailure,
+  toolSourcesFromConfig,
+} from "./sources/index.js";
 export {
   generatePythonStubs,
   normalizeCallers,
@@ -29,3 +52,12 @@ export {
   ToolRegistry,
   toPythonName,
 } from "./tools/index.js";
+export {
+  createAnthropicUpstream,
+  createOpenAIUpstream,
+  UpstreamError,
+  type UpstreamModel,
+  type UpstreamRequest,
+  type UpstreamResponse,
+  upstreamFromConfig,
+} from "./upstream/index.js";

@@ -3,7 +3,7 @@ import { MCP_USAGE, mcpCommand } from "./mcp-command.js";
 import { RUN_USAGE, runCommand } from "./run-command.js";
 import { SERVE_USAGE, serveCommand } from "./serve-command.js";
 import { setupCommand } from "./setup-command.js";
-import { stubsCommand } from "./stubs-command.js";
+import { STUBS_USAGE, stubsCommand } from "./stubs-command.js";
 
 const USAGE = `ptc — programmatic tool calling: run model-written Python that calls your tools, isolated.
 
@@ -12,7 +12,7 @@ Commands:
   ptc mcp [options]           serve the configured tools to MCP clients as execute_code (see \`ptc mcp --help\`)
   ptc serve [options]         HTTP server: executions API and Anthropic-compatible /v1/messages
   ptc doctor [--json]         report runtime, isolation level and pool state
-  ptc stubs [--tools MODULE]  print the Python stubs of the code-callable tools (for the prompt)
+  ptc stubs [options]         print the Python stubs of the code-callable tools (for the prompt)
   ptc setup                   install the sandbox's Node runtime and build the start-up snapshot
 `;
 
@@ -39,6 +39,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         }
         return await serveCommand(rest);
       case "stubs":
+        if (rest.includes("--help")) {
+          process.stdout.write(`${STUBS_USAGE}\n`);
+          return 0;
+        }
         return await stubsCommand(rest);
       case "setup":
         return await setupCommand();

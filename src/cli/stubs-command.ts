@@ -1,16 +1,25 @@
-import type { ToolDefinition } from "../protocol/tool.js";
-import { createSampleTools } from "../sample/index.js";
-import { loadToolsModule } from "../sources/load-tools-module.js";
 import { ToolRegistry } from "../tools/tool-registry.js";
 import { parseArguments } from "./arguments.js";
+import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
+
+export const STUBS_USAGE = `ptc stubs [--config FILE] [--mcp "COMMAND ..."]... [--tools MODULE]... [--sample | --no-sample]
+          [--result-mode json|text]
+
+Prints the Python stubs of the code-callable tools: what a model needs in its prompt to call them from code.
+
+${TOOL_FLAGS_USAGE}`;
 
 /** Prints the Python stubs a model needs in its prompt to call the tools from code. */
 export async function stubsCommand(argv: readonly string[]): Promise<number> {
-  const { flags } = parseArguments(argv, ["tools", "result-mode"], ["no-sample"]);
-  const tools: ToolDefinition[] = flags.has("no-sample") ? [] : createSampleTools();
-  const toolsModule = flags.get("tools");
-  if (typeof toolsModule === "string") tools.push(...(await loadToolsModule(toolsModule)));
-  const resultMode = flags.get("result-mode") === "text" ? "text" : "json";
-  process.stdout.write(ToolRegistry.from(tools).pythonStubs({ resultMode }));
-  return 0;
+  const parsed = parseArguments(argv, [...TOOL_FLAGS.valued, "result-mode"], [...TOOL_FLAGS.booleans], {
+    repeatable: TOOL_FLAGS.repeatable,
+  });
+  const opened = await openTools(toolOptionsFromArguments(parsed));
+  try {
+    const resultMode = parsed.flags.get("result-mode") === "text" ? "text" : "json";
+    process.stdout.write(ToolRegistry.from(opened.tools).pythonStubs({ resultMode }));
+    return 0;
+  } finally {
+    await opened.close();
+  }
 }
