@@ -127,10 +127,13 @@ export interface LinkedAbort {
 export function linkAbort(timeoutMs: number, signals: readonly (AbortSignal | undefined)[]): LinkedAbort {
   const controller = new AbortController();
   let expired = false;
-  const timer = setTimeout(() => {
-    expired = true;
-    controller.abort(new Error(`timed out after ${timeoutMs} ms`));
-  }, Math.min(timeoutMs, MAX_TIMER_MS));
+  const timer = setTimeout(
+    () => {
+      expired = true;
+      controller.abort(new Error(`timed out after ${timeoutMs} ms`));
+    },
+    Math.min(timeoutMs, MAX_TIMER_MS),
+  );
   const unlinks: Array<() => void> = [];
   for (const signal of signals) {
     if (!signal) continue;
