@@ -244,3 +244,31 @@ for (const format of ["anthropic", "openai"] as const) {
     });
   }
 }
+
+describe("Anthropic endpoint: containers", () => {
+  test("Python state persists across executions of one container; a fresh request gets a fresh container", async () => {
+    const client = endpoint("anthropic").client();
+    const run = async (code: string, container?: string) => {
+      model.setScript([{ toolCalls: [{ name: "code_execution", input: { code } }] }, { text: "ok" }]);
+      const message = await client.messages.create({
+        model: MODEL,
+        max_tokens: 256,
+        tools,
+        messages: [{ role: "user", content: "run it" }],
+        ...(container ? { container } : {}),
+      });
+      const result = message.content.find((block) => block.type === "code_execution_tool_result");
+      const content = result?.content;
+      return { message, stdout: content?.type === "code_execution_result" ? content.stdout : content?.type };
+    };
+    const first = await run("answer = 41\nprint('set')");
+    const id = first.message.container?.id;
+    assert.ok(id);
+    const second = await run("print(answer + 1)", id);
+    assert.equal(second.stdout, "42\n");
+    assert.equal(second.message.container?.id, id);
+    const fresh = await run("print('answer' in globals())");
+    assert.equal(fresh.stdout, "False\n");
+    assert.notEqual(fresh.message.container?.id, id);
+  });
+});

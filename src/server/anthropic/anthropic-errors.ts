@@ -1,3 +1,4 @@
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import { anthropicErrorFor, UpstreamError } from "../../upstream/upstream-error.js";
 
 /** Anthropic's error `type`s that this endpoint produces. */
@@ -54,6 +55,9 @@ export function toAnthropicError(error: unknown): AnthropicHttpError {
     const status = mapped.type === "api_error" ? 502 : mapped.status;
     return new AnthropicHttpError(status, mapped.type, mapped.message);
   }
+  if (PtcError.is(error, ErrorCode.EngineClosed))
+    return new AnthropicHttpError(529, "overloaded_error", "the server is shutting down");
+  if (PtcError.is(error, ErrorCode.InvalidRequest)) return invalidRequest(error.message);
   return new AnthropicHttpError(500, "api_error", "Internal server error");
 }
 
