@@ -82,7 +82,9 @@ export function streamMessage(options: StreamOptions): Response {
   const startMessage = () => {
     if (started) return;
     started = true;
-    write({ type: "message_start", message: message([]) });
+    // No `ptc` usage yet: the SDK keeps message_start's usage object, so zeros would look final.
+    const { ptc: _notYet, ...usage } = message([]).usage;
+    write({ type: "message_start", message: { ...message([]), usage } });
     for (const block of buffered.splice(0)) for (const event of blockEvents(block, index++)) write(event);
   };
   const sink: LoopSink = {
