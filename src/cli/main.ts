@@ -16,47 +16,38 @@ Commands:
   ptc setup                   install the sandbox's Node runtime and build the start-up snapshot
 `;
 
+interface Command {
+  run(argv: readonly string[]): Promise<number>;
+  /** Printed for `--help`; commands without one take no options worth a page. */
+  usage?: string;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  run: { run: runCommand, usage: RUN_USAGE },
+  mcp: { run: mcpCommand, usage: MCP_USAGE },
+  serve: { run: serveCommand, usage: SERVE_USAGE },
+  stubs: { run: stubsCommand, usage: STUBS_USAGE },
+  setup: { run: () => setupCommand() },
+  doctor: { run: doctorCommand },
+};
+
 export async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help") {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    process.stderr.write(`unknown command: ${name}\n\n${USAGE}`);
+    return 2;
+  }
   try {
-    switch (command) {
-      case "run":
-        if (rest.includes("--help")) {
-          process.stdout.write(`${RUN_USAGE}\n`);
-          return 0;
-        }
-        return await runCommand(rest);
-      case "mcp":
-        if (rest.includes("--help")) {
-          process.stdout.write(`${MCP_USAGE}\n`);
-          return 0;
-        }
-        return await mcpCommand(rest);
-      case "serve":
-        if (rest.includes("--help")) {
-          process.stdout.write(`${SERVE_USAGE}\n`);
-          return 0;
-        }
-        return await serveCommand(rest);
-      case "stubs":
-        if (rest.includes("--help")) {
-          process.stdout.write(`${STUBS_USAGE}\n`);
-          return 0;
-        }
-        return await stubsCommand(rest);
-      case "setup":
-        return await setupCommand();
-      case "doctor":
-        return await doctorCommand(rest);
-      case undefined:
-      case "help":
-      case "--help":
-        process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
-        return 2;
+    if (command.usage !== undefined && rest.includes("--help")) {
+      process.stdout.write(`${command.usage}\n`);
+      return 0;
     }
+    return await command.run(rest);
   } catch (error) {
     process.stderr.write(`ptc: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
