@@ -7,6 +7,8 @@ export interface Comparison {
   baseline: number;
   unit: string;
   ratio: number;
+  /** What the baseline is, e.g. "in-process" Pyodide or an "in-process handler". */
+  baselineName: string;
 }
 
 export interface TargetCheck {
@@ -50,11 +52,19 @@ export function compare(
   label: string,
   ptcKey: string,
   baselineKey: string,
+  baselineName = "in-process",
 ): Comparison | null {
   const ptc = measurements.find((row) => row.key === ptcKey);
   const baseline = measurements.find((row) => row.key === baselineKey);
   if (!ptc || !baseline) return null;
-  return { label, ptc: ptc.median, baseline: baseline.median, unit: ptc.unit, ratio: ptc.median / baseline.median };
+  return {
+    label,
+    ptc: ptc.median,
+    baseline: baseline.median,
+    unit: ptc.unit,
+    ratio: ptc.median / baseline.median,
+    baselineName,
+  };
 }
 
 export function checkTarget(
@@ -71,7 +81,7 @@ export function checkTarget(
 export function formatReport(report: BenchReport): string {
   const comparisons = report.comparisons.map(
     (each) =>
-      `${each.label}: ${formatNumber(each.ptc)} ${each.unit} vs ${formatNumber(each.baseline)} ${each.unit} in-process = ${each.ratio.toFixed(1)}×`,
+      `${each.label}: ${formatNumber(each.ptc)} ${each.unit} vs ${formatNumber(each.baseline)} ${each.unit} ${each.baselineName} = ${each.ratio.toFixed(1)}×`,
   );
   const targets = report.targets.map(
     (each) =>
@@ -80,7 +90,7 @@ export function formatReport(report: BenchReport): string {
   return [
     formatTable(report.measurements),
     "",
-    "ptc vs in-process Pyodide (medians, same run):",
+    "ptc vs its baselines (medians, same run):",
     ...comparisons.map((line) => `  ${line}`),
     "",
     "targets:",

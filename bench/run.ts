@@ -67,8 +67,8 @@ async function main(): Promise<void> {
       compare(rows, "per call (host wall), vs sandbox Node", "perCallWall", "inProcessSandboxNodePerCall"),
       compare(rows, `gather of ${GATHER_CALLS}, default cap`, "gatherDefaultCap", "inProcessGather"),
       compare(rows, `gather of ${GATHER_CALLS}, uncapped`, "gatherUncapped", "inProcessGather"),
-      compare(rows, "per call via MCP stdio", "sourceMcpStdio", "sourceHandler"),
-      compare(rows, "per call via HTTP tool server", "sourceHttp", "sourceHandler"),
+      compare(rows, "per call via MCP stdio", "sourceMcpStdio", "sourceHandler", "in-process handler"),
+      compare(rows, "per call via HTTP tool server", "sourceHttp", "sourceHandler", "in-process handler"),
     ].filter((each) => each !== null);
     const targets = [
       checkTarget(rows, "warm start, one-off container", "warmStartOneOff", 10),
