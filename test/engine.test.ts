@@ -164,6 +164,45 @@ describe("engine: tool calls through the sandbox", () => {
 });
 
 describe("engine: pending calls resolved by the caller", () => {
+  test("a pause is reported only once the script has nothing else to run", async () => {
+    const ask = codeTool("ask");
+    const slow = codeTool("slow", async () => {
+      await delay(200);
+      return "slow done";
+    });
+    const execution = engine.execute({
+      code: [
+        "import asyncio",
+        "task = asyncio.create_task(ask(q=1))",
+        "await asyncio.sleep(0)",
+        "busy = sum(i * i for i in range(3_000_000))  # still running: no pause yet",
+        "a, b = await asyncio.gather(task, slow())",
+        "print(a, b)",
+      ].join("\n"),
+      tools: [ask, slow],
+    });
+    const order: string[] = [];
+    for await (const event of execution) {
+      if (event.type === "tool-call" && event.pending) {
+        // The call is out but the script is busy computing: not paused.
+        assert.equal(execution.isPaused(), false);
+      }
+      if (event.type === "tool-result") order.push(`result:${event.name}`);
+      if (event.type === "execution-paused") {
+        order.push("paused");
+        // The handler call had to finish first: while it runs the script is not waiting on the caller alone.
+        assert.deepEqual(
+          event.pendingCallIds,
+          execution.pendingToolCalls().map((call) => call.id),
+        );
+        for (const id of event.pendingCallIds) execution.submitToolResult(id, { value: "asked" });
+      }
+    }
+    const result = await execution.result;
+    assert.equal(result.stdout, "asked slow done\n");
+    assert.deepEqual(order, ["result:slow", "paused", "result:ask"]);
+  });
+
   test("several pending calls at once, resolved from outside, in any order", async () => {
     const lookup = codeTool("lookup");
     const execution = engine.execute({
@@ -174,7 +213,10 @@ describe("engine: pending calls resolved by the caller", () => {
     let firstKey = "";
     for await (const event of execution) {
       seen.push(event);
-      if (event.type === "tool-call" && execution.pendingToolCalls().length === 2) {
+      // The sandbox reports the pause once both calls of the gather are out: answer them together.
+      if (event.type === "execution-paused") {
+        assert.equal(event.pendingCallIds.length, 2);
+        assert.ok(execution.isPaused());
         const [first, second] = execution.pendingToolCalls();
         assert.ok(first && second);
         firstKey = String(first.input.k);
@@ -183,6 +225,7 @@ describe("engine: pending calls resolved by the caller", () => {
         assert.equal(execution.submitToolResult(second.id, { value: `B-${String(second.input.k)}` }), "accepted");
         assert.equal(execution.submitToolResult(second.id, { value: "again" }), "duplicate");
         assert.equal(execution.submitToolResult(first.id, { value: { k: first.input.k } }), "accepted");
+        assert.ok(!execution.isPaused());
       }
     }
     const result = await execution.result;
@@ -190,7 +233,7 @@ describe("engine: pending calls resolved by the caller", () => {
     assert.equal(result.stdout, firstKey === "a" ? "{'k': 'a'} B-b\n" : "B-a {'k': 'b'}\n");
     assert.deepEqual(
       seen.map((event) => event.type).filter((type) => type !== "stdout"),
-      ["execution-start", "tool-call", "tool-call", "tool-result", "tool-result", "done"],
+      ["execution-start", "tool-call", "tool-call", "execution-paused", "tool-result", "tool-result", "done"],
     );
     assert.ok(result.toolCalls.every((call) => call.resolvedBy === "caller"));
     assert.throws(() => execution.submitToolResult("call_unknown", { value: 1 }), /no pending tool call/);

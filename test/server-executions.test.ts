@@ -302,12 +302,24 @@ describe("ptc serve: executions", () => {
       });
     assert.deepEqual(
       events.map((event) => event.type),
-      ["execution-start", "stdout", "tool-call", "tool-result", "tool-call", "tool-result", "stdout", "done"],
+      [
+        "execution-start",
+        "stdout",
+        "tool-call",
+        "execution-paused",
+        "tool-result",
+        "tool-call",
+        "tool-result",
+        "stdout",
+        "done",
+      ],
     );
     assert.equal((events[2]?.data.call as { name: string } | undefined)?.name, "lookup");
     assert.equal(events[2]?.data.pending, true);
-    assert.equal(events[4]?.data.pending, false);
-    assert.equal((events[7]?.data.result as { stdout: string } | undefined)?.stdout, "before\nR 4\n");
+    assert.deepEqual(events[3]?.data.pending_call_ids, [callId]);
+    // A call with a server handler never pauses the execution.
+    assert.equal(events[5]?.data.pending, false);
+    assert.equal((events[8]?.data.result as { stdout: string } | undefined)?.stdout, "before\nR 4\n");
   });
 
   test("malformed JSON and wrong types get 400 with a stable code, never a stack", async () => {

@@ -25,6 +25,11 @@ export interface ExecutionHandle extends AsyncIterable<ExecutionEvent> {
   readonly result: Promise<ExecutionResult>;
   /** Calls waiting for `submitToolResult` (tools without a handler). */
   pendingToolCalls(): ToolCallRequest[];
+  /**
+   * True while the script is blocked on `pendingToolCalls()` alone: the sandbox reports when it has nothing
+   * left to run, so a caller can answer a whole `asyncio.gather` at once without guessing from timing.
+   */
+  isPaused(): boolean;
   submitToolResult(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate";
   cancel(reason?: string): void;
   journal(): readonly JournalEntry[];
@@ -68,6 +73,9 @@ export class Execution implements ExecutionHandle {
   #activeTimer: NodeJS.Timeout | undefined;
   #toolWaitMs = 0;
   #toolWaitSince: number | null = null;
+  /** The sandbox reported the script idle and nothing crossed the bridge since. */
+  #idle = false;
+  #pauseReported = false;
 
   constructor(private readonly params: ExecutionParams) {
     this.id = params.id;
@@ -79,7 +87,10 @@ export class Execution implements ExecutionHandle {
       registry: params.registry,
       limits: params.limits,
       journal: this.#journal,
-      reply: (guestCallId, ok, payload) => this.#lease?.sandbox.sendToolResult(guestCallId, ok, payload),
+      reply: (guestCallId, ok, payload) => {
+        this.#setRunning();
+        this.#lease?.sandbox.sendToolResult(guestCallId, ok, payload);
+      },
       onToolCall: (call, pending) => this.#events.push({ type: "tool-call", call, pending }),
       onToolResult: (callId, name, outcome, durationMs) =>
         this.#events.push({ type: "tool-result", callId, name, outcome, durationMs }),
@@ -99,6 +110,24 @@ export class Execution implements ExecutionHandle {
 
   pendingToolCalls(): ToolCallRequest[] {
     return this.#broker.pending();
+  }
+
+  isPaused(): boolean {
+    if (!this.#idle || this.#stop !== null) return false;
+    const outstanding = this.#broker.outstanding;
+    return outstanding > 0 && this.#broker.pending().length === outstanding;
+  }
+
+  #setRunning(): void {
+    this.#idle = false;
+    this.#pauseReported = false;
+  }
+
+  #onIdle(): void {
+    this.#idle = true;
+    if (this.#pauseReported || !this.isPaused()) return;
+    this.#pauseReported = true;
+    this.#events.push({ type: "execution-paused", pendingCallIds: this.#broker.pending().map((call) => call.id) });
   }
 
   submitToolResult(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate" {
@@ -152,8 +181,15 @@ export class Execution implements ExecutionHandle {
             maxToolInputBytes: limits.maxToolInputBytes,
           },
           {
-            onToolCall: (guestCallId, name, inputJson) => this.#broker.handleGuestCall(guestCallId, name, inputJson),
-            onOutput: (stream, text) => this.#onOutput(stream, text),
+            onToolCall: (guestCallId, name, inputJson) => {
+              this.#setRunning();
+              this.#broker.handleGuestCall(guestCallId, name, inputJson);
+            },
+            onOutput: (stream, text) => {
+              this.#setRunning();
+              this.#onOutput(stream, text);
+            },
+            onIdle: () => this.#onIdle(),
           },
         );
         // A stop that came in while the script was being handed over still applies.

@@ -102,6 +102,11 @@ export type ExecutionEvent =
   | { type: "tool-result"; callId: string; name: string; outcome: ToolOutcome; durationMs: number }
   | { type: "stdout"; text: string }
   | { type: "stderr"; text: string }
+  /**
+   * The script can do nothing until the caller answers these calls: the sandbox reported it idle while
+   * only calls without a handler were outstanding. Sent again after each resume that ends in a new pause.
+   */
+  | { type: "execution-paused"; pendingCallIds: string[] }
   | { type: "done"; result: ExecutionResult };
 
 /**

@@ -37,6 +37,8 @@ export interface SandboxRunListener {
   /** `inputJson` is untrusted text from guest code; the host validates it. */
   onToolCall(guestCallId: number, name: string, inputJson: string): void;
   onOutput(stream: "stdout" | "stderr", text: string): void;
+  /** The script has nothing to run until an outstanding tool call returns (or a timer fires). */
+  onIdle?(): void;
 }
 
 let nextSandboxId = 1;
@@ -77,6 +79,8 @@ export class SandboxProcess {
   #listener: SandboxRunListener | null = null;
   #finishRun: ((outcome: SandboxRunOutcome) => void) | null = null;
   #diagnostics = "";
+  /** Tool results sent during the current run; an idle report counts the ones the child had received. */
+  #resultsSent = 0;
   #splitter: LineSplitter;
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
@@ -144,6 +148,7 @@ export class SandboxProcess {
     }
     if (this.#finishRun) throw new Error("sandbox is already running a script");
     this.#listener = listener;
+    this.#resultsSent = 0;
     // Room for the frame header; a frame beyond it can only come from a broken or hostile child.
     const maxToolInputBytes = request.maxToolInputBytes ?? DEFAULT_MAX_TOOL_INPUT_BYTES;
     this.#splitter.maxLineLength = maxToolInputBytes + 4096;
@@ -166,6 +171,7 @@ export class SandboxProcess {
 
   /** `payloadJson` must be JSON text without raw newlines (JSON.stringify output is). */
   sendToolResult(guestCallId: number, ok: boolean, payloadJson: string): void {
+    this.#resultsSent++;
     this.#write(`R${guestCallId}\t${ok ? "1" : "0"}${payloadJson}`);
   }
 
@@ -222,6 +228,11 @@ export class SandboxProcess {
         return;
       }
       this.#listener.onToolCall(guestCallId, name, line.slice(secondTab + 1));
+      return;
+    }
+    if (kind === "W") {
+      // An idle report that crossed a result on the pipe is stale: the script is running again.
+      if (Number(line.slice(1)) === this.#resultsSent) this.#listener?.onIdle?.();
       return;
     }
     if (kind !== "J") {

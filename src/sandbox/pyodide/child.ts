@@ -7,6 +7,7 @@
 //   host -> child  R<callId>\t<1|0><payload json>   a tool result (1) or tool error (0)
 //   child -> host  J{json}                          ready, output, done, fatal
 //   child -> host  C<callId>\t<name json>\t<input json>   a tool call from guest code
+//   child -> host  W<results received>              the script has nothing to run until a tool call returns
 // Tool payloads pass through as text so large results are parsed once, in Python.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -112,6 +113,48 @@ function callTool(name: unknown, input: unknown): Promise<string> {
   });
 }
 
+// Idle detection. Pyodide's event loop hands every Python step to `scheduleCallback` (delay 0: setImmediate,
+// else setTimeout); the guest setup routes it through `schedule` below, which counts steps queued to run
+// now. When none is queued and tool calls are outstanding, the script is blocked on them (or on timers):
+// the host learns it at once instead of guessing from a quiet period. The count of results received lets
+// the host ignore a report that crossed a result on the pipe.
+const immediate = setImmediate;
+let running = false;
+let readySteps = 0;
+let idleReported = false;
+let resultsReceived = 0;
+function afterStep(): void {
+  if (readySteps === 0 && !idleReported) immediate(reportIdle);
+}
+function reportIdle(): void {
+  if (readySteps > 0 || idleReported || !running || waiting.size === 0) return;
+  idleReported = true;
+  send(`W${resultsReceived}`);
+}
+function step(callback: () => unknown): () => void {
+  return () => {
+    idleReported = false;
+    try {
+      callback();
+    } finally {
+      afterStep();
+    }
+  };
+}
+function schedule(callback: () => unknown, delay = 0): void {
+  if (typeof callback !== "function") return;
+  if (delay > 2) {
+    setTimeout(step(callback), delay);
+    return;
+  }
+  readySteps++;
+  const run = step(callback);
+  immediate(() => {
+    readySteps--;
+    run();
+  });
+}
+
 type PyodideApi = {
   runPythonAsync(code: string): Promise<unknown>;
   registerJsModule(name: string, module: object): void;
@@ -144,7 +187,7 @@ async function boot(): Promise<{ run: RunFunction; jspi: boolean }> {
   }
   pyodide.setStdout(makeWriter("stdout"));
   pyodide.setStderr(makeWriter("stderr"));
-  pyodide.registerJsModule("_ptc_bridge", { call: callTool });
+  pyodide.registerJsModule("_ptc_bridge", { call: callTool, schedule });
   const guestSource = readFileSync(join(here, "guest.py"), "utf8");
   await pyodide.runPythonAsync(guestSource);
   // The guest setup has imported what it needs from pyodide_js; now take it away from guest code.
@@ -197,7 +240,6 @@ for i in range(300):
 `;
 await run(WARM_UP, "[]", "json");
 
-let running = false;
 async function handleRun(message: {
   code: string;
   tools: string;
@@ -213,6 +255,8 @@ async function handleRun(message: {
   outputSent.stdout = outputSent.stderr = 0;
   outputDropped.stdout = outputDropped.stderr = 0;
   memoryLimitHit = false;
+  resultsReceived = 0;
+  idleReported = false;
   const errorJson = await run(message.code, message.tools, message.resultMode);
   flushOutput();
   running = false;
@@ -250,6 +294,7 @@ function dispatch(line: string): void {
     const tab = line.indexOf("\t");
     const callId = Number(line.slice(1, tab));
     const resolve = waiting.get(callId);
+    resultsReceived++;
     if (resolve) {
       waiting.delete(callId);
       resolve(line.slice(tab + 1));

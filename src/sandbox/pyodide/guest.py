@@ -13,6 +13,8 @@ from pyodide.ffi import can_run_sync, run_sync
 import _ptc_bridge
 
 _bridge_call = _ptc_bridge.call
+# Every event-loop step goes through the child's scheduler, which tells the host when the script is idle.
+_webloop.scheduleCallback = _ptc_bridge.schedule
 _SCRIPT = "script.py"
 _GUEST = "<ptc>"
 

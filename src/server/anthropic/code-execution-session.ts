@@ -20,15 +20,13 @@ export type RunOutcome = { kind: "paused"; calls: ReportedCall[] } | { kind: "do
 const MAX_REMEMBERED_EXPIRED = 10_000;
 
 /**
- * One script run by `code_execution`: consumes the execution's events and decides when the script is
- * paused on the client. The sandbox has no "idle" signal, so a script counts as paused once it has
- * unreported pending calls and nothing else happened for `settleMs` (the calls of an `asyncio.gather`
- * arrive within a few milliseconds of each other and are reported together).
+ * One script run by `code_execution`: follows the execution's events and reports when the script is
+ * paused on the client (the engine's `isPaused()`: the sandbox has nothing left to run but calls only
+ * the client can answer, so every call of an `asyncio.gather` is reported together).
  */
 export class CodeRun {
   readonly #toolUseIds = new Map<string, string>();
   readonly #reported = new Set<string>();
-  #lastEventAt = performance.now();
   #wakeups: Array<() => void> = [];
   #result: ExecutionResult | undefined;
 
@@ -68,13 +66,14 @@ export class CodeRun {
   }
 
   /** Waits until the script pauses on newly pending calls or ends. */
-  async next(settleMs: number, signal: AbortSignal): Promise<RunOutcome> {
+  async next(signal: AbortSignal): Promise<RunOutcome> {
     while (true) {
       if (this.#result) return { kind: "done", result: this.#result };
       if (signal.aborted) throw signal.reason ?? new Error("aborted");
-      const fresh = this.handle.pendingToolCalls().filter((call) => !this.#reported.has(call.id));
-      const quietMs = performance.now() - this.#lastEventAt;
-      if (fresh.length > 0 && quietMs >= settleMs) {
+      const fresh = this.handle.isPaused()
+        ? this.handle.pendingToolCalls().filter((call) => !this.#reported.has(call.id))
+        : [];
+      if (fresh.length > 0) {
         return {
           kind: "paused",
           calls: fresh.map((call) => {
@@ -85,7 +84,7 @@ export class CodeRun {
           }),
         };
       }
-      await this.#sleep(fresh.length > 0 ? settleMs - quietMs : undefined, signal);
+      await this.#sleep(signal);
     }
   }
 
@@ -94,10 +93,7 @@ export class CodeRun {
   }
 
   async #consume(): Promise<void> {
-    for await (const _event of this.handle) {
-      this.#lastEventAt = performance.now();
-      this.#wake();
-    }
+    for await (const _event of this.handle) this.#wake();
   }
 
   #wake(): void {
@@ -106,14 +102,12 @@ export class CodeRun {
     for (const wake of wakeups) wake();
   }
 
-  #sleep(ms: number | undefined, signal: AbortSignal): Promise<void> {
+  #sleep(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
         signal.removeEventListener("abort", done);
         resolve();
       };
-      const timer = ms === undefined ? undefined : setTimeout(done, Math.max(1, ms));
       signal.addEventListener("abort", done, { once: true });
       this.#wakeups.push(done);
     });

@@ -24,7 +24,6 @@ export interface LoopDependencies {
   upstream: UpstreamModel;
   store: ContainerStore;
   serverTools: readonly ToolDefinition[];
-  settleMs: number;
   maxUpstreamTurns: number;
   executionLimits: Partial<ExecutionLimits> | undefined;
 }
@@ -206,7 +205,7 @@ class MessageLoop {
       const run = state.run;
       let outcome: Awaited<ReturnType<CodeRun["next"]>>;
       try {
-        outcome = await run.next(this.deps.settleMs, this.#signal);
+        outcome = await run.next(this.#signal);
       } catch (error) {
         // The client went away mid-run: nobody will see this script's calls.
         run.cancel("client disconnected");

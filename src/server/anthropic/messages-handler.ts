@@ -11,9 +11,6 @@ import { type LoopDependencies, MAX_UPSTREAM_TURNS, prepareRequest } from "./mes
 import { DEFAULT_PING_INTERVAL_MS, streamMessage } from "./message-stream.js";
 import { buildMessage, newMessageId } from "./response-builder.js";
 
-/** How long a script must be quiet, with calls pending, before it counts as paused (gathered calls arrive together). */
-export const DEFAULT_PAUSE_SETTLE_MS = 60;
-
 export interface MessagesHandlerOptions {
   engine: Engine;
   /**
@@ -29,8 +26,6 @@ export interface MessagesHandlerOptions {
   maxUpstreamTurns?: number;
   /** Default `DEFAULT_PING_INTERVAL_MS`. */
   pingIntervalMs?: number;
-  /** Default `DEFAULT_PAUSE_SETTLE_MS`. */
-  pauseSettleMs?: number;
   /** Per-execution limits on top of the engine's (e.g. a shorter `pendingToolTimeoutMs`). */
   executionLimits?: Partial<ExecutionLimits>;
 }
@@ -63,7 +58,6 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
     upstream: options.upstream,
     store,
     serverTools: options.serverTools,
-    settleMs: options.pauseSettleMs ?? DEFAULT_PAUSE_SETTLE_MS,
     maxUpstreamTurns: options.maxUpstreamTurns ?? MAX_UPSTREAM_TURNS,
     executionLimits: options.executionLimits,
   };

@@ -15,8 +15,6 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 2;
 /** Finished executions stay readable (GET, events) this long, and at most this many per server. */
 export const DEFAULT_FINISHED_RETENTION_MS = 3_600_000;
 export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
-/** Quiet time after which a paused execution is reported (lets `asyncio.gather` list all its calls). */
-export const DEFAULT_PAUSE_SETTLE_MS = 50;
 /** Live containers per server (each keeps a sandbox); past it the least recently used idle one is ended. */
 export const DEFAULT_MAX_CONTAINERS = 32;
 /** Ended containers remembered (so their id answers 410, not 404) at most this many, this long. */
@@ -29,7 +27,6 @@ export interface ExecutionStoreOptions {
   retryAfterSeconds?: number;
   finishedRetentionMs?: number;
   maxFinished?: number;
-  pauseSettleMs?: number;
   maxContainers?: number;
   /** The engine's `containerIdleTimeoutMs`, to report when a container expires. */
   containerIdleTimeoutMs?: number;
@@ -82,7 +79,6 @@ export class ExecutionStore {
       retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
       finishedRetentionMs: options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
       maxFinished: options.maxFinished ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
-      pauseSettleMs: options.pauseSettleMs ?? DEFAULT_PAUSE_SETTLE_MS,
       maxContainers: options.maxContainers ?? DEFAULT_MAX_CONTAINERS,
       containerIdleTimeoutMs: options.containerIdleTimeoutMs ?? 300_000,
     };
@@ -149,7 +145,7 @@ export class ExecutionStore {
   }
 
   settle(entry: StoredExecution, waitMs: number, signal?: AbortSignal): Promise<void> {
-    return entry.settle(waitMs, this.#options.pauseSettleMs, signal);
+    return entry.settle(waitMs, signal);
   }
 
   /** Applies every result or none: an id the execution never paused on fails the whole request. */

@@ -12,20 +12,16 @@ import type {
 export type ExecutionStatus = "queued" | "running" | "paused" | ExecutionResult["status"];
 
 /**
- * One execution as the server tracks it: queued (no engine handle yet), started, or finished. It
- * follows the handle's events to know which calls wait for the client and whether a handler call is
- * in flight, which is what "paused" means on the wire.
+ * One execution as the server tracks it: queued (no engine handle yet), started, or finished. "Paused"
+ * on the wire is the engine's `isPaused()`: the sandbox reported the script blocked on client calls alone.
  */
 export class StoredExecution {
   readonly createdAt = Date.now();
   handle: ExecutionHandle | undefined;
   result: ExecutionResult | undefined;
   finishedAt: number | undefined;
-  /** performance.now() of the last event: a paused execution is reported once it has been quiet briefly. */
-  lastChangeAt = performance.now();
   /** Ids of every call that paused for the client, answered or not (to tell "duplicate" from "unknown"). */
   readonly callerCalls = new Set<string>();
-  readonly #handlerCalls = new Set<string>();
   #waiters = new Set<() => void>();
 
   constructor(
@@ -41,9 +37,9 @@ export class StoredExecution {
     return this.isPaused() ? "paused" : "running";
   }
 
-  /** Waiting only for the client: at least one call pending and no handler call running. */
+  /** Blocked on the client alone: calls pending, no handler call running, nothing else left to run. */
   isPaused(): boolean {
-    return this.handle !== undefined && this.#handlerCalls.size === 0 && this.pendingToolCalls().length > 0;
+    return this.result === undefined && (this.handle?.isPaused() ?? false);
   }
 
   pendingToolCalls(): ToolCallRequest[] {
@@ -56,12 +52,7 @@ export class StoredExecution {
   }
 
   observe(event: ExecutionEvent): void {
-    if (event.type === "tool-call") {
-      if (event.pending) this.callerCalls.add(event.call.id);
-      else this.#handlerCalls.add(event.call.id);
-    } else if (event.type === "tool-result") {
-      this.#handlerCalls.delete(event.callId);
-    }
+    if (event.type === "tool-call" && event.pending) this.callerCalls.add(event.call.id);
     this.#changed();
   }
 
@@ -69,7 +60,6 @@ export class StoredExecution {
     if (this.result) return;
     this.result = result;
     this.finishedAt = Date.now();
-    this.#handlerCalls.clear();
     this.#changed();
   }
 
@@ -89,26 +79,19 @@ export class StoredExecution {
   }
 
   /**
-   * Returns once the execution has finished, or is paused and has been quiet for `settleMs` (so
-   * every call of an `asyncio.gather` is listed, not just the first), or `waitMs` has passed.
+   * Returns once the execution has finished or is paused (the engine's `execution-paused` event comes
+   * after every call of an `asyncio.gather`, so all are listed), or `waitMs` has passed.
    */
-  async settle(waitMs: number, settleMs: number, signal?: AbortSignal): Promise<void> {
+  async settle(waitMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = performance.now() + waitMs;
-    while (!this.result && !signal?.aborted) {
+    while (!this.result && !signal?.aborted && !this.isPaused()) {
       const now = performance.now();
       if (now >= deadline) return;
-      let sleepMs = deadline - now;
-      if (this.isPaused()) {
-        const quietMs = now - this.lastChangeAt;
-        if (quietMs >= settleMs) return;
-        sleepMs = Math.min(sleepMs, settleMs - quietMs);
-      }
-      await this.nextChange(sleepMs, signal);
+      await this.nextChange(deadline - now, signal);
     }
   }
 
   #changed(): void {
-    this.lastChangeAt = performance.now();
     for (const wake of [...this.#waiters]) wake();
   }
 }

@@ -106,6 +106,8 @@ export function wireEvent(event: ExecutionEvent): Record<string, unknown> {
     case "stdout":
     case "stderr":
       return { text: event.text };
+    case "execution-paused":
+      return { pending_call_ids: event.pendingCallIds };
     case "done":
       return { result: wireResult(event.result) };
   }
