@@ -36,14 +36,17 @@ export function expandEnvironment<T>(value: T, environment: NodeJS.ProcessEnv, w
   return value;
 }
 
-/** Validates a parsed config; errors name the field. */
+/**
+ * Expands `${NAME}` references, then validates; errors name the field. Expanding first lets a whole
+ * value come from the environment (`"url": "${TICKETS_URL}"`) and still be checked as a URL.
+ */
 export function parseConfig(raw: unknown, source = CONFIG_FILE_NAME, environment = process.env): PtcConfig {
-  const parsed = PtcConfigSchema.safeParse(raw);
+  const parsed = PtcConfigSchema.safeParse(expandEnvironment(raw, environment, source));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
     throw new PtcError(ErrorCode.InvalidRequest, `${source} is invalid:\n  ${problems.join("\n  ")}`);
   }
-  return expandEnvironment(parsed.data, environment, source);
+  return parsed.data;
 }
 
 /** Loads `path`, or `ptc.config.json` in `cwd` when it exists; no file means an empty config. */
