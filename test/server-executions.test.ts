@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { configuredApiKeys } from "../src/cli/serve-command.js";
+import { createAdmissionController } from "../src/server/admission.js";
 import { createServerApp, type ServerApp } from "../src/server/http/create-server-app.js";
 import { ResourceOwners } from "../src/server/resource-owners.js";
 import { codeTool, delay, testEngine } from "./helpers/engine.js";
@@ -360,7 +361,7 @@ describe("ptc serve: executions", () => {
       engine,
       owners: new ResourceOwners(),
       apiKeys: [KEY_A],
-      executions: { maxRunning: 1, maxQueued: 1 },
+      admission: createAdmissionController({ maxRunning: 1, maxQueued: 1 }),
     });
     try {
       const running = await execute({ code: "await lookup()", tools: [clientTool("lookup")] }, KEY_A, small);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../config/load-config.js";
 import { createEngine } from "../engine/engine.js";
+import { createAdmissionController } from "../server/admission.js";
 import { createMessagesHandler, type MessagesHandler } from "../server/anthropic/messages-handler.js";
 import { createServerApp } from "../server/http/create-server-app.js";
 import { createJsonLogger } from "../server/http/logger.js";
@@ -73,6 +74,8 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     ...(config.containerIdleTimeoutMs !== undefined ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
   });
   const owners = new ResourceOwners();
+  // One running cap and queue for the whole server: the executions API and /v1/messages share it.
+  const admission = createAdmissionController();
   let messages: MessagesHandler | undefined;
   if (upstream) {
     messages = createMessagesHandler({
@@ -88,6 +91,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     owners,
     apiKeys,
     logger,
+    admission,
     serverTools: opened.tools,
     ...(messages ? { messages } : {}),
     ...(config.limits ? { limits: config.limits } : {}),

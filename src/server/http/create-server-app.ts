@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Engine } from "../../engine/engine.js";
 import { type ExecutionLimits, resolveLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
+import { type AdmissionController, createAdmissionController } from "../admission.js";
 import type { MessagesHandler } from "../anthropic/messages-handler.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { type AuthVariables, authenticate } from "./authenticate.js";
@@ -11,6 +12,7 @@ import { ExecutionStore, type ExecutionStoreOptions } from "./execution-store.js
 import { executionsRoutes } from "./executions-routes.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { errorResponse, readJsonBody, toErrorResponse, WireErrorCode } from "./wire-errors.js";
+import { snakeKeys } from "./wire-shapes.js";
 
 /** Request bodies past this are refused with 413 (tool results are the large part). */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1_048_576;
@@ -37,11 +39,19 @@ export interface ServerAppOptions {
   /** The engine's limits: clients may lower them per execution, never raise them. */
   limits?: Partial<ExecutionLimits>;
   executions?: ExecutionStoreOptions;
+  /**
+   * The server's one admission controller (running cap, bounded queue, 429): executions of this API
+   * take their slots from it, and `/v1/messages` should too (pass the same object to its handler).
+   * Default: `createAdmissionController()` with the `DEFAULT_*` caps.
+   */
+  admission?: AdmissionController;
 }
 
 export interface ServerApp {
   app: Hono<ServerEnv>;
   store: ExecutionStore;
+  /** `options.admission`, or the one created for this app. */
+  admission: AdmissionController;
   /**
    * Graceful stop: new executions and messages get 503 at once; running executions have `graceMs`
    * to finish (clients may still answer their tool calls), then the rest are cancelled.
@@ -54,7 +64,8 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
   const logger = options.logger ?? silentLogger;
   const app = new Hono<ServerEnv>();
   let accepting = true;
-  const store = new ExecutionStore(options.engine, options.owners, options.executions);
+  const admission = options.admission ?? createAdmissionController();
+  const store = new ExecutionStore(options.engine, options.owners, admission, options.executions);
 
   app.use(async (c, next) => {
     const startedAt = performance.now();
@@ -84,6 +95,7 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
         containers: stats.containers,
         running_executions: stats.running,
         executions: store.stats(),
+        admission: snakeKeys(admission.stats()),
       },
       accepting ? 200 : 503,
     );
@@ -140,8 +152,11 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
   return {
     app,
     store,
+    admission,
     async shutdown(graceMs) {
       accepting = false;
+      // Queued executions of every endpoint are refused (503) at once; slots held are kept until released.
+      admission.close();
       await store.shutdown(graceMs);
     },
   };

@@ -1,20 +1,23 @@
-import { newContainerId } from "../../engine/container-manager.js";
+import { DEFAULT_CONTAINER_IDLE_TIMEOUT_MS, newContainerId } from "../../engine/container-manager.js";
 import { type Engine, type ExecuteRequest, newExecutionId } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
+import { type AdmissionController, type AdmissionRelease, DEFAULT_RETRY_AFTER_SECONDS } from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
 import { HttpError, WireErrorCode } from "./wire-errors.js";
 
-/** Executions running at once (paused ones included: each holds a sandbox). */
-export const DEFAULT_MAX_RUNNING_EXECUTIONS = 16;
-/** Executions waiting for a slot; past this, 429 with Retry-After. */
-export const DEFAULT_MAX_QUEUED_EXECUTIONS = 64;
-export const DEFAULT_RETRY_AFTER_SECONDS = 2;
 /** Finished executions stay readable (GET, events) this long, and at most this many per server. */
 export const DEFAULT_FINISHED_RETENTION_MS = 3_600_000;
 export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
+/**
+ * ...and while their output, tool inputs and tool results (kept twice: in the event log replayed by
+ * `events`, and in the result) add up to at most this many bytes; past it the oldest are dropped.
+ */
+export const DEFAULT_MAX_FINISHED_BYTES = 256 * 1_048_576;
+/** Expired containers and old finished executions are swept this often. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** Live containers per server (each keeps a sandbox); past it the least recently used idle one is ended. */
 export const DEFAULT_MAX_CONTAINERS = 32;
 /** Ended containers remembered (so their id answers 410, not 404) at most this many, this long. */
@@ -22,14 +25,14 @@ export const DEFAULT_MAX_EXPIRED_CONTAINERS = 10_000;
 export const DEFAULT_EXPIRED_CONTAINER_RETENTION_MS = 24 * 3_600_000;
 
 export interface ExecutionStoreOptions {
-  maxRunning?: number;
-  maxQueued?: number;
-  retryAfterSeconds?: number;
   finishedRetentionMs?: number;
   maxFinished?: number;
+  maxFinishedBytes?: number;
   maxContainers?: number;
   /** The engine's `containerIdleTimeoutMs`, to report when a container expires. */
   containerIdleTimeoutMs?: number;
+  /** `Retry-After` (seconds) of the 429 answered when every container is busy. */
+  retryAfterSeconds?: number;
 }
 
 export interface ContainerRecord {
@@ -54,15 +57,18 @@ export interface ContainerView {
 export type CallSubmission = { callId: string; submission: ToolResultSubmission };
 
 /**
- * Executions and containers created through the HTTP API: admission (running cap, bounded queue),
- * ownership, retention of finished results, container expiry, shutdown.
+ * Executions and containers created through the HTTP API: admission (through the server's one
+ * `AdmissionController`), ownership, retention of finished results, container expiry, shutdown.
  */
 export class ExecutionStore {
   readonly #executions = new Map<string, StoredExecution>();
-  readonly #queue: StoredExecution[] = [];
-  readonly #running = new Set<StoredExecution>();
-  /** Finished executions, oldest first. */
+  /** Waiting for a slot: aborting the controller takes them out of the admission queue. */
+  readonly #queued = new Map<StoredExecution, AbortController>();
+  /** Started, each with the slot it holds until it finishes. */
+  readonly #running = new Map<StoredExecution, AdmissionRelease>();
+  /** Finished executions, oldest first, and their estimated retained bytes. */
   readonly #finished: StoredExecution[] = [];
+  #finishedBytes = 0;
   readonly #containers = new Map<string, ContainerRecord>();
   readonly #options: Required<ExecutionStoreOptions>;
   readonly #sweeper: NodeJS.Timeout;
@@ -71,66 +77,80 @@ export class ExecutionStore {
   constructor(
     private readonly engine: Engine,
     private readonly owners: ResourceOwners,
+    private readonly admission: AdmissionController,
     options: ExecutionStoreOptions = {},
   ) {
     this.#options = {
-      maxRunning: options.maxRunning ?? DEFAULT_MAX_RUNNING_EXECUTIONS,
-      maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED_EXECUTIONS,
-      retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
       finishedRetentionMs: options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
       maxFinished: options.maxFinished ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
+      maxFinishedBytes: options.maxFinishedBytes ?? DEFAULT_MAX_FINISHED_BYTES,
       maxContainers: options.maxContainers ?? DEFAULT_MAX_CONTAINERS,
-      containerIdleTimeoutMs: options.containerIdleTimeoutMs ?? 300_000,
+      containerIdleTimeoutMs: options.containerIdleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
+      retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
     };
-    this.#sweeper = setInterval(() => this.#sweep(), 60_000);
+    this.#sweeper = setInterval(() => this.#sweep(), DEFAULT_SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
 
   stats(): { running: number; paused: number; queued: number; finished: number; containers: number } {
     let paused = 0;
-    for (const entry of this.#running) if (entry.isPaused()) paused++;
+    for (const entry of this.#running.keys()) if (entry.isPaused()) paused++;
     let containers = 0;
     for (const record of this.#containers.values()) if (this.#alive(record)) containers++;
     return {
       running: this.#running.size,
       paused,
-      queued: this.#queue.length,
+      queued: this.#queued.size,
       finished: this.#finished.length,
       containers,
     };
   }
 
   /**
-   * Admits an execution: in a new container unless `container` names one of the owner's live ones.
-   * Started at once when a slot is free (engine errors then surface as 400), else queued.
+   * Admits an execution: in a new container unless `container` names one of the owner's live ones
+   * (404/410 before anything else). Started at once when a slot is free (engine errors then surface
+   * as 400), else queued; a full queue is a 429 and nothing is created.
    */
   create(owner: string, container: string | undefined, request: StoredExecution["request"]): StoredExecution {
     if (this.#closing) throw new HttpError(503, WireErrorCode.ShuttingDown, "the server is shutting down");
-    const startNow = this.#running.size < this.#options.maxRunning;
-    if (!startNow && this.#queue.length >= this.#options.maxQueued) {
-      throw new HttpError(
-        429,
-        WireErrorCode.Overloaded,
-        `too many executions: ${this.#running.size} running and ${this.#queue.length} queued`,
-        { "retry-after": String(this.#options.retryAfterSeconds) },
-      );
+    const named = container === undefined ? undefined : this.container(owner, container);
+    const release = this.admission.tryAcquire();
+    let waiting: { granted: Promise<AdmissionRelease>; abort: AbortController } | undefined;
+    if (!release) {
+      const abort = new AbortController();
+      waiting = { granted: this.admission.acquire(abort.signal), abort }; // 429 here when the queue is full
+      waiting.granted.catch(() => {}); // handled below, or never needed when creation fails
     }
-    const record = container === undefined ? this.#newContainer(owner) : this.container(owner, container);
+    let record: ContainerRecord;
+    try {
+      record = named ?? this.#newContainer(owner);
+    } catch (error) {
+      release?.();
+      waiting?.abort.abort();
+      throw error;
+    }
     const id = newExecutionId();
     this.owners.claim("execution", id, owner);
     const entry = new StoredExecution(id, owner, record.id, request);
     record.active++;
     record.lastUsed = Date.now();
-    if (startNow) {
+    if (release) {
       try {
-        this.#start(entry);
+        this.#start(entry, release);
       } catch (error) {
+        release();
         record.active--;
         this.owners.release("execution", id);
-        if (container === undefined) this.#forgetContainer(record);
+        if (named === undefined) this.#forgetContainer(record);
         throw error;
       }
-    } else this.#queue.push(entry);
+    } else if (waiting) {
+      this.#queued.set(entry, waiting.abort);
+      waiting.granted.then(
+        (granted) => this.#startQueued(entry, granted),
+        () => this.cancel(entry, "the server is shutting down"),
+      );
+    }
     this.#executions.set(id, entry);
     return entry;
   }
@@ -174,13 +194,14 @@ export class ExecutionStore {
 
   cancel(entry: StoredExecution, reason: string): void {
     if (entry.result) return;
-    if (!entry.handle) {
-      const index = this.#queue.indexOf(entry);
-      if (index >= 0) this.#queue.splice(index, 1);
+    const queued = this.#queued.get(entry);
+    if (queued) {
+      this.#queued.delete(entry);
+      queued.abort();
       this.#finish(entry, unstartedResult(entry, "cancelled", cancelledError(reason), this.engine.isolation));
       return;
     }
-    entry.handle.cancel(reason);
+    entry.handle?.cancel(reason);
   }
 
   /** The owner's container record, live or ended; 404 for unknown ids and other owners' containers. */
@@ -232,22 +253,39 @@ export class ExecutionStore {
   /** Stops admitting, lets running executions finish for `graceMs`, then cancels the rest. */
   async shutdown(graceMs: number): Promise<void> {
     this.#closing = true;
-    for (const entry of [...this.#queue]) this.cancel(entry, "the server is shutting down");
-    const finished = () => Promise.allSettled([...this.#running].map((entry) => entry.handle?.result));
+    for (const entry of [...this.#queued.keys()]) this.cancel(entry, "the server is shutting down");
+    const finished = () => Promise.allSettled([...this.#running.keys()].map((entry) => entry.handle?.result));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([finished(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
-    for (const entry of this.#running) this.cancel(entry, "the server is shutting down");
+    for (const entry of [...this.#running.keys()]) this.cancel(entry, "the server is shutting down");
     await finished();
     clearInterval(this.#sweeper);
   }
 
-  #start(entry: StoredExecution): void {
+  #start(entry: StoredExecution, release: AdmissionRelease): void {
     const request: ExecuteRequest = { ...entry.request, container: entry.containerId, executionId: entry.id };
     const handle = this.engine.execute(request);
     entry.attach(handle);
-    this.#running.add(entry);
+    this.#running.set(entry, release);
     void this.#follow(entry, handle);
+  }
+
+  #startQueued(entry: StoredExecution, release: AdmissionRelease): void {
+    this.#queued.delete(entry);
+    if (entry.result || this.#closing) {
+      release();
+      this.cancel(entry, "the server is shutting down");
+      return;
+    }
+    try {
+      this.#start(entry, release);
+    } catch (error) {
+      release();
+      const message = error instanceof Error ? error.message : String(error);
+      const code = PtcError.is(error) ? error.code : ErrorCode.InvalidRequest;
+      this.#finish(entry, unstartedResult(entry, "failed", { code, type: "PtcError", message }, this.engine.isolation));
+    }
   }
 
   async #follow(entry: StoredExecution, handle: ExecutionHandle): Promise<void> {
@@ -264,29 +302,17 @@ export class ExecutionStore {
   #finish(entry: StoredExecution, result: StoredExecution["result"] & object): void {
     if (entry.result) return;
     entry.finish(result);
+    this.#running.get(entry)?.();
     this.#running.delete(entry);
+    this.#queued.delete(entry);
     const record = this.#containers.get(entry.containerId);
     if (record) {
       record.active--;
       record.lastUsed = Date.now();
     }
     this.#finished.push(entry);
+    this.#finishedBytes += entry.retainedBytes();
     this.#prune();
-    this.#admit();
-  }
-
-  #admit(): void {
-    while (!this.#closing && this.#running.size < this.#options.maxRunning) {
-      const next = this.#queue.shift();
-      if (!next) return;
-      try {
-        this.#start(next);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        const code = PtcError.is(error) ? error.code : ErrorCode.InvalidRequest;
-        this.#finish(next, unstartedResult(next, "failed", { code, type: "PtcError", message }, this.engine.isolation));
-      }
-    }
   }
 
   #newContainer(owner: string): ContainerRecord {
@@ -327,13 +353,17 @@ export class ExecutionStore {
     this.owners.release("container", record.id);
   }
 
-  /** Drops finished executions past the retention bounds, and old container tombstones. */
+  /** Drops the oldest finished executions past the retention bounds (age, count, bytes; the newest stays). */
   #prune(): void {
     const cutoff = Date.now() - this.#options.finishedRetentionMs;
     while (this.#finished.length > 0) {
       const oldest = this.#finished[0] as StoredExecution;
-      if (this.#finished.length <= this.#options.maxFinished && (oldest.finishedAt ?? 0) >= cutoff) break;
+      const overBytes = this.#finishedBytes > this.#options.maxFinishedBytes && this.#finished.length > 1;
+      if (!overBytes && this.#finished.length <= this.#options.maxFinished && (oldest.finishedAt ?? 0) >= cutoff) {
+        break;
+      }
       this.#finished.shift();
+      this.#finishedBytes -= oldest.retainedBytes();
       this.#executions.delete(oldest.id);
       this.owners.release("execution", oldest.id);
     }

@@ -23,6 +23,7 @@ export class StoredExecution {
   /** Ids of every call that paused for the client, answered or not (to tell "duplicate" from "unknown"). */
   readonly callerCalls = new Set<string>();
   #waiters = new Set<() => void>();
+  #retainedBytes = 0;
 
   constructor(
     readonly id: string,
@@ -60,7 +61,13 @@ export class StoredExecution {
     if (this.result) return;
     this.result = result;
     this.finishedAt = Date.now();
+    this.#retainedBytes = estimateRetainedBytes(result);
     this.#changed();
+  }
+
+  /** What keeping this finished execution costs, roughly: see `estimateRetainedBytes`. */
+  retainedBytes(): number {
+    return this.#retainedBytes;
   }
 
   /** Resolves at the next change, or after `timeoutMs`, or when `signal` aborts. */
@@ -94,6 +101,20 @@ export class StoredExecution {
   #changed(): void {
     for (const wake of [...this.#waiters]) wake();
   }
+}
+
+/** Bytes of the per-call overhead in events and records (ids, names, flags), beyond inputs and results. */
+const CALL_OVERHEAD_BYTES = 200;
+
+/**
+ * A finished execution's memory, estimated from its result without serialising anything: output is
+ * held twice (event log and result), tool results once (event log); tool inputs, bounded per call by
+ * `maxToolInputBytes` and usually small, count as part of a flat per-call overhead.
+ */
+export function estimateRetainedBytes(result: ExecutionResult): number {
+  let bytes = 2 * (result.stdout.length + result.stderr.length);
+  for (const call of result.toolCalls) bytes += call.resultBytes + CALL_OVERHEAD_BYTES;
+  return bytes;
 }
 
 /** The result of an execution that never reached the engine (cancelled while queued, refused at start). */
