@@ -1,3 +1,4 @@
+import type Anthropic from "@anthropic-ai/sdk";
 import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
@@ -27,6 +28,8 @@ const MAX_REMEMBERED_EXPIRED = 10_000;
 export class CodeRun {
   readonly #toolUseIds = new Map<string, string>();
   readonly #reported = new Set<string>();
+  /** tool_use ids the client has answered (a second answer to one is a resent request, not a resume). */
+  readonly #answered = new Set<string>();
   #wakeups: Array<() => void> = [];
   #result: ExecutionResult | undefined;
 
@@ -51,12 +54,28 @@ export class CodeRun {
     return new Set(this.#toolUseIds.keys());
   }
 
+  /**
+   * Refuses answers this run cannot take: a tool_use it never reported, or one the client already
+   * answered (a request sent again after the script moved on would otherwise wait for calls it never answers).
+   */
+  checkAnswers(answers: readonly CodeCallAnswer[]): void {
+    for (const { toolUseId } of answers) {
+      if (!this.#toolUseIds.has(toolUseId)) {
+        throw invalidRequest(`tool_result ${toolUseId} does not answer a call of the paused code execution`);
+      }
+      if (this.#answered.has(toolUseId)) {
+        throw invalidRequest(
+          `tool_result ${toolUseId} answers a call that was already answered; the script has moved on: send the tool_results for the tool_use blocks of the latest response`,
+        );
+      }
+    }
+  }
+
   /** Hands the client's answer to the script; a call that already timed out in the script is ignored. */
   submit(answer: CodeCallAnswer): void {
-    const callId = this.#toolUseIds.get(answer.toolUseId);
-    if (callId === undefined) {
-      throw invalidRequest(`tool_result ${answer.toolUseId} does not answer a call of the paused code execution`);
-    }
+    this.checkAnswers([answer]);
+    const callId = this.#toolUseIds.get(answer.toolUseId) as string;
+    this.#answered.add(answer.toolUseId);
     try {
       this.handle.submitToolResult(callId, answer.isError ? { error: answer.text } : { value: answer.text });
     } catch (error) {
@@ -120,6 +139,21 @@ export interface QueuedCode {
   input: Record<string, unknown>;
 }
 
+/**
+ * What a resumed request produced before it failed (the upstream erred after the script ended): sent
+ * again, the same tool_results carry on from these blocks instead of finding no paused script.
+ */
+export interface UnsentBlocks {
+  /** The tool_use ids that request answered. */
+  answered: ReadonlySet<string>;
+  blocks: Anthropic.ContentBlock[];
+}
+
+/** True when `answers` are the ones whose request left `unsent`. */
+export function answersMatch(unsent: UnsentBlocks | undefined, answers: readonly CodeCallAnswer[]): boolean {
+  return unsent !== undefined && answers.every((answer) => unsent.answered.has(answer.toolUseId));
+}
+
 /** A container as the endpoint sees it: an engine container plus the script paused in it, if any. */
 export interface ContainerState {
   readonly id: string;
@@ -127,6 +161,8 @@ export interface ContainerState {
   lastUsed: number;
   run: CodeRun | undefined;
   queued: QueuedCode[];
+  /** Blocks a failed resume produced, for the same resume sent again (one request's worth, cleared by the next). */
+  unsent: UnsentBlocks | undefined;
   /** Every tool_use id reported for a call made by code in this container (a client may drop `caller`). */
   codeCallIds: Set<string>;
   /** Requests on one container run one after another. */
@@ -158,6 +194,7 @@ export class ContainerStore {
       lastUsed: Date.now(),
       run: undefined,
       queued: [],
+      unsent: undefined,
       codeCallIds: new Set(),
       tail: Promise.resolve(),
       active: 0,

@@ -5,7 +5,7 @@ import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel, UpstreamResponse } from "../../upstream/upstream-model.js";
 import { invalidRequest } from "./anthropic-errors.js";
-import { CodeRun, type ContainerState, type ContainerStore } from "./code-execution-session.js";
+import { answersMatch, CodeRun, type ContainerState, type ContainerStore } from "./code-execution-session.js";
 import { type CodeCallAnswer, codeCallAnswers, type ValidatedRequest, validateRequest } from "./request-validation.js";
 import {
   codeExecutionResultBlock,
@@ -17,7 +17,7 @@ import {
 import { type RequestTools, requestTools, upstreamRequest } from "./upstream-conversion.js";
 
 /** Upstream calls one request may make before it returns `pause_turn` (the client sends the turn back to go on). */
-export const MAX_UPSTREAM_TURNS = 20;
+export const DEFAULT_MAX_UPSTREAM_TURNS = 20;
 
 export interface LoopDependencies {
   engine: Engine;
@@ -62,7 +62,8 @@ export async function prepareRequest(deps: LoopDependencies, body: unknown, owne
   if (answers && request.codeTool === undefined) {
     throw invalidRequest("tools: the code execution tool is required to answer tool calls made by code execution");
   }
-  if (answers && !named?.run) {
+  if (answers && named?.run) named.run.checkAnswers(answers);
+  else if (answers && !answersMatch(named?.unsent, answers)) {
     throw invalidRequest(`container ${request.container}: there is no paused code execution for these tool results`);
   }
   const loop = new MessageLoop(deps, request, tools, owner, named);
@@ -93,17 +94,37 @@ class MessageLoop {
     const named = this.#state;
     try {
       if (!named) return await this.#loop(answers);
-      return await this.deps.store.exclusive(named, () => this.#loop(answers));
+      return await this.deps.store.exclusive(named, () => this.#resume(named, answers));
     } finally {
       for (const release of this.#releaseOnEnd.splice(0)) release();
     }
   }
 
+  /** The loop on a named container; a resume that fails after its script ended keeps what it produced. */
+  async #resume(state: ContainerState, answers: CodeCallAnswer[] | undefined): Promise<LoopOutcome> {
+    try {
+      return await this.#loop(answers);
+    } catch (error) {
+      if (answers && !state.run && this.#produced.length > 0) {
+        state.unsent = { answered: new Set(answers.map((answer) => answer.toolUseId)), blocks: [...this.#produced] };
+      }
+      throw error;
+    }
+  }
+
   async #loop(answers: CodeCallAnswer[] | undefined): Promise<LoopOutcome> {
     const state = this.#state;
+    const unsent = state?.unsent;
+    if (state) state.unsent = undefined;
     if (answers && state?.run) {
+      state.run.checkAnswers(answers);
       for (const answer of answers) state.run.submit(answer);
       if ((await this.#drive(state)) === "paused") return this.#end("tool_use", null);
+    } else if (answers && unsent && answersMatch(unsent, answers)) {
+      // The same resume sent again after the upstream failed: carry on from the script's result.
+      for (const block of unsent.blocks) this.#emit(block);
+    } else if (answers) {
+      throw invalidRequest(`container ${state?.id}: there is no paused code execution for these tool results`);
     } else if (state?.run) {
       // The client moved on without answering the paused script: it will never be resumed.
       state.run.cancel("abandoned by the client");
@@ -207,9 +228,10 @@ class MessageLoop {
       try {
         outcome = await run.next(this.#signal);
       } catch (error) {
-        // The client went away mid-run: nobody will see this script's calls.
+        // The client went away mid-run: nobody will see this script's calls, nor run what was queued behind it.
         run.cancel("client disconnected");
         state.run = undefined;
+        state.queued = [];
         throw error;
       }
       if (outcome.kind === "paused") {

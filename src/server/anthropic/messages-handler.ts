@@ -7,7 +7,7 @@ import type { ResourceOwners } from "../resource-owners.js";
 import { errorResponse, toAnthropicError } from "./anthropic-errors.js";
 import { ContainerStore } from "./code-execution-session.js";
 import type { LoopSink } from "./message-loop.js";
-import { type LoopDependencies, MAX_UPSTREAM_TURNS, prepareRequest } from "./message-loop.js";
+import { DEFAULT_MAX_UPSTREAM_TURNS, type LoopDependencies, prepareRequest } from "./message-loop.js";
 import { DEFAULT_PING_INTERVAL_MS, streamMessage } from "./message-stream.js";
 import { buildMessage, newMessageId } from "./response-builder.js";
 
@@ -22,7 +22,7 @@ export interface MessagesHandlerOptions {
   owners: ResourceOwners;
   /** Default 5 minutes, as Anthropic's containers. Keep it equal to the engine's `containerIdleTimeoutMs`. */
   containerIdleTimeoutMs?: number;
-  /** Default `MAX_UPSTREAM_TURNS` (20); past it the response stops with `pause_turn`. */
+  /** Default `DEFAULT_MAX_UPSTREAM_TURNS` (20); past it the response stops with `pause_turn`. */
   maxUpstreamTurns?: number;
   /** Default `DEFAULT_PING_INTERVAL_MS`. */
   pingIntervalMs?: number;
@@ -58,7 +58,7 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
     upstream: options.upstream,
     store,
     serverTools: options.serverTools,
-    maxUpstreamTurns: options.maxUpstreamTurns ?? MAX_UPSTREAM_TURNS,
+    maxUpstreamTurns: options.maxUpstreamTurns ?? DEFAULT_MAX_UPSTREAM_TURNS,
     executionLimits: options.executionLimits,
   };
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
