@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { AdmissionRefusedError, createAdmissionController } from "../src/server/admission.js";
+import { createServerApp } from "../src/server/http/create-server-app.js";
 import { HttpError } from "../src/server/http/wire-errors.js";
+import { ResourceOwners } from "../src/server/resource-owners.js";
+import { testEngine } from "./helpers/engine.js";
+import { call, clientTool, execute, KEY_A, type WireError, type WireState } from "./helpers/server-executions.js";
+
+const engine = testEngine();
+after(() => engine.close());
 
 describe("admission controller", () => {
   test("grants up to maxRunning at once, queues FIFO, refuses past the queue with a 429", async () => {
@@ -61,5 +68,122 @@ describe("admission controller", () => {
     );
     held(); // a slot held before close is still given back
     assert.equal(admission.stats().running, 0);
+  });
+});
+
+describe("ptc serve: admission and retention", () => {
+  test("past the running cap and the queue, 429 with Retry-After", async () => {
+    const small = createServerApp({
+      engine,
+      owners: new ResourceOwners(),
+      apiKeys: [KEY_A],
+      admission: createAdmissionController({ maxRunning: 1, maxQueued: 1 }),
+    });
+    try {
+      const running = await execute(small, { code: "await lookup()", tools: [clientTool("lookup")] });
+      assert.equal(running.status, "paused");
+      const queued = await execute(small, { code: "print('queued ran')", wait: 0 });
+      assert.equal(queued.status, "queued");
+      const refused = await call(small, "POST", "/v1/executions", { code: "print(1)" });
+      assert.equal(refused.status, 429);
+      assert.equal((refused.json as WireError).error.type, "rate_limit_error");
+      assert.equal((refused.json as WireError).error.code, "overloaded");
+      assert.equal(refused.headers.get("retry-after"), "2");
+      // An unknown container is a 404 even when full: nothing about the request could ever succeed.
+      const unknown = await call(small, "POST", "/v1/executions", { code: "1", container: "ctr_nope" });
+      assert.equal(unknown.status, 404);
+      // Answering the running one frees its slot; the queued one then runs.
+      const callId = running.pending_tool_calls[0]?.id;
+      await call(small, "POST", `/v1/executions/${running.id}/tool_results`, {
+        results: [{ call_id: callId, content: 1 }],
+      });
+      const ran = await call(small, "GET", `/v1/executions/${queued.id}?wait=30`);
+      assert.equal((ran.json as WireState).result?.stdout, "queued ran\n");
+    } finally {
+      await small.shutdown(0);
+    }
+  });
+
+  test("graceful shutdown: paused executions may still be answered in the grace period, the rest are cancelled", async () => {
+    const closing = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A] });
+    const answered = await execute(closing, { code: "print(await lookup())", tools: [clientTool("lookup")] });
+    const abandoned = await execute(closing, { code: "await lookup()", tools: [clientTool("lookup")] });
+    const shutdown = closing.shutdown(1_000);
+    const refused = await call(closing, "POST", "/v1/executions", { code: "print(1)" });
+    assert.equal(refused.status, 503);
+    assert.equal((refused.json as WireError).error.code, "shutting_down");
+    assert.equal((await call(closing, "GET", "/health", undefined, {})).status, 503);
+    const callId = answered.pending_tool_calls[0]?.id;
+    const submitted = await call(closing, "POST", `/v1/executions/${answered.id}/tool_results`, {
+      results: [{ call_id: callId, content: "late but fine" }],
+    });
+    assert.equal((submitted.json as WireState).result?.stdout, "late but fine\n");
+    await shutdown;
+    const state = await call(closing, "GET", `/v1/executions/${abandoned.id}`);
+    assert.equal((state.json as WireState).status, "cancelled");
+  });
+
+  test("one admission controller for the server: slots held elsewhere (e.g. /v1/messages) queue this API", async () => {
+    const admission = createAdmissionController({ maxRunning: 1, maxQueued: 1 });
+    const shared = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], admission });
+    try {
+      assert.equal(shared.admission, admission);
+      const heldByMessages = await admission.acquire();
+      const queued = await execute(shared, { code: "print('after messages')", wait: 0 });
+      assert.equal(queued.status, "queued");
+      const refused = await call(shared, "POST", "/v1/executions", { code: "print(1)" });
+      assert.equal(refused.status, 429);
+      // While this API's execution waits, another endpoint is refused as well: one queue.
+      assert.throws(
+        () => admission.acquire(),
+        (error: unknown) => error instanceof AdmissionRefusedError,
+      );
+      const health = await call(shared, "GET", "/health", undefined, {});
+      const report = health.json as { admission: { running: number; queued: number; max_running: number } };
+      assert.deepEqual(report.admission, { running: 1, queued: 1, max_running: 1, max_queued: 1 });
+      heldByMessages();
+      const ran = await call(shared, "GET", `/v1/executions/${queued.id}?wait=30`);
+      assert.equal((ran.json as WireState).result?.stdout, "after messages\n");
+      assert.equal(admission.stats().running, 0, "the finished execution gave its slot back");
+    } finally {
+      await shared.shutdown(0);
+    }
+  });
+
+  test("cancelling a queued execution takes it out of the queue and leaks no slot", async () => {
+    const admission = createAdmissionController({ maxRunning: 1, maxQueued: 1 });
+    const app = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], admission });
+    try {
+      const running = await execute(app, { code: "await lookup()", tools: [clientTool("lookup")] });
+      const queued = await execute(app, { code: "print('never')", wait: 0 });
+      const cancelled = await call(app, "DELETE", `/v1/executions/${queued.id}`);
+      assert.equal((cancelled.json as WireState).status, "cancelled");
+      assert.deepEqual(admission.stats(), { running: 1, queued: 0, maxRunning: 1, maxQueued: 1 });
+      await call(app, "DELETE", `/v1/executions/${running.id}`);
+      assert.equal(admission.stats().running, 0);
+    } finally {
+      await app.shutdown(0);
+    }
+  });
+
+  test("finished executions are retained within a byte budget: the oldest are dropped past it", async () => {
+    const app = createServerApp({
+      engine,
+      owners: new ResourceOwners(),
+      apiKeys: [KEY_A],
+      executions: { maxFinishedBytes: 30_000 },
+    });
+    try {
+      const first = await execute(app, { code: "print('a' * 10_000)" });
+      assert.equal((await call(app, "GET", `/v1/executions/${first.id}`)).status, 200);
+      const second = await execute(app, { code: "print('b' * 10_000)" });
+      assert.equal((await call(app, "GET", `/v1/executions/${second.id}`)).status, 200);
+      const gone = await call(app, "GET", `/v1/executions/${first.id}`);
+      assert.equal(gone.status, 404);
+      assert.equal((gone.json as WireError).error.code, "not_found");
+      assert.equal(app.store.stats().finished, 1);
+    } finally {
+      await app.shutdown(0);
+    }
   });
 });

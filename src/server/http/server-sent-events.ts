@@ -17,8 +17,7 @@ export function executionEventStream(
   entry: StoredExecution,
   keepaliveMs = DEFAULT_SSE_KEEPALIVE_MS,
 ): Response {
-  const lastSeen = Number(c.req.header("last-event-id") ?? -1);
-  const skipThrough = Number.isInteger(lastSeen) ? lastSeen : -1;
+  const skipThrough = parseLastEventId(c.req.header("last-event-id"));
   return streamSSE(c, async (stream) => {
     const keepalive = setInterval(() => void stream.write(": keepalive\n\n"), keepaliveMs);
     const closed = new AbortController();
@@ -36,6 +35,12 @@ export function executionEventStream(
       clearInterval(keepalive);
     }
   });
+}
+
+/** The position to resume after; -1 (from the start) when absent or not a position (`Number("")` is 0). */
+export function parseLastEventId(header: string | undefined): number {
+  if (header === undefined || !/^\d+$/.test(header.trim())) return -1;
+  return Number(header.trim());
 }
 
 async function forward(

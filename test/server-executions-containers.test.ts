@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { createServerApp } from "../src/server/http/create-server-app.js";
+import { ResourceOwners } from "../src/server/resource-owners.js";
+import { codeTool, delay, testEngine } from "./helpers/engine.js";
+import { call, execute, KEY_A, KEY_B, type WireError } from "./helpers/server-executions.js";
+
+const serverTools = [codeTool("double", async (input) => ({ doubled: Number(input.n) * 2 }))];
+const engine = testEngine({ tools: serverTools });
+const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A, KEY_B], serverTools });
+after(async () => {
+  await server.shutdown(0);
+  await engine.close();
+});
+
+describe("ptc serve: containers", () => {
+  test("container state persists across executions; another key gets 404 for execution and container", async () => {
+    const first = await execute(server, { code: "counter = 41" });
+    assert.equal(first.status, "completed");
+    const second = await execute(server, { code: "counter += 1\nprint(counter)", container: first.container_id });
+    assert.equal(second.result?.stdout, "42\n");
+    assert.equal(second.container_id, first.container_id);
+
+    const container = await call(server, "GET", `/v1/containers/${first.container_id}`);
+    assert.equal(container.status, 200);
+    assert.equal((container.json as { id: string }).id, first.container_id);
+
+    const asB = { "x-api-key": KEY_B };
+    const otherExecution = await call(server, "GET", `/v1/executions/${first.id}`, undefined, asB);
+    const unknownExecution = await call(server, "GET", "/v1/executions/exec_unknown", undefined, asB);
+    assert.equal(otherExecution.status, 404);
+    assert.deepEqual(otherExecution.json, {
+      ...(unknownExecution.json as object),
+      error: { ...(unknownExecution.json as WireError).error, message: `execution ${first.id} not found` },
+    });
+    assert.equal((otherExecution.json as WireError).error.code, "not_found");
+    for (const [method, path] of [
+      ["GET", `/v1/containers/${first.container_id}`],
+      ["DELETE", `/v1/containers/${first.container_id}`],
+      ["DELETE", `/v1/executions/${first.id}`],
+      ["GET", `/v1/executions/${first.id}/events`],
+    ] as const) {
+      const response = await call(server, method, path, undefined, asB);
+      assert.equal(response.status, 404, `${method} ${path}`);
+    }
+    const borrow = await call(
+      server,
+      "POST",
+      "/v1/executions",
+      { code: "print(counter)", container: first.container_id },
+      asB,
+    );
+    assert.equal(borrow.status, 404);
+    assert.equal((borrow.json as WireError).error.code, "not_found");
+
+    const deleted = await call(server, "DELETE", `/v1/containers/${first.container_id}`);
+    assert.equal(deleted.status, 200);
+    const gone = await call(server, "GET", `/v1/containers/${first.container_id}`);
+    assert.equal(gone.status, 404);
+  });
+});
+
+describe("ptc serve: container expiry", () => {
+  const idleEngine = testEngine({ pool: { size: 0 }, containerIdleTimeoutMs: 200 });
+  const idle = createServerApp({
+    engine: idleEngine,
+    owners: new ResourceOwners(),
+    apiKeys: [KEY_A],
+    executions: { containerIdleTimeoutMs: 200 },
+  });
+  after(async () => {
+    await idle.shutdown(0);
+    await idleEngine.close();
+  });
+
+  test("an expired container answers 410 container_expired; an unknown one 404", async () => {
+    const first = await execute(idle, { code: "x = 1" });
+    assert.equal(first.status, "completed");
+    let response = await call(idle, "GET", `/v1/containers/${first.container_id}`);
+    for (let i = 0; i < 50 && response.status === 200; i++) {
+      await delay(100);
+      response = await call(idle, "GET", `/v1/containers/${first.container_id}`);
+    }
+    assert.equal(response.status, 410);
+    assert.equal((response.json as WireError).error.code, "container_expired");
+    const reuse = await call(idle, "POST", "/v1/executions", { code: "print(x)", container: first.container_id });
+    assert.equal(reuse.status, 410);
+    assert.equal((reuse.json as WireError).error.code, "container_expired");
+    const unknown = await call(idle, "GET", "/v1/containers/ctr_never");
+    assert.equal(unknown.status, 404);
+  });
+});
