@@ -1,3 +1,5 @@
+import type { ResultMode } from "../protocol/execution.js";
+
 /**
  * A small argv parser: `--flag`, `--key value`, `--key=value`, positionals. Unknown flags are errors.
  * Repeatable flags (`--mcp A --mcp B`) collect every value in `lists`; for them `flags` holds the last one.
@@ -51,4 +53,23 @@ export function parseArguments(
     } else throw new Error(`unknown option --${name}`);
   }
   return { positionals, flags, lists };
+}
+
+/** `--result-mode json|text`: json when the flag is absent; any other value is an error, not a silent json. */
+export function resultModeFlag(parsed: ParsedArguments): ResultMode {
+  const value = parsed.flags.get("result-mode");
+  if (value === undefined || value === "json") return "json";
+  if (value === "text") return "text";
+  throw new Error(`--result-mode must be json or text, got ${JSON.stringify(value)}`);
+}
+
+/** A flag that takes a whole number of milliseconds above zero, e.g. `--timeout 5000`; undefined when absent. */
+export function millisecondsFlag(parsed: ParsedArguments, name: string): number | undefined {
+  const value = parsed.flags.get(name);
+  if (value === undefined) return undefined;
+  const milliseconds = Number(value);
+  if (typeof value !== "string" || !Number.isInteger(milliseconds) || milliseconds <= 0) {
+    throw new Error(`--${name} needs a whole number of milliseconds above 0, got ${JSON.stringify(value)}`);
+  }
+  return milliseconds;
 }

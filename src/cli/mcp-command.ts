@@ -2,12 +2,13 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { createEngine } from "../engine/engine.js";
 import { createMcpServerFactory } from "../server/mcp/create-mcp-server.js";
 import { DEFAULT_MCP_HTTP_PORT, serveMcpHttp } from "../server/mcp/mcp-http-server.js";
+import { claimStdoutForProtocol } from "../server/mcp/protocol-stdout.js";
 import {
   DEFAULT_INDEX_STUB_CHARS,
   DEFAULT_INDEX_TOOL_THRESHOLD,
   type ToolIndexMode,
 } from "../server/mcp/tool-index.js";
-import { parseArguments } from "./arguments.js";
+import { parseArguments, resultModeFlag } from "./arguments.js";
 import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
 export const MCP_USAGE = `ptc mcp [--config FILE] [--mcp "COMMAND ..."]... [--tools MODULE]... [--sample | --no-sample]
@@ -41,15 +42,16 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
   if (indexMode !== "auto" && indexMode !== "always" && indexMode !== "never") {
     throw new Error("--tool-index must be auto, always or never");
   }
-  const resultMode = parsed.flags.get("result-mode") === "text" ? "text" : "json";
-  // In stdio mode stdout is the protocol channel: a tools module that logs must not corrupt it.
-  if (port === undefined) {
-    console.log = console.error;
-    console.info = console.error;
-    console.debug = console.error;
+  const resultMode = resultModeFlag(parsed);
+  // In stdio mode stdout is the protocol channel: a tools module that prints must not corrupt it.
+  const protocolStdout = port === undefined ? claimStdoutForProtocol() : undefined;
+  let opened: Awaited<ReturnType<typeof openTools>>;
+  try {
+    opened = await openTools({ ...toolOptionsFromArguments(parsed), log });
+  } catch (error) {
+    protocolStdout?.release();
+    throw error;
   }
-
-  const opened = await openTools({ ...toolOptionsFromArguments(parsed), log });
   const { config } = opened.loaded;
   const engine = createEngine({
     tools: opened.tools,
@@ -68,10 +70,10 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
       log,
     });
     const stopped = shutdownSignal(port === undefined);
-    if (port === undefined) {
+    if (protocolStdout !== undefined) {
       const server = createServer();
       server.onclose = () => stopped.trigger();
-      await server.connect(new StdioServerTransport());
+      await server.connect(new StdioServerTransport(process.stdin, protocolStdout.channel));
       stopServing = () => server.close();
       log(`ptc mcp: serving ${opened.tools.length} tools over stdio`);
     } else {
@@ -86,6 +88,7 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
     await stopServing().catch(() => {});
     await engine.close();
     await opened.close();
+    protocolStdout?.release();
   }
 }
 

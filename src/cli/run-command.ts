@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { createEngine } from "../engine/engine.js";
-import { parseArguments } from "./arguments.js";
+import { millisecondsFlag, parseArguments, resultModeFlag } from "./arguments.js";
 import { formatSummary } from "./format.js";
 import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
@@ -31,9 +31,9 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${RUN_USAGE}\n`);
     return 2;
   }
+  const resultMode = resultModeFlag(parsed);
+  const timeout = millisecondsFlag(parsed, "timeout");
   const code = file === "-" ? await readStdin() : await readFile(file, "utf8");
-  const resultMode = flags.get("result-mode") === "text" ? "text" : "json";
-  const timeout = flags.get("timeout");
   const opened = await openTools(toolOptionsFromArguments(parsed));
   const { config } = opened.loaded;
   const engine = createEngine({
@@ -45,7 +45,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     const execution = engine.execute({
       code,
       resultMode,
-      ...(typeof timeout === "string" ? { limits: { wallTimeoutMs: Number(timeout) } } : {}),
+      ...(timeout !== undefined ? { limits: { wallTimeoutMs: timeout } } : {}),
     });
     const json = flags.has("json");
     for await (const event of execution) {
