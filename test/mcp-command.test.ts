@@ -6,6 +6,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { DEFAULT_PORT as TOOL_SERVER_PORT } from "../examples/tool-server/server.js";
+import { DEFAULT_PORT as SERVE_PORT } from "../src/server/http/start-server.js";
+import { DEFAULT_MCP_HTTP_PORT } from "../src/server/mcp/mcp-http-server.js";
 
 // These run bin/ptc.js, which runs dist/: `npm run build` first.
 
@@ -98,6 +101,11 @@ describe("the ptc mcp command", () => {
       child.kill("SIGKILL");
     }
   });
+});
+
+test("the default ports of ptc mcp --http, ptc serve and the example tool server differ", () => {
+  // The README's config points at the tool server on its default port while ptc mcp --http serves it.
+  assert.equal(new Set([DEFAULT_MCP_HTTP_PORT, SERVE_PORT, TOOL_SERVER_PORT]).size, 3);
 });
 
 function listeningUrl(child: ChildProcess): Promise<string> {

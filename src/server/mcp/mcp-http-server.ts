@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 
-export const DEFAULT_MCP_HTTP_PORT = 8788;
+/** Not 8787 (`ptc serve`) nor 8788 (the example tool server), so all three run side by side. */
+export const DEFAULT_MCP_HTTP_PORT = 8789;
 export const MCP_HTTP_PATH = "/mcp";
 export const DEFAULT_MAX_MCP_SESSIONS = 64;
 /** A session nobody has used for this long is closed (clients reconnect with a new initialize). */
