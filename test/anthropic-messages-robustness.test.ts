@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { defineTool } from "../src/protocol/tool.js";
-import { type Endpoint, startEndpoint } from "./helpers/anthropic-endpoint.js";
+import { createAdmissionController } from "../src/server/admission.js";
+import { type Endpoint, KEY_A, startEndpoint } from "./helpers/anthropic-endpoint.js";
 import { delay, testEngine } from "./helpers/engine.js";
 import { type ScriptedModelServer, startScriptedModelServer } from "./helpers/scripted-model-server.js";
 
@@ -273,5 +274,61 @@ describe("Anthropic endpoint: failures in the middle of a request", () => {
       ),
     );
     assert.equal(stdoutOf(final.content[0]), "v-a v-b\n");
+  });
+});
+
+describe("Anthropic endpoint: the server's admission controller", () => {
+  test("each script holds a slot until it ends; with none free and no room to queue, 529 overloaded_error with Retry-After", async () => {
+    const admission = createAdmissionController({ maxRunning: 1, maxQueued: 0, retryAfterSeconds: 3 });
+    const capped = await startEndpoint(engine, model, "anthropic", { serverTools: [slow], admission });
+    try {
+      const client = capped.client();
+      model.setScript([{ toolCalls: [codeCall(`x = await lookup({"key": "x"})\nprint(x)`)] }]);
+      const paused = await client.messages.create(params([ask]));
+      assert.equal(paused.stop_reason, "tool_use");
+      assert.equal(admission.stats().running, 1, "a paused script keeps its slot");
+
+      for (const stream of [false, true]) {
+        model.setScript([{ toolCalls: [codeCall(`print("second")`)] }]);
+        const other = params([{ role: "user", content: "Another conversation." }]);
+        const attempt = stream ? client.messages.stream(other).finalMessage() : client.messages.create(other);
+        await assert.rejects(attempt, (error: unknown) => {
+          assert.ok(error instanceof Anthropic.APIError, String(error));
+          assert.equal((error.error as { error: { type: string } }).error.type, "overloaded_error");
+          if (!stream) {
+            assert.equal(error.status, 529);
+            assert.equal(error.headers?.get("retry-after"), "3");
+          }
+          return true;
+        });
+      }
+
+      model.setScript([{ text: "x is v-x." }]);
+      const history: Anthropic.MessageParam[] = [
+        ask,
+        { role: "assistant", content: paused.content },
+        { role: "user", content: answers(paused) },
+      ];
+      const final = await client.messages.create(params(history, paused.container?.id));
+      assert.equal(stdoutOf(final.content[0]), "v-x\n");
+      await until(() => admission.stats().running === 0, "the finished script to give its slot back");
+    } finally {
+      await capped.close();
+    }
+  });
+
+  test("error bodies have Anthropic.ErrorResponse's shape, request_id included", async () => {
+    const response = await fetch(`${endpoint.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": KEY_A },
+      body: JSON.stringify({ model: MODEL, messages: [ask] }),
+    });
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as Anthropic.ErrorResponse;
+    assert.equal(body.type, "error");
+    assert.equal(body.error.type, "invalid_request_error");
+    assert.equal(body.error.message, "max_tokens: Field required");
+    assert.ok(body.request_id);
+    assert.equal(body.request_id, response.headers.get("request-id"));
   });
 });

@@ -83,6 +83,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       serverTools: opened.tools,
       upstream,
       owners,
+      admission,
       ...(config.containerIdleTimeoutMs !== undefined ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
     });
   }

@@ -33,7 +33,14 @@ export async function startEndpoint(
   const owners = new ResourceOwners();
   const serverTools = options.serverTools ?? [];
   const messages = createMessagesHandler({ pingIntervalMs: 200, ...options, engine, upstream, owners, serverTools });
-  const server = createServerApp({ engine, owners, apiKeys: [KEY_A, KEY_B], messages, serverTools });
+  const server = createServerApp({
+    engine,
+    owners,
+    apiKeys: [KEY_A, KEY_B],
+    messages,
+    serverTools,
+    ...(options.admission ? { admission: options.admission } : {}),
+  });
   const listening = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const instance = serve({ fetch: server.app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(instance));
   });

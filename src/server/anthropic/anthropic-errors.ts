@@ -1,5 +1,6 @@
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import { anthropicErrorFor, UpstreamError } from "../../upstream/upstream-error.js";
+import { AdmissionRefusedError } from "../admission.js";
 
 /** Anthropic's error `type`s that this endpoint produces. */
 export type AnthropicErrorType =
@@ -10,9 +11,11 @@ export type AnthropicErrorType =
   | "api_error"
   | "overloaded_error";
 
+/** `Anthropic.ErrorResponse`'s shape. */
 export interface AnthropicErrorBody {
   type: "error";
   error: { type: AnthropicErrorType; message: string };
+  request_id: string | null;
 }
 
 /** Exact wording of Anthropic's hosted API, which clients may match on. */
@@ -27,12 +30,14 @@ export class AnthropicHttpError extends Error {
     readonly status: number,
     readonly type: AnthropicErrorType,
     message: string,
+    /** Sent with the response (e.g. `retry-after`). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
 
-  body(): AnthropicErrorBody {
-    return { type: "error", error: { type: this.type, message: this.message } };
+  body(requestId: string | null = null): AnthropicErrorBody {
+    return { type: "error", error: { type: this.type, message: this.message }, request_id: requestId };
   }
 }
 
@@ -55,6 +60,11 @@ export function toAnthropicError(error: unknown): AnthropicHttpError {
     const status = mapped.type === "api_error" ? 502 : mapped.status;
     return new AnthropicHttpError(status, mapped.type, mapped.message);
   }
+  if (error instanceof AdmissionRefusedError) {
+    // The server's execution slots and queue are full: Anthropic's "temporarily overloaded", which the SDK retries after Retry-After.
+    if (error.status === 429) return new AnthropicHttpError(529, "overloaded_error", error.message, error.headers);
+    return new AnthropicHttpError(529, "overloaded_error", "the server is shutting down");
+  }
   if (PtcError.is(error, ErrorCode.EngineClosed))
     return new AnthropicHttpError(529, "overloaded_error", "the server is shutting down");
   if (PtcError.is(error, ErrorCode.InvalidRequest)) return invalidRequest(error.message);
@@ -62,9 +72,9 @@ export function toAnthropicError(error: unknown): AnthropicHttpError {
 }
 
 export function errorResponse(error: AnthropicHttpError, requestId?: string): Response {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...error.headers };
   // The SDK retries 5xx by default; an internal failure will not go away on retry.
   if (error.status === 500) headers["x-should-retry"] = "false";
   if (requestId) headers["request-id"] = requestId;
-  return Response.json(error.body(), { status: error.status, headers });
+  return Response.json(error.body(requestId ?? null), { status: error.status, headers });
 }

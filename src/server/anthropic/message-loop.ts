@@ -4,6 +4,7 @@ import type { Engine } from "../../engine/engine.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel, UpstreamResponse } from "../../upstream/upstream-model.js";
+import type { AdmissionController } from "../admission.js";
 import { invalidRequest } from "./anthropic-errors.js";
 import { answersMatch, CodeRun, type ContainerState, type ContainerStore } from "./code-execution-session.js";
 import { type CodeCallAnswer, codeCallAnswers, type ValidatedRequest, validateRequest } from "./request-validation.js";
@@ -26,6 +27,7 @@ export interface LoopDependencies {
   serverTools: readonly ToolDefinition[];
   maxUpstreamTurns: number;
   executionLimits: Partial<ExecutionLimits> | undefined;
+  admission: AdmissionController | undefined;
 }
 
 /** Where the loop puts what it produces; the streaming encoder writes each block as it comes. */
@@ -209,13 +211,22 @@ class MessageLoop {
       this.#emit(invalidCodeInputBlock(serverToolUseId));
       return "done";
     }
-    const handle = this.deps.engine.execute({
-      code,
-      container: state.id,
-      tools: this.tools.engineTools,
-      resultMode: "text",
-      ...(this.deps.executionLimits ? { limits: this.deps.executionLimits } : {}),
-    });
+    // A slot of the server's admission controller for the script's whole life, pauses included.
+    const release = await this.deps.admission?.acquire(this.#signal);
+    let handle: ReturnType<Engine["execute"]>;
+    try {
+      handle = this.deps.engine.execute({
+        code,
+        container: state.id,
+        tools: this.tools.engineTools,
+        resultMode: "text",
+        ...(this.deps.executionLimits ? { limits: this.deps.executionLimits } : {}),
+      });
+    } catch (error) {
+      release?.();
+      throw error;
+    }
+    if (release) void handle.result.then(release, release);
     state.run = new CodeRun(handle, serverToolUseId, this.request.codeTool ?? "code_execution_20260120");
     return this.#drive(state);
   }

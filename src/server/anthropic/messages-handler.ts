@@ -3,6 +3,7 @@ import type { Engine } from "../../engine/engine.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel } from "../../upstream/upstream-model.js";
+import type { AdmissionController } from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { errorResponse, toAnthropicError } from "./anthropic-errors.js";
 import { ContainerStore } from "./code-execution-session.js";
@@ -28,6 +29,12 @@ export interface MessagesHandlerOptions {
   pingIntervalMs?: number;
   /** Per-execution limits on top of the engine's (e.g. a shorter `pendingToolTimeoutMs`). */
   executionLimits?: Partial<ExecutionLimits>;
+  /**
+   * The server's admission controller (the one the executions API uses): each script this endpoint starts
+   * takes a slot until it ends (pauses included). A full queue is a 529 `overloaded_error` with `Retry-After`
+   * (in a stream, an `error` event). Default: none, no cap.
+   */
+  admission?: AdmissionController;
 }
 
 export interface MessagesCall {
@@ -37,6 +44,8 @@ export interface MessagesCall {
   owner: string;
   /** Aborted when the client disconnects. */
   signal: AbortSignal;
+  /** Echoed as `request_id` in error bodies. */
+  requestId?: string;
 }
 
 /** `POST /v1/messages`: returns a JSON response, an SSE stream (`stream: true`) or an Anthropic-shaped error. */
@@ -60,10 +69,11 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
     serverTools: options.serverTools,
     maxUpstreamTurns: options.maxUpstreamTurns ?? DEFAULT_MAX_UPSTREAM_TURNS,
     executionLimits: options.executionLimits,
+    admission: options.admission,
   };
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
 
-  return async ({ body, owner, signal }) => {
+  return async ({ body, owner, signal, requestId }) => {
     try {
       const prepared = await prepareRequest(deps, body, owner);
       const id = newMessageId();
@@ -91,7 +101,7 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
         }),
       );
     } catch (error) {
-      return errorResponse(toAnthropicError(error));
+      return errorResponse(toAnthropicError(error), requestId);
     }
   };
 }

@@ -125,7 +125,7 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
       );
     }
     const body = await readJsonBody(c);
-    return options.messages({ body, owner: c.get("owner"), signal: c.req.raw.signal });
+    return options.messages({ body, owner: c.get("owner"), signal: c.req.raw.signal, requestId: c.get("requestId") });
   });
 
   app.route(
