@@ -1,9 +1,11 @@
+import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import type { ToolSource } from "./tool-source.js";
 
 export interface ToolSourceFailure {
   readonly source: string;
-  readonly error: Error;
+  /** Names the source; keeps the code and details of the source's own `PtcError` (else `tool_error`). */
+  readonly error: PtcError;
 }
 
 /** The tools of several sources as plain definitions, plus what failed to open. */
@@ -31,9 +33,7 @@ export async function openToolSources(
   listed.forEach((outcome, index) => {
     const source = sources[index] as ToolSource;
     if (outcome.status === "rejected") {
-      const reason: unknown = outcome.reason;
-      const message = reason instanceof Error ? reason.message : String(reason);
-      failures.push({ source: source.name, error: new Error(`tool source ${source.name}: ${message}`) });
+      failures.push({ source: source.name, error: sourceFailure(source.name, outcome.reason) });
       return;
     }
     for (const { external, ...definition } of outcome.value) {
@@ -51,4 +51,10 @@ export async function openToolSources(
       return closing;
     },
   };
+}
+
+function sourceFailure(source: string, reason: unknown): PtcError {
+  const message = `tool source ${source}: ${reason instanceof Error ? reason.message : String(reason)}`;
+  if (PtcError.is(reason)) return new PtcError(reason.code, message, { ...reason.details, source });
+  return new PtcError(ErrorCode.ToolError, message, { source });
 }
