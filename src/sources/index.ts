@@ -13,7 +13,7 @@ export {
   type WireToolList,
 } from "./http/http-tool-protocol.js";
 export {
-  DEFAULT_CONNECT_TIMEOUT_MS as DEFAULT_HTTP_CONNECT_TIMEOUT_MS,
+  DEFAULT_HTTP_CONNECT_TIMEOUT_MS,
   HttpToolSource,
 } from "./http/http-tool-source.js";
 export { loadToolsModule } from "./load-tools-module.js";

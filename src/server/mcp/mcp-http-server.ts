@@ -34,10 +34,10 @@ interface Session {
   lastUsed: number;
 }
 
-function reply(res: ServerResponse, status: number, message: string): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
+function reply(response: ServerResponse, status: number, message: string): void {
+  if (response.headersSent) return;
+  response.writeHead(status, { "content-type": "application/json" });
+  response.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
 }
 
 /**
@@ -68,25 +68,25 @@ export async function serveMcpHttp(
     value !== undefined &&
     [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${authority}:${port}`].includes(value);
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname !== MCP_HTTP_PATH) return reply(res, 404, `not found: the MCP endpoint is ${MCP_HTTP_PATH}`);
-    const origin = req.headers.origin;
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    if (url.pathname !== MCP_HTTP_PATH) return reply(response, 404, `not found: the MCP endpoint is ${MCP_HTTP_PATH}`);
+    const origin = request.headers.origin;
     if (
-      !localAuthority(req.headers.host) ||
+      !localAuthority(request.headers.host) ||
       (origin !== undefined && !localAuthority(origin.replace(/^https?:\/\//, "")))
     ) {
-      return reply(res, 403, "forbidden host or origin");
+      return reply(response, 403, "forbidden host or origin");
     }
-    const sessionId = req.headers["mcp-session-id"];
+    const sessionId = request.headers["mcp-session-id"];
     if (typeof sessionId === "string") {
       const session = sessions.get(sessionId);
-      if (!session) return reply(res, 404, "session not found");
+      if (!session) return reply(response, 404, "session not found");
       session.lastUsed = Date.now();
-      return await session.transport.handleRequest(req, res);
+      return await session.transport.handleRequest(request, response);
     }
-    if (req.method !== "POST") return reply(res, 400, "missing mcp-session-id header");
-    if (sessions.size >= maxSessions) return reply(res, 503, "too many sessions");
+    if (request.method !== "POST") return reply(response, 400, "missing mcp-session-id header");
+    if (sessions.size >= maxSessions) return reply(response, 503, "too many sessions");
     const server = createMcpServer();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -99,15 +99,15 @@ export async function serveMcpHttp(
       if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
-    await transport.handleRequest(req, res);
+    await transport.handleRequest(request, response);
     // Not an initialize request (the transport answered 400): nothing will ever use this pair again.
     if (transport.sessionId === undefined || !sessions.has(transport.sessionId)) await server.close();
   }
 
-  const http = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+  const http = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
       log(`ptc mcp: HTTP request failed: ${error instanceof Error ? error.message : String(error)}`);
-      reply(res, 500, "internal error");
+      reply(response, 500, "internal error");
     });
   });
   await new Promise<void>((resolve, reject) => {

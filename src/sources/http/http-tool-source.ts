@@ -18,7 +18,8 @@ import {
   type WireToolDefinition,
 } from "./http-tool-protocol.js";
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Time to list a tool server's tools, unless its config sets `connectTimeoutMs`. */
+export const DEFAULT_HTTP_CONNECT_TIMEOUT_MS = 10_000;
 /** Code-only by default: a remote tool's raw results are what programmatic calling keeps out of context. */
 const DEFAULT_CALLERS: readonly ToolCallerSpelling[] = ["code_execution"];
 
@@ -91,7 +92,7 @@ export class HttpToolSource implements ToolSource {
   }
 
   async #list(signal: AbortSignal | undefined): Promise<readonly SourceToolDefinition[]> {
-    const timeoutMs = this.config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const timeoutMs = this.config.connectTimeoutMs ?? DEFAULT_HTTP_CONNECT_TIMEOUT_MS;
     const attempt: Attempt = { url: toolServerUrl(this.config.url), timeoutMs };
     const headers = this.#headers();
     const { status, value } = await this.#request(attempt, { method: "GET", headers }, signal);

@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { isAbsolute, resolve } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -13,7 +14,10 @@ export const DEFAULT_MCP_CONNECT_TIMEOUT_MS = 30_000;
 /** How long `close()` waits for an HTTP server to acknowledge the end of the session. */
 const SESSION_END_WAIT_MS = 1_000;
 
-const CLIENT_INFO = { name: "ptc", version: "0.1.0" };
+// src/sources/mcp and dist/sources/mcp are both three levels below package.json.
+const { version } = createRequire(import.meta.url)("../../../package.json") as { version: string };
+/** How ptc introduces itself to MCP servers. */
+const CLIENT_INFO = { name: "ptc", version };
 
 export interface McpConnectOptions {
   /** Directory a relative `cwd` resolves against. */

@@ -1,3 +1,8 @@
+/** How much of a stream `OutputTail` keeps. */
+export const DEFAULT_OUTPUT_TAIL_BYTES = 4096;
+/** How much of it goes into an error message. */
+export const DEFAULT_EXCERPT_CHARS = 1500;
+
 /**
  * The last few KB of a stream (an MCP server's stderr): enough to explain a failed start or a crash
  * without keeping an unbounded log or dumping the server's chatter onto ptc's own stderr.
@@ -6,7 +11,7 @@ export class OutputTail {
   #chunks: Buffer[] = [];
   #bytes = 0;
 
-  constructor(readonly maxBytes = 4096) {}
+  constructor(readonly maxBytes = DEFAULT_OUTPUT_TAIL_BYTES) {}
 
   push(chunk: Buffer | string): void {
     const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
@@ -26,7 +31,7 @@ export class OutputTail {
   }
 
   /** The last `maxChars` of the trimmed text, for an error message; empty when nothing was written. */
-  excerpt(maxChars = 1500): string {
+  excerpt(maxChars = DEFAULT_EXCERPT_CHARS): string {
     const text = this.text().trim();
     return text.length > maxChars ? `…${text.slice(-maxChars)}` : text;
   }
