@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { resolve } from "node:path";
 import { describe, test } from "node:test";
 import { ErrorCode, PtcError } from "../src/protocol/errors.js";
 import { McpToolSource } from "../src/sources/mcp/mcp-tool-source.js";
@@ -45,6 +46,21 @@ describe("MCP server crashes", () => {
       assert.match(error.message, /config file missing: \/etc\/bad\.json/);
       return true;
     });
+    await source.close();
+  });
+
+  test("a tool list whose cursor repeats fails at once instead of growing until the timeout", async () => {
+    const source = new McpToolSource("looping", {
+      command: process.execPath,
+      args: [resolve("test/fixtures/cursor-loop-mcp-server.mjs")],
+      connectTimeoutMs: 20_000,
+    });
+    const started = Date.now();
+    await assert.rejects(
+      source.listTools(),
+      /MCP server "looping" failed to start: tools\/list returned the cursor "page-2" twice/,
+    );
+    assert.ok(Date.now() - started < 10_000);
     await source.close();
   });
 

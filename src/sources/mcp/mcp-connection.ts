@@ -84,11 +84,17 @@ export class McpConnection {
     try {
       await connection.client.connect(connection.#transport, request());
       const tools: Tool[] = [];
+      const cursors = new Set<string>();
       let cursor: string | undefined;
       do {
         const page = await connection.client.listTools(cursor === undefined ? {} : { cursor }, request());
         tools.push(...page.tools);
         cursor = page.nextCursor;
+        // A server that hands out a cursor twice would be listed forever, its tools piling up until the timeout.
+        if (cursor !== undefined && cursors.has(cursor)) {
+          throw new Error(`tools/list returned the cursor ${JSON.stringify(cursor)} twice`);
+        }
+        if (cursor !== undefined) cursors.add(cursor);
       } while (cursor !== undefined);
       connection.tools = tools;
       return connection;
