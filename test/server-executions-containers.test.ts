@@ -2,16 +2,10 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { createServerApp } from "../src/server/http/create-server-app.js";
 import { ResourceOwners } from "../src/server/resource-owners.js";
-import { codeTool, delay, testEngine } from "./helpers/engine.js";
-import { call, execute, KEY_A, KEY_B, type WireError } from "./helpers/server-executions.js";
+import { delay, testEngine } from "./helpers/engine.js";
+import { call, execute, KEY_A, KEY_B, testServer, type WireError } from "./helpers/server-executions.js";
 
-const serverTools = [codeTool("double", async (input) => ({ doubled: Number(input.n) * 2 }))];
-const engine = testEngine({ tools: serverTools });
-const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A, KEY_B], serverTools });
-after(async () => {
-  await server.shutdown(0);
-  await engine.close();
-});
+const { server } = testServer();
 
 describe("ptc serve: containers", () => {
   test("container state persists across executions; another key gets 404 for execution and container", async () => {

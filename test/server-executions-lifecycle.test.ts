@@ -1,25 +1,17 @@
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
-import { createServerApp } from "../src/server/http/create-server-app.js";
-import { ResourceOwners } from "../src/server/resource-owners.js";
-import { codeTool, delay, testEngine } from "./helpers/engine.js";
+import { describe, test } from "node:test";
+import { delay } from "./helpers/engine.js";
 import {
   call,
   clientTool,
   execute,
   KEY_A,
-  KEY_B,
+  testServer,
   type WireError,
   type WireState,
 } from "./helpers/server-executions.js";
 
-const serverTools = [codeTool("double", async (input) => ({ doubled: Number(input.n) * 2 }))];
-const engine = testEngine({ tools: serverTools });
-const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A, KEY_B], serverTools });
-after(async () => {
-  await server.shutdown(0);
-  await engine.close();
-});
+const { server } = testServer();
 
 describe("ptc serve: executions", () => {
   test("a finished execution comes back with its result in snake_case", async () => {

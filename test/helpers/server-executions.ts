@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import type { ServerApp } from "../../src/server/http/create-server-app.js";
+import { after } from "node:test";
+import type { Engine } from "../../src/engine/engine.js";
+import { createServerApp, type ServerApp } from "../../src/server/http/create-server-app.js";
+import { ResourceOwners } from "../../src/server/resource-owners.js";
+import { codeTool, testEngine } from "./engine.js";
 
 /** Shared by the test/server-executions-*.test.ts files: two client keys, wire shapes, request helpers. */
 export const KEY_A = "key-a-0123456789";
@@ -50,3 +54,15 @@ export const clientTool = (name: string) => ({
   description: `client tool ${name}`,
   input_schema: { type: "object", properties: { q: { type: "string" } } },
 });
+
+/** The app every server-executions test file uses: a real engine with one server tool, `double`, and keys A and B. */
+export function testServer(): { server: ServerApp; engine: Engine } {
+  const serverTools = [codeTool("double", async (input) => ({ doubled: Number(input.n) * 2 }))];
+  const engine = testEngine({ tools: serverTools });
+  const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A, KEY_B], serverTools });
+  after(async () => {
+    await server.shutdown(0);
+    await engine.close();
+  });
+  return { server, engine };
+}
