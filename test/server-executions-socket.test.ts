@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { configuredApiKeys } from "../src/cli/serve-command.js";
+import { EVERYTHING } from "./helpers/mcp-servers.js";
 import { KEY_A, KEY_B, type WireState } from "./helpers/server-executions.js";
 
 describe("ptc serve over a real socket", () => {
@@ -14,10 +15,17 @@ describe("ptc serve over a real socket", () => {
     assert.deepEqual(configuredApiKeys(undefined, {}), []);
   });
 
-  test("health, one execution, and SIGTERM → exit 0", async () => {
+  test("health, an execution calling a configured MCP server, and SIGTERM → exit 0 with no child left", async () => {
     const directory = await mkdtemp(join(tmpdir(), "ptc-serve-"));
     const config = join(directory, "ptc.config.json");
-    await writeFile(config, JSON.stringify({ server: { apiKeys: [KEY_A] } }));
+    // The same project config as the CLI: an MCP server's tools are callable from the server's executions.
+    await writeFile(
+      config,
+      JSON.stringify({
+        server: { apiKeys: [KEY_A] },
+        mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, "stdio"] } },
+      }),
+    );
     // The CLI from source (bin/ptc.js runs dist/, which may predate this checkout's changes).
     const child = spawn(
       process.execPath,
@@ -58,17 +66,19 @@ describe("ptc serve over a real socket", () => {
         const response = await fetch(`${url}/v1/executions`, {
           method: "POST",
           headers: { "content-type": "application/json", ...headers },
-          body: JSON.stringify({ code: "print(6 * 7)" }),
+          body: JSON.stringify({ code: 'r = await everything__echo(message="hi")\nprint(6 * 7, r)' }),
         });
         assert.equal(response.status, 200);
         assert.ok(response.headers.get("request-id")?.startsWith("req_"));
         const state = (await response.json()) as WireState;
-        assert.equal(state.result?.stdout, "42\n");
+        assert.equal(state.result?.stdout, "42 Echo: hi\n", JSON.stringify(state.result?.error));
       }
       const exited = once(child, "exit");
       child.kill("SIGTERM");
       const [code] = (await exited) as [number | null];
       assert.equal(code, 0, stderr);
+      const processes = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+      assert.ok(!processes.includes(`${EVERYTHING} stdio`), "the MCP server does not outlive ptc serve");
       const lines = stderr
         .split("\n")
         .filter((line) => line.startsWith("{"))
