@@ -166,6 +166,39 @@ describe("ptc serve: admission and retention", () => {
     }
   });
 
+  test("executions waiting for a busy container hold no slot: one paused container cannot block the server", async () => {
+    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 4 });
+    const app = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], admission });
+    try {
+      const paused = await execute(app, {
+        code: "x = await lookup()\nprint('first', x)",
+        tools: [clientTool("lookup")],
+      });
+      assert.equal(paused.status, "paused");
+      const container = paused.container_id;
+      const behind = await Promise.all(
+        ["second", "third"].map((word) => execute(app, { code: `print('${word}')`, container, wait: 0 })),
+      );
+      assert.ok(behind.every((state) => state.status === "queued"));
+      assert.equal(admission.stats().running, 1, "only the paused execution holds a slot");
+      // Another container still gets the free slot at once.
+      const elsewhere = await execute(app, { code: "print('elsewhere')" });
+      assert.equal(elsewhere.result?.stdout, "elsewhere\n");
+      await call(app, "POST", `/v1/executions/${paused.id}/tool_results`, {
+        results: [{ call_id: paused.pending_tool_calls[0]?.id, content: "ok" }],
+      });
+      const outputs: string[] = [];
+      for (const state of behind) {
+        const ran = await call(app, "GET", `/v1/executions/${state.id}?wait=30`);
+        outputs.push((ran.json as WireState).result?.stdout ?? "");
+      }
+      assert.deepEqual(outputs, ["second\n", "third\n"], "they ran in order, in the same container");
+      assert.equal(admission.stats().running, 0);
+    } finally {
+      await app.shutdown(0);
+    }
+  });
+
   test("finished executions are retained within a byte budget: the oldest are dropped past it", async () => {
     const app = createServerApp({
       engine,

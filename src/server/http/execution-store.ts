@@ -3,7 +3,12 @@ import { type Engine, type ExecuteRequest, newExecutionId } from "../../engine/e
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
-import { type AdmissionController, type AdmissionRelease, DEFAULT_RETRY_AFTER_SECONDS } from "../admission.js";
+import {
+  type AdmissionController,
+  AdmissionRefusedError,
+  type AdmissionRelease,
+  DEFAULT_RETRY_AFTER_SECONDS,
+} from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
 import { HttpError, WireErrorCode } from "./wire-errors.js";
@@ -18,6 +23,12 @@ export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
 export const DEFAULT_MAX_FINISHED_BYTES = 256 * 1_048_576;
 /** Expired containers and old finished executions are swept this often. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+/**
+ * Executions waiting for their turn in one busy container (the engine runs one at a time per container).
+ * They wait without an admission slot, so requests piling up on one paused container cannot take every
+ * slot of the server; past this many, 429.
+ */
+export const DEFAULT_MAX_WAITING_PER_CONTAINER = 8;
 /** Live containers per server (each keeps a sandbox); past it the least recently used idle one is ended. */
 export const DEFAULT_MAX_CONTAINERS = 32;
 /** Ended containers remembered (so their id answers 410, not 404) at most this many, this long. */
@@ -114,9 +125,30 @@ export class ExecutionStore {
   create(owner: string, container: string | undefined, request: StoredExecution["request"]): StoredExecution {
     if (this.#closing) throw new HttpError(503, WireErrorCode.ShuttingDown, "the server is shutting down");
     const named = container === undefined ? undefined : this.container(owner, container);
-    const release = this.admission.tryAcquire();
+    const ahead = named === undefined ? undefined : this.#latestIn(named.id);
+    let release: AdmissionRelease | undefined;
     let waiting: { granted: Promise<AdmissionRelease>; abort: AbortController } | undefined;
-    if (!release) {
+    if (ahead !== undefined) {
+      // The container is busy: wait for its turn first, and only then for a slot.
+      if (this.#waitingIn(ahead.containerId) >= DEFAULT_MAX_WAITING_PER_CONTAINER) {
+        throw new AdmissionRefusedError(
+          429,
+          WireErrorCode.Overloaded,
+          `container ${ahead.containerId} already has ${DEFAULT_MAX_WAITING_PER_CONTAINER} executions waiting for their turn`,
+          this.#options.retryAfterSeconds,
+        );
+      }
+      const abort = new AbortController();
+      const granted = ahead.finished.then(() => {
+        if (abort.signal.aborted) throw abort.signal.reason;
+        return this.admission.acquire(abort.signal);
+      });
+      granted.catch(() => {});
+      waiting = { granted, abort };
+    } else {
+      release = this.admission.tryAcquire();
+    }
+    if (!release && !waiting) {
       const abort = new AbortController();
       waiting = { granted: this.admission.acquire(abort.signal), abort }; // 429 here when the queue is full
       waiting.granted.catch(() => {}); // handled below, or never needed when creation fails
@@ -148,11 +180,26 @@ export class ExecutionStore {
       this.#queued.set(entry, waiting.abort);
       waiting.granted.then(
         (granted) => this.#startQueued(entry, granted),
-        () => this.cancel(entry, "the server is shutting down"),
+        (error: unknown) => this.cancel(entry, error instanceof Error ? error.message : "not admitted"),
       );
     }
     this.#executions.set(id, entry);
     return entry;
+  }
+
+  /** The most recent unfinished execution in a container: the one a new execution there must wait for. */
+  #latestIn(containerId: string): StoredExecution | undefined {
+    let latest: StoredExecution | undefined;
+    for (const entry of this.#executions.values()) {
+      if (entry.containerId === containerId && !entry.result) latest = entry;
+    }
+    return latest;
+  }
+
+  #waitingIn(containerId: string): number {
+    let waiting = 0;
+    for (const entry of this.#queued.keys()) if (entry.containerId === containerId) waiting++;
+    return waiting;
   }
 
   /** The owner's execution, or 404 (also for another owner's: ids cannot be probed). */

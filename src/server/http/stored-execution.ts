@@ -57,9 +57,16 @@ export class StoredExecution {
     this.#changed();
   }
 
+  #resolveFinished: () => void = () => {};
+  /** Resolves once the execution has a result (finished, failed, cancelled or refused). */
+  readonly finished: Promise<void> = new Promise((resolve) => {
+    this.#resolveFinished = resolve;
+  });
+
   finish(result: ExecutionResult): void {
     if (this.result) return;
     this.result = result;
+    this.#resolveFinished();
     this.finishedAt = Date.now();
     this.#retainedBytes = estimateRetainedBytes(result);
     this.#changed();
