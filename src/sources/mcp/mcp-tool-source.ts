@@ -177,11 +177,13 @@ export class McpToolSource implements ToolSource {
     if (context.signal.aborted) return context.signal.reason instanceof Error ? context.signal.reason : toError(error);
     const message = error instanceof Error ? error.message : String(error);
     if (!connection.alive && this.#closing === undefined) {
-      // The request may have run: not retried. The next call restarts the server, if it may.
-      const text = this.#restarted
+      // The request may have run: not retried. The next call restarts the server, if it may. A call that
+      // fails late on a session already replaced by a restart says nothing about the new session.
+      const final = this.#restarted && connection === this.#connection;
+      const text = final
         ? `MCP server "${this.name}" exited again during the call to ${tool}, after a restart; its tools are unavailable`
         : `MCP server "${this.name}" exited during the call to ${tool}; the call was not retried and the server restarts on the next call`;
-      return this.#restarted ? this.#fail(text, connection) : toolError(connection.describe(text), this.name, tool);
+      return final ? this.#fail(text, connection) : toolError(connection.describe(text), this.name, tool);
     }
     if (isRequestTimeout(error)) {
       return new PtcError(ErrorCode.ToolTimeout, `MCP server "${this.name}": ${tool} did not answer in time`, {
