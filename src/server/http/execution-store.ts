@@ -1,4 +1,4 @@
-import { DEFAULT_CONTAINER_IDLE_TIMEOUT_MS, newContainerId } from "../../engine/container-manager.js";
+import { DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "../../engine/container-manager.js";
 import { type Engine, type ExecuteRequest, newExecutionId } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
@@ -10,6 +10,12 @@ import {
   DEFAULT_RETRY_AFTER_SECONDS,
 } from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
+import {
+  type ContainerRecord,
+  ContainerRecords,
+  type ContainerView,
+  DEFAULT_MAX_CONTAINERS,
+} from "./container-records.js";
 import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
 import { HttpError, WireErrorCode } from "./wire-errors.js";
 
@@ -29,11 +35,6 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
  * slot of the server; past this many, 429.
  */
 export const DEFAULT_MAX_WAITING_PER_CONTAINER = 8;
-/** Live containers per server (each keeps a sandbox); past it the least recently used idle one is ended. */
-export const DEFAULT_MAX_CONTAINERS = 32;
-/** Ended containers remembered (so their id answers 410, not 404) at most this many, this long. */
-export const DEFAULT_MAX_EXPIRED_CONTAINERS = 10_000;
-export const DEFAULT_EXPIRED_CONTAINER_RETENTION_MS = 24 * 3_600_000;
 
 export interface ExecutionStoreOptions {
   finishedRetentionMs?: number;
@@ -44,25 +45,6 @@ export interface ExecutionStoreOptions {
   containerIdleTimeoutMs?: number;
   /** `Retry-After` (seconds) of the 429 answered when every container is busy. */
   retryAfterSeconds?: number;
-}
-
-export interface ContainerRecord {
-  id: string;
-  owner: string;
-  createdAt: number;
-  lastUsed: number;
-  /** Executions of ours queued or running in it: it is alive even before the engine knows it. */
-  active: number;
-  endedAt?: number;
-  endReason?: "expired" | "evicted" | "deleted";
-}
-
-export interface ContainerView {
-  id: string;
-  status: "active" | "busy";
-  createdAt: number;
-  lastUsed: number;
-  expiresAt: number;
 }
 
 export type CallSubmission = { callId: string; submission: ToolResultSubmission };
@@ -80,7 +62,7 @@ export class ExecutionStore {
   /** Finished executions, oldest first, and their estimated retained bytes. */
   readonly #finished: StoredExecution[] = [];
   #finishedBytes = 0;
-  readonly #containers = new Map<string, ContainerRecord>();
+  readonly #containers: ContainerRecords;
   readonly #options: Required<ExecutionStoreOptions>;
   readonly #sweeper: NodeJS.Timeout;
   #closing = false;
@@ -99,6 +81,7 @@ export class ExecutionStore {
       containerIdleTimeoutMs: options.containerIdleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
       retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
     };
+    this.#containers = new ContainerRecords(engine, owners, this.#options);
     this.#sweeper = setInterval(() => this.#sweep(), DEFAULT_SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
@@ -106,8 +89,7 @@ export class ExecutionStore {
   stats(): { running: number; paused: number; queued: number; finished: number; containers: number } {
     let paused = 0;
     for (const entry of this.#running.keys()) if (entry.isPaused()) paused++;
-    let containers = 0;
-    for (const record of this.#containers.values()) if (this.#alive(record)) containers++;
+    const containers = this.#containers.liveCount();
     return {
       running: this.#running.size,
       paused,
@@ -155,7 +137,7 @@ export class ExecutionStore {
     }
     let record: ContainerRecord;
     try {
-      record = named ?? this.#newContainer(owner);
+      record = named ?? this.#containers.create(owner);
     } catch (error) {
       release?.();
       waiting?.abort.abort();
@@ -173,7 +155,7 @@ export class ExecutionStore {
         release();
         record.active--;
         this.owners.release("execution", id);
-        if (named === undefined) this.#forgetContainer(record);
+        if (named === undefined) this.#containers.forget(record);
         throw error;
       }
     } else if (waiting) {
@@ -253,48 +235,29 @@ export class ExecutionStore {
 
   /** The owner's container record, live or ended; 404 for unknown ids and other owners' containers. */
   lookupContainer(owner: string, id: string): ContainerRecord {
-    const record = this.#containers.get(id);
-    if (!record || record.owner !== owner || !this.owners.owns("container", id, owner)) {
-      throw new HttpError(404, WireErrorCode.NotFound, `container ${id} not found`);
-    }
-    if (record.endedAt === undefined && !this.#alive(record)) this.#markEnded(record, "expired");
-    return record;
+    return this.#containers.lookup(owner, id);
   }
 
   /** The owner's container if alive; 410 if it existed and ended; 404 otherwise. */
   container(owner: string, id: string): ContainerRecord {
-    const record = this.lookupContainer(owner, id);
-    if (record.endedAt !== undefined) {
-      const why = record.endReason === "evicted" ? "was ended to make room for newer ones" : "expired";
-      throw new HttpError(410, WireErrorCode.ContainerExpired, `container ${id} ${why}; its Python state is gone`);
-    }
-    return record;
+    return this.#containers.live(owner, id);
   }
 
   describeContainer(record: ContainerRecord): ContainerView {
-    const info = this.engine.inspectContainer(record.id);
-    const lastUsed = Math.max(record.lastUsed, info?.lastUsed ?? 0);
-    const busy = record.active > 0 || info?.busy === true;
-    return {
-      id: record.id,
-      status: busy ? "busy" : "active",
-      createdAt: record.createdAt,
-      lastUsed,
-      expiresAt: lastUsed + this.#options.containerIdleTimeoutMs,
-    };
+    return this.#containers.describe(record);
   }
 
   /** Cancels the container's executions, then ends it; its id is forgotten (404 afterwards). */
   deleteContainer(record: ContainerRecord): void {
     if (record.endedAt !== undefined) {
-      this.#forgetContainer(record);
+      this.#containers.forget(record);
       return;
     }
     for (const entry of this.#executions.values()) {
       if (entry.containerId === record.id) this.cancel(entry, "container deleted");
     }
     this.engine.closeContainer(record.id);
-    this.#forgetContainer(record);
+    this.#containers.forget(record);
   }
 
   /** Stops admitting, lets running executions finish for `graceMs`, then cancels the rest. */
@@ -362,44 +325,6 @@ export class ExecutionStore {
     this.#prune();
   }
 
-  #newContainer(owner: string): ContainerRecord {
-    this.#makeRoomForContainer();
-    const id = newContainerId();
-    this.owners.claim("container", id, owner);
-    const record: ContainerRecord = { id, owner, createdAt: Date.now(), lastUsed: Date.now(), active: 0 };
-    this.#containers.set(id, record);
-    return record;
-  }
-
-  #makeRoomForContainer(): void {
-    const live = [...this.#containers.values()].filter((record) => this.#alive(record));
-    if (live.length < this.#options.maxContainers) return;
-    const idle = live
-      .filter((record) => record.active === 0 && this.engine.inspectContainer(record.id)?.busy !== true)
-      .sort((a, b) => this.describeContainer(a).lastUsed - this.describeContainer(b).lastUsed)[0];
-    if (!idle) {
-      throw new HttpError(429, WireErrorCode.Overloaded, `all ${live.length} containers are busy`, {
-        "retry-after": String(this.#options.retryAfterSeconds),
-      });
-    }
-    this.engine.closeContainer(idle.id);
-    this.#markEnded(idle, "evicted");
-  }
-
-  #alive(record: ContainerRecord): boolean {
-    return record.endedAt === undefined && (record.active > 0 || this.engine.hasContainer(record.id));
-  }
-
-  #markEnded(record: ContainerRecord, reason: NonNullable<ContainerRecord["endReason"]>): void {
-    record.endedAt = Date.now();
-    record.endReason = reason;
-  }
-
-  #forgetContainer(record: ContainerRecord): void {
-    this.#containers.delete(record.id);
-    this.owners.release("container", record.id);
-  }
-
   /** Drops the oldest finished executions past the retention bounds (age, count, bytes; the newest stays). */
   #prune(): void {
     const cutoff = Date.now() - this.#options.finishedRetentionMs;
@@ -418,17 +343,6 @@ export class ExecutionStore {
 
   #sweep(): void {
     this.#prune();
-    const tombstones: ContainerRecord[] = [];
-    for (const record of this.#containers.values()) {
-      if (record.endedAt === undefined && !this.#alive(record)) this.#markEnded(record, "expired");
-      if (record.endedAt !== undefined) tombstones.push(record);
-    }
-    const cutoff = Date.now() - DEFAULT_EXPIRED_CONTAINER_RETENTION_MS;
-    const excess = tombstones.length - DEFAULT_MAX_EXPIRED_CONTAINERS;
-    tombstones
-      .sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0))
-      .forEach((record, index) => {
-        if (index < excess || (record.endedAt ?? 0) < cutoff) this.#forgetContainer(record);
-      });
+    this.#containers.sweep();
   }
 }

@@ -6,7 +6,7 @@ import type {
   ToolCallRequest,
   ToolOutcome,
 } from "../../protocol/execution.js";
-import type { ContainerView } from "./execution-store.js";
+import type { ContainerView } from "./container-records.js";
 import type { StoredExecution } from "./stored-execution.js";
 
 /**
