@@ -1,0 +1,25 @@
+// `ptc/server`: the pieces of `ptc serve` for embedding in your own process or Hono app.
+export {
+  type AdmissionController,
+  AdmissionRefusedError,
+  type AdmissionRelease,
+  createAdmissionController,
+  DEFAULT_MAX_QUEUED_EXECUTIONS,
+  DEFAULT_MAX_RUNNING_EXECUTIONS,
+  DEFAULT_RETRY_AFTER_SECONDS,
+} from "./admission.js";
+export {
+  createMessagesHandler,
+  type MessagesCall,
+  type MessagesHandler,
+  type MessagesHandlerOptions,
+} from "./anthropic/messages-handler.js";
+export { createServerApp, type ServerApp, type ServerAppOptions } from "./http/create-server-app.js";
+export {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  type RunningServer,
+  type StartServerOptions,
+  startServer,
+} from "./http/start-server.js";
+export { ownerOf, ResourceOwners } from "./resource-owners.js";
