@@ -164,6 +164,23 @@ describe("engine: tool calls through the sandbox", () => {
 });
 
 describe("engine: pending calls resolved by the caller", () => {
+  test("with noCaller, a call to a tool without a handler fails at once instead of pausing", async () => {
+    const execution = engine.execute({
+      code: "try:\n    await ask(q=1)\nexcept ToolError as e:\n    print(e.code, e)",
+      tools: [codeTool("ask")],
+      noCaller: "this test",
+    });
+    const types: string[] = [];
+    for await (const event of execution) {
+      types.push(event.type);
+      if (event.type === "tool-call") assert.equal(event.pending, false);
+    }
+    const result = await execution.result;
+    assert.equal(result.stdout, "tool_error ask has no handler in this test\n");
+    assert.equal(result.toolCalls[0]?.resolvedBy, "host");
+    assert.ok(!types.includes("execution-paused"));
+  });
+
   test("a pause is reported only once the script has nothing else to run", async () => {
     const ask = codeTool("ask");
     const slow = codeTool("slow", async () => {

@@ -1,11 +1,10 @@
 import type Anthropic from "@anthropic-ai/sdk";
-import type { ValidateFunction } from "ajv";
+import { callToolDirectly } from "../engine/direct-tool-call.js";
 import type { Engine } from "../engine/engine.js";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { ExecutionResult, ResultMode } from "../protocol/execution.js";
 import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
-import type { ToolCallContext, ToolDefinition } from "../protocol/tool.js";
-import { describeValidationErrors, SchemaCompiler } from "../tools/schema-validator.js";
+import type { ToolDefinition } from "../protocol/tool.js";
 import { ToolRegistry } from "../tools/tool-registry.js";
 import type { AgentMode } from "./agent-types.js";
 import {
@@ -66,16 +65,6 @@ function modelTool(definition: ToolDefinition): Anthropic.Tool {
   };
 }
 
-/** Rejects when the signal aborts, so a hung handler cannot hold the run. */
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
 /**
  * The tools one agent run offers the model, and how each tool_use is answered: direct tools run their
  * handler in-process; `code_execution` runs the script in the run's container, whose tool calls run
@@ -87,12 +76,12 @@ export class AgentToolbox {
   readonly #direct: ReadonlyMap<string, ToolDefinition>;
   readonly #codeExecution: boolean;
   readonly #toolTimeoutMs: number;
-  readonly #compiler = new SchemaCompiler();
-  readonly #validators = new Map<string, ValidateFunction>();
+  readonly #registry: ToolRegistry;
 
   constructor(options: AgentToolboxOptions) {
     this.#options = options;
     const registry = ToolRegistry.from(options.tools);
+    this.#registry = registry;
     if (registry.get(CODE_EXECUTION_TOOL_NAME) !== undefined) {
       throw new PtcError(ErrorCode.InvalidRequest, `"${CODE_EXECUTION_TOOL_NAME}" is reserved for the sandbox tool`);
     }
@@ -116,55 +105,21 @@ export class AgentToolbox {
       if (this.isCodeExecution(call.name)) return await this.#runCode(call.input);
       const tool = this.#direct.get(call.name);
       if (tool === undefined) return failure(`tool ${JSON.stringify(call.name)} is not available`);
-      return await this.#runDirect(call.id, tool, call.input);
+      return await this.#runDirect(call.id, tool.name, call.input);
     } catch (error) {
       return failure(errorMessage(error));
     }
   }
 
-  async #runDirect(callId: string, tool: ToolDefinition, input: unknown): Promise<ToolRunOutcome> {
-    if (tool.handler === undefined) return failure(`${tool.name} has no handler in this run`);
-    if (!isPlainObject(input)) return failure(`invalid input for ${tool.name}: arguments must be an object`);
-    const validate = this.#validator(tool);
-    if (!validate(input)) {
-      return failure(`invalid input for ${tool.name}: ${describeValidationErrors(validate.errors)}`);
-    }
-    const timeout = new AbortController();
-    const signal = this.#options.signal ? AbortSignal.any([this.#options.signal, timeout.signal]) : timeout.signal;
-    const timer = setTimeout(
-      () =>
-        timeout.abort(
-          new PtcError(ErrorCode.ToolTimeout, `${tool.name} did not finish within ${this.#toolTimeoutMs} ms`),
-        ),
-      this.#toolTimeoutMs,
-    );
-    const context: ToolCallContext = {
+  async #runDirect(callId: string, name: string, input: unknown): Promise<ToolRunOutcome> {
+    const value = await callToolDirectly(this.#registry, name, input, {
       callId,
       executionId: this.#options.runId,
       containerId: this.#options.containerId,
-      caller: "direct",
-      signal,
-      deadline: Date.now() + this.#toolTimeoutMs,
-    };
-    try {
-      const handler = tool.handler.bind(tool);
-      const value = await abortable(
-        Promise.resolve().then(() => handler(input, context)),
-        signal,
-      );
-      return { content: resultText(value), isError: false };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #validator(tool: ToolDefinition): ValidateFunction {
-    let validate = this.#validators.get(tool.name);
-    if (validate === undefined) {
-      validate = this.#compiler.compile(tool.inputSchema);
-      this.#validators.set(tool.name, validate);
-    }
-    return validate;
+      timeoutMs: this.#toolTimeoutMs,
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+    });
+    return { content: resultText(value), isError: false };
   }
 
   async #runCode(input: unknown): Promise<ToolRunOutcome> {
@@ -179,18 +134,11 @@ export class AgentToolbox {
       container: this.#options.containerId,
       ...(this.#options.limits ? { limits: this.#options.limits } : {}),
       ...(this.#options.resultMode ? { resultMode: this.#options.resultMode } : {}),
+      noCaller: "this run",
     });
     const cancel = () => execution.cancel("agent run aborted");
     signal?.addEventListener("abort", cancel, { once: true });
     try {
-      for await (const event of execution) {
-        // Nobody answers a call without a handler in an in-process run: fail it now rather than pause.
-        if (event.type === "tool-call" && event.pending) {
-          execution.submitToolResult(event.call.id, {
-            error: { code: ErrorCode.ToolError, message: `${event.call.name} has no handler in this run` },
-          });
-        }
-      }
       const result = await execution.result;
       return {
         content: codeExecutionResultText(codeExecutionOutput(result)),

@@ -46,15 +46,11 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       code,
       resultMode,
       ...(timeout !== undefined ? { limits: { wallTimeoutMs: timeout } } : {}),
+      noCaller: "`ptc run`",
     });
     const json = flags.has("json");
     for await (const event of execution) {
-      // Nobody is there to answer a call without a handler: fail it at once instead of pausing.
-      if (event.type === "tool-call" && event.pending) {
-        execution.submitToolResult(event.call.id, {
-          error: { code: "tool_error", message: `${event.call.name} has no handler in \`ptc run\`` },
-        });
-      } else if (!json && event.type === "stdout") process.stdout.write(event.text);
+      if (!json && event.type === "stdout") process.stdout.write(event.text);
       else if (!json && event.type === "stderr") process.stderr.write(event.text);
     }
     const result = await execution.result;

@@ -29,6 +29,12 @@ export interface ExecuteRequest {
   limits?: Partial<ExecutionLimits>;
   resultMode?: ResultMode;
   executionId?: string;
+  /**
+   * Set when nobody will answer calls to tools without a handler (a CLI, an MCP server, an in-process
+   * agent): such a call fails at once with a `ToolError` "<tool> has no handler in <noCaller>" instead
+   * of pausing until the pending-call timeout.
+   */
+  noCaller?: string;
 }
 
 export interface Engine {
@@ -84,6 +90,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         isolation: pool.runtime.isolation,
         lease: (signal) => containers.lease(request.container, signal),
         ...(options.journalStore ? { journalStore: options.journalStore } : {}),
+        ...(request.noCaller !== undefined ? { noCaller: request.noCaller } : {}),
       });
       running.add(execution);
       void execution.result.finally(() => running.delete(execution));

@@ -45,6 +45,7 @@ export interface ExecutionParams {
   isolation: IsolationReport;
   lease: (signal: AbortSignal) => Promise<ContainerLease>;
   journalStore?: JournalStore;
+  noCaller?: string;
 }
 
 interface Stop {
@@ -83,6 +84,7 @@ export class Execution implements ExecutionHandle {
     this.#journal = new Journal(params.id, params.journalStore);
     this.#broker = new ToolCallBroker({
       executionId: params.id,
+      ...(params.noCaller !== undefined ? { noCaller: params.noCaller } : {}),
       containerId: params.containerId ?? "",
       registry: params.registry,
       limits: params.limits,

@@ -1,4 +1,5 @@
 export { type ContainerInfo, ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
+export { callToolDirectly, type DirectToolCallOptions } from "./direct-tool-call.js";
 export { createEngine, type Engine, type EngineOptions, type ExecuteRequest, newExecutionId } from "./engine.js";
 export type { ExecutionHandle } from "./execution.js";
 export { Journal, type JournalStore } from "./journal.js";

@@ -12,6 +12,8 @@ export type ToolResultSubmission = { value: unknown } | { error: string | { mess
 
 export interface ToolCallBrokerContext {
   executionId: string;
+  /** Set when nobody answers pending calls: a call to a tool without a handler fails at once, naming this. */
+  noCaller?: string;
   containerId: string;
   registry: ToolRegistry;
   limits: ExecutionLimits;
@@ -149,8 +151,14 @@ export class ToolCallBroker {
       input: request.input as JsonValue,
     });
     this.context.onOutstandingChange(this.#live.size);
-    this.context.onToolCall(request, !call.handler);
+    this.context.onToolCall(request, !call.handler && this.context.noCaller === undefined);
     if (!call.handler) {
+      if (this.context.noCaller !== undefined) {
+        call.record.resolvedBy = "host";
+        const message = `${name} has no handler in ${this.context.noCaller}`;
+        this.#settle(call, { ok: false, error: { code: ErrorCode.ToolError, message } });
+        return;
+      }
       call.record.resolvedBy = "caller";
       this.#arm(call, limits.pendingToolTimeoutMs);
       return;

@@ -152,6 +152,11 @@ export class ToolRegistry {
     if (!tool.allowedFromCode) {
       return { ok: false, code: ErrorCode.ToolNotAllowed, message: `Tool ${quoted(name)} is not available from code` };
     }
+    return this.validateInput(name, input);
+  }
+
+  /** Validates the input of a registered tool against its compiled schema, whoever the caller is. */
+  validateInput(name: string, input: unknown): InputCheck {
     if (!isPlainObject(input)) {
       return {
         ok: false,

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
-import type { ValidateFunction } from "ajv";
+import { callToolDirectly } from "../../engine/direct-tool-call.js";
 import { PtcError } from "../../protocol/errors.js";
-import { describeValidationErrors, SchemaCompiler } from "../../tools/schema-validator.js";
 import type { RegisteredTool, ToolRegistry } from "../../tools/tool-registry.js";
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -19,15 +18,13 @@ function errorResult(text: string): CallToolResult {
  */
 export class DirectTools {
   readonly #tools = new Map<string, RegisteredTool>();
-  readonly #validators = new Map<string, ValidateFunction>();
 
   constructor(
-    registry: ToolRegistry,
+    private readonly registry: ToolRegistry,
     reserved: ReadonlySet<string>,
     private readonly toolTimeoutMs: number,
     log: (line: string) => void,
   ) {
-    const compiler = new SchemaCompiler();
     for (const tool of registry.directTools()) {
       if (tool.definition.handler === undefined) continue;
       if (reserved.has(tool.name)) {
@@ -35,7 +32,6 @@ export class DirectTools {
         continue;
       }
       this.#tools.set(tool.name, tool);
-      this.#validators.set(tool.name, compiler.compile(tool.definition.inputSchema));
     }
   }
 
@@ -58,34 +54,14 @@ export class DirectTools {
 
   /** Validates the input, runs the handler under the per-tool timeout and the request's abort signal. */
   async call(name: string, input: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
-    const tool = this.#tools.get(name);
-    const handler = tool?.definition.handler;
-    if (tool === undefined || handler === undefined) return errorResult(`Unknown tool ${JSON.stringify(name)}`);
-    const validate = this.#validators.get(name);
-    if (validate !== undefined && !validate(input)) {
-      return errorResult(`invalid_tool_input: ${describeValidationErrors(validate.errors)}`);
-    }
-    const combined = AbortSignal.any([signal, AbortSignal.timeout(this.toolTimeoutMs)]);
+    if (!this.#tools.has(name)) return errorResult(`Unknown tool ${JSON.stringify(name)}`);
     const id = randomBytes(9).toString("base64url");
     try {
-      const value: unknown = await new Promise((resolve, reject) => {
-        const abort = () =>
-          reject(new Error(signal.aborted ? "cancelled" : `timed out after ${this.toolTimeoutMs} ms`));
-        if (combined.aborted) abort();
-        combined.addEventListener("abort", abort, { once: true });
-        Promise.resolve()
-          .then(() =>
-            handler(input, {
-              callId: `call_${id}`,
-              executionId: `mcp_direct_${id}`,
-              containerId: "",
-              caller: "direct",
-              signal: combined,
-              deadline: Date.now() + this.toolTimeoutMs,
-            }),
-          )
-          .then(resolve, reject)
-          .finally(() => combined.removeEventListener("abort", abort));
+      const value = await callToolDirectly(this.registry, name, input, {
+        callId: `call_${id}`,
+        executionId: `mcp_direct_${id}`,
+        timeoutMs: this.toolTimeoutMs,
+        signal,
       });
       const text = typeof value === "string" ? value : (JSON.stringify(value ?? null) ?? "null");
       return {

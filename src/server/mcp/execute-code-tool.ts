@@ -62,6 +62,7 @@ export async function runExecuteCode(
     code,
     resultMode: options.resultMode,
     ...(options.limits ? { limits: options.limits } : {}),
+    noCaller: "`ptc mcp`",
   });
   const cancel = () => execution.cancel("cancelled by the MCP client");
   if (context.signal.aborted) cancel();
@@ -69,13 +70,7 @@ export async function runExecuteCode(
   const progress = progressReporter(context, options.log);
   try {
     for await (const event of execution) {
-      if (event.type !== "tool-call") continue;
-      if (event.pending) {
-        execution.submitToolResult(event.call.id, {
-          error: { code: "tool_error", message: `${event.call.name} has no handler in \`ptc mcp\`` },
-        });
-      }
-      progress.toolCall(event.call.name);
+      if (event.type === "tool-call") progress.toolCall(event.call.name);
     }
     return formatExecutionResult(await execution.result);
   } finally {
