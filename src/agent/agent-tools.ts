@@ -3,6 +3,7 @@ import { callToolDirectly } from "../engine/direct-tool-call.js";
 import type { Engine } from "../engine/engine.js";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { ExecutionResult, ResultMode } from "../protocol/execution.js";
+import { isJsonObject } from "../protocol/json-schema.js";
 import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import { ToolRegistry } from "../tools/tool-registry.js";
@@ -33,10 +34,6 @@ export interface AgentToolboxOptions {
   limits?: Partial<ExecutionLimits>;
   resultMode?: ResultMode;
   signal?: AbortSignal;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function errorMessage(error: unknown): string {
@@ -123,7 +120,7 @@ export class AgentToolbox {
   }
 
   async #runCode(input: unknown): Promise<ToolRunOutcome> {
-    if (!isPlainObject(input) || typeof input.code !== "string") {
+    if (!isJsonObject(input) || typeof input.code !== "string") {
       return failure(`${CODE_EXECUTION_TOOL_NAME} takes {"code": "<Python source>"}`);
     }
     const { signal } = this.#options;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
 import type { ToolCallRecord, ToolCallRequest, ToolFailure, ToolOutcome } from "../protocol/execution.js";
-import type { JsonValue } from "../protocol/json-schema.js";
+import { isJsonObject, type JsonValue } from "../protocol/json-schema.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolHandler } from "../protocol/tool.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
@@ -112,7 +112,7 @@ export class ToolCallBroker {
     }
     const check = registry.checkCodeCall(name, input);
     if (!check.ok) {
-      const shown = isPlainObject(input) ? input : {};
+      const shown = isJsonObject(input) ? input : {};
       this.#refuse(guestCallId, name, shown, check.code, check.message);
       return;
     }
@@ -296,10 +296,6 @@ export class ToolCallBroker {
     this.records.push(record);
     this.context.reply(guestCallId, false, JSON.stringify({ type: "ToolError", code, message }));
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A handler's error reaches the script as a message only: no stack, no host paths. */

@@ -1,6 +1,7 @@
 import type { ValidateFunction } from "ajv";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { ResultMode } from "../protocol/execution.js";
+import { isJsonObject } from "../protocol/json-schema.js";
 import type { ToolCaller, ToolDefinition } from "../protocol/tool.js";
 import { normalizeCallers } from "./allowed-callers.js";
 import { toPythonName } from "./python-names.js";
@@ -28,12 +29,6 @@ function quoted(name: string): string {
   return JSON.stringify(name.length > 128 ? `${name.slice(0, 128)}…` : name);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 function jsonKind(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
@@ -50,10 +45,10 @@ function register(definition: ToolDefinition, compiler: SchemaCompiler): [Regist
   if (typeof name !== "string" || !TOOL_NAME.test(name)) {
     throw invalid(`Invalid tool name ${quoted(String(name))}: must match ${TOOL_NAME.source}`, { tool: String(name) });
   }
-  if (!isPlainObject(definition.inputSchema) || definition.inputSchema.type !== "object") {
+  if (!isJsonObject(definition.inputSchema) || definition.inputSchema.type !== "object") {
     throw invalid(`Tool ${quoted(name)}: inputSchema must be a JSON Schema with "type": "object"`, { tool: name });
   }
-  if (definition.outputSchema !== undefined && !isPlainObject(definition.outputSchema)) {
+  if (definition.outputSchema !== undefined && !isJsonObject(definition.outputSchema)) {
     throw invalid(`Tool ${quoted(name)}: outputSchema must be a JSON Schema object`, { tool: name });
   }
   if (definition.handler !== undefined && typeof definition.handler !== "function") {
@@ -157,7 +152,7 @@ export class ToolRegistry {
 
   /** Validates the input of a registered tool against its compiled schema, whoever the caller is. */
   validateInput(name: string, input: unknown): InputCheck {
-    if (!isPlainObject(input)) {
+    if (!isJsonObject(input)) {
       return {
         ok: false,
         code: ErrorCode.InvalidToolInput,

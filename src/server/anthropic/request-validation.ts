@@ -1,6 +1,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
+import { isJsonObject } from "../../protocol/json-schema.js";
 import { CONTAINER_REQUIRED_MESSAGE, invalidRequest } from "./anthropic-errors.js";
-import { type ClientTool, type CodeToolVersion, isObject, validateTools } from "./tool-validation.js";
+import { type ClientTool, type CodeToolVersion, validateTools } from "./tool-validation.js";
 
 /** A Messages request after validation: only what this endpoint uses, in trusted types. */
 export interface ValidatedRequest {
@@ -37,7 +38,7 @@ function optionalNumber(body: Record<string, unknown>, key: string): number | un
 }
 
 function validateBlock(block: unknown, where: string): void {
-  if (!isObject(block) || typeof block.type !== "string") {
+  if (!isJsonObject(block) || typeof block.type !== "string") {
     throw invalidRequest(`${where}: Input should be a content block object with a string type`);
   }
   const need = (key: string, check: (value: unknown) => boolean, kind: string) => {
@@ -52,7 +53,7 @@ function validateBlock(block: unknown, where: string): void {
     case "server_tool_use":
       need("id", isString, "a valid string");
       need("name", isString, "a valid string");
-      need("input", isObject, "an object");
+      need("input", isJsonObject, "an object");
       break;
     case "tool_result":
       need("tool_use_id", isString, "a valid string");
@@ -64,7 +65,7 @@ function validateBlock(block: unknown, where: string): void {
       break;
     case "code_execution_tool_result":
       need("tool_use_id", isString, "a valid string");
-      need("content", isObject, "an object");
+      need("content", isJsonObject, "an object");
       break;
   }
 }
@@ -75,7 +76,7 @@ function validateMessages(raw: unknown): Anthropic.MessageParam[] {
   if (raw.length === 0) throw invalidRequest("messages: at least one message is required");
   raw.forEach((message, index) => {
     const where = `messages.${index}`;
-    if (!isObject(message)) throw invalidRequest(`${where}: Input should be an object`);
+    if (!isJsonObject(message)) throw invalidRequest(`${where}: Input should be an object`);
     if (typeof message.role !== "string" || !ROLES.has(message.role)) {
       throw invalidRequest(`${where}.role: Input should be 'user' or 'assistant'`);
     }
@@ -93,7 +94,7 @@ function validateSystem(raw: unknown): ValidatedRequest["system"] {
   if (raw === undefined || raw === null || typeof raw === "string") return raw ?? undefined;
   if (
     !Array.isArray(raw) ||
-    !raw.every((block) => isObject(block) && block.type === "text" && typeof block.text === "string")
+    !raw.every((block) => isJsonObject(block) && block.type === "text" && typeof block.text === "string")
   ) {
     throw invalidRequest("system: Input should be a string or a list of text blocks");
   }
@@ -102,7 +103,7 @@ function validateSystem(raw: unknown): ValidatedRequest["system"] {
 
 function validateContainer(raw: unknown): string | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const id = isObject(raw) ? raw.id : raw;
+  const id = isJsonObject(raw) ? raw.id : raw;
   if (id === undefined || id === null) return undefined;
   if (typeof id !== "string" || id.length === 0 || id.length > MAX_CONTAINER_ID) {
     throw invalidRequest("container: Input should be a container id string (or {id})");
@@ -112,7 +113,7 @@ function validateContainer(raw: unknown): string | undefined {
 
 /** Validates an untrusted request body. Throws an `AnthropicHttpError` (400) naming the first problem. */
 export function validateRequest(body: unknown): ValidatedRequest {
-  if (!isObject(body)) throw invalidRequest("request body must be a JSON object");
+  if (!isJsonObject(body)) throw invalidRequest("request body must be a JSON object");
   const { model, max_tokens: maxTokens, stream, stop_sequences: stopSequences } = body;
   if (model === undefined) throw invalidRequest("model: Field required");
   if (typeof model !== "string" || model.length === 0)
@@ -157,7 +158,7 @@ function blocksOf(message: Anthropic.MessageParam | undefined): Array<Record<str
 export function isCodeCallBlock(block: Record<string, unknown>, knownCodeCallIds: ReadonlySet<string>): boolean {
   if (block.type !== "tool_use") return false;
   const caller = block.caller;
-  if (isObject(caller) && typeof caller.type === "string" && caller.type.startsWith("code_execution")) return true;
+  if (isJsonObject(caller) && typeof caller.type === "string" && caller.type.startsWith("code_execution")) return true;
   return typeof block.id === "string" && knownCodeCallIds.has(block.id);
 }
 
@@ -169,7 +170,7 @@ function resultText(block: Record<string, unknown>, where: string): string {
   const parts = content as unknown[];
   return parts
     .map((part) => {
-      if (!isObject(part) || part.type !== "text" || typeof part.text !== "string") {
+      if (!isJsonObject(part) || part.type !== "text" || typeof part.text !== "string") {
         throw invalidRequest(`${where}: a tool_result for a call made by code execution may hold only text`);
       }
       return part.text;

@@ -1,4 +1,5 @@
 import type Anthropic from "@anthropic-ai/sdk";
+import { isJsonObject } from "../../protocol/json-schema.js";
 import { CIRCULAR_REF_MESSAGE, invalidRequest } from "./anthropic-errors.js";
 
 /** The code-execution tool versions that support programmatic tool calling (`allowed_callers`). */
@@ -32,8 +33,6 @@ export interface ValidatedTools {
 }
 
 type Json = Record<string, unknown>;
-export const isObject = (value: unknown): value is Json =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Resolves a local JSON pointer (`#/$defs/node`) inside `root`; undefined when it does not resolve. */
 function resolvePointer(root: unknown, pointer: string): unknown {
@@ -43,7 +42,7 @@ function resolvePointer(root: unknown, pointer: string): unknown {
   for (const raw of pointer.slice(2).split("/")) {
     const key = decodeURIComponent(raw).replaceAll("~1", "/").replaceAll("~0", "~");
     if (Array.isArray(node)) node = node[Number(key)];
-    else if (isObject(node) && Object.hasOwn(node, key)) node = node[key];
+    else if (isJsonObject(node) && Object.hasOwn(node, key)) node = node[key];
     else return undefined;
   }
   return node;
@@ -58,7 +57,7 @@ export function hasCircularRef(schema: unknown): boolean {
   const visit = (node: unknown, expanding: readonly string[], depth: number): boolean => {
     if (++nodes > MAX_SCHEMA_NODES || depth > MAX_SCHEMA_DEPTH) return false;
     if (Array.isArray(node)) return node.some((item) => visit(item, expanding, depth + 1));
-    if (!isObject(node)) return false;
+    if (!isJsonObject(node)) return false;
     const ref = node.$ref;
     if (typeof ref === "string" && ref.startsWith("#")) {
       if (expanding.includes(ref)) return true;
@@ -84,7 +83,7 @@ function validateCustomTool(tool: Json, index: number, codeTool: CodeToolVersion
   if (description !== undefined && typeof description !== "string") {
     throw invalidRequest(`${where}.description: Input should be a valid string`);
   }
-  if (!isObject(schema)) throw invalidRequest(`${where}.input_schema: Field required (a JSON Schema object)`);
+  if (!isJsonObject(schema)) throw invalidRequest(`${where}.input_schema: Field required (a JSON Schema object)`);
   if (schema.type !== "object") throw invalidRequest(`${where}.input_schema.type: Input should be 'object'`);
   if (hasCircularRef(schema)) throw invalidRequest(`${CIRCULAR_REF_MESSAGE} in ${where}.input_schema (tool "${name}")`);
   if (strict !== undefined && typeof strict !== "boolean") {
@@ -127,7 +126,7 @@ function validateCustomTool(tool: Json, index: number, codeTool: CodeToolVersion
 
 function validateToolChoice(choice: unknown, tools: readonly ClientTool[], codeTool: CodeToolVersion | undefined) {
   if (choice === undefined) return undefined;
-  if (!isObject(choice) || !["auto", "any", "tool", "none"].includes(String(choice.type))) {
+  if (!isJsonObject(choice) || !["auto", "any", "tool", "none"].includes(String(choice.type))) {
     throw invalidRequest("tool_choice: Input should be an object with type 'auto', 'any', 'tool' or 'none'");
   }
   if (choice.disable_parallel_tool_use !== undefined && typeof choice.disable_parallel_tool_use !== "boolean") {
@@ -157,7 +156,7 @@ export function validateTools(rawTools: unknown, rawChoice: unknown): ValidatedT
   const entries = (rawTools ?? []) as unknown[];
   let codeTool: CodeToolVersion | undefined;
   entries.forEach((tool, index) => {
-    if (!isObject(tool)) throw invalidRequest(`tools.${index}: Input should be an object`);
+    if (!isJsonObject(tool)) throw invalidRequest(`tools.${index}: Input should be an object`);
     if (typeof tool.type !== "string" || !tool.type.startsWith("code_execution_")) return;
     if (!(CODE_TOOL_VERSIONS as readonly string[]).includes(tool.type)) {
       throw invalidRequest(

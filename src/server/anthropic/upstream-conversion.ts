@@ -6,12 +6,12 @@ import {
 } from "../../agent/code-execution-tool.js";
 import { PtcError } from "../../protocol/errors.js";
 import type { JsonSchema } from "../../protocol/json-schema.js";
+import { isJsonObject } from "../../protocol/json-schema.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import { ToolRegistry } from "../../tools/tool-registry.js";
 import type { UpstreamRequest } from "../../upstream/upstream-model.js";
 import { invalidRequest } from "./anthropic-errors.js";
 import { isCodeCallBlock, type ValidatedRequest } from "./request-validation.js";
-import { isObject } from "./tool-validation.js";
 
 type Block = Record<string, unknown>;
 type Role = Anthropic.MessageParam["role"];
@@ -67,7 +67,7 @@ export function requestTools(request: ValidatedRequest, serverTools: readonly To
 
 /** A `code_execution_tool_result` as the tool_result the upstream gets for its `code_execution` call. */
 function codeResultToToolResult(block: Block): Anthropic.ToolResultBlockParam {
-  const content = isObject(block.content) ? block.content : {};
+  const content = isJsonObject(block.content) ? block.content : {};
   const toolUseId = String(block.tool_use_id);
   if (content.type === "code_execution_result") {
     const text = codeExecutionResultText({

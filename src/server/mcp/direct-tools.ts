@@ -2,11 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { callToolDirectly } from "../../engine/direct-tool-call.js";
 import { PtcError } from "../../protocol/errors.js";
+import { isJsonObject } from "../../protocol/json-schema.js";
 import type { RegisteredTool, ToolRegistry } from "../../tools/tool-registry.js";
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function errorResult(text: string): CallToolResult {
   return { content: [{ type: "text", text }], isError: true };
@@ -66,7 +63,7 @@ export class DirectTools {
       const text = typeof value === "string" ? value : (JSON.stringify(value ?? null) ?? "null");
       return {
         content: [{ type: "text", text }],
-        ...(isPlainObject(value) ? { structuredContent: value } : {}),
+        ...(isJsonObject(value) ? { structuredContent: value } : {}),
       };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -2,7 +2,7 @@
  * The `ptc-tools/1` wire format (docs/http-tool-protocol.md): types and validation shared by the client
  * (`HttpToolSource`) and servers (examples/tool-server). Kept free of Node and engine dependencies.
  */
-import type { JsonSchema } from "../../protocol/json-schema.js";
+import { isJsonObject, type JsonSchema } from "../../protocol/json-schema.js";
 
 export const HTTP_TOOL_PROTOCOL = "ptc-tools/1";
 /** Sent on every request so a server can refuse a protocol it does not speak. */
@@ -49,12 +49,6 @@ export class HttpToolProtocolError extends Error {
   override readonly name = "HttpToolProtocolError";
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
@@ -67,7 +61,7 @@ function shown(name: string): string {
 }
 
 function validateTool(raw: unknown, index: number): WireToolDefinition {
-  if (!isPlainObject(raw)) throw new HttpToolProtocolError(`tools[${index}] must be an object, got ${describe(raw)}`);
+  if (!isJsonObject(raw)) throw new HttpToolProtocolError(`tools[${index}] must be an object, got ${describe(raw)}`);
   const { name, description, input_schema, output_schema, allowed_callers } = raw;
   if (typeof name !== "string") throw new HttpToolProtocolError(`tools[${index}].name must be a string`);
   const where = `tools[${index}] (${shown(name)})`;
@@ -77,10 +71,10 @@ function validateTool(raw: unknown, index: number): WireToolDefinition {
   if (description !== undefined && typeof description !== "string") {
     throw new HttpToolProtocolError(`${where}: description must be a string, got ${describe(description)}`);
   }
-  if (!isPlainObject(input_schema) || input_schema.type !== "object") {
+  if (!isJsonObject(input_schema) || input_schema.type !== "object") {
     throw new HttpToolProtocolError(`${where}: input_schema must be a JSON Schema object with "type": "object"`);
   }
-  if (output_schema !== undefined && !isPlainObject(output_schema)) {
+  if (output_schema !== undefined && !isJsonObject(output_schema)) {
     throw new HttpToolProtocolError(`${where}: output_schema must be a JSON Schema object`);
   }
   if (
@@ -100,7 +94,7 @@ function validateTool(raw: unknown, index: number): WireToolDefinition {
 
 /** Validates a `GET /tools` body: every definition, unique names, and a protocol this client speaks. */
 export function parseToolList(body: unknown): WireToolDefinition[] {
-  if (!isPlainObject(body))
+  if (!isJsonObject(body))
     throw new HttpToolProtocolError(`the tool list must be a JSON object, got ${describe(body)}`);
   const { protocol, tools } = body;
   if (protocol !== undefined && protocol !== HTTP_TOOL_PROTOCOL) {
@@ -121,7 +115,7 @@ export function parseToolList(body: unknown): WireToolDefinition[] {
 
 /** Reads `{"error": {...}}` from any body; undefined when the body has no well-formed error. */
 export function parseWireError(body: unknown): WireError | undefined {
-  if (!isPlainObject(body) || !isPlainObject(body.error)) return undefined;
+  if (!isJsonObject(body) || !isJsonObject(body.error)) return undefined;
   const { code, message } = body.error;
   if (typeof message !== "string") return undefined;
   return typeof code === "string" ? { code, message } : { message };
@@ -129,8 +123,7 @@ export function parseWireError(body: unknown): WireError | undefined {
 
 /** Validates a call's response body: exactly one of `content` and `error`. */
 export function parseCallResponse(body: unknown): WireCallResponse {
-  if (!isPlainObject(body))
-    throw new HttpToolProtocolError(`the response must be a JSON object, got ${describe(body)}`);
+  if (!isJsonObject(body)) throw new HttpToolProtocolError(`the response must be a JSON object, got ${describe(body)}`);
   const hasContent = Object.hasOwn(body, "content");
   const hasError = Object.hasOwn(body, "error");
   if (hasContent && hasError) throw new HttpToolProtocolError(`the response has both "content" and "error"`);
@@ -143,11 +136,11 @@ export function parseCallResponse(body: unknown): WireCallResponse {
 
 /** Server side: validates a call request body. */
 export function parseCallRequest(body: unknown): WireCallRequest {
-  if (!isPlainObject(body)) throw new HttpToolProtocolError(`the request must be a JSON object, got ${describe(body)}`);
+  if (!isJsonObject(body)) throw new HttpToolProtocolError(`the request must be a JSON object, got ${describe(body)}`);
   const { call_id, execution_id, input, timeout_ms } = body;
   if (typeof call_id !== "string" || call_id === "") throw new HttpToolProtocolError(`"call_id" must be a string`);
   if (typeof execution_id !== "string") throw new HttpToolProtocolError(`"execution_id" must be a string`);
-  if (!isPlainObject(input)) throw new HttpToolProtocolError(`"input" must be a JSON object, got ${describe(input)}`);
+  if (!isJsonObject(input)) throw new HttpToolProtocolError(`"input" must be a JSON object, got ${describe(input)}`);
   if (timeout_ms !== undefined && (typeof timeout_ms !== "number" || !(timeout_ms >= 0))) {
     throw new HttpToolProtocolError(`"timeout_ms" must be a non-negative number`);
   }
