@@ -160,6 +160,17 @@ describe("ToolRegistry", () => {
     assert.equal(registry2.checkCodeCall("tree", { children: [{ children: [] }] }).ok, true);
     assert.equal(registry2.checkCodeCall("tree", { children: [{ children: 3 }] }).ok, false);
   });
+
+  it("registries share compiled schemas, yet a later registry's different schema under the same $id is its own", () => {
+    const first = { $id: "https://example.com/input", ...object({ n: { type: "integer" } }) };
+    const second = { $id: "https://example.com/input", ...object({ n: { type: "string" } }) };
+    const one = ToolRegistry.from([{ name: "t", inputSchema: first, allowedCallers: ["code_execution"] }]);
+    const two = ToolRegistry.from([{ name: "t", inputSchema: second, allowedCallers: ["code_execution"] }]);
+    assert.equal(one.checkCodeCall("t", { n: 1 }).ok, true);
+    assert.equal(one.checkCodeCall("t", { n: "1" }).ok, false);
+    assert.equal(two.checkCodeCall("t", { n: "1" }).ok, true);
+    assert.equal(two.checkCodeCall("t", { n: 1 }).ok, false);
+  });
 });
 
 describe("ToolRegistry.checkCodeCall", () => {

@@ -27,28 +27,44 @@ function draftOf(schema: JsonSchema): Draft {
   return "draft-07";
 }
 
-/** Compiles input schemas, one Ajv instance per draft a registry actually uses. */
-export class SchemaCompiler {
-  private readonly instances = new Map<Draft, Ajv>();
+/**
+ * Ajv instances are shared by every registry: creating one (with its formats) costs ~11 ms, which a
+ * registry built per request (client tools in `ptc serve`) would pay each time.
+ */
+const instances = new Map<Draft, Ajv>();
+/** Compiled validators by schema object: the server's own tools are compiled once, not per request. */
+const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
+function instance(draft: Draft): Ajv {
+  let ajv = instances.get(draft);
+  if (ajv === undefined) {
+    ajv = draft === "2020-12" ? new Ajv2020(OPTIONS) : draft === "2019-09" ? new Ajv2019(OPTIONS) : new Ajv(OPTIONS);
+    addFormats(ajv);
+    instances.set(draft, ajv);
+  }
+  return ajv;
+}
+
+/** Compiles input schemas with the shared Ajv instances. */
+export class SchemaCompiler {
   /** Throws Ajv's error for an invalid schema; callers add the tool's name. */
   compile(schema: JsonSchema): ValidateFunction {
+    const cached = compiled.get(schema);
+    if (cached !== undefined) return cached;
     const draft = draftOf(schema);
     // Older or unknown `$schema` URIs (draft-04, draft-06) are not loaded in Ajv; validate them as draft-07.
     const { $schema, ...rest } = schema;
     const source =
       draft === "draft-07" && $schema !== undefined && !String($schema).includes("draft-07") ? rest : schema;
-    return this.instance(draft).compile(source);
-  }
-
-  private instance(draft: Draft): Ajv {
-    let ajv = this.instances.get(draft);
-    if (ajv === undefined) {
-      ajv = draft === "2020-12" ? new Ajv2020(OPTIONS) : draft === "2019-09" ? new Ajv2019(OPTIONS) : new Ajv(OPTIONS);
-      addFormats(ajv);
-      this.instances.set(draft, ajv);
+    const ajv = instance(draft);
+    try {
+      const validate = ajv.compile(source);
+      compiled.set(schema, validate);
+      return validate;
+    } finally {
+      // Ajv keeps every compiled schema in a strong cache; the WeakMap above is the cache, so drop it.
+      ajv.removeSchema(source);
     }
-    return ajv;
   }
 }
 
