@@ -45,6 +45,8 @@ export interface Engine {
   inspectContainer(containerId: string): ContainerInfo | undefined;
   readonly isolation: IsolationReport;
   stats(): { pool: SandboxPoolStats; containers: number; running: number };
+  /** Root process ids of every live sandbox: anything else under this process is not ptc's. */
+  sandboxPids(): number[];
   /** Resolves once the warm pool is full. */
   warmUp(): Promise<void>;
   close(): Promise<void>;
@@ -100,6 +102,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     hasContainer: (containerId) => containers.has(containerId),
     inspectContainer: (containerId) => containers.inspect(containerId),
     stats: () => ({ pool: pool.stats(), containers: containers.ids().length, running: running.size }),
+    sandboxPids: () => pool.livePids(),
     warmUp: () => pool.warmUp(),
     async close() {
       if (closed) return;

@@ -26,6 +26,8 @@ export interface SandboxPoolStats {
   waiting: number;
   started: number;
   failedStarts: number;
+  /** Sandbox processes alive now: warm, starting, and those owned by containers. */
+  live: number;
 }
 
 interface Waiter {
@@ -70,7 +72,13 @@ export class SandboxPool {
       waiting: this.#waiters.length,
       started: this.#started,
       failedStarts: this.#failedStarts,
+      live: this.#live.size,
     };
+  }
+
+  /** Process ids of every sandbox alive now (the root process: bubblewrap's, or the node child's). */
+  livePids(): number[] {
+    return [...this.#live].flatMap((sandbox) => (sandbox.pid === undefined ? [] : [sandbox.pid]));
   }
 
   /** Resolves once the pool holds its target of warm sandboxes (for benchmarks and `doctor`). */
