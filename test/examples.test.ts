@@ -112,8 +112,13 @@ describe("the ptc CLI", () => {
       isolation: { level: string };
       python: string;
       probes: Record<string, string>;
+      security: { threatModel: string; layers: Array<{ name: string; inForce: boolean }>; notProtected: string[] };
     };
     assert.equal(report.check, "ok");
+    // The threat statement for this machine: every layer named, with whether it is in force here.
+    assert.match(report.security.threatModel, /untrusted/);
+    assert.equal(report.security.layers.length, 6);
+    assert.ok(report.security.notProtected.some((item) => /kernel/.test(item)));
     assert.equal(Object.keys(report.probes).length, 7);
     assert.deepEqual(new Set(Object.values(report.probes)), new Set(["blocked"]));
     assert.match(report.python, /^3\.\d+\.\d+$/);

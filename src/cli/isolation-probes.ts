@@ -27,7 +27,8 @@ probe("code from strings", _function)
 probe("host file", _host_file)
 probe("subprocess", _subprocess)
 try:
-    await js.fetch("http://127.0.0.1:9/")
+    from pyodide.http import pyfetch
+    await pyfetch(PROBE_URL)
     print("network:OPEN")
 except BaseException:
     print("network:blocked")
