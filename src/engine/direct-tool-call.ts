@@ -1,5 +1,6 @@
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
+import { handlerFailure } from "./tool-failure.js";
 
 export interface DirectToolCallOptions {
   callId: string;
@@ -14,7 +15,8 @@ export interface DirectToolCallOptions {
  * Runs one tool outside the sandbox (the model called it directly): the input is validated with the
  * registry's compiled schema, the handler runs under the per-tool timeout and the caller's signal, and a
  * hung handler cannot hold the caller past either. Throws a PtcError (`invalid_tool_input`, `tool_error`,
- * `tool_timeout`) or the handler's own error.
+ * `tool_timeout`, `cancelled`); a handler's own error becomes a PtcError with its message redacted, as
+ * for calls from code (its code kept if it was a PtcError).
  */
 export async function callToolDirectly(
   registry: ToolRegistry,
@@ -55,7 +57,10 @@ export async function callToolDirectly(
     signal.addEventListener("abort", onAbort, { once: true });
     Promise.resolve()
       .then(() => handler(check.input, context))
-      .then(resolve, reject)
+      .then(resolve, (error: unknown) => {
+        const failure = handlerFailure(error);
+        reject(new PtcError(failure.code, failure.message));
+      })
       .finally(() => {
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);

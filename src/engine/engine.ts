@@ -7,6 +7,7 @@ import { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "../
 import { ToolRegistry } from "../tools/tool-registry.js";
 import { type ContainerInfo, ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
 import { Execution, type ExecutionHandle } from "./execution.js";
+import { currentExecutionDepth, DEFAULT_MAX_EXECUTION_DEPTH } from "./execution-depth.js";
 import type { JournalStore } from "./journal.js";
 import { loadTokenizer } from "./token-counter.js";
 
@@ -19,6 +20,12 @@ export interface EngineOptions {
   resultMode?: ResultMode;
   containerIdleTimeoutMs?: number;
   journalStore?: JournalStore;
+  /**
+   * How deeply executions may nest through tool handlers that call `execute` themselves (default
+   * `DEFAULT_MAX_EXECUTION_DEPTH`; the top-level execution is depth 1). Past it `execute` throws a
+   * PtcError `execution_depth_limit`, which the calling script sees as a ToolError with that code.
+   */
+  maxExecutionDepth?: number;
 }
 
 export interface ExecuteRequest {
@@ -64,6 +71,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const registries = new WeakMap<readonly ToolDefinition[], ToolRegistry>();
   const baseRegistry = ToolRegistry.from(baseTools);
   const running = new Set<Execution>();
+  const maxDepth = options.maxExecutionDepth ?? DEFAULT_MAX_EXECUTION_DEPTH;
+  if (!Number.isInteger(maxDepth) || maxDepth < 1) {
+    throw new PtcError(ErrorCode.InvalidRequest, `maxExecutionDepth must be a positive integer, got ${maxDepth}`);
+  }
   let closed = false;
   void loadTokenizer();
 
@@ -82,6 +93,15 @@ export function createEngine(options: EngineOptions = {}): Engine {
     execute(request) {
       if (closed) throw new PtcError(ErrorCode.EngineClosed, "the engine is closed");
       if (typeof request.code !== "string") throw new PtcError(ErrorCode.InvalidRequest, "code must be a string");
+      // Inside a tool handler of an execution at depth N, this execution would be at N + 1.
+      const depth = currentExecutionDepth() + 1;
+      if (depth > maxDepth) {
+        throw new PtcError(
+          ErrorCode.ExecutionDepthLimit,
+          `executions nest at most ${maxDepth} deep: a tool handler started one more (a tool that runs a script calling itself?)`,
+          { depth, maxDepth },
+        );
+      }
       const execution = new Execution({
         id: request.executionId ?? newExecutionId(),
         code: request.code,
@@ -95,7 +115,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
         ...(request.noCaller !== undefined ? { noCaller: request.noCaller } : {}),
       });
       running.add(execution);
-      void execution.result.finally(() => running.delete(execution));
+      // Both branches: bookkeeping must not add an unhandled rejection of its own.
+      const forget = () => running.delete(execution);
+      execution.result.then(forget, forget);
       return execution;
     },
     closeContainer: (containerId) => containers.close(containerId),

@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
-import type { ToolCallRecord, ToolCallRequest, ToolFailure, ToolOutcome } from "../protocol/execution.js";
+import type { ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/execution.js";
 import { isJsonObject, type JsonValue } from "../protocol/json-schema.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolHandler } from "../protocol/tool.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
+import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import type { Journal } from "./journal.js";
+import { handlerFailure, safeToolMessage, unserializableResult } from "./tool-failure.js";
 
 /** What a caller submits for a pending call. */
 export type ToolResultSubmission = { value: unknown } | { error: string | { message: string; code?: string } };
@@ -37,8 +39,6 @@ interface LiveCall {
   record: ToolCallRecord;
 }
 
-const MAX_ERROR_MESSAGE_CHARS = 2_000;
-
 /**
  * Call ids: a random prefix per execution plus a counter. Unique across executions, and cheap on
  * the per-call hot path (drawing fresh random bytes per call cost ~15 µs here).
@@ -64,6 +64,11 @@ export class ToolCallBroker {
   #calls = 0;
   #closed = false;
   readonly #newCallId = callIdFactory();
+  /**
+   * The nesting depth of this broker's execution. The broker is built synchronously inside
+   * `engine.execute`, so the depth there is that of the handler (if any) that started this execution.
+   */
+  readonly #depth = currentExecutionDepth() + 1;
 
   constructor(private readonly context: ToolCallBrokerContext) {}
 
@@ -88,7 +93,11 @@ export class ToolCallBroker {
   #handleGuestCall(guestCallId: number, name: string, inputJson: string): void {
     const { limits, registry } = this.context;
     if (this.#closed) return;
-    if (inputJson.length > limits.maxToolInputBytes) {
+    // Bytes, not UTF-16 units: a raw bridge call can send non-ASCII text (json.dumps never does).
+    if (
+      inputJson.length > limits.maxToolInputBytes ||
+      (inputJson.length * 3 > limits.maxToolInputBytes && Buffer.byteLength(inputJson) > limits.maxToolInputBytes)
+    ) {
       this.#refuse(
         guestCallId,
         name,
@@ -110,9 +119,9 @@ export class ToolCallBroker {
       this.#refuse(guestCallId, name, {}, ErrorCode.InvalidToolInput, `input of ${name} is not valid JSON`);
       return;
     }
-    const check = registry.checkCodeCall(name, input);
+    const check = registry.checkCodeCall(name, input, inputJson);
     if (!check.ok) {
-      const shown = isJsonObject(input) ? input : {};
+      const shown = isJsonObject(input) && check.unrecordable !== true ? input : {};
       this.#refuse(guestCallId, name, shown, check.code, check.message);
       return;
     }
@@ -181,8 +190,11 @@ export class ToolCallBroker {
     if ("error" in submission) {
       const failure =
         typeof submission.error === "string"
-          ? { code: ErrorCode.ToolError, message: submission.error }
-          : { code: submission.error.code ?? ErrorCode.ToolError, message: submission.error.message };
+          ? { code: ErrorCode.ToolError, message: safeToolMessage(submission.error) }
+          : {
+              code: submission.error.code ?? ErrorCode.ToolError,
+              message: safeToolMessage(String(submission.error.message)),
+            };
       this.#settle(call, { ok: false, error: failure });
     } else {
       this.#settle(call, this.#encodeValue(submission.value));
@@ -219,14 +231,19 @@ export class ToolCallBroker {
     };
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(handler(call.request.input, context));
+      // Whatever the handler starts (an `engine.execute` included) runs one level deeper than this execution.
+      result = Promise.resolve(runAtExecutionDepth(this.#depth, () => handler(call.request.input, context)));
     } catch (error) {
       result = Promise.reject(error);
     }
-    result.then(
-      (value) => this.#settle(call, this.#encodeValue(value)),
-      (error: unknown) => this.#settle(call, { ok: false, error: handlerFailure(error) }),
-    );
+    // Both callbacks map anything the handler does to an outcome. The final catch is for the host's own
+    // parts (a journal store that throws): they must not turn into an unhandled rejection.
+    result
+      .then(
+        (value) => this.#settle(call, this.#encodeValue(value)),
+        (error: unknown) => this.#settle(call, { ok: false, error: handlerFailure(error) }),
+      )
+      .catch(() => undefined);
   }
 
   #arm(call: LiveCall, timeoutMs: number): void {
@@ -246,10 +263,8 @@ export class ToolCallBroker {
       if (text === undefined) throw new TypeError(`a ${typeof value} is not JSON`);
       return { ok: true, value: normalized as JsonValue, text };
     } catch (error) {
-      return {
-        ok: false,
-        error: { code: ErrorCode.ToolError, message: `tool result is not JSON-serializable: ${String(error)}` },
-      };
+      // A cycle, a BigInt, a toJSON that throws, nesting that overflows the stack: a ToolError, never a crash.
+      return { ok: false, error: { code: ErrorCode.ToolError, message: unserializableResult(error, value) } };
     }
   }
 
@@ -296,11 +311,4 @@ export class ToolCallBroker {
     this.records.push(record);
     this.context.reply(guestCallId, false, JSON.stringify({ type: "ToolError", code, message }));
   }
-}
-
-/** A handler's error reaches the script as a message only: no stack, no host paths. */
-function handlerFailure(error: unknown): ToolFailure {
-  if (PtcError.is(error)) return { code: error.code, message: error.message.slice(0, MAX_ERROR_MESSAGE_CHARS) };
-  const message = error instanceof Error ? error.message : String(error);
-  return { code: ErrorCode.ToolError, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) };
 }

@@ -22,6 +22,8 @@ export const ErrorCode = {
   UnknownToolCall: "unknown_tool_call",
   InvalidRequest: "invalid_request",
   EngineClosed: "engine_closed",
+  /** A tool handler started an execution nested deeper than the engine's `maxExecutionDepth`. */
+  ExecutionDepthLimit: "execution_depth_limit",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,4 +1,5 @@
 export { normalizeCallers } from "./allowed-callers.js";
+export { type InputProblem, inspectToolInput, MAX_TOOL_INPUT_DEPTH } from "./input-guard.js";
 export { isPythonIdentifier, toPythonName } from "./python-names.js";
 export { generatePythonStubs, type PythonStubOptions } from "./python-stubs.js";
 export { describeValidationErrors, SchemaCompiler } from "./schema-validator.js";

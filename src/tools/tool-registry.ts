@@ -4,6 +4,7 @@ import type { ResultMode } from "../protocol/execution.js";
 import { isJsonObject } from "../protocol/json-schema.js";
 import type { ToolCaller, ToolDefinition } from "../protocol/tool.js";
 import { normalizeCallers } from "./allowed-callers.js";
+import { inspectToolInput } from "./input-guard.js";
 import { toPythonName } from "./python-names.js";
 import { generatePythonStubs } from "./python-stubs.js";
 import { describeValidationErrors, SchemaCompiler } from "./schema-validator.js";
@@ -19,7 +20,13 @@ export interface RegisteredTool {
 
 export type InputCheck =
   | { ok: true; input: Record<string, unknown> }
-  | { ok: false; code: "invalid_tool_input" | "tool_not_found" | "tool_not_allowed"; message: string };
+  | {
+      ok: false;
+      code: "invalid_tool_input" | "tool_not_found" | "tool_not_allowed";
+      message: string;
+      /** The input must not be kept in records (nested too deeply to serialise again safely). */
+      unrecordable?: true;
+    };
 
 /** Anthropic's tool-name rule, plus `.` which MCP servers use for namespacing. */
 const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
@@ -137,8 +144,9 @@ export class ToolRegistry {
   /**
    * Checks a call a script made. `input` comes straight from JSON.parse, so it is validated as-is and returned
    * as the same object, never merged into another (a `__proto__` key stays an ordinary own property).
+   * `json` is the text it was parsed from, so that integers JSON.parse would round are refused.
    */
-  checkCodeCall(name: string, input: unknown): InputCheck {
+  checkCodeCall(name: string, input: unknown, json?: string): InputCheck {
     const tool = typeof name === "string" ? this.byName.get(name) : undefined;
     if (tool === undefined) {
       return { ok: false, code: ErrorCode.ToolNotFound, message: `Tool ${quoted(String(name))} is not available` };
@@ -147,16 +155,29 @@ export class ToolRegistry {
     if (!tool.allowedFromCode) {
       return { ok: false, code: ErrorCode.ToolNotAllowed, message: `Tool ${quoted(name)} is not available from code` };
     }
-    return this.validateInput(name, input);
+    return this.validateInput(name, input, json);
   }
 
-  /** Validates the input of a registered tool against its compiled schema, whoever the caller is. */
-  validateInput(name: string, input: unknown): InputCheck {
+  /**
+   * Validates the input of a registered tool against its compiled schema, whoever the caller is, after
+   * the checks JSON Schema cannot express (`inspectToolInput`: unsafe integers, non-finite numbers, depth).
+   */
+  validateInput(name: string, input: unknown, json?: string): InputCheck {
     if (!isJsonObject(input)) {
       return {
         ok: false,
         code: ErrorCode.InvalidToolInput,
         message: `Invalid input for tool ${quoted(name)}: arguments must be an object, got ${jsonKind(input)}`,
+      };
+    }
+    const problem = inspectToolInput(input, json);
+    if (problem !== undefined) {
+      const message = `Invalid input for tool ${quoted(name)}: ${problem.message}`;
+      return {
+        ok: false,
+        code: ErrorCode.InvalidToolInput,
+        message,
+        ...(problem.tooDeep ? { unrecordable: true } : {}),
       };
     }
     const validate = this.validators.get(name);
