@@ -102,7 +102,8 @@ export class McpConnection {
       await connection.close();
       // The stderr pipe may still hold the last words of a server that just exited.
       await nextTurn();
-      throw new Error(connection.describe(startFailure(error, config, timeoutMs)));
+      const reason = startFailure(error, config, timeoutMs);
+      throw new McpStartError(reason, connection.describe(reason));
     }
   }
 
@@ -134,6 +135,17 @@ export class McpConnection {
       await this.client.close().catch(() => {});
     })();
     return this.#closing;
+  }
+}
+
+/** A failed start: `message` adds the server's stderr (for the operator) to `reason` (fit for a script). */
+export class McpStartError extends Error {
+  override readonly name = "McpStartError";
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
   }
 }
 

@@ -4,7 +4,7 @@ import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { JsonSchema } from "../../protocol/json-schema.js";
 import type { ToolCallContext, ToolCallerSpelling } from "../../protocol/tool.js";
 import type { SourceToolDefinition, ToolSource } from "../tool-source.js";
-import { McpConnection } from "./mcp-connection.js";
+import { McpConnection, McpStartError } from "./mcp-connection.js";
 import { mcpServerPrefix, nameMcpTools } from "./mcp-naming.js";
 import { convertMcpResult } from "./mcp-results.js";
 
@@ -26,6 +26,10 @@ const TIMEOUT_HANDOVER_MS = 100;
  * If the server goes away (a stdio child crashes), the next call restarts it once and is sent to the
  * new session; a call in flight at the crash fails, since it may already have had effects. A second
  * crash leaves the source failed: every later call fails with an error naming the server.
+ *
+ * Errors of calls reach the script (and the model): they name the server and what happened, never the
+ * server's stderr, which may hold its stack traces, host paths and secrets. The stderr goes only into
+ * start-up failures, which the operator sees, and stays readable as `stderr`.
  */
 export class McpToolSource implements ToolSource {
   /** The server part of this source's tool names. */
@@ -103,7 +107,17 @@ export class McpToolSource implements ToolSource {
   }
 
   async #start(signal: AbortSignal | undefined): Promise<readonly SourceToolDefinition[]> {
-    const connection = await this.#open(signal);
+    let connection: McpConnection;
+    try {
+      connection = await this.#open(signal);
+    } catch (error) {
+      if (PtcError.is(error)) throw error;
+      // For the operator (ptc's start-up): the message keeps the server's stderr.
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new PtcError(ErrorCode.ToolError, `MCP server "${this.name}" failed to start: ${reason}`, {
+        server: this.name,
+      });
+    }
     const callers = (this.config.allowedCallers ?? DEFAULT_CALLERS) as readonly ToolCallerSpelling[];
     const byName = new Map(connection.tools.map((tool) => [tool.name, tool]));
     this.#names = nameMcpTools(
@@ -126,19 +140,12 @@ export class McpToolSource implements ToolSource {
     return tools;
   }
 
+  /** Starts a session; throws McpConnection's error as it is, or the closed error. */
   async #open(signal: AbortSignal | undefined): Promise<McpConnection> {
-    let connection: McpConnection;
-    try {
-      connection = await McpConnection.open(this.name, this.config, {
-        ...(this.options.directory !== undefined ? { directory: this.options.directory } : {}),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new PtcError(ErrorCode.ToolError, `MCP server "${this.name}" failed to start: ${reason}`, {
-        server: this.name,
-      });
-    }
+    const connection = await McpConnection.open(this.name, this.config, {
+      ...(this.options.directory !== undefined ? { directory: this.options.directory } : {}),
+      ...(signal ? { signal } : {}),
+    });
     if (this.#closing !== undefined) {
       await connection.close();
       throw this.#closedError();
@@ -155,7 +162,7 @@ export class McpToolSource implements ToolSource {
     const current = this.#connection;
     if (current?.alive) return current;
     if (this.#restarted) {
-      throw this.#fail(`MCP server "${this.name}" exited again after a restart; its tools are unavailable`, current);
+      throw this.#fail(`MCP server "${this.name}" exited again after a restart; its tools are unavailable`);
     }
     this.#restarted = true;
     // The old session is already gone; this only releases what the SDK still holds for it.
@@ -163,7 +170,8 @@ export class McpToolSource implements ToolSource {
     // Not tied to the caller's signal: other calls may be waiting for the same restart.
     this.#restarting = this.#open(undefined)
       .catch((error: unknown) => {
-        const reason = error instanceof Error ? error.message : String(error);
+        // Reported to the script: the reason without the server's stderr.
+        const reason = error instanceof McpStartError ? error.reason : toError(error).message;
         throw this.#fail(`MCP server "${this.name}" exited and could not be restarted: ${reason}`);
       })
       .finally(() => {
@@ -183,7 +191,7 @@ export class McpToolSource implements ToolSource {
       const text = final
         ? `MCP server "${this.name}" exited again during the call to ${tool}, after a restart; its tools are unavailable`
         : `MCP server "${this.name}" exited during the call to ${tool}; the call was not retried and the server restarts on the next call`;
-      return final ? this.#fail(text, connection) : toolError(connection.describe(text), this.name, tool);
+      return final ? this.#fail(text) : toolError(text, this.name, tool);
     }
     if (isRequestTimeout(error)) {
       return new PtcError(ErrorCode.ToolTimeout, `MCP server "${this.name}": ${tool} did not answer in time`, {
@@ -195,10 +203,8 @@ export class McpToolSource implements ToolSource {
   }
 
   /** Leaves the source failed: every later call throws this error. */
-  #fail(message: string, connection?: McpConnection): PtcError {
-    this.#failure = new PtcError(ErrorCode.ToolError, connection ? connection.describe(message) : message, {
-      server: this.name,
-    });
+  #fail(message: string): PtcError {
+    this.#failure = new PtcError(ErrorCode.ToolError, message, { server: this.name });
     return this.#failure;
   }
 
