@@ -8,7 +8,9 @@ export const TOKEN_COUNT_BUDGET_MS = 250;
 const SLICE_CHARS = 2_048;
 /** Runs of non-space characters at least this long are counted from a sample and scaled. */
 const LONG_RUN_CHARS = 64;
-const LONG_RUN = new RegExp(`\\S{${LONG_RUN_CHARS},}`, "g");
+/** Upper bound of one match: an unbounded `\S{64,}` overflows the regex stack on a run of ~10M characters. */
+const LONG_RUN_MAX_CHARS = 65_536;
+const LONG_RUN = new RegExp(`\\S{${LONG_RUN_CHARS},${LONG_RUN_MAX_CHARS}}`, "g");
 
 let encoder: Promise<Tiktoken> | undefined;
 
