@@ -22,11 +22,14 @@ export {
 export {
   createEngine,
   DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_EXECUTION_DEPTH,
   type Engine,
   type EngineOptions,
   type ExecuteRequest,
   type ExecutionHandle,
   type JournalStore,
+  REDACTED,
+  redactSecrets,
   type ToolResultSubmission,
 } from "./engine/index.js";
 export * from "./protocol/index.js";
