@@ -213,9 +213,15 @@ describe("faults: sandboxes that die", () => {
       const paused = await Promise.all([0, 1, 2].map(() => pausedOnBlock("await block()")));
       for (const state of paused) await killSandbox(harness, state.container_id);
       for (const state of paused) await assertFailedWith(harness, await finalState(state.id), "sandbox_crashed");
-      const next = await Promise.all([0, 1, 2].map((n) => harness.execute({ code: `print(${n} * 7)` })));
-      for (const [n, state] of next.entries())
-        assert.equal((await assertCompleted(harness, state)).stdout, `${n * 7}\n`);
+      // Each container gets a new sandbox of its own and runs again.
+      const next = await Promise.all(
+        paused.map((state, n) => harness.execute({ code: `print(${n} * 7)`, container: state.container_id })),
+      );
+      for (const [n, state] of next.entries()) {
+        const result = await assertCompleted(harness, state);
+        assert.equal(result.stdout, `${n * 7}\n`);
+        assert.equal(result.container_reset, true);
+      }
       await assertPoolRefills(harness);
     });
   });
@@ -241,11 +247,11 @@ describe("faults: an MCP tool server that dies mid-call", () => {
       const code = `${ATTEMPT}\nawait attempt(crashy__crash())\nawait attempt(crashy__echo(message='back'))`;
       const first = await harness.execute({ code, limits: { wall_timeout_ms: 20_000 } });
       const result = await assertCompleted(harness, first);
+      assertNoServerStderr(JSON.stringify(result));
       const [crashLine, echoLine] = result.stdout.trimEnd().split("\n");
       assert.match(crashLine ?? "", /^error tool_error MCP server "crashy" exited during the call to crash/);
       assert.match(echoLine ?? "", /^ok echo: back from \d+$/);
       assert.equal(result.tool_calls[0]?.error?.code, "tool_error");
-      assertNoServerStderr(JSON.stringify(result));
       const secondPid = mcp.pid as number;
       assert.ok(secondPid > 0 && secondPid !== firstPid, "restarted once");
       assert.ok(!isAlive(firstPid), "the crashed server was reaped, not left a zombie");
@@ -260,11 +266,11 @@ describe("faults: an MCP tool server that dies mid-call", () => {
       assert.ok(mcp.stderr.includes("slow: started"), "the slow call reached the server");
       process.kill(secondPid, "SIGKILL");
       const again = await assertCompleted(harness, await second);
+      assertNoServerStderr(JSON.stringify(again));
       const [slowLine, failedLine] = again.stdout.trimEnd().split("\n");
       assert.match(slowLine ?? "", /^error tool_error MCP server "crashy" exited again during the call to slow/);
       // The source stays failed: the next call fails at once, naming the server, no third start.
       assert.match(failedLine ?? "", /^error tool_error MCP server "crashy" exited again .*its tools are unavailable$/);
-      assertNoServerStderr(JSON.stringify(again));
       const deadlineReap = Date.now() + 5_000;
       while (isAlive(secondPid) && Date.now() < deadlineReap) await delay(20);
       assert.ok(!isAlive(secondPid), "the killed server was reaped");

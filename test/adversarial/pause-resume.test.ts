@@ -373,4 +373,30 @@ test("pause/resume over HTTP", async (t) => {
       });
     },
   );
+
+  // Protection: submit and cancel both run to completion on the event loop; the broker's `close` ends
+  // every live call, so whichever comes second finds the call settled (duplicate) or the result final.
+  await t.test("a submission racing a cancel: one consistent outcome, recorded as answered", async () => {
+    await underAttack(harness, async () => {
+      const paused = await pauseOn("v = await approve()\nprint('resumed', v)");
+      const callId = paused.pending_tool_calls[0]?.id as string;
+      const [submitted, cancelled] = await Promise.all([
+        submit(paused.id, [{ call_id: callId, content: "raced" }]),
+        harness.request("DELETE", `/v1/executions/${paused.id}`),
+      ]);
+      assert.equal(submitted.status, 200, submitted.text.slice(0, 300));
+      assert.equal(cancelled.status, 200, cancelled.text.slice(0, 300));
+      const final = await harness.record(paused.id);
+      assert.ok(final.status === "completed" || final.status === "cancelled", final.status);
+      const status = (submitted.json as Submitted).submitted[0]?.status;
+      if (final.status === "completed") {
+        assert.equal(status, "accepted", "completed only with the answer");
+        assert.equal((await assertCompleted(harness, final)).stdout, "resumed raced\n");
+      } else {
+        await assertFailedWith(harness, final, "cancelled", "cancelled");
+        assert.ok(status === "accepted" || status === "duplicate", String(status));
+      }
+      assert.deepEqual(cancelled.json, final, "DELETE answered the final state");
+    });
+  });
 });
