@@ -69,6 +69,8 @@ export class Execution implements ExecutionHandle {
   #output = { stdout: [] as string[], stderr: [] as string[] };
   #outputBytes = { stdout: 0, stderr: 0 };
   #truncated = { stdout: false, stderr: false };
+  /** Bytes known to be dropped per stream (at least): the marker appended at the end names them. */
+  #dropped = { stdout: 0, stderr: 0 };
   #activeMs = 0;
   #activeSince: number | null = null;
   #activeTimer: NodeJS.Timeout | undefined;
@@ -181,6 +183,7 @@ export class Execution implements ExecutionHandle {
             maxOutputBytes: limits.maxOutputBytes,
             memoryBytes: limits.memoryBytes,
             maxToolInputBytes: limits.maxToolInputBytes,
+            maxToolCalls: limits.maxToolCalls,
           },
           {
             onToolCall: (guestCallId, name, inputJson) => {
@@ -191,6 +194,7 @@ export class Execution implements ExecutionHandle {
               this.#setRunning();
               this.#onOutput(stream, text);
             },
+            onTruncated: (stream, dropped) => this.#markTruncated(stream, dropped),
             onIdle: () => this.#onIdle(),
           },
         );
@@ -209,6 +213,7 @@ export class Execution implements ExecutionHandle {
     }
     this.#broker.close(this.#stop?.message ?? "execution finished");
     const error = this.#resolveError(outcome);
+    this.#appendTruncationMarkers();
     const discard = this.#stop !== null || outcome?.kind !== "done";
     this.#lease?.release({ discard });
     const result = await this.#buildResult(error, startedAt, sandboxWaitMs);
@@ -301,13 +306,20 @@ export class Execution implements ExecutionHandle {
     this.#events.push({ type: stream, text });
   }
 
+  /** Output past the cap is dropped from here on; the marker comes at the end, with the total known then. */
   #markTruncated(stream: "stdout" | "stderr", droppedBytes: number): void {
-    if (this.#truncated[stream]) return;
     this.#truncated[stream] = true;
+    this.#dropped[stream] = Math.max(this.#dropped[stream], droppedBytes);
     this.#limitsHit.add(ErrorCode.OutputLimit);
-    const marker = `\n[ptc: ${stream} truncated at ${this.params.limits.maxOutputBytes} bytes; at least ${droppedBytes} more bytes dropped]\n`;
-    this.#output[stream].push(marker);
-    this.#events.push({ type: stream, text: marker });
+  }
+
+  #appendTruncationMarkers(): void {
+    for (const stream of ["stdout", "stderr"] as const) {
+      if (!this.#truncated[stream]) continue;
+      const marker = `\n[ptc: ${stream} truncated at ${this.params.limits.maxOutputBytes} bytes; at least ${this.#dropped[stream]} more bytes dropped]\n`;
+      this.#output[stream].push(marker);
+      this.#events.push({ type: stream, text: marker });
+    }
   }
 
   #onOutstandingChange(outstanding: number): void {

@@ -31,12 +31,16 @@ export interface SandboxRunRequest {
   memoryBytes: number;
   /** Tool inputs above this are refused in the child; a longer frame kills the sandbox. */
   maxToolInputBytes?: number;
+  /** The child forwards one call past this (for the host to refuse and record) and refuses the rest itself. */
+  maxToolCalls?: number;
 }
 
 export interface SandboxRunListener {
   /** `inputJson` is untrusted text from guest code; the host validates it. */
   onToolCall(guestCallId: number, name: string, inputJson: string): void;
   onOutput(stream: "stdout" | "stderr", text: string): void;
+  /** The child started dropping this stream's output at the cap (`dropped`: bytes of the first refused write). */
+  onTruncated?(stream: "stdout" | "stderr", dropped: number): void;
   /** The script has nothing to run until an outstanding tool call returns (or a timer fires). */
   onIdle?(): void;
 }
@@ -164,6 +168,7 @@ export class SandboxProcess {
         maxOutputBytes: request.maxOutputBytes,
         memoryBytes: request.memoryBytes,
         maxToolInputBytes,
+        maxToolCalls: request.maxToolCalls ?? 0,
       })}`,
     );
     return outcome;
@@ -253,6 +258,11 @@ export class SandboxProcess {
       case "output":
         if ((message.stream === "stdout" || message.stream === "stderr") && typeof message.data === "string") {
           this.#listener?.onOutput(message.stream, message.data);
+        }
+        return;
+      case "truncated":
+        if (message.stream === "stdout" || message.stream === "stderr") {
+          this.#listener?.onTruncated?.(message.stream, Math.max(0, Number(message.dropped) || 0));
         }
         return;
       case "done": {

@@ -5,16 +5,15 @@
 // Wire format on stdin/stdout, one message per line:
 //   host -> child  J{json}                          control message (run, set-limits)
 //   host -> child  R<callId>\t<1|0><payload json>   a tool result (1) or tool error (0)
-//   child -> host  J{json}                          ready, output, done, fatal
+//   child -> host  J{json}                          ready, output, truncated, done
 //   child -> host  C<callId>\t<name json>\t<input json>   a tool call from guest code
 //   child -> host  W<results received>              the script has nothing to run until a tool call returns
 // Tool payloads pass through as text so large results are parsed once, in Python.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const hostOut = process.stdout;
 const hostIn = process.stdin;
 const exit = process.exit.bind(process);
 const nodeVersion = process.version;
@@ -41,22 +40,43 @@ wasm.Memory.prototype.grow = function grow(this: WasmMemory, delta: number): num
   return originalGrow.call(this, delta);
 };
 
+// Writes to the host are synchronous (never process.stdout, whose queue grows in memory and is lost
+// with the process): a script that prints without ever yielding is slowed to the host's pace, and
+// what it printed before a kill has already reached the host.
+const encoder = new TextEncoder();
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function writeAll(bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(1, bytes, offset);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "EAGAIN") exit(0); // the host went away
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
 function send(line: string): void {
-  hostOut.write(`${line}\n`);
+  writeAll(encoder.encode(`${line}\n`));
 }
 function sendJson(message: Record<string, unknown>): void {
   send(`J${JSON.stringify(message)}`);
 }
 
-// Output is buffered and flushed on the next macrotask or before any other message, so prints keep
-// their order relative to tool calls while a tight print loop still produces few messages.
+// Output is buffered and flushed on the next macrotask, before any other message, or once it is
+// FLUSH_INTERVAL_MS old, so prints keep their order relative to tool calls, a tight print loop produces
+// few messages, and a script stuck after printing (a C-level loop never yields) loses at most that much.
+const FLUSH_CHARS = 65536;
+const FLUSH_INTERVAL_MS = 10;
 let outputCap = Number.POSITIVE_INFINITY;
 const output = { stdout: "", stderr: "" };
 const outputSent = { stdout: 0, stderr: 0 };
 const outputDropped = { stdout: 0, stderr: 0 };
 let flushScheduled = false;
+let lastFlush = 0;
 function flushOutput(): void {
   flushScheduled = false;
+  lastFlush = performance.now();
   for (const stream of ["stdout", "stderr"] as const) {
     if (output[stream].length > 0) {
       sendJson({ t: "output", stream, data: output[stream] });
@@ -69,17 +89,23 @@ function makeWriter(stream: "stdout" | "stderr") {
   return {
     isatty: false,
     write(buffer: Uint8Array): number {
-      const room = outputCap - outputSent[stream];
-      if (room <= 0) {
-        outputDropped[stream] += buffer.length;
-        return buffer.length;
-      }
+      const room = Math.max(0, outputCap - outputSent[stream]);
       const kept = buffer.length > room ? buffer.subarray(0, room) : buffer;
-      outputDropped[stream] += buffer.length - kept.length;
-      outputSent[stream] += kept.length;
-      output[stream] += decoder.decode(kept, { stream: true });
-      if (output[stream].length > 65536) flushOutput();
-      else if (!flushScheduled) {
+      if (kept.length > 0) {
+        outputSent[stream] += kept.length;
+        output[stream] += decoder.decode(kept, { stream: true });
+      }
+      if (kept.length < buffer.length) {
+        const first = outputDropped[stream] === 0;
+        outputDropped[stream] += buffer.length - kept.length;
+        // Tell the host at once: a script that keeps printing may never reach its end to report it.
+        if (first) {
+          flushOutput();
+          sendJson({ t: "truncated", stream, dropped: buffer.length - kept.length });
+        }
+      } else if (output[stream].length > FLUSH_CHARS || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
+        flushOutput();
+      } else if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flushOutput);
       }
@@ -91,15 +117,34 @@ function makeWriter(stream: "stdout" | "stderr") {
 // Tool calls: the guest gets a promise of the raw result line ("1<json>" or "0<json>").
 let nextCallId = 1;
 let maxToolInputBytes = Number.POSITIVE_INFINITY;
+let maxToolCalls = Number.POSITIVE_INFINITY;
+let callsThisRun = 0;
+const REFUSALS_BEFORE_STOP = 1000;
+/** Ends the current run at once with this error as JSON ("" for success), abandoning the script where it is. */
+let stopRun: ((errorJson: string) => void) | null = null;
 const waiting = new Map<number, (payload: string) => void>();
+function refusal(code: string, message: string): Promise<string> {
+  return Promise.resolve(`0${JSON.stringify({ type: "ToolError", code, message })}`);
+}
 function callTool(name: unknown, input: unknown): Promise<string> {
   if (typeof name !== "string" || typeof input !== "string") {
-    return Promise.resolve('0{"type":"ToolError","code":"invalid_tool_input","message":"bad bridge call"}');
+    return refusal("invalid_tool_input", "bad bridge call");
+  }
+  // Nothing outside a run may reach the host: it would take the frame for a broken child.
+  if (!running) return refusal("cancelled", "the execution that made this call has ended");
+  // The host refuses calls past the limit; the one after it still goes there (the host records the
+  // limit), the rest are refused here so an `asyncio.gather` of 100,000 calls never floods the host.
+  // A script that keeps calling long after the limit (each refusal raised in one of its tasks) is stopped.
+  if (++callsThisRun > maxToolCalls + 1) {
+    const message = `tool call limit of ${maxToolCalls} reached`;
+    if (callsThisRun > maxToolCalls + 1 + REFUSALS_BEFORE_STOP) {
+      const error = { type: "ToolError", code: "tool_call_limit", traceback: "" };
+      stopRun?.(JSON.stringify({ ...error, message: `${message}; the script kept calling tools and was stopped` }));
+    }
+    return refusal("tool_call_limit", message);
   }
   if (input.length > maxToolInputBytes) {
-    return Promise.resolve(
-      `0${JSON.stringify({ type: "ToolError", code: "tool_input_too_large", message: `input of ${name} exceeds ${maxToolInputBytes} bytes` })}`,
-    );
+    return refusal("tool_input_too_large", `input of ${name} exceeds ${maxToolInputBytes} bytes`);
   }
   // A newline would split the frame; only a raw bridge call can produce one (json.dumps never does).
   if (input.includes("\n") || name.includes("\n")) {
@@ -119,7 +164,8 @@ function callTool(name: unknown, input: unknown): Promise<string> {
 // the host learns it at once instead of guessing from a quiet period. The count of results received lets
 // the host ignore a report that crossed a result on the pipe.
 const immediate = setImmediate;
-let running = false;
+// Start-up counts as a run: it runs Python through the same scheduler.
+let running = true;
 let readySteps = 0;
 let idleReported = false;
 let resultsReceived = 0;
@@ -141,14 +187,23 @@ function step(callback: () => unknown): () => void {
     }
   };
 }
+// Each run has a generation; a callback scheduled by one run never fires after it: a task or timer the
+// script left behind would otherwise keep running (and burning CPU) between executions, outside every limit.
+let generation = 0;
+function current(callback: () => unknown): () => void {
+  const scheduledIn = generation;
+  return () => {
+    if (running && scheduledIn === generation) callback();
+  };
+}
 function schedule(callback: () => unknown, delay = 0): void {
   if (typeof callback !== "function") return;
   if (delay > 2) {
-    setTimeout(step(callback), delay);
+    setTimeout(step(current(callback)), delay);
     return;
   }
   readySteps++;
-  const run = step(callback);
+  const run = step(current(callback));
   immediate(() => {
     readySteps--;
     run();
@@ -161,15 +216,19 @@ type PyodideApi = {
   unregisterJsModule(name: string): void;
   setStdout(options: object): void;
   setStderr(options: object): void;
+  setStdin(options: object): void;
   globals: { get(name: string): unknown };
 };
 type RunFunction = (code: string, toolsJson: string, resultMode: string) => Promise<string>;
 
-async function boot(): Promise<{ run: RunFunction; jspi: boolean }> {
+async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun: () => void; jspi: boolean }> {
   const { loadPyodide } = (await import(join(pyodideDir, "pyodide.mjs"))) as {
     loadPyodide(options: object): Promise<PyodideApi>;
   };
-  const jsglobals = { Object, Array, Promise, Error, JSON, Date, Math, setTimeout, clearTimeout };
+  // setTimeout reaches guest code as `js.setTimeout`: its callbacks, too, end with the run.
+  const guestSetTimeout = (callback: unknown, delay?: number) =>
+    setTimeout(typeof callback === "function" ? current(callback as () => unknown) : () => {}, delay);
+  const jsglobals = { Object, Array, Promise, Error, JSON, Date, Math, setTimeout: guestSetTimeout, clearTimeout };
   const pyodide = await loadPyodide({
     indexURL: `${pyodideDir}/`,
     jsglobals,
@@ -182,12 +241,15 @@ async function boot(): Promise<{ run: RunFunction; jspi: boolean }> {
   await pyodide.runPythonAsync(PRELOAD);
   if (makeSnapshot) {
     const snapshot = (pyodide as unknown as { makeMemorySnapshot(): Uint8Array }).makeMemorySnapshot();
-    hostOut.write(snapshot, () => exit(0));
-    return new Promise(() => {});
+    writeAll(snapshot);
+    exit(0);
   }
   pyodide.setStdout(makeWriter("stdout"));
   pyodide.setStderr(makeWriter("stderr"));
-  pyodide.registerJsModule("_ptc_bridge", { call: callTool, schedule });
+  // Without this, input() would read the host's protocol stream (fd 0) and block on it; scripts get EOF.
+  pyodide.setStdin({ read: () => 0 });
+  const stop = (errorJson: unknown) => stopRun?.(typeof errorJson === "string" ? errorJson : "");
+  pyodide.registerJsModule("_ptc_bridge", { call: callTool, schedule, stop });
   const guestSource = readFileSync(join(here, "guest.py"), "utf8");
   await pyodide.runPythonAsync(guestSource);
   // The guest setup has imported what it needs from pyodide_js; now take it away from guest code.
@@ -197,7 +259,9 @@ async function boot(): Promise<{ run: RunFunction; jspi: boolean }> {
   // Calling through JSPI's promising wrapper lets guest code suspend the wasm stack (asyncio.run).
   const jspi = typeof wasm.Suspending === "function";
   const run: RunFunction = jspi ? (...args) => runner.callPromising(...args) : (runner as unknown as RunFunction);
-  return { run, jspi };
+  const beginRun = pyodide.globals.get("_ptc_begin") as () => void;
+  const endRun = pyodide.globals.get("_end_of_run") as () => void;
+  return { run, beginRun, endRun, jspi };
 }
 
 // Emscripten implements C's system() with child_process.spawnSync (reachable from Python through
@@ -217,7 +281,7 @@ const fsConstants = (await import("node:fs")).constants;
 processWithBinding.binding = (name: string) => (name === "constants" ? { fs: fsConstants } : {});
 
 const started = performance.now();
-const { run, jspi } = await boot();
+const { run, beginRun, endRun, jspi } = await boot();
 // Nothing the guest can reach should lead back to process-level powers.
 for (const name of ["process", "fetch", "WebSocket", "EventSource", "navigator", "require", "Buffer"]) {
   Reflect.deleteProperty(globalThis, name);
@@ -238,7 +302,48 @@ for i in range(300):
     if i % 50 == 0:
         await asyncio.sleep(0)
 `;
-await run(WARM_UP, "[]", "json");
+await runGuest(WARM_UP, "[]", "json");
+
+/** Runs one script; "" or the guest's error as JSON. Never throws: the sandbox must outlive any script. */
+async function runGuest(code: string, tools: string, resultMode: string): Promise<string> {
+  running = true;
+  generation++;
+  lastFlush = Number.NEGATIVE_INFINITY; // the run's first print goes out at once
+  callsThisRun = 0;
+  resultsReceived = 0;
+  idleReported = false;
+  let errorJson: string;
+  let stopped = false;
+  const stop = new Promise<string>((resolve) => {
+    stopRun = (stopError) => {
+      stopped = true;
+      resolve(stopError);
+    };
+  });
+  try {
+    beginRun();
+    errorJson = await Promise.race([run(code, tools, resultMode), stop]);
+    if (stopped) {
+      // Nothing the abandoned script scheduled may run again; its standard streams are put back.
+      generation++;
+      endRun();
+    }
+  } catch (error) {
+    // The runner itself failed (it catches the script's own exceptions): report it as the run's error.
+    const name = error instanceof Error ? ((error as Error & { type?: unknown }).type ?? error.name) : "Error";
+    errorJson = JSON.stringify({
+      type: String(name),
+      message: "the script left the sandbox's runtime in a failed state",
+      traceback: "",
+    });
+  }
+  stopRun = null;
+  flushOutput();
+  running = false;
+  // Calls still unanswered belong to the run that made them; their results never come.
+  waiting.clear();
+  return errorJson;
+}
 
 async function handleRun(message: {
   code: string;
@@ -247,19 +352,16 @@ async function handleRun(message: {
   maxOutputBytes: number;
   memoryBytes: number;
   maxToolInputBytes: number;
+  maxToolCalls?: number;
 }) {
-  running = true;
   maxToolInputBytes = message.maxToolInputBytes > 0 ? message.maxToolInputBytes : Number.POSITIVE_INFINITY;
+  maxToolCalls = Number(message.maxToolCalls) > 0 ? Number(message.maxToolCalls) : Number.POSITIVE_INFINITY;
   if (message.memoryBytes > 0) memoryCapBytes = message.memoryBytes;
   outputCap = message.maxOutputBytes > 0 ? message.maxOutputBytes : Number.POSITIVE_INFINITY;
   outputSent.stdout = outputSent.stderr = 0;
   outputDropped.stdout = outputDropped.stderr = 0;
   memoryLimitHit = false;
-  resultsReceived = 0;
-  idleReported = false;
-  const errorJson = await run(message.code, message.tools, message.resultMode);
-  flushOutput();
-  running = false;
+  const errorJson = await runGuest(message.code, message.tools, message.resultMode);
   sendJson({
     t: "done",
     error: errorJson === "" ? null : JSON.parse(errorJson),
@@ -303,7 +405,10 @@ function dispatch(line: string): void {
   }
   if (line.startsWith("J")) {
     const message = JSON.parse(line.slice(1)) as { t: string } & Record<string, unknown>;
-    if (message.t === "run" && !running) void handleRun(message as never);
+    if (message.t === "run" && !running) {
+      running = true; // a second run message before this one starts is ignored
+      void handleRun(message as never);
+    }
   }
 }
 

@@ -3,18 +3,24 @@ import asyncio
 import builtins
 import json
 import linecache
+import os
 import sys
 import traceback
+from collections import deque
+from functools import partial
 
 import pyodide.webloop as _webloop
 from pyodide.code import eval_code_async
-from pyodide.ffi import can_run_sync, run_sync
+from pyodide.ffi import can_run_sync, create_once_callable, run_sync
 
 import _ptc_bridge
 
 _bridge_call = _ptc_bridge.call
 # Every event-loop step goes through the child's scheduler, which tells the host when the script is idle.
-_webloop.scheduleCallback = _ptc_bridge.schedule
+_schedule = _ptc_bridge.schedule
+_webloop.scheduleCallback = _schedule
+# Ends the current run at once with this error as JSON ("" for success), abandoning the script.
+_stop_run = _ptc_bridge.stop
 _SCRIPT = "script.py"
 _GUEST = "<ptc>"
 
@@ -34,6 +40,30 @@ class ToolTimeoutError(ToolError, TimeoutError):
 
 # One encoder for all calls: json.dumps(..., allow_nan=False) would build a new one per call.
 _encode_arguments = json.JSONEncoder(allow_nan=False).encode
+# The C encoder recurses once per level, and a few thousand levels overflow the JS stack under the
+# interpreter, which kills the sandbox. The host refuses inputs nested deeper than this anyway
+# (MAX_TOOL_INPUT_DEPTH in src/tools/input-guard.ts), so refuse them here as a catchable error.
+_MAX_ARGUMENT_DEPTH = 128
+_NESTED = (dict, list, tuple)
+_NESTED_TYPES = frozenset(_NESTED)
+
+
+def _nested_too_deep(arguments):
+    level, seen = [arguments], set()
+    for _ in range(_MAX_ARGUMENT_DEPTH):
+        below = []
+        for value in level:
+            if id(value) in seen:
+                continue  # a cycle (the encoder reports it) or a shared value, walked once
+            seen.add(id(value))
+            items = value.values() if isinstance(value, dict) else value
+            # map(type) runs in C: a long flat list costs little. Subclasses are not followed.
+            if not _NESTED_TYPES.isdisjoint(map(type, items)):
+                below.extend(item for item in items if isinstance(item, _NESTED))
+        if not below:
+            return False
+        level = below
+    return True
 _ERROR_TYPES = {"ToolError": ToolError, "ToolTimeoutError": ToolTimeoutError}
 _result_mode = "json"
 
@@ -68,6 +98,12 @@ def _make_stub(name, python_name):
             arguments = args[0]
         else:
             arguments = kwargs
+        if _nested_too_deep(arguments):
+            raise ToolError(
+                f"{python_name}(): arguments are nested more than {_MAX_ARGUMENT_DEPTH} levels deep",
+                tool=name,
+                code="invalid_tool_input",
+            )
         try:
             text = _encode_arguments(arguments)
         except (TypeError, ValueError) as error:
@@ -130,15 +166,123 @@ async def _ptc_run(code, tools_json, result_mode):
     try:
         await eval_code_async(code, _globals, filename=_SCRIPT, return_mode="none")
     except SystemExit as exit:
-        if exit.code in (None, 0):
-            return ""
-        return json.dumps({"type": "SystemExit", "message": str(exit.code), "traceback": "", "exitCode": exit.code if isinstance(exit.code, int) else 1})
+        return _exit_result(exit)
     except BaseException as error:  # noqa: BLE001 - the script's failure is the result
         return _format_error(error)
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _end_of_run()
     return ""
+
+
+def _exit_result(exit):
+    if exit.code in (None, 0):
+        return ""
+    return json.dumps({"type": "SystemExit", "message": str(exit.code), "traceback": "", "exitCode": exit.code if isinstance(exit.code, int) else 1})
+
+
+# The event loop's ready callbacks run in batches, one JS callback per batch, as asyncio's own loop
+# runs its ready queue: Pyodide's WebLoop makes one JS callback (and one proxy) per callback, which
+# cost ~180 us each, so an `asyncio.gather` of 100,000 tasks took minutes. Each batch (and timer)
+# runs through `_run_handle`, which ends the run on SystemExit or KeyboardInterrupt in a task rather
+# than letting it escape into JS (which killed the sandbox).
+_ready = deque()
+_drain_pending = False
+
+
+def _drain():
+    global _drain_pending
+    _drain_pending = False
+    for _ in range(len(_ready)):
+        if not _ready:
+            break
+        _run_handle(*_ready.popleft())
+
+
+def _run_handle(loop, handle):
+    loop._install_running_loop()
+    loop._install_asyncgen_hooks()
+    if handle.cancelled():
+        return
+    try:
+        handle._run()
+    except (SystemExit, KeyboardInterrupt) as error:
+        _ready.clear()
+        task = getattr(getattr(handle, "_callback", None), "__self__", None)
+        if isinstance(task, asyncio.Future) and task.done():
+            task.exception()  # reported as the run's result, not later as "never retrieved"
+        _stop_run(_exit_result(error) if isinstance(error, SystemExit) else _format_error(error))
+
+
+def _call_later(self, delay, callback, *args, context=None):
+    global _drain_pending
+    if delay < 0:
+        raise ValueError("Can't schedule in the past")
+    handle = asyncio.Handle(callback, args, self, context=context)
+    if delay == float("inf"):
+        return handle
+    if delay > 0:
+        _schedule(create_once_callable(partial(_run_handle, self, handle), _may_syncify=True), min(delay * 1000, 2**31 - 1))
+        return handle
+    _ready.append((self, handle))
+    if not _drain_pending:
+        _drain_pending = True
+        _schedule(create_once_callable(_drain, _may_syncify=True), 0)
+    return handle
+
+
+_webloop.WebLoop.call_later = _call_later
+_default_exception_handler = _webloop.WebLoop.default_exception_handler
+
+
+def _exception_handler(self, context):
+    # A task the last run left pending is never resumed; being collected later is not this run's error.
+    if str(context.get("message", "")).startswith("Task was destroyed but it is pending"):
+        return
+    _default_exception_handler(self, context)
+
+
+_webloop.WebLoop.default_exception_handler = _exception_handler
+
+
+def _ptc_begin():
+    """Before each run: what an earlier run left queued never runs (the child drops its callbacks too)."""
+    global _drain_pending
+    _ready.clear()
+    _drain_pending = False
+
+
+_STDIO = ((0, "/dev/stdin", os.O_RDONLY), (1, "/dev/stdout", os.O_WRONLY), (2, "/dev/stderr", os.O_WRONLY))
+_STREAMS = ["stdin", "stdout", "stderr"]
+_std_streams = [sys.stdin, sys.stdout, sys.stderr]
+
+
+def _end_of_run():
+    """Gives the container's next script working standard streams: this one may have closed or redirected
+    fds 0-2 (os.close, os.dup2) or replaced or closed sys.stdout. Flushes what it printed first (output
+    buffered while fd 1 was closed comes out now, in this run). Tasks it left behind never run again."""
+    _ready.clear()
+    try:
+        for fd, path, flags in _STDIO:
+            fresh = os.open(path, flags)
+            if fresh != fd:
+                os.dup2(fresh, fd)
+                os.close(fresh)
+    except BaseException:  # noqa: BLE001, S110 - a script that broke `os` only breaks its own container
+        pass
+    for stream in (sys.stdout, sys.stderr, *_std_streams[1:]):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001, S110 - None, closed, or a broken replacement
+            pass
+    try:
+        for index, name in enumerate(_STREAMS):
+            if _std_streams[index].closed:
+                mode = "w" if index else "r"
+                _std_streams[index] = open(index, mode, buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+            setattr(sys, name, _std_streams[index])
+            setattr(sys, f"__{name}__", _std_streams[index])
+    except BaseException:  # noqa: BLE001, S110
+        pass
 
 
 # asyncio.run(main()) inside the running loop needs stack switching. Pyodide's own versions look up
