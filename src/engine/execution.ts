@@ -74,6 +74,9 @@ export class Execution implements ExecutionHandle {
   #activeMs = 0;
   #activeSince: number | null = null;
   #activeTimer: NodeJS.Timeout | undefined;
+  /** The sandbox's CPU time when the script started, where the host can read it (Linux). */
+  #cpuAtStart: number | undefined;
+  #cpuUsed: number | undefined;
   #toolWaitMs = 0;
   #toolWaitSince: number | null = null;
   /** The sandbox reported the script idle and nothing crossed the bridge since. */
@@ -174,6 +177,7 @@ export class Execution implements ExecutionHandle {
       this.#events.push({ type: "execution-start", executionId: this.id, containerId: this.#lease.containerId });
       if (!this.#stop) {
         const sandbox = this.#lease.sandbox;
+        this.#cpuAtStart = sandbox.cpuTimeMs();
         this.#startActiveClock();
         const running = sandbox.run(
           {
@@ -210,6 +214,8 @@ export class Execution implements ExecutionHandle {
       this.#pauseActiveClock();
       clearTimeout(this.#activeTimer);
       this.#onOutstandingChange(0);
+      this.#readCpu();
+      if (this.#cpuUsed !== undefined) this.#activeMs = Math.min(this.#activeMs, this.#cpuUsed);
     }
     this.#broker.close(this.#stop?.message ?? "execution finished");
     const error = this.#resolveError(outcome);
@@ -334,21 +340,41 @@ export class Execution implements ExecutionHandle {
     }
   }
 
-  /** Time excluding tool waits: the clock runs only while no tool call is outstanding. */
+  /**
+   * Active time is the time the script runs excluding tool waits, and, where the host can read the
+   * sandbox's CPU time, at most that: a script asleep (time.sleep, asyncio.sleep) is bounded by the wall
+   * timeout alone. The clock runs only while no tool call is outstanding; CPU time is read only once it
+   * has passed the limit.
+   */
   #startActiveClock(): void {
     if (this.#activeSince !== null) return;
     this.#activeSince = performance.now();
     const remaining = this.params.limits.activeTimeoutMs - this.#activeMs;
-    this.#activeTimer = setTimeout(
-      () =>
-        this.#halt({
-          code: ErrorCode.ActiveTimeout,
-          type: "TimeoutError",
-          message: `script ran for more than ${this.params.limits.activeTimeoutMs} ms (excluding tool waits)`,
-          status: "failed",
-        }),
-      Math.max(0, remaining),
-    );
+    this.#activeTimer = setTimeout(() => this.#checkActiveTime(), Math.max(0, remaining));
+  }
+
+  #checkActiveTime(): void {
+    const limit = this.params.limits.activeTimeoutMs;
+    this.#readCpu();
+    if (this.#cpuUsed !== undefined && this.#cpuUsed < limit) {
+      this.#activeTimer = setTimeout(
+        () => this.#checkActiveTime(),
+        Math.max(MIN_CPU_RECHECK_MS, limit - this.#cpuUsed),
+      );
+      return;
+    }
+    const excluded = this.#cpuUsed === undefined ? "tool waits" : "tool waits and sleeps";
+    this.#halt({
+      code: ErrorCode.ActiveTimeout,
+      type: "TimeoutError",
+      message: `script ran for more than ${limit} ms (excluding ${excluded})`,
+      status: "failed",
+    });
+  }
+
+  #readCpu(): void {
+    const now = this.#cpuAtStart === undefined ? undefined : this.#lease?.sandbox.cpuTimeMs();
+    if (now !== undefined && this.#cpuAtStart !== undefined) this.#cpuUsed = now - this.#cpuAtStart;
   }
 
   #pauseActiveClock(): void {
@@ -358,6 +384,9 @@ export class Execution implements ExecutionHandle {
     clearTimeout(this.#activeTimer);
   }
 }
+
+/** CPU time is read in ticks of 10 ms: re-reading it sooner than this finds little new. */
+const MIN_CPU_RECHECK_MS = 50;
 
 const GUEST_CODES = new Set<string>(Object.values(ErrorCode));
 

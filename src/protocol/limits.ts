@@ -2,7 +2,11 @@ import { ErrorCode, PtcError } from "./errors.js";
 
 /** Every limit is a named default, overridable per execution and resolved once into a policy. */
 export const DEFAULT_WALL_TIMEOUT_MS = 600_000;
-/** Time the script itself runs, excluding waits for tool results. */
+/**
+ * Time the script itself runs, excluding waits for tool results; where the host can read the sandbox's
+ * CPU time (Linux), at most that CPU time, so sleeping (time.sleep, asyncio.sleep) counts only against
+ * the wall timeout.
+ */
 export const DEFAULT_ACTIVE_TIMEOUT_MS = 30_000;
 export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 /** Calls the caller resolves (no handler) wait this long, then raise TimeoutError, as Anthropic does. */

@@ -180,6 +180,28 @@ export class SandboxProcess {
     this.#write(`R${guestCallId}\t${ok ? "1" : "0"}${payloadJson}`);
   }
 
+  /**
+   * CPU time (user + system, all threads) the sandbox's processes have used, in ms, from /proc; undefined
+   * where that is not available. Read by the host, so nothing in the sandbox can understate it.
+   */
+  cpuTimeMs(): number | undefined {
+    const pid = this.#child.pid;
+    if (pid === undefined || !this.#alive || process.platform !== "linux") return undefined;
+    let ticks = 0;
+    for (const each of [pid, ...descendants(pid)]) {
+      try {
+        const stat = readFileSync(`/proc/${each}/stat`, "utf8");
+        // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        if (each === pid) return undefined;
+      }
+    }
+    // /proc reports clock ticks of USER_HZ, 100 on Linux.
+    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  }
+
   /** SIGKILL: the only stop that also ends C-level loops and blocking sleeps. */
   kill(): void {
     if (!this.#alive) return;
