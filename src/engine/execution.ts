@@ -242,6 +242,16 @@ export class Execution implements ExecutionHandle {
     if (this.#stop) return { code: this.#stop.code, type: this.#stop.type, message: this.#stop.message };
     if (!outcome) return { code: ErrorCode.SandboxUnavailable, type: "SandboxError", message: "no sandbox" };
     if (outcome.kind === "exited") {
+      // Deep C-level recursion (repr or json of a 100,000-deep list, or recursion past a raised
+      // sys.setrecursionlimit) overflows the JS stack under the interpreter, which Pyodide cannot survive.
+      if (outcome.diagnostics.includes("RangeError: Maximum call stack size exceeded")) {
+        return {
+          code: ErrorCode.SandboxCrashed,
+          type: "RecursionError",
+          message:
+            "the script overflowed the sandbox's stack (recursion or nesting too deep); the sandbox was restarted and the container's Python state is lost",
+        };
+      }
       return {
         code: ErrorCode.SandboxCrashed,
         type: "SandboxError",
@@ -252,7 +262,15 @@ export class Execution implements ExecutionHandle {
       if (outcome.dropped[stream] > 0) this.#markTruncated(stream, outcome.dropped[stream]);
     }
     if (outcome.memoryLimitHit) this.#limitsHit.add(ErrorCode.MemoryLimit);
-    return outcome.error ? guestErrorToExecutionError(outcome.error, outcome.memoryLimitHit) : null;
+    if (!outcome.error) return null;
+    const error = guestErrorToExecutionError(outcome.error, outcome.memoryLimitHit);
+    // A bare MemoryError (or any exception raised without arguments) has no message of its own.
+    if (error.code === ErrorCode.MemoryLimit && error.message === "") {
+      error.message = `the script reached its memory limit of ${this.params.limits.memoryBytes} bytes`;
+    } else if (error.message === "") {
+      error.message = error.type;
+    }
+    return error;
   }
 
   async #buildResult(error: ExecutionError | null, startedAt: number, sandboxWaitMs: number): Promise<ExecutionResult> {
