@@ -75,7 +75,10 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   });
   const owners = new ResourceOwners();
   // One running cap and queue for the whole server: the executions API and /v1/messages share it.
-  const admission = createAdmissionController();
+  const admission = createAdmissionController({
+    ...(serverConfig.maxRunningExecutions !== undefined ? { maxRunning: serverConfig.maxRunningExecutions } : {}),
+    ...(serverConfig.maxQueuedExecutions !== undefined ? { maxQueued: serverConfig.maxQueuedExecutions } : {}),
+  });
   let messages: MessagesHandler | undefined;
   if (upstream) {
     messages = createMessagesHandler({

@@ -56,6 +56,10 @@ export const ServerConfigSchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).optional(),
   /** Client API keys (`x-api-key` or `Authorization: Bearer`); also `PTC_API_KEYS`, comma-separated. */
   apiKeys: z.array(z.string().min(1)).optional(),
+  /** Executions holding a slot (a sandbox) at once, all endpoints together. Default 16. */
+  maxRunningExecutions: positive.optional(),
+  /** Executions waiting for a slot; past it, 429 `overloaded` with Retry-After. Default 64. */
+  maxQueuedExecutions: z.number().int().min(0).optional(),
   upstream: UpstreamConfigSchema.optional(),
 });
 
