@@ -210,14 +210,14 @@ const FINAL = new Set(["completed", "failed", "cancelled"]);
 /** One client: POST, then GET ?wait= until finished; with `retry`, a 429 is retried after Retry-After. */
 async function client(url: string, index: number, retry: boolean, result: BurstResult): Promise<void> {
   try {
-    await attempts(url, index, retry, result);
+    await submit(url, index, retry, result);
   } catch (error) {
     // A reset or refused connection is a failure of the server under load: reported, not thrown.
     result.others.push({ index, status: 0, text: error instanceof Error ? error.message : String(error) });
   }
 }
 
-async function attempts(url: string, index: number, retry: boolean, result: BurstResult): Promise<void> {
+async function submit(url: string, index: number, retry: boolean, result: BurstResult): Promise<void> {
   const started = performance.now();
   for (let attempts = 1; ; attempts++) {
     result.posts++;
