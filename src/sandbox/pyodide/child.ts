@@ -14,6 +14,25 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+// The guest shares this realm and can replace what it reaches (js.JSON.stringify, String.prototype
+// methods through js.Object('s'), Object.prototype.toJSON, Math.max...). The protocol code below uses
+// only these, captured before any guest code runs, and builds frames from primitives (no toJSON).
+const { parse: parseJson, stringify: stringifyJson } = JSON;
+const { max: maxOf, round } = Math;
+const callBound = Function.prototype.call.bind(Function.prototype.call) as (
+  method: (...args: never[]) => unknown,
+  self: unknown,
+  ...args: unknown[]
+) => unknown;
+const uncurry =
+  <A extends unknown[], R>(method: (...args: A) => R) =>
+  (self: unknown, ...args: A): R =>
+    callBound(method as never, self, ...args) as R;
+const indexOf = uncurry(String.prototype.indexOf);
+const sliceText = uncurry(String.prototype.slice);
+const subarray = uncurry(Uint8Array.prototype.subarray);
+const quote = (text: string): string => stringifyJson(text);
+
 const hostIn = process.stdin;
 const exit = process.exit.bind(process);
 const nodeVersion = process.version;
@@ -31,13 +50,17 @@ let memoryLimitHit = false;
 type WasmMemory = { buffer: ArrayBuffer; grow(delta: number): number };
 const wasm = (globalThis as unknown as { WebAssembly: { Memory: { prototype: WasmMemory }; Suspending?: unknown } })
   .WebAssembly;
-const originalGrow = wasm.Memory.prototype.grow;
+const getter = (prototype: object, name: string) =>
+  uncurry(Object.getOwnPropertyDescriptor(prototype, name)?.get as () => unknown);
+const memoryBuffer = getter(wasm.Memory.prototype, "buffer") as (memory: WasmMemory) => ArrayBuffer;
+const byteLength = getter(ArrayBuffer.prototype, "byteLength") as (buffer: ArrayBuffer) => number;
+const growMemory = uncurry(wasm.Memory.prototype.grow);
 wasm.Memory.prototype.grow = function grow(this: WasmMemory, delta: number): number {
-  if (memoryCapBytes > 0 && this.buffer.byteLength + delta * 65536 > memoryCapBytes) {
+  if (memoryCapBytes > 0 && byteLength(memoryBuffer(this)) + delta * 65536 > memoryCapBytes) {
     memoryLimitHit = true;
     throw new RangeError("ptc: sandbox memory limit reached");
   }
-  return originalGrow.call(this, delta);
+  return growMemory(this, delta);
 };
 
 // Writes to the host are synchronous (never process.stdout, whose queue grows in memory and is lost
@@ -56,11 +79,9 @@ function writeAll(bytes: Uint8Array): void {
     }
   }
 }
+const encode = uncurry(TextEncoder.prototype.encode);
 function send(line: string): void {
-  writeAll(encoder.encode(`${line}\n`));
-}
-function sendJson(message: Record<string, unknown>): void {
-  send(`J${JSON.stringify(message)}`);
+  writeAll(encode(encoder, `${line}\n`));
 }
 
 // Output is buffered and flushed on the next macrotask, before any other message, or once it is
@@ -79,7 +100,7 @@ function flushOutput(): void {
   lastFlush = performance.now();
   for (const stream of ["stdout", "stderr"] as const) {
     if (output[stream].length > 0) {
-      sendJson({ t: "output", stream, data: output[stream] });
+      send(`J{"t":"output","stream":"${stream}","data":${quote(output[stream])}}`);
       output[stream] = "";
     }
   }
@@ -89,8 +110,8 @@ function makeWriter(stream: "stdout" | "stderr") {
   return {
     isatty: false,
     write(buffer: Uint8Array): number {
-      const room = Math.max(0, outputCap - outputSent[stream]);
-      const kept = buffer.length > room ? buffer.subarray(0, room) : buffer;
+      const room = maxOf(0, outputCap - outputSent[stream]);
+      const kept = buffer.length > room ? subarray(buffer, 0, room) : buffer;
       if (kept.length > 0) {
         outputSent[stream] += kept.length;
         output[stream] += decoder.decode(kept, { stream: true });
@@ -101,7 +122,7 @@ function makeWriter(stream: "stdout" | "stderr") {
         // Tell the host at once: a script that keeps printing may never reach its end to report it.
         if (first) {
           flushOutput();
-          sendJson({ t: "truncated", stream, dropped: buffer.length - kept.length });
+          send(`J{"t":"truncated","stream":"${stream}","dropped":${buffer.length - kept.length}}`);
         }
       } else if (output[stream].length > FLUSH_CHARS || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
         flushOutput();
@@ -124,7 +145,7 @@ const REFUSALS_BEFORE_STOP = 1000;
 let stopRun: ((errorJson: string) => void) | null = null;
 const waiting = new Map<number, (payload: string) => void>();
 function refusal(code: string, message: string): Promise<string> {
-  return Promise.resolve(`0${JSON.stringify({ type: "ToolError", code, message })}`);
+  return Promise.resolve(`0{"type":"ToolError","code":${quote(code)},"message":${quote(message)}}`);
 }
 function callTool(name: unknown, input: unknown): Promise<string> {
   if (typeof name !== "string" || typeof input !== "string") {
@@ -138,8 +159,8 @@ function callTool(name: unknown, input: unknown): Promise<string> {
   if (++callsThisRun > maxToolCalls + 1) {
     const message = `tool call limit of ${maxToolCalls} reached`;
     if (callsThisRun > maxToolCalls + 1 + REFUSALS_BEFORE_STOP) {
-      const error = { type: "ToolError", code: "tool_call_limit", traceback: "" };
-      stopRun?.(JSON.stringify({ ...error, message: `${message}; the script kept calling tools and was stopped` }));
+      const stopped = `${message}; the script kept calling tools and was stopped`;
+      stopRun?.(`{"type":"ToolError","code":"tool_call_limit","message":${quote(stopped)},"traceback":""}`);
     }
     return refusal("tool_call_limit", message);
   }
@@ -147,14 +168,14 @@ function callTool(name: unknown, input: unknown): Promise<string> {
     return refusal("tool_input_too_large", `input of ${name} exceeds ${maxToolInputBytes} bytes`);
   }
   // A newline would split the frame; only a raw bridge call can produce one (json.dumps never does).
-  if (input.includes("\n") || name.includes("\n")) {
+  if (indexOf(input, "\n") !== -1 || indexOf(name, "\n") !== -1) {
     return Promise.resolve('0{"type":"ToolError","code":"invalid_tool_input","message":"malformed tool input"}');
   }
   flushOutput();
   const callId = nextCallId++;
   return new Promise((resolve) => {
     waiting.set(callId, resolve);
-    send(`C${callId}\t${JSON.stringify(name)}\t${input}`);
+    send(`C${callId}\t${quote(name)}\t${input}`);
   });
 }
 
@@ -331,11 +352,8 @@ async function runGuest(code: string, tools: string, resultMode: string): Promis
   } catch (error) {
     // The runner itself failed (it catches the script's own exceptions): report it as the run's error.
     const name = error instanceof Error ? ((error as Error & { type?: unknown }).type ?? error.name) : "Error";
-    errorJson = JSON.stringify({
-      type: String(name),
-      message: "the script left the sandbox's runtime in a failed state",
-      traceback: "",
-    });
+    const message = "the script left the sandbox's runtime in a failed state";
+    errorJson = `{"type":${quote(String(name))},"message":${quote(message)},"traceback":""}`;
   }
   stopRun = null;
   flushOutput();
@@ -362,49 +380,71 @@ async function handleRun(message: {
   outputDropped.stdout = outputDropped.stderr = 0;
   memoryLimitHit = false;
   const errorJson = await runGuest(message.code, message.tools, message.resultMode);
-  sendJson({
-    t: "done",
-    error: errorJson === "" ? null : JSON.parse(errorJson),
-    dropped: { ...outputDropped },
-    memoryLimitHit,
-  });
+  const dropped = `{"stdout":${outputDropped.stdout},"stderr":${outputDropped.stderr}}`;
+  send(`J{"t":"done","error":${errorReport(errorJson)},"dropped":${dropped},"memoryLimitHit":${memoryLimitHit}}`);
+}
+
+// The guest's report of its error, re-rendered from its primitive fields and cut to size: the script
+// can replace the code that writes it, and a frame longer than the host's limit would end the sandbox.
+const MAX_REPORT_CHARS = { type: 200, message: 16_384, traceback: 65_536 };
+function errorReport(errorJson: unknown): string {
+  if (errorJson === "") return "null";
+  let report: Record<string, unknown> | null = null;
+  try {
+    const parsed: unknown = typeof errorJson === "string" ? parseJson(errorJson) : null;
+    if (parsed !== null && typeof parsed === "object") report = parsed as Record<string, unknown>;
+  } catch {}
+  if (!report || typeof report.type !== "string" || typeof report.message !== "string") {
+    return `{"type":"SandboxError","message":"the script's error report was malformed","traceback":""}`;
+  }
+  let text = "{";
+  for (const field of ["type", "message", "traceback"] as const) {
+    const value = typeof report[field] === "string" ? (report[field] as string) : "";
+    const limit = MAX_REPORT_CHARS[field];
+    text += `${quote(field)}:${quote(value.length > limit ? `${sliceText(value, 0, limit)}\n[ptc: cut at ${limit} characters]` : value)},`;
+  }
+  if (Number.isSafeInteger(report.line)) text += `"line":${report.line},`;
+  if (Number.isSafeInteger(report.exitCode)) text += `"exitCode":${report.exitCode},`;
+  if (typeof report.code === "string") text += `"code":${quote(sliceText(report.code, 0, 100))},`;
+  return `${sliceText(text, 0, -1)}}`;
 }
 
 let pending = "";
 hostIn.setEncoding("utf8");
 hostIn.on("data", (chunk: string) => {
   let start = 0;
-  let newline = chunk.indexOf("\n");
+  let newline = indexOf(chunk, "\n");
   if (newline === -1) {
     pending += chunk;
     return;
   }
   while (newline !== -1) {
-    const line = start === 0 && pending.length > 0 ? pending + chunk.slice(0, newline) : chunk.slice(start, newline);
+    const line =
+      start === 0 && pending.length > 0 ? pending + sliceText(chunk, 0, newline) : sliceText(chunk, start, newline);
     if (start === 0) pending = "";
     dispatch(line);
     start = newline + 1;
-    newline = chunk.indexOf("\n", start);
+    newline = indexOf(chunk, "\n", start);
   }
-  pending = chunk.slice(start);
+  pending = sliceText(chunk, start);
 });
 // The host went away: nothing is left to serve.
 hostIn.on("end", () => exit(0));
 
 function dispatch(line: string): void {
-  if (line.startsWith("R")) {
-    const tab = line.indexOf("\t");
-    const callId = Number(line.slice(1, tab));
+  if (line[0] === "R") {
+    const tab = indexOf(line, "\t");
+    const callId = Number(sliceText(line, 1, tab));
     const resolve = waiting.get(callId);
     resultsReceived++;
     if (resolve) {
       waiting.delete(callId);
-      resolve(line.slice(tab + 1));
+      resolve(sliceText(line, tab + 1));
     }
     return;
   }
-  if (line.startsWith("J")) {
-    const message = JSON.parse(line.slice(1)) as { t: string } & Record<string, unknown>;
+  if (line[0] === "J") {
+    const message = parseJson(sliceText(line, 1)) as { t: string } & Record<string, unknown>;
     if (message.t === "run" && !running) {
       running = true; // a second run message before this one starts is ignored
       void handleRun(message as never);
@@ -412,4 +452,4 @@ function dispatch(line: string): void {
   }
 }
 
-sendJson({ t: "ready", jspi, bootMs: Math.round(performance.now() - started), node: nodeVersion });
+send(`J{"t":"ready","jspi":${jspi},"bootMs":${round(performance.now() - started)},"node":${quote(nodeVersion)}}`);
