@@ -263,7 +263,7 @@ export class Execution implements ExecutionHandle {
     }
     if (outcome.memoryLimitHit) this.#limitsHit.add(ErrorCode.MemoryLimit);
     if (!outcome.error) return null;
-    const error = guestErrorToExecutionError(outcome.error, outcome.memoryLimitHit);
+    const error = guestErrorToExecutionError(outcome.error, outcome.memoryLimitHit, this.#limitsHit);
     // A bare MemoryError (or any exception raised without arguments) has no message of its own.
     if (error.code === ErrorCode.MemoryLimit && error.message === "") {
       error.message = `the script reached its memory limit of ${this.params.limits.memoryBytes} bytes`;
@@ -406,12 +406,34 @@ export class Execution implements ExecutionHandle {
 /** CPU time is read in ticks of 10 ms: re-reading it sooner than this finds little new. */
 const MIN_CPU_RECHECK_MS = 50;
 
-const GUEST_CODES = new Set<string>(Object.values(ErrorCode));
+/**
+ * Codes an uncaught ToolError may give the execution: the tool boundary's. The script sets `.code` as it
+ * likes (`raise ToolError('x', code='wall_timeout')`), so a limit's code counts only when the host saw
+ * that limit hit, and a timeout, a crash or a cancel only ever comes from the host.
+ */
+const GUEST_CODES = new Set<string>([
+  ErrorCode.ToolNotFound,
+  ErrorCode.ToolNotAllowed,
+  ErrorCode.InvalidToolInput,
+  ErrorCode.ToolInputTooLarge,
+  ErrorCode.ToolError,
+  ErrorCode.ExecutionDepthLimit,
+]);
+const GUEST_LIMIT_CODES = new Set<string>([ErrorCode.ToolCallLimit, ErrorCode.ToolTimeout]);
 
-function guestErrorToExecutionError(error: GuestError, memoryLimitHit: boolean): ExecutionError {
+function guestErrorToExecutionError(
+  error: GuestError,
+  memoryLimitHit: boolean,
+  limitsHit: ReadonlySet<string>,
+): ExecutionError {
   let code: ErrorCode = ErrorCode.PythonError;
   if (error.type === "MemoryError" && memoryLimitHit) code = ErrorCode.MemoryLimit;
-  else if (error.code && GUEST_CODES.has(error.code)) code = error.code as ErrorCode;
+  else if (
+    error.code &&
+    (GUEST_CODES.has(error.code) || (GUEST_LIMIT_CODES.has(error.code) && limitsHit.has(error.code)))
+  ) {
+    code = error.code as ErrorCode;
+  }
   const result: ExecutionError = { code, type: error.type, message: error.message, traceback: error.traceback };
   if (typeof error.line === "number") result.line = error.line;
   return result;

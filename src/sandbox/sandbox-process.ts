@@ -47,6 +47,45 @@ export interface SandboxRunListener {
 
 let nextSandboxId = 1;
 
+/** Caps on what the guest reports about its error: it must not carry more than the output cap would. */
+const MAX_ERROR_MESSAGE_CHARS = 16_384;
+const MAX_TRACEBACK_CHARS = 65_536;
+
+/**
+ * The guest's report of how its script ended, checked: the script can reach and replace the code that
+ * writes it (guest.py's globals, the json module), so anything malformed becomes a plain SandboxError.
+ */
+function checkedGuestError(value: unknown): GuestError | null {
+  if (value === null || value === undefined) return null;
+  const report = value as Record<string, unknown>;
+  if (
+    typeof value !== "object" ||
+    Array.isArray(value) ||
+    typeof report.type !== "string" ||
+    typeof report.message !== "string"
+  ) {
+    return { type: "SandboxError", message: "the script's error report was malformed", traceback: "" };
+  }
+  const error: GuestError = {
+    type: report.type.slice(0, 200),
+    message: cut(report.message, MAX_ERROR_MESSAGE_CHARS),
+    traceback: typeof report.traceback === "string" ? cut(report.traceback, MAX_TRACEBACK_CHARS) : "",
+  };
+  if (Number.isSafeInteger(report.line)) error.line = report.line as number;
+  if (typeof report.code === "string") error.code = report.code;
+  if (Number.isSafeInteger(report.exitCode)) error.exitCode = report.exitCode as number;
+  return error;
+}
+
+function cut(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit)}\n[ptc: cut at ${limit} characters]`;
+}
+
+function count(value: unknown): number {
+  const number = Number(value ?? 0);
+  return Number.isFinite(number) && number > 0 ? number : 0;
+}
+
 /** Descendants of a process, deepest first, from /proc (Linux). */
 function descendants(pid: number): number[] {
   const found: number[] = [];
@@ -284,15 +323,15 @@ export class SandboxProcess {
         return;
       case "truncated":
         if (message.stream === "stdout" || message.stream === "stderr") {
-          this.#listener?.onTruncated?.(message.stream, Math.max(0, Number(message.dropped) || 0));
+          this.#listener?.onTruncated?.(message.stream, count(message.dropped));
         }
         return;
       case "done": {
-        const dropped = message.dropped as { stdout?: unknown; stderr?: unknown } | undefined;
+        const dropped = (message.dropped ?? {}) as { stdout?: unknown; stderr?: unknown };
         this.#endRun({
           kind: "done",
-          error: (message.error as GuestError | null) ?? null,
-          dropped: { stdout: Number(dropped?.stdout ?? 0), stderr: Number(dropped?.stderr ?? 0) },
+          error: checkedGuestError(message.error),
+          dropped: { stdout: count(dropped.stdout), stderr: count(dropped.stderr) },
           memoryLimitHit: message.memoryLimitHit === true,
         });
         return;
