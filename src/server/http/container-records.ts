@@ -93,9 +93,11 @@ export class ContainerRecords {
     };
   }
 
-  /** A new container for `owner`, ending the least recently used idle one when at the cap (429 if none is idle). */
+  /**
+   * A new container record for `owner`. It counts against the cap only once its first execution starts
+   * (`makeRoomFor`): a queued execution holds no sandbox, so the admission queue, not the cap, bounds them.
+   */
   create(owner: string): ContainerRecord {
-    this.#makeRoom();
     const id = newContainerId();
     this.owners.claim("container", id, owner);
     const record: ContainerRecord = { id, owner, createdAt: Date.now(), lastUsed: Date.now(), active: 0 };
@@ -129,8 +131,16 @@ export class ContainerRecords {
       });
   }
 
-  #makeRoom(): void {
-    const live = [...this.#records.values()].filter((record) => this.alive(record));
+  /**
+   * Before an execution starts in `record`: when it has no sandbox yet and the engine holds the cap, ends
+   * the least recently used idle container (429 if none is idle; with the running cap below the container
+   * cap there always is one).
+   */
+  makeRoomFor(record: ContainerRecord): void {
+    if (this.engine.hasContainer(record.id)) return;
+    const live = [...this.#records.values()].filter(
+      (other) => other.endedAt === undefined && this.engine.hasContainer(other.id),
+    );
     if (live.length < this.options.maxContainers) return;
     const idle = live
       .filter((record) => record.active === 0 && this.engine.inspectContainer(record.id)?.busy !== true)

@@ -274,6 +274,8 @@ export class ExecutionStore {
   }
 
   #start(entry: StoredExecution, release: AdmissionRelease): void {
+    const record = this.#containers.get(entry.containerId);
+    if (record) this.#containers.makeRoomFor(record);
     const request: ExecuteRequest = { ...entry.request, container: entry.containerId, executionId: entry.id };
     const handle = this.engine.execute(request);
     entry.attach(handle);
@@ -293,7 +295,12 @@ export class ExecutionStore {
     } catch (error) {
       release();
       const message = error instanceof Error ? error.message : String(error);
-      const code = PtcError.is(error) ? error.code : ErrorCode.InvalidRequest;
+      // An HttpError here is the container cap (every container busy: a running cap above the container cap).
+      const code = PtcError.is(error)
+        ? error.code
+        : error instanceof HttpError
+          ? ErrorCode.SandboxUnavailable
+          : ErrorCode.InvalidRequest;
       this.#finish(entry, unstartedResult(entry, "failed", { code, type: "PtcError", message }, this.engine.isolation));
     }
   }
