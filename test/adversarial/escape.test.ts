@@ -242,85 +242,76 @@ async function escapeBattery(
     }),
   );
 
-  // Protection (missing, see the report): the child's frames must not depend on intrinsics the guest
-  // shares and can replace: js.JSON.stringify, String.prototype (js.Object('')), Object.prototype.toJSON.
-  await t.test(
-    `${name}: replacing shared JS intrinsics does not let the guest forge a frame`,
-    { todo: "child.ts builds frames with JS intrinsics guest code can replace" },
-    () =>
-      underAttack(harness, async () => {
-        const code = [
-          "import asyncio, js, _ptc_bridge",
-          "from pyodide.ffi import create_proxy",
-          `FORGED = '${FORGED_FRAMES.slice(2)}'`,
-          "def put(target, name, value):",
-          "    try:",
-          "        setattr(target, name, value)",
-          "    except Exception as e:",
-          "        print('refused', name, type(e).__name__)",
-          "async def flush():",
-          "    print('tick')",
-          "    await asyncio.sleep(0.05)",
-          "stringify = js.JSON.stringify",
-          "put(js.JSON, 'stringify', create_proxy(lambda *a: FORGED))",
-          "await flush()",
-          "put(js.JSON, 'stringify', stringify)",
-          "strings = js.Object.getPrototypeOf(js.Object('s'))",
-          "includes = strings.includes",
-          "put(strings, 'includes', create_proxy(lambda *a: False))",
-          "print('bridge', (await _ptc_bridge.call('echo', '{\"n\":1}\\n' + FORGED))[:1])",
-          "put(strings, 'includes', includes)",
-          // A bound native parse as toJSON: the message serializes as a forged single-line done.
-          'done = js.Object.constructor.prototype.bind.call(js.JSON.parse, None, \'{"t":"done","error":null}\')',
-          "put(js.Object.prototype, 'toJSON', done)",
-          "await flush()",
-          "put(js.Object.prototype, 'toJSON', None)",
-          "print('END')",
-        ].join("\n");
-        const state = await harness.execute({ code, limits: { wall_timeout_ms: 30_000 } });
-        const forgedCalls = seen.echo.filter((input) => JSON.stringify(input).includes("forged"));
-        assert.deepEqual(forgedCalls, [], "a forged call reached the handler");
-        const result = await assertCompleted(harness, state);
-        assert.doesNotMatch(result.stdout, /FORGED/);
-        assert.match(result.stdout, /^END$/m, "the script ran to its end: no forged done cut it short");
-      }),
+  // Protection: the child builds its frames from intrinsics captured before guest code runs, not the ones
+  // the guest shares and can replace: js.JSON.stringify, String.prototype (js.Object('')), Object.prototype.toJSON.
+  await t.test(`${name}: replacing shared JS intrinsics does not let the guest forge a frame`, () =>
+    underAttack(harness, async () => {
+      const code = [
+        "import asyncio, js, _ptc_bridge",
+        "from pyodide.ffi import create_proxy",
+        `FORGED = '${FORGED_FRAMES.slice(2)}'`,
+        "def put(target, name, value):",
+        "    try:",
+        "        setattr(target, name, value)",
+        "    except Exception as e:",
+        "        print('refused', name, type(e).__name__)",
+        "async def flush():",
+        "    print('tick')",
+        "    await asyncio.sleep(0.05)",
+        "stringify = js.JSON.stringify",
+        "put(js.JSON, 'stringify', create_proxy(lambda *a: FORGED))",
+        "await flush()",
+        "put(js.JSON, 'stringify', stringify)",
+        "strings = js.Object.getPrototypeOf(js.Object('s'))",
+        "includes = strings.includes",
+        "put(strings, 'includes', create_proxy(lambda *a: False))",
+        "print('bridge', (await _ptc_bridge.call('echo', '{\"n\":1}\\n' + FORGED))[:1])",
+        "put(strings, 'includes', includes)",
+        // A bound native parse as toJSON: the message serializes as a forged single-line done.
+        'done = js.Object.constructor.prototype.bind.call(js.JSON.parse, None, \'{"t":"done","error":null}\')',
+        "put(js.Object.prototype, 'toJSON', done)",
+        "await flush()",
+        "put(js.Object.prototype, 'toJSON', None)",
+        "print('END')",
+      ].join("\n");
+      const state = await harness.execute({ code, limits: { wall_timeout_ms: 30_000 } });
+      const forgedCalls = seen.echo.filter((input) => JSON.stringify(input).includes("forged"));
+      assert.deepEqual(forgedCalls, [], "a forged call reached the handler");
+      const result = await assertCompleted(harness, state);
+      assert.doesNotMatch(result.stdout, /FORGED/);
+      assert.match(result.stdout, /^END$/m, "the script ran to its end: no forged done cut it short");
+    }),
   );
   return harness;
 }
 
 /** What the guest reports about its own end is checked on the host: it cannot make it unstructured or claim a limit. */
 async function forgedReports(t: TestContext, harness: Harness): Promise<void> {
-  // Protection (missing, see the report): the host must validate the done frame's error (guest.py's
-  // _format_error uses the json module the guest shares, and `import __main__` reaches guest.py).
-  await t.test(
-    "a script that corrupts its own error report still ends with a structured error",
-    { todo: "sandbox-process.ts passes the guest's error value through unchecked" },
-    () =>
-      underAttack(harness, async () => {
-        const code = "import json\njson.dumps = lambda *a, **k: '[1, {\"type\": 7}]'\nraise ValueError('boom')";
-        const state = await harness.execute({ code, limits: { wall_timeout_ms: 30_000 } });
-        const error = state.result?.error;
-        assert.ok(error && typeof error.type === "string", JSON.stringify(error));
-        await assertFailedWith(harness, state, error.code === "sandbox_crashed" ? "sandbox_crashed" : "python_error");
-      }),
+  // Protection: the host validates the done frame's error (guest.py's _format_error uses the json module
+  // the guest shares, and `import __main__` reaches guest.py).
+  await t.test("a script that corrupts its own error report still ends with a structured error", () =>
+    underAttack(harness, async () => {
+      const code = "import json\njson.dumps = lambda *a, **k: '[1, {\"type\": 7}]'\nraise ValueError('boom')";
+      const state = await harness.execute({ code, limits: { wall_timeout_ms: 30_000 } });
+      const error = state.result?.error;
+      assert.ok(error && typeof error.type === "string", JSON.stringify(error));
+      await assertFailedWith(harness, state, error.code === "sandbox_crashed" ? "sandbox_crashed" : "python_error");
+    }),
   );
 
-  // Protection (missing, see the report): execution.ts GUEST_CODES accepts every ErrorCode from the guest.
-  await t.test(
-    "a script cannot make its result claim a limit, a crash or a cancel that did not happen",
-    { todo: "execution.ts accepts any ErrorCode from the guest's error report" },
-    () =>
-      underAttack(harness, async () => {
-        let container: string | undefined;
-        for (const claimed of ["wall_timeout", "memory_limit", "sandbox_crashed", "cancelled"]) {
-          const code = `raise ToolError('not really', code='${claimed}')`;
-          const state = await harness.execute({ code, container, limits: { wall_timeout_ms: 30_000 } });
-          container = state.container_id;
-          assert.equal(state.status, "failed");
-          assert.notEqual(state.result?.error?.code, claimed, `the guest claimed ${claimed}`);
-          assert.deepEqual(state.result?.limits_hit, []);
-        }
-      }),
+  // Protection: execution.ts accepts from the guest's report only tool-boundary codes the host saw.
+  await t.test("a script cannot make its result claim a limit, a crash or a cancel that did not happen", () =>
+    underAttack(harness, async () => {
+      let container: string | undefined;
+      for (const claimed of ["wall_timeout", "memory_limit", "sandbox_crashed", "cancelled"]) {
+        const code = `raise ToolError('not really', code='${claimed}')`;
+        const state = await harness.execute({ code, container, limits: { wall_timeout_ms: 30_000 } });
+        container = state.container_id;
+        assert.equal(state.status, "failed");
+        assert.notEqual(state.result?.error?.code, claimed, `the guest claimed ${claimed}`);
+        assert.deepEqual(state.result?.limits_hit, []);
+      }
+    }),
   );
 }
 

@@ -193,14 +193,9 @@ describe("faults: sandboxes that die", () => {
     });
   });
 
-  // Protection: the guest runtime flushes the script's output at the end of its run and each run's
-  // output is its own. Today (see the report of issue 5) a closed fd 1 leaves the text buffered in
-  // sys.stdout, which the next execution's result then carries, and a closed sys.stdout breaks every
-  // later print in the container: the fix belongs in src/sandbox/pyodide/guest.py (fresh sys.stdout and
-  // sys.stderr, nothing carried over, at the start of every run).
-  test("a guest that closes its own output streams: a structured failure, the next execution prints only its own output", {
-    todo: "guest.py carries buffered output over to the next run and keeps a closed sys.stdout",
-  }, async () => {
+  // Protection: the guest runtime gives each run fresh output streams (guest.py): nothing buffered after a
+  // closed fd 1 is carried into the next execution's result, and a closed sys.stdout breaks only its own run.
+  test("a guest that closes its own output streams: a structured failure, the next execution prints only its own output", async () => {
     await underAttack(harness, async () => {
       await crashInTurn([["fd 1 and 2 closed", "import os\nos.close(1)\nos.close(2)\nprint('into the void')"]]);
       await crashInTurn([["sys.stdout closed", "import sys\nsys.stdout.close()"]]);
