@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { codeTool, delay, testEngine } from "./helpers/engine.js";
+import { processTree } from "./helpers/process-tree.js";
 
 const engine = testEngine({ pool: { size: 2 } });
 after(() => engine.close());
@@ -212,17 +213,3 @@ describe("faults: a dead sandbox fails only its own execution", () => {
     assert.ok(sawAbort);
   });
 });
-
-/** A process and all its descendants, parents first. */
-async function processTree(pid: number): Promise<number[]> {
-  const { readFile } = await import("node:fs/promises");
-  const tree = [pid];
-  for (let index = 0; index < tree.length; index++) {
-    const current = tree[index] as number;
-    try {
-      const children = await readFile(`/proc/${current}/task/${current}/children`, "utf8");
-      tree.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
-    } catch {}
-  }
-  return tree;
-}

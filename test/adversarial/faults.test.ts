@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { McpToolSource } from "../../src/sources/mcp/mcp-tool-source.js";
 import { openToolSources } from "../../src/sources/tool-set.js";
 import { delay } from "../helpers/engine.js";
+import { processTree } from "../helpers/process-tree.js";
 import {
   assertCompleted,
   assertFailedWith,
@@ -39,19 +39,6 @@ const toolSet = await openToolSources([mcp]);
 assert.deepEqual(toolSet.failures, []);
 after(() => toolSet.close());
 const harness = await startHarness({ tools: [...toolSet.tools] });
-
-/** The process and every descendant, parents first (bubblewrap's, then the node child inside). */
-async function processTree(pid: number): Promise<number[]> {
-  const tree = [pid];
-  for (let index = 0; index < tree.length; index++) {
-    const current = tree[index] as number;
-    try {
-      const children = await readFile(`/proc/${current}/task/${current}/children`, "utf8");
-      tree.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
-    } catch {}
-  }
-  return tree;
-}
 
 /** kill -9 of a container's sandbox, deepest process first, as the OOM killer or an operator would. */
 async function killSandbox(h: Harness, containerId: string): Promise<void> {
