@@ -299,6 +299,23 @@ async function forgedReports(t: TestContext, harness: Harness): Promise<void> {
     }),
   );
 
+  // Protection: child.ts renders the report's numbers with a Number.isSafeInteger captured at start-up; the
+  // guest can replace the shared one (js.Object(1).constructor) to splice frame text into the done frame.
+  await t.test("a script cannot splice a memory-limit claim into its done frame through Number's statics", () =>
+    underAttack(harness, async () => {
+      const code = String.raw`import js, json
+from pyodide.ffi import create_proxy
+report = json.dumps({"type": "X", "message": "m", "traceback": "", "line": "0", "exitCode": '0},"memoryLimitHit":true}\nJ{"t":"x"'})
+js.Object(1).constructor.isSafeInteger = create_proxy(lambda *a: True)
+json.dumps = lambda *a, **k: report
+raise ValueError('boom')`;
+      const state = await harness.execute({ code, limits: { wall_timeout_ms: 30_000 } });
+      assert.notEqual(state.result?.error?.code, "memory_limit", "the guest claimed memory_limit");
+      assert.deepEqual(state.result?.limits_hit, []);
+      await assertFailedWith(harness, state, "python_error");
+    }),
+  );
+
   // Protection: execution.ts accepts from the guest's report only tool-boundary codes the host saw.
   await t.test("a script cannot make its result claim a limit, a crash or a cancel that did not happen", () =>
     underAttack(harness, async () => {

@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 // only these, captured before any guest code runs, and builds frames from primitives (no toJSON).
 const { parse: parseJson, stringify: stringifyJson } = JSON;
 const { max: maxOf, round } = Math;
+const { isSafeInteger } = Number;
 const callBound = Function.prototype.call.bind(Function.prototype.call) as (
   method: (...args: never[]) => unknown,
   self: unknown,
@@ -403,8 +404,8 @@ function errorReport(errorJson: unknown): string {
     const limit = MAX_REPORT_CHARS[field];
     text += `${quote(field)}:${quote(value.length > limit ? `${sliceText(value, 0, limit)}\n[ptc: cut at ${limit} characters]` : value)},`;
   }
-  if (Number.isSafeInteger(report.line)) text += `"line":${report.line},`;
-  if (Number.isSafeInteger(report.exitCode)) text += `"exitCode":${report.exitCode},`;
+  if (isSafeInteger(report.line)) text += `"line":${report.line},`;
+  if (isSafeInteger(report.exitCode)) text += `"exitCode":${report.exitCode},`;
   if (typeof report.code === "string") text += `"code":${quote(sliceText(report.code, 0, 100))},`;
   return `${sliceText(text, 0, -1)}}`;
 }
