@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { createAdmissionController } from "../src/server/admission.js";
 import { createServerApp } from "../src/server/http/create-server-app.js";
 import { ResourceOwners } from "../src/server/resource-owners.js";
 import { delay, testEngine } from "./helpers/engine.js";
-import { call, execute, KEY_A, KEY_B, testServer, type WireError } from "./helpers/server-executions.js";
+import {
+  call,
+  clientTool,
+  execute,
+  KEY_A,
+  KEY_B,
+  testServer,
+  type WireError,
+  type WireState,
+} from "./helpers/server-executions.js";
 
 const { server } = testServer();
 
@@ -82,5 +92,45 @@ describe("ptc serve: container expiry", () => {
     assert.equal((reuse.json as WireError).error.code, "container_expired");
     const unknown = await call(idle, "GET", "/v1/containers/ctr_never");
     assert.equal(unknown.status, 404);
+  });
+});
+
+describe("ptc serve: container cap", () => {
+  const cappedEngine = testEngine({ pool: { size: 0 } });
+  const capped = createServerApp({
+    engine: cappedEngine,
+    owners: new ResourceOwners(),
+    apiKeys: [KEY_A],
+    executions: { maxContainers: 2 },
+    admission: createAdmissionController({ maxRunning: 1, maxQueued: 4 }),
+  });
+  after(async () => {
+    await capped.shutdown(0);
+    await cappedEngine.close();
+  });
+  const status = async (id: string) => (await call(capped, "GET", `/v1/containers/${id}`)).status;
+
+  test("a container counts once its execution starts: queued ones end nothing, a start ends the least recently used idle one", async () => {
+    const a = await execute(capped, { code: "a = 1" });
+    const b = await execute(capped, { code: "b = 1" });
+    // C pauses on a client tool and holds the only slot; starting it needed room: A, the older idle one, ended.
+    const c = await execute(capped, { code: "print(await approve(q='c'))", tools: [clientTool("approve")] });
+    assert.equal(c.status, "paused");
+    assert.equal(await status(a.container_id), 410);
+    assert.equal(await status(b.container_id), 200);
+    // D is queued behind C in a new container: it holds no sandbox yet, so it ends nothing.
+    const d = await execute(capped, { code: "print('d')", wait: 0 });
+    assert.equal(d.status, "queued");
+    assert.equal(await status(b.container_id), 200);
+    const callId = c.pending_tool_calls[0]?.id;
+    await call(capped, "POST", `/v1/executions/${c.id}/tool_results`, {
+      results: [{ call_id: callId, content: "ok" }],
+    });
+    const done = await call(capped, "GET", `/v1/executions/${d.id}?wait=30`);
+    assert.equal((done.json as WireState).result?.stdout, "d\n");
+    // D's start made room: B (least recently used, idle) ended; C and D are live.
+    assert.equal(await status(b.container_id), 410);
+    assert.equal(await status(c.container_id), 200);
+    assert.equal(await status(d.container_id), 200);
   });
 });
