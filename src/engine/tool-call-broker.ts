@@ -7,7 +7,16 @@ import type { ToolHandler } from "../protocol/tool.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import type { Journal } from "./journal.js";
-import { handlerFailure, safeToolMessage, unserializableResult } from "./tool-failure.js";
+import { handlerFailure, safeToolMessage } from "./tool-failure.js";
+import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
+
+/**
+ * Longest tool name the host looks up. Real names are short (Anthropic's are at most 128 characters;
+ * MCP tools become `server__tool`); a longer one is refused as not found, and its record keeps a prefix.
+ */
+export const MAX_TOOL_NAME_CHARS = 256;
+/** A refused call's input is kept in its record only up to this size: the reason is what matters. */
+export const MAX_REFUSED_INPUT_KEPT_BYTES = 4_096;
 
 /** What a caller submits for a pending call. */
 export type ToolResultSubmission = { value: unknown } | { error: string | { message: string; code?: string } };
@@ -36,6 +45,8 @@ interface LiveCall {
   controller: AbortController;
   timer: NodeJS.Timeout | undefined;
   startedAt: number;
+  /** A handler call that has started (not waiting for a concurrency slot). */
+  started: boolean;
   record: ToolCallRecord;
 }
 
@@ -58,7 +69,12 @@ export class ToolCallBroker {
   readonly records: ToolCallRecord[] = [];
   readonly resultTexts: string[] = [];
   #live = new Map<string, LiveCall>();
+  /** The same live calls by the guest's call id: the guest names a call it gives up on by that id. */
+  #byGuestCallId = new Map<number, LiveCall>();
   #settled = new Set<string>();
+  /** Bytes of input the script sent (refused calls included) and of results it received, this execution. */
+  #inputBytes = 0;
+  #resultBytes = 0;
   #queue: LiveCall[] = [];
   #running = 0;
   #calls = 0;
@@ -86,43 +102,52 @@ export class ToolCallBroker {
       this.#handleGuestCall(guestCallId, name, inputJson);
     } catch (error) {
       const message = `the host could not process this call: ${error instanceof Error ? error.name : "error"}`;
-      this.#refuse(guestCallId, name, {}, ErrorCode.InvalidToolInput, message);
+      this.#refuse(guestCallId, name.slice(0, MAX_TOOL_NAME_CHARS), {}, 0, ErrorCode.InvalidToolInput, message);
     }
   }
 
   #handleGuestCall(guestCallId: number, name: string, inputJson: string): void {
     const { limits, registry } = this.context;
     if (this.#closed) return;
+    if (name.length > MAX_TOOL_NAME_CHARS) {
+      const shown = `${name.slice(0, 64)}…`;
+      this.#refuse(guestCallId, shown, {}, 0, ErrorCode.ToolNotFound, `Tool "${shown}" is not available`);
+      return;
+    }
     // Bytes, not UTF-16 units: a raw bridge call can send non-ASCII text (json.dumps never does).
-    if (
-      inputJson.length > limits.maxToolInputBytes ||
-      (inputJson.length * 3 > limits.maxToolInputBytes && Buffer.byteLength(inputJson) > limits.maxToolInputBytes)
-    ) {
-      this.#refuse(
-        guestCallId,
-        name,
-        {},
-        ErrorCode.ToolInputTooLarge,
-        `input of ${name} exceeds ${limits.maxToolInputBytes} bytes`,
-      );
+    const inputBytes = Buffer.byteLength(inputJson);
+    if (inputBytes > limits.maxToolInputBytes) {
+      const message = `input of ${name} exceeds ${limits.maxToolInputBytes} bytes`;
+      this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolInputTooLarge, message);
+      return;
+    }
+    // Every call's input counts, refused or not: the host parses and checks each one.
+    this.#inputBytes += inputBytes;
+    if (this.#inputBytes > limits.maxTotalToolInputBytes) {
+      this.context.onLimit(ErrorCode.ToolInputTotalLimit);
+      const message = `this execution's tool inputs passed ${limits.maxTotalToolInputBytes} bytes in all (maxTotalToolInputBytes); no more calls are accepted`;
+      this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolInputTotalLimit, message);
       return;
     }
     if (++this.#calls > limits.maxToolCalls) {
       this.context.onLimit(ErrorCode.ToolCallLimit);
-      this.#refuse(guestCallId, name, {}, ErrorCode.ToolCallLimit, `tool call limit of ${limits.maxToolCalls} reached`);
+      const message = `tool call limit of ${limits.maxToolCalls} reached`;
+      this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolCallLimit, message);
       return;
     }
     let input: unknown;
     try {
       input = JSON.parse(inputJson);
     } catch {
-      this.#refuse(guestCallId, name, {}, ErrorCode.InvalidToolInput, `input of ${name} is not valid JSON`);
+      const message = `input of ${name} is not valid JSON`;
+      this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.InvalidToolInput, message);
       return;
     }
     const check = registry.checkCodeCall(name, input, inputJson);
     if (!check.ok) {
-      const shown = isJsonObject(input) && check.unrecordable !== true ? input : {};
-      this.#refuse(guestCallId, name, shown, check.code, check.message);
+      const keep = check.unrecordable !== true && inputBytes <= MAX_REFUSED_INPUT_KEPT_BYTES;
+      const kept = keep && isJsonObject(input) ? input : {};
+      this.#refuse(guestCallId, name, kept, inputBytes, check.code, check.message);
       return;
     }
     const tool = registry.get(name);
@@ -140,11 +165,14 @@ export class ToolCallBroker {
       controller: new AbortController(),
       timer: undefined,
       startedAt: performance.now(),
+      started: false,
       record: {
         id: request.id,
         name,
         input: request.input,
+        inputBytes,
         ok: false,
+        outcome: "error",
         resolvedBy: "handler",
         durationMs: 0,
         resultBytes: 0,
@@ -152,6 +180,7 @@ export class ToolCallBroker {
     };
     this.records.push(call.record);
     this.#live.set(request.id, call);
+    this.#byGuestCallId.set(guestCallId, call);
     this.context.journal.append({
       type: "tool-call",
       callId: request.id,
@@ -180,6 +209,31 @@ export class ToolCallBroker {
     this.#start(call);
   }
 
+  /**
+   * The script gave up on a call (`asyncio.wait_for` timed out, its task was cancelled): its handler's
+   * signal is aborted and its timer cleared, a pending call is withdrawn (a late result for it is an
+   * unknown call), and it is recorded as cancelled. Unknown or settled ids are ignored: the guest's
+   * word is only ever a request to stop work the host started for it.
+   */
+  cancelGuestCall(guestCallId: number): void {
+    const call = this.#byGuestCallId.get(guestCallId);
+    if (!call || !this.#live.has(call.request.id)) return;
+    this.#withdraw(call, "the script cancelled this call");
+    this.context.journal.append({
+      type: "tool-result",
+      callId: call.request.id,
+      outcome: { ok: false, error: { code: ErrorCode.Cancelled, message: "the script cancelled this call" } },
+    });
+    this.context.onToolResult(
+      call.request.id,
+      call.request.name,
+      { ok: false, error: { code: ErrorCode.Cancelled, message: "the script cancelled this call" } },
+      call.record.durationMs,
+    );
+    this.#startNext();
+    this.context.onOutstandingChange(this.#live.size);
+  }
+
   /** Resolves a pending call. A second submission for a settled call is a no-op ("duplicate"). */
   submit(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate" {
     if (this.#settled.has(callId)) return "duplicate";
@@ -197,28 +251,49 @@ export class ToolCallBroker {
             };
       this.#settle(call, { ok: false, error: failure });
     } else {
-      this.#settle(call, this.#encodeValue(submission.value));
+      this.#settle(call, this.#encode(call.request.name, submission.value));
     }
     return "accepted";
   }
 
-  /** Ends every unanswered call: their handlers see the abort. */
+  /** Ends every unanswered call: their handlers see the abort, their timers are cleared. */
   close(reason: string): void {
     this.#closed = true;
     this.#queue = [];
-    for (const call of this.#live.values()) {
-      clearTimeout(call.timer);
-      call.controller.abort(new PtcError(ErrorCode.Cancelled, reason));
-      call.record.error = { code: ErrorCode.Cancelled, message: reason };
-      call.record.durationMs = performance.now() - call.startedAt;
+    for (const call of [...this.#live.values()]) this.#withdraw(call, reason);
+    this.#byGuestCallId.clear();
+  }
+
+  /** Takes a live call out: nothing of it stays armed, and its late outcome is ignored. */
+  #withdraw(call: LiveCall, reason: string): void {
+    this.#live.delete(call.request.id);
+    this.#byGuestCallId.delete(call.guestCallId);
+    clearTimeout(call.timer);
+    call.timer = undefined;
+    if (call.handler) {
+      if (call.started) this.#running--;
+      else this.#queue = this.#queue.filter((queued) => queued !== call);
     }
-    this.#live.clear();
+    call.record.outcome = "cancelled";
+    call.record.error = { code: ErrorCode.Cancelled, message: reason };
+    call.record.durationMs = performance.now() - call.startedAt;
+    try {
+      call.controller.abort(new PtcError(ErrorCode.Cancelled, reason));
+    } catch {
+      // An abort listener of the handler threw: the call is withdrawn all the same.
+    }
+  }
+
+  #startNext(): void {
+    const next = this.#queue.shift();
+    if (next && !this.#closed) this.#start(next);
   }
 
   #start(call: LiveCall): void {
     const handler = call.handler;
     if (!handler) return;
     this.#running++;
+    call.started = true;
     call.startedAt = performance.now();
     this.#arm(call, this.context.limits.toolTimeoutMs);
     const context = {
@@ -228,6 +303,7 @@ export class ToolCallBroker {
       caller: "code_execution" as const,
       signal: call.controller.signal,
       deadline: Date.now() + this.context.limits.toolTimeoutMs,
+      maxResultBytes: this.context.limits.maxToolResultBytes,
     };
     let result: Promise<unknown>;
     try {
@@ -240,7 +316,7 @@ export class ToolCallBroker {
     // parts (a journal store that throws): they must not turn into an unhandled rejection.
     result
       .then(
-        (value) => this.#settle(call, this.#encodeValue(value)),
+        (value) => this.#settle(call, this.#encode(call.request.name, value)),
         (error: unknown) => this.#settle(call, { ok: false, error: handlerFailure(error) }),
       )
       .catch(() => undefined);
@@ -255,31 +331,38 @@ export class ToolCallBroker {
     }, timeoutMs);
   }
 
-  #encodeValue(value: unknown): ToolOutcome & { text?: string } {
-    try {
-      // Serialised once: the text goes to the sandbox; the journal keeps the value as returned.
-      const normalized = value === undefined ? null : value;
-      const text = JSON.stringify(normalized);
-      if (text === undefined) throw new TypeError(`a ${typeof value} is not JSON`);
-      return { ok: true, value: normalized as JsonValue, text };
-    } catch (error) {
-      // A cycle, a BigInt, a toJSON that throws, nesting that overflows the stack: a ToolError, never a crash.
-      return { ok: false, error: { code: ErrorCode.ToolError, message: unserializableResult(error, value) } };
+  /** The result as JSON within the per-result and per-execution limits, or why not. */
+  #encode(name: string, value: unknown): EncodedOutcome {
+    const { limits } = this.context;
+    const encoded = encodeToolResult(name, value, limits.maxToolResultBytes);
+    if (!encoded.ok) {
+      if (encoded.error.code === ErrorCode.ToolResultTooLarge) this.context.onLimit(ErrorCode.ToolResultTooLarge);
+      return encoded;
     }
+    const bytes = encoded.bytes ?? 0;
+    if (this.#resultBytes + bytes > limits.maxTotalToolResultBytes) {
+      this.context.onLimit(ErrorCode.ToolResultTotalLimit);
+      const message = `result of ${name} (${bytes} bytes) would take this execution's tool results past ${limits.maxTotalToolResultBytes} bytes in all (maxTotalToolResultBytes)`;
+      return { ok: false, error: { code: ErrorCode.ToolResultTotalLimit, message } };
+    }
+    this.#resultBytes += bytes;
+    return encoded;
   }
 
-  #settle(call: LiveCall, outcome: ToolOutcome & { text?: string }, errorType = "ToolError"): void {
+  #settle(call: LiveCall, outcome: EncodedOutcome, errorType = "ToolError"): void {
     const id = call.request.id;
     if (this.#settled.has(id) || !this.#live.has(id)) return;
     this.#settled.add(id);
     this.#live.delete(id);
+    this.#byGuestCallId.delete(call.guestCallId);
     clearTimeout(call.timer);
     const durationMs = performance.now() - call.startedAt;
     call.record.durationMs = durationMs;
     call.record.ok = outcome.ok;
+    call.record.outcome = outcome.ok ? "ok" : "error";
     if (outcome.ok) {
       const text = outcome.text ?? JSON.stringify(outcome.value);
-      call.record.resultBytes = Buffer.byteLength(text);
+      call.record.resultBytes = outcome.bytes ?? Buffer.byteLength(text);
       this.resultTexts.push(text);
       this.context.reply(call.guestCallId, true, text);
     } else {
@@ -289,20 +372,28 @@ export class ToolCallBroker {
     const stored: ToolOutcome = outcome.ok ? { ok: true, value: outcome.value } : outcome;
     this.context.journal.append({ type: "tool-result", callId: id, outcome: stored });
     this.context.onToolResult(id, call.request.name, stored, durationMs);
-    if (call.handler) {
+    if (call.handler && call.started) {
       this.#running--;
-      const next = this.#queue.shift();
-      if (next && !this.#closed) this.#start(next);
+      this.#startNext();
     }
     this.context.onOutstandingChange(this.#live.size);
   }
 
-  #refuse(guestCallId: number, name: string, input: Record<string, unknown>, code: string, message: string): void {
+  #refuse(
+    guestCallId: number,
+    name: string,
+    input: Record<string, unknown>,
+    inputBytes: number,
+    code: string,
+    message: string,
+  ): void {
     const record: ToolCallRecord = {
       id: this.#newCallId(),
       name,
       input,
+      inputBytes,
       ok: false,
+      outcome: "error",
       resolvedBy: "host",
       error: { code, message },
       durationMs: 0,

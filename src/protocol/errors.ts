@@ -8,6 +8,12 @@ export const ErrorCode = {
   ToolConcurrencyLimit: "tool_concurrency_limit",
   OutputLimit: "output_limit",
   MemoryLimit: "memory_limit",
+  /** One tool result larger than `maxToolResultBytes`: that call fails, the script goes on. */
+  ToolResultTooLarge: "tool_result_too_large",
+  /** The execution's tool results together passed `maxTotalToolResultBytes`: later calls fail. */
+  ToolResultTotalLimit: "tool_result_total_limit",
+  /** The execution's tool inputs together passed `maxTotalToolInputBytes`: later calls are refused. */
+  ToolInputTotalLimit: "tool_input_total_limit",
   /** Tool boundary. */
   ToolNotFound: "tool_not_found",
   ToolNotAllowed: "tool_not_allowed",
@@ -35,7 +41,10 @@ export type LimitCode =
   | typeof ErrorCode.ToolCallLimit
   | typeof ErrorCode.ToolConcurrencyLimit
   | typeof ErrorCode.OutputLimit
-  | typeof ErrorCode.MemoryLimit;
+  | typeof ErrorCode.MemoryLimit
+  | typeof ErrorCode.ToolResultTooLarge
+  | typeof ErrorCode.ToolResultTotalLimit
+  | typeof ErrorCode.ToolInputTotalLimit;
 
 /** A local error thrown by ptc's API. `code` is stable; `details` is structured and safe to log. */
 export class PtcError extends Error {

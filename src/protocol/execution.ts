@@ -39,8 +39,16 @@ export interface ToolFailure {
 export interface ToolCallRecord {
   id: string;
   name: string;
+  /** As the handler received it; `{}` for a refused call whose input was not kept (over 4 KiB, or invalid). */
   input: Record<string, unknown>;
+  /** Size of the input as the script sent it (JSON, UTF-8). */
+  inputBytes: number;
   ok: boolean;
+  /**
+   * `cancelled`: nobody will use the result: the script gave up on the call (`asyncio.wait_for`,
+   * `task.cancel()`, a TaskGroup that aborted) or the execution ended first. The handler's signal is aborted.
+   */
+  outcome: "ok" | "error" | "cancelled";
   /** Pending calls are resolved by whoever called `execute` (a client, the HTTP server). */
   resolvedBy: "handler" | "caller" | "host";
   error?: ToolFailure;

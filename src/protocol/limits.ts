@@ -16,6 +16,18 @@ export const DEFAULT_MAX_CONCURRENT_TOOL_CALLS = 16;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1_048_576;
 export const DEFAULT_MEMORY_BYTES = 512 * 1_048_576;
 export const DEFAULT_MAX_TOOL_INPUT_BYTES = 10 * 1_048_576;
+/**
+ * Every byte of tool input an execution sends, refused calls included: the host parses and checks each
+ * one (~30 ms of its event loop per 10 MiB) and keeps the accepted ones for the record and the journal.
+ */
+export const DEFAULT_MAX_TOTAL_TOOL_INPUT_BYTES = 32 * 1_048_576;
+/** One tool result, as JSON: a larger one fails that call with `tool_result_too_large`. */
+export const DEFAULT_MAX_TOOL_RESULT_BYTES = 10 * 1_048_576;
+/**
+ * All of an execution's tool results together, as JSON: the host keeps each one (journal, token count)
+ * until the execution ends, so this bounds what one execution makes the host hold (16 running: 1 GiB).
+ */
+export const DEFAULT_MAX_TOTAL_TOOL_RESULT_BYTES = 64 * 1_048_576;
 
 export interface ExecutionLimits {
   wallTimeoutMs: number;
@@ -29,6 +41,9 @@ export interface ExecutionLimits {
   /** Cap on the sandbox's WebAssembly memory; growth past it raises MemoryError in the script. */
   memoryBytes: number;
   maxToolInputBytes: number;
+  maxTotalToolInputBytes: number;
+  maxToolResultBytes: number;
+  maxTotalToolResultBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ExecutionLimits> = Object.freeze({
@@ -41,6 +56,9 @@ export const DEFAULT_LIMITS: Readonly<ExecutionLimits> = Object.freeze({
   maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES,
   memoryBytes: DEFAULT_MEMORY_BYTES,
   maxToolInputBytes: DEFAULT_MAX_TOOL_INPUT_BYTES,
+  maxTotalToolInputBytes: DEFAULT_MAX_TOTAL_TOOL_INPUT_BYTES,
+  maxToolResultBytes: DEFAULT_MAX_TOOL_RESULT_BYTES,
+  maxTotalToolResultBytes: DEFAULT_MAX_TOTAL_TOOL_RESULT_BYTES,
 });
 
 /** Merges overrides onto defaults once; rejects values that would make a limit meaningless. */

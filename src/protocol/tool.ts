@@ -19,6 +19,11 @@ export interface ToolCallContext {
   readonly signal: AbortSignal;
   /** Epoch milliseconds at which the call times out (the per-tool timeout); sources pass it on as their own timeout. */
   readonly deadline: number;
+  /**
+   * A result larger than this (as JSON) fails the call with `tool_result_too_large`: a source reading a
+   * response over the network stops reading past it instead of buffering the rest.
+   */
+  readonly maxResultBytes?: number;
 }
 
 export type ToolHandler<Input = Record<string, unknown>, Output = unknown> = (

@@ -123,7 +123,7 @@ export class SandboxPool {
     const live = [...this.#live];
     this.#warm = [];
     for (const sandbox of live) sandbox.kill();
-    await Promise.all(live.map((sandbox) => sandbox.exited));
+    await Promise.all(live.map((sandbox) => sandbox.closed));
   }
 
   #takeWarm(): SandboxProcess | undefined {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { callToolDirectly } from "../../src/engine/direct-tool-call.js";
+import { createEngine } from "../../src/engine/engine.js";
 import { DEFAULT_MAX_EXECUTION_DEPTH, runAtExecutionDepth } from "../../src/engine/execution-depth.js";
 import { PtcError } from "../../src/protocol/errors.js";
 import { ToolRegistry } from "../../src/tools/tool-registry.js";
@@ -328,17 +329,29 @@ test("a handler returning a cycle, a BigInt, a 100,000-deep object, a function, 
   });
 });
 
-test("a handler returning a 60 MB string gives the script the string (or a structured error) and never takes the host down", async () => {
-  // Protection: the result crosses as one frame and is parsed once, in Python; the host's token count of
-  // tool results is bounded (token-counter.ts) and the engine's bookkeeping never rejects unhandled.
+test("a handler returning a 60 MB string fails that call with tool_result_too_large; under a raised limit the script gets it whole", async () => {
+  // Protection: maxToolResultBytes, checked before the result is serialised (tool-result-encoding.ts).
+  // Under a limit that admits it, the result crosses as one frame and is parsed once, in Python; the
+  // host's token count of tool results is bounded (token-counter.ts).
   await underAttack(harness, async () => {
-    const state = await harness.execute({
+    const refused = await harness.execute({
       code: "text = await huge()\nprint(len(text), text[:3])",
       limits: { wall_timeout_ms: 30_000 },
       wait: 20,
     });
-    await assertCompleted(harness, state);
-    assert.equal(state.result?.stdout, "60000000 xxx\n");
+    const result = await assertFailedWith(harness, refused, "tool_result_too_large");
+    assert.ok(result.limits_hit.includes("tool_result_too_large"));
+    const raised = createEngine({
+      pool: { size: 0 },
+      tools: tools.filter((tool) => tool.name === "huge"),
+      limits: { maxToolResultBytes: 64_000_000, maxTotalToolResultBytes: 64_000_000 },
+    });
+    try {
+      const whole = await raised.execute({ code: "text = await huge()\nprint(len(text), text[:3])" }).result;
+      assert.equal(whole.stdout, "60000000 xxx\n");
+    } finally {
+      await raised.close();
+    }
   });
 });
 

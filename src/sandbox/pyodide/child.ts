@@ -8,6 +8,8 @@
 //   child -> host  J{json}                          ready, output, truncated, done
 //   child -> host  C<callId>\t<name json>\t<input json>   a tool call from guest code
 //   child -> host  W<results received>              the script has nothing to run until a tool call returns
+//   child -> host  B                                after W, a timer woke the script: it computes again
+//   child -> host  X<callId>                        the script gave up on this call (its task was cancelled)
 // Tool payloads pass through as text so large results are parsed once, in Python.
 import { readFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -32,6 +34,7 @@ const uncurry =
 const indexOf = uncurry(String.prototype.indexOf);
 const sliceText = uncurry(String.prototype.slice);
 const subarray = uncurry(Uint8Array.prototype.subarray);
+
 const quote = (text: string): string => stringifyJson(text);
 
 const hostIn = process.stdin;
@@ -145,6 +148,10 @@ const REFUSALS_BEFORE_STOP = 1000;
 /** Ends the current run at once with this error as JSON ("" for success), abandoning the script where it is. */
 let stopRun: ((errorJson: string) => void) | null = null;
 const waiting = new Map<number, (payload: string) => void>();
+const hasWaiting = uncurry(Map.prototype.has) as (map: Map<number, unknown>, key: number) => boolean;
+const dropWaiting = uncurry(Map.prototype.delete) as (map: Map<number, unknown>, key: number) => boolean;
+/** Longest tool name sent to the host (MAX_TOOL_NAME_CHARS there): a longer one cannot be a tool. */
+const MAX_TOOL_NAME_CHARS = 256;
 function refusal(code: string, message: string): Promise<string> {
   return Promise.resolve(`0{"type":"ToolError","code":${quote(code)},"message":${quote(message)}}`);
 }
@@ -165,6 +172,9 @@ function callTool(name: unknown, input: unknown): Promise<string> {
     }
     return refusal("tool_call_limit", message);
   }
+  if (name.length > MAX_TOOL_NAME_CHARS) {
+    return refusal("tool_not_found", `Tool "${sliceText(name, 0, 64)}…" is not available`);
+  }
   if (input.length > maxToolInputBytes) {
     return refusal("tool_input_too_large", `input of ${name} exceeds ${maxToolInputBytes} bytes`);
   }
@@ -174,10 +184,34 @@ function callTool(name: unknown, input: unknown): Promise<string> {
   }
   flushOutput();
   const callId = nextCallId++;
+  lastCallId = callId;
   return new Promise((resolve) => {
     waiting.set(callId, resolve);
     send(`C${callId}\t${quote(name)}\t${input}`);
   });
+}
+
+/**
+ * The id of the call `callTool` just sent (0 after a refusal): read by the stub right after the call, so
+ * that it can name the call if its task is cancelled. (A promise returned to Python arrives as a Python
+ * future, so the promise itself cannot name it.)
+ */
+let lastCallId = 0;
+function takeLastCallId(): number {
+  const callId = lastCallId;
+  lastCallId = 0;
+  return callId;
+}
+
+/**
+ * The guest cancelled the task awaiting a call (asyncio.wait_for, task.cancel, a TaskGroup): the host
+ * stops the work (aborts the handler, withdraws a pending call). Only a call of this run still waiting;
+ * the host checks the id again against its own live calls.
+ */
+function cancelCall(callId: unknown): void {
+  if (typeof callId !== "number" || !running || !hasWaiting(waiting, callId)) return;
+  dropWaiting(waiting, callId);
+  send(`X${callId}`);
 }
 
 // Idle detection. Pyodide's event loop hands every Python step to `scheduleCallback` (delay 0: setImmediate,
@@ -198,6 +232,12 @@ function reportIdle(): void {
   if (readySteps > 0 || idleReported || !running || waiting.size === 0) return;
   idleReported = true;
   send(`W${resultsReceived}`);
+}
+/** A timer woke the script after it was reported idle: the host must not take it for paused any more. */
+function wake(): void {
+  if (!idleReported || !running) return;
+  idleReported = false;
+  send("B");
 }
 function step(callback: () => unknown): () => void {
   return () => {
@@ -221,7 +261,11 @@ function current(callback: () => unknown): () => void {
 function schedule(callback: () => unknown, delay = 0): void {
   if (typeof callback !== "function") return;
   if (delay > 2) {
-    setTimeout(step(current(callback)), delay);
+    const run = step(current(callback));
+    setTimeout(() => {
+      wake();
+      run();
+    }, delay);
     return;
   }
   readySteps++;
@@ -248,13 +292,19 @@ async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun:
     loadPyodide(options: object): Promise<PyodideApi>;
   };
   // setTimeout reaches guest code as `js.setTimeout`: its callbacks, too, end with the run.
-  const guestSetTimeout = (callback: unknown, delay?: number) =>
-    setTimeout(typeof callback === "function" ? current(callback as () => unknown) : () => {}, delay);
+  const guestSetTimeout = (callback: unknown, delay?: number) => {
+    const run = typeof callback === "function" ? current(callback as () => unknown) : () => {};
+    return setTimeout(() => {
+      wake();
+      run();
+    }, delay);
+  };
   const jsglobals = { Object, Array, Promise, Error, JSON, Date, Math, setTimeout: guestSetTimeout, clearTimeout };
   const pyodide = await loadPyodide({
     indexURL: `${pyodideDir}/`,
     jsglobals,
-    env: { HOME: "/home/pyodide", PYTHONHASHSEED: "0" },
+    // `_` would otherwise be this file's host path (Emscripten's default is the program's path).
+    env: { HOME: "/home/pyodide", PYTHONHASHSEED: "0", _: "/usr/bin/python3" },
     stdout: () => {},
     stderr: () => {},
     ...(makeSnapshot ? { _makeSnapshot: true } : {}),
@@ -271,7 +321,13 @@ async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun:
   // Without this, input() would read the host's protocol stream (fd 0) and block on it; scripts get EOF.
   pyodide.setStdin({ read: () => 0 });
   const stop = (errorJson: unknown) => stopRun?.(typeof errorJson === "string" ? errorJson : "");
-  pyodide.registerJsModule("_ptc_bridge", { call: callTool, schedule, stop });
+  pyodide.registerJsModule("_ptc_bridge", {
+    call: callTool,
+    lastCall: takeLastCallId,
+    cancel: cancelCall,
+    schedule,
+    stop,
+  });
   const guestSource = readFileSync(join(here, "guest.py"), "utf8");
   await pyodide.runPythonAsync(guestSource);
   // The guest setup has imported what it needs from pyodide_js; now take it away from guest code.
@@ -308,6 +364,25 @@ const { run, beginRun, endRun, jspi } = await boot();
 for (const name of ["process", "fetch", "WebSocket", "EventSource", "navigator", "require", "Buffer"]) {
   Reflect.deleteProperty(globalThis, name);
 }
+// Stack traces name functions only: the default format carries host paths (file:///...), and a guest's
+// own Error.prepareStackTrace would receive CallSite objects whose getThis() reaches the interpreter's
+// WebAssembly instance. Fixed for the life of the sandbox, before any guest code runs.
+type CallSite = { getFunctionName(): string | null };
+function prepareStackTrace(error: unknown, frames: readonly CallSite[]): string {
+  let text = "Error";
+  try {
+    text = String(error);
+  } catch {}
+  for (let index = 0; index < frames.length; index++) {
+    let name: string | null = null;
+    try {
+      name = (frames[index] as CallSite).getFunctionName();
+    } catch {}
+    text += `\n    at ${name ?? "<anonymous>"} (sandbox)`;
+  }
+  return text;
+}
+Object.defineProperty(Error, "prepareStackTrace", { value: prepareStackTrace, writable: false, configurable: false });
 // A throwaway workload before reporting ready, through the same path as real runs: V8 first runs
 // wasm in its baseline tier and optimises hot functions in the background, which made the first
 // executions in a fresh sandbox several times slower than later ones.

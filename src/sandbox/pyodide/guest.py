@@ -16,6 +16,9 @@ from pyodide.ffi import can_run_sync, create_once_callable, run_sync
 import _ptc_bridge
 
 _bridge_call = _ptc_bridge.call
+# Tells the host the script gave up on a call, so it stops the work (see the stub below).
+_bridge_cancel = _ptc_bridge.cancel
+_bridge_last_call = _ptc_bridge.lastCall
 # Every event-loop step goes through the child's scheduler, which tells the host when the script is idle.
 _schedule = _ptc_bridge.schedule
 _webloop.scheduleCallback = _schedule
@@ -112,7 +115,16 @@ def _make_stub(name, python_name):
                 tool=name,
                 code="invalid_tool_input",
             ) from None
-        reply = await _bridge_call(name, text)
+        pending = _bridge_call(name, text)
+        call_id = _bridge_last_call()
+        try:
+            reply = await pending
+        except asyncio.CancelledError:
+            # asyncio.wait_for, task.cancel(), an aborted TaskGroup: the host aborts the handler's signal,
+            # clears its timers and withdraws a pending call; the call is recorded as cancelled.
+            if call_id:
+                _bridge_cancel(call_id)
+            raise
         if reply[0] == "1":
             return _decode(reply[1:])
         info = _json_loads(reply[1:])
@@ -138,7 +150,15 @@ def _install_tools(tools):
 
 
 def _internal(filename):
-    return filename in ("<exec>", _GUEST) or "/pyodide/" in filename or "/_pyodide/" in filename
+    # JavaScript frames (node:internal/..., file://..., wasm://...) appear where the script crossed into JS
+    # (asyncio.run under stack switching, a JS callback): they are ptc's machinery, not the script's.
+    return (
+        filename in ("<exec>", _GUEST, "sandbox")
+        or "/pyodide/" in filename
+        or "/_pyodide/" in filename
+        or ":" in filename
+        or filename.endswith((".js", ".mjs", ".cjs", ".ts"))
+    )
 
 
 def _format_error(error):

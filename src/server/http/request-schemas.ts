@@ -23,6 +23,9 @@ const LIMIT_NAMES = {
   max_output_bytes: "maxOutputBytes",
   memory_bytes: "memoryBytes",
   max_tool_input_bytes: "maxToolInputBytes",
+  max_total_tool_input_bytes: "maxTotalToolInputBytes",
+  max_tool_result_bytes: "maxToolResultBytes",
+  max_total_tool_result_bytes: "maxTotalToolResultBytes",
 } as const satisfies Record<string, keyof ExecutionLimits>;
 
 const LimitsSchema = z.strictObject(

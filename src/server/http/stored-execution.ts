@@ -115,12 +115,15 @@ const CALL_OVERHEAD_BYTES = 200;
 
 /**
  * A finished execution's memory, estimated from its result without serialising anything: output is
- * held twice (event log and result), tool results once (event log); tool inputs, bounded per call by
- * `maxToolInputBytes` and usually small, count as part of a flat per-call overhead.
+ * held twice (event log and result), tool results once (event log), tool inputs once (the records
+ * and the events share the parsed value; a refused call's input is kept only when small).
  */
 export function estimateRetainedBytes(result: ExecutionResult): number {
   let bytes = 2 * (result.stdout.length + result.stderr.length);
-  for (const call of result.toolCalls) bytes += call.resultBytes + CALL_OVERHEAD_BYTES;
+  for (const call of result.toolCalls) {
+    const keptInput = call.resolvedBy === "host" && Object.keys(call.input).length === 0 ? 0 : call.inputBytes;
+    bytes += call.resultBytes + keptInput + CALL_OVERHEAD_BYTES;
+  }
   return bytes;
 }
 

@@ -1,0 +1,71 @@
+import { ErrorCode } from "../protocol/errors.js";
+import type { ToolOutcome } from "../protocol/execution.js";
+import type { JsonValue } from "../protocol/json-schema.js";
+import { unserializableResult } from "./tool-failure.js";
+
+/** An outcome with the JSON text the sandbox receives (set when the value was serialised). */
+export type EncodedOutcome = ToolOutcome & { text?: string; bytes?: number };
+
+/**
+ * A lower bound on the size of `value` as JSON, counted until it passes `limit` (then any number above
+ * it). Serialising a 100 MB string only to find it too large would hold it twice; this walk holds
+ * nothing. Each object is visited once (a cycle is left for `JSON.stringify` to report), values with a
+ * `toJSON` count as empty, and anything that throws ends the walk: serialising reports it properly.
+ */
+export function jsonSizeAtLeast(value: unknown, limit: number): number {
+  let size = 0;
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  try {
+    while (stack.length > 0 && size <= limit) {
+      const item = stack.pop();
+      if (typeof item === "string") size += item.length + 2;
+      else if (typeof item === "number" || typeof item === "boolean") size += 1;
+      else if (item === null) size += 4;
+      else if (typeof item === "object" && !seen.has(item)) {
+        seen.add(item);
+        size += 2;
+        if (typeof (item as { toJSON?: unknown }).toJSON === "function") continue;
+        if (Array.isArray(item)) {
+          size += item.length;
+          for (let index = item.length - 1; index >= 0; index--) stack.push(item[index]);
+        } else {
+          for (const key of Object.keys(item)) {
+            size += key.length + 4;
+            stack.push((item as Record<string, unknown>)[key]);
+          }
+        }
+      }
+    }
+  } catch {
+    return size;
+  }
+  return size;
+}
+
+/**
+ * Serialises a tool's result once (the text goes to the sandbox; the journal keeps the value as
+ * returned), refusing one larger than `maxBytes` before it is ever serialised where that can be seen.
+ */
+export function encodeToolResult(name: string, value: unknown, maxBytes: number): EncodedOutcome {
+  const tooLarge = (bytes: number | undefined): EncodedOutcome => ({
+    ok: false,
+    error: {
+      code: ErrorCode.ToolResultTooLarge,
+      message: `result of ${name} is ${bytes === undefined ? "over" : `${bytes} bytes as JSON, over`} the limit of ${maxBytes} bytes (maxToolResultBytes); ask for less (filter, page or aggregate in the tool)`,
+    },
+  });
+  const normalized = value === undefined ? null : value;
+  const atLeast = jsonSizeAtLeast(normalized, maxBytes);
+  if (atLeast > maxBytes) return tooLarge(undefined);
+  try {
+    const text = JSON.stringify(normalized);
+    if (text === undefined) throw new TypeError(`a ${typeof value} is not JSON`);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > maxBytes) return tooLarge(bytes);
+    return { ok: true, value: normalized as JsonValue, text, bytes };
+  } catch (error) {
+    // A cycle, a BigInt, a toJSON that throws, nesting that overflows the stack: a ToolError, never a crash.
+    return { ok: false, error: { code: ErrorCode.ToolError, message: unserializableResult(error, value) } };
+  }
+}
