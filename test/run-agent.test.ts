@@ -258,7 +258,7 @@ for (const adapter of ADAPTERS) {
       assert.match(division?.content ?? "", /ZeroDivisionError: division by zero\n$/);
       assert.match(refused?.content ?? "", /^(Error: )?return_code: 1\n/);
       assert.match(refused?.content ?? "", /ToolError/);
-      assert.equal(unknown?.content, failed('tool "no_such_tool" is not available'));
+      assert.equal(unknown?.content, failed("no tool named no_such_tool in this run"));
       assert.equal(malformed?.content, failed('code_execution takes {"code": "<Python source>"}'));
       if (adapter.name === "anthropic") {
         assert.deepEqual(

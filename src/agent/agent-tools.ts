@@ -14,6 +14,7 @@ import {
   codeExecutionResultText,
   codeExecutionTool,
 } from "./code-execution-tool.js";
+import { codeOnlyToolMessage, unknownToolMessage } from "./refused-tool-call.js";
 
 export interface ToolRunOutcome {
   /** The tool_result text the model gets back. */
@@ -97,11 +98,21 @@ export class AgentToolbox {
     return this.#codeExecution && name === CODE_EXECUTION_TOOL_NAME;
   }
 
+  /**
+   * Why the model may not call `name` directly, or undefined when it may: a code-only tool (reachable
+   * through `code_execution` only) or a name the run does not offer. Such a call never reaches a handler.
+   */
+  refusal(name: string): string | undefined {
+    if (this.isCodeExecution(name) || this.#direct.has(name)) return undefined;
+    if (this.#codeExecution && this.#registry.get(name)?.allowedFromCode === true) return codeOnlyToolMessage(name);
+    return unknownToolMessage(name, "run");
+  }
+
   async run(call: { id: string; name: string; input: unknown }): Promise<ToolRunOutcome> {
     try {
       if (this.isCodeExecution(call.name)) return await this.#runCode(call.input);
       const tool = this.#direct.get(call.name);
-      if (tool === undefined) return failure(`tool ${JSON.stringify(call.name)} is not available`);
+      if (tool === undefined) return failure(this.refusal(call.name) ?? unknownToolMessage(call.name, "run"));
       return await this.#runDirect(call.id, tool.name, call.input);
     } catch (error) {
       return failure(errorMessage(error));

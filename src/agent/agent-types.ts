@@ -69,8 +69,13 @@ export interface AgentTurn {
   inputTokens: number;
   outputTokens: number;
   stopReason: UpstreamResponse["stop_reason"];
-  /** tool_use blocks of this turn other than `code_execution`. */
+  /** tool_use blocks of this turn that ran a direct tool (not `code_execution`, not refused). */
   toolCalls: number;
+  /**
+   * tool_use blocks of this turn refused without running anything: a code-only tool called directly, or a
+   * name the run does not offer. The model got an `is_error` tool_result saying why.
+   */
+  refusedToolCalls: number;
   /** `code_execution` tool_use blocks of this turn. */
   codeExecutions: number;
   /** Tool calls the scripts of this turn made from inside the sandbox. */

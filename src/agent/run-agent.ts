@@ -138,8 +138,11 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
           usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0),
         outputTokens: usage.output_tokens,
         stopReason: response.stop_reason,
-        toolCalls: calls.filter((call) => !toolbox.isCodeExecution(call.name)).length,
+        toolCalls: calls.filter(
+          (call) => !toolbox.isCodeExecution(call.name) && toolbox.refusal(call.name) === undefined,
+        ).length,
         codeExecutions: calls.filter((call) => toolbox.isCodeExecution(call.name)).length,
+        refusedToolCalls: calls.filter((call) => toolbox.refusal(call.name) !== undefined).length,
         scriptToolCalls: 0,
       };
       turns.push(record);

@@ -7,6 +7,7 @@ import type { UpstreamModel, UpstreamResponse } from "../../upstream/upstream-mo
 import type { AdmissionController } from "../admission.js";
 import { invalidRequest } from "./anthropic-errors.js";
 import { answersMatch, CodeRun, type ContainerState, type ContainerStore } from "./code-execution-session.js";
+import { type RefusedCall, type RefusedCallStore, refusalReason } from "./refused-calls.js";
 import { type CodeCallAnswer, codeCallAnswers, type ValidatedRequest, validateRequest } from "./request-validation.js";
 import {
   codeExecutionResultBlock,
@@ -15,7 +16,7 @@ import {
   textBlock,
   UsageTotals,
 } from "./response-builder.js";
-import { type RequestTools, requestTools, upstreamRequest } from "./upstream-conversion.js";
+import { type RequestTools, requestTools, type UpstreamViewBlock, upstreamRequest } from "./upstream-conversion.js";
 
 /** Upstream calls one request may make before it returns `pause_turn` (the client sends the turn back to go on). */
 export const DEFAULT_MAX_UPSTREAM_TURNS = 20;
@@ -24,6 +25,8 @@ export interface LoopDependencies {
   engine: Engine;
   upstream: UpstreamModel;
   store: ContainerStore;
+  /** Refused calls of turns that ended a response with calls for the client, for the requests that answer them. */
+  refusals: RefusedCallStore;
   serverTools: readonly ToolDefinition[];
   maxUpstreamTurns: number;
   executionLimits: Partial<ExecutionLimits> | undefined;
@@ -74,6 +77,8 @@ export async function prepareRequest(deps: LoopDependencies, body: unknown, owne
 
 class MessageLoop {
   readonly #produced: Anthropic.ContentBlock[] = [];
+  /** `#produced` plus the refused calls this response answered upstream itself: what the upstream sees of it. */
+  readonly #upstreamView: UpstreamViewBlock[] = [];
   readonly #usage = new UsageTotals();
   readonly #releaseOnEnd: Array<() => void> = [];
   #sink: LoopSink | undefined;
@@ -137,8 +142,9 @@ class MessageLoop {
       this.#sink?.upstreamCall();
       const response = await this.deps.upstream.createMessage(
         upstreamRequest(this.request, this.tools, {
-          produced: this.#produced,
+          produced: this.#upstreamView,
           knownCodeCallIds: this.#state?.codeCallIds ?? new Set(),
+          refusedBeside: (id) => this.deps.refusals.lookup(this.owner, id),
           forceToolChoice: turn === 0 && !answers,
         }),
         { signal: this.#signal },
@@ -150,16 +156,29 @@ class MessageLoop {
     return this.#end("pause_turn", null);
   }
 
-  /** Emits the reply's blocks in order, running each `code_execution` call as it comes. */
+  /**
+   * Emits the reply's blocks in order, running each `code_execution` call as it comes. Direct calls of a
+   * code-only or unknown tool are never emitted: the upstream gets an error tool_result for each, with this
+   * response's next upstream call, or, when the turn also has calls for the client, with the client's answers.
+   */
   async #handleReply(response: UpstreamResponse): Promise<LoopOutcome | "continue"> {
     let ranCode = false;
     let directCalls = 0;
     let paused = false;
+    const refused: RefusedCall[] = [];
+    /** The turn's calls the client sees; its refused calls are kept beside them for the next request. */
+    const clientCallIds: string[] = [];
     for (const block of response.content) {
       if (block.type === "text") {
         if (block.text !== "") this.#emit(textBlock(block.text));
+        continue;
+      }
+      const reason = refusalReason(this.request, this.deps.serverTools, block.name);
+      if (reason !== undefined) {
+        refused.push({ id: block.id, name: block.name, input: block.input, reason });
       } else if (block.name === CODE_EXECUTION_TOOL_NAME && this.request.codeTool !== undefined) {
         const serverToolUseId = newServerToolUseId();
+        clientCallIds.push(serverToolUseId);
         const input = (block.input ?? {}) as Record<string, unknown>;
         this.#emit({
           type: "server_tool_use",
@@ -174,6 +193,7 @@ class MessageLoop {
         else paused = (await this.#startCode(state, serverToolUseId, input)) === "paused";
       } else {
         directCalls++;
+        clientCallIds.push(block.id);
         this.#emit({
           type: "tool_use",
           id: block.id,
@@ -183,8 +203,13 @@ class MessageLoop {
         });
       }
     }
-    if (paused || directCalls > 0) return this.#end("tool_use", null);
-    if (ranCode) return "continue";
+    this.#usage.addRefused(refused.length);
+    if (paused || directCalls > 0) {
+      this.deps.refusals.remember(this.owner, clientCallIds, refused);
+      return this.#end("tool_use", null);
+    }
+    if (refused.length > 0) this.#upstreamView.push({ type: "ptc_refused_calls", calls: refused });
+    if (ranCode || refused.length > 0) return "continue";
     return this.#end(response.stop_reason, response.stop_sequence);
   }
 
@@ -269,6 +294,7 @@ class MessageLoop {
 
   #emit(block: Anthropic.ContentBlock): void {
     this.#produced.push(block);
+    this.#upstreamView.push(block);
     this.#sink?.block(block);
   }
 

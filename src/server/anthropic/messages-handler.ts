@@ -10,6 +10,7 @@ import { ContainerStore } from "./code-execution-session.js";
 import type { LoopSink } from "./message-loop.js";
 import { DEFAULT_MAX_UPSTREAM_TURNS, type LoopDependencies, prepareRequest } from "./message-loop.js";
 import { DEFAULT_PING_INTERVAL_MS, streamMessage } from "./message-stream.js";
+import { RefusedCallStore } from "./refused-calls.js";
 import { buildMessage, newMessageId } from "./response-builder.js";
 
 export interface MessagesHandlerOptions {
@@ -66,6 +67,7 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
     engine: options.engine,
     upstream: options.upstream,
     store,
+    refusals: new RefusedCallStore(),
     serverTools: options.serverTools,
     maxUpstreamTurns: options.maxUpstreamTurns ?? DEFAULT_MAX_UPSTREAM_TURNS,
     executionLimits: options.executionLimits,

@@ -22,12 +22,14 @@ export const newContainerId = () => anthropicId("container");
  * ptc's extension of `usage`; Anthropic's SDK passes unknown fields through. `upstream_turns`: calls to the
  * upstream model this request made; `code_executions`: scripts that finished in this request;
  * `tool_result_tokens_kept_out_of_context`: o200k tokens of tool results those scripts consumed that
- * never entered the model's context.
+ * never entered the model's context; `refused_tool_calls`: direct calls of the upstream to a code-only or
+ * unknown tool, answered upstream with an error instead of reaching the client.
  */
 export interface PtcUsage {
   upstream_turns: number;
   code_executions: number;
   tool_result_tokens_kept_out_of_context: number;
+  refused_tool_calls: number;
 }
 
 export type UsageWithPtc = Anthropic.Usage & { ptc: PtcUsage };
@@ -38,7 +40,12 @@ export class UsageTotals {
   outputTokens = 0;
   cacheCreationInputTokens = 0;
   cacheReadInputTokens = 0;
-  readonly ptc: PtcUsage = { upstream_turns: 0, code_executions: 0, tool_result_tokens_kept_out_of_context: 0 };
+  readonly ptc: PtcUsage = {
+    upstream_turns: 0,
+    code_executions: 0,
+    tool_result_tokens_kept_out_of_context: 0,
+    refused_tool_calls: 0,
+  };
 
   addUpstream(usage: UpstreamUsage): void {
     this.inputTokens += usage.input_tokens;
@@ -51,6 +58,10 @@ export class UsageTotals {
   addExecution(result: ExecutionResult): void {
     this.ptc.code_executions++;
     this.ptc.tool_result_tokens_kept_out_of_context += result.contextSavings.toolResultTokens;
+  }
+
+  addRefused(calls: number): void {
+    this.ptc.refused_tool_calls += calls;
   }
 
   toUsage(): UsageWithPtc {

@@ -11,6 +11,7 @@ import type { ToolDefinition } from "../../protocol/tool.js";
 import { ToolRegistry } from "../../tools/tool-registry.js";
 import type { UpstreamRequest } from "../../upstream/upstream-model.js";
 import { invalidRequest } from "./anthropic-errors.js";
+import { type RefusedCall, type RefusedCallsBlock, refusedCallBlocks } from "./refused-calls.js";
 import { isCodeCallBlock, type ValidatedRequest } from "./request-validation.js";
 
 type Block = Record<string, unknown>;
@@ -143,17 +144,38 @@ function closeDanglingCodeCalls(messages: Anthropic.MessageParam[]): Anthropic.M
   return output;
 }
 
+/** What the loop produced so far for the upstream: the client's blocks plus the refused calls it answered itself. */
+export type UpstreamViewBlock = Anthropic.ContentBlock | RefusedCallsBlock;
+
+/** The refused calls kept beside a client-visible call id (see `RefusedCallStore`). */
+export type RefusedCallLookup = (id: string) => readonly RefusedCall[] | undefined;
+
+function refusedEntries(calls: readonly RefusedCall[]): Entry[] {
+  const { uses, results } = refusedCallBlocks(calls);
+  return [
+    ...uses.map((block): Entry => ({ role: "assistant", block })),
+    ...results.map((block): Entry => ({ role: "user", block })),
+  ];
+}
+
 /**
  * The client's history (plus the blocks this response produced so far) as the upstream sees it:
  * `server_tool_use` becomes a `code_execution` tool_use, `code_execution_tool_result` its tool_result in
  * the next user turn, and the calls a script made (and their results) disappear: they are internal to it.
+ * Refused direct calls (never shown to the client) come back where the upstream made them: those of this
+ * response from `produced`, those of a turn the client answered from `refusedBeside`, after the assistant
+ * message holding that turn's calls, their results first in the next user turn.
  */
 export function upstreamMessages(
   history: readonly Anthropic.MessageParam[],
-  produced: readonly Anthropic.ContentBlock[],
+  produced: readonly UpstreamViewBlock[],
   knownCodeCallIds: ReadonlySet<string>,
+  refusedBeside?: RefusedCallLookup,
 ): Anthropic.MessageParam[] {
-  const messages = produced.length > 0 ? [...history, { role: "assistant" as const, content: [...produced] }] : history;
+  const messages: readonly Anthropic.MessageParam[] =
+    produced.length > 0
+      ? [...history, { role: "assistant", content: [...produced] as unknown as Anthropic.ContentBlockParam[] }]
+      : history;
   const codeCallIds = new Set(knownCodeCallIds);
   for (const message of messages) {
     if (message.role !== "assistant" || typeof message.content === "string") continue;
@@ -162,6 +184,9 @@ export function upstreamMessages(
     }
   }
   const entries: Entry[] = [];
+  const injected = new Set<readonly RefusedCall[]>();
+  // Only the loop's own blocks may be refused-call blocks; a client's block of that type is not trusted.
+  const ours = new Set<unknown>(produced);
   for (const message of messages) {
     if (message.role === "system") {
       entries.push({ role: "system", message });
@@ -171,10 +196,24 @@ export function upstreamMessages(
       entries.push({ role: message.role, block: { type: "text", text: message.content } });
       continue;
     }
+    const beside: RefusedCall[] = [];
     for (const block of message.content as unknown as Block[]) {
+      if (block.type === "ptc_refused_calls" && ours.has(block)) {
+        entries.push(...refusedEntries((block as unknown as RefusedCallsBlock).calls));
+        continue;
+      }
       const entry = convertBlock(message.role, block, codeCallIds);
       if (entry) entries.push(entry);
+      const kept =
+        message.role === "assistant" && (block.type === "tool_use" || block.type === "server_tool_use")
+          ? refusedBeside?.(String(block.id))
+          : undefined;
+      if (kept && !injected.has(kept)) {
+        injected.add(kept);
+        beside.push(...kept);
+      }
     }
+    if (beside.length > 0) entries.push(...refusedEntries(beside));
   }
   const grouped: Anthropic.MessageParam[] = [];
   for (const entry of entries) {
@@ -191,8 +230,10 @@ export function upstreamMessages(
 }
 
 export interface UpstreamTurn {
-  produced: readonly Anthropic.ContentBlock[];
+  produced: readonly UpstreamViewBlock[];
   knownCodeCallIds: ReadonlySet<string>;
+  /** Refused calls of earlier responses, kept beside the client-visible calls of their turn. */
+  refusedBeside?: RefusedCallLookup;
   /** `any`/`tool` choices force a call; only the first turn of a fresh request gets them, or the loop never ends. */
   forceToolChoice: boolean;
 }
@@ -201,7 +242,7 @@ export function upstreamRequest(request: ValidatedRequest, tools: RequestTools, 
   const upstream: UpstreamRequest = {
     model: request.model,
     max_tokens: request.maxTokens,
-    messages: upstreamMessages(request.messages, turn.produced, turn.knownCodeCallIds),
+    messages: upstreamMessages(request.messages, turn.produced, turn.knownCodeCallIds, turn.refusedBeside),
   };
   if (request.system !== undefined) upstream.system = request.system;
   if (tools.upstreamTools !== undefined) upstream.tools = tools.upstreamTools;
