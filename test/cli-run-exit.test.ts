@@ -9,7 +9,9 @@ import { after, describe, test } from "node:test";
 // Runs bin/ptc.js, which runs dist/: `npm run build` first.
 
 /** Runs `ptc run` on `code`; resolves with when the summary appeared and when the process exited. */
-async function runTimed(code: string): Promise<{ stdout: string; exitCode: number | null; afterSummaryMs: number }> {
+async function runTimed(
+  code: string,
+): Promise<{ stdout: string; stderr: string; exitCode: number | null; afterSummaryMs: number }> {
   const directory = await mkdtemp(join(tmpdir(), "ptc-exit-"));
   after(() => rm(directory, { recursive: true, force: true }));
   const script = join(directory, "script.py");
@@ -31,13 +33,13 @@ async function runTimed(code: string): Promise<{ stdout: string; exitCode: numbe
   const [exitCode] = (await once(child, "exit")) as [number | null];
   clearTimeout(killer);
   assert.ok(summaryAt !== undefined, `no summary: ${stderr}`);
-  return { stdout, exitCode, afterSummaryMs: performance.now() - summaryAt };
+  return { stdout, stderr, exitCode, afterSummaryMs: performance.now() - summaryAt };
 }
 
 describe("`ptc run` exits once its script is done", () => {
   for (const tool of ["slow_lookup", "stubborn_lookup"]) {
     test(`a call to ${tool} the script gave up on does not keep the CLI alive`, async () => {
-      const { stdout, exitCode, afterSummaryMs } = await runTimed(
+      const { stdout, stderr, exitCode, afterSummaryMs } = await runTimed(
         [
           "import asyncio",
           "try:",
@@ -47,6 +49,7 @@ describe("`ptc run` exits once its script is done", () => {
         ].join("\n"),
       );
       assert.equal(stdout, "gave up\n");
+      assert.match(stderr, /── ptc · completed · 1 tool call \(1 cancelled\)/);
       assert.equal(exitCode, 0);
       assert.ok(afterSummaryMs < 1_000, `exited ${Math.round(afterSummaryMs)} ms after its summary`);
     });

@@ -13,10 +13,12 @@ function formatMs(ms: number): string {
 /** The one-paragraph summary `ptc run` prints after the script's own output. */
 export function formatSummary(result: ExecutionResult): string {
   const calls = result.toolCalls.length;
-  const failed = result.toolCalls.filter((call) => !call.ok).length;
+  const failed = result.toolCalls.filter((call) => call.outcome === "error").length;
+  const cancelled = result.toolCalls.filter((call) => call.outcome === "cancelled").length;
+  const notes = [failed ? `${failed} failed` : "", cancelled ? `${cancelled} cancelled` : ""].filter(Boolean);
   const savings = result.contextSavings;
   const lines = [
-    `── ptc · ${result.status} · ${calls} tool call${calls === 1 ? "" : "s"}${failed ? ` (${failed} failed)` : ""} · ${formatMs(result.timings.totalMs)} total, ${formatMs(result.timings.activeMs)} running, ${formatMs(result.timings.toolWaitMs)} waiting on tools`,
+    `── ptc · ${result.status} · ${calls} tool call${calls === 1 ? "" : "s"}${notes.length > 0 ? ` (${notes.join(", ")})` : ""} · ${formatMs(result.timings.totalMs)} total, ${formatMs(result.timings.activeMs)} running, ${formatMs(result.timings.toolWaitMs)} waiting on tools`,
     `   kept out of context: ${formatBytes(savings.toolResultBytes)} of tool results (${savings.toolResultTokens.toLocaleString("en-US")} tokens); output: ${formatBytes(savings.outputBytes)} (${savings.outputTokens.toLocaleString("en-US")} tokens)`,
     `   isolation: ${result.isolation.level} (${result.isolation.runtime}, node ${result.isolation.nodeVersion})`,
   ];

@@ -317,7 +317,12 @@ export class ToolCallBroker {
     result
       .then(
         (value) => this.#settle(call, this.#encode(call.request.name, value)),
-        (error: unknown) => this.#settle(call, { ok: false, error: handlerFailure(error) }),
+        (error: unknown) => {
+          const failure = handlerFailure(error);
+          // A source that stopped reading a result past the limit (an HTTP tool server's response).
+          if (failure.code === ErrorCode.ToolResultTooLarge) this.context.onLimit(ErrorCode.ToolResultTooLarge);
+          this.#settle(call, { ok: false, error: failure });
+        },
       )
       .catch(() => undefined);
   }

@@ -29,7 +29,12 @@ interface Attempt {
   /** `list its tools`, or the tool's name. */
   readonly tool?: string;
   readonly timeoutMs: number;
+  /** Bytes of response read at most (a call's: its engine's result limit plus room for the envelope). */
+  readonly maxBytes?: number;
 }
+
+/** The call response's envelope around the result (`{"result": ...}`, and an error's fields). */
+const ENVELOPE_BYTES = 64 * 1024;
 
 /**
  * A `ptc-tools/1` HTTP tool server (docs/http-tool-protocol.md) as a tool source. Tools keep the server's
@@ -66,8 +71,12 @@ export class HttpToolSource implements ToolSource {
     const headers = this.#headers();
     headers.set("Content-Type", "application/json");
     headers.set(IDEMPOTENCY_HEADER, context.callId);
+    const maxBytes =
+      context.maxResultBytes === undefined
+        ? MAX_RESPONSE_BYTES
+        : Math.min(MAX_RESPONSE_BYTES, context.maxResultBytes + ENVELOPE_BYTES);
     const { status, value } = await this.#request(
-      attempt,
+      { ...attempt, maxBytes },
       { method: "POST", headers, body: JSON.stringify(body) },
       context.signal,
     );
@@ -141,7 +150,7 @@ export class HttpToolSource implements ToolSource {
     const { signal } = abort;
     try {
       const response = await sendWithRetry(attempt.url, init, signal);
-      const text = await readLimitedText(response, MAX_RESPONSE_BYTES, signal);
+      const text = await readLimitedText(response, attempt.maxBytes ?? MAX_RESPONSE_BYTES, signal);
       const parsed = parseJsonBody(text);
       if (parsed.ok) return { status: response.status, value: parsed.value };
       // Error statuses often carry HTML from a proxy: report the status, not the parse failure.
@@ -153,7 +162,9 @@ export class HttpToolSource implements ToolSource {
       if (!(error instanceof RequestFailed)) throw error;
       const { failure } = error;
       if (failure.kind === "too_large") {
-        throw this.#error(ErrorCode.ToolError, attempt, `sent a response larger than ${failure.limit} bytes`);
+        // Read no further: the rest is never buffered. A call's result past the engine's limit is that limit's code.
+        const code = attempt.tool === undefined ? ErrorCode.ToolError : ErrorCode.ToolResultTooLarge;
+        throw this.#error(code, attempt, `sent a response larger than ${failure.limit} bytes`);
       }
       if (failure.kind === "network") {
         throw this.#error(
