@@ -1,0 +1,149 @@
+import { closeSync, openSync, readSync } from "node:fs";
+
+/**
+ * A sandbox's memory beyond its WebAssembly memory (which the child caps at the execution's memoryBytes):
+ * the node process, V8's heap, Pyodide's JS side. Measured (Node 26, Pyodide from the memory snapshot,
+ * bubblewrap): a warm sandbox at rest holds 205-215 MiB resident, of which ~40 MiB is the WebAssembly
+ * memory itself; a script that fills Python up to memoryBytes ends at memoryBytes + ~170 MiB (682 MiB at
+ * 512 MiB). The margin leaves ~340 MiB over that for JS-side transients (tool results pass through as JS
+ * strings). Memory the cap does not see (ArrayBuffers from `to_js(b"x").constructor.new(n)`, JS arrays and
+ * objects built through `js`) counts against the bound too: 1 GiB at the default memoryBytes of 512 MiB.
+ */
+export const DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES = 512 * 1_048_576;
+
+/**
+ * How often a running script's sandbox is measured. Touching fresh memory (filling 100 MB ArrayBuffers)
+ * grows a sandbox's resident set by ~1-2 GB/s here, so a fast allocator gets at most ~100-200 MB past
+ * the bound before the kill. One reading is two small /proc reads per process (bubblewrap's two and the
+ * node child): ~0.15 ms, ~0.3% of a core per running (or paused) script; nothing is read between scripts.
+ */
+export const DEFAULT_MEMORY_POLL_MS = 50;
+
+/** The most a sandbox may hold (resident plus swapped out) while its script runs. */
+export function sandboxMemoryBound(memoryBytes: number, overheadBytes = DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES): number {
+  return memoryBytes + overheadBytes;
+}
+
+/** Why a sandbox that ended was out of memory: the host's bound, or V8's own heap limit. */
+export type MemoryLimitStop = { kind: "resident"; boundBytes: number; residentBytes: number } | { kind: "js-heap" };
+
+/**
+ * V8's fatal out-of-memory reports ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out
+ * of memory", "... Ineffective mark-compacts near heap limit ...", "Fatal process out of memory: ..."): a
+ * script that built a huge JS array, object or string through `js` ran the child's heap (--max-old-space-size)
+ * out. The text comes from the child's stderr; a sandbox that fakes it only relabels its own death.
+ */
+const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit|Fatal process out of memory/;
+
+export function jsHeapExhausted(diagnostics: string): boolean {
+  return V8_OUT_OF_MEMORY.test(diagnostics);
+}
+
+/** One buffer for every /proc read: a status file is ~1.5 KB, a children list a few pids. */
+const procBuffer = Buffer.alloc(16_384);
+
+/** A small /proc file in one read (readFileSync stats and reads in a loop: ~2x slower here). */
+function readProc(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    return procBuffer.toString("latin1", 0, readSync(fd, procBuffer, 0, procBuffer.length, 0));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Resident plus swapped-out bytes of a process and all its descendants (bubblewrap's two processes, then
+ * the sandbox's node), from /proc/<pid>/status, read by the host: nothing in the sandbox can understate it.
+ * Undefined where /proc cannot tell (not Linux, or the process is gone).
+ */
+export function treeResidentBytes(root: number): number | undefined {
+  let kilobytes = 0;
+  const queue = [root];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const status = readProc(`/proc/${next}/status`);
+    if (status === undefined) {
+      if (next === root) return undefined;
+      continue;
+    }
+    kilobytes += field(status, "VmRSS:") + field(status, "VmSwap:");
+    for (const child of (readProc(`/proc/${next}/task/${next}/children`) ?? "").split(" ")) {
+      const pid = Number(child);
+      if (pid > 0) queue.push(pid);
+    }
+  }
+  return kilobytes * 1024;
+}
+
+function field(status: string, name: string): number {
+  const start = status.indexOf(name);
+  if (start < 0) return 0;
+  const value = Number.parseInt(status.slice(start + name.length, status.indexOf("\n", start)).trim(), 10);
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/**
+ * Measures a sandbox's process tree every `periodMs` while a script runs and reports once when it holds
+ * more than the bound; the caller kills it. A cgroup would bound it in the kernel, but needs a delegated
+ * cgroup v2 memory controller, which a host (or a container it runs in) may not have.
+ */
+export class MemoryWatch {
+  readonly #root: () => number | undefined;
+  readonly #onExceeded: (stop: MemoryLimitStop) => void;
+  readonly #periodMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #boundBytes = 0;
+  #peakBytes = 0;
+
+  constructor(
+    root: () => number | undefined,
+    onExceeded: (stop: MemoryLimitStop) => void,
+    periodMs = DEFAULT_MEMORY_POLL_MS,
+  ) {
+    this.#root = root;
+    this.#onExceeded = onExceeded;
+    this.#periodMs = periodMs;
+  }
+
+  /** The most the tree held at any reading so far. */
+  get peakBytes(): number {
+    return this.#peakBytes;
+  }
+
+  get watching(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Starts (or restarts with a new bound) the readings; the first is taken at once. */
+  start(boundBytes: number): void {
+    this.stop();
+    if (process.platform !== "linux") return;
+    this.#boundBytes = boundBytes;
+    this.#timer = setInterval(() => this.#check(), this.#periodMs);
+    // The run's child process keeps the host alive; the readings alone must not.
+    this.#timer.unref();
+    this.#check();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #check(): void {
+    const root = this.#root();
+    const used = root === undefined ? undefined : treeResidentBytes(root);
+    if (used === undefined) return;
+    this.#peakBytes = Math.max(this.#peakBytes, used);
+    if (used <= this.#boundBytes) return;
+    this.stop();
+    this.#onExceeded({ kind: "resident", boundBytes: this.#boundBytes, residentBytes: used });
+  }
+}
