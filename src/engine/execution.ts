@@ -82,6 +82,8 @@ export class Execution implements ExecutionHandle {
   /** The sandbox reported the script idle and nothing crossed the bridge since. */
   #idle = false;
   #pauseReported = false;
+  /** The run is over: no clock starts again. */
+  #ended = false;
 
   constructor(private readonly params: ExecutionParams) {
     this.id = params.id;
@@ -200,6 +202,8 @@ export class Execution implements ExecutionHandle {
             },
             onTruncated: (stream, dropped) => this.#markTruncated(stream, dropped),
             onIdle: () => this.#onIdle(),
+            onBusy: () => this.#setRunning(),
+            onToolCancel: (guestCallId) => this.#broker.cancelGuestCall(guestCallId),
           },
         );
         // A stop that came in while the script was being handed over still applies.
@@ -211,11 +215,14 @@ export class Execution implements ExecutionHandle {
       this.#stop ??= { code: ErrorCode.SandboxUnavailable, type: "SandboxError", message, status: "failed" };
     } finally {
       clearTimeout(wallTimer);
+      // Tool waits end first: ending them would otherwise start the active clock again (and its timer
+      // would keep a finished execution on the event loop).
+      this.#ended = true;
+      this.#onOutstandingChange(0);
       this.#pauseActiveClock();
       clearTimeout(this.#activeTimer);
-      this.#onOutstandingChange(0);
       this.#readCpu();
-      if (this.#cpuUsed !== undefined) this.#activeMs = Math.min(this.#activeMs, this.#cpuUsed);
+      if (this.#cpuUsed !== undefined) this.#activeMs = this.#cpuUsed;
     }
     this.#broker.close(this.#stop?.message ?? "execution finished");
     const error = this.#resolveError(outcome);
@@ -242,6 +249,20 @@ export class Execution implements ExecutionHandle {
     if (this.#stop) return { code: this.#stop.code, type: this.#stop.type, message: this.#stop.message };
     if (!outcome) return { code: ErrorCode.SandboxUnavailable, type: "SandboxError", message: "no sandbox" };
     if (outcome.kind === "exited") {
+      // Memory the WebAssembly cap does not see (ArrayBuffers, JS arrays and strings built through `js`):
+      // the host killed the sandbox past its bound, or V8's heap limit ended it.
+      if (outcome.memoryLimit) {
+        this.#limitsHit.add(ErrorCode.MemoryLimit);
+        const what =
+          outcome.memoryLimit.kind === "resident"
+            ? `used more than ${outcome.memoryLimit.boundBytes} bytes (its memory limit plus the runtime's own overhead) and was stopped`
+            : "ran out of JavaScript heap (JS objects, arrays or strings built through `js`)";
+        return {
+          code: ErrorCode.MemoryLimit,
+          type: "MemoryError",
+          message: `the sandbox ${what}; the sandbox was restarted and the container's Python state is lost`,
+        };
+      }
       // Deep C-level recursion (repr or json of a 100,000-deep list, or recursion past a raised
       // sys.setrecursionlimit) overflows the JS stack under the interpreter, which Pyodide cannot survive.
       if (outcome.diagnostics.includes("RangeError: Maximum call stack size exceeded")) {
@@ -348,21 +369,25 @@ export class Execution implements ExecutionHandle {
 
   #onOutstandingChange(outstanding: number): void {
     const now = performance.now();
+    // Where the sandbox's CPU time is readable, it is charged whatever is outstanding: a script that
+    // computes beside an unanswered call is computing, not waiting.
+    const byCpu = this.#cpuAtStart !== undefined;
     if (outstanding > 0 && this.#toolWaitSince === null) {
       this.#toolWaitSince = now;
-      this.#pauseActiveClock();
+      if (!byCpu) this.#pauseActiveClock();
     } else if (outstanding === 0 && this.#toolWaitSince !== null) {
       this.#toolWaitMs += now - this.#toolWaitSince;
       this.#toolWaitSince = null;
-      if (!this.#stop && this.#lease) this.#startActiveClock();
+      if (!byCpu && !this.#stop && !this.#ended && this.#lease) this.#startActiveClock();
     }
   }
 
   /**
-   * Active time is the time the script runs excluding tool waits, and, where the host can read the
-   * sandbox's CPU time, at most that: a script asleep (time.sleep, asyncio.sleep) is bounded by the wall
-   * timeout alone. The clock runs only while no tool call is outstanding; CPU time is read only once it
-   * has passed the limit.
+   * Active time is the sandbox's CPU time where the host can read it (Linux): a script asleep
+   * (time.sleep, asyncio.sleep) or waiting on tools uses none and is bounded by the wall timeout alone,
+   * and one computing beside an outstanding call is charged for it. Elsewhere it is the wall time the
+   * script runs with no tool call outstanding. CPU time is read only once the wall clock says the limit
+   * could have been reached, then as often as the remainder requires.
    */
   #startActiveClock(): void {
     if (this.#activeSince !== null) return;
@@ -381,11 +406,13 @@ export class Execution implements ExecutionHandle {
       );
       return;
     }
-    const excluded = this.#cpuUsed === undefined ? "tool waits" : "tool waits and sleeps";
     this.#halt({
       code: ErrorCode.ActiveTimeout,
       type: "TimeoutError",
-      message: `script ran for more than ${limit} ms (excluding ${excluded})`,
+      message:
+        this.#cpuUsed === undefined
+          ? `script ran for more than ${limit} ms (excluding tool waits)`
+          : `script used more than ${limit} ms of CPU time`,
       status: "failed",
     });
   }
@@ -419,7 +446,13 @@ const GUEST_CODES = new Set<string>([
   ErrorCode.ToolError,
   ErrorCode.ExecutionDepthLimit,
 ]);
-const GUEST_LIMIT_CODES = new Set<string>([ErrorCode.ToolCallLimit, ErrorCode.ToolTimeout]);
+const GUEST_LIMIT_CODES = new Set<string>([
+  ErrorCode.ToolCallLimit,
+  ErrorCode.ToolTimeout,
+  ErrorCode.ToolResultTooLarge,
+  ErrorCode.ToolResultTotalLimit,
+  ErrorCode.ToolInputTotalLimit,
+]);
 
 function guestErrorToExecutionError(
   error: GuestError,

@@ -2,6 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { DEFAULT_MAX_TOOL_INPUT_BYTES } from "../protocol/limits.js";
 import { LineSplitter } from "./line-splitter.js";
+import { jsHeapExhausted, type MemoryLimitStop, MemoryWatch, sandboxMemoryBound } from "./memory-watch.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
 /** What the guest reported when a run ended normally. */
@@ -21,7 +22,14 @@ export type SandboxRunOutcome =
       dropped: { stdout: number; stderr: number };
       memoryLimitHit: boolean;
     }
-  | { kind: "exited"; exitCode: number | null; signal: NodeJS.Signals | null; diagnostics: string };
+  | {
+      kind: "exited";
+      exitCode: number | null;
+      signal: NodeJS.Signals | null;
+      diagnostics: string;
+      /** The sandbox ran out of memory: the host killed it past its bound, or V8's heap limit ended it. */
+      memoryLimit?: MemoryLimitStop;
+    };
 
 export interface SandboxRunRequest {
   code: string;
@@ -43,6 +51,10 @@ export interface SandboxRunListener {
   onTruncated?(stream: "stdout" | "stderr", dropped: number): void;
   /** The script has nothing to run until an outstanding tool call returns (or a timer fires). */
   onIdle?(): void;
+  /** After an idle report, a timer woke the script: it is computing again. */
+  onBusy?(): void;
+  /** The script gave up on this call (its task was cancelled): no result is expected any more. */
+  onToolCancel?(guestCallId: number): void;
 }
 
 let nextSandboxId = 1;
@@ -117,6 +129,8 @@ export class SandboxProcess {
   readonly id = nextSandboxId++;
   readonly ready: Promise<{ bootMs: number; jspi: boolean }>;
   readonly exited: Promise<void>;
+  /** After `exited`, once the child's pipes are closed too: nothing of it is left on the event loop. */
+  readonly closed: Promise<void>;
   #child: ChildProcessWithoutNullStreams;
   #alive = true;
   #listener: SandboxRunListener | null = null;
@@ -127,6 +141,16 @@ export class SandboxProcess {
   #splitter: LineSplitter;
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
+  /** The largest memoryBytes of any run here: WebAssembly memory never shrinks, so a later run may hold it. */
+  #memoryBytes = 0;
+  #memoryStop: MemoryLimitStop | null = null;
+  #memoryWatch = new MemoryWatch(
+    () => this.#child.pid,
+    (stop) => {
+      this.#memoryStop = stop;
+      this.kill();
+    },
+  );
 
   constructor(runtime: SandboxRuntime, memoryBytes: number, snapshotPath: string | null = null) {
     const { command, args } = sandboxCommand(runtime, memoryBytes, { path: snapshotPath });
@@ -151,13 +175,22 @@ export class SandboxProcess {
       this.#diagnostics = (this.#diagnostics + chunk).slice(-4000);
     });
     this.#child.stdin.on("error", () => {});
+    this.closed = new Promise((resolve) => this.#child.once("close", () => resolve()));
     this.exited = new Promise((resolve) => {
       this.#child.on("exit", (code, signal) => {
         this.#alive = false;
         this.#exitCode = code;
         this.#exitSignal = signal;
         failReady(new Error(`sandbox exited during start-up (code ${code}, signal ${signal}): ${this.#diagnostics}`));
-        this.#endRun({ kind: "exited", exitCode: code, signal, diagnostics: this.#diagnostics });
+        const memoryLimit: MemoryLimitStop | null =
+          this.#memoryStop ?? (jsHeapExhausted(this.#diagnostics) ? { kind: "js-heap" } : null);
+        this.#endRun({
+          kind: "exited",
+          exitCode: code,
+          signal,
+          diagnostics: this.#diagnostics,
+          ...(memoryLimit ? { memoryLimit } : {}),
+        });
         resolve();
       });
       this.#child.on("error", (error) => {
@@ -198,6 +231,9 @@ export class SandboxProcess {
     const outcome = new Promise<SandboxRunOutcome>((resolve) => {
       this.#finishRun = resolve;
     });
+    // Memory the child's cap does not see (ArrayBuffers, the JS heap) is bounded from here, while it runs.
+    this.#memoryBytes = Math.max(this.#memoryBytes, request.memoryBytes);
+    this.#memoryWatch.start(sandboxMemoryBound(this.#memoryBytes));
     this.#write(
       `J${JSON.stringify({
         t: "run",
@@ -262,6 +298,7 @@ export class SandboxProcess {
   }
 
   #endRun(outcome: SandboxRunOutcome): void {
+    this.#memoryWatch.stop();
     const finish = this.#finishRun;
     this.#finishRun = null;
     this.#listener = null;
@@ -299,6 +336,19 @@ export class SandboxProcess {
     if (kind === "W") {
       // An idle report that crossed a result on the pipe is stale: the script is running again.
       if (Number(line.slice(1)) === this.#resultsSent) this.#listener?.onIdle?.();
+      return;
+    }
+    if (kind === "B" && line.length === 1) {
+      this.#listener?.onBusy?.();
+      return;
+    }
+    if (kind === "X") {
+      const guestCallId = Number(line.slice(1));
+      if (line.length < 2 || !Number.isSafeInteger(guestCallId) || guestCallId <= 0) {
+        this.#protocolViolation(line);
+        return;
+      }
+      this.#listener?.onToolCancel?.(guestCallId);
       return;
     }
     if (kind !== "J") {
