@@ -320,7 +320,7 @@ export class Execution implements ExecutionHandle {
       truncated: { ...this.#truncated },
       limitsHit: [...this.#limitsHit],
       contextSavings: {
-        toolResultBytes: toolTexts.reduce((sum, text) => sum + Buffer.byteLength(text), 0),
+        toolResultBytes: this.#broker.records.reduce((sum, record) => sum + record.resultBytes, 0),
         toolResultTokens: toolTokens.tokens,
         outputBytes: Buffer.byteLength(stdout) + Buffer.byteLength(stderr),
         outputTokens: outputTokens.tokens,

@@ -121,14 +121,15 @@ export class ToolCallBroker {
       this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolInputTooLarge, message);
       return;
     }
-    // Every call's input counts, refused or not: the host parses and checks each one.
-    this.#inputBytes += inputBytes;
-    if (this.#inputBytes > limits.maxTotalToolInputBytes) {
+    // Every input the host parses counts, whether the call is then refused or not: it is parsed and
+    // checked either way. One that would take the total past the limit is refused unread.
+    if (this.#inputBytes + inputBytes > limits.maxTotalToolInputBytes) {
       this.context.onLimit(ErrorCode.ToolInputTotalLimit);
-      const message = `this execution's tool inputs passed ${limits.maxTotalToolInputBytes} bytes in all (maxTotalToolInputBytes); no more calls are accepted`;
+      const message = `input of ${name} (${inputBytes} bytes) would take this execution's tool inputs past ${limits.maxTotalToolInputBytes} bytes in all (maxTotalToolInputBytes)`;
       this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolInputTotalLimit, message);
       return;
     }
+    this.#inputBytes += inputBytes;
     if (++this.#calls > limits.maxToolCalls) {
       this.context.onLimit(ErrorCode.ToolCallLimit);
       const message = `tool call limit of ${limits.maxToolCalls} reached`;
@@ -368,7 +369,9 @@ export class ToolCallBroker {
     if (outcome.ok) {
       const text = outcome.text ?? JSON.stringify(outcome.value);
       call.record.resultBytes = outcome.bytes ?? Buffer.byteLength(text);
-      this.resultTexts.push(text);
+      // Kept for the token count at the end. A string result is kept as the value itself, which the
+      // journal holds anyway, rather than as a second copy in quotes.
+      this.resultTexts.push(typeof outcome.value === "string" ? outcome.value : text);
       this.context.reply(call.guestCallId, true, text);
     } else {
       call.record.error = outcome.error;
