@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import type Database from "better-sqlite3";
 import type { ToolCallContext, ToolDefinition } from "../src/protocol/tool.js";
 import {
   CORE_REGIONS,
+  closeSampleTools,
   createSalesDatabase,
   createSampleTools,
   LEDGER_PATH,
@@ -27,6 +29,7 @@ const context: ToolCallContext = {
 
 const database = createSalesDatabase();
 const tools = createSampleTools({ database });
+after(() => tools.close());
 const scratch = mkdtempSync(join(tmpdir(), "ptc-sample-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -128,6 +131,90 @@ describe("query_database", () => {
   it("caps results at 10,000 rows", async () => {
     await assert.rejects(call("query_database", { sql: "SELECT * FROM orders" }), /more than 10,000 rows/);
     assert.equal((await rows("SELECT id FROM orders LIMIT 10000")).length, 10_000);
+  });
+
+  it("caps one result at 4 MiB of JSON with a clear error, whether one huge value or many rows", async () => {
+    const tooLarge = /query_database: the result is larger than 4,194,304 bytes of JSON; select fewer rows or columns/;
+    // 200 MB of text in one value: refused by its length, without building its JSON.
+    await assert.rejects(call("query_database", { sql: "SELECT hex(zeroblob(100000000)) AS h" }), tooLarge);
+    // ~6 MB over 90 rows; a third of it passes.
+    await assert.rejects(
+      call("query_database", { sql: "SELECT content FROM files, (SELECT 1 FROM orders LIMIT 30)" }),
+      tooLarge,
+    );
+    const third = await rows("SELECT content FROM files, (SELECT 1 FROM orders LIMIT 10)");
+    assert.equal(third.length, 30);
+    assert.ok(Buffer.byteLength(JSON.stringify(third)) > 1_048_576);
+  });
+});
+
+describe("query_database runs SQL where it can be stopped", () => {
+  /** 20 s or more: SQLite counts without returning a row, or control, to its caller. */
+  const LONG =
+    "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM r WHERE x < 100000000) SELECT count(*) FROM r";
+
+  it("the call's signal (the per-tool timeout, a cancel) stops a long query at once; the event loop runs meanwhile", async () => {
+    const controller = new AbortController();
+    const reason = new Error("timed out");
+    const timer = setTimeout(() => controller.abort(reason), 300);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 20);
+    const started = performance.now();
+    try {
+      const { handler } = tool("query_database");
+      await assert.rejects(
+        Promise.resolve(handler?.({ sql: LONG }, { ...context, signal: controller.signal })),
+        (error) => error === reason,
+      );
+    } finally {
+      clearTimeout(timer);
+      clearInterval(ticker);
+    }
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 2_000, `stopped after ${Math.round(elapsed)} ms`);
+    assert.ok(ticks >= 5, `the event loop ran ${ticks} timer ticks during the query`);
+    assert.deepEqual(await rows("SELECT 6 * 7 AS n"), [{ n: 42 }], "later queries work");
+  });
+
+  it("an already aborted signal runs nothing", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("cancelled"));
+    const { handler } = tool("query_database");
+    await assert.rejects(
+      Promise.resolve(handler?.({ sql: "SELECT 1" }, { ...context, signal: controller.signal })),
+      /cancelled/,
+    );
+  });
+
+  it("closing the tools stops their query processes; later queries fail clearly", async () => {
+    const closable = createSampleTools({ database });
+    assert.deepEqual(await rows("SELECT 1 AS one", closable), [{ one: 1 }]);
+    await closable.close();
+    await assert.rejects(call("query_database", { sql: "SELECT 1" }, closable), /the sample tools are closed/);
+    // By the definitions alone, as ptc's commands close them (the list itself is spread into a tool source).
+    const spread = [...createSampleTools({ database })];
+    await closeSampleTools(spread);
+    await assert.rejects(call("query_database", { sql: "SELECT 1" }, spread), /the sample tools are closed/);
+  });
+
+  it("idle query processes do not keep the host alive", async () => {
+    const module = new URL("../src/sample/index.ts", import.meta.url).href;
+    const code = [
+      `const { createSampleTools } = await import(${JSON.stringify(module)});`,
+      "const [query] = createSampleTools();",
+      "const answer = await query.handler({ sql: 'SELECT 1 AS one' }, { signal: new AbortController().signal });",
+      "console.log(JSON.stringify(answer));",
+    ].join("\n");
+    // Without close(): the process must exit on its own once the query is answered (else killed at 30 s).
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", code],
+        { timeout: 30_000 },
+        (error, out) => (error ? reject(error) : resolve(out)),
+      );
+    });
+    assert.equal(stdout, '[{"one":1}]\n');
   });
 });
 

@@ -3,7 +3,9 @@ import type { LoadedConfig } from "../config/load-config.js";
 import { loadConfig } from "../config/load-config.js";
 import type { McpServerConfig } from "../config/ptc-config.js";
 import type { ToolDefinition } from "../protocol/tool.js";
+import { closeSampleTools } from "../sample/index.js";
 import { toolSourcesFromConfig } from "../sources/from-config.js";
+import { HandlerToolSource } from "../sources/handler-source.js";
 import { loadToolsModule } from "../sources/load-tools-module.js";
 import { parseMcpFlag } from "../sources/mcp/mcp-flag.js";
 import { openToolSources, type ToolSet } from "../sources/tool-set.js";
@@ -87,7 +89,14 @@ export async function openTools(options: OpenToolsOptions = {}): Promise<OpenedT
   const toolSet = await openToolSources(sources);
   for (const failure of toolSet.failures) log(`ptc: ${failure.error.message} (its tools are left out)`);
   const tools = acceptableTools(toolSet.tools, log);
-  return { loaded, toolSet, tools, close: () => toolSet.close() };
+  const close = async (): Promise<void> => {
+    await toolSet.close();
+    // The sample tools' query processes: a handler source's close() does not know about them.
+    for (const source of toolSet.sources) {
+      if (source instanceof HandlerToolSource) await closeSampleTools(source.tools);
+    }
+  };
+  return { loaded, toolSet, tools, close };
 }
 
 /** Keeps the tools a registry accepts together: the first of clashing names wins, invalid definitions go. */

@@ -1,7 +1,8 @@
 import type Database from "better-sqlite3";
 import type { JsonSchema } from "../protocol/json-schema.js";
 import type { ToolDefinition } from "../protocol/tool.js";
-import { openReadOnly, runReadOnlyQuery } from "./read-only-query.js";
+import { QueryProcesses } from "./query-processes.js";
+import { databaseSource, openReadOnly } from "./read-only-query.js";
 import { createSalesDatabase } from "./sales-database.js";
 import { LOG_LEVELS, LOG_SERVICES, type LogEntry } from "./sample-logs.js";
 import { LEDGER_PATH, README_PATH, SUMMARY_PATH } from "./sample-reports.js";
@@ -11,6 +12,9 @@ export interface SampleToolsOptions {
   /** Database built by `createSalesDatabase` (or with the same tables). Default: a fresh in-memory one. */
   database?: Database.Database;
 }
+
+/** The sample tools; `close()` stops the processes that run query_database's SQL. */
+export type SampleTools = ToolDefinition[] & { close(): Promise<void> };
 
 export interface FileInfo {
   path: string;
@@ -38,7 +42,7 @@ const DEFAULT_HEAD_LINES = 10;
 const MAX_HEAD_LINES = 100;
 
 const QUERY_DESCRIPTION = `Run one read-only SQL query (SQLite dialect) against the sales database and return the rows as a list of objects (column name -> value).
-Only queries that return rows (SELECT, WITH ... SELECT) are allowed; anything that writes is refused. At most 10,000 rows: aggregate in SQL (SUM, COUNT, GROUP BY) or add LIMIT.
+Only queries that return rows (SELECT, WITH ... SELECT) are allowed; anything that writes is refused. At most 10,000 rows and 4 MiB of JSON: aggregate in SQL (SUM, COUNT, GROUP BY) or add LIMIT.
 Tables:
 - regions(id INTEGER, name TEXT): 50 regions; ids 1-5 are North, South, East, West, Central.
 - customers(id INTEGER, name TEXT, region_id INTEGER -> regions.id, segment TEXT: 'Consumer' | 'SMB' | 'Enterprise'): 2,000 customers.
@@ -78,9 +82,15 @@ const LOG_ENTRY_SCHEMA = objectSchema(
  * The sample tools over the sales database: SQL queries, virtual files, logs and health checks.
  * Handlers are pure functions of the database and their input (no filesystem, no network), and all
  * read through a read-only connection. An in-memory database is snapshotted when the tools are created.
+ * query_database runs model-written SQL in child processes (query-processes.ts), which its signal kills;
+ * the other tools run fixed, bounded queries in this process. Close the tools with `close()` (or
+ * `closeSampleTools`); left open, idle query processes do not keep the host alive.
  */
-export function createSampleTools(options: SampleToolsOptions = {}): ToolDefinition[] {
-  const reader = openReadOnly(options.database ?? createSalesDatabase());
+export function createSampleTools(options: SampleToolsOptions = {}): SampleTools {
+  const source = databaseSource(options.database ?? createSalesDatabase());
+  const reader = openReadOnly(source);
+  const queries = new QueryProcesses(source);
+  queries.warm();
   const knownFiles = (): string =>
     reader.prepare<[], string>("SELECT path FROM files ORDER BY path").pluck().all().join(", ");
   const fileRow = (tool: string, path: string): { content: string; size_bytes: number } => {
@@ -99,8 +109,11 @@ export function createSampleTools(options: SampleToolsOptions = {}): ToolDefinit
     inputSchema: objectSchema({ sql: { type: "string", description: "A single SQLite SELECT statement" } }, ["sql"]),
     outputSchema: { type: "array", items: { type: "object" } },
     allowedCallers: CODE_ONLY,
-    handler: (input) =>
-      runReadOnlyQuery(reader, requireString("query_database", checkInput("query_database", input, ["sql"]), "sql")),
+    handler: (input, context) =>
+      queries.query(
+        requireString("query_database", checkInput("query_database", input, ["sql"]), "sql"),
+        context?.signal,
+      ),
   };
 
   const getFileInfo: ToolDefinition = {
@@ -221,7 +234,29 @@ export function createSampleTools(options: SampleToolsOptions = {}): ToolDefinit
     },
   };
 
-  return [queryDatabase, getFileInfo, readFile, summarizeFile, fetchLogs, checkEndpoint];
+  const tools = [queryDatabase, getFileInfo, readFile, summarizeFile, fetchLogs, checkEndpoint];
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= queries.close().finally(() => reader.close());
+    return closing;
+  };
+  for (const tool of tools) closers.set(tool, close);
+  return Object.assign(tools, { close });
+}
+
+const closers = new WeakMap<ToolDefinition, () => Promise<void>>();
+
+/**
+ * Closes the sample tools among `tools` (found by identity: the definitions `createSampleTools`
+ * returned), for code that holds the definitions but not the list with its `close()`. Others are ignored.
+ */
+export async function closeSampleTools(tools: readonly ToolDefinition[]): Promise<void> {
+  const found = new Set<() => Promise<void>>();
+  for (const tool of tools) {
+    const close = closers.get(tool);
+    if (close) found.add(close);
+  }
+  await Promise.all([...found].map((close) => close()));
 }
 
 /** Lines as Python's str.splitlines() sees them for "\n"-separated text: a final newline ends a line. */
