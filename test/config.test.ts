@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { loadConfig, parseConfig } from "../src/config/load-config.js";
 import { ErrorCode, PtcError } from "../src/protocol/errors.js";
+import { resolveServerCapacity } from "../src/server/admission.js";
 
 /** `${NAME}`, written so that it does not read as a misplaced template placeholder. */
 const reference = (name: string) => `$\{${name}}`;
@@ -66,5 +67,39 @@ describe("ptc.config.json", () => {
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
+  });
+
+  test("server capacity: per-key shares are half the server's with several keys, all of it with one, never above it", () => {
+    const config = parseConfig(
+      { server: { maxRunningExecutions: 6, maxContainers: 10, maxQueuedExecutionsPerKey: 3, maxContainersPerKey: 40 } },
+      "ptc.config.json",
+      {},
+    );
+    assert.deepEqual(resolveServerCapacity(config.server ?? {}, 2), {
+      maxRunning: 6,
+      maxQueued: 64,
+      maxRunningPerKey: 3,
+      maxQueuedPerKey: 3,
+      maxContainers: 10,
+      maxContainersPerKey: 10,
+      retryAfterSeconds: 2,
+    });
+    assert.deepEqual(resolveServerCapacity({}, 3), {
+      maxRunning: 16,
+      maxQueued: 64,
+      maxRunningPerKey: 8,
+      maxQueuedPerKey: 32,
+      maxContainers: 32,
+      maxContainersPerKey: 16,
+      retryAfterSeconds: 2,
+    });
+    const alone = resolveServerCapacity({ maxRunningExecutions: 2, maxQueuedExecutions: 3 }, 1);
+    assert.equal(alone.maxRunningPerKey, 2);
+    assert.equal(alone.maxQueuedPerKey, 3);
+    assert.equal(alone.maxContainersPerKey, 32);
+    assert.throws(
+      () => parseConfig({ server: { maxContainersPerKey: 0 } }, "ptc.config.json", {}),
+      /maxContainersPerKey/,
+    );
   });
 });

@@ -3,7 +3,7 @@ import { after, describe, test } from "node:test";
 import { AdmissionRefusedError, createAdmissionController } from "../src/server/admission.js";
 import { createServerApp } from "../src/server/http/create-server-app.js";
 import { HttpError } from "../src/server/http/wire-errors.js";
-import { ResourceOwners } from "../src/server/resource-owners.js";
+import { ResourceOwners, runAsOwner } from "../src/server/resource-owners.js";
 import { testEngine } from "./helpers/engine.js";
 import { call, clientTool, execute, KEY_A, type WireError, type WireState } from "./helpers/server-executions.js";
 
@@ -12,7 +12,15 @@ after(() => engine.close());
 
 describe("admission controller", () => {
   test("grants up to maxRunning at once, queues FIFO, refuses past the queue with a 429", async () => {
-    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 2, retryAfterSeconds: 7 });
+    // One key with the whole server to itself (per-key shares equal to the caps): plain FIFO.
+    const admission = createAdmissionController({
+      maxRunning: 2,
+      maxQueued: 2,
+      maxRunningPerKey: 2,
+      maxQueuedPerKey: 2,
+      retryAfterSeconds: 7,
+    });
+    const caps = { maxRunning: 2, maxQueued: 2, maxRunningPerKey: 2, maxQueuedPerKey: 2 };
     const first = await admission.acquire();
     const second = admission.tryAcquire();
     assert.ok(second);
@@ -26,7 +34,7 @@ describe("admission controller", () => {
       order.push("fourth");
       return release;
     });
-    assert.deepEqual(admission.stats(), { running: 2, queued: 2, maxRunning: 2, maxQueued: 2 });
+    assert.deepEqual(admission.stats(), { running: 2, queued: 2, ...caps });
     assert.throws(
       () => admission.acquire(),
       (error: unknown) =>
@@ -48,7 +56,115 @@ describe("admission controller", () => {
     assert.deepEqual(order, ["third", "fourth"]);
     releaseThird();
     releaseFourth();
-    assert.deepEqual(admission.stats(), { running: 0, queued: 0, maxRunning: 2, maxQueued: 2 });
+    assert.deepEqual(admission.stats(), { running: 0, queued: 0, ...caps });
+  });
+
+  test("per-key shares: a key at its running quota waits without holding up other keys; its share of the queue is a 429 of its own", async () => {
+    const admission = createAdmissionController({ maxRunning: 4, maxQueued: 4, retryAfterSeconds: 3 });
+    assert.deepEqual(admission.stats(), {
+      running: 0,
+      queued: 0,
+      maxRunning: 4,
+      maxQueued: 4,
+      maxRunningPerKey: 2,
+      maxQueuedPerKey: 2,
+    });
+    const b1 = admission.tryAcquire("B");
+    const b2 = await admission.acquire(undefined, "B");
+    assert.ok(b1);
+    assert.equal(admission.tryAcquire("B"), undefined, "B holds its share; two slots are still free");
+    const order: string[] = [];
+    const waitFor = (owner: string, name: string) =>
+      admission.acquire(undefined, owner).then((release) => {
+        order.push(name);
+        return release;
+      });
+    const b3 = waitFor("B", "b3");
+    const b4 = waitFor("B", "b4");
+    assert.throws(
+      () => admission.acquire(undefined, "B"),
+      (error: unknown) =>
+        error instanceof AdmissionRefusedError &&
+        error.status === 429 &&
+        error.code === "key_queue_quota_exceeded" &&
+        error.headers["retry-after"] === "3",
+    );
+    // B's waiters do not hold up A: the free slots are A's at once, past B's queue.
+    const a1 = admission.tryAcquire("A");
+    assert.ok(a1, "A gets a free slot although B has waiters");
+    const a2 = await admission.acquire(undefined, "A");
+    assert.deepEqual(admission.stats().running, 4);
+    // The server's queue full is `overloaded`, whatever the key.
+    const c1 = waitFor("C", "c1");
+    assert.equal(admission.stats().queued, 3);
+    const a3 = waitFor("A", "a3");
+    assert.throws(
+      () => admission.acquire(undefined, "D"),
+      (error: unknown) => error instanceof AdmissionRefusedError && error.code === "overloaded",
+    );
+    // Queued: b3, b4 (B holds 2), c1 (C holds 0), a3 (A holds 2). A's slot frees: C, holding none, goes
+    // first although B queued earlier (B is at its quota); then A's own waiter (A is back under its quota).
+    a1();
+    const releaseC1 = await c1;
+    a2();
+    const releaseA3 = await a3;
+    assert.deepEqual(order, ["c1", "a3"]);
+    // B's slots free: B's waiters, in order.
+    b1();
+    b2();
+    const [releaseB3, releaseB4] = await Promise.all([b3, b4]);
+    assert.deepEqual(order, ["c1", "a3", "b3", "b4"]);
+    for (const release of [releaseC1, releaseA3, releaseB3, releaseB4]) release();
+    assert.equal(admission.stats().running, 0);
+  });
+
+  test("a freed slot goes to the key holding the fewest (the oldest waiter among equals): keys take turns", async () => {
+    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 12, maxRunningPerKey: 2 });
+    const held = new Map<string, () => void>();
+    held.set("A-first", await admission.acquire(undefined, "A"));
+    held.set("A-second", await admission.acquire(undefined, "A"));
+    const order: string[] = [];
+    for (const [owner, name] of [
+      ["B", "B0"],
+      ["B", "B1"],
+      ["B", "B2"],
+      ["C", "C3"],
+      ["C", "C4"],
+      ["A", "A5"],
+    ] as const) {
+      void admission.acquire(undefined, owner).then((release) => {
+        order.push(name);
+        held.set(name, release);
+      });
+    }
+    for (const name of ["A-first", "A-second", "B0", "C3", "B1", "C4", "B2", "A5"]) {
+      const before = order.length;
+      held.get(name)?.();
+      await new Promise((resolve) => setImmediate(resolve));
+      if (name !== "A5") assert.equal(order.length, Math.min(before + 1, 6), `a slot freed by ${name} was granted`);
+    }
+    // FIFO would have served B0 B1 B2 C3 C4 A5: B's burst first.
+    assert.deepEqual(order, ["B0", "C3", "B1", "C4", "B2", "A5"]);
+    assert.equal(admission.stats().running, 0);
+  });
+
+  test("the owner defaults to the request's (runAsOwner, set by authentication), else one shared unowned key", async () => {
+    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 2 });
+    const asA = runAsOwner("A", () => admission.tryAcquire());
+    assert.ok(asA);
+    assert.equal(
+      runAsOwner("A", () => admission.tryAcquire()),
+      undefined,
+      "A holds its share (1 of 2)",
+    );
+    const asB = admission.tryAcquire("B");
+    assert.ok(asB, "an explicit owner");
+    asA();
+    const unowned = admission.tryAcquire();
+    assert.ok(unowned);
+    assert.equal(admission.tryAcquire(), undefined, "unowned acquisitions share one key's quota");
+    unowned();
+    asB();
   });
 
   test("aborting a queued waiter removes it; close refuses waiters and new acquisitions with 503", async () => {
@@ -140,7 +256,14 @@ describe("ptc serve: admission and retention", () => {
       );
       const health = await call(shared, "GET", "/health", undefined, {});
       const report = health.json as { admission: { running: number; queued: number; max_running: number } };
-      assert.deepEqual(report.admission, { running: 1, queued: 1, max_running: 1, max_queued: 1 });
+      assert.deepEqual(report.admission, {
+        running: 1,
+        queued: 1,
+        max_running: 1,
+        max_queued: 1,
+        max_running_per_key: 1,
+        max_queued_per_key: 1,
+      });
       heldByMessages();
       const ran = await call(shared, "GET", `/v1/executions/${queued.id}?wait=30`);
       assert.equal((ran.json as WireState).result?.stdout, "after messages\n");
@@ -158,7 +281,14 @@ describe("ptc serve: admission and retention", () => {
       const queued = await execute(app, { code: "print('never')", wait: 0 });
       const cancelled = await call(app, "DELETE", `/v1/executions/${queued.id}`);
       assert.equal((cancelled.json as WireState).status, "cancelled");
-      assert.deepEqual(admission.stats(), { running: 1, queued: 0, maxRunning: 1, maxQueued: 1 });
+      assert.deepEqual(admission.stats(), {
+        running: 1,
+        queued: 0,
+        maxRunning: 1,
+        maxQueued: 1,
+        maxRunningPerKey: 1,
+        maxQueuedPerKey: 1,
+      });
       await call(app, "DELETE", `/v1/executions/${running.id}`);
       assert.equal(admission.stats().running, 0);
     } finally {
@@ -167,7 +297,7 @@ describe("ptc serve: admission and retention", () => {
   });
 
   test("executions waiting for a busy container hold no slot: one paused container cannot block the server", async () => {
-    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 4 });
+    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 4, maxRunningPerKey: 2 });
     const app = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], admission });
     try {
       const paused = await execute(app, {

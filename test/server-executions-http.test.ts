@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { presentedKey } from "../src/server/http/authenticate.js";
 import { createServerApp } from "../src/server/http/create-server-app.js";
 import { ResourceOwners } from "../src/server/resource-owners.js";
 import {
@@ -25,6 +26,35 @@ describe("ptc serve: authentication", () => {
       assert.equal(error.type, "error");
       assert.equal(error.error.type, "authentication_error");
     }
+  });
+
+  test("keys are compared byte for byte: a padded key is another key", async () => {
+    const nbsp = "\u00a0";
+    const padded: Array<Record<string, string>> = [
+      { "x-api-key": `${nbsp}${KEY_A}${nbsp}` },
+      { "x-api-key": `${KEY_A}${nbsp}` },
+      { authorization: `Bearer  ${KEY_A}` },
+      { authorization: `Bearer \t${KEY_A}` },
+      { authorization: `Bearer\t${KEY_A}` },
+      { authorization: `Bearer ${KEY_A}${nbsp}` },
+    ];
+    for (const headers of padded) {
+      const { status, json } = await call(server, "POST", "/v1/executions", { code: "print(1)" }, headers);
+      assert.equal(status, 401, JSON.stringify(headers));
+      assert.equal((json as WireError).error.code, "authentication_failed");
+    }
+    assert.equal(presentedKey(new Headers({ authorization: `Bearer  ${KEY_A}` })), ` ${KEY_A}`);
+    assert.equal(presentedKey(new Headers({ "x-api-key": `${nbsp}${KEY_A}` })), `${nbsp}${KEY_A}`);
+    // The scheme is case-insensitive (RFC 9110); the key after its one space is taken as it is.
+    assert.equal(presentedKey(new Headers({ authorization: `bearer ${KEY_A}` })), KEY_A);
+    const exact = await call(
+      server,
+      "POST",
+      "/v1/executions",
+      { code: "print(1)" },
+      { authorization: `bearer ${KEY_A}` },
+    );
+    assert.equal(exact.status, 200);
   });
 
   test("x-api-key and Authorization: Bearer both work; /health needs no key", async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../config/load-config.js";
 import { createEngine } from "../engine/engine.js";
-import { createAdmissionController } from "../server/admission.js";
+import { createAdmissionController, resolveServerCapacity } from "../server/admission.js";
 import { createMessagesHandler, type MessagesHandler } from "../server/anthropic/messages-handler.js";
 import { createServerApp } from "../server/http/create-server-app.js";
 import { createJsonLogger } from "../server/http/logger.js";
@@ -73,12 +73,11 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     ...(config.limits ? { limits: config.limits } : {}),
     ...(config.containerIdleTimeoutMs !== undefined ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
   });
-  const owners = new ResourceOwners();
-  // One running cap and queue for the whole server: the executions API and /v1/messages share it.
-  const admission = createAdmissionController({
-    ...(serverConfig.maxRunningExecutions !== undefined ? { maxRunning: serverConfig.maxRunningExecutions } : {}),
-    ...(serverConfig.maxQueuedExecutions !== undefined ? { maxQueued: serverConfig.maxQueuedExecutions } : {}),
-  });
+  // Every capacity limit, resolved once: the running cap, queue and container cap of the whole server (the
+  // executions API and /v1/messages share them), and each key's share of them.
+  const capacity = resolveServerCapacity(serverConfig, apiKeys.length);
+  const owners = new ResourceOwners(capacity);
+  const admission = createAdmissionController(capacity);
   let messages: MessagesHandler | undefined;
   if (upstream) {
     messages = createMessagesHandler({
@@ -116,6 +115,12 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     isolation: engine.isolation.level,
     tools: opened.tools.length,
     upstream: upstream?.provider ?? null,
+    max_running: capacity.maxRunning,
+    max_running_per_key: capacity.maxRunningPerKey,
+    max_queued: capacity.maxQueued,
+    max_queued_per_key: capacity.maxQueuedPerKey,
+    max_containers: capacity.maxContainers,
+    max_containers_per_key: capacity.maxContainersPerKey,
   });
   process.stdout.write(`ptc serve: listening on ${running.url}\n`);
 

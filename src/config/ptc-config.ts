@@ -60,6 +60,20 @@ export const ServerConfigSchema = z.strictObject({
   maxRunningExecutions: positive.optional(),
   /** Executions waiting for a slot; past it, 429 `overloaded` with Retry-After. Default 64. */
   maxQueuedExecutions: z.number().int().min(0).optional(),
+  /**
+   * Slots one API key may hold at once; past it, its executions wait. Default: half of
+   * `maxRunningExecutions` with two or more keys, all of it with one.
+   */
+  maxRunningExecutionsPerKey: positive.optional(),
+  /** Executions of one key waiting for a slot; past it, 429 `key_queue_quota_exceeded`. Default: half of the queue (all of it with one key). */
+  maxQueuedExecutionsPerKey: z.number().int().min(0).optional(),
+  /** Live containers (each holds a sandbox), all endpoints together. Default 32. */
+  maxContainers: positive.optional(),
+  /**
+   * Live containers of one API key; past it, the key's own least recently used idle one is ended, or 429
+   * `key_container_quota_exceeded`. Default: half of `maxContainers` (all of it with one key).
+   */
+  maxContainersPerKey: positive.optional(),
   upstream: UpstreamConfigSchema.optional(),
 });
 

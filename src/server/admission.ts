@@ -1,14 +1,38 @@
 import { HttpError, WireErrorCode } from "./http/wire-errors.js";
+import {
+  type ContainerLimits,
+  currentOwner,
+  DEFAULT_MAX_CONTAINERS,
+  DEFAULT_RETRY_AFTER_SECONDS,
+  perKeyShare,
+} from "./resource-owners.js";
+
+export { DEFAULT_RETRY_AFTER_SECONDS, perKeyShare } from "./resource-owners.js";
 
 /** Executions holding a slot at once, across the whole server (a paused one keeps its slot: it holds a sandbox). */
 export const DEFAULT_MAX_RUNNING_EXECUTIONS = 16;
 /** Waiting for a slot, across the whole server; past this, 429 with Retry-After. */
 export const DEFAULT_MAX_QUEUED_EXECUTIONS = 64;
-export const DEFAULT_RETRY_AFTER_SECONDS = 2;
+/**
+ * Slots one key may hold at once: half the server's. A slot is held for an execution's whole life,
+ * pauses included, and cannot be taken back, so without a per-key cap one key's paused executions
+ * could hold every slot; with it, the other keys always keep half. Past it, the key's executions wait
+ * in the queue (without blocking other keys' waiters).
+ */
+export const DEFAULT_MAX_RUNNING_EXECUTIONS_PER_KEY = perKeyShare(DEFAULT_MAX_RUNNING_EXECUTIONS);
+/** Waiting for a slot, per key: half the queue, so one key's burst leaves the others room to queue. */
+export const DEFAULT_MAX_QUEUED_EXECUTIONS_PER_KEY = perKeyShare(DEFAULT_MAX_QUEUED_EXECUTIONS);
+
+/** An acquisition with no owner (neither passed nor ambient, see `runAsOwner`) counts as this one key. */
+const UNOWNED = "";
 
 export interface AdmissionOptions {
   maxRunning?: number;
   maxQueued?: number;
+  /** Default: half of `maxRunning` (`perKeyShare`); at most `maxRunning`. */
+  maxRunningPerKey?: number;
+  /** Default: half of `maxQueued` (`perKeyShare`); at most `maxQueued`. */
+  maxQueuedPerKey?: number;
   retryAfterSeconds?: number;
 }
 
@@ -20,17 +44,25 @@ export interface AdmissionStats {
   queued: number;
   maxRunning: number;
   maxQueued: number;
+  maxRunningPerKey: number;
+  maxQueuedPerKey: number;
 }
 
 /**
- * Refusal to admit: 429 `overloaded` with `Retry-After` when the queue is full, 503 `shutting_down`
- * once the controller is closed. An `HttpError`, so the executions API renders it as it is; another
- * endpoint maps `status`, `code` and `retryAfterSeconds` to its own error shape.
+ * Refusal to admit, 429 with `Retry-After`: `overloaded` when the server's queue is full,
+ * `key_queue_quota_exceeded` when the key already has its share of it waiting, `container_queue_full`
+ * when a busy container has too many executions waiting for their turn; 503 `shutting_down` once the
+ * controller is closed. An `HttpError`, so the executions API renders it as it is; another endpoint maps
+ * `status`, `code` and `retryAfterSeconds` to its own error shape.
  */
 export class AdmissionRefusedError extends HttpError {
   constructor(
     status: 429 | 503,
-    code: typeof WireErrorCode.Overloaded | typeof WireErrorCode.ShuttingDown,
+    code:
+      | typeof WireErrorCode.Overloaded
+      | typeof WireErrorCode.KeyQueueQuotaExceeded
+      | typeof WireErrorCode.ContainerQueueFull
+      | typeof WireErrorCode.ShuttingDown,
     message: string,
     /** Set on 429: the `Retry-After` value in seconds. */
     readonly retryAfterSeconds: number | undefined,
@@ -41,29 +73,36 @@ export class AdmissionRefusedError extends HttpError {
 
 /**
  * One per server: every execution, from the executions API or `/v1/messages`, takes a slot before
- * `engine.execute` and gives it back when its result has settled. FIFO: a free slot goes to the
- * oldest waiter, and `tryAcquire` never overtakes one.
+ * `engine.execute` and gives it back when its result has settled. Slots are shared fairly across API
+ * keys (owners): a key holds at most `maxRunningPerKey` and queues at most `maxQueuedPerKey`; a freed
+ * slot goes to the waiter whose key holds the fewest slots (the oldest such waiter on a tie, so one key's
+ * waiters are served in order and keys take turns), skipping keys at their quota. `tryAcquire` never
+ * overtakes a waiter of its own key, nor one that could run.
+ *
+ * The owner is the `owner` argument, else the ambient one (`runAsOwner`, set for every authenticated
+ * request), else one shared unowned key.
  */
 export interface AdmissionController {
   /**
-   * A slot at once, or `undefined` when none is free or someone is already waiting. Never queues,
-   * never throws (except after `close`, 503).
+   * A slot at once, or `undefined` when none is free for this key or it would overtake a waiter. Never
+   * queues, never throws (except after `close`, 503).
    */
-  tryAcquire(): AdmissionRelease | undefined;
+  tryAcquire(owner?: string): AdmissionRelease | undefined;
   /**
    * A slot now or after waiting in the queue. Refusal is decided synchronously, before anything is
-   * queued: throws `AdmissionRefusedError` (429 when the queue is full, 503 after `close`) from the
-   * call itself, which `await admission.acquire(signal)` sees as a rejection like any other. While
-   * queued, aborting `signal` removes the waiter and rejects with `signal.reason`; `close` rejects it
-   * with the 503.
+   * queued: throws `AdmissionRefusedError` (429 when the queue or the key's share of it is full, 503
+   * after `close`) from the call itself, which `await admission.acquire(signal)` sees as a rejection
+   * like any other. While queued, aborting `signal` removes the waiter and rejects with `signal.reason`;
+   * `close` rejects it with the 503.
    */
-  acquire(signal?: AbortSignal): Promise<AdmissionRelease>;
+  acquire(signal?: AbortSignal, owner?: string): Promise<AdmissionRelease>;
   stats(): AdmissionStats;
   /** Refuses new acquisitions (503) and rejects every queued waiter; slots held are kept until released. */
   close(): void;
 }
 
 interface Waiter {
+  owner: string;
   grant(release: AdmissionRelease): void;
   refuse(error: unknown): void;
 }
@@ -71,41 +110,84 @@ interface Waiter {
 export function createAdmissionController(options: AdmissionOptions = {}): AdmissionController {
   const maxRunning = options.maxRunning ?? DEFAULT_MAX_RUNNING_EXECUTIONS;
   const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED_EXECUTIONS;
+  const maxRunningPerKey = Math.min(options.maxRunningPerKey ?? perKeyShare(maxRunning), maxRunning);
+  const maxQueuedPerKey = Math.min(options.maxQueuedPerKey ?? perKeyShare(maxQueued), maxQueued);
   const retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
-  if (!(maxRunning >= 1) || !(maxQueued >= 0)) throw new Error("admission needs maxRunning ≥ 1 and maxQueued ≥ 0");
+  if (!(maxRunning >= 1) || !(maxQueued >= 0) || !(maxRunningPerKey >= 1) || !(maxQueuedPerKey >= 0)) {
+    throw new Error("admission needs maxRunning ≥ 1, maxQueued ≥ 0, maxRunningPerKey ≥ 1 and maxQueuedPerKey ≥ 0");
+  }
   const queue: Waiter[] = [];
+  /** Slots held, per owner (owners holding none are removed). */
+  const held = new Map<string, number>();
   let running = 0;
   let closed = false;
 
   const shuttingDown = () =>
     new AdmissionRefusedError(503, WireErrorCode.ShuttingDown, "the server is shutting down", undefined);
+  const holding = (owner: string) => held.get(owner) ?? 0;
+  const canRun = (owner: string) => holding(owner) < maxRunningPerKey;
+  const ownerOf = (owner: string | undefined) => owner ?? currentOwner() ?? UNOWNED;
 
-  function slot(): AdmissionRelease {
+  function slot(owner: string): AdmissionRelease {
     running++;
+    held.set(owner, holding(owner) + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       running--;
-      const next = queue.shift();
-      if (next) next.grant(slot());
+      const left = holding(owner) - 1;
+      if (left > 0) held.set(owner, left);
+      else held.delete(owner);
+      dispatch();
     };
   }
 
+  /** Hands free slots to waiters: the fewest slots held first, the oldest first among equals. */
+  function dispatch(): void {
+    while (running < maxRunning) {
+      let next = -1;
+      for (let index = 0; index < queue.length; index++) {
+        const owner = (queue[index] as Waiter).owner;
+        if (!canRun(owner)) continue;
+        if (next < 0 || holding(owner) < holding((queue[next] as Waiter).owner)) next = index;
+      }
+      if (next < 0) return;
+      const [waiter] = queue.splice(next, 1) as [Waiter];
+      waiter.grant(slot(waiter.owner));
+    }
+  }
+
+  function tryAcquire(owner: string): AdmissionRelease | undefined {
+    if (closed) throw shuttingDown();
+    if (running >= maxRunning || !canRun(owner)) return undefined;
+    if (queue.some((waiter) => waiter.owner === owner || canRun(waiter.owner))) return undefined;
+    return slot(owner);
+  }
+
   return {
-    tryAcquire() {
-      if (closed) throw shuttingDown();
-      return running < maxRunning && queue.length === 0 ? slot() : undefined;
+    tryAcquire(owner) {
+      return tryAcquire(ownerOf(owner));
     },
 
-    acquire(signal) {
-      const now = this.tryAcquire();
+    acquire(signal, owner) {
+      const key = ownerOf(owner);
+      const now = tryAcquire(key);
       if (now) return Promise.resolve(now);
       if (queue.length >= maxQueued) {
         throw new AdmissionRefusedError(
           429,
           WireErrorCode.Overloaded,
           `too many executions: ${running} running and ${queue.length} queued`,
+          retryAfterSeconds,
+        );
+      }
+      const queuedByKey = queue.filter((waiter) => waiter.owner === key).length;
+      if (queuedByKey >= maxQueuedPerKey) {
+        throw new AdmissionRefusedError(
+          429,
+          WireErrorCode.KeyQueueQuotaExceeded,
+          `this API key already has ${queuedByKey} executions waiting for a slot (its share of the queue) and holds ${holding(key)} of ${maxRunningPerKey} slots`,
           retryAfterSeconds,
         );
       }
@@ -117,6 +199,7 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
           reject(signal?.reason);
         };
         const waiter: Waiter = {
+          owner: key,
           grant: (release) => {
             signal?.removeEventListener("abort", onAbort);
             resolve(release);
@@ -132,7 +215,7 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
     },
 
     stats() {
-      return { running, queued: queue.length, maxRunning, maxQueued };
+      return { running, queued: queue.length, maxRunning, maxQueued, maxRunningPerKey, maxQueuedPerKey };
     },
 
     close() {
@@ -140,5 +223,41 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
       closed = true;
       for (const waiter of queue.splice(0)) waiter.refuse(shuttingDown());
     },
+  };
+}
+
+/** The server config's capacity fields (`server.*` in ptc.config.json). */
+export interface ServerCapacityConfig {
+  maxRunningExecutions?: number;
+  maxQueuedExecutions?: number;
+  maxRunningExecutionsPerKey?: number;
+  maxQueuedExecutionsPerKey?: number;
+  maxContainers?: number;
+  maxContainersPerKey?: number;
+}
+
+/** Every capacity limit of a server, resolved: what `createAdmissionController` and `ResourceOwners` take. */
+export interface ServerCapacity extends Required<AdmissionOptions>, Required<ContainerLimits> {}
+
+/**
+ * Resolves the config's capacity fields once, for the admission controller and the container account.
+ * An unset per-key limit is half the server's (`perKeyShare`) when two or more API keys are configured,
+ * and the whole server cap with a single key (there is no other key to keep room for). A per-key limit is
+ * never above its server cap.
+ */
+export function resolveServerCapacity(config: ServerCapacityConfig, apiKeyCount: number): ServerCapacity {
+  const maxRunning = config.maxRunningExecutions ?? DEFAULT_MAX_RUNNING_EXECUTIONS;
+  const maxQueued = config.maxQueuedExecutions ?? DEFAULT_MAX_QUEUED_EXECUTIONS;
+  const maxContainers = config.maxContainers ?? DEFAULT_MAX_CONTAINERS;
+  const share = (cap: number, configured: number | undefined) =>
+    Math.min(configured ?? (apiKeyCount > 1 ? perKeyShare(cap) : cap), cap);
+  return {
+    maxRunning,
+    maxQueued,
+    maxRunningPerKey: share(maxRunning, config.maxRunningExecutionsPerKey),
+    maxQueuedPerKey: share(maxQueued, config.maxQueuedExecutionsPerKey),
+    maxContainers,
+    maxContainersPerKey: share(maxContainers, config.maxContainersPerKey),
+    retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
   };
 }

@@ -3,7 +3,12 @@ import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { ExecutionResult, ToolCallRequest } from "../../protocol/execution.js";
-import type { ResourceOwners } from "../resource-owners.js";
+import {
+  type ContainerHolder,
+  ContainerQuotaError,
+  type LiveContainer,
+  type ResourceOwners,
+} from "../resource-owners.js";
 import { AnthropicHttpError, invalidRequest, notFound } from "./anthropic-errors.js";
 import type { CodeCallAnswer } from "./request-validation.js";
 import { newContainerId, newToolUseId } from "./response-builder.js";
@@ -170,11 +175,16 @@ export interface ContainerState {
   active: number;
 }
 
-/** Containers by id, owned by API keys, expired after `idleTimeoutMs` without use. */
-export class ContainerStore {
+/**
+ * Containers by id, owned by API keys, expired after `idleTimeoutMs` without use. Each counts against
+ * `ResourceOwners`' container cap and per-key quota from its creation until it ends.
+ */
+export class ContainerStore implements ContainerHolder {
   readonly #containers = new Map<string, ContainerState>();
-  readonly #expired = new Map<string, string>();
+  /** Ended containers: their owner, and whether they idled out or were ended to make room. */
+  readonly #expired = new Map<string, { owner: string; evicted: boolean }>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #detach: () => void;
 
   constructor(
     private readonly engine: Engine,
@@ -183,11 +193,25 @@ export class ContainerStore {
   ) {
     this.#sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(idleTimeoutMs / 4, 10_000)));
     this.#sweeper.unref();
+    this.#detach = owners.addContainerHolder(this);
   }
 
+  /**
+   * A new container for `owner`. Makes room first: while the key holds its container quota or the server
+   * its cap, the key's own least recently used idle container is ended (never another key's); with none
+   * idle, 429 `rate_limit_error` with `Retry-After`, its message led by `key_container_quota_exceeded` or
+   * `container_cap_reached`.
+   */
   create(owner: string): ContainerState {
     let id = newContainerId();
-    while (!this.owners.claim("container", id, owner)) id = newContainerId();
+    while (!this.owners.isFree("container", id)) id = newContainerId();
+    try {
+      this.owners.makeRoomForContainer(owner, id);
+    } catch (error) {
+      if (!(error instanceof ContainerQuotaError)) throw error;
+      throw new AnthropicHttpError(429, "rate_limit_error", `${error.code}: ${error.message}`, error.headers);
+    }
+    this.owners.claim("container", id, owner);
     const state: ContainerState = {
       id,
       owner,
@@ -207,11 +231,15 @@ export class ContainerStore {
   get(id: string, owner: string): ContainerState {
     const state = this.#containers.get(id);
     if (state && state.owner === owner && this.owners.owns("container", id, owner)) return state;
-    if (this.#expired.get(id) === owner) {
+    const expired = this.#expired.get(id);
+    if (expired?.owner === owner) {
+      const why = expired.evicted
+        ? "was ended to make room for a newer container of this API key (its container quota or the server's cap was reached)"
+        : `has expired (containers are removed after ${Math.round(this.idleTimeoutMs / 1000)} s without use)`;
       throw new AnthropicHttpError(
         400,
         "invalid_request_error",
-        `container_expired: container ${id} has expired (containers are removed after ${Math.round(this.idleTimeoutMs / 1000)} s without use, with their Python state and any paused code). Send the request again without "container" to start a new one.`,
+        `container_expired: container ${id} ${why}, with its Python state and any paused code. Send the request again without "container" to start a new one.`,
       );
     }
     throw notFound(`container ${id} not found`);
@@ -245,14 +273,28 @@ export class ContainerStore {
     }
   }
 
-  expire(state: ContainerState): void {
-    state.run?.cancel("container expired");
+  /** Every container is live from its creation on (`ContainerHolder`); idle when nothing runs, waits or is paused in it. */
+  *liveContainers(): Iterable<LiveContainer> {
+    for (const state of this.#containers.values()) {
+      const idle = state.active === 0 && (state.run === undefined || state.run.finished) && state.queued.length === 0;
+      yield { id: state.id, owner: state.owner, lastUsed: state.lastUsed, idle };
+    }
+  }
+
+  /** Ends an idle container to make room for a newer one of the same key (`ContainerHolder`). */
+  endContainer(id: string): void {
+    const state = this.#containers.get(id);
+    if (state) this.expire(state, true);
+  }
+
+  expire(state: ContainerState, evicted = false): void {
+    state.run?.cancel(evicted ? "container ended to make room" : "container expired");
     state.run = undefined;
     state.queued = [];
     this.#containers.delete(state.id);
     this.engine.closeContainer(state.id);
     this.owners.release("container", state.id);
-    this.#expired.set(state.id, state.owner);
+    this.#expired.set(state.id, { owner: state.owner, evicted });
     if (this.#expired.size > MAX_REMEMBERED_EXPIRED) {
       const oldest = this.#expired.keys().next();
       if (!oldest.done) this.#expired.delete(oldest.value);
@@ -261,6 +303,7 @@ export class ContainerStore {
 
   close(): void {
     clearInterval(this.#sweeper);
+    this.#detach();
     for (const state of [...this.#containers.values()]) this.expire(state);
   }
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import { ownerOf } from "../resource-owners.js";
+import { ownerOf, runAsOwner } from "../resource-owners.js";
 import { errorResponse, WireErrorCode } from "./wire-errors.js";
 
 export interface AuthVariables {
@@ -8,13 +8,18 @@ export interface AuthVariables {
   owner: string;
 }
 
-/** The key as @anthropic-ai/sdk (`x-api-key`) or the openai SDK (`Authorization: Bearer`) sends it. */
+/**
+ * The key as @anthropic-ai/sdk (`x-api-key`) or the openai SDK (`Authorization: Bearer KEY`, one space)
+ * sends it, byte for byte: nothing is trimmed, so a key with anything around it (a non-breaking space,
+ * a second space or a tab after `Bearer`) is another key, and fails. (HTTP itself drops spaces and tabs
+ * at the very start and end of a header value before any application sees it.)
+ */
 export function presentedKey(headers: Headers): string | undefined {
   const apiKey = headers.get("x-api-key");
-  if (apiKey) return apiKey.trim();
+  if (apiKey) return apiKey;
   const authorization = headers.get("authorization");
-  const match = authorization ? /^Bearer\s+(.+)$/i.exec(authorization.trim()) : null;
-  return match?.[1]?.trim();
+  const match = authorization ? /^Bearer (.+)$/i.exec(authorization) : null;
+  return match?.[1];
 }
 
 function digest(value: string): Buffer {
@@ -47,7 +52,9 @@ export function authenticate(apiKeys: readonly string[]): MiddlewareHandler<{ Va
       );
     }
     if (!matches(key)) return errorResponse(401, WireErrorCode.AuthenticationFailed, "invalid API key");
-    c.set("owner", ownerOf(key));
-    await next();
+    const owner = ownerOf(key);
+    c.set("owner", owner);
+    // The rest of the request runs as this owner: what it admits (e.g. a /v1/messages script's slot) counts against its key.
+    await runAsOwner(owner, next);
   };
 }

@@ -1,10 +1,10 @@
 import { newContainerId } from "../../engine/container-manager.js";
 import type { Engine } from "../../engine/engine.js";
-import type { ResourceOwners } from "../resource-owners.js";
+import type { ContainerHolder, LiveContainer, ResourceOwners } from "../resource-owners.js";
 import { HttpError, WireErrorCode } from "./wire-errors.js";
 
-/** Live containers per server (each keeps a sandbox); past it the least recently used idle one is ended. */
-export const DEFAULT_MAX_CONTAINERS = 32;
+/** Live containers per server; the cap and the per-key quota are `ResourceOwners`' (both endpoints together). */
+export { DEFAULT_MAX_CONTAINERS, DEFAULT_MAX_CONTAINERS_PER_KEY } from "../resource-owners.js";
 /** Ended containers remembered (so their id answers 410, not 404) at most this many, this long. */
 export const DEFAULT_MAX_EXPIRED_CONTAINERS = 10_000;
 export const DEFAULT_EXPIRED_CONTAINER_RETENTION_MS = 24 * 3_600_000;
@@ -29,25 +29,27 @@ export interface ContainerView {
 }
 
 export interface ContainerRecordsOptions {
-  maxContainers: number;
   /** The engine's `containerIdleTimeoutMs`, to report when a container expires. */
   containerIdleTimeoutMs: number;
-  /** `Retry-After` (seconds) of the 429 answered when every container is busy. */
-  retryAfterSeconds: number;
 }
 
 /**
  * The containers of the executions API: who owns each, whether it is alive (ours or the engine's),
- * and tombstones of ended ones so their ids answer 410 rather than 404.
+ * and tombstones of ended ones so their ids answer 410 rather than 404. Its live containers count
+ * against `ResourceOwners`' container cap and per-key quota.
  */
-export class ContainerRecords {
+export class ContainerRecords implements ContainerHolder {
   readonly #records = new Map<string, ContainerRecord>();
+  /** Stops counting these containers (at shutdown). */
+  readonly detach: () => void;
 
   constructor(
     private readonly engine: Engine,
     private readonly owners: ResourceOwners,
     private readonly options: ContainerRecordsOptions,
-  ) {}
+  ) {
+    this.detach = owners.addContainerHolder(this);
+  }
 
   /** A record by id, whoever owns it (for bookkeeping, never for answering a request). */
   get(id: string): ContainerRecord | undefined {
@@ -74,7 +76,8 @@ export class ContainerRecords {
   live(owner: string, id: string): ContainerRecord {
     const record = this.lookup(owner, id);
     if (record.endedAt !== undefined) {
-      const why = record.endReason === "evicted" ? "was ended to make room for newer ones" : "expired";
+      const why =
+        record.endReason === "evicted" ? "was ended to make room for newer containers of this API key" : "expired";
       throw new HttpError(410, WireErrorCode.ContainerExpired, `container ${id} ${why}; its Python state is gone`);
     }
     return record;
@@ -131,27 +134,31 @@ export class ContainerRecords {
       });
   }
 
+  /** Containers holding a sandbox (`ContainerHolder`): a queued execution's new container holds none yet. */
+  *liveContainers(): Iterable<LiveContainer> {
+    for (const record of this.#records.values()) {
+      if (record.endedAt !== undefined || !this.engine.hasContainer(record.id)) continue;
+      const view = this.describe(record);
+      yield { id: record.id, owner: record.owner, lastUsed: view.lastUsed, idle: view.status === "active" };
+    }
+  }
+
+  /** Ends an idle container to make room for a newer one of the same key (`ContainerHolder`); its id answers 410. */
+  endContainer(id: string): void {
+    const record = this.#records.get(id);
+    this.engine.closeContainer(id);
+    if (record && record.endedAt === undefined) this.#markEnded(record, "evicted");
+  }
+
   /**
-   * Before an execution starts in `record`: when it has no sandbox yet and the engine holds the cap, ends
-   * the least recently used idle container (429 if none is idle; with the running cap below the container
-   * cap there always is one).
+   * Before an execution starts in `record`: when it has no sandbox yet, makes room for it under the
+   * server's container cap and its key's quota (`ResourceOwners.makeRoomForContainer`: only the key's own
+   * least recently used idle container is ever ended; 429 `key_container_quota_exceeded` or
+   * `container_cap_reached` when it has none).
    */
   makeRoomFor(record: ContainerRecord): void {
     if (this.engine.hasContainer(record.id)) return;
-    const live = [...this.#records.values()].filter(
-      (other) => other.endedAt === undefined && this.engine.hasContainer(other.id),
-    );
-    if (live.length < this.options.maxContainers) return;
-    const idle = live
-      .filter((record) => record.active === 0 && this.engine.inspectContainer(record.id)?.busy !== true)
-      .sort((a, b) => this.describe(a).lastUsed - this.describe(b).lastUsed)[0];
-    if (!idle) {
-      throw new HttpError(429, WireErrorCode.Overloaded, `all ${live.length} containers are busy`, {
-        "retry-after": String(this.options.retryAfterSeconds),
-      });
-    }
-    this.engine.closeContainer(idle.id);
-    this.#markEnded(idle, "evicted");
+    this.owners.makeRoomForContainer(record.owner, record.id);
   }
 
   #markEnded(record: ContainerRecord, reason: NonNullable<ContainerRecord["endReason"]>): void {

@@ -3,19 +3,9 @@ import { type Engine, type ExecuteRequest, newExecutionId } from "../../engine/e
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
-import {
-  type AdmissionController,
-  AdmissionRefusedError,
-  type AdmissionRelease,
-  DEFAULT_RETRY_AFTER_SECONDS,
-} from "../admission.js";
+import { type AdmissionController, AdmissionRefusedError, type AdmissionRelease } from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
-import {
-  type ContainerRecord,
-  ContainerRecords,
-  type ContainerView,
-  DEFAULT_MAX_CONTAINERS,
-} from "./container-records.js";
+import { type ContainerRecord, ContainerRecords, type ContainerView } from "./container-records.js";
 import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
 import { HttpError, WireErrorCode } from "./wire-errors.js";
 
@@ -32,7 +22,7 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /**
  * Executions waiting for their turn in one busy container (the engine runs one at a time per container).
  * They wait without an admission slot, so requests piling up on one paused container cannot take every
- * slot of the server; past this many, 429.
+ * slot of the server; past this many, 429 `container_queue_full`.
  */
 export const DEFAULT_MAX_WAITING_PER_CONTAINER = 8;
 
@@ -40,11 +30,8 @@ export interface ExecutionStoreOptions {
   finishedRetentionMs?: number;
   maxFinished?: number;
   maxFinishedBytes?: number;
-  maxContainers?: number;
   /** The engine's `containerIdleTimeoutMs`, to report when a container expires. */
   containerIdleTimeoutMs?: number;
-  /** `Retry-After` (seconds) of the 429 answered when every container is busy. */
-  retryAfterSeconds?: number;
 }
 
 export type CallSubmission = { callId: string; submission: ToolResultSubmission };
@@ -77,9 +64,7 @@ export class ExecutionStore {
       finishedRetentionMs: options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
       maxFinished: options.maxFinished ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
       maxFinishedBytes: options.maxFinishedBytes ?? DEFAULT_MAX_FINISHED_BYTES,
-      maxContainers: options.maxContainers ?? DEFAULT_MAX_CONTAINERS,
       containerIdleTimeoutMs: options.containerIdleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
-      retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
     };
     this.#containers = new ContainerRecords(engine, owners, this.#options);
     this.#sweeper = setInterval(() => this.#sweep(), DEFAULT_SWEEP_INTERVAL_MS);
@@ -101,12 +86,15 @@ export class ExecutionStore {
 
   /**
    * Admits an execution: in a new container unless `container` names one of the owner's live ones
-   * (404/410 before anything else). Started at once when a slot is free (engine errors then surface
-   * as 400), else queued; a full queue is a 429 and nothing is created.
+   * (404/410 before anything else). A new container the key could not get even with a slot free (its
+   * quota or the server's cap held, none of its own containers idle) is a 429 at once. Started at once
+   * when a slot is free for this key (engine errors then surface as 400), else queued; a full queue, or
+   * the key's full share of it, is a 429 and nothing is created.
    */
   create(owner: string, container: string | undefined, request: StoredExecution["request"]): StoredExecution {
     if (this.#closing) throw new HttpError(503, WireErrorCode.ShuttingDown, "the server is shutting down");
     const named = container === undefined ? undefined : this.container(owner, container);
+    if (named === undefined) this.owners.checkContainerRoom(owner);
     const ahead = named === undefined ? undefined : this.#latestIn(named.id);
     let release: AdmissionRelease | undefined;
     let waiting: { granted: Promise<AdmissionRelease>; abort: AbortController } | undefined;
@@ -115,24 +103,24 @@ export class ExecutionStore {
       if (this.#waitingIn(ahead.containerId) >= DEFAULT_MAX_WAITING_PER_CONTAINER) {
         throw new AdmissionRefusedError(
           429,
-          WireErrorCode.Overloaded,
+          WireErrorCode.ContainerQueueFull,
           `container ${ahead.containerId} already has ${DEFAULT_MAX_WAITING_PER_CONTAINER} executions waiting for their turn`,
-          this.#options.retryAfterSeconds,
+          this.owners.retryAfterSeconds,
         );
       }
       const abort = new AbortController();
       const granted = ahead.finished.then(() => {
         if (abort.signal.aborted) throw abort.signal.reason;
-        return this.admission.acquire(abort.signal);
+        return this.admission.acquire(abort.signal, owner);
       });
       granted.catch(() => {});
       waiting = { granted, abort };
     } else {
-      release = this.admission.tryAcquire();
+      release = this.admission.tryAcquire(owner);
     }
     if (!release && !waiting) {
       const abort = new AbortController();
-      waiting = { granted: this.admission.acquire(abort.signal), abort }; // 429 here when the queue is full
+      waiting = { granted: this.admission.acquire(abort.signal, owner), abort }; // 429 here when the queue is full
       waiting.granted.catch(() => {}); // handled below, or never needed when creation fails
     }
     let record: ContainerRecord;
@@ -271,6 +259,7 @@ export class ExecutionStore {
     for (const entry of [...this.#running.keys()]) this.cancel(entry, "the server is shutting down");
     await finished();
     clearInterval(this.#sweeper);
+    this.#containers.detach();
   }
 
   #start(entry: StoredExecution, release: AdmissionRelease): void {
@@ -294,8 +283,10 @@ export class ExecutionStore {
       this.#start(entry, release);
     } catch (error) {
       release();
-      const message = error instanceof Error ? error.message : String(error);
-      // An HttpError here is the container cap (every container busy: a running cap above the container cap).
+      const reason = error instanceof Error ? error.message : String(error);
+      // An HttpError here is the container cap or the key's container quota (room was checked when the
+      // execution was queued; meanwhile the key's containers all became busy): its code leads the message.
+      const message = error instanceof HttpError ? `${error.code}: ${reason}` : reason;
       const code = PtcError.is(error)
         ? error.code
         : error instanceof HttpError

@@ -11,7 +11,16 @@ export const WireErrorCode = {
   NotFound: "not_found",
   ContainerExpired: "container_expired",
   ExecutionFinished: "execution_finished",
+  /** The server's admission queue is full. */
   Overloaded: "overloaded",
+  /** This key already has its share of the admission queue waiting. */
+  KeyQueueQuotaExceeded: "key_queue_quota_exceeded",
+  /** This key holds its share of live containers and none of them is idle. */
+  KeyContainerQuotaExceeded: "key_container_quota_exceeded",
+  /** The server holds its cap of live containers and none of this key's is idle. */
+  ContainerCapReached: "container_cap_reached",
+  /** Too many executions already wait for their turn in this (busy) container. */
+  ContainerQueueFull: "container_queue_full",
   PayloadTooLarge: "payload_too_large",
   ShuttingDown: "shutting_down",
   UpstreamUnavailable: "upstream_unavailable",
