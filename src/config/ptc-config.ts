@@ -96,6 +96,9 @@ export const PtcConfigSchema = z.strictObject({
       maxOutputBytes: positive.optional(),
       memoryBytes: positive.optional(),
       maxToolInputBytes: positive.optional(),
+      maxTotalToolInputBytes: positive.optional(),
+      maxToolResultBytes: positive.optional(),
+      maxTotalToolResultBytes: positive.optional(),
     })
     .optional(),
   /** Idle time after which a container and its Python state are dropped. Default 5 minutes. */
