@@ -63,17 +63,24 @@ describe("misbehaving servers", () => {
     await assert.rejects(source.callTool("flaky", {}, callContext()), /tool server "odd" was closed/);
   });
 
-  test("oversized, non-JSON, empty and 5xx answers become tool_error", async () => {
+  test("oversized answers become tool_result_too_large, read no further than the call's limit; non-JSON, empty and 5xx ones tool_error", async () => {
     const source = new HttpToolSource("odd", { url: `${url}/odd` });
-    const cases: Array<[string, RegExp]> = [
-      ["huge", /sent a response larger than 10485760 bytes/],
-      ["text", /answered with a body that is not JSON: OK/],
-      ["empty", /broke the ptc-tools\/1 protocol: the response has neither "content" nor "error"/],
-      ["boom", /tool server "odd" \(tool "boom"\) failed with HTTP 500: database down/],
+    const cases: Array<[string, RegExp, ErrorCode, number | undefined]> = [
+      ["huge", /sent a response larger than 10485760 bytes/, ErrorCode.ToolResultTooLarge, undefined],
+      ["huge", /sent a response larger than 1113536 bytes/, ErrorCode.ToolResultTooLarge, 1_048_000],
+      ["text", /answered with a body that is not JSON: OK/, ErrorCode.ToolError, undefined],
+      [
+        "empty",
+        /broke the ptc-tools\/1 protocol: the response has neither "content" nor "error"/,
+        ErrorCode.ToolError,
+        undefined,
+      ],
+      ["boom", /tool server "odd" \(tool "boom"\) failed with HTTP 500: database down/, ErrorCode.ToolError, undefined],
     ];
-    for (const [name, pattern] of cases) {
-      await assert.rejects(source.callTool(name, {}, callContext()), (error: unknown) => {
-        assert.ok(PtcError.is(error, ErrorCode.ToolError), String(error));
+    for (const [name, pattern, code, maxResultBytes] of cases) {
+      const context = callContext(maxResultBytes === undefined ? {} : { maxResultBytes });
+      await assert.rejects(source.callTool(name, {}, context), (error: unknown) => {
+        assert.ok(PtcError.is(error, code), String(error));
         assert.match(error.message, pattern);
         return true;
       });
