@@ -1,6 +1,7 @@
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import { anthropicErrorFor, UpstreamError } from "../../upstream/upstream-error.js";
 import { AdmissionRefusedError } from "../admission.js";
+import { WireErrorCode } from "../http/wire-errors.js";
 
 /** Anthropic's error `type`s that this endpoint produces. */
 export type AnthropicErrorType =
@@ -61,6 +62,10 @@ export function toAnthropicError(error: unknown): AnthropicHttpError {
     return new AnthropicHttpError(status, mapped.type, mapped.message);
   }
   if (error instanceof AdmissionRefusedError) {
+    // This key's own share of the queue is full: a rate limit of this key, not the server's overload.
+    if (error.code === WireErrorCode.KeyQueueQuotaExceeded) {
+      return new AnthropicHttpError(429, "rate_limit_error", `${error.code}: ${error.message}`, error.headers);
+    }
     // The server's execution slots and queue are full: Anthropic's "temporarily overloaded", which the SDK retries after Retry-After.
     if (error.status === 429) return new AnthropicHttpError(529, "overloaded_error", error.message, error.headers);
     return new AnthropicHttpError(529, "overloaded_error", "the server is shutting down");
