@@ -42,7 +42,7 @@ function rssGrowthDuring<T>(work: () => Promise<T>): Promise<{ value: T; peakGro
   );
 }
 
-test("hundreds of refused 9 MB calls: past the input budget each is refused with tool_input_total_limit; the host holds none of them", async () => {
+test("hundreds of refused 9 MB calls: past the input budget each is refused with tool_input_total_limit; the host holds none of them", async (t) => {
   // Protections: maxTotalToolInputBytes (every call's input counts, refused or not) and refused calls
   // keeping no large input in their records (tool-call-broker.ts).
   await underAttack(harness, async () => {
@@ -72,6 +72,7 @@ test("hundreds of refused 9 MB calls: past the input budget each is refused with
     const recorded = await harness.request("GET", `/v1/executions/${state.id}`);
     assert.equal(recorded.status, 200);
     assert.ok(recorded.text.length < 1 * MB, `the record is ${recorded.text.length} characters`);
+    t.diagnostic(`host RSS peak growth ${Math.round(peakGrowth / MB)} MiB over 120 calls of 9 MiB`);
     assert.ok(peakGrowth < 300 * MB, `host RSS grew ${Math.round(peakGrowth / MB)} MiB`);
   });
 });
@@ -99,7 +100,7 @@ test("a tool name longer than any tool's is refused as not found, in the sandbox
   });
 });
 
-test("a 100 MB tool result fails that call with tool_result_too_large, again and again, and the host never holds them", async () => {
+test("a 100 MB tool result fails that call with tool_result_too_large, again and again, and the host never holds them", async (t) => {
   // Protection: maxToolResultBytes, checked before the result is serialised (tool-result-encoding.ts).
   await underAttack(harness, async () => {
     const { value: state, peakGrowth } = await rssGrowthDuring(() =>
@@ -122,6 +123,7 @@ test("a 100 MB tool result fails that call with tool_result_too_large, again and
     assert.equal(result.stdout.split("\n")[0], "30 {'tool_result_too_large'}");
     assert.match(result.stdout, /result of huge_result is over the limit of \d+ bytes/);
     assert.ok(result.limits_hit.includes("tool_result_too_large"));
+    t.diagnostic(`host RSS peak growth ${Math.round(peakGrowth / MB)} MiB over 30 results of 100 MiB`);
     assert.ok(peakGrowth < 150 * MB, `host RSS grew ${Math.round(peakGrowth / MB)} MiB`);
   });
 });
@@ -181,7 +183,7 @@ test("computing next to an unanswered call is charged: active_timeout, and the e
   });
 });
 
-test("an input with 550,000 extra keys (9 MB) is refused at the first error: the host's event loop stays responsive", async () => {
+test("an input with 550,000 extra keys (9 MB) is refused at the first error: the host's event loop stays responsive", async (t) => {
   // Protection: validation stops at the first error (schema-validator.ts); the input budget bounds the rest.
   await underAttack(harness, async () => {
     const latencies: number[] = [];
@@ -214,6 +216,7 @@ test("an input with 550,000 extra keys (9 MB) is refused at the first error: the
     );
     latencies.sort((a, b) => a - b);
     const median = latencies[Math.floor(latencies.length / 2)] ?? 0;
+    t.diagnostic(`/health median ${Math.round(median)} ms, max ${Math.round(latencies.at(-1) ?? 0)} ms`);
     assert.ok(median < 300, `/health median ${Math.round(median)} ms`);
   });
 });
