@@ -33,6 +33,14 @@ export {
   type ToolResultSubmission,
 } from "./engine/index.js";
 export * from "./protocol/index.js";
+export type {
+  InferToolInput,
+  InferToolOutput,
+  JsonSchemaToolDefinition,
+  StandardSchema,
+  ToolSchema,
+  TypedToolDefinition,
+} from "./protocol/tool.js";
 export { createSalesDatabase, createSampleTools } from "./sample/index.js";
 export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "./sandbox/sandbox-pool.js";
 export { resolveSandboxRuntime, type SandboxRuntime } from "./sandbox/sandbox-runtime.js";
@@ -50,9 +58,12 @@ export {
 } from "./sources/index.js";
 export {
   generatePythonStubs,
+  isStandardSchema,
   normalizeCallers,
   type RegisteredTool,
+  resolveToolDefinition,
   ToolRegistry,
+  toolSchemaToJsonSchema,
   toPythonName,
 } from "./tools/index.js";
 export {

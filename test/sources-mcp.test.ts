@@ -51,7 +51,11 @@ describe("MCP servers through the engine", () => {
     assert.ok(names.includes("filesystem__read_text_file"));
     assert.ok(toolSet.tools.every((tool) => tool.allowedCallers?.join() === "code_execution"));
     const structured = toolSet.tools.find((tool) => tool.name === "everything__get_structured_content");
-    assert.equal(structured?.outputSchema?.type, "object", "outputSchema is passed on");
+    assert.equal(
+      (structured?.outputSchema as { type?: unknown } | undefined)?.type,
+      "object",
+      "outputSchema is passed on",
+    );
   });
 
   test("Python stubs name every MCP tool", () => {

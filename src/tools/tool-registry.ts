@@ -2,15 +2,17 @@ import type { ValidateFunction } from "ajv";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { ResultMode } from "../protocol/execution.js";
 import { isJsonObject } from "../protocol/json-schema.js";
-import type { ToolCaller, ToolDefinition } from "../protocol/tool.js";
+import type { JsonSchemaToolDefinition, ToolCaller, ToolDefinition } from "../protocol/tool.js";
 import { normalizeCallers } from "./allowed-callers.js";
 import { inspectToolInput } from "./input-guard.js";
 import { toPythonName } from "./python-names.js";
 import { generatePythonStubs } from "./python-stubs.js";
+import { resolveToolDefinition } from "./schema-source.js";
 import { describeValidationErrors, SchemaCompiler } from "./schema-validator.js";
 
 export interface RegisteredTool {
-  readonly definition: ToolDefinition;
+  /** Schemas as JSON Schema: zod and Standard Schemas are converted once, here (`resolveToolDefinition`). */
+  readonly definition: JsonSchemaToolDefinition;
   readonly name: string;
   readonly pythonName: string;
   readonly callers: ReadonlySet<ToolCaller>;
@@ -46,12 +48,13 @@ function invalid(message: string, details: Record<string, unknown>): PtcError {
   return new PtcError(ErrorCode.InvalidRequest, message, details);
 }
 
-function register(definition: ToolDefinition, compiler: SchemaCompiler): [RegisteredTool, ValidateFunction] {
-  if (typeof definition !== "object" || definition === null) throw invalid("Each tool must be an object", {});
-  const { name } = definition;
+function register(source: ToolDefinition, compiler: SchemaCompiler): [RegisteredTool, ValidateFunction] {
+  if (typeof source !== "object" || source === null) throw invalid("Each tool must be an object", {});
+  const { name } = source;
   if (typeof name !== "string" || !TOOL_NAME.test(name)) {
     throw invalid(`Invalid tool name ${quoted(String(name))}: must match ${TOOL_NAME.source}`, { tool: String(name) });
   }
+  const definition = resolveToolDefinition(source);
   if (!isJsonObject(definition.inputSchema) || definition.inputSchema.type !== "object") {
     throw invalid(`Tool ${quoted(name)}: inputSchema must be a JSON Schema with "type": "object"`, { tool: name });
   }
