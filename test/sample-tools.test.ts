@@ -169,7 +169,8 @@ describe("query_database runs SQL where it can be stopped", () => {
       clearInterval(ticker);
     }
     const elapsed = performance.now() - started;
-    assert.ok(elapsed < 2_000, `stopped after ${Math.round(elapsed)} ms`);
+    // Unaborted, the query runs for tens of seconds: a bound well under that, loose for a loaded machine.
+    assert.ok(elapsed < 8_000, `stopped after ${Math.round(elapsed)} ms`);
     assert.ok(ticks >= 5, `the event loop ran ${ticks} timer ticks during the query`);
     assert.deepEqual(await rows("SELECT 6 * 7 AS n"), [{ n: 42 }], "later queries work");
   });
