@@ -73,3 +73,10 @@ export function millisecondsFlag(parsed: ParsedArguments, name: string): number 
   }
   return milliseconds;
 }
+
+/** `ptc run`, `ptc serve` and `ptc mcp`: run sandboxes on a weaker Node than `ptc setup` installs, with a warning. */
+export const ALLOW_DEGRADED_ISOLATION = "allow-degraded-isolation";
+
+export const ALLOW_DEGRADED_ISOLATION_USAGE = `  --allow-degraded-isolation
+                       run sandboxes on this host's Node when \`npx ptc setup\` has not installed the sandbox
+                       runtime (its permission model does not cover the network; no asyncio.run)`;

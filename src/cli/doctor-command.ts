@@ -2,6 +2,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createEngine } from "../engine/engine.js";
+import { cacheDirectoryPath } from "../sandbox/cache-directory.js";
+import { resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
 import { parseArguments } from "./arguments.js";
 import { ISOLATION_PROBE_SCRIPT, parseProbeOutput } from "./isolation-probes.js";
 import { threatStatement } from "./threat-statement.js";
@@ -21,7 +23,9 @@ async function probeTarget(): Promise<{ url: string; hits: () => number; close: 
 /** Reports the runtime, the isolation actually in force (with live probes), and what it does not cover. */
 export async function doctorCommand(argv: readonly string[]): Promise<number> {
   const { flags } = parseArguments(argv, [], ["json"]);
-  const engine = createEngine({ pool: { size: 1 } });
+  // doctor reports the isolation in force, degraded or not: it never refuses to look.
+  const engine = createEngine({ pool: { size: 1, allowDegradedIsolation: true } });
+  const runtime = resolveSandboxRuntime();
   const target = await probeTarget();
   const started = performance.now();
   try {
@@ -42,6 +46,8 @@ export async function doctorCommand(argv: readonly string[]): Promise<number> {
     const report = {
       host: { node: process.version, platform: `${process.platform}-${process.arch}` },
       isolation: engine.isolation,
+      sandboxNode: { path: runtime.nodePath, source: runtime.nodeSource },
+      cache: cacheDirectoryPath(),
       python: result.stdout.trim(),
       pool: { ...engine.stats().pool, coldStartMs: Math.round(coldStartMs) },
       check: result.status === "completed" ? "ok" : `failed: ${result.error?.message}`,
@@ -57,6 +63,8 @@ export async function doctorCommand(argv: readonly string[]): Promise<number> {
           `ptc doctor`,
           `  host node        ${report.host.node} (${report.host.platform})`,
           `  sandbox          ${iso.runtime}, Python ${report.python}, node ${iso.nodeVersion}`,
+          `  sandbox node     ${report.sandboxNode.path} (${report.sandboxNode.source})`,
+          `  cache            ${report.cache}`,
           `  isolation        ${iso.level}`,
           `  network blocked  ${iso.networkBlocked ? "yes" : "NO"}`,
           `  asyncio.run      ${iso.stackSwitching ? "yes" : "no (no WebAssembly stack switching)"}`,

@@ -1,5 +1,6 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { createEngine } from "../engine/engine.js";
+import { checkSandboxIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
 import { createMcpServerFactory } from "../server/mcp/create-mcp-server.js";
 import { DEFAULT_MCP_HTTP_PORT, serveMcpHttp } from "../server/mcp/mcp-http-server.js";
 import { claimStdoutForProtocol } from "../server/mcp/protocol-stdout.js";
@@ -8,11 +9,16 @@ import {
   DEFAULT_INDEX_TOOL_THRESHOLD,
   type ToolIndexMode,
 } from "../server/mcp/tool-index.js";
-import { parseArguments, resultModeFlag } from "./arguments.js";
+import {
+  ALLOW_DEGRADED_ISOLATION,
+  ALLOW_DEGRADED_ISOLATION_USAGE,
+  parseArguments,
+  resultModeFlag,
+} from "./arguments.js";
 import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
 export const MCP_USAGE = `ptc mcp [--config FILE] [--mcp "COMMAND ..."]... [--tools MODULE]... [--sample | --no-sample]
-        [--http [PORT]] [--tool-index auto|always|never] [--result-mode json|text]
+        [--http [PORT]] [--tool-index auto|always|never] [--result-mode json|text] [--allow-degraded-isolation]
 
 Serves the configured tools to MCP clients (Claude Desktop, Cursor, ...) as one execute_code tool: the
 model writes Python that calls them, and only the script's output comes back. Tools that allow direct
@@ -23,15 +29,21 @@ ${TOOL_FLAGS_USAGE}
   --http [PORT]        streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio (default port ${DEFAULT_MCP_HTTP_PORT}; 0 picks one)
   --tool-index MODE    auto (default): past ${DEFAULT_INDEX_TOOL_THRESHOLD} tools or ${DEFAULT_INDEX_STUB_CHARS} characters of stubs, execute_code
                        lists names only and search_tools / describe_tools load signatures on demand
-  --result-mode MODE   json (default): tool results arrive decoded; text: as str, like hosted code execution`;
+  --result-mode MODE   json (default): tool results arrive decoded; text: as str, like hosted code execution
+${ALLOW_DEGRADED_ISOLATION_USAGE}`;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 export async function mcpCommand(argv: readonly string[]): Promise<number> {
-  const parsed = parseArguments(argv, [...TOOL_FLAGS.valued, "tool-index", "result-mode"], [...TOOL_FLAGS.booleans], {
-    repeatable: TOOL_FLAGS.repeatable,
-    optionalValue: ["http"],
-  });
+  const parsed = parseArguments(
+    argv,
+    [...TOOL_FLAGS.valued, "tool-index", "result-mode"],
+    [...TOOL_FLAGS.booleans, ALLOW_DEGRADED_ISOLATION],
+    {
+      repeatable: TOOL_FLAGS.repeatable,
+      optionalValue: ["http"],
+    },
+  );
   if (parsed.positionals.length > 0) throw new Error(`unexpected argument ${parsed.positionals[0]}\n\n${MCP_USAGE}`);
   const http = parsed.flags.get("http");
   const port = http === undefined ? undefined : http === true ? DEFAULT_MCP_HTTP_PORT : Number(http);
@@ -44,6 +56,9 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
   }
   const resultMode = resultModeFlag(parsed);
   // In stdio mode stdout is the protocol channel: a tools module that prints must not corrupt it.
+  const allowDegradedIsolation = parsed.flags.has(ALLOW_DEGRADED_ISOLATION);
+  // Before stdout is claimed and any tool source opens: a runtime weaker than `ptc setup`'s is refused here.
+  checkSandboxIsolation(resolveSandboxRuntime(), allowDegradedIsolation);
   const protocolStdout = port === undefined ? claimStdoutForProtocol() : undefined;
   let opened: Awaited<ReturnType<typeof openTools>>;
   try {
@@ -55,7 +70,7 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
   const { config } = opened.loaded;
   const engine = createEngine({
     tools: opened.tools,
-    pool: { size: 1 },
+    pool: { size: 1, allowDegradedIsolation },
     ...(config.limits ? { limits: config.limits } : {}),
     ...(config.containerIdleTimeoutMs ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
   });

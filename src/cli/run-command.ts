@@ -1,11 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { createEngine } from "../engine/engine.js";
-import { millisecondsFlag, parseArguments, resultModeFlag } from "./arguments.js";
+import { checkSandboxIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
+import {
+  ALLOW_DEGRADED_ISOLATION,
+  ALLOW_DEGRADED_ISOLATION_USAGE,
+  millisecondsFlag,
+  parseArguments,
+  resultModeFlag,
+} from "./arguments.js";
 import { formatSummary } from "./format.js";
 import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
 export const RUN_USAGE = `ptc run FILE.py [--config FILE] [--mcp "COMMAND ..."]... [--tools MODULE]... [--sample | --no-sample]
-        [--json] [--result-mode json|text] [--timeout MS]
+        [--json] [--result-mode json|text] [--timeout MS] [--allow-degraded-isolation]
 
 Runs a Python script (- for stdin) in the sandbox. Its tools come from ptc.config.json and the flags;
 with no config file and no --mcp they include the built-in sample (a SQLite sales database as
@@ -14,13 +21,14 @@ query_database(sql), files, logs, endpoints).
 ${TOOL_FLAGS_USAGE}
   --json               print the full result as JSON instead of the output and a summary
   --result-mode MODE   json (default): tool results arrive decoded; text: as str, like hosted code execution
-  --timeout MS         wall-clock limit of the execution`;
+  --timeout MS         wall-clock limit of the execution
+${ALLOW_DEGRADED_ISOLATION_USAGE}`;
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const parsed = parseArguments(
     argv,
     [...TOOL_FLAGS.valued, "result-mode", "timeout"],
-    [...TOOL_FLAGS.booleans, "json"],
+    [...TOOL_FLAGS.booleans, "json", ALLOW_DEGRADED_ISOLATION],
     {
       repeatable: TOOL_FLAGS.repeatable,
     },
@@ -33,11 +41,14 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   }
   const resultMode = resultModeFlag(parsed);
   const timeout = millisecondsFlag(parsed, "timeout");
+  const allowDegradedIsolation = flags.has(ALLOW_DEGRADED_ISOLATION);
+  // Before any tool source opens: a runtime weaker than `ptc setup`'s is refused here in one line.
+  checkSandboxIsolation(resolveSandboxRuntime(), allowDegradedIsolation);
   const code = file === "-" ? await readStdin() : await readFile(file, "utf8");
   const opened = await openTools(toolOptionsFromArguments(parsed));
   const { config } = opened.loaded;
   const engine = createEngine({
-    pool: { size: 0 },
+    pool: { size: 0, allowDegradedIsolation },
     tools: opened.tools,
     ...(config.limits ? { limits: config.limits } : {}),
   });

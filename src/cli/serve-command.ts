@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../config/load-config.js";
 import { createEngine } from "../engine/engine.js";
+import { checkSandboxIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
 import { createAdmissionController, resolveServerCapacity } from "../server/admission.js";
 import { createMessagesHandler, type MessagesHandler } from "../server/anthropic/messages-handler.js";
 import { createServerApp } from "../server/http/create-server-app.js";
@@ -8,10 +9,11 @@ import { createJsonLogger } from "../server/http/logger.js";
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../server/http/start-server.js";
 import { ResourceOwners } from "../server/resource-owners.js";
 import { upstreamFromConfig } from "../upstream/upstream-from-config.js";
-import { parseArguments } from "./arguments.js";
+import { ALLOW_DEGRADED_ISOLATION, ALLOW_DEGRADED_ISOLATION_USAGE, parseArguments } from "./arguments.js";
 import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
 export const SERVE_USAGE = `ptc serve [--config FILE] [--host HOST] [--port PORT] [--sample] [--mcp "COMMAND ..."] [--tools MODULE]
+        [--allow-degraded-isolation]
 
 HTTP server: the native executions API (/v1/executions, /v1/containers) and, with server.upstream
 configured, Anthropic-compatible POST /v1/messages. Prints "listening on URL" on stdout once bound;
@@ -20,6 +22,7 @@ logs are JSON lines on stderr. Docs: docs/server.md.
   --host HOST          interface to bind (default: server.host, else ${DEFAULT_HOST}: loopback only)
   --port PORT          port (default: server.port, else ${DEFAULT_PORT}; 0 picks a free one)
 ${TOOL_FLAGS_USAGE.replace("default: included only when there is no config file and no --mcp", "default: config.sample, else left out")}
+${ALLOW_DEGRADED_ISOLATION_USAGE}
 
 API keys: server.apiKeys in ptc.config.json plus PTC_API_KEYS (comma-separated). With neither,
 ptc serve generates a random key for this run and prints it once on stderr: the server never runs
@@ -38,13 +41,19 @@ function parsePort(value: string): number {
 }
 
 export async function serveCommand(argv: readonly string[]): Promise<number> {
-  const parsed = parseArguments(argv, [...TOOL_FLAGS.valued, "host", "port"], [...TOOL_FLAGS.booleans], {
-    repeatable: [...TOOL_FLAGS.repeatable],
-  });
+  const parsed = parseArguments(
+    argv,
+    [...TOOL_FLAGS.valued, "host", "port"],
+    [...TOOL_FLAGS.booleans, ALLOW_DEGRADED_ISOLATION],
+    { repeatable: [...TOOL_FLAGS.repeatable] },
+  );
   if (parsed.positionals.length > 0) {
     process.stderr.write(`${SERVE_USAGE}\n`);
     return 2;
   }
+  const allowDegradedIsolation = parsed.flags.has(ALLOW_DEGRADED_ISOLATION);
+  // Before anything opens or binds: a runtime weaker than `ptc setup`'s is refused here in one line.
+  checkSandboxIsolation(resolveSandboxRuntime(), allowDegradedIsolation);
   const toolOptions = toolOptionsFromArguments(parsed);
   // A server exposes only what it is configured with: the sample tools are opt-in here.
   const { config } = await loadConfig(toolOptions.configPath);
@@ -69,6 +78,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
 
   const opened = await openTools({ ...toolOptions, sample });
   const engine = createEngine({
+    pool: { allowDegradedIsolation },
     tools: opened.tools,
     ...(config.limits ? { limits: config.limits } : {}),
     ...(config.containerIdleTimeoutMs !== undefined ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),

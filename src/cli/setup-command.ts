@@ -1,19 +1,36 @@
+import { cacheDirectoryPath } from "../sandbox/cache-directory.js";
 import { ensureMemorySnapshot } from "../sandbox/memory-snapshot.js";
-import { installSandboxNode, SANDBOX_NODE_VERSION } from "../sandbox/sandbox-node.js";
-import { resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
+import { installSandboxNode, SANDBOX_NODE_VERSION, sandboxNodeInstallable } from "../sandbox/sandbox-node.js";
+import { degradedIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
 
-/** Installs the pinned sandbox Node and builds the Pyodide memory snapshot, so the first run is fast. */
+/**
+ * Installs the pinned sandbox Node into ptc's cache (`PTC_CACHE_DIR`, else the user's cache folder) and
+ * builds the Pyodide memory snapshot, so the first run is fast. Exits 1 when this platform has a pinned
+ * Node and it could not be installed: without it ptc refuses to start sandboxes here.
+ */
 export async function setupCommand(): Promise<number> {
   const log = (line: string) => process.stderr.write(`ptc setup: ${line}\n`);
+  log(
+    `cache: ${cacheDirectoryPath()}${process.env.PTC_CACHE_DIR ? " (PTC_CACHE_DIR)" : " (set PTC_CACHE_DIR to move it)"}`,
+  );
+  let failed = false;
   try {
     installSandboxNode(log);
   } catch (error) {
+    failed = sandboxNodeInstallable();
     log(`could not install sandbox Node ${SANDBOX_NODE_VERSION}: ${error instanceof Error ? error.message : error}`);
-    log("sandboxes will run on this process's Node, with the weaker isolation `ptc doctor` reports");
   }
   const runtime = resolveSandboxRuntime();
+  const degraded = degradedIsolation(runtime);
+  if (degraded) {
+    log(
+      sandboxNodeInstallable()
+        ? `sandboxes would run on ${degraded}: ptc run/serve/mcp and createEngine refuse that unless allowed (--allow-degraded-isolation)`
+        : `sandboxes would run on ${degraded}: ptc runs with it and warns (set PTC_SANDBOX_NODE to a Node >= 25 for the full isolation)`,
+    );
+  }
   const snapshot = await ensureMemorySnapshot(runtime);
   log(snapshot ? `memory snapshot ready (${snapshot})` : "memory snapshot unavailable; sandboxes will start cold");
   log(`isolation: ${runtime.isolation.level}, node ${runtime.nodeVersion}`);
-  return 0;
+  return failed ? 1 : 0;
 }

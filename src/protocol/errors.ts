@@ -24,6 +24,11 @@ export const ErrorCode = {
   PythonError: "python_error",
   SandboxCrashed: "sandbox_crashed",
   SandboxUnavailable: "sandbox_unavailable",
+  /**
+   * The sandbox would run on a Node weaker than the pinned runtime `ptc setup` installs (no network in its
+   * permission model, no `asyncio.run`) where setup could provide it; refused unless the caller opts in.
+   */
+  IsolationDegraded: "isolation_degraded",
   Cancelled: "cancelled",
   UnknownToolCall: "unknown_tool_call",
   InvalidRequest: "invalid_request",

@@ -5,12 +5,24 @@ import { join } from "node:path";
 import { cacheDirectory } from "./cache-directory.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
-function snapshotKey(runtime: SandboxRuntime): string {
+// src/sandbox/ in a checkout, dist/sandbox/ when installed: ptc's package.json is two folders up.
+const PTC_VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+/**
+ * The snapshot's file name in ptc's cache, which every ptc version and project of this user shares:
+ * the Pyodide version, then a hash of all a snapshot depends on (the sandbox Node, ptc's version and
+ * child script, the Pyodide package), so no two of them ever read each other's.
+ */
+function snapshotName(runtime: SandboxRuntime): string {
+  const pyodideManifest = readFileSync(join(runtime.pyodideDir, "package.json"));
+  const pyodideVersion = (JSON.parse(pyodideManifest.toString("utf8")) as { version: string }).version;
   const hash = createHash("sha256");
-  hash.update(runtime.nodeVersion);
+  hash.update(`${runtime.nodeVersion}\0${PTC_VERSION}\0`);
   hash.update(readFileSync(runtime.childScript));
-  hash.update(readFileSync(join(runtime.pyodideDir, "package.json")));
-  return hash.digest("hex").slice(0, 16);
+  hash.update(pyodideManifest);
+  return `pyodide-${pyodideVersion}-${hash.digest("hex").slice(0, 16)}.snapshot`;
 }
 
 const made = new Map<string, Promise<string | null>>();
@@ -21,19 +33,19 @@ const made = new Map<string, Promise<string | null>>();
  * cannot be made here; sandboxes then start cold.
  */
 export function ensureMemorySnapshot(runtime: SandboxRuntime): Promise<string | null> {
-  const key = snapshotKey(runtime);
-  let pending = made.get(key);
+  const name = snapshotName(runtime);
+  let pending = made.get(name);
   if (!pending) {
-    pending = createSnapshot(runtime, key).catch(() => null);
-    made.set(key, pending);
+    pending = createSnapshot(runtime, name).catch(() => null);
+    made.set(name, pending);
   }
   return pending;
 }
 
-async function createSnapshot(runtime: SandboxRuntime, key: string): Promise<string | null> {
+async function createSnapshot(runtime: SandboxRuntime, name: string): Promise<string | null> {
   if (process.env.PTC_SNAPSHOT === "off") return null;
   const directory = cacheDirectory();
-  const path = join(directory, `pyodide-${key}.snapshot`);
+  const path = join(directory, name);
   if (existsSync(path)) return path;
   const { command, args } = sandboxCommand(runtime, 0, { path: null, make: true });
   const child = spawn(command, args, { env: {}, stdio: ["ignore", "pipe", "ignore"], cwd: "/" });

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cacheDirectory } from "./cache-directory.js";
+import { cacheDirectory, cacheDirectoryPath, checkCacheDirectory } from "./cache-directory.js";
 
 /**
  * The sandbox child runs on a current Node: its permission model covers the network (Node 20's
@@ -23,21 +23,31 @@ function platformKey(): string {
   return `${process.platform}-${process.arch}`;
 }
 
-function installPath(): string {
-  return join(cacheDirectory(), `node-v${SANDBOX_NODE_VERSION}-${platformKey()}`, "bin", "node");
+function installPath(cache: string): string {
+  return join(cache, `node-v${SANDBOX_NODE_VERSION}-${platformKey()}`, "bin", "node");
 }
 
-/** The installed sandbox Node, or null (then the host's own Node runs sandboxes, with less isolation). */
+/** Whether `ptc setup` has a pinned sandbox Node for this platform (linux x64 and arm64 today). */
+export function sandboxNodeInstallable(): boolean {
+  return Object.hasOwn(INTEGRITY, platformKey());
+}
+
+/**
+ * The sandbox Node: `PTC_SANDBOX_NODE`, else the one `ptc setup` installed in ptc's cache, else null
+ * (then the host's own Node runs sandboxes, with less isolation). Looking does not create the cache.
+ */
 export function findSandboxNode(): string | null {
   const explicit = process.env.PTC_SANDBOX_NODE;
   if (explicit) return explicit;
-  const path = installPath();
-  return existsSync(path) ? path : null;
+  const cache = cacheDirectoryPath();
+  if (!existsSync(installPath(cache))) return null;
+  // Only from a cache nobody else can write: whoever can, chooses what runs every sandbox.
+  return installPath(checkCacheDirectory(cache));
 }
 
 /** Fetches the pinned Node package from the npm registry, checks its integrity, unpacks its binary. */
 export function installSandboxNode(log: (line: string) => void = () => {}): string {
-  const target = installPath();
+  const target = installPath(cacheDirectory());
   if (existsSync(target)) return target;
   const integrity = INTEGRITY[platformKey()];
   if (!integrity) throw new Error(`no pinned sandbox Node for ${platformKey()}; set PTC_SANDBOX_NODE`);

@@ -1,7 +1,12 @@
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import { ensureMemorySnapshot } from "./memory-snapshot.js";
 import { SandboxProcess } from "./sandbox-process.js";
-import { resolveSandboxRuntime, type SandboxRuntime, type SandboxRuntimeOptions } from "./sandbox-runtime.js";
+import {
+  checkSandboxIsolation,
+  resolveSandboxRuntime,
+  type SandboxRuntime,
+  type SandboxRuntimeOptions,
+} from "./sandbox-runtime.js";
 
 export const DEFAULT_POOL_SIZE = 2;
 export const DEFAULT_MAX_CONCURRENT_STARTS = 2;
@@ -18,6 +23,12 @@ export interface SandboxPoolOptions extends SandboxRuntimeOptions {
   startTimeoutMs?: number;
   /** Start sandboxes from a memory snapshot of an initialised interpreter (default true). */
   snapshot?: boolean;
+  /**
+   * Run sandboxes on a Node weaker than the one `ptc setup` installs (no network in its permission model,
+   * no `asyncio.run`), with a warning once per process. Default false: where setup could install that
+   * Node (linux x64/arm64), the pool refuses with a PtcError `isolation_degraded`.
+   */
+  allowDegradedIsolation?: boolean;
 }
 
 export interface SandboxPoolStats {
@@ -57,6 +68,7 @@ export class SandboxPool {
 
   constructor(options: SandboxPoolOptions = {}) {
     this.runtime = resolveSandboxRuntime(options);
+    checkSandboxIsolation(this.runtime, options.allowDegradedIsolation);
     this.#size = options.size ?? DEFAULT_POOL_SIZE;
     this.#maxConcurrentStarts = Math.max(1, options.maxConcurrentStarts ?? DEFAULT_MAX_CONCURRENT_STARTS);
     this.#memoryBytes = options.memoryBytes ?? 512 * 1_048_576;

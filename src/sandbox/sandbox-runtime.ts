@@ -3,12 +3,15 @@ import { accessSync, constants, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { IsolationReport } from "../protocol/execution.js";
-import { findSandboxNode } from "./sandbox-node.js";
+import { findSandboxNode, SANDBOX_NODE_VERSION, sandboxNodeInstallable } from "./sandbox-node.js";
 
 /** Everything needed to start a sandbox child, decided once per process. */
 export interface SandboxRuntime {
   nodePath: string;
+  /** Where `nodePath` came from: the option, `PTC_SANDBOX_NODE`, `ptc setup`'s install, or this process's Node. */
+  nodeSource: "option" | "PTC_SANDBOX_NODE" | "setup" | "host";
   nodeMajor: number;
   nodeVersion: string;
   childScript: string;
@@ -33,8 +36,11 @@ function findChildScript(): string {
   return existsSync(compiled) ? compiled : join(here, "pyodide", "child.ts");
 }
 
-function findNode(explicit?: string): string {
-  return explicit ?? findSandboxNode() ?? process.execPath;
+function findNode(explicit?: string): { path: string; source: SandboxRuntime["nodeSource"] } {
+  if (explicit) return { path: explicit, source: "option" };
+  const found = findSandboxNode();
+  if (found) return { path: found, source: process.env.PTC_SANDBOX_NODE ? "PTC_SANDBOX_NODE" : "setup" };
+  return { path: process.execPath, source: "host" };
 }
 
 function findOnPath(command: string): string | null {
@@ -50,7 +56,9 @@ function findOnPath(command: string): string | null {
 
 function bubblewrapWorks(path: string): boolean {
   try {
-    execFileSync(path, ["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"], {
+    // The mounts every sandbox gets: in a container a fresh /proc is often what is refused (docs/deploy.md).
+    const mounts = ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"];
+    execFileSync(path, ["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", ...mounts, "true"], {
       stdio: "ignore",
       timeout: 5000,
     });
@@ -64,7 +72,7 @@ let cached: SandboxRuntime | undefined;
 
 export function resolveSandboxRuntime(options: SandboxRuntimeOptions = {}): SandboxRuntime {
   if (cached && !options.nodePath && !options.bubblewrap) return cached;
-  const nodePath = findNode(options.nodePath);
+  const { path: nodePath, source: nodeSource } = findNode(options.nodePath);
   const nodeVersion = execFileSync(nodePath, ["--version"], { encoding: "utf8", env: {} }).trim();
   const nodeMajor = Number(nodeVersion.replace(/^v/, "").split(".")[0]);
   const mode = options.bubblewrap ?? "auto";
@@ -86,7 +94,7 @@ export function resolveSandboxRuntime(options: SandboxRuntimeOptions = {}): Sand
     notes.push(`Node ${nodeVersion} permission model does not cover the network`);
   if (nodeMajor < 22) notes.push("no WebAssembly stack switching: asyncio.run() inside scripts is unavailable");
   if (nodeMajor < 25)
-    notes.push("run `ptc setup` to install the sandbox Node runtime with a network-aware permission model");
+    notes.push("run `npx ptc setup` to install the sandbox Node runtime with a network-aware permission model");
   const isolation: IsolationReport = {
     level: bubblewrapPath ? "namespaces" : nodeMajor >= 20 ? "permission-model" : "process",
     runtime: `pyodide ${readPyodideVersion()} in a child process`,
@@ -100,6 +108,7 @@ export function resolveSandboxRuntime(options: SandboxRuntimeOptions = {}): Sand
   };
   const runtime: SandboxRuntime = {
     nodePath,
+    nodeSource,
     nodeMajor,
     nodeVersion,
     childScript: findChildScript(),
@@ -109,6 +118,61 @@ export function resolveSandboxRuntime(options: SandboxRuntimeOptions = {}): Sand
   };
   if (!options.nodePath && !options.bubblewrap) cached = runtime;
   return runtime;
+}
+
+/**
+ * The Node sandboxes run on and what it lacks that the pinned sandbox Node has ("this host's Node v20.20.2,
+ * without ..."), or null when it lacks nothing.
+ */
+export function degradedIsolation(runtime: SandboxRuntime): string | null {
+  if (runtime.nodeMajor >= 25) return null;
+  const lacking = ["a permission model that covers the network"];
+  if (!runtime.isolation.stackSwitching) lacking.push("asyncio.run()");
+  const node = {
+    option: "the nodePath option's Node",
+    PTC_SANDBOX_NODE: "PTC_SANDBOX_NODE's Node",
+    setup: "Node",
+    host: "this host's Node",
+  }[runtime.nodeSource];
+  return `${node} ${runtime.nodeVersion}, without ${lacking.join(" or ")}`;
+}
+
+/** The one line ptc prints when it runs sandboxes on a degraded runtime (`degraded` from `degradedIsolation`). */
+export function degradedIsolationWarning(degraded: string, setupCanInstall = sandboxNodeInstallable()): string {
+  const remedy = setupCanInstall
+    ? `run \`npx ptc setup\` to install the sandbox runtime (Node ${SANDBOX_NODE_VERSION})`
+    : `\`npx ptc setup\` has no sandbox runtime for ${process.platform}-${process.arch} yet: set PTC_SANDBOX_NODE to a Node >= 25`;
+  return `ptc: warning: weaker isolation: sandboxes run on ${degraded}; ${remedy}`;
+}
+
+let warnedDegraded = false;
+
+/**
+ * Refuses a runtime weaker than the pinned sandbox Node where `ptc setup` can install that Node (a
+ * PtcError `isolation_degraded`), unless `allowDegraded`; otherwise runs with it and says so on
+ * stderr, once per process. Everything that starts sandboxes calls this first.
+ */
+export function checkSandboxIsolation(
+  runtime: SandboxRuntime,
+  allowDegraded = false,
+  setupCanInstall = sandboxNodeInstallable(),
+): void {
+  const degraded = degradedIsolation(runtime);
+  if (!degraded) return;
+  if (setupCanInstall && !allowDegraded) {
+    throw new PtcError(
+      ErrorCode.IsolationDegraded,
+      `sandboxes would run on ${degraded}: run \`npx ptc setup\` to install the sandbox runtime (Node ${SANDBOX_NODE_VERSION}), or accept the weaker isolation with --allow-degraded-isolation (createEngine: pool.allowDegradedIsolation)`,
+      {
+        nodeVersion: runtime.nodeVersion,
+        nodeSource: runtime.nodeSource,
+        platform: `${process.platform}-${process.arch}`,
+      },
+    );
+  }
+  if (warnedDegraded) return;
+  warnedDegraded = true;
+  process.stderr.write(`${degradedIsolationWarning(degraded, setupCanInstall)}\n`);
 }
 
 function readPyodideVersion(): string {

@@ -318,7 +318,7 @@ def _asyncio_run(main, *, debug=None, loop_factory=None):
     loop = asyncio.events._get_running_loop()
     if loop_factory is None and isinstance(loop, _webloop.WebLoop):
         if not can_run_sync():
-            raise RuntimeError("asyncio.run() inside the sandbox needs WebAssembly stack switching; use `await main()`")
+            raise RuntimeError("asyncio.run() needs WebAssembly stack switching, which this sandbox's Node lacks: run `npx ptc setup`, or use `await main()`")
         return loop.run_until_complete(main)
     return _webloop._orig_run(main, debug=debug, loop_factory=loop_factory)
 
