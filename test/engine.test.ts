@@ -101,7 +101,7 @@ describe("engine: tool calls through the sandbox", () => {
     assert.equal(ran, 1);
   });
 
-  test("a tool not allowed from code does not exist in the sandbox, and a raw call is refused", async () => {
+  test("a tool not allowed from code raises ToolError tool_not_allowed in the sandbox without a call; a raw call is refused", async () => {
     let called = false;
     const guarded = {
       ...directOnly,
@@ -112,15 +112,31 @@ describe("engine: tool calls through the sandbox", () => {
     };
     const result = await engine.execute({
       code: [
-        "print('delete_everything' in globals())",
+        "try:",
+        "    await delete_everything(confirm=True)",
+        "except ToolError as error:",
+        "    print(error.code, error.tool, error)",
         "import _ptc_bridge",
         "r = await _ptc_bridge.call('delete_everything', '{}')",
         "print(r)",
+        "await delete_everything()",
       ].join("\n"),
       tools: [guarded, echo],
     }).result;
     assert.equal(called, false);
-    assert.match(result.stdout, /^False\n0.*tool_not_allowed/);
+    const [stub, raw] = result.stdout.split("\n");
+    assert.equal(
+      stub,
+      'tool_not_allowed delete_everything delete_everything is not callable from code: allowed_callers is ["direct"]',
+    );
+    assert.match(raw ?? "", /^0.*tool_not_allowed.*is not callable from code: allowed_callers is \[\\"direct\\"\]/);
+    // Uncaught, it ends the script with that code; only the raw call crossed the bridge, and the host refused it.
+    assert.equal(result.error?.code, "tool_not_allowed");
+    assert.equal(result.error?.line, 8);
+    assert.deepEqual(
+      result.toolCalls.map((call) => [call.name, call.resolvedBy, call.error?.code]),
+      [["delete_everything", "host", "tool_not_allowed"]],
+    );
   });
 
   test("tool errors raise ToolError: caught, and uncaught with a traceback naming the script line", async () => {

@@ -78,6 +78,30 @@ describe("ptc serve: executions", () => {
     assert.match((json as WireState).result?.stdout ?? "", /failed: not_found .*no such row/);
   });
 
+  test("a result may be given as value (the library's name) or content (Anthropic's), never both", async () => {
+    const code = ["import asyncio", "print(await asyncio.gather(lookup(q='x'), lookup(q='y')))"].join("\n");
+    const paused = await execute(server, { code, tools: [clientTool("lookup")] });
+    const byQ = new Map(paused.pending_tool_calls.map((pending) => [pending.input.q, pending.id]));
+    const path = `/v1/executions/${paused.id}/tool_results`;
+    for (const item of [{ value: 1, content: 1 }, { value: 1, error: { message: "no" } }, {}]) {
+      const bad = await call(server, "POST", path, { results: [{ call_id: byQ.get("x"), ...item }] });
+      assert.equal(bad.status, 400, JSON.stringify(item));
+      assert.match((bad.json as WireError).error.message, /give exactly one of value, content or error/);
+    }
+    const { json } = await call(server, "POST", path, {
+      results: [
+        { call_id: byQ.get("x"), value: { rows: [1, 2] } },
+        { call_id: byQ.get("y"), content: null },
+      ],
+    });
+    const state = json as WireState;
+    assert.deepEqual(
+      state.submitted?.map((item) => item.status),
+      ["accepted", "accepted"],
+    );
+    assert.equal(state.result?.stdout, "[{'rows': [1, 2]}, None]\n");
+  });
+
   test("DELETE cancels a paused execution", async () => {
     const paused = await execute(server, {
       code: "await lookup(q='x')\nprint('never')",

@@ -102,6 +102,10 @@ describe("ToolRegistry", () => {
     assert.equal(registry.get("nope"), undefined);
   });
 
+  it("lists the tools code cannot call", () => {
+    assert.deepEqual(names(registry.notCallableFromCode()), ["send_email"]);
+  });
+
   it("only stubs code tools", () => {
     const stubs = registry.pythonStubs();
     assert.match(stubs, /async def query_database\(/);
@@ -183,14 +187,14 @@ describe("ToolRegistry.checkCodeCall", () => {
     assert.ok(check.ok && check.input === input);
   });
 
-  it("reports unknown and direct-only tools alike, without listing direct tools", () => {
+  it("refuses unknown tools as not found and direct-only ones as not callable from code, naming their callers", () => {
     const missing = registry.checkCodeCall("nope", {});
     const direct = registry.checkCodeCall("send_email", { to: "a@b.c" });
     assert.deepEqual(missing, { ok: false, code: "tool_not_found", message: 'Tool "nope" is not available' });
     assert.deepEqual(direct, {
       ok: false,
       code: "tool_not_allowed",
-      message: 'Tool "send_email" is not available from code',
+      message: 'Tool "send_email" is not callable from code: allowed_callers is ["direct"]',
     });
     assert.ok(!("message" in missing && /send_email/.test(missing.message)));
   });
@@ -264,5 +268,57 @@ describe("ToolRegistry.checkCodeCall", () => {
     const sneaky = registry.checkCodeCall("get_weather", JSON.parse('{"__proto__": {"city": "Oslo"}}'));
     assert.ok(!sneaky.ok);
     assert.match(sneaky.message, /required property 'city'/);
+  });
+});
+
+describe("ToolRegistry.from: a warning for tools with a handler that code cannot call", () => {
+  /** The process warnings `from` emits (they are emitted on the next tick). */
+  async function warningsOf(build: () => void): Promise<Error[]> {
+    const seen: Error[] = [];
+    const listen = (warning: Error) => seen.push(warning);
+    process.on("warning", listen);
+    try {
+      build();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", listen);
+    }
+    return seen.filter((warning) => (warning as Error & { code?: string }).code === "PTC_TOOLS_NOT_CALLABLE_FROM_CODE");
+  }
+  const handler = () => "ok";
+
+  it("names them once per definition, as PtcWarning PTC_TOOLS_NOT_CALLABLE_FROM_CODE; tools without a handler or callable from code are not named", async () => {
+    const lookupUser = { name: "lookup_user", inputSchema: object(), handler };
+    const sendEmail = { name: "send_email", inputSchema: object(), allowedCallers: ["direct" as const], handler };
+    const both = {
+      name: "both",
+      inputSchema: object(),
+      allowedCallers: ["direct" as const, "code_execution" as const],
+      handler,
+    };
+    const noHandler = { name: "ask_human", inputSchema: object() };
+    const tools = [lookupUser, both, noHandler, sendEmail];
+    const first = await warningsOf(() => ToolRegistry.from(tools));
+    assert.equal(first.length, 1);
+    assert.equal(first[0]?.name, "PtcWarning");
+    assert.match(
+      first[0]?.message ?? "",
+      /^2 tools have a handler but are not callable from code: lookup_user, send_email\. /,
+    );
+    assert.match(first[0]?.message ?? "", /allowedCallers defaults to \["direct"\]/);
+    assert.match(first[0]?.message ?? "", /Add "code_execution" to their allowedCallers/);
+    assert.doesNotMatch(first[0]?.message ?? "", /both|ask_human/);
+    // An engine builds a registry per tool list: the same definitions are not reported again.
+    assert.deepEqual(await warningsOf(() => ToolRegistry.from([sendEmail, lookupUser])), []);
+    const another = { ...lookupUser };
+    const again = await warningsOf(() => ToolRegistry.from([another]));
+    assert.match(again[0]?.message ?? "", /^1 tool has a handler but is not callable from code: lookup_user\. /);
+  });
+
+  it("stays silent for callers that serve direct calls themselves (an agent, an MCP server), then and later", async () => {
+    const direct = { name: "delete_row", inputSchema: object(), handler };
+    assert.deepEqual(await warningsOf(() => ToolRegistry.from([direct], { servesDirectCalls: true })), []);
+    assert.deepEqual(await warningsOf(() => ToolRegistry.from([direct])), []);
+    assert.deepEqual(await warningsOf(() => ToolRegistry.from(TOOLS.filter((tool) => tool.handler === undefined))), []);
   });
 });

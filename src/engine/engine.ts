@@ -56,6 +56,10 @@ export interface Engine {
   sandboxPids(): number[];
   /** Resolves once the warm pool is full. */
   warmUp(): Promise<void>;
+  /**
+   * Cancels running executions, ends every container and kills every sandbox. An engine left open does
+   * not keep the process alive once nothing runs: idle sandboxes and timers are unref'd (and die with it).
+   */
   close(): Promise<void>;
 }
 

@@ -184,7 +184,13 @@ export class Execution implements ExecutionHandle {
         const running = sandbox.run(
           {
             code: this.params.code,
-            tools: this.params.registry.codeTools().map(({ name, pythonName }) => ({ name, pythonName })),
+            tools: [
+              ...this.params.registry.codeTools().map(({ name, pythonName }) => ({ name, pythonName })),
+              // Named so that the script's call raises tool_not_allowed, not NameError; the host refuses them too.
+              ...this.params.registry
+                .notCallableFromCode()
+                .map(({ name, pythonName, callers }) => ({ name, pythonName, allowedCallers: [...callers] })),
+            ],
             resultMode: this.params.resultMode,
             maxOutputBytes: limits.maxOutputBytes,
             memoryBytes: limits.memoryBytes,

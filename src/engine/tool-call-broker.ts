@@ -7,8 +7,9 @@ import type { ToolHandler } from "../protocol/tool.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import type { Journal } from "./journal.js";
-import { handlerFailure, safeToolMessage } from "./tool-failure.js";
+import { handlerFailure } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
+import { checkSubmission, type ToolResultSubmission } from "./tool-result-submission.js";
 
 /**
  * Longest tool name the host looks up. Real names are short (Anthropic's are at most 128 characters;
@@ -18,8 +19,7 @@ export const MAX_TOOL_NAME_CHARS = 256;
 /** A refused call's input is kept in its record only up to this size: the reason is what matters. */
 export const MAX_REFUSED_INPUT_KEPT_BYTES = 4_096;
 
-/** What a caller submits for a pending call. */
-export type ToolResultSubmission = { value: unknown } | { error: string | { message: string; code?: string } };
+export type { ToolResultSubmission } from "./tool-result-submission.js";
 
 export interface ToolCallBrokerContext {
   executionId: string;
@@ -235,25 +235,20 @@ export class ToolCallBroker {
     this.context.onOutstandingChange(this.#live.size);
   }
 
-  /** Resolves a pending call. A second submission for a settled call is a no-op ("duplicate"). */
+  /**
+   * Resolves a pending call. A second submission for a settled call is a no-op ("duplicate"). A submission
+   * of the wrong shape throws PtcError `invalid_request` and leaves the call pending, still answerable.
+   */
   submit(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate" {
+    // Checked first: the submission comes from the caller's code, whose types TypeScript may not have seen.
+    const checked = checkSubmission(callId, submission);
     if (this.#settled.has(callId)) return "duplicate";
     const call = this.#live.get(callId);
     if (!call || call.handler) {
       throw new PtcError(ErrorCode.UnknownToolCall, `no pending tool call ${callId}`, { callId });
     }
-    if ("error" in submission) {
-      const failure =
-        typeof submission.error === "string"
-          ? { code: ErrorCode.ToolError, message: safeToolMessage(submission.error) }
-          : {
-              code: submission.error.code ?? ErrorCode.ToolError,
-              message: safeToolMessage(String(submission.error.message)),
-            };
-      this.#settle(call, { ok: false, error: failure });
-    } else {
-      this.#settle(call, this.#encode(call.request.name, submission.value));
-    }
+    if (checked.ok) this.#settle(call, this.#encode(call.request.name, checked.value));
+    else this.#settle(call, { ok: false, error: { code: checked.code, message: checked.message } });
     return "accepted";
   }
 

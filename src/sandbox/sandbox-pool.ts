@@ -164,7 +164,8 @@ export class SandboxPool {
       this.#starting--;
       return;
     }
-    const sandbox = new SandboxProcess(this.runtime, this.#memoryBytes, snapshotPath);
+    // Warm, starting and idle in a container, a sandbox does not keep the host alive: only while it runs.
+    const sandbox = new SandboxProcess(this.runtime, this.#memoryBytes, snapshotPath, true);
     this.#live.add(sandbox);
     void sandbox.exited.then(() => {
       this.#live.delete(sandbox);
@@ -175,7 +176,9 @@ export class SandboxPool {
         this.#fill();
       }
     });
+    // Unref'd like the starting sandbox itself: a start nobody waits for must not keep the host alive.
     const timer = setTimeout(() => sandbox.kill(), this.#startTimeoutMs);
+    timer.unref();
     sandbox.ready.then(
       () => {
         clearTimeout(timer);

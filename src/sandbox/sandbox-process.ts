@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { DEFAULT_MAX_TOOL_INPUT_BYTES } from "../protocol/limits.js";
+import { holdEventLoop } from "./event-loop-hold.js";
 import { LineSplitter } from "./line-splitter.js";
 import { jsHeapExhausted, type MemoryLimitStop, MemoryWatch, sandboxMemoryBound } from "./memory-watch.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
@@ -33,7 +34,8 @@ export type SandboxRunOutcome =
 
 export interface SandboxRunRequest {
   code: string;
-  tools: ReadonlyArray<{ name: string; pythonName: string }>;
+  /** Tools with `allowedCallers` (lacking `code_execution`) get a stub that raises `tool_not_allowed`. */
+  tools: ReadonlyArray<{ name: string; pythonName: string; allowedCallers?: readonly string[] }>;
   resultMode: "json" | "text";
   maxOutputBytes: number;
   memoryBytes: number;
@@ -144,6 +146,7 @@ export class SandboxProcess {
   /** The largest memoryBytes of any run here: WebAssembly memory never shrinks, so a later run may hold it. */
   #memoryBytes = 0;
   #memoryStop: MemoryLimitStop | null = null;
+  readonly #unrefWhenIdle: boolean;
   #memoryWatch = new MemoryWatch(
     () => this.#child.pid,
     (stop) => {
@@ -152,7 +155,13 @@ export class SandboxProcess {
     },
   );
 
-  constructor(runtime: SandboxRuntime, memoryBytes: number, snapshotPath: string | null = null) {
+  /**
+   * `unrefWhenIdle` (the pool's sandboxes): the sandbox holds the host process only while it runs a script
+   * or is being killed, so an engine nobody closed does not keep it alive; an idle sandbox left behind dies
+   * with it (its stdin ends, and bubblewrap's --die-with-parent). Without it, as a bare sandbox, it always does.
+   */
+  constructor(runtime: SandboxRuntime, memoryBytes: number, snapshotPath: string | null = null, unrefWhenIdle = false) {
+    this.#unrefWhenIdle = unrefWhenIdle;
     const { command, args } = sandboxCommand(runtime, memoryBytes, { path: snapshotPath });
     this.#child = spawn(command, args, { env: {}, stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
     let markReady: (value: { bootMs: number; jspi: boolean }) => void = () => {};
@@ -179,6 +188,7 @@ export class SandboxProcess {
     this.exited = new Promise((resolve) => {
       this.#child.on("exit", (code, signal) => {
         this.#alive = false;
+        holdEventLoop(this.#child, true); // its pipes, until they close
         this.#exitCode = code;
         this.#exitSignal = signal;
         failReady(new Error(`sandbox exited during start-up (code ${code}, signal ${signal}): ${this.#diagnostics}`));
@@ -198,6 +208,8 @@ export class SandboxProcess {
         failReady(error);
       });
     });
+    // Starting and idle, it must not keep the host process alive on its own (an engine nobody closed).
+    if (this.#unrefWhenIdle) holdEventLoop(this.#child, false);
   }
 
   get alive(): boolean {
@@ -223,6 +235,7 @@ export class SandboxProcess {
       });
     }
     if (this.#finishRun) throw new Error("sandbox is already running a script");
+    holdEventLoop(this.#child, true);
     this.#listener = listener;
     this.#resultsSent = 0;
     // Room for the frame header; a frame beyond it can only come from a broken or hostile child.
@@ -280,6 +293,8 @@ export class SandboxProcess {
   /** SIGKILL: the only stop that also ends C-level loops and blocking sleeps. */
   kill(): void {
     if (!this.#alive) return;
+    // Killed, the process and its pipes hold the host until they are gone (whoever awaits `closed` sees it).
+    holdEventLoop(this.#child, true);
     // bubblewrap forks (its pid-namespace init, then node); kill the whole tree, so that a kill
     // landing before bubblewrap has armed --die-with-parent cannot leave an orphan behind.
     const pid = this.#child.pid;
@@ -302,6 +317,7 @@ export class SandboxProcess {
     const finish = this.#finishRun;
     this.#finishRun = null;
     this.#listener = null;
+    if (this.#unrefWhenIdle && this.#alive && !this.#child.killed) holdEventLoop(this.#child, false);
     finish?.(outcome);
   }
 

@@ -5,6 +5,7 @@ import { isJsonObject } from "../protocol/json-schema.js";
 import type { JsonSchemaToolDefinition, ToolCaller, ToolDefinition } from "../protocol/tool.js";
 import { normalizeCallers } from "./allowed-callers.js";
 import { inspectToolInput } from "./input-guard.js";
+import { acknowledgeDirectOnly, warnNotCallableFromCode } from "./not-callable-warning.js";
 import { toPythonName } from "./python-names.js";
 import { generatePythonStubs } from "./python-stubs.js";
 import { resolveToolDefinition } from "./schema-source.js";
@@ -30,6 +31,15 @@ export type InputCheck =
       unrecordable?: true;
     };
 
+export interface ToolRegistryOptions {
+  /**
+   * The caller answers direct calls itself (an agent loop, an MCP server): tools that are direct-only,
+   * `allowedCallers` omitted included, are meant that way there, so `from` does not warn about them, and
+   * neither do later registries of the same definition objects (an engine's, for instance).
+   */
+  servesDirectCalls?: boolean;
+}
+
 /** Anthropic's tool-name rule, plus `.` which MCP servers use for namespacing. */
 const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
@@ -42,6 +52,11 @@ function jsonKind(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
   return typeof value === "object" ? "non-plain object" : typeof value;
+}
+
+/** Why a script may not call this tool; the guest's stub raises the same words (guest.py). */
+function notCallableMessage(tool: RegisteredTool): string {
+  return `Tool ${quoted(tool.name)} is not callable from code: allowed_callers is ${JSON.stringify([...tool.callers])}`;
 }
 
 function invalid(message: string, details: Record<string, unknown>): PtcError {
@@ -88,7 +103,10 @@ function register(source: ToolDefinition, compiler: SchemaCompiler): [Registered
   return [tool, validate];
 }
 
-/** The validated, immutable set of tools an engine serves. Only `codeTools()` exist inside the sandbox. */
+/**
+ * The validated, immutable set of tools an engine serves. `codeTools()` are callable inside the sandbox;
+ * `notCallableFromCode()` exist there only as stubs that raise `ToolError` `tool_not_allowed`.
+ */
 export class ToolRegistry {
   private readonly tools: readonly RegisteredTool[];
   private readonly byName: ReadonlyMap<string, RegisteredTool>;
@@ -101,8 +119,12 @@ export class ToolRegistry {
     this.validators = new Map(entries.map(([tool, validate]) => [tool.name, validate]));
   }
 
-  /** Validates every definition and compiles input schemas once; throws PtcError `invalid_request`. */
-  static from(tools: readonly ToolDefinition[]): ToolRegistry {
+  /**
+   * Validates every definition and compiles input schemas once; throws PtcError `invalid_request`. Tools
+   * with a handler that code cannot call (`allowedCallers` defaults to `["direct"]`) are named in a process
+   * warning, code `PTC_TOOLS_NOT_CALLABLE_FROM_CODE`, once per definition (see `warnNotCallableFromCode`).
+   */
+  static from(tools: readonly ToolDefinition[], options: ToolRegistryOptions = {}): ToolRegistry {
     if (!Array.isArray(tools)) throw invalid("tools must be an array of tool definitions", {});
     const compiler = new SchemaCompiler();
     const entries: [RegisteredTool, ValidateFunction][] = [];
@@ -124,7 +146,11 @@ export class ToolRegistry {
       pythonNames.set(pythonName, name);
       entries.push(entry);
     }
-    return new ToolRegistry(entries);
+    const registry = new ToolRegistry(entries);
+    const directOnly = registry.notCallableFromCode().map((tool) => tool.definition);
+    if (options.servesDirectCalls === true) acknowledgeDirectOnly(directOnly);
+    else warnNotCallableFromCode(directOnly.filter((definition) => definition.handler !== undefined));
+    return registry;
   }
 
   list(): readonly RegisteredTool[] {
@@ -139,9 +165,14 @@ export class ToolRegistry {
     return this.tools.filter((tool) => tool.allowedDirect);
   }
 
-  /** The only tools that exist inside the sandbox. */
+  /** The tools scripts can call. */
   codeTools(): readonly RegisteredTool[] {
     return this.tools.filter((tool) => tool.allowedFromCode);
+  }
+
+  /** Direct-only tools: the sandbox knows their names only to raise `tool_not_allowed`, and the host refuses them. */
+  notCallableFromCode(): readonly RegisteredTool[] {
+    return this.tools.filter((tool) => !tool.allowedFromCode);
   }
 
   /**
@@ -154,10 +185,9 @@ export class ToolRegistry {
     if (tool === undefined) {
       return { ok: false, code: ErrorCode.ToolNotFound, message: `Tool ${quoted(String(name))} is not available` };
     }
-    // Same wording as not-found, so a script learns nothing about direct-only tools beyond the code.
-    if (!tool.allowedFromCode) {
-      return { ok: false, code: ErrorCode.ToolNotAllowed, message: `Tool ${quoted(name)} is not available from code` };
-    }
+    // Direct-only tools are named in the sandbox (their stubs raise this without calling): the model saw
+    // them, so the script may know they exist. Only their handlers stay out of its reach.
+    if (!tool.allowedFromCode) return { ok: false, code: ErrorCode.ToolNotAllowed, message: notCallableMessage(tool) };
     return this.validateInput(name, input, json);
   }
 

@@ -160,9 +160,10 @@ test("numbers JSON cannot carry exactly, nesting past the limit and fields a clo
   });
 });
 
-test("a tool not allowed from code is unreachable by every path: global name, globals(), raw bridge, other spellings, a shadowing client tool", async () => {
-  // Protections: only codeTools() are installed in the sandbox (guest.py _install_tools), and the broker
-  // checks every call by exact name against the code-callable tools (ToolRegistry.checkCodeCall).
+test("a tool not allowed from code is unreachable by every path: its stub, raw bridge, other spellings, a shadowing client tool", async () => {
+  // Protections: a direct-only tool is known in the sandbox by name only, as a stub that raises without
+  // calling (guest.py _install_tools): the model saw the tool, so the script may name it. The broker checks
+  // every call by exact name against the code-callable tools (ToolRegistry.checkCodeCall) and refuses it.
   await underAttack(harness, async () => {
     const spellings = [
       "admin_reset",
@@ -178,18 +179,20 @@ test("a tool not allowed from code is unreachable by every path: global name, gl
       "import _ptc_bridge",
       "print('globals', 'admin_reset' in globals(), 'admin_reset' in dir(__builtins__))",
       "try:",
-      "    admin_reset",
-      "except NameError:",
-      "    print('name absent')",
+      "    await admin_reset(confirm=True)",
+      "except ToolError as error:",
+      "    print('stub', error.code, error)",
       `for name in ${JSON.stringify(spellings)}:`,
       "    print(repr(name), json.loads((await _ptc_bridge.call(name, '{}'))[1:])['code'])",
     ].join("\n");
     const state = await harness.execute({ code: probe });
     const result = await assertCompleted(harness, state);
     const out = lines(state);
-    assert.deepEqual(out.slice(0, 2), ["globals False False", "name absent"]);
+    const stub = 'stub tool_not_allowed admin_reset is not callable from code: allowed_callers is ["direct"]';
+    assert.deepEqual(out.slice(0, 2), ["globals True False", stub]);
     assert.match(out[2] ?? "", /'admin_reset' tool_not_allowed/);
     for (const line of out.slice(3)) assert.match(line, /tool_not_found$/);
+    // The stub sent nothing: only the raw calls reached the host, which refused each one.
     assert.equal(result.tool_calls.length, spellings.length);
     assert.ok(result.tool_calls.every((call) => call.resolved_by === "host" && !call.ok));
 
@@ -199,11 +202,7 @@ test("a tool not allowed from code is unreachable by every path: global name, gl
       container: state.container_id,
       tools: [{ name: "admin_reset", input_schema: { type: "object" } }],
     });
-    assert.deepEqual(lines(shadowed).slice(0, 3), [
-      "globals False False",
-      "name absent",
-      "'admin_reset' tool_not_allowed",
-    ]);
+    assert.deepEqual(lines(shadowed).slice(0, 3), ["globals True False", stub, "'admin_reset' tool_not_allowed"]);
     await assertCompleted(harness, shadowed);
     // One that would take the same Python name is refused before anything runs.
     const collision = await harness.request("POST", "/v1/executions", {

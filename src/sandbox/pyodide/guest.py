@@ -136,6 +136,19 @@ def _make_stub(name, python_name):
     return stub
 
 
+def _make_refusing_stub(name, python_name, allowed_callers):
+    # A direct-only tool: the model saw it, so the script may name it, but calling it from code raises at
+    # once, without a bridge call (the host would refuse that too).
+    message = f"{python_name} is not callable from code: allowed_callers is {json.dumps(allowed_callers)}"
+
+    async def stub(*args, **kwargs):
+        raise ToolError(message, tool=name, code="tool_not_allowed")
+
+    stub.__name__ = python_name
+    stub.__qualname__ = python_name
+    return stub
+
+
 _globals = {"__name__": "__main__", "__builtins__": builtins, "ToolError": ToolError, "ToolTimeoutError": ToolTimeoutError}
 _installed = set()
 
@@ -145,7 +158,12 @@ def _install_tools(tools):
         _globals.pop(python_name, None)
     _installed.clear()
     for tool in tools:
-        _globals[tool["pythonName"]] = _make_stub(tool["name"], tool["pythonName"])
+        callers = tool.get("allowedCallers")
+        if callers is not None and "code_execution" not in callers:
+            stub = _make_refusing_stub(tool["name"], tool["pythonName"], callers)
+        else:
+            stub = _make_stub(tool["name"], tool["pythonName"])
+        _globals[tool["pythonName"]] = stub
         _installed.add(tool["pythonName"])
 
 

@@ -51,8 +51,10 @@ const CreateExecutionSchema = z.strictObject({
   wait: waitSeconds.optional(),
 });
 
+/** A call's answer: `value` or `content` (Anthropic's name; the same thing), or `error`, as in `submitToolResult`. */
 const ToolResultItemSchema = z.strictObject({
   call_id: z.string().min(1),
+  value: z.unknown().optional(),
   content: z.unknown().optional(),
   error: z.strictObject({ message: z.string(), code: z.string().min(1).max(100).optional() }).optional(),
 });
@@ -125,18 +127,18 @@ export function parseCreateExecution(body: unknown, ceilings: Readonly<Execution
 export function parseSubmitToolResults(body: unknown): SubmitToolResultsRequest {
   const request = parse(SubmitToolResultsSchema, body);
   const results = request.results.map((item, index) => {
-    const hasContent = "content" in item;
-    if (hasContent === (item.error !== undefined)) {
+    const given = (["value", "content", "error"] as const).filter((field) => field in item);
+    if (given.length !== 1) {
       throw new HttpError(
         400,
         WireErrorCode.InvalidRequest,
-        `invalid request: results.${index}: give exactly one of content or error`,
+        `invalid request: results.${index}: give exactly one of value, content or error`,
       );
     }
     const submission: ToolResultSubmission =
       item.error !== undefined
         ? { error: item.error.code !== undefined ? item.error : { message: item.error.message } }
-        : { value: item.content };
+        : { value: "value" in item ? item.value : item.content };
     return { callId: item.call_id, submission };
   });
   return { results, waitMs: (request.wait ?? DEFAULT_WAIT_SECONDS) * 1000 };
