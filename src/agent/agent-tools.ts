@@ -78,7 +78,8 @@ export class AgentToolbox {
 
   constructor(options: AgentToolboxOptions) {
     this.#options = options;
-    const registry = ToolRegistry.from(options.tools);
+    // The agent answers the model's direct calls itself: a direct-only tool with a handler is no mistake here.
+    const registry = ToolRegistry.from(options.tools, { servesDirectCalls: true });
     this.#registry = registry;
     if (registry.get(CODE_EXECUTION_TOOL_NAME) !== undefined) {
       throw new PtcError(ErrorCode.InvalidRequest, `"${CODE_EXECUTION_TOOL_NAME}" is reserved for the sandbox tool`);
