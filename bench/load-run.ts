@@ -107,10 +107,9 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
     stderr += chunk;
   });
   const url = await new Promise<string>((resolve, reject) => {
-    let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+    // "ptc serve: listening on URL" comes on stderr.
+    child.stderr.on("data", () => {
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
       if (match?.[1]) resolve(match[1]);
     });
     child.once("exit", (code) => reject(new Error(`ptc serve exited with ${code}: ${stderr.slice(-2000)}`)));

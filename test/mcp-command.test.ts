@@ -103,20 +103,54 @@ describe("the ptc mcp command", () => {
   });
 });
 
+test("`ptc mcp --http` and `ptc serve` print their URL the same way, on stderr; stdout stays empty", async () => {
+  for (const args of [
+    ["mcp", "--http", "0"],
+    ["serve", "--port", "0"],
+  ]) {
+    const child = spawn(process.execPath, ["bin/ptc.js", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...environment, PTC_API_KEYS: "test-key" },
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    try {
+      const url = await listeningUrl(child);
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+(\/mcp)?$/);
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+      assert.equal(stdout, "", `ptc ${args[0]} wrote to stdout`);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }
+});
+
 test("the default ports of ptc mcp --http, ptc serve and the example tool server differ", () => {
   // The README's config points at the tool server on its default port while ptc mcp --http serves it.
   assert.equal(new Set([DEFAULT_MCP_HTTP_PORT, SERVE_PORT, TOOL_SERVER_PORT]).size, 3);
 });
 
+/** The URL of the "ptc mcp: listening on URL" / "ptc serve: listening on URL" line, which comes on stderr. */
 function listeningUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = "";
+    const timer = setTimeout(() => reject(new Error(`no "listening on" line on stderr: ${seen}`)), 60_000);
     child.stderr?.on("data", (chunk: Buffer) => {
       seen += chunk.toString();
-      const match = /at (http:\/\/\S+)/.exec(seen);
-      if (match?.[1]) resolve(match[1]);
+      const match = /^ptc (?:mcp|serve): listening on (http:\/\/\S+)/m.exec(seen);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
     });
-    child.once("exit", (code) => reject(new Error(`ptc mcp exited with ${code}: ${seen}`)));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`ptc exited with ${code}: ${seen}`));
+    });
   });
 }
 

@@ -49,10 +49,9 @@ describe("ptc serve over a real socket", () => {
     });
     try {
       const url = await new Promise<string>((resolve, reject) => {
-        let stdout = "";
-        child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-          stdout += chunk;
-          const match = /listening on (http:\/\/\S+)/.exec(stdout);
+        // "ptc serve: listening on URL" comes on stderr, after the JSON log line.
+        child.stderr.on("data", () => {
+          const match = /listening on (http:\/\/\S+)/.exec(stderr);
           if (match?.[1]) resolve(match[1]);
         });
         child.once("exit", (code) => reject(new Error(`ptc serve exited with ${code}: ${stderr}`)));

@@ -273,8 +273,9 @@ describe("upstream adapters", () => {
   });
 
   test("upstreamFromConfig: keys from config or environment, clear error without one", async () => {
+    // api.openai.com (no baseURL) needs a key; an OpenAI-compatible server elsewhere may not (below).
     assert.throws(
-      () => upstreamFromConfig({ provider: "openai", baseURL: server.openaiBaseURL }, {}),
+      () => upstreamFromConfig({ provider: "openai" }, {}),
       (error: unknown) => PtcError.is(error, "invalid_request") && /OPENAI_API_KEY/.test(error.message),
     );
     assert.throws(
@@ -297,5 +298,21 @@ describe("upstream adapters", () => {
     assert.deepEqual((await anthropic.createMessage(request)).content, [{ type: "text", text: "two" }]);
     const headers = server.requests.at(-1)?.headers ?? {};
     assert.ok(headers.authorization === "Bearer from-config" || headers["x-api-key"] === "from-config");
+  });
+
+  test("upstreamFromConfig: an OpenAI-compatible server at a baseURL (Ollama) needs no key, and gets none", async () => {
+    server.setScript([{ text: "local" }]);
+    const request: UpstreamRequest = { model: "qwen3:32b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] };
+    // The README's config, verbatim but for the URL: no apiKey, and none in the environment.
+    const local = upstreamFromConfig({ provider: "openai", baseURL: server.openaiBaseURL, model: "qwen3:32b" }, {});
+    assert.deepEqual((await local.createMessage(request)).content, [{ type: "text", text: "local" }]);
+    const headers = server.requests.at(-1)?.headers ?? {};
+    assert.equal(headers.authorization, undefined);
+    assert.equal(server.requests.at(-1)?.body.model, "qwen3:32b");
+    // Anthropic's API always needs one.
+    assert.throws(
+      () => upstreamFromConfig({ provider: "anthropic", baseURL: server.url }, {}),
+      (error: unknown) => PtcError.is(error, "invalid_request") && /ANTHROPIC_API_KEY/.test(error.message),
+    );
   });
 });

@@ -22,8 +22,9 @@ export const MCP_USAGE = `ptc mcp [--config FILE] [--mcp "COMMAND ..."]... [--to
 
 Serves the configured tools to MCP clients (Claude Desktop, Cursor, ...) as one execute_code tool: the
 model writes Python that calls them, and only the script's output comes back. Tools that allow direct
-calls are also served as plain MCP tools. Over stdio by default; with no config file and no --mcp it
-serves the built-in sample tools, so \`ptc mcp\` alone is a demo.
+calls are also served as plain MCP tools. Over stdio by default; when no tools are named (no --tools,
+no --mcp, none in the config) it serves the built-in sample tools, so \`ptc mcp\` alone is a demo.
+Status lines, the --http URL included, go to stderr.
 
 ${TOOL_FLAGS_USAGE}
   --http [PORT]        streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio (default port ${DEFAULT_MCP_HTTP_PORT}; 0 picks one)
@@ -94,7 +95,7 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
     } else {
       const served = await serveMcpHttp(createServer, { port, log });
       stopServing = () => served.close();
-      log(`ptc mcp: serving ${opened.tools.length} tools at ${served.url}`);
+      log(`ptc mcp: listening on ${served.url} (${opened.tools.length} tools)`);
     }
     await stopped.promise;
     stopped.dispose();

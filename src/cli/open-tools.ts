@@ -3,9 +3,7 @@ import type { LoadedConfig } from "../config/load-config.js";
 import { loadConfig } from "../config/load-config.js";
 import type { McpServerConfig } from "../config/ptc-config.js";
 import type { ToolDefinition } from "../protocol/tool.js";
-import { closeSampleTools } from "../sample/index.js";
 import { toolSourcesFromConfig } from "../sources/from-config.js";
-import { HandlerToolSource } from "../sources/handler-source.js";
 import { loadToolsModule } from "../sources/load-tools-module.js";
 import { parseMcpFlag } from "../sources/mcp/mcp-flag.js";
 import { openToolSources, type ToolSet } from "../sources/tool-set.js";
@@ -26,7 +24,8 @@ export const TOOL_FLAGS_USAGE = `  --config FILE        ptc.config.json to use (
   --tools MODULE       also use the tools a TS/JS module exports as \`tools\` (repeatable)
   --sample, --no-sample
                        include or leave out the built-in sample tools (SQLite sales data, files, logs);
-                       default: included only when there is no config file and no --mcp`;
+                       default: included only when no tools are named (no --tools, no --mcp, and no
+                       tools, mcpServers or toolServers in the config)`;
 
 export interface OpenToolsOptions {
   /** `--config`: a path, or undefined for `ptc.config.json` in `cwd` when it exists. */
@@ -35,7 +34,10 @@ export interface OpenToolsOptions {
   mcp?: readonly string[];
   /** `--tools` modules, relative to `cwd`. */
   toolsModules?: readonly string[];
-  /** `--sample` / `--no-sample`; undefined: `config.sample`, else on only without a config file and --mcp. */
+  /**
+   * `--sample` / `--no-sample`; undefined: `config.sample`, else on only when no tool source is named (no
+   * `--tools`, no `--mcp`, no `tools` / `mcpServers` / `toolServers` in the config).
+   */
   sample?: boolean | undefined;
   cwd?: string;
   /** Where problems go (a source that failed to open, a dropped tool); never stdout, which may carry protocol. */
@@ -79,9 +81,16 @@ export async function openTools(options: OpenToolsOptions = {}): Promise<OpenedT
     for (let n = 2; Object.hasOwn(mcpServers, unique); n++) unique = `${name}_${n}`;
     mcpServers[unique] = server;
   }
-  const sample = options.sample ?? loaded.config.sample ?? (loaded.path === undefined && flagServers.length === 0);
+  const toolsModules = options.toolsModules ?? [];
+  const { tools: configTools, mcpServers: configServers, toolServers } = loaded.config;
+  const namesTools = [configTools, configServers, toolServers].some((section) => section !== undefined);
+  // The sample is the demo for when nothing else is named; any tool source of the user's leaves it out.
+  const sample =
+    options.sample ?? loaded.config.sample ?? (!namesTools && flagServers.length === 0 && toolsModules.length === 0);
   const moduleTools: ToolDefinition[] = [];
-  for (const module of options.toolsModules ?? []) moduleTools.push(...(await loadToolsModule(resolve(cwd, module))));
+  for (const module of toolsModules) {
+    moduleTools.push(...(await loadToolsModule(resolve(cwd, module), { label: module })));
+  }
   const sources = await toolSourcesFromConfig(
     { ...loaded, config: { ...loaded.config, mcpServers } },
     { sample, tools: moduleTools },
@@ -89,14 +98,8 @@ export async function openTools(options: OpenToolsOptions = {}): Promise<OpenedT
   const toolSet = await openToolSources(sources);
   for (const failure of toolSet.failures) log(`ptc: ${failure.error.message} (its tools are left out)`);
   const tools = acceptableTools(toolSet.tools, log);
-  const close = async (): Promise<void> => {
-    await toolSet.close();
-    // The sample tools' query processes: a handler source's close() does not know about them.
-    for (const source of toolSet.sources) {
-      if (source instanceof HandlerToolSource) await closeSampleTools(source.tools);
-    }
-  };
-  return { loaded, toolSet, tools, close };
+  // Closing the handlers' source also ends the sample tools' query processes.
+  return { loaded, toolSet, tools, close: () => toolSet.close() };
 }
 
 /** Keeps the tools a registry accepts together: the first of clashing names wins, invalid definitions go. */

@@ -15,7 +15,7 @@ export const RUN_USAGE = `ptc run FILE.py [--config FILE] [--mcp "COMMAND ..."].
         [--json] [--result-mode json|text] [--timeout MS] [--allow-degraded-isolation]
 
 Runs a Python script (- for stdin) in the sandbox. Its tools come from ptc.config.json and the flags;
-with no config file and no --mcp they include the built-in sample (a SQLite sales database as
+when neither names any (no --tools, no --mcp) they are the built-in sample (a SQLite sales database as
 query_database(sql), files, logs, endpoints).
 
 ${TOOL_FLAGS_USAGE}

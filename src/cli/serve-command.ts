@@ -16,12 +16,12 @@ export const SERVE_USAGE = `ptc serve [--config FILE] [--host HOST] [--port PORT
         [--allow-degraded-isolation]
 
 HTTP server: the native executions API (/v1/executions, /v1/containers) and, with server.upstream
-configured, Anthropic-compatible POST /v1/messages. Prints "listening on URL" on stdout once bound;
-logs are JSON lines on stderr. Docs: docs/server.md.
+configured, Anthropic-compatible POST /v1/messages. Prints "ptc serve: listening on URL" on stderr once
+bound; logs are JSON lines on stderr too. Docs: docs/server.md.
 
   --host HOST          interface to bind (default: server.host, else ${DEFAULT_HOST}: loopback only)
   --port PORT          port (default: server.port, else ${DEFAULT_PORT}; 0 picks a free one)
-${TOOL_FLAGS_USAGE.replace("default: included only when there is no config file and no --mcp", "default: config.sample, else left out")}
+${TOOL_FLAGS_USAGE.replace(/default: included only when[\s\S]*$/, "default: config.sample, else left out")}
 ${ALLOW_DEGRADED_ISOLATION_USAGE}
 
 API keys: server.apiKeys in ptc.config.json plus PTC_API_KEYS (comma-separated). With neither,
@@ -132,7 +132,8 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     max_containers: capacity.maxContainers,
     max_containers_per_key: capacity.maxContainersPerKey,
   });
-  process.stdout.write(`ptc serve: listening on ${running.url}\n`);
+  // On stderr, as `ptc mcp --http` prints its URL: stdout carries nothing of ptc's.
+  process.stderr.write(`ptc serve: listening on ${running.url}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));

@@ -46,6 +46,10 @@ export const UpstreamConfigSchema = z.strictObject({
   /** Overrides the model the client names; without it the client's `model` is passed on. */
   model: z.string().optional(),
   baseURL: z.string().optional(),
+  /**
+   * Default: `ANTHROPIC_API_KEY` / `OPENAI_API_KEY`. An `openai` provider with a `baseURL` (Ollama, vLLM) may
+   * have none: its requests then carry no Authorization header.
+   */
   apiKey: z.string().optional(),
 });
 
@@ -83,7 +87,7 @@ export const PtcConfigSchema = z.strictObject({
   toolServers: z.record(z.string(), HttpToolServerConfigSchema).optional(),
   /** TS/JS modules exporting `tools` (relative to the config file). */
   tools: z.array(z.string()).optional(),
-  /** Include the built-in sample tools (SQLite sales data, files, logs). Default false with a config file. */
+  /** Include the built-in sample tools (SQLite sales data, files, logs). Default: only while no tools are named. */
   sample: z.boolean().optional(),
   limits: z
     .strictObject({
