@@ -1,5 +1,7 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openDatabase } from "./better-sqlite3.js";
 import { formatCount } from "./format.js";
+import type { SalesDatabase } from "./sales-database-type.js";
 
 export type Row = Record<string, unknown>;
 
@@ -18,7 +20,7 @@ export type DatabaseSource = { image: Buffer } | { filename: string };
  * What a separate connection that cannot write opens: a file database is reopened read-only; an
  * in-memory one (which SQLite cannot share between connections) is snapshotted.
  */
-export function databaseSource(database: Database.Database): DatabaseSource {
+export function databaseSource(database: SalesDatabase): DatabaseSource {
   return database.memory ? { image: database.serialize() } : { filename: database.name };
 }
 
@@ -26,8 +28,8 @@ export function databaseSource(database: Database.Database): DatabaseSource {
 export function openReadOnly(source: DatabaseSource): Database.Database {
   const reader =
     "image" in source
-      ? new Database(source.image, { readonly: true })
-      : new Database(source.filename, { readonly: true, fileMustExist: true });
+      ? openDatabase(source.image, { readonly: true })
+      : openDatabase(source.filename, { readonly: true, fileMustExist: true });
   // Belt and braces: the connection is read-only already; query_only also blocks ATTACHed schemas.
   reader.pragma("query_only = ON");
   return reader;

@@ -1,12 +1,11 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openDatabase } from "./better-sqlite3.js";
 import { createPrng, type Prng } from "./prng.js";
+import type { SalesDatabaseOptions } from "./sales-database-type.js";
 import { generateLogs } from "./sample-logs.js";
 import { buildSampleFiles, type SalesCustomer, type SalesOrder } from "./sample-reports.js";
 
-export interface SalesDatabaseOptions {
-  /** Build into this SQLite file (its sample tables are replaced). Default: in memory. */
-  path?: string;
-}
+export type { SalesDatabaseOptions };
 
 export interface SampleEndpoint {
   url: string;
@@ -102,13 +101,13 @@ export function createSalesDatabase(options: SalesDatabaseOptions = {}): Databas
     memoryImage = first.serialize();
     first.close();
   }
-  return new Database(memoryImage);
+  return openDatabase(memoryImage);
 }
 
 let memoryImage: Buffer | undefined;
 
 function build(filename: string): Database.Database {
-  const db = new Database(filename);
+  const db = openDatabase(filename);
   db.exec(SCHEMA);
   db.transaction(() => populate(db))();
   return db;

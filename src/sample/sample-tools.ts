@@ -1,16 +1,16 @@
-import type Database from "better-sqlite3";
 import type { JsonSchema } from "../protocol/json-schema.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import { QueryProcesses } from "./query-processes.js";
 import { databaseSource, openReadOnly } from "./read-only-query.js";
 import { createSalesDatabase } from "./sales-database.js";
+import type { SalesDatabase } from "./sales-database-type.js";
 import { LOG_LEVELS, LOG_SERVICES, type LogEntry } from "./sample-logs.js";
 import { LEDGER_PATH, README_PATH, SUMMARY_PATH } from "./sample-reports.js";
 import { checkInput, optionalChoice, optionalInteger, requireString } from "./tool-input.js";
 
 export interface SampleToolsOptions {
   /** Database built by `createSalesDatabase` (or with the same tables). Default: a fresh in-memory one. */
-  database?: Database.Database;
+  database?: SalesDatabase;
 }
 
 /** The sample tools; `close()` stops the processes that run query_database's SQL. */
