@@ -41,7 +41,7 @@ export type {
   ToolSchema,
   TypedToolDefinition,
 } from "./protocol/tool.js";
-export { createSalesDatabase, createSampleTools } from "./sample/index.js";
+export { createSalesDatabase, createSampleTools } from "./sample/public.js";
 export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "./sandbox/sandbox-pool.js";
 export { resolveSandboxRuntime, type SandboxRuntime } from "./sandbox/sandbox-runtime.js";
 export {

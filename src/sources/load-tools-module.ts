@@ -3,6 +3,7 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ToolDefinition } from "../protocol/tool.js";
+import { loadTsImport } from "./tsx-import.js";
 
 export interface LoadToolsModuleOptions {
   /** How errors name the module, e.g. the path as the user wrote it; default `path`. */
@@ -28,10 +29,11 @@ export async function loadToolsModule(path: string, options: LoadToolsModuleOpti
   );
   if (!isFile) throw new Error(`${name} not found${label === absolute ? "" : ` (${absolute})`}`);
   const url = pathToFileURL(absolute).href;
+  // tsx is an optional peer dependency, loaded for a TypeScript module only (one line when it is missing).
+  const tsImport = /\.(c|m)?tsx?$/.test(absolute) ? await loadTsImport() : undefined;
   let loaded: Record<string, unknown>;
   try {
-    if (/\.(c|m)?tsx?$/.test(absolute)) {
-      const { tsImport } = await import("tsx/esm/api");
+    if (tsImport) {
       loaded = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
     } else {
       loaded = (await import(url)) as Record<string, unknown>;
