@@ -9,6 +9,7 @@ import {
   DEFAULT_INDEX_TOOL_THRESHOLD,
   type ToolIndexMode,
 } from "../server/mcp/tool-index.js";
+import { ToolRegistry } from "../tools/tool-registry.js";
 import {
   ALLOW_DEGRADED_ISOLATION,
   ALLOW_DEGRADED_ISOLATION_USAGE,
@@ -56,10 +57,10 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
     throw new Error("--tool-index must be auto, always or never");
   }
   const resultMode = resultModeFlag(parsed);
-  // In stdio mode stdout is the protocol channel: a tools module that prints must not corrupt it.
   const allowDegradedIsolation = parsed.flags.has(ALLOW_DEGRADED_ISOLATION);
   // Before stdout is claimed and any tool source opens: a runtime weaker than `ptc setup`'s is refused here.
   checkSandboxIsolation(resolveSandboxRuntime(), allowDegradedIsolation);
+  // In stdio mode stdout is the protocol channel: a tools module that prints must not corrupt it.
   const protocolStdout = port === undefined ? claimStdoutForProtocol() : undefined;
   let opened: Awaited<ReturnType<typeof openTools>>;
   try {
@@ -69,6 +70,9 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
     throw error;
   }
   const { config } = opened.loaded;
+  // `ptc mcp` serves tools that allow direct calls as plain MCP tools: say so before the engine's registry
+  // would warn that its direct-only tools cannot be called from code.
+  ToolRegistry.from(opened.tools, { servesDirectCalls: true });
   const engine = createEngine({
     tools: opened.tools,
     pool: { size: 1, allowDegradedIsolation },

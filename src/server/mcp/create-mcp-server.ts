@@ -48,7 +48,8 @@ function textResult(text: string, isError = false): CallToolResult {
 export function createMcpServerFactory(options: PtcMcpServerOptions): () => Server {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const resultMode = options.resultMode ?? "json";
-  const registry = ToolRegistry.from(options.tools);
+  // Tools that allow direct calls are served as plain MCP tools: a direct-only tool is no mistake here.
+  const registry = ToolRegistry.from(options.tools, { servesDirectCalls: true });
   const index = shouldIndex(registry, options.toolIndex, resultMode) ? new ToolIndex(registry, resultMode) : null;
   const ownTools: Tool[] = [executeCodeTool(registry, index, resultMode)];
   if (index !== null) ownTools.push(...searchTools());
