@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { readProc, walkProcessTree } from "./process-tree.js";
 
 /**
  * A sandbox's memory beyond its WebAssembly memory (which the child caps at the execution's memoryBytes):
@@ -39,26 +39,6 @@ export function jsHeapExhausted(diagnostics: string): boolean {
   return V8_OUT_OF_MEMORY.test(diagnostics);
 }
 
-/** One buffer for every /proc read: a status file is ~1.5 KB, a children list a few pids. */
-const procBuffer = Buffer.alloc(16_384);
-
-/** A small /proc file in one read (readFileSync stats and reads in a loop: ~2x slower here). */
-function readProc(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    return procBuffer.toString("latin1", 0, readSync(fd, procBuffer, 0, procBuffer.length, 0));
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * Resident plus swapped-out bytes of a process and all its descendants (bubblewrap's two processes, then
  * the sandbox's node), from /proc/<pid>/status, read by the host: nothing in the sandbox can understate it.
@@ -66,20 +46,17 @@ function readProc(path: string): string | undefined {
  */
 export function treeResidentBytes(root: number): number | undefined {
   let kilobytes = 0;
-  const queue = [root];
-  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-    const status = readProc(`/proc/${next}/status`);
+  let rootGone = false;
+  walkProcessTree(root, (pid) => {
+    const status = readProc(`/proc/${pid}/status`);
     if (status === undefined) {
-      if (next === root) return undefined;
-      continue;
+      if (pid === root) rootGone = true;
+      return false;
     }
     kilobytes += field(status, "VmRSS:") + field(status, "VmSwap:");
-    for (const child of (readProc(`/proc/${next}/task/${next}/children`) ?? "").split(" ")) {
-      const pid = Number(child);
-      if (pid > 0) queue.push(pid);
-    }
-  }
-  return kilobytes * 1024;
+    return true;
+  });
+  return rootGone ? undefined : kilobytes * 1024;
 }
 
 function field(status: string, name: string): number {

@@ -1,20 +1,13 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { DEFAULT_MAX_TOOL_INPUT_BYTES } from "../protocol/limits.js";
 import { holdEventLoop } from "./event-loop-hold.js";
+import { checkedGuestError, count, type GuestError } from "./guest-error-report.js";
 import { LineSplitter } from "./line-splitter.js";
 import { jsHeapExhausted, type MemoryLimitStop, MemoryWatch, sandboxMemoryBound } from "./memory-watch.js";
+import { descendants, treeCpuTimeMs } from "./process-tree.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
-/** What the guest reported when a run ended normally. */
-export interface GuestError {
-  type: string;
-  message: string;
-  traceback: string;
-  line?: number | null;
-  code?: string;
-  exitCode?: number;
-}
+export type { GuestError } from "./guest-error-report.js";
 
 export type SandboxRunOutcome =
   | {
@@ -60,68 +53,6 @@ export interface SandboxRunListener {
 }
 
 let nextSandboxId = 1;
-
-/** Caps on what the guest reports about its error: it must not carry more than the output cap would. */
-const MAX_ERROR_MESSAGE_CHARS = 16_384;
-const MAX_TRACEBACK_CHARS = 65_536;
-
-/**
- * The guest's report of how its script ended, checked: the script can reach and replace the code that
- * writes it (guest.py's globals, the json module), so anything malformed becomes a plain SandboxError.
- */
-function checkedGuestError(value: unknown): GuestError | null {
-  if (value === null || value === undefined) return null;
-  const report = value as Record<string, unknown>;
-  if (
-    typeof value !== "object" ||
-    Array.isArray(value) ||
-    typeof report.type !== "string" ||
-    typeof report.message !== "string"
-  ) {
-    return { type: "SandboxError", message: "the script's error report was malformed", traceback: "" };
-  }
-  const error: GuestError = {
-    type: report.type.slice(0, 200),
-    message: cut(report.message, MAX_ERROR_MESSAGE_CHARS),
-    traceback: typeof report.traceback === "string" ? cut(report.traceback, MAX_TRACEBACK_CHARS) : "",
-  };
-  if (Number.isSafeInteger(report.line)) error.line = report.line as number;
-  if (typeof report.code === "string") error.code = report.code;
-  if (Number.isSafeInteger(report.exitCode)) error.exitCode = report.exitCode as number;
-  return error;
-}
-
-function cut(text: string, limit: number): string {
-  return text.length <= limit ? text : `${text.slice(0, limit)}\n[ptc: cut at ${limit} characters]`;
-}
-
-function count(value: unknown): number {
-  const number = Number(value ?? 0);
-  return Number.isFinite(number) && number > 0 ? number : 0;
-}
-
-/** Descendants of a process, deepest first, from /proc (Linux). */
-function descendants(pid: number): number[] {
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const current = queue.shift() as number;
-    let children: string;
-    try {
-      children = readFileSync(`/proc/${current}/task/${current}/children`, "utf8");
-    } catch {
-      continue;
-    }
-    for (const child of children.split(" ")) {
-      const childPid = Number(child);
-      if (childPid > 0) {
-        found.push(childPid);
-        queue.push(childPid);
-      }
-    }
-  }
-  return found.reverse();
-}
 
 /**
  * One child process running Pyodide. Everything it sends is treated as untrusted: a malformed
@@ -275,19 +206,7 @@ export class SandboxProcess {
   cpuTimeMs(): number | undefined {
     const pid = this.#child.pid;
     if (pid === undefined || !this.#alive || process.platform !== "linux") return undefined;
-    let ticks = 0;
-    for (const each of [pid, ...descendants(pid)]) {
-      try {
-        const stat = readFileSync(`/proc/${each}/stat`, "utf8");
-        // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        ticks += Number(fields[11]) + Number(fields[12]);
-      } catch {
-        if (each === pid) return undefined;
-      }
-    }
-    // /proc reports clock ticks of USER_HZ, 100 on Linux.
-    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+    return treeCpuTimeMs(pid);
   }
 
   /** SIGKILL: the only stop that also ends C-level loops and blocking sleeps. */
