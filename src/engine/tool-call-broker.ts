@@ -7,6 +7,7 @@ import type { ToolHandler } from "../protocol/tool.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import type { Journal } from "./journal.js";
+import { ToolCallBudget } from "./tool-call-budget.js";
 import { handlerFailure } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
 import { checkSubmission, type ToolResultSubmission } from "./tool-result-submission.js";
@@ -72,12 +73,10 @@ export class ToolCallBroker {
   /** The same live calls by the guest's call id: the guest names a call it gives up on by that id. */
   #byGuestCallId = new Map<number, LiveCall>();
   #settled = new Set<string>();
-  /** Bytes of input the script sent (refused calls included) and of results it received, this execution. */
-  #inputBytes = 0;
-  #resultBytes = 0;
+  /** Bytes of input the script sent and of results it received, and its calls, this execution. */
+  readonly #budget: ToolCallBudget;
   #queue: LiveCall[] = [];
   #running = 0;
-  #calls = 0;
   #closed = false;
   readonly #newCallId = callIdFactory();
   /**
@@ -86,7 +85,9 @@ export class ToolCallBroker {
    */
   readonly #depth = currentExecutionDepth() + 1;
 
-  constructor(private readonly context: ToolCallBrokerContext) {}
+  constructor(private readonly context: ToolCallBrokerContext) {
+    this.#budget = new ToolCallBudget(context);
+  }
 
   get outstanding(): number {
     return this.#live.size;
@@ -121,19 +122,10 @@ export class ToolCallBroker {
       this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolInputTooLarge, message);
       return;
     }
-    // Every input the host parses counts, whether the call is then refused or not: it is parsed and
-    // checked either way. One that would take the total past the limit is refused unread.
-    if (this.#inputBytes + inputBytes > limits.maxTotalToolInputBytes) {
-      this.context.onLimit(ErrorCode.ToolInputTotalLimit);
-      const message = `input of ${name} (${inputBytes} bytes) would take this execution's tool inputs past ${limits.maxTotalToolInputBytes} bytes in all (maxTotalToolInputBytes)`;
-      this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolInputTotalLimit, message);
-      return;
-    }
-    this.#inputBytes += inputBytes;
-    if (++this.#calls > limits.maxToolCalls) {
-      this.context.onLimit(ErrorCode.ToolCallLimit);
-      const message = `tool call limit of ${limits.maxToolCalls} reached`;
-      this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolCallLimit, message);
+    // Counted whether the call is then refused or not; one past the total is refused unread (tool-call-budget.ts).
+    const refusal = this.#budget.admitInput(name, inputBytes) ?? this.#budget.admitCall();
+    if (refusal) {
+      this.#refuse(guestCallId, name, {}, inputBytes, refusal.code, refusal.message);
       return;
     }
     let input: unknown;
@@ -334,20 +326,7 @@ export class ToolCallBroker {
 
   /** The result as JSON within the per-result and per-execution limits, or why not. */
   #encode(name: string, value: unknown): EncodedOutcome {
-    const { limits } = this.context;
-    const encoded = encodeToolResult(name, value, limits.maxToolResultBytes);
-    if (!encoded.ok) {
-      if (encoded.error.code === ErrorCode.ToolResultTooLarge) this.context.onLimit(ErrorCode.ToolResultTooLarge);
-      return encoded;
-    }
-    const bytes = encoded.bytes ?? 0;
-    if (this.#resultBytes + bytes > limits.maxTotalToolResultBytes) {
-      this.context.onLimit(ErrorCode.ToolResultTotalLimit);
-      const message = `result of ${name} (${bytes} bytes) would take this execution's tool results past ${limits.maxTotalToolResultBytes} bytes in all (maxTotalToolResultBytes)`;
-      return { ok: false, error: { code: ErrorCode.ToolResultTotalLimit, message } };
-    }
-    this.#resultBytes += bytes;
-    return encoded;
+    return this.#budget.admitResult(name, encodeToolResult(name, value, this.context.limits.maxToolResultBytes));
   }
 
   #settle(call: LiveCall, outcome: EncodedOutcome, errorType = "ToolError"): void {
