@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { cacheDirectory } from "./cache-directory.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
@@ -13,14 +13,18 @@ const PTC_VERSION = (
 /**
  * The snapshot's file name in ptc's cache, which every ptc version and project of this user shares:
  * the Pyodide version, then a hash of all a snapshot depends on (the sandbox Node, ptc's version and
- * child script, the Pyodide package), so no two of them ever read each other's.
+ * the child's scripts, the Pyodide package), so no two of them ever read each other's.
  */
 function snapshotName(runtime: SandboxRuntime): string {
   const pyodideManifest = readFileSync(join(runtime.pyodideDir, "package.json"));
   const pyodideVersion = (JSON.parse(pyodideManifest.toString("utf8")) as { version: string }).version;
   const hash = createHash("sha256");
   hash.update(`${runtime.nodeVersion}\0${PTC_VERSION}\0`);
-  hash.update(readFileSync(runtime.childScript));
+  // The child script and the modules beside it (child-*.ts or .js, guest.py), in a stable order.
+  const childDir = dirname(runtime.childScript);
+  for (const name of readdirSync(childDir).sort()) {
+    if (/\.(ts|js|py)$/.test(name)) hash.update(readFileSync(join(childDir, name)));
+  }
   hash.update(pyodideManifest);
   return `pyodide-${pyodideVersion}-${hash.digest("hex").slice(0, 16)}.snapshot`;
 }

@@ -1,6 +1,7 @@
 // The sandbox child process. Runs under Node's permission model (and bubblewrap where present),
 // loads Pyodide once, then runs guest code on request. Node runs this file directly (type stripping)
-// in development and as compiled JS when installed, so it uses erasable syntax and node: builtins only.
+// in development and as compiled JS when installed, so it uses erasable syntax, node: builtins and its
+// sibling child-*.ts modules only (imported with their .ts name, which the build rewrites to .js).
 //
 // Wire format on stdin/stdout, one message per line:
 //   host -> child  J{json}                          control message (run, set-limits)
@@ -11,34 +12,27 @@
 //   child -> host  B                                after W, a timer woke the script: it computes again
 //   child -> host  X<callId>                        the script gave up on this call (its task was cancelled)
 // Tool payloads pass through as text so large results are parsed once, in Python.
-import { readFileSync, writeSync } from "node:fs";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-
-// The guest shares this realm and can replace what it reaches (js.JSON.stringify, String.prototype
-// methods through js.Object('s'), Object.prototype.toJSON, Math.max...). The protocol code below uses
-// only these, captured before any guest code runs, and builds frames from primitives (no toJSON).
-const { parse: parseJson, stringify: stringifyJson } = JSON;
-const { max: maxOf, round } = Math;
-const { isSafeInteger } = Number;
-const callBound = Function.prototype.call.bind(Function.prototype.call) as (
-  method: (...args: never[]) => unknown,
-  self: unknown,
-  ...args: unknown[]
-) => unknown;
-const uncurry =
-  <A extends unknown[], R>(method: (...args: A) => R) =>
-  (self: unknown, ...args: A): R =>
-    callBound(method as never, self, ...args) as R;
-const indexOf = uncurry(String.prototype.indexOf);
-const sliceText = uncurry(String.prototype.slice);
-const subarray = uncurry(Uint8Array.prototype.subarray);
-
-const quote = (text: string): string => stringifyJson(text);
+import { errorReport } from "./child-error-report.ts";
+import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
+// The guest shares this realm and can replace what it reaches: the protocol code uses only intrinsics
+// captured (by this import) before any guest code runs, and builds frames from primitives (no toJSON).
+import {
+  dropWaiting,
+  exit,
+  hasWaiting,
+  indexOf,
+  parseJson,
+  quote,
+  round,
+  sliceText,
+  uncurry,
+} from "./child-intrinsics.ts";
+import { beginOutput, droppedJson, flushOutput, makeWriter, send, writeAll } from "./child-output.ts";
 
 const hostIn = process.stdin;
-const exit = process.exit.bind(process);
 const nodeVersion = process.version;
 const here = dirname(fileURLToPath(import.meta.url));
 const pyodideDir = process.argv[2] ?? "";
@@ -67,78 +61,6 @@ wasm.Memory.prototype.grow = function grow(this: WasmMemory, delta: number): num
   return growMemory(this, delta);
 };
 
-// Writes to the host are synchronous (never process.stdout, whose queue grows in memory and is lost
-// with the process): a script that prints without ever yielding is slowed to the host's pace, and
-// what it printed before a kill has already reached the host.
-const encoder = new TextEncoder();
-const pause = new Int32Array(new SharedArrayBuffer(4));
-function writeAll(bytes: Uint8Array): void {
-  let offset = 0;
-  while (offset < bytes.length) {
-    try {
-      offset += writeSync(1, bytes, offset);
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== "EAGAIN") exit(0); // the host went away
-      Atomics.wait(pause, 0, 0, 1);
-    }
-  }
-}
-const encode = uncurry(TextEncoder.prototype.encode);
-function send(line: string): void {
-  writeAll(encode(encoder, `${line}\n`));
-}
-
-// Output is buffered and flushed on the next macrotask, before any other message, or once it is
-// FLUSH_INTERVAL_MS old, so prints keep their order relative to tool calls, a tight print loop produces
-// few messages, and a script stuck after printing (a C-level loop never yields) loses at most that much.
-const FLUSH_CHARS = 65536;
-const FLUSH_INTERVAL_MS = 10;
-let outputCap = Number.POSITIVE_INFINITY;
-const output = { stdout: "", stderr: "" };
-const outputSent = { stdout: 0, stderr: 0 };
-const outputDropped = { stdout: 0, stderr: 0 };
-let flushScheduled = false;
-let lastFlush = 0;
-function flushOutput(): void {
-  flushScheduled = false;
-  lastFlush = performance.now();
-  for (const stream of ["stdout", "stderr"] as const) {
-    if (output[stream].length > 0) {
-      send(`J{"t":"output","stream":"${stream}","data":${quote(output[stream])}}`);
-      output[stream] = "";
-    }
-  }
-}
-function makeWriter(stream: "stdout" | "stderr") {
-  const decoder = new TextDecoder();
-  return {
-    isatty: false,
-    write(buffer: Uint8Array): number {
-      const room = maxOf(0, outputCap - outputSent[stream]);
-      const kept = buffer.length > room ? subarray(buffer, 0, room) : buffer;
-      if (kept.length > 0) {
-        outputSent[stream] += kept.length;
-        output[stream] += decoder.decode(kept, { stream: true });
-      }
-      if (kept.length < buffer.length) {
-        const first = outputDropped[stream] === 0;
-        outputDropped[stream] += buffer.length - kept.length;
-        // Tell the host at once: a script that keeps printing may never reach its end to report it.
-        if (first) {
-          flushOutput();
-          send(`J{"t":"truncated","stream":"${stream}","dropped":${buffer.length - kept.length}}`);
-        }
-      } else if (output[stream].length > FLUSH_CHARS || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
-        flushOutput();
-      } else if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushOutput);
-      }
-      return buffer.length;
-    },
-  };
-}
-
 // Tool calls: the guest gets a promise of the raw result line ("1<json>" or "0<json>").
 let nextCallId = 1;
 let maxToolInputBytes = Number.POSITIVE_INFINITY;
@@ -148,8 +70,6 @@ const REFUSALS_BEFORE_STOP = 1000;
 /** Ends the current run at once with this error as JSON ("" for success), abandoning the script where it is. */
 let stopRun: ((errorJson: string) => void) | null = null;
 const waiting = new Map<number, (payload: string) => void>();
-const hasWaiting = uncurry(Map.prototype.has) as (map: Map<number, unknown>, key: number) => boolean;
-const dropWaiting = uncurry(Map.prototype.delete) as (map: Map<number, unknown>, key: number) => boolean;
 /** Longest tool name sent to the host (MAX_TOOL_NAME_CHARS there): a longer one cannot be a tool. */
 const MAX_TOOL_NAME_CHARS = 256;
 function refusal(code: string, message: string): Promise<string> {
@@ -342,16 +262,7 @@ async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun:
   return { run, beginRun, endRun, jspi };
 }
 
-// Emscripten implements C's system() with child_process.spawnSync (reachable from Python through
-// os.system or ctypes). The permission model refuses it by throwing inside a wasm import, which is
-// a fatal Pyodide error; answer "command failed" instead, and never inherit our stdout.
-const childProcess = createRequire(import.meta.url)("node:child_process") as Record<string, unknown>;
-const refusedSync = () => ({ pid: 0, output: [], stdout: "", stderr: "", status: 127, signal: null });
-const refused = () => {
-  throw new Error("subprocesses are disabled in the ptc sandbox");
-};
-for (const name of ["spawnSync", "execSync", "execFileSync"]) childProcess[name] = refusedSync;
-for (const name of ["spawn", "exec", "execFile", "fork"]) childProcess[name] = refused;
+refuseSubprocesses();
 
 // Node's permission model refuses process.binding, which Pyodide calls once at start-up for fs constants.
 const processWithBinding = process as unknown as { binding: (name: string) => unknown };
@@ -364,25 +275,7 @@ const { run, beginRun, endRun, jspi } = await boot();
 for (const name of ["process", "fetch", "WebSocket", "EventSource", "navigator", "require", "Buffer"]) {
   Reflect.deleteProperty(globalThis, name);
 }
-// Stack traces name functions only: the default format carries host paths (file:///...), and a guest's
-// own Error.prepareStackTrace would receive CallSite objects whose getThis() reaches the interpreter's
-// WebAssembly instance. Fixed for the life of the sandbox, before any guest code runs.
-type CallSite = { getFunctionName(): string | null };
-function prepareStackTrace(error: unknown, frames: readonly CallSite[]): string {
-  let text = "Error";
-  try {
-    text = String(error);
-  } catch {}
-  for (let index = 0; index < frames.length; index++) {
-    let name: string | null = null;
-    try {
-      name = (frames[index] as CallSite).getFunctionName();
-    } catch {}
-    text += `\n    at ${name ?? "<anonymous>"} (sandbox)`;
-  }
-  return text;
-}
-Object.defineProperty(Error, "prepareStackTrace", { value: prepareStackTrace, writable: false, configurable: false });
+lockStackTraces();
 // A throwaway workload before reporting ready, through the same path as real runs: V8 first runs
 // wasm in its baseline tier and optimises hot functions in the background, which made the first
 // executions in a fresh sandbox several times slower than later ones.
@@ -405,7 +298,6 @@ await runGuest(WARM_UP, "[]", "json");
 async function runGuest(code: string, tools: string, resultMode: string): Promise<string> {
   running = true;
   generation++;
-  lastFlush = Number.NEGATIVE_INFINITY; // the run's first print goes out at once
   callsThisRun = 0;
   resultsReceived = 0;
   idleReported = false;
@@ -451,38 +343,10 @@ async function handleRun(message: {
   maxToolInputBytes = message.maxToolInputBytes > 0 ? message.maxToolInputBytes : Number.POSITIVE_INFINITY;
   maxToolCalls = Number(message.maxToolCalls) > 0 ? Number(message.maxToolCalls) : Number.POSITIVE_INFINITY;
   if (message.memoryBytes > 0) memoryCapBytes = message.memoryBytes;
-  outputCap = message.maxOutputBytes > 0 ? message.maxOutputBytes : Number.POSITIVE_INFINITY;
-  outputSent.stdout = outputSent.stderr = 0;
-  outputDropped.stdout = outputDropped.stderr = 0;
+  beginOutput(message.maxOutputBytes);
   memoryLimitHit = false;
   const errorJson = await runGuest(message.code, message.tools, message.resultMode);
-  const dropped = `{"stdout":${outputDropped.stdout},"stderr":${outputDropped.stderr}}`;
-  send(`J{"t":"done","error":${errorReport(errorJson)},"dropped":${dropped},"memoryLimitHit":${memoryLimitHit}}`);
-}
-
-// The guest's report of its error, re-rendered from its primitive fields and cut to size: the script
-// can replace the code that writes it, and a frame longer than the host's limit would end the sandbox.
-const MAX_REPORT_CHARS = { type: 200, message: 16_384, traceback: 65_536 };
-function errorReport(errorJson: unknown): string {
-  if (errorJson === "") return "null";
-  let report: Record<string, unknown> | null = null;
-  try {
-    const parsed: unknown = typeof errorJson === "string" ? parseJson(errorJson) : null;
-    if (parsed !== null && typeof parsed === "object") report = parsed as Record<string, unknown>;
-  } catch {}
-  if (!report || typeof report.type !== "string" || typeof report.message !== "string") {
-    return `{"type":"SandboxError","message":"the script's error report was malformed","traceback":""}`;
-  }
-  let text = "{";
-  for (const field of ["type", "message", "traceback"] as const) {
-    const value = typeof report[field] === "string" ? (report[field] as string) : "";
-    const limit = MAX_REPORT_CHARS[field];
-    text += `${quote(field)}:${quote(value.length > limit ? `${sliceText(value, 0, limit)}\n[ptc: cut at ${limit} characters]` : value)},`;
-  }
-  if (isSafeInteger(report.line)) text += `"line":${report.line},`;
-  if (isSafeInteger(report.exitCode)) text += `"exitCode":${report.exitCode},`;
-  if (typeof report.code === "string") text += `"code":${quote(sliceText(report.code, 0, 100))},`;
-  return `${sliceText(text, 0, -1)}}`;
+  send(`J{"t":"done","error":${errorReport(errorJson)},"dropped":${droppedJson()},"memoryLimitHit":${memoryLimitHit}}`);
 }
 
 let pending = "";

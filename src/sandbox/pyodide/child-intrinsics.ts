@@ -1,0 +1,26 @@
+// Intrinsics the sandbox child's protocol code uses, captured when this module is first imported, before
+// any guest code runs. Part of the child: erasable syntax and node: builtins only (see child.ts).
+// The guest shares this realm and can replace what it reaches (js.JSON.stringify, String.prototype
+// methods through js.Object('s'), Object.prototype.toJSON, Math.max...). The protocol code below uses
+// only these, captured before any guest code runs, and builds frames from primitives (no toJSON).
+export const { parse: parseJson, stringify: stringifyJson } = JSON;
+export const { max: maxOf, round } = Math;
+export const { isSafeInteger } = Number;
+const callBound = Function.prototype.call.bind(Function.prototype.call) as (
+  method: (...args: never[]) => unknown,
+  self: unknown,
+  ...args: unknown[]
+) => unknown;
+export const uncurry =
+  <A extends unknown[], R>(method: (...args: A) => R) =>
+  (self: unknown, ...args: A): R =>
+    callBound(method as never, self, ...args) as R;
+export const indexOf = uncurry(String.prototype.indexOf);
+export const sliceText = uncurry(String.prototype.slice);
+export const subarray = uncurry(Uint8Array.prototype.subarray);
+
+export const quote = (text: string): string => stringifyJson(text);
+export const hasWaiting = uncurry(Map.prototype.has) as (map: Map<number, unknown>, key: number) => boolean;
+export const dropWaiting = uncurry(Map.prototype.delete) as (map: Map<number, unknown>, key: number) => boolean;
+/** Ends the child: captured before guest code runs (the child deletes `process` from the guest's globals). */
+export const exit = process.exit.bind(process);
