@@ -341,3 +341,14 @@ test("RefusedCallStore: kept per API key beside each client-visible call id, unt
   assert.equal(store.lookup("key-a", "toolu_D", 2_500), undefined, "expired");
   assert.equal(store.size, 0);
 });
+
+test("RefusedCallStore: a key past its share drops its own oldest refusals, never another key's", () => {
+  const store = new RefusedCallStore(60_000);
+  const calls = [{ id: "toolu_F", name: "foo", input: {}, reason: "no tool named foo in this request" }];
+  store.remember("key-a", ["toolu_A"], calls, 0);
+  for (let index = 0; index < 10_001; index++) store.remember("key-b", [`toolu_B${index}`], calls, 1 + index);
+  assert.equal(store.lookup("key-a", "toolu_A", 20_000), calls, "the other key's flood left it alone");
+  assert.equal(store.lookup("key-b", "toolu_B0", 20_000), undefined, "the flooding key's oldest went");
+  assert.equal(store.lookup("key-b", "toolu_B10000", 20_000), calls);
+  assert.equal(store.size, 1_001);
+});

@@ -55,8 +55,12 @@ export function refusedCallBlocks(calls: readonly RefusedCall[]): {
 
 /** How long refused calls are kept for the requests that replay their turn; past it they drop out of the history. */
 export const REFUSED_CALLS_TTL_MS = 60 * 60 * 1000;
-const MAX_RECORDS = 10_000;
-const MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * Per API key, so that no key's refusals ever push out another's (the keys are the server's configured
+ * few, so the whole store is bounded by keys × these).
+ */
+const MAX_RECORDS_PER_KEY = 1_000;
+const MAX_BYTES_PER_KEY = 4 * 1024 * 1024;
 
 interface StoredRefusals {
   owner: string;
@@ -78,14 +82,15 @@ export class RefusedCallStore {
   readonly #byKey = new Map<string, StoredRefusals>();
   /** Records in least recently used order (a Set keeps insertion order; a use re-inserts). */
   readonly #records = new Set<StoredRefusals>();
-  #bytes = 0;
+  /** Records and bytes each key holds. */
+  readonly #held = new Map<string, { records: number; bytes: number }>();
 
   constructor(readonly ttlMs = REFUSED_CALLS_TTL_MS) {}
 
   remember(owner: string, anchorIds: readonly string[], calls: readonly RefusedCall[], now = Date.now()): void {
     if (anchorIds.length === 0 || calls.length === 0) return;
     const bytes = calls.reduce((sum, call) => sum + JSON.stringify(call).length, 0);
-    if (bytes > MAX_BYTES) return;
+    if (bytes > MAX_BYTES_PER_KEY) return;
     const record: StoredRefusals = { owner, keys: anchorIds.map((id) => key(owner, id)), calls, bytes, lastUsed: now };
     for (const recordKey of record.keys) {
       const previous = this.#byKey.get(recordKey);
@@ -93,8 +98,11 @@ export class RefusedCallStore {
       this.#byKey.set(recordKey, record);
     }
     this.#records.add(record);
-    this.#bytes += bytes;
-    this.#prune(now);
+    const held = this.#held.get(owner) ?? { records: 0, bytes: 0 };
+    held.records++;
+    held.bytes += bytes;
+    this.#held.set(owner, held);
+    this.#prune(owner, now);
   }
 
   /** The refused calls kept beside the client-visible call `id` of `owner`, if any. */
@@ -115,17 +123,24 @@ export class RefusedCallStore {
     return this.#records.size;
   }
 
-  #prune(now: number): void {
+  /** Drops what expired, then `owner`'s own least recently used records while it holds more than its share. */
+  #prune(owner: string, now: number): void {
     for (const record of this.#records) {
-      const over = this.#records.size > MAX_RECORDS || this.#bytes > MAX_BYTES;
-      if (!over && now - record.lastUsed <= this.ttlMs) break;
-      this.#drop(record);
+      const held = this.#held.get(owner);
+      const over = held !== undefined && (held.records > MAX_RECORDS_PER_KEY || held.bytes > MAX_BYTES_PER_KEY);
+      if (now - record.lastUsed > this.ttlMs || (over && record.owner === owner)) this.#drop(record);
+      else if (!over) break;
     }
   }
 
   #drop(record: StoredRefusals): void {
     if (!this.#records.delete(record)) return;
-    this.#bytes -= record.bytes;
+    const held = this.#held.get(record.owner);
+    if (held) {
+      held.records--;
+      held.bytes -= record.bytes;
+      if (held.records === 0) this.#held.delete(record.owner);
+    }
     for (const recordKey of record.keys) if (this.#byKey.get(recordKey) === record) this.#byKey.delete(recordKey);
   }
 }
