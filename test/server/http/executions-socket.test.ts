@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { configuredApiKeys } from "../../../src/cli/serve-command.js";
+import { EVERYTHING } from "../../helpers/mcp-servers.js";
+import { KEY_A, KEY_B, type WireState } from "../../helpers/server-executions.js";
+
+describe("ptc serve over a real socket", () => {
+  test("configured keys come from the config and PTC_API_KEYS", () => {
+    assert.deepEqual(configuredApiKeys(["a", " b "], { PTC_API_KEYS: "c, ,a,d" }), ["a", "b", "c", "d"]);
+    assert.deepEqual(configuredApiKeys(undefined, {}), []);
+  });
+
+  test("health, an execution calling a configured MCP server, and SIGTERM → exit 0 with no child left", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "ptc-serve-"));
+    const config = join(directory, "ptc.config.json");
+    // The same project config as the CLI: an MCP server's tools are callable from the server's executions.
+    await writeFile(
+      config,
+      JSON.stringify({
+        server: { apiKeys: [KEY_A] },
+        mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, "stdio"] } },
+      }),
+    );
+    // The CLI from source (bin/ptc.js runs dist/, which may predate this checkout's changes).
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "--eval",
+        'const { main } = await import("../../src/cli/main.ts"); process.exitCode = await main(process.argv.slice(1));',
+        "serve",
+        "--config",
+        config,
+        "--port",
+        "0",
+      ],
+      { env: { ...process.env, PTC_API_KEYS: KEY_B }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        // "ptc serve: listening on URL" comes on stderr, after the JSON log line.
+        child.stderr.on("data", () => {
+          const match = /listening on (http:\/\/\S+)/.exec(stderr);
+          if (match?.[1]) resolve(match[1]);
+        });
+        child.once("exit", (code) => reject(new Error(`ptc serve exited with ${code}: ${stderr}`)));
+      });
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const health = await fetch(`${url}/health`);
+      assert.equal(health.status, 200);
+      assert.equal(((await health.json()) as { status: string }).status, "ok");
+      const keyHeaders: Array<Record<string, string>> = [{ "x-api-key": KEY_A }, { authorization: `Bearer ${KEY_B}` }];
+      for (const headers of keyHeaders) {
+        const response = await fetch(`${url}/v1/executions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify({ code: 'r = await everything__echo(message="hi")\nprint(6 * 7, r)' }),
+        });
+        assert.equal(response.status, 200);
+        assert.ok(response.headers.get("request-id")?.startsWith("req_"));
+        const state = (await response.json()) as WireState;
+        assert.equal(state.result?.stdout, "42 Echo: hi\n", JSON.stringify(state.result?.error));
+      }
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      const [code] = (await exited) as [number | null];
+      assert.equal(code, 0, stderr);
+      const processes = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+      assert.ok(!processes.includes(`${EVERYTHING} stdio`), "the MCP server does not outlive ptc serve");
+      const lines = stderr
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const request = lines.find((line) => line.msg === "request" && line.path === "/v1/executions");
+      assert.ok(request && typeof request.execution_id === "string" && request.status === 200);
+      assert.ok(!stderr.includes(KEY_A) && !stderr.includes(KEY_B), "API keys never reach the logs");
+      assert.ok(!stderr.includes("6 * 7"), "code never reaches the logs");
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+});
