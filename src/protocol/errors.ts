@@ -35,6 +35,28 @@ export const ErrorCode = {
   EngineClosed: "engine_closed",
   /** A tool handler started an execution nested deeper than the engine's `maxExecutionDepth`. */
   ExecutionDepthLimit: "execution_depth_limit",
+  /** Server: what ptc's HTTP endpoints answer with, besides the codes above. */
+  AuthenticationFailed: "authentication_failed",
+  NotFound: "not_found",
+  ContainerExpired: "container_expired",
+  ExecutionFinished: "execution_finished",
+  /** The server's admission queue is full. */
+  Overloaded: "overloaded",
+  /** This key already has its share of the admission queue waiting. */
+  KeyQueueQuotaExceeded: "key_queue_quota_exceeded",
+  /** This key holds its share of live containers and none of them is idle. */
+  KeyContainerQuotaExceeded: "key_container_quota_exceeded",
+  /** The server holds its cap of live containers and none of this key's is idle. */
+  ContainerCapReached: "container_cap_reached",
+  /** Too many executions already wait for their turn in this (busy) container. */
+  ContainerQueueFull: "container_queue_full",
+  PayloadTooLarge: "payload_too_large",
+  ShuttingDown: "shutting_down",
+  /** No upstream model is configured for `/v1/messages`. */
+  UpstreamUnavailable: "upstream_unavailable",
+  /** A call to the upstream model failed (`UpstreamError` says how, and what the upstream said). */
+  UpstreamFailed: "upstream_failed",
+  InternalError: "internal_error",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -51,19 +73,45 @@ export type LimitCode =
   | typeof ErrorCode.ToolResultTotalLimit
   | typeof ErrorCode.ToolInputTotalLimit;
 
-/** A local error thrown by ptc's API. `code` is stable; `details` is structured and safe to log. */
+/**
+ * Marks every `PtcError`, so `PtcError.isInstance` recognises one made by another copy of this module (two
+ * installed versions of ptc, or the ESM and CJS builds side by side) where `instanceof` would not.
+ */
+const MARKER = Symbol.for("ptc.error");
+
+export interface PtcErrorOptions {
+  /** How long a refused caller should wait before trying again (sent as `Retry-After` by the server). */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+/**
+ * The one error ptc throws and answers with: `code` is stable (clients branch on it); `details` is
+ * structured and safe to log. How it reaches a client (HTTP status, body shape) is the server's business.
+ */
 export class PtcError extends Error {
-  override readonly name = "PtcError";
+  override readonly name: string = "PtcError";
   readonly code: ErrorCode;
   readonly details: Readonly<Record<string, unknown>>;
+  /** Set on refusals for capacity: retrying sooner would be refused again. */
+  readonly retryAfterSeconds: number | undefined;
+  /** The marker `isInstance` checks (a registered symbol: the same in every copy of this module). */
+  readonly [MARKER] = true as const;
 
-  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options: PtcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
+  /** True for any `PtcError` (subclasses included), from this copy of ptc or another. */
+  static isInstance(value: unknown): value is PtcError {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[MARKER] === true;
+  }
+
+  /** `isInstance`, and with `code` given, only for that code. */
   static is(value: unknown, code?: ErrorCode): value is PtcError {
-    return value instanceof PtcError && (code === undefined || value.code === code);
+    return PtcError.isInstance(value) && (code === undefined || value.code === code);
   }
 }

@@ -1,4 +1,5 @@
-import { HttpError, WireErrorCode } from "./http/wire-errors.js";
+import { ErrorCode, PtcError } from "../protocol/errors.js";
+import { HttpError } from "./http/wire-errors.js";
 import {
   type ContainerLimits,
   currentOwner,
@@ -49,22 +50,14 @@ export interface AdmissionStats {
 }
 
 /**
- * Refusal to admit, 429 with `Retry-After`: `overloaded` when the server's queue is full,
- * `key_queue_quota_exceeded` when the key already has its share of it waiting, `container_queue_full`
- * when a busy container has too many executions waiting for their turn; 503 `shutting_down` once the
- * controller is closed. An `HttpError`, so the executions API renders it as it is; another endpoint maps
- * `status`, `code` and `retryAfterSeconds` to its own error shape.
+ * @deprecated Shim while src/server/http/execution-store.ts (rewritten on the `containers` branch) still
+ * throws it: the controller itself refuses with a `PtcError` (see `AdmissionController.acquire`).
  */
 export class AdmissionRefusedError extends HttpError {
   constructor(
     status: 429 | 503,
-    code:
-      | typeof WireErrorCode.Overloaded
-      | typeof WireErrorCode.KeyQueueQuotaExceeded
-      | typeof WireErrorCode.ContainerQueueFull
-      | typeof WireErrorCode.ShuttingDown,
+    code: ErrorCode,
     message: string,
-    /** Set on 429: the `Retry-After` value in seconds. */
     readonly retryAfterSeconds: number | undefined,
   ) {
     super(status, code, message, retryAfterSeconds === undefined ? {} : { "retry-after": String(retryAfterSeconds) });
@@ -85,19 +78,20 @@ export class AdmissionRefusedError extends HttpError {
 export interface AdmissionController {
   /**
    * A slot at once, or `undefined` when none is free for this key or it would overtake a waiter. Never
-   * queues, never throws (except after `close`, 503).
+   * queues, never throws (except after `close`: `shutting_down`).
    */
   tryAcquire(owner?: string): AdmissionRelease | undefined;
   /**
    * A slot now or after waiting in the queue. Refusal is decided synchronously, before anything is
-   * queued: throws `AdmissionRefusedError` (429 when the queue or the key's share of it is full, 503
-   * after `close`) from the call itself, which `await admission.acquire(signal)` sees as a rejection
-   * like any other. While queued, aborting `signal` removes the waiter and rejects with `signal.reason`;
-   * `close` rejects it with the 503.
+   * queued: throws a `PtcError` from the call itself, which `await admission.acquire(signal)` sees as a
+   * rejection like any other: `overloaded` when the server's queue is full, `key_queue_quota_exceeded` when
+   * the key already has its share of it waiting (both with `retryAfterSeconds`), `shutting_down` after
+   * `close`. While queued, aborting `signal` removes the waiter and rejects with `signal.reason`; `close`
+   * rejects it with `shutting_down`.
    */
   acquire(signal?: AbortSignal, owner?: string): Promise<AdmissionRelease>;
   stats(): AdmissionStats;
-  /** Refuses new acquisitions (503) and rejects every queued waiter; slots held are kept until released. */
+  /** Refuses new acquisitions (`shutting_down`) and rejects every queued waiter; slots held are kept until released. */
   close(): void;
 }
 
@@ -122,8 +116,7 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
   let running = 0;
   let closed = false;
 
-  const shuttingDown = () =>
-    new AdmissionRefusedError(503, WireErrorCode.ShuttingDown, "the server is shutting down", undefined);
+  const shuttingDown = () => new PtcError(ErrorCode.ShuttingDown, "the server is shutting down");
   const holding = (owner: string) => held.get(owner) ?? 0;
   const canRun = (owner: string) => holding(owner) < maxRunningPerKey;
   const ownerOf = (owner: string | undefined) => owner ?? currentOwner() ?? UNOWNED;
@@ -175,20 +168,20 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
       const now = tryAcquire(key);
       if (now) return Promise.resolve(now);
       if (queue.length >= maxQueued) {
-        throw new AdmissionRefusedError(
-          429,
-          WireErrorCode.Overloaded,
+        throw new PtcError(
+          ErrorCode.Overloaded,
           `too many executions: ${running} running and ${queue.length} queued`,
-          retryAfterSeconds,
+          {},
+          { retryAfterSeconds },
         );
       }
       const queuedByKey = queue.filter((waiter) => waiter.owner === key).length;
       if (queuedByKey >= maxQueuedPerKey) {
-        throw new AdmissionRefusedError(
-          429,
-          WireErrorCode.KeyQueueQuotaExceeded,
+        throw new PtcError(
+          ErrorCode.KeyQueueQuotaExceeded,
           `this API key already has ${queuedByKey} executions waiting for a slot (its share of the queue) and holds ${holding(key)} of ${maxRunningPerKey} slots`,
-          retryAfterSeconds,
+          {},
+          { retryAfterSeconds },
         );
       }
       if (signal?.aborted) return Promise.reject(signal.reason);

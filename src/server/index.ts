@@ -1,7 +1,6 @@
 // `ptc/server`: the pieces of `ptc serve` for embedding in your own process or Hono app.
 export {
   type AdmissionController,
-  AdmissionRefusedError,
   type AdmissionRelease,
   createAdmissionController,
   DEFAULT_MAX_QUEUED_EXECUTIONS,

@@ -8,12 +8,7 @@ export {
   toOpenAIRequest,
 } from "./openai-conversion.js";
 export { createOpenAIUpstream, type OpenAIUpstreamOptions } from "./openai-upstream.js";
-export {
-  type AnthropicErrorType,
-  anthropicErrorFor,
-  UpstreamError,
-  type UpstreamErrorKind,
-} from "./upstream-error.js";
+export { UpstreamError, type UpstreamErrorKind } from "./upstream-error.js";
 export { upstreamFromConfig } from "./upstream-from-config.js";
 export type {
   UpstreamCallOptions,

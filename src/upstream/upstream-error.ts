@@ -1,20 +1,15 @@
+import { ErrorCode, PtcError } from "../protocol/errors.js";
+
 /** How an upstream call failed: an HTTP error reply, no reply, a cancelled call, or a reply ptc can't use. */
 export type UpstreamErrorKind = "http" | "connection" | "timeout" | "aborted" | "invalid_response";
 
-/** Anthropic's error types, as ptc's endpoint reports an upstream failure to its own client. */
-export type AnthropicErrorType =
-  | "invalid_request_error"
-  | "rate_limit_error"
-  | "api_error"
-  | "overloaded_error"
-  | "request_too_large";
-
 /**
- * A failed upstream call, the same for every provider. Carries the upstream's HTTP status and its own
- * error type and message, so ptc's endpoint can say what the upstream said without leaking SDK classes.
+ * A failed upstream call, the same for every provider: what the upstream said (its HTTP status, its own
+ * error type and message) and whether trying again may help. How ptc's endpoints report it to their own
+ * clients is theirs to decide (server/anthropic/anthropic-errors.ts), not this module's.
  */
-export class UpstreamError extends Error {
-  override readonly name = "UpstreamError";
+export class UpstreamError extends PtcError {
+  override readonly name: string = "UpstreamError";
   readonly provider: string;
   readonly kind: UpstreamErrorKind;
   /** The upstream's HTTP status (`http` only). */
@@ -31,7 +26,12 @@ export class UpstreamError extends Error {
     options: { status?: number; upstreamType?: string; cause?: unknown } = {},
   ) {
     const status = options.status === undefined ? "" : ` ${options.status}`;
-    super(`upstream ${provider} ${kind}${status}: ${upstreamMessage}`, { cause: options.cause });
+    super(
+      ErrorCode.UpstreamFailed,
+      `upstream ${provider} ${kind}${status}: ${upstreamMessage}`,
+      { provider, kind, ...(options.status === undefined ? {} : { status: options.status }) },
+      { cause: options.cause },
+    );
     this.provider = provider;
     this.kind = kind;
     this.status = options.status;
@@ -39,31 +39,24 @@ export class UpstreamError extends Error {
     this.upstreamMessage = upstreamMessage;
   }
 
-  static is(value: unknown): value is UpstreamError {
-    return value instanceof UpstreamError;
+  /**
+   * Whether the same call may succeed later: no reply or a timeout, a rate limit (429), or the upstream's
+   * own trouble (5xx, Anthropic's 529 overloaded). A refused request (other 4xx), a cancelled call or a
+   * reply ptc can't use fails again.
+   */
+  get retryable(): boolean {
+    if (this.kind === "connection" || this.kind === "timeout") return true;
+    if (this.kind !== "http" || this.status === undefined) return false;
+    return this.status === 408 || this.status === 409 || this.status === 429 || this.status >= 500;
   }
-}
 
-/**
- * The Anthropic error ptc's endpoint returns for an upstream failure. Capacity errors keep their
- * meaning (clients back off on 429/529); a 400/413 is usually the client's conversation (too long);
- * everything else, including the upstream rejecting ptc's own key, is ptc's failure: `api_error`.
- */
-export function anthropicErrorFor(error: UpstreamError): { status: number; type: AnthropicErrorType; message: string } {
-  const message = `Upstream ${error.provider} model: ${error.upstreamMessage}`;
-  switch (error.status) {
-    case 429:
-      return { status: 429, type: "rate_limit_error", message };
-    case 503:
-    case 529:
-      return { status: 529, type: "overloaded_error", message };
-    case 400:
-    case 422:
-      return { status: 400, type: "invalid_request_error", message };
-    case 413:
-      return { status: 413, type: "request_too_large", message };
-    default:
-      return { status: error.kind === "timeout" ? 504 : 500, type: "api_error", message };
+  /** Any `UpstreamError`, from this copy of ptc or another (marker-based, like `PtcError.isInstance`). */
+  static override isInstance(value: unknown): value is UpstreamError {
+    return PtcError.is(value, ErrorCode.UpstreamFailed) && "upstreamMessage" in value;
+  }
+
+  static override is(value: unknown): value is UpstreamError {
+    return UpstreamError.isInstance(value);
   }
 }
 
@@ -89,7 +82,7 @@ export interface SdkErrorClasses {
 
 /** Turns whatever an SDK call threw into an `UpstreamError`; non-SDK errors pass through untouched. */
 export function toUpstreamError(provider: string, error: unknown, sdk: SdkErrorClasses, signal?: AbortSignal): unknown {
-  if (error instanceof UpstreamError) return error;
+  if (UpstreamError.isInstance(error)) return error;
   if (
     error instanceof sdk.APIUserAbortError ||
     (signal?.aborted && error instanceof Error && error.name === "AbortError")

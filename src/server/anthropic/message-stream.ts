@@ -1,5 +1,5 @@
 import type Anthropic from "@anthropic-ai/sdk";
-import { type AnthropicHttpError, toAnthropicError } from "./anthropic-errors.js";
+import { anthropicErrorBody, toAnthropicError } from "./anthropic-errors.js";
 import type { LoopOutcome, LoopSink } from "./message-loop.js";
 import { buildMessage, UsageTotals } from "./response-builder.js";
 
@@ -125,8 +125,7 @@ export function streamMessage(options: StreamOptions): Response {
             write({ type: "message_stop" });
           },
           (error: unknown) => {
-            const anthropicError: AnthropicHttpError = toAnthropicError(error);
-            write({ type: "error", error: anthropicError.body().error });
+            write({ type: "error", error: anthropicErrorBody(toAnthropicError(error)).error });
           },
         )
         .finally(() => {

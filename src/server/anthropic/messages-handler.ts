@@ -5,7 +5,7 @@ import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel } from "../../upstream/upstream-model.js";
 import type { AdmissionController } from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
-import { errorResponse, toAnthropicError } from "./anthropic-errors.js";
+import { anthropicErrorResponse } from "./anthropic-errors.js";
 import { ContainerStore } from "./code-execution-session.js";
 import type { LoopSink } from "./message-loop.js";
 import { DEFAULT_MAX_UPSTREAM_TURNS, type LoopDependencies, prepareRequest } from "./message-loop.js";
@@ -103,7 +103,7 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
         }),
       );
     } catch (error) {
-      return errorResponse(toAnthropicError(error), requestId);
+      return anthropicErrorResponse(error, requestId);
     }
   };
 }

@@ -111,7 +111,7 @@ function validateContainer(raw: unknown): string | undefined {
   return id;
 }
 
-/** Validates an untrusted request body. Throws an `AnthropicHttpError` (400) naming the first problem. */
+/** Validates an untrusted request body. Throws a `PtcError` (`invalid_request`) naming the first problem. */
 export function validateRequest(body: unknown): ValidatedRequest {
   if (!isJsonObject(body)) throw invalidRequest("request body must be a JSON object");
   const { model, max_tokens: maxTokens, stream, stop_sequences: stopSequences } = body;

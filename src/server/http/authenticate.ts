@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import { ErrorCode } from "../../protocol/errors.js";
 import { ownerOf, runAsOwner } from "../resource-owners.js";
-import { errorResponse, WireErrorCode } from "./wire-errors.js";
+import { errorResponse } from "./wire-errors.js";
 
 export interface AuthVariables {
   /** `ownerOf(apiKey)`: every execution and container is recorded under it. */
@@ -46,12 +47,11 @@ export function authenticate(apiKeys: readonly string[]): MiddlewareHandler<{ Va
     const key = presentedKey(c.req.raw.headers);
     if (key === undefined || key === "") {
       return errorResponse(
-        401,
-        WireErrorCode.AuthenticationFailed,
+        ErrorCode.AuthenticationFailed,
         "missing API key: send it as x-api-key or Authorization: Bearer",
       );
     }
-    if (!matches(key)) return errorResponse(401, WireErrorCode.AuthenticationFailed, "invalid API key");
+    if (!matches(key)) return errorResponse(ErrorCode.AuthenticationFailed, "invalid API key");
     const owner = ownerOf(key);
     c.set("owner", owner);
     // The rest of the request runs as this owner: what it admits (e.g. a /v1/messages script's slot) counts against its key.

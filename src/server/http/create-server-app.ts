@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Engine } from "../../engine/engine.js";
+import { ErrorCode } from "../../protocol/errors.js";
 import { type ExecutionLimits, resolveLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import { type AdmissionController, createAdmissionController } from "../admission.js";
@@ -11,7 +12,7 @@ import { type AuthVariables, authenticate } from "./authenticate.js";
 import { ExecutionStore, type ExecutionStoreOptions } from "./execution-store.js";
 import { executionsRoutes } from "./executions-routes.js";
 import { type Logger, silentLogger } from "./logger.js";
-import { errorResponse, readJsonBody, toErrorResponse, WireErrorCode } from "./wire-errors.js";
+import { errorResponse, readJsonBody, toErrorResponse } from "./wire-errors.js";
 import { snakeKeys } from "./wire-shapes.js";
 
 /** Request bodies past this are refused with 413 (tool results are the large part). */
@@ -108,19 +109,17 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
       maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       onError: () =>
         errorResponse(
-          413,
-          WireErrorCode.PayloadTooLarge,
+          ErrorCode.PayloadTooLarge,
           `request body exceeds ${options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`,
         ),
     }),
   );
 
   app.post("/v1/messages", async (c) => {
-    if (!accepting) return errorResponse(503, WireErrorCode.ShuttingDown, "the server is shutting down");
+    if (!accepting) return errorResponse(ErrorCode.ShuttingDown, "the server is shutting down");
     if (!options.messages) {
       return errorResponse(
-        503,
-        WireErrorCode.UpstreamUnavailable,
+        ErrorCode.UpstreamUnavailable,
         "no upstream model configured: set server.upstream in ptc.config.json",
       );
     }
@@ -137,7 +136,7 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
     }),
   );
 
-  app.notFound(() => errorResponse(404, WireErrorCode.NotFound, "no such endpoint"));
+  app.notFound(() => errorResponse(ErrorCode.NotFound, "no such endpoint"));
   app.onError((error, c) => {
     const { response, internal } = toErrorResponse(error);
     if (internal) {

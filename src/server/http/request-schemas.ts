@@ -1,9 +1,9 @@
 import { z } from "zod";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { ResultMode } from "../../protocol/execution.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolCallerSpelling, ToolDefinition } from "../../protocol/tool.js";
-import { HttpError, WireErrorCode } from "./wire-errors.js";
 
 /** How long a request blocks for the execution to finish or pause, by default and at most (seconds). */
 export const DEFAULT_WAIT_SECONDS = 30;
@@ -84,7 +84,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const problems = parsed.error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`);
-  throw new HttpError(400, WireErrorCode.InvalidRequest, `invalid request: ${problems.join("; ")}`);
+  throw new PtcError(ErrorCode.InvalidRequest, `invalid request: ${problems.join("; ")}`);
 }
 
 /** Client tools pause for the client (no handler). Their only caller here is code, hence that default. */
@@ -98,11 +98,7 @@ export function parseCreateExecution(body: unknown, ceilings: Readonly<Execution
     if (value === undefined) continue;
     // A client may tighten the server's limits, never loosen them.
     if (value > ceilings[name]) {
-      throw new HttpError(
-        400,
-        WireErrorCode.InvalidRequest,
-        `limits.${wireName} may not exceed the server's ${ceilings[name]}`,
-      );
+      throw new PtcError(ErrorCode.InvalidRequest, `limits.${wireName} may not exceed the server's ${ceilings[name]}`);
     }
     limits[name] = value;
   }
@@ -129,9 +125,8 @@ export function parseSubmitToolResults(body: unknown): SubmitToolResultsRequest 
   const results = request.results.map((item, index) => {
     const given = (["value", "content", "error"] as const).filter((field) => field in item);
     if (given.length !== 1) {
-      throw new HttpError(
-        400,
-        WireErrorCode.InvalidRequest,
+      throw new PtcError(
+        ErrorCode.InvalidRequest,
         `invalid request: results.${index}: give exactly one of value, content or error`,
       );
     }
@@ -149,11 +144,7 @@ export function parseWaitQuery(value: string | undefined): number {
   if (value === undefined) return 0;
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_WAIT_SECONDS) {
-    throw new HttpError(
-      400,
-      WireErrorCode.InvalidRequest,
-      `wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}`,
-    );
+    throw new PtcError(ErrorCode.InvalidRequest, `wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
   }
   return seconds * 1000;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type Anthropic from "@anthropic-ai/sdk";
-import { AnthropicHttpError } from "../../../src/server/anthropic/anthropic-errors.js";
+import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
 import { blockEvents, sseEvent } from "../../../src/server/anthropic/message-stream.js";
 import { codeCallAnswers, validateRequest } from "../../../src/server/anthropic/request-validation.js";
 import { hasCircularRef } from "../../../src/server/anthropic/tool-validation.js";
@@ -160,7 +160,7 @@ describe("Anthropic endpoint: pure parts", () => {
     assert.equal(codeCallAnswers(dropped, new Set(["toolu_1"]))?.length, 1);
     assert.throws(
       () => codeCallAnswers({ ...request, container: undefined }, new Set()),
-      (error: unknown) => error instanceof AnthropicHttpError && error.status === 400,
+      (error: unknown) => PtcError.is(error, ErrorCode.InvalidRequest),
     );
   });
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { AdmissionRefusedError, createAdmissionController } from "../../../src/server/admission.js";
+import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
+import { createAdmissionController } from "../../../src/server/admission.js";
 import { createServerApp } from "../../../src/server/http/create-server-app.js";
-import { HttpError } from "../../../src/server/http/wire-errors.js";
 import { ResourceOwners, runAsOwner } from "../../../src/server/resource-owners.js";
 import { testEngine } from "../../helpers/engine.js";
 import { call, clientTool, execute, KEY_A, type WireError, type WireState } from "../../helpers/server-executions.js";
@@ -38,12 +38,7 @@ describe("admission controller", () => {
     assert.throws(
       () => admission.acquire(),
       (error: unknown) =>
-        error instanceof AdmissionRefusedError &&
-        error instanceof HttpError &&
-        error.status === 429 &&
-        error.code === "overloaded" &&
-        error.retryAfterSeconds === 7 &&
-        error.headers["retry-after"] === "7",
+        PtcError.is(error, ErrorCode.Overloaded) && error.code === "overloaded" && error.retryAfterSeconds === 7,
     );
     first();
     first(); // idempotent: frees one slot only
@@ -84,10 +79,9 @@ describe("admission controller", () => {
     assert.throws(
       () => admission.acquire(undefined, "B"),
       (error: unknown) =>
-        error instanceof AdmissionRefusedError &&
-        error.status === 429 &&
+        PtcError.is(error, ErrorCode.KeyQueueQuotaExceeded) &&
         error.code === "key_queue_quota_exceeded" &&
-        error.headers["retry-after"] === "3",
+        error.retryAfterSeconds === 3,
     );
     // B's waiters do not hold up A: the free slots are A's at once, past B's queue.
     const a1 = admission.tryAcquire("A");
@@ -100,7 +94,7 @@ describe("admission controller", () => {
     const a3 = waitFor("A", "a3");
     assert.throws(
       () => admission.acquire(undefined, "D"),
-      (error: unknown) => error instanceof AdmissionRefusedError && error.code === "overloaded",
+      (error: unknown) => PtcError.is(error, ErrorCode.Overloaded),
     );
     // Queued: b3, b4 (B holds 2), c1 (C holds 0), a3 (A holds 2). A's slot frees: C, holding none, goes
     // first although B queued earlier (B is at its quota); then A's own waiter (A is back under its quota).
@@ -167,7 +161,7 @@ describe("admission controller", () => {
     asB();
   });
 
-  test("aborting a queued waiter removes it; close refuses waiters and new acquisitions with 503", async () => {
+  test("aborting a queued waiter removes it; close refuses waiters and new acquisitions with shutting_down", async () => {
     const admission = createAdmissionController({ maxRunning: 1, maxQueued: 4 });
     const held = await admission.acquire();
     const abort = new AbortController();
@@ -177,10 +171,10 @@ describe("admission controller", () => {
     await assert.rejects(leaving, /client left/);
     assert.equal(admission.stats().queued, 1);
     admission.close();
-    await assert.rejects(staying, (error: unknown) => error instanceof AdmissionRefusedError && error.status === 503);
+    await assert.rejects(staying, (error: unknown) => PtcError.is(error, ErrorCode.ShuttingDown));
     assert.throws(
       () => admission.acquire(),
-      (error: unknown) => error instanceof HttpError && error.code === "shutting_down",
+      (error: unknown) => PtcError.is(error, ErrorCode.ShuttingDown) && error.code === "shutting_down",
     );
     held(); // a slot held before close is still given back
     assert.equal(admission.stats().running, 0);
@@ -252,7 +246,7 @@ describe("ptc serve: admission and retention", () => {
       // While this API's execution waits, another endpoint is refused as well: one queue.
       assert.throws(
         () => admission.acquire(),
-        (error: unknown) => error instanceof AdmissionRefusedError,
+        (error: unknown) => PtcError.is(error, ErrorCode.Overloaded),
       );
       const health = await call(shared, "GET", "/health", undefined, {});
       const report = health.json as { admission: { running: number; queued: number; max_running: number } };
