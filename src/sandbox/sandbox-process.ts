@@ -1,10 +1,22 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { DEFAULT_MAX_TOOL_INPUT_BYTES } from "../protocol/limits.js";
+import { MAX_TOOL_INPUT_DEPTH } from "../tools/input-guard.js";
 import { holdEventLoop } from "./event-loop-hold.js";
-import { checkedGuestError, count, type GuestError } from "./guest-error-report.js";
-import { LineSplitter } from "./line-splitter.js";
+import { checkedGuestError, type GuestError } from "./guest-error-report.js";
 import { jsHeapExhausted, type MemoryLimitStop, MemoryWatch, sandboxMemoryBound } from "./memory-watch.js";
 import { descendants, treeCpuTimeMs } from "./process-tree.js";
+import {
+  type ChildFrameSink,
+  decodeChildFrame,
+  encodeResultFrame,
+  encodeRunFrame,
+  FRAME_HEADER_CHARS,
+  FrameFault,
+  MAX_ERROR_REPORT_CHARS,
+  MAX_TOOL_NAME_CHARS,
+  type OutputStream,
+} from "./pyodide/bridge.js";
+import { LineSplitter } from "./pyodide/line-splitter.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
 export type { GuestError } from "./guest-error-report.js";
@@ -34,29 +46,32 @@ export interface SandboxRunRequest {
   memoryBytes: number;
   /** Tool inputs above this are refused in the child; a longer frame kills the sandbox. */
   maxToolInputBytes?: number;
-  /** The child forwards one call past this (for the host to refuse and record) and refuses the rest itself. */
+  /**
+   * The child forwards one call past this (for the host to refuse and record) and refuses the rest itself.
+   * Default: none.
+   */
   maxToolCalls?: number;
 }
 
 export interface SandboxRunListener {
   /** `inputJson` is untrusted text from guest code; the host validates it. */
-  onToolCall(guestCallId: number, name: string, inputJson: string): void;
-  onOutput(stream: "stdout" | "stderr", text: string): void;
+  onToolCall(callId: number, name: string, inputJson: string): void;
+  onOutput(stream: OutputStream, text: string): void;
   /** The child started dropping this stream's output at the cap (`dropped`: bytes of the first refused write). */
-  onTruncated?(stream: "stdout" | "stderr", dropped: number): void;
+  onTruncated?(stream: OutputStream, dropped: number): void;
   /** The script has nothing to run until an outstanding tool call returns (or a timer fires). */
   onIdle?(): void;
   /** After an idle report, a timer woke the script: it is computing again. */
   onBusy?(): void;
   /** The script gave up on this call (its task was cancelled): no result is expected any more. */
-  onToolCancel?(guestCallId: number): void;
+  onToolCancel?(callId: number): void;
 }
 
 let nextSandboxId = 1;
 
 /**
- * One child process running Pyodide. Everything it sends is treated as untrusted: a malformed
- * frame kills it. It runs one script at a time and keeps Python globals between runs.
+ * One child process running Pyodide. Everything it sends is treated as untrusted: each frame is decoded
+ * and checked by the bridge (pyodide/bridge.ts), and a malformed one kills it. It runs one script at a time and keeps Python globals between runs.
  */
 export class SandboxProcess {
   readonly id = nextSandboxId++;
@@ -72,6 +87,7 @@ export class SandboxProcess {
   /** Tool results sent during the current run; an idle report counts the ones the child had received. */
   #resultsSent = 0;
   #splitter: LineSplitter;
+  #markReady: (value: { bootMs: number; jspi: boolean }) => void = () => {};
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
   /** The largest memoryBytes of any run here: WebAssembly memory never shrinks, so a later run may hold it. */
@@ -103,9 +119,10 @@ export class SandboxProcess {
     });
     // Callers that never await `ready` must not see an unhandled rejection.
     this.ready.catch(() => {});
+    this.#markReady = (value) => markReady(value);
     const splitter = new LineSplitter(
-      (line) => this.#onLine(line, markReady),
-      () => this.#protocolViolation("a message longer than the tool input limit"),
+      (line) => decodeChildFrame(line, this.#frames),
+      () => this.#protocolViolation(FrameFault.TooLong, "a frame longer than the tool input limit"),
     );
     this.#splitter = splitter;
     this.#child.stdout.setEncoding("utf8");
@@ -171,7 +188,7 @@ export class SandboxProcess {
     this.#resultsSent = 0;
     // Room for the frame header; a frame beyond it can only come from a broken or hostile child.
     const maxToolInputBytes = request.maxToolInputBytes ?? DEFAULT_MAX_TOOL_INPUT_BYTES;
-    this.#splitter.maxLineLength = maxToolInputBytes + 4096;
+    this.#splitter.maxLineLength = maxToolInputBytes + FRAME_HEADER_CHARS;
     const outcome = new Promise<SandboxRunOutcome>((resolve) => {
       this.#finishRun = resolve;
     });
@@ -179,24 +196,28 @@ export class SandboxProcess {
     this.#memoryBytes = Math.max(this.#memoryBytes, request.memoryBytes);
     this.#memoryWatch.start(sandboxMemoryBound(this.#memoryBytes));
     this.#write(
-      `J${JSON.stringify({
-        t: "run",
+      encodeRunFrame({
         code: request.code,
         tools: JSON.stringify(request.tools),
         resultMode: request.resultMode,
-        maxOutputBytes: request.maxOutputBytes,
-        memoryBytes: request.memoryBytes,
-        maxToolInputBytes,
-        maxToolCalls: request.maxToolCalls ?? 0,
-      })}`,
+        caps: {
+          maxOutputBytes: request.maxOutputBytes,
+          memoryBytes: request.memoryBytes,
+          maxToolInputBytes,
+          maxToolCalls: request.maxToolCalls ?? 0,
+          maxToolNameChars: MAX_TOOL_NAME_CHARS,
+          maxInputDepth: MAX_TOOL_INPUT_DEPTH,
+          errorReportChars: MAX_ERROR_REPORT_CHARS,
+        },
+      }),
     );
     return outcome;
   }
 
   /** `payloadJson` must be JSON text without raw newlines (JSON.stringify output is). */
-  sendToolResult(guestCallId: number, ok: boolean, payloadJson: string): void {
+  sendToolResult(callId: number, ok: boolean, payloadJson: string): void {
     this.#resultsSent++;
-    this.#write(`R${guestCallId}\t${ok ? "1" : "0"}${payloadJson}`);
+    this.#write(encodeResultFrame(callId, ok, payloadJson));
   }
 
   /**
@@ -240,89 +261,28 @@ export class SandboxProcess {
     finish?.(outcome);
   }
 
-  #protocolViolation(line: string): void {
-    this.#diagnostics += `\nprotocol violation: ${line.slice(0, 200)}`;
+  #protocolViolation(fault: FrameFault, line: string): void {
+    this.#diagnostics += `\nprotocol violation (${fault}): ${line.slice(0, 200)}`;
     this.kill();
   }
 
-  #onLine(line: string, markReady: (value: { bootMs: number; jspi: boolean }) => void): void {
-    const kind = line[0];
-    if (kind === "C") {
-      const firstTab = line.indexOf("\t");
-      const secondTab = line.indexOf("\t", firstTab + 1);
-      const guestCallId = Number(line.slice(1, firstTab));
-      if (firstTab < 0 || secondTab < 0 || !Number.isSafeInteger(guestCallId) || !this.#listener) {
-        this.#protocolViolation(line);
-        return;
-      }
-      let name: unknown;
-      try {
-        name = JSON.parse(line.slice(firstTab + 1, secondTab));
-      } catch {
-        name = undefined;
-      }
-      if (typeof name !== "string") {
-        this.#protocolViolation(line);
-        return;
-      }
-      this.#listener.onToolCall(guestCallId, name, line.slice(secondTab + 1));
-      return;
-    }
-    if (kind === "W") {
-      // An idle report that crossed a result on the pipe is stale: the script is running again.
-      if (Number(line.slice(1)) === this.#resultsSent) this.#listener?.onIdle?.();
-      return;
-    }
-    if (kind === "B" && line.length === 1) {
-      this.#listener?.onBusy?.();
-      return;
-    }
-    if (kind === "X") {
-      const guestCallId = Number(line.slice(1));
-      if (line.length < 2 || !Number.isSafeInteger(guestCallId) || guestCallId <= 0) {
-        this.#protocolViolation(line);
-        return;
-      }
-      this.#listener?.onToolCancel?.(guestCallId);
-      return;
-    }
-    if (kind !== "J") {
-      this.#protocolViolation(line);
-      return;
-    }
-    let message: Record<string, unknown>;
-    try {
-      message = JSON.parse(line.slice(1)) as Record<string, unknown>;
-    } catch {
-      this.#protocolViolation(line);
-      return;
-    }
-    switch (message.t) {
-      case "ready":
-        markReady({ bootMs: Number(message.bootMs), jspi: message.jspi === true });
-        return;
-      case "output":
-        if ((message.stream === "stdout" || message.stream === "stderr") && typeof message.data === "string") {
-          this.#listener?.onOutput(message.stream, message.data);
-        }
-        return;
-      case "truncated":
-        if (message.stream === "stdout" || message.stream === "stderr") {
-          this.#listener?.onTruncated?.(message.stream, count(message.dropped));
-        }
-        return;
-      case "done": {
-        const dropped = (message.dropped ?? {}) as { stdout?: unknown; stderr?: unknown };
-        this.#endRun({
-          kind: "done",
-          error: checkedGuestError(message.error),
-          dropped: { stdout: count(dropped.stdout), stderr: count(dropped.stderr) },
-          memoryLimitHit: message.memoryLimitHit === true,
-        });
-        return;
-      }
-      default:
-        this.#protocolViolation(line);
-    }
-  }
+  /** The child's frames, decoded and checked by the bridge; what they mean depends on the run in progress. */
+  readonly #frames: ChildFrameSink = {
+    ready: (bootMs, jspi) => this.#markReady({ bootMs, jspi }),
+    call: (callId, name, inputJson) => {
+      if (!this.#listener) this.#protocolViolation(FrameFault.BadCallId, "a tool call outside a run");
+      else this.#listener.onToolCall(callId, name, inputJson);
+    },
+    output: (stream, text) => this.#listener?.onOutput(stream, text),
+    truncated: (stream, dropped) => this.#listener?.onTruncated?.(stream, dropped),
+    // An idle report that crossed a result on the pipe is stale: the script is running again.
+    idle: (resultsReceived) => {
+      if (resultsReceived === this.#resultsSent) this.#listener?.onIdle?.();
+    },
+    busy: () => this.#listener?.onBusy?.(),
+    cancel: (callId) => this.#listener?.onToolCancel?.(callId),
+    done: (error, dropped, memoryLimitHit) =>
+      this.#endRun({ kind: "done", error: checkedGuestError(error), dropped, memoryLimitHit }),
+    fault: (fault, line) => this.#protocolViolation(fault, line),
+  };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { LineSplitter } from "../../src/sandbox/line-splitter.js";
+import { LineSplitter } from "../../src/sandbox/pyodide/line-splitter.js";
 
 describe("LineSplitter: frames from the sandbox child", () => {
   test("joins lines split across chunks and splits several lines in one chunk", () => {

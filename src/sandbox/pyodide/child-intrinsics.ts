@@ -1,11 +1,13 @@
-// Intrinsics the sandbox child's protocol code uses, captured when this module is first imported, before
-// any guest code runs. Part of the child: erasable syntax and node: builtins only (see child.ts).
+// Intrinsics the sandbox child's protocol code (and the bridge, bridge.ts) uses, captured when this module
+// is first imported, before any guest code runs. Part of the child: erasable syntax and node: builtins only
+// (see child.ts). The host imports it too, through the bridge; there the captures are plain aliases.
 // The guest shares this realm and can replace what it reaches (js.JSON.stringify, String.prototype
 // methods through js.Object('s'), Object.prototype.toJSON, Math.max...). The protocol code below uses
 // only these, captured before any guest code runs, and builds frames from primitives (no toJSON).
 export const { parse: parseJson, stringify: stringifyJson } = JSON;
 export const { max: maxOf, round } = Math;
 export const { isSafeInteger } = Number;
+export const toNumber = Number;
 const callBound = Function.prototype.call.bind(Function.prototype.call) as (
   method: (...args: never[]) => unknown,
   self: unknown,

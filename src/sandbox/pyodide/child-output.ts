@@ -1,7 +1,8 @@
 // The sandbox child's writes to the host: frames, and the script's output buffered into frames. Part of
 // the child: erasable syntax and node: builtins only (see child.ts).
 import { writeSync } from "node:fs";
-import { exit, maxOf, quote, subarray, uncurry } from "./child-intrinsics.ts";
+import { encodeOutputFrame, encodeTruncatedFrame } from "./bridge.ts";
+import { exit, maxOf, subarray, uncurry } from "./child-intrinsics.ts";
 
 // Writes to the host are synchronous (never process.stdout, whose queue grows in memory and is lost
 // with the process): a script that prints without ever yielding is slowed to the host's pace, and
@@ -40,7 +41,7 @@ export function flushOutput(): void {
   lastFlush = performance.now();
   for (const stream of ["stdout", "stderr"] as const) {
     if (output[stream].length > 0) {
-      send(`J{"t":"output","stream":"${stream}","data":${quote(output[stream])}}`);
+      send(encodeOutputFrame(stream, output[stream]));
       output[stream] = "";
     }
   }
@@ -62,7 +63,7 @@ export function makeWriter(stream: "stdout" | "stderr") {
         // Tell the host at once: a script that keeps printing may never reach its end to report it.
         if (first) {
           flushOutput();
-          send(`J{"t":"truncated","stream":"${stream}","dropped":${buffer.length - kept.length}}`);
+          send(encodeTruncatedFrame(stream, buffer.length - kept.length));
         }
       } else if (output[stream].length > FLUSH_CHARS || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
         flushOutput();
@@ -83,7 +84,7 @@ export function beginOutput(maxOutputBytes: number): void {
   lastFlush = Number.NEGATIVE_INFINITY;
 }
 
-/** Bytes dropped past the cap in this run, per stream, as the done frame's JSON. */
-export function droppedJson(): string {
-  return `{"stdout":${outputDropped.stdout},"stderr":${outputDropped.stderr}}`;
+/** Bytes dropped past the cap in this run, per stream, for the done frame. */
+export function droppedBytes(): { stdout: number; stderr: number } {
+  return outputDropped;
 }

@@ -1,36 +1,35 @@
 // The sandbox child process. Runs under Node's permission model (and bubblewrap where present),
 // loads Pyodide once, then runs guest code on request. Node runs this file directly (type stripping)
 // in development and as compiled JS when installed, so it uses erasable syntax, node: builtins and its
-// sibling child-*.ts modules only (imported with their .ts name, which the build rewrites to .js).
+// sibling modules only (imported with their .ts name, which the build rewrites to .js).
 //
-// Wire format on stdin/stdout, one message per line:
-//   host -> child  J{json}                          control message (run, set-limits)
-//   host -> child  R<callId>\t<1|0><payload json>   a tool result (1) or tool error (0)
-//   child -> host  J{json}                          ready, output, truncated, done
-//   child -> host  C<callId>\t<name json>\t<input json>   a tool call from guest code
-//   child -> host  W<results received>              the script has nothing to run until a tool call returns
-//   child -> host  B                                after W, a timer woke the script: it computes again
-//   child -> host  X<callId>                        the script gave up on this call (its task was cancelled)
-// Tool payloads pass through as text so large results are parsed once, in Python.
+// It talks to the host in frames on stdin/stdout, one per line: their grammar, encoders and decoders,
+// and the caps the host sends with each run are in bridge.ts, which the host imports too. The child keeps
+// no limit of its own: each run frame carries them all.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  type BridgeCaps,
+  BUSY_FRAME,
+  decodeHostFrame,
+  encodeCallFrame,
+  encodeCancelFrame,
+  encodeDoneFrame,
+  encodeIdleFrame,
+  encodeReadyFrame,
+  encodeToolError,
+  MAX_ERROR_REPORT_CHARS,
+  RefusalCode,
+  type RunFrame,
+} from "./bridge.ts";
 import { errorReport } from "./child-error-report.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
 // The guest shares this realm and can replace what it reaches: the protocol code uses only intrinsics
 // captured (by this import) before any guest code runs, and builds frames from primitives (no toJSON).
-import {
-  dropWaiting,
-  exit,
-  hasWaiting,
-  indexOf,
-  parseJson,
-  quote,
-  round,
-  sliceText,
-  uncurry,
-} from "./child-intrinsics.ts";
-import { beginOutput, droppedJson, flushOutput, makeWriter, send, writeAll } from "./child-output.ts";
+import { dropWaiting, exit, hasWaiting, indexOf, quote, round, sliceText, uncurry } from "./child-intrinsics.ts";
+import { beginOutput, droppedBytes, flushOutput, makeWriter, send, writeAll } from "./child-output.ts";
+import { LineSplitter } from "./line-splitter.ts";
 
 const hostIn = process.stdin;
 const nodeVersion = process.version;
@@ -63,51 +62,60 @@ wasm.Memory.prototype.grow = function grow(this: WasmMemory, delta: number): num
 
 // Tool calls: the guest gets a promise of the raw result line ("1<json>" or "0<json>").
 let nextCallId = 1;
-let maxToolInputBytes = Number.POSITIVE_INFINITY;
-let maxToolCalls = Number.POSITIVE_INFINITY;
+/** The current run's caps (from its run frame); until the first, none apply (the warm-up makes no calls). */
+let caps: BridgeCaps = {
+  maxOutputBytes: 0,
+  memoryBytes: 0,
+  maxToolInputBytes: Number.POSITIVE_INFINITY,
+  maxToolCalls: Number.POSITIVE_INFINITY,
+  maxToolNameChars: Number.POSITIVE_INFINITY,
+  maxInputDepth: 0,
+  errorReportChars: MAX_ERROR_REPORT_CHARS,
+};
 let callsThisRun = 0;
 const REFUSALS_BEFORE_STOP = 1000;
 /** Ends the current run at once with this error as JSON ("" for success), abandoning the script where it is. */
 let stopRun: ((errorJson: string) => void) | null = null;
 const waiting = new Map<number, (payload: string) => void>();
-/** Longest tool name sent to the host (MAX_TOOL_NAME_CHARS there): a longer one cannot be a tool. */
-const MAX_TOOL_NAME_CHARS = 256;
 function refusal(code: string, message: string): Promise<string> {
-  return Promise.resolve(`0{"type":"ToolError","code":${quote(code)},"message":${quote(message)}}`);
+  return Promise.resolve(`0${encodeToolError("ToolError", code, message)}`);
 }
 function callTool(name: unknown, input: unknown): Promise<string> {
   if (typeof name !== "string" || typeof input !== "string") {
-    return refusal("invalid_tool_input", "bad bridge call");
+    return refusal(RefusalCode.InvalidToolInput, "bad bridge call");
   }
   // Nothing outside a run may reach the host: it would take the frame for a broken child.
-  if (!running) return refusal("cancelled", "the execution that made this call has ended");
+  if (!running) return refusal(RefusalCode.Cancelled, "the execution that made this call has ended");
   // The host refuses calls past the limit; the one after it still goes there (the host records the
   // limit), the rest are refused here so an `asyncio.gather` of 100,000 calls never floods the host.
   // A script that keeps calling long after the limit (each refusal raised in one of its tasks) is stopped.
+  const { maxToolCalls, maxToolInputBytes } = caps;
   if (++callsThisRun > maxToolCalls + 1) {
     const message = `tool call limit of ${maxToolCalls} reached`;
     if (callsThisRun > maxToolCalls + 1 + REFUSALS_BEFORE_STOP) {
       const stopped = `${message}; the script kept calling tools and was stopped`;
-      stopRun?.(`{"type":"ToolError","code":"tool_call_limit","message":${quote(stopped)},"traceback":""}`);
+      stopRun?.(
+        `{"type":"ToolError","code":"${RefusalCode.ToolCallLimit}","message":${quote(stopped)},"traceback":""}`,
+      );
     }
-    return refusal("tool_call_limit", message);
+    return refusal(RefusalCode.ToolCallLimit, message);
   }
-  if (name.length > MAX_TOOL_NAME_CHARS) {
-    return refusal("tool_not_found", `Tool "${sliceText(name, 0, 64)}…" is not available`);
+  if (name.length > caps.maxToolNameChars) {
+    return refusal(RefusalCode.ToolNotFound, `Tool "${sliceText(name, 0, 64)}…" is not available`);
   }
   if (input.length > maxToolInputBytes) {
-    return refusal("tool_input_too_large", `input of ${name} exceeds ${maxToolInputBytes} bytes`);
+    return refusal(RefusalCode.ToolInputTooLarge, `input of ${name} exceeds ${maxToolInputBytes} bytes`);
   }
   // A newline would split the frame; only a raw bridge call can produce one (json.dumps never does).
   if (indexOf(input, "\n") !== -1 || indexOf(name, "\n") !== -1) {
-    return Promise.resolve('0{"type":"ToolError","code":"invalid_tool_input","message":"malformed tool input"}');
+    return refusal(RefusalCode.InvalidToolInput, "malformed tool input");
   }
   flushOutput();
   const callId = nextCallId++;
   lastCallId = callId;
   return new Promise((resolve) => {
     waiting.set(callId, resolve);
-    send(`C${callId}\t${quote(name)}\t${input}`);
+    send(encodeCallFrame(callId, name, input));
   });
 }
 
@@ -131,7 +139,7 @@ function takeLastCallId(): number {
 function cancelCall(callId: unknown): void {
   if (typeof callId !== "number" || !running || !hasWaiting(waiting, callId)) return;
   dropWaiting(waiting, callId);
-  send(`X${callId}`);
+  send(encodeCancelFrame(callId));
 }
 
 // Idle detection. Pyodide's event loop hands every Python step to `scheduleCallback` (delay 0: setImmediate,
@@ -151,13 +159,13 @@ function afterStep(): void {
 function reportIdle(): void {
   if (readySteps > 0 || idleReported || !running || waiting.size === 0) return;
   idleReported = true;
-  send(`W${resultsReceived}`);
+  send(encodeIdleFrame(resultsReceived));
 }
 /** A timer woke the script after it was reported idle: the host must not take it for paused any more. */
 function wake(): void {
   if (!idleReported || !running) return;
   idleReported = false;
-  send("B");
+  send(BUSY_FRAME);
 }
 function step(callback: () => unknown): () => void {
   return () => {
@@ -205,7 +213,7 @@ type PyodideApi = {
   setStdin(options: object): void;
   globals: { get(name: string): unknown };
 };
-type RunFunction = (code: string, toolsJson: string, resultMode: string) => Promise<string>;
+type RunFunction = (code: string, toolsJson: string, resultMode: string, maxInputDepth: number) => Promise<string>;
 
 async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun: () => void; jspi: boolean }> {
   const { loadPyodide } = (await import(join(pyodideDir, "pyodide.mjs"))) as {
@@ -292,10 +300,10 @@ for i in range(300):
     if i % 50 == 0:
         await asyncio.sleep(0)
 `;
-await runGuest(WARM_UP, "[]", "json");
+await runGuest(WARM_UP, "[]", "json", 0);
 
 /** Runs one script; "" or the guest's error as JSON. Never throws: the sandbox must outlive any script. */
-async function runGuest(code: string, tools: string, resultMode: string): Promise<string> {
+async function runGuest(code: string, tools: string, resultMode: string, maxInputDepth: number): Promise<string> {
   running = true;
   generation++;
   callsThisRun = 0;
@@ -311,7 +319,7 @@ async function runGuest(code: string, tools: string, resultMode: string): Promis
   });
   try {
     beginRun();
-    errorJson = await Promise.race([run(code, tools, resultMode), stop]);
+    errorJson = await Promise.race([run(code, tools, resultMode, maxInputDepth), stop]);
     if (stopped) {
       // Nothing the abandoned script scheduled may run again; its standard streams are put back.
       generation++;
@@ -331,65 +339,42 @@ async function runGuest(code: string, tools: string, resultMode: string): Promis
   return errorJson;
 }
 
-async function handleRun(message: {
-  code: string;
-  tools: string;
-  resultMode: string;
-  maxOutputBytes: number;
-  memoryBytes: number;
-  maxToolInputBytes: number;
-  maxToolCalls?: number;
-}) {
-  maxToolInputBytes = message.maxToolInputBytes > 0 ? message.maxToolInputBytes : Number.POSITIVE_INFINITY;
-  maxToolCalls = Number(message.maxToolCalls) > 0 ? Number(message.maxToolCalls) : Number.POSITIVE_INFINITY;
-  if (message.memoryBytes > 0) memoryCapBytes = message.memoryBytes;
-  beginOutput(message.maxOutputBytes);
+/** A count cap of the run frame: 0 (or anything not positive) means none. */
+const capOf = (value: number) => (value > 0 ? value : Number.POSITIVE_INFINITY);
+
+async function handleRun(frame: RunFrame) {
+  caps = {
+    ...frame.caps,
+    maxToolInputBytes: capOf(frame.caps.maxToolInputBytes),
+    maxToolCalls: capOf(frame.caps.maxToolCalls),
+  };
+  if (caps.memoryBytes > 0) memoryCapBytes = caps.memoryBytes;
+  beginOutput(caps.maxOutputBytes);
   memoryLimitHit = false;
-  const errorJson = await runGuest(message.code, message.tools, message.resultMode);
-  send(`J{"t":"done","error":${errorReport(errorJson)},"dropped":${droppedJson()},"memoryLimitHit":${memoryLimitHit}}`);
+  const errorJson = await runGuest(frame.code, frame.tools, frame.resultMode, caps.maxInputDepth);
+  send(encodeDoneFrame(errorReport(errorJson, caps.errorReportChars), droppedBytes(), memoryLimitHit));
 }
 
-let pending = "";
+const fromHost = new LineSplitter((line) =>
+  decodeHostFrame(line, {
+    run(frame) {
+      if (running) return; // a second run message before this one starts is ignored
+      running = true;
+      void handleRun(frame);
+    },
+    result(callId, payload) {
+      const resolve = waiting.get(callId);
+      resultsReceived++;
+      if (resolve) {
+        waiting.delete(callId);
+        resolve(payload);
+      }
+    },
+  }),
+);
 hostIn.setEncoding("utf8");
-hostIn.on("data", (chunk: string) => {
-  let start = 0;
-  let newline = indexOf(chunk, "\n");
-  if (newline === -1) {
-    pending += chunk;
-    return;
-  }
-  while (newline !== -1) {
-    const line =
-      start === 0 && pending.length > 0 ? pending + sliceText(chunk, 0, newline) : sliceText(chunk, start, newline);
-    if (start === 0) pending = "";
-    dispatch(line);
-    start = newline + 1;
-    newline = indexOf(chunk, "\n", start);
-  }
-  pending = sliceText(chunk, start);
-});
+hostIn.on("data", (chunk: string) => fromHost.push(chunk));
 // The host went away: nothing is left to serve.
 hostIn.on("end", () => exit(0));
 
-function dispatch(line: string): void {
-  if (line[0] === "R") {
-    const tab = indexOf(line, "\t");
-    const callId = Number(sliceText(line, 1, tab));
-    const resolve = waiting.get(callId);
-    resultsReceived++;
-    if (resolve) {
-      waiting.delete(callId);
-      resolve(sliceText(line, tab + 1));
-    }
-    return;
-  }
-  if (line[0] === "J") {
-    const message = parseJson(sliceText(line, 1)) as { t: string } & Record<string, unknown>;
-    if (message.t === "run" && !running) {
-      running = true; // a second run message before this one starts is ignored
-      void handleRun(message as never);
-    }
-  }
-}
-
-send(`J{"t":"ready","jspi":${jspi},"bootMs":${round(performance.now() - started)},"node":${quote(nodeVersion)}}`);
+send(encodeReadyFrame(jspi, round(performance.now() - started), nodeVersion));

@@ -44,9 +44,10 @@ class ToolTimeoutError(ToolError, TimeoutError):
 # One encoder for all calls: json.dumps(..., allow_nan=False) would build a new one per call.
 _encode_arguments = json.JSONEncoder(allow_nan=False).encode
 # The C encoder recurses once per level, and a few thousand levels overflow the JS stack under the
-# interpreter, which kills the sandbox. The host refuses inputs nested deeper than this anyway
-# (MAX_TOOL_INPUT_DEPTH in src/tools/input-guard.ts), so refuse them here as a catchable error.
-_MAX_ARGUMENT_DEPTH = 128
+# interpreter, which kills the sandbox. The host refuses inputs nested deeper than its
+# MAX_TOOL_INPUT_DEPTH (src/tools/input-guard.ts) anyway, and sends that depth with each run
+# (caps.maxInputDepth in the run frame, bridge.ts): refuse them here as a catchable error.
+_MAX_ARGUMENT_DEPTH = 0
 _NESTED = (dict, list, tuple)
 _NESTED_TYPES = frozenset(_NESTED)
 
@@ -196,9 +197,10 @@ def _format_error(error):
     return json.dumps(info)
 
 
-async def _ptc_run(code, tools_json, result_mode):
-    global _result_mode
+async def _ptc_run(code, tools_json, result_mode, max_input_depth):
+    global _result_mode, _MAX_ARGUMENT_DEPTH
     _result_mode = result_mode
+    _MAX_ARGUMENT_DEPTH = max_input_depth
     _install_tools(_json_loads(tools_json))
     linecache.cache[_SCRIPT] = (len(code), None, code.splitlines(True), _SCRIPT)
     try:

@@ -1,0 +1,45 @@
+// Splits a stream of text chunks into lines: the host reads the child's frames with it, the child the
+// host's. Part of the child (see bridge.ts): erasable syntax, and only intrinsics captured before guest
+// code runs (the guest shares the child's realm and could replace String.prototype.indexOf).
+import { indexOf, sliceText } from "./child-intrinsics.ts";
+
+/**
+ * Splits chunks into lines without re-scanning or copying small pieces: only the new chunk is searched,
+ * and a partial line is kept as a concatenation (a V8 rope), flattened once when its line is complete.
+ */
+export class LineSplitter {
+  #pending = "";
+  readonly #onLine: (line: string) => void;
+  readonly #onOverflow: () => void;
+  /** Longest accepted partial line; past it `onOverflow` fires and the partial line is dropped. */
+  maxLineLength = Number.POSITIVE_INFINITY;
+
+  constructor(onLine: (line: string) => void, onOverflow: () => void = () => {}) {
+    this.#onLine = onLine;
+    this.#onOverflow = onOverflow;
+  }
+
+  push(chunk: string): void {
+    let start = 0;
+    let newline = indexOf(chunk, "\n");
+    while (newline !== -1) {
+      const piece = sliceText(chunk, start, newline);
+      if (start === 0 && this.#pending.length > 0) {
+        const line = this.#pending + piece;
+        this.#pending = "";
+        this.#onLine(line);
+      } else {
+        this.#onLine(piece);
+      }
+      start = newline + 1;
+      newline = indexOf(chunk, "\n", start);
+    }
+    if (start < chunk.length) {
+      this.#pending += start === 0 ? chunk : sliceText(chunk, start);
+      if (this.#pending.length > this.maxLineLength) {
+        this.#pending = "";
+        this.#onOverflow();
+      }
+    }
+  }
+}
