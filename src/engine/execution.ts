@@ -18,7 +18,7 @@ import { guestErrorToExecutionError, sandboxEndError } from "./guest-error.js";
 import { Journal, type JournalStore } from "./journal.js";
 import { OutputCapture } from "./output-capture.js";
 import { countTokens, TOKENIZER_NAME } from "./token-counter.js";
-import { ToolCallBroker, type ToolResultSubmission } from "./tool-call-broker.js";
+import { ToolCallBroker, type ToolCallEvent, type ToolResultSubmission } from "./tool-call-broker.js";
 
 /** The handle `execute` returns: iterate it for events, await `result` for the outcome. */
 export interface ExecutionHandle extends AsyncIterable<ExecutionEvent> {
@@ -94,15 +94,13 @@ export class Execution implements ExecutionHandle {
       registry: params.registry,
       limits: params.limits,
       journal: this.#journal,
-      reply: (guestCallId, ok, payload) => {
-        this.#setRunning();
-        this.#lease?.sandbox.sendToolResult(guestCallId, ok, payload);
+      port: {
+        reply: (guestCallId, ok, payload) => {
+          this.#setRunning();
+          this.#lease?.sandbox.sendToolResult(guestCallId, ok, payload);
+        },
       },
-      onToolCall: (call, pending) => this.#events.push({ type: "tool-call", call, pending }),
-      onToolResult: (callId, name, outcome, durationMs) =>
-        this.#events.push({ type: "tool-result", callId, name, outcome, durationMs }),
-      onOutstandingChange: (outstanding) => this.#clock.outstandingChanged(outstanding, !this.#stop && !!this.#lease),
-      onLimit: (code) => this.#limitsHit.add(code),
+      emit: (event) => this.#onToolCallEvent(event),
     });
     this.result = this.#run();
   }
@@ -123,6 +121,19 @@ export class Execution implements ExecutionHandle {
     if (!this.#idle || this.#stop !== null) return false;
     const outstanding = this.#broker.outstanding;
     return outstanding > 0 && this.#broker.pending().length === outstanding;
+  }
+
+  #onToolCallEvent(event: ToolCallEvent): void {
+    switch (event.type) {
+      case "outstanding":
+        this.#clock.outstandingChanged(this.#broker.outstanding, !this.#stop && !!this.#lease);
+        return;
+      case "limit":
+        this.#limitsHit.add(event.code);
+        return;
+      default:
+        this.#events.push(event);
+    }
   }
 
   #setRunning(): void {

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
-import type { ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/execution.js";
+import type { ExecutionEvent, ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/execution.js";
 import { isJsonObject, type JsonValue } from "../protocol/json-schema.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolHandler } from "../protocol/tool.js";
+import { encodeToolError, MAX_TOOL_NAME_CHARS } from "../sandbox/pyodide/bridge.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import type { Journal } from "./journal.js";
@@ -12,15 +13,29 @@ import { handlerFailure } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
 import { checkSubmission, type ToolResultSubmission } from "./tool-result-submission.js";
 
-/**
- * Longest tool name the host looks up. Real names are short (Anthropic's are at most 128 characters;
- * MCP tools become `server__tool`); a longer one is refused as not found, and its record keeps a prefix.
- */
-export const MAX_TOOL_NAME_CHARS = 256;
 /** A refused call's input is kept in its record only up to this size: the reason is what matters. */
 export const MAX_REFUSED_INPUT_KEPT_BYTES = 4_096;
 
 export type { ToolResultSubmission } from "./tool-result-submission.js";
+
+/**
+ * The sandbox side of the bridge, as the broker sees it: where each call's outcome goes. The guest names
+ * its calls by `guestCallId` (the bridge's call id); `payloadJson` is encoded once, here, and passed on
+ * as is (bridge.ts, `encodeResultFrame`).
+ */
+export interface ToolCallPort {
+  reply(guestCallId: number, ok: boolean, payloadJson: string): void;
+}
+
+/**
+ * What the broker tells its execution. `tool-call` and `tool-result` are the execution's own events;
+ * `outstanding` says the number of unanswered calls changed (read `broker.outstanding`), for the clock
+ * that excludes tool waits; `limit` names a limit a call ran into.
+ */
+export type ToolCallEvent =
+  | Extract<ExecutionEvent, { type: "tool-call" | "tool-result" }>
+  | { type: "outstanding" }
+  | { type: "limit"; code: LimitCode };
 
 export interface ToolCallBrokerContext {
   executionId: string;
@@ -30,14 +45,12 @@ export interface ToolCallBrokerContext {
   registry: ToolRegistry;
   limits: ExecutionLimits;
   journal: Journal;
-  /** Sends the outcome back into the sandbox. */
-  reply(guestCallId: number, ok: boolean, payloadJson: string): void;
-  onToolCall(call: ToolCallRequest, pending: boolean): void;
-  onToolResult(callId: string, name: string, outcome: ToolOutcome, durationMs: number): void;
-  /** Called whenever the number of unanswered calls changes (for time-excluding-tool-waits). */
-  onOutstandingChange(outstanding: number): void;
-  onLimit(code: LimitCode): void;
+  port: ToolCallPort;
+  emit(event: ToolCallEvent): void;
 }
+
+/** One event for every change in the number of outstanding calls: nothing is allocated per call for it. */
+const OUTSTANDING_CHANGED: ToolCallEvent = Object.freeze({ type: "outstanding" });
 
 interface LiveCall {
   request: ToolCallRequest;
@@ -86,7 +99,7 @@ export class ToolCallBroker {
   readonly #depth = currentExecutionDepth() + 1;
 
   constructor(private readonly context: ToolCallBrokerContext) {
-    this.#budget = new ToolCallBudget(context);
+    this.#budget = new ToolCallBudget({ limits: context.limits, onLimit: (code) => this.#limit(code) });
   }
 
   get outstanding(): number {
@@ -152,7 +165,7 @@ export class ToolCallBroker {
     };
     const call: LiveCall = {
       request,
-      guestCallId,
+      guestSeq: guestCallId,
       // Bound: a handler written as a method may use `this` (its definition).
       handler: tool?.definition.handler?.bind(tool.definition) as ToolHandler | undefined,
       controller: new AbortController(),
@@ -181,8 +194,12 @@ export class ToolCallBroker {
       name,
       input: request.input as JsonValue,
     });
-    this.context.onOutstandingChange(this.#live.size);
-    this.context.onToolCall(request, !call.handler && this.context.noCaller === undefined);
+    this.context.emit(OUTSTANDING_CHANGED);
+    this.context.emit({
+      type: "tool-call",
+      call: request,
+      pending: !call.handler && this.context.noCaller === undefined,
+    });
     if (!call.handler) {
       if (this.context.noCaller !== undefined) {
         call.record.resolvedBy = "host";
@@ -195,7 +212,7 @@ export class ToolCallBroker {
       return;
     }
     if (this.#running >= limits.maxConcurrentToolCalls) {
-      this.context.onLimit(ErrorCode.ToolConcurrencyLimit);
+      this.#limit(ErrorCode.ToolConcurrencyLimit);
       this.#queue.push(call);
       return;
     }
@@ -211,20 +228,14 @@ export class ToolCallBroker {
   cancelGuestCall(guestCallId: number): void {
     const call = this.#byGuestCallId.get(guestCallId);
     if (!call || !this.#live.has(call.request.id)) return;
-    this.#withdraw(call, "the script cancelled this call");
-    this.context.journal.append({
-      type: "tool-result",
-      callId: call.request.id,
-      outcome: { ok: false, error: { code: ErrorCode.Cancelled, message: "the script cancelled this call" } },
-    });
-    this.context.onToolResult(
-      call.request.id,
-      call.request.name,
-      { ok: false, error: { code: ErrorCode.Cancelled, message: "the script cancelled this call" } },
-      call.record.durationMs,
-    );
+    const message = "the script cancelled this call";
+    this.#withdraw(call, message);
+    const outcome: ToolOutcome = { ok: false, error: { code: ErrorCode.Cancelled, message } };
+    const { id, name } = call.request;
+    this.context.journal.append({ type: "tool-result", callId: id, outcome });
+    this.context.emit({ type: "tool-result", callId: id, name, outcome, durationMs: call.record.durationMs });
     this.#startNext();
-    this.context.onOutstandingChange(this.#live.size);
+    this.context.emit(OUTSTANDING_CHANGED);
   }
 
   /**
@@ -308,7 +319,7 @@ export class ToolCallBroker {
         (error: unknown) => {
           const failure = handlerFailure(error);
           // A source that stopped reading a result past the limit (an HTTP tool server's response).
-          if (failure.code === ErrorCode.ToolResultTooLarge) this.context.onLimit(ErrorCode.ToolResultTooLarge);
+          if (failure.code === ErrorCode.ToolResultTooLarge) this.#limit(ErrorCode.ToolResultTooLarge);
           this.#settle(call, { ok: false, error: failure });
         },
       )
@@ -317,7 +328,7 @@ export class ToolCallBroker {
 
   #arm(call: LiveCall, timeoutMs: number): void {
     call.timer = setTimeout(() => {
-      this.context.onLimit(ErrorCode.ToolTimeout);
+      this.#limit(ErrorCode.ToolTimeout);
       const message = `${call.request.name} did not return within ${timeoutMs} ms`;
       call.controller.abort(new PtcError(ErrorCode.ToolTimeout, message));
       this.#settle(call, { ok: false, error: { code: ErrorCode.ToolTimeout, message } }, "ToolTimeoutError");
@@ -346,19 +357,19 @@ export class ToolCallBroker {
       // Kept for the token count at the end. A string result is kept as the value itself, which the
       // journal holds anyway, rather than as a second copy in quotes.
       this.resultTexts.push(typeof outcome.value === "string" ? outcome.value : text);
-      this.context.reply(call.guestCallId, true, text);
+      this.context.port.reply(call.guestCallId, true, text);
     } else {
       call.record.error = outcome.error;
-      this.context.reply(call.guestCallId, false, JSON.stringify({ type: errorType, ...outcome.error }));
+      this.context.port.reply(call.guestCallId, false, JSON.stringify({ type: errorType, ...outcome.error }));
     }
     const stored: ToolOutcome = outcome.ok ? { ok: true, value: outcome.value } : outcome;
     this.context.journal.append({ type: "tool-result", callId: id, outcome: stored });
-    this.context.onToolResult(id, call.request.name, stored, durationMs);
+    this.context.emit({ type: "tool-result", callId: id, name: call.request.name, outcome: stored, durationMs });
     if (call.handler && call.started) {
       this.#running--;
       this.#startNext();
     }
-    this.context.onOutstandingChange(this.#live.size);
+    this.context.emit(OUTSTANDING_CHANGED);
   }
 
   #refuse(
@@ -382,6 +393,10 @@ export class ToolCallBroker {
       resultBytes: 0,
     };
     this.records.push(record);
-    this.context.reply(guestCallId, false, JSON.stringify({ type: "ToolError", code, message }));
+    this.context.port.reply(guestCallId, false, encodeToolError("ToolError", code, message));
+  }
+
+  #limit(code: LimitCode): void {
+    this.context.emit({ type: "limit", code });
   }
 }
