@@ -141,10 +141,10 @@ export async function bareBridge(runtime: SandboxRuntime, calls: number, repeats
           memoryBytes: DEFAULT_MEMORY_BYTES,
         },
         {
-          onToolCall: (guestCallId, _name, inputJson) => {
+          onToolCall: (callId, _name, inputJson) => {
             answered++;
             const input = JSON.parse(inputJson) as { x: number };
-            sandbox.sendToolResult(guestCallId, true, JSON.stringify(input.x));
+            sandbox.sendToolResult(callId, true, JSON.stringify(input.x));
           },
           onOutput: () => {},
         },

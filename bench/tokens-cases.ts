@@ -90,7 +90,7 @@ export async function recordUseCase(
   const calls = execution
     .journal()
     .flatMap((entry) => (entry.type === "tool-call" ? [entry] : []))
-    .sort((a, b) => a.guestSeq - b.guestSeq)
+    .sort((a, b) => a.guestCallId - b.guestCallId)
     .map((entry) => ({ name: entry.name, input: entry.input as Record<string, unknown> }));
   return { code, calls, stdout: result.stdout };
 }

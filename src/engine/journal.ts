@@ -11,7 +11,7 @@ export interface JournalStore {
 
 /**
  * The ordered record of one execution: its code, each tool call in the order the guest issued it
- * (with the guest's own sequence number) and each result. Replaying the results in that order
+ * (with the guest's own call id, which counts up) and each result. Replaying the results in that order
  * into a fresh sandbox running the same code reproduces the execution's state.
  */
 export class Journal {

@@ -165,7 +165,7 @@ export class ToolCallBroker {
     };
     const call: LiveCall = {
       request,
-      guestSeq: guestCallId,
+      guestCallId,
       // Bound: a handler written as a method may use `this` (its definition).
       handler: tool?.definition.handler?.bind(tool.definition) as ToolHandler | undefined,
       controller: new AbortController(),
@@ -190,7 +190,7 @@ export class ToolCallBroker {
     this.context.journal.append({
       type: "tool-call",
       callId: request.id,
-      guestSeq: guestCallId,
+      guestCallId,
       name,
       input: request.input as JsonValue,
     });

@@ -123,6 +123,6 @@ export type ExecutionEvent =
  */
 export type JournalEntry =
   | { seq: number; type: "execution-start"; at: number; code: string; containerId: string; toolNames: string[] }
-  | { seq: number; type: "tool-call"; at: number; callId: string; guestSeq: number; name: string; input: JsonValue }
+  | { seq: number; type: "tool-call"; at: number; callId: string; guestCallId: number; name: string; input: JsonValue }
   | { seq: number; type: "tool-result"; at: number; callId: string; outcome: ToolOutcome }
   | { seq: number; type: "execution-end"; at: number; status: ExecutionResult["status"]; error: ExecutionError | null };

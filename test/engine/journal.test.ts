@@ -40,8 +40,8 @@ describe("journal: the ordered record an execution can be resumed from", () => {
       calls.map((entry) => entry.input),
       [{ item: "a" }, { item: "b" }, { item: "c" }, { item: "b" }],
     );
-    // Guest sequence numbers are strictly increasing: the order the script issued its calls.
-    const sequence = calls.map((entry) => entry.guestSeq);
+    // Guest call ids are strictly increasing: the order the script issued its calls.
+    const sequence = calls.map((entry) => entry.guestCallId);
     assert.deepEqual(
       [...sequence].sort((x, y) => x - y),
       sequence,
@@ -59,7 +59,7 @@ describe("journal: the ordered record an execution can be resumed from", () => {
 async function replay(journal: readonly JournalEntry[], tools: ReturnType<typeof codeTool>[]): Promise<string> {
   const start = journal.find((entry) => entry.type === "execution-start");
   assert.ok(start?.type === "execution-start");
-  const calls = journal.filter((entry) => entry.type === "tool-call").sort((a, b) => a.guestSeq - b.guestSeq);
+  const calls = journal.filter((entry) => entry.type === "tool-call").sort((a, b) => a.guestCallId - b.guestCallId);
   const outcomes = new Map(
     journal.flatMap((entry) => (entry.type === "tool-result" ? [[entry.callId, entry.outcome] as const] : [])),
   );
