@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { FRAME_HEADER_CHARS, MAX_ERROR_REPORT_CHARS, MAX_TOOL_NAME_CHARS } from "../../src/sandbox/pyodide/bridge.js";
+import { SandboxProcess, type SandboxRunOutcome } from "../../src/sandbox/sandbox-process.js";
+import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
+import { MAX_TOOL_INPUT_DEPTH } from "../../src/tools/input-guard.js";
+
+// The framing, with a stand-in child (fixtures/fake-child.mjs) that sends whatever frames the test's "code"
+// holds: no Pyodide, started the way a real child is (permission model, bubblewrap where present).
+const runtime = {
+  ...resolveSandboxRuntime(),
+  childScript: fileURLToPath(new URL("fixtures/fake-child.mjs", import.meta.url)),
+};
+
+interface Seen {
+  outcome: SandboxRunOutcome;
+  events: unknown[][];
+  diagnostics: string;
+}
+
+async function runFrames(frames: string[], maxToolInputBytes = 1_000_000): Promise<Seen> {
+  const sandbox = new SandboxProcess(runtime, 0);
+  await sandbox.ready;
+  const events: unknown[][] = [];
+  const outcome = await sandbox.run(
+    { code: frames.join("\n"), tools: [], resultMode: "json", maxOutputBytes: 1000, memoryBytes: 0, maxToolInputBytes },
+    {
+      onToolCall: (callId, name, inputJson) => {
+        events.push(["call", callId, name, inputJson]);
+        sandbox.sendToolResult(callId, true, '"ok"');
+      },
+      onOutput: (stream, text) => events.push([stream, text]),
+      onIdle: () => events.push(["idle"]),
+      onBusy: () => events.push(["busy"]),
+      onToolCancel: (callId) => events.push(["cancel", callId]),
+    },
+  );
+  sandbox.kill();
+  await sandbox.closed;
+  return { outcome, events, diagnostics: outcome.kind === "exited" ? outcome.diagnostics : "" };
+}
+
+describe("SandboxProcess framing (a stand-in child)", () => {
+  test("frames reach the listener decoded; the run frame carries every cap the child applies", async () => {
+    const { outcome, events } = await runFrames([
+      'C1\t"lookup"\t{"q":1}',
+      // Crossed the result on the pipe (the host has sent one): stale, dropped.
+      "W0",
+      "W1",
+      "B",
+      "X1",
+      'J{"t":"done","error":null,"dropped":{"stdout":0,"stderr":2},"memoryLimitHit":false}',
+    ]);
+    assert.deepEqual(outcome, { kind: "done", error: null, dropped: { stdout: 0, stderr: 2 }, memoryLimitHit: false });
+    const [caps, ...rest] = events;
+    assert.deepEqual(JSON.parse(String(caps?.[1])), {
+      maxOutputBytes: 1000,
+      memoryBytes: 0,
+      maxToolInputBytes: 1_000_000,
+      maxToolCalls: 0,
+      maxToolNameChars: MAX_TOOL_NAME_CHARS,
+      maxInputDepth: MAX_TOOL_INPUT_DEPTH,
+      errorReportChars: MAX_ERROR_REPORT_CHARS,
+    });
+    assert.deepEqual(rest.slice(0, 4), [["call", 1, "lookup", '{"q":1}'], ["idle"], ["busy"], ["cancel", 1]]);
+  });
+
+  test("a malformed frame ends the sandbox, and its diagnostics name the fault", async () => {
+    const { outcome, diagnostics } = await runFrames(['C0\t"lookup"\t{}']);
+    assert.equal(outcome.kind, "exited");
+    assert.match(diagnostics, /protocol violation \(bad_call_id\): C0/);
+  });
+
+  test("a frame longer than the tool input limit plus its header ends the sandbox", async () => {
+    // Longer than a pipe chunk (64 KiB) too: the splitter bounds a line still arriving, across chunks.
+    const input = `"${"x".repeat(1_000 + FRAME_HEADER_CHARS + 2 * 65_536)}"`;
+    const { outcome, diagnostics } = await runFrames([`C1\t"lookup"\t${input}`], 1_000);
+    assert.equal(outcome.kind, "exited");
+    assert.match(diagnostics, /protocol violation \(frame_too_long\)/);
+  });
+});
