@@ -20,7 +20,8 @@ function snapshotName(runtime: SandboxRuntime): string {
   const pyodideVersion = (JSON.parse(pyodideManifest.toString("utf8")) as { version: string }).version;
   const hash = createHash("sha256");
   hash.update(`${runtime.nodeVersion}\0${PTC_VERSION}\0`);
-  // The child script and the modules beside it (child-*.ts or .js, guest.py), in a stable order.
+  // The child script and the modules beside it (child-*, the bridge and line splitter it shares with the
+  // host, guest.py; .ts in a checkout, .js installed), in a stable order.
   const childDir = dirname(runtime.childScript);
   for (const name of readdirSync(childDir).sort()) {
     if (/\.(ts|js|py)$/.test(name)) hash.update(readFileSync(join(childDir, name)));

@@ -191,6 +191,7 @@ export function sandboxCommand(
   const nodeFlags = [
     runtime.nodeMajor >= 22 ? "--permission" : "--experimental-permission",
     `--allow-fs-read=${runtime.pyodideDir}/`,
+    // The child's folder: child.ts, its modules, and the bridge (bridge.ts) it imports like the host does.
     `--allow-fs-read=${childDir}/`,
     ...(snapshotPath ? [`--allow-fs-read=${snapshotPath}`] : []),
     "--disallow-code-generation-from-strings",

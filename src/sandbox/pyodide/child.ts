@@ -19,6 +19,7 @@ import {
   encodeIdleFrame,
   encodeReadyFrame,
   encodeToolError,
+  type HostFrameSink,
   MAX_ERROR_REPORT_CHARS,
   RefusalCode,
   type RunFrame,
@@ -355,23 +356,22 @@ async function handleRun(frame: RunFrame) {
   send(encodeDoneFrame(errorReport(errorJson, caps.errorReportChars), droppedBytes(), memoryLimitHit));
 }
 
-const fromHost = new LineSplitter((line) =>
-  decodeHostFrame(line, {
-    run(frame) {
-      if (running) return; // a second run message before this one starts is ignored
-      running = true;
-      void handleRun(frame);
-    },
-    result(callId, payload) {
-      const resolve = waiting.get(callId);
-      resultsReceived++;
-      if (resolve) {
-        waiting.delete(callId);
-        resolve(payload);
-      }
-    },
-  }),
-);
+const hostFrames: HostFrameSink = {
+  run(frame) {
+    if (running) return; // a second run message before this one starts is ignored
+    running = true;
+    void handleRun(frame);
+  },
+  result(callId, payload) {
+    const resolve = waiting.get(callId);
+    resultsReceived++;
+    if (resolve) {
+      waiting.delete(callId);
+      resolve(payload);
+    }
+  },
+};
+const fromHost = new LineSplitter((line) => decodeHostFrame(line, hostFrames));
 hostIn.setEncoding("utf8");
 hostIn.on("data", (chunk: string) => fromHost.push(chunk));
 // The host went away: nothing is left to serve.
