@@ -5,7 +5,8 @@
  * - integers outside ±(2**53 - 1): JS numbers round them (2**64 would arrive as 18446744073709552000);
  * - non-finite numbers (`1e400` parses to Infinity; NaN and Infinity are not JSON at all);
  * - nesting deeper than `MAX_TOOL_INPUT_DEPTH`: records and event streams serialise the input again,
- *   and a 100,000-deep value would overflow the stack there.
+ *   and a 100,000-deep value would overflow the stack there. The guest's stubs refuse the same depth
+ *   before encoding (their encoder overflows too): the host sends it in each run frame (sandbox-process.ts).
  */
 export const MAX_TOOL_INPUT_DEPTH = 128;
 
