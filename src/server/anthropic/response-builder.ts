@@ -1,22 +1,12 @@
-import { randomBytes } from "node:crypto";
 import type Anthropic from "@anthropic-ai/sdk";
+import { anthropicStyleId } from "../../engine/random-id.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import type { ExecutionResult } from "../../protocol/execution.js";
 import type { UpstreamUsage } from "../../upstream/upstream-model.js";
 
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/** Ids in Anthropic's style (`msg_01…`, `toolu_01…`): a prefix and 22 random base62 characters. */
-function anthropicId(prefix: string): string {
-  let id = `${prefix}_01`;
-  for (const byte of randomBytes(22)) id += BASE62[byte % 62];
-  return id;
-}
-
-export const newMessageId = () => anthropicId("msg");
-export const newServerToolUseId = () => anthropicId("srvtoolu");
-export const newToolUseId = () => anthropicId("toolu");
-export const newContainerId = () => anthropicId("container");
+export const newMessageId = () => anthropicStyleId("msg");
+export const newServerToolUseId = () => anthropicStyleId("srvtoolu");
+export const newToolUseId = () => anthropicStyleId("toolu");
 
 /**
  * ptc's extension of `usage`; Anthropic's SDK passes unknown fields through. `upstream_turns`: calls to the
