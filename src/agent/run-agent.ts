@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type Anthropic from "@anthropic-ai/sdk";
+import { newContainerId } from "../engine/container-registry.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { ExecutionResult } from "../protocol/execution.js";
@@ -85,7 +86,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
   signal?.throwIfAborted();
   const { definitions, toolSet } = await openTools(options.tools ?? [], signal);
   const runId = `agent_${randomBytes(12).toString("base64url")}`;
-  const containerId = `ctr_${runId}`;
+  const containerId = newContainerId();
   let engine: Engine | undefined = options.engine;
   const ownsEngine = engine === undefined;
   let usedContainer = false;

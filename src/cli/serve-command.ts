@@ -96,7 +96,6 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       upstream,
       owners,
       admission,
-      ...(config.containerIdleTimeoutMs !== undefined ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
     });
   }
   const serverApp = createServerApp({
@@ -108,9 +107,6 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     serverTools: opened.tools,
     ...(messages ? { messages } : {}),
     ...(config.limits ? { limits: config.limits } : {}),
-    ...(config.containerIdleTimeoutMs !== undefined
-      ? { executions: { containerIdleTimeoutMs: config.containerIdleTimeoutMs } }
-      : {}),
   });
 
   let running: Awaited<ReturnType<typeof startServer>>;

@@ -1,9 +1,25 @@
-import { randomBytes } from "node:crypto";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { SandboxPool } from "../sandbox/sandbox-pool.js";
 import type { SandboxProcess } from "../sandbox/sandbox-process.js";
+import { type ContainerQuota, makeRoom, type OwnedContainer } from "./container-quota.js";
+import {
+  type ContainerEndReason,
+  type ContainerRecord,
+  type ContainerRegistry,
+  InMemoryContainerRegistry,
+  newContainerId,
+} from "./container-registry.js";
+import { type ContainerTurn, ContainerTurns } from "./container-turns.js";
 
 export const DEFAULT_CONTAINER_IDLE_TIMEOUT_MS = 300_000;
+/**
+ * Executions (or `/v1/messages` requests) waiting for their turn in one busy container. They wait without
+ * an admission slot, so requests piling up on one paused container cannot take every slot of the server;
+ * past this many, `container_queue_full`.
+ */
+export const DEFAULT_MAX_WAITING_PER_CONTAINER = 8;
+
+export type { ContainerTurn } from "./container-turns.js";
 
 export interface ContainerLease {
   containerId: string;
@@ -18,86 +34,166 @@ export interface ContainerInfo {
   id: string;
   /** Pid of the process ptc spawned for the sandbox (bubblewrap's, when it is in use). */
   sandboxPid: number | undefined;
+  /** A turn is held or waited for, or a sandbox is leased. */
   busy: boolean;
   lastUsed: number;
 }
 
-interface Container {
-  id: string;
+export interface ContainerManagerOptions {
+  /** A container nobody used this long is ended (`expired`). Default `DEFAULT_CONTAINER_IDLE_TIMEOUT_MS`. */
+  idleTimeoutMs?: number;
+  /** Where records and tombstones live. Default an `InMemoryContainerRegistry`. */
+  registry?: ContainerRegistry;
+  /** Default `DEFAULT_MAX_WAITING_PER_CONTAINER`. */
+  maxWaitingPerContainer?: number;
+}
+
+export interface CreateContainerOptions {
+  /** The API that created it (`executions`, `messages`): an API answers only for its own containers. */
+  origin?: string;
+  /**
+   * Makes room under `quota` before creating: the container counts against it from now on. Without it
+   * the container counts once `makeRoom` is called (the executions API: when its first execution starts).
+   */
+  quota?: ContainerQuota;
+}
+
+export type ContainerEndedListener = (record: Readonly<ContainerRecord>) => void;
+
+/** A live container: its record, its sandbox and who is using it. */
+interface Live {
+  record: ContainerRecord;
+  /** A one-off container of an execution that named none: forgotten once its execution ends. */
   ephemeral: boolean;
   sandbox: SandboxProcess | null;
   hadSandbox: boolean;
-  /** Executions in one container run one after another: each waits for the previous lease. */
-  tail: Promise<void>;
-  busy: number;
-  lastUsed: number;
-}
-
-export function newContainerId(): string {
-  return `ctr_${randomBytes(12).toString("base64url")}`;
+  turns: ContainerTurns;
+  leases: number;
+  /**
+   * Leases follow one another too, borrowed ones included: a script cancelled in a turn (a paused one the
+   * client abandoned) still holds the sandbox until its lease is released, and the next must not share it.
+   */
+  leaseTail: Promise<void>;
+  /**
+   * The quota it counts against once `makeRoom` was called for it. A quota is one account: a server shares
+   * one between its APIs, so its cap and per-key share hold across them.
+   */
+  countedBy: ContainerQuota | undefined;
 }
 
 /**
- * Maps containers (sessions whose Python globals persist across executions) to sandboxes. A
- * sandbox serves exactly one container for its whole life; ending the container kills it.
+ * The one owner of containers (sessions whose Python globals persist across executions): their ids, owners,
+ * idle expiry, end reasons and tombstones (through the `ContainerRegistry`), the queue of executions taking
+ * turns in each, the per-owner quota, and the one `onContainerEnded` event the APIs drop their side state on.
+ * A sandbox serves exactly one container for its whole life; ending the container kills it.
  */
 export class ContainerManager {
-  #containers = new Map<string, Container>();
-  #sweeper: NodeJS.Timeout;
+  /** Live containers by id, each with its sandbox. Records (live and ended) are the registry's. */
+  readonly #live = new Map<string, Live>();
+  readonly #listeners = new Set<ContainerEndedListener>();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly registry: ContainerRegistry;
+  readonly idleTimeoutMs: number;
+  readonly maxWaitingPerContainer: number;
 
   constructor(
-    private readonly pool: SandboxPool,
-    private readonly idleTimeoutMs = DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
+    /** Only `acquire` is used: a sandbox for a container that has none. */
+    private readonly pool: Pick<SandboxPool, "acquire">,
+    options: ContainerManagerOptions = {},
   ) {
-    this.#sweeper = setInterval(() => this.#sweep(), Math.min(idleTimeoutMs, 30_000));
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS;
+    this.registry = options.registry ?? new InMemoryContainerRegistry();
+    this.maxWaitingPerContainer = options.maxWaitingPerContainer ?? DEFAULT_MAX_WAITING_PER_CONTAINER;
+    // A quarter of the timeout (50 ms to 10 s): a container outlives its timeout by at most that.
+    const every = Math.max(50, Math.min(this.idleTimeoutMs / 4, 10_000));
+    this.#sweeper = setInterval(() => this.sweep(), every);
     this.#sweeper.unref();
   }
 
-  has(containerId: string): boolean {
-    return this.#containers.has(containerId);
+  /** A new live container of `owner`, with a fresh id. */
+  create(owner: string | undefined, options: CreateContainerOptions = {}): ContainerRecord {
+    let id = newContainerId();
+    while (this.registry.get(id)) id = newContainerId();
+    if (options.quota && owner !== undefined) this.#makeRoom(owner, id, options.quota);
+    const live = this.#open(id, owner, options.origin, false);
+    live.countedBy = options.quota;
+    return live.record;
   }
 
-  /** Operational view of one container (for diagnostics and fault tests). */
+  has(containerId: string): boolean {
+    return this.#live.has(containerId);
+  }
+
+  /** The container's record, live or a tombstone; undefined once forgotten or never known. */
+  record(containerId: string): Readonly<ContainerRecord> | undefined {
+    return this.registry.get(containerId);
+  }
+
+  /** Operational view of one live container (for diagnostics and fault tests). */
   inspect(containerId: string): ContainerInfo | undefined {
-    const container = this.#containers.get(containerId);
-    if (!container) return undefined;
+    const live = this.#live.get(containerId);
+    if (!live) return undefined;
     return {
-      id: container.id,
-      sandboxPid: container.sandbox?.alive ? container.sandbox.pid : undefined,
-      busy: container.busy > 0,
-      lastUsed: container.lastUsed,
+      id: containerId,
+      sandboxPid: live.sandbox?.alive ? live.sandbox.pid : undefined,
+      busy: live.turns.size > 0 || live.leases > 0,
+      lastUsed: live.record.lastUsedAt,
     };
   }
 
   ids(): string[] {
-    return [...this.#containers.keys()];
+    return [...this.#live.keys()];
   }
 
-  /** Waits for the container's previous execution, then hands out its sandbox (starting one if needed). */
-  async lease(containerId: string | undefined, signal?: AbortSignal): Promise<ContainerLease> {
-    const id = containerId ?? newContainerId();
-    let container = this.#containers.get(id);
-    if (!container) {
-      container = {
-        id,
-        ephemeral: containerId === undefined,
-        sandbox: null,
-        hadSandbox: false,
-        tail: Promise.resolve(),
-        busy: 0,
-        lastUsed: Date.now(),
-      };
-      this.#containers.set(id, container);
+  onContainerEnded(listener: ContainerEndedListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Takes a turn in a live container: executions (and `/v1/messages` requests) in one container run one
+   * after another. Throws at once when the container is not live, or `container_queue_full` when
+   * `maxWaitingPerContainer` already wait; the turn's `granted` rejects when `signal` aborts first.
+   */
+  turn(containerId: string, signal?: AbortSignal): ContainerTurn {
+    const live = this.#live.get(containerId);
+    if (!live) throw new PtcError(ErrorCode.InvalidRequest, `container ${containerId} is not live`);
+    if (live.turns.waiting >= this.maxWaitingPerContainer) {
+      throw new PtcError(
+        ErrorCode.ContainerQueueFull,
+        `container ${containerId} already has ${this.maxWaitingPerContainer} executions waiting for their turn`,
+      );
     }
-    const current = container;
-    current.busy++;
-    let releaseTurn: () => void = () => {};
-    const previous = current.tail;
-    current.tail = new Promise((resolve) => {
-      releaseTurn = resolve;
+    return live.turns.take(signal, () => this.#touch(live));
+  }
+
+  /**
+   * Hands out the container's sandbox (starting one if needed) once it is `turn`'s go; without a turn it
+   * takes one of its own, held until the lease is released. An unknown container is created (an engine
+   * caller names its containers); none named, a one-off container.
+   */
+  async lease(containerId: string | undefined, signal?: AbortSignal, turn?: ContainerTurn): Promise<ContainerLease> {
+    const current =
+      (containerId === undefined ? undefined : this.#live.get(containerId)) ??
+      this.#open(containerId ?? newContainerId(), undefined, undefined, containerId === undefined);
+    // Without a signal: a cancelled execution waits for its turn as before, then sees `signal` and stops.
+    const own = turn === undefined || turn.containerId !== current.record.id ? current.turns.take() : undefined;
+    current.leases++;
+    const previous = current.leaseTail;
+    let leaseDone: () => void = () => {};
+    current.leaseTail = new Promise((resolve) => {
+      leaseDone = resolve;
     });
-    await previous;
+    const done = () => {
+      leaseDone();
+      current.leases--;
+      own?.release();
+      this.#touch(current);
+      if (current.ephemeral && current.leases === 0) this.#forget(current);
+    };
     try {
+      await (own ?? turn)?.granted;
+      await previous;
       if (signal?.aborted) throw new PtcError(ErrorCode.Cancelled, "cancelled before start");
       let reset = false;
       if (!current.sandbox?.alive) {
@@ -108,49 +204,132 @@ export class ContainerManager {
       const sandbox = current.sandbox;
       let released = false;
       return {
-        containerId: id,
+        containerId: current.record.id,
         sandbox,
         reset,
         release: ({ discard }) => {
           if (released) return;
           released = true;
-          current.busy--;
-          current.lastUsed = Date.now();
-          if (discard || current.ephemeral) {
+          if (discard || current.ephemeral || !this.#live.has(current.record.id)) {
             // Nobody uses this sandbox again; killing it can wait until the result is out.
             setImmediate(() => sandbox.kill());
             if (current.sandbox === sandbox) current.sandbox = null;
           }
-          if (current.ephemeral && current.busy === 0) this.#containers.delete(id);
-          releaseTurn();
+          done();
         },
       };
     } catch (error) {
-      current.busy--;
-      if (current.ephemeral && current.busy === 0) this.#containers.delete(id);
-      releaseTurn();
+      done();
       throw error;
     }
   }
 
-  /** Ends a container: its sandbox is killed and its id forgotten. */
-  close(containerId: string): boolean {
-    const container = this.#containers.get(containerId);
-    if (!container) return false;
-    container.sandbox?.kill();
-    this.#containers.delete(containerId);
+  /**
+   * Before container `id` takes a sandbox: while its owner holds the quota, ends the owner's own least
+   * recently used idle container (`evicted`), never another owner's; throws the quota's refusal when it
+   * has none idle. From then on the container counts against the quota.
+   */
+  makeRoom(containerId: string, quota: ContainerQuota): void {
+    const live = this.#live.get(containerId);
+    if (!live || live.countedBy !== undefined || live.record.owner === undefined) return;
+    this.#makeRoom(live.record.owner, containerId, quota);
+    live.countedBy = quota;
+  }
+
+  /** Throws what `makeRoom` would throw for a new container of `owner` now, ending nothing. */
+  checkRoom(owner: string, quota: ContainerQuota): void {
+    const counted = this.#counted(quota);
+    const refusal = quota.refusal(owner, counted);
+    if (refusal && !counted.some((entry) => entry.owner === owner && entry.idle)) throw refusal;
+  }
+
+  /** Ends a live container: its sandbox is killed, its waiting turns refused, its record kept as a tombstone. */
+  end(containerId: string, reason: ContainerEndReason): boolean {
+    const live = this.#live.get(containerId);
+    if (!live) return false;
+    this.#live.delete(containerId);
+    live.turns.refuseWaiting(new PtcError(ErrorCode.Cancelled, `container ${containerId} ended (${reason})`));
+    if (live.ephemeral || live.record.owner === undefined) this.registry.delete(containerId);
+    else this.registry.end(containerId, reason, Date.now());
+    // Listeners first (they cancel what runs in it, e.g. a paused script), then the sandbox goes.
+    for (const listener of this.#listeners) listener(live.record);
+    live.sandbox?.kill();
     return true;
+  }
+
+  /** Ends the container if live, then forgets its record: its id is unknown from now on. */
+  delete(containerId: string): void {
+    this.end(containerId, "deleted");
+    this.registry.delete(containerId);
+  }
+
+  /** Ends idle containers past the idle timeout and forgets tombstones past their bounds. */
+  sweep(now = Date.now()): void {
+    for (const live of [...this.#live.values()]) {
+      // No turn held or waited for. A lease may remain, borrowed from a turn that was released: a script
+      // paused on its client (`/v1/messages`) expires with its container, as on Anthropic's API.
+      if (live.turns.size === 0 && now > live.record.expiresAt) this.end(live.record.id, "expired");
+    }
+    this.registry.pruneEnded(now);
   }
 
   closeAll(): void {
     clearInterval(this.#sweeper);
-    for (const id of this.ids()) this.close(id);
+    for (const id of this.ids()) this.end(id, "closed");
   }
 
-  #sweep(): void {
-    const cutoff = Date.now() - this.idleTimeoutMs;
-    for (const container of this.#containers.values()) {
-      if (container.busy === 0 && container.lastUsed < cutoff) this.close(container.id);
+  #open(id: string, owner: string | undefined, origin: string | undefined, ephemeral: boolean): Live {
+    const now = Date.now();
+    const record: ContainerRecord = {
+      id,
+      owner,
+      ...(origin !== undefined ? { origin } : {}),
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: now + this.idleTimeoutMs,
+    };
+    if (!ephemeral) this.registry.put(record);
+    const live: Live = {
+      record,
+      ephemeral,
+      sandbox: null,
+      hadSandbox: false,
+      turns: new ContainerTurns(id),
+      leases: 0,
+      leaseTail: Promise.resolve(),
+      countedBy: undefined,
+    };
+    this.#live.set(id, live);
+    return live;
+  }
+
+  #touch(live: Live): void {
+    const now = Date.now();
+    live.record.lastUsedAt = now;
+    live.record.expiresAt = now + this.idleTimeoutMs;
+    if (!live.ephemeral && this.#live.get(live.record.id) === live) this.registry.put(live.record);
+  }
+
+  #forget(live: Live): void {
+    if (this.#live.get(live.record.id) === live) this.#live.delete(live.record.id);
+  }
+
+  #counted(quota: ContainerQuota, except?: string): OwnedContainer[] {
+    const counted: OwnedContainer[] = [];
+    for (const live of this.#live.values()) {
+      if (live.countedBy !== quota || live.record.owner === undefined || live.record.id === except) continue;
+      const idle = live.turns.size === 0 && live.leases === 0;
+      counted.push({ id: live.record.id, owner: live.record.owner, lastUsedAt: live.record.lastUsedAt, idle });
     }
+    return counted;
+  }
+
+  #makeRoom(owner: string, id: string, quota: ContainerQuota): void {
+    makeRoom(
+      owner,
+      () => this.#counted(quota, id),
+      quota,
+      (victim) => this.end(victim, "evicted"),
+    );
   }
 }

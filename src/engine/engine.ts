@@ -5,7 +5,7 @@ import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "../sandbox/sandbox-pool.js";
 import { ToolRegistry } from "../tools/tool-registry.js";
-import { type ContainerInfo, ContainerManager, DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "./container-manager.js";
+import { type ContainerInfo, ContainerManager, type ContainerTurn } from "./container-manager.js";
 import { Execution, type ExecutionHandle } from "./execution.js";
 import { currentExecutionDepth, DEFAULT_MAX_EXECUTION_DEPTH } from "./execution-depth.js";
 import type { JournalStore } from "./journal.js";
@@ -18,6 +18,7 @@ export interface EngineOptions {
   /** Tools available to every execution (an execution's own tools are added to these). */
   tools?: readonly ToolDefinition[];
   resultMode?: ResultMode;
+  /** A container nobody used this long is ended. Default `DEFAULT_CONTAINER_IDLE_TIMEOUT_MS` (5 minutes). */
   containerIdleTimeoutMs?: number;
   journalStore?: JournalStore;
   /**
@@ -33,6 +34,8 @@ export interface ExecuteRequest {
   tools?: readonly ToolDefinition[];
   /** Reuse this container's Python state (created on first use). Omit for a one-off container. */
   container?: string;
+  /** A turn the caller holds in `container` (`engine.containers.turn`): the execution runs in it, without queueing again. */
+  containerTurn?: ContainerTurn;
   limits?: Partial<ExecutionLimits>;
   resultMode?: ResultMode;
   executionId?: string;
@@ -46,6 +49,8 @@ export interface ExecuteRequest {
 
 export interface Engine {
   execute(request: ExecuteRequest): ExecutionHandle;
+  /** The one owner of containers: ids, owners, expiry, tombstones, turns, quota, the ended event. */
+  readonly containers: ContainerManager;
   /** Ends a container and kills its sandbox. */
   closeContainer(containerId: string): boolean;
   hasContainer(containerId: string): boolean;
@@ -69,7 +74,9 @@ export function newExecutionId(): string {
 
 export function createEngine(options: EngineOptions = {}): Engine {
   const pool = new SandboxPool(options.pool);
-  const containers = new ContainerManager(pool, options.containerIdleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS);
+  const containers = new ContainerManager(pool, {
+    ...(options.containerIdleTimeoutMs !== undefined ? { idleTimeoutMs: options.containerIdleTimeoutMs } : {}),
+  });
   const engineLimits = resolveLimits(options.limits);
   const baseTools = options.tools ?? [];
   const registries = new WeakMap<readonly ToolDefinition[], ToolRegistry>();
@@ -94,6 +101,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   return {
     isolation: pool.runtime.isolation,
+    containers,
     execute(request) {
       if (closed) throw new PtcError(ErrorCode.EngineClosed, "the engine is closed");
       if (typeof request.code !== "string") throw new PtcError(ErrorCode.InvalidRequest, "code must be a string");
@@ -114,7 +122,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         limits: resolveLimits(engineLimits, request.limits),
         resultMode: request.resultMode ?? options.resultMode ?? "json",
         isolation: pool.runtime.isolation,
-        lease: (signal) => containers.lease(request.container, signal),
+        lease: (signal) => containers.lease(request.container, signal, request.containerTurn),
         ...(options.journalStore ? { journalStore: options.journalStore } : {}),
         ...(request.noCaller !== undefined ? { noCaller: request.noCaller } : {}),
       });
@@ -124,7 +132,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       execution.result.then(forget, forget);
       return execution;
     },
-    closeContainer: (containerId) => containers.close(containerId),
+    closeContainer: (containerId) => containers.end(containerId, "deleted"),
     hasContainer: (containerId) => containers.has(containerId),
     inspectContainer: (containerId) => containers.inspect(containerId),
     stats: () => ({ pool: pool.stats(), containers: containers.ids().length, running: running.size }),

@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
+import type { ContainerQuota, OwnedContainer } from "../engine/container-quota.js";
 import { HttpError, WireErrorCode } from "./http/wire-errors.js";
 
-export type OwnedKind = "container" | "execution";
+export type OwnedKind = "execution";
 
 /** Live containers per server (each keeps a sandbox), both endpoints together. */
 export const DEFAULT_MAX_CONTAINERS = 32;
@@ -29,22 +30,6 @@ export interface ContainerLimits {
   retryAfterSeconds?: number;
 }
 
-/** A container that holds (or is about to hold) a sandbox, as its store reports it. */
-export interface LiveContainer {
-  id: string;
-  owner: string;
-  lastUsed: number;
-  /** Nothing runs, waits or is paused in it: ending it loses only its Python state. */
-  idle: boolean;
-}
-
-/** A store of containers (the executions API's, `/v1/messages`'): what is live, and how to end one. */
-export interface ContainerHolder {
-  liveContainers(): Iterable<LiveContainer>;
-  /** Ends one of its idle containers to make room (its id then answers "expired"/410). */
-  endContainer(id: string): void;
-}
-
 /**
  * A container refused for capacity: 429 with `Retry-After`, code `key_container_quota_exceeded` (the key
  * holds its share and none of its containers is idle) or `container_cap_reached` (the server holds its cap
@@ -61,16 +46,16 @@ export class ContainerQuotaError extends HttpError {
 }
 
 /**
- * Who created each container and execution. Every lookup goes through `owns`, and a resource owned by
- * another key is reported exactly like an unknown one, so ids cannot be probed across keys.
+ * Who created each execution (containers carry their owner in the engine's `ContainerManager`). Every
+ * lookup goes through `owns`, and a resource owned by another key is reported exactly like an unknown one,
+ * so ids cannot be probed across keys.
  *
- * Also the server's one account of live containers: each store that keeps containers registers as a
- * `ContainerHolder`, and asks `makeRoomForContainer` before a new container takes a sandbox, so the
- * server cap and the per-key quota hold across both endpoints.
+ * Also the server's container limits, configured once (`ContainerQuota`): the engine's `ContainerManager`
+ * asks `refusal` where a container is created or first started, for both endpoints together, so the server
+ * cap and the per-key quota hold across them.
  */
-export class ResourceOwners {
+export class ResourceOwners implements ContainerQuota {
   readonly #owners = new Map<string, string>();
-  readonly #holders = new Set<ContainerHolder>();
   readonly maxContainers: number;
   readonly maxContainersPerKey: number;
   readonly retryAfterSeconds: number;
@@ -100,59 +85,17 @@ export class ResourceOwners {
     return this.#owners.get(`${kind}:${id}`) === owner;
   }
 
-  /** True when nobody has claimed the id yet (a client may name a new container). */
-  isFree(kind: OwnedKind, id: string): boolean {
-    return !this.#owners.has(`${kind}:${id}`);
-  }
-
   release(kind: OwnedKind, id: string): void {
     this.#owners.delete(`${kind}:${id}`);
   }
 
-  /** Counts `holder`'s containers against the limits from now on; the returned function stops it. */
-  addContainerHolder(holder: ContainerHolder): () => void {
-    this.#holders.add(holder);
-    return () => this.#holders.delete(holder);
-  }
-
-  /** Live containers: on the server, and of `owner`. */
-  containerCounts(owner?: string): { live: number; owned: number } {
-    const live = this.#live();
-    return { live: live.length, owned: live.filter((entry) => entry.owner === owner).length };
-  }
-
   /**
-   * Before container `id` of `owner` takes a sandbox: while the key holds its quota or the server its cap,
-   * ends the key's own least recently used idle container, never another key's. Throws
-   * `ContainerQuotaError` (429) when the key has no idle container left to end.
+   * `ContainerQuota`: 429 `key_container_quota_exceeded` when the key holds its share, `container_cap_reached`
+   * when the server holds its cap (the manager then ends the key's own least recently used idle container,
+   * never another key's, and throws this when it has none idle).
    */
-  makeRoomForContainer(owner: string, id: string): void {
-    const ended = new Set<string>();
-    for (;;) {
-      const live = this.#live().filter((entry) => entry.id !== id && !ended.has(entry.id));
-      const refusal = this.#refusal(owner, live);
-      if (!refusal) return;
-      const victim = live
-        .filter((entry) => entry.owner === owner && entry.idle)
-        .sort((a, b) => a.lastUsed - b.lastUsed)[0];
-      if (!victim) throw refusal;
-      ended.add(victim.id);
-      victim.holder.endContainer(victim.id);
-    }
-  }
-
-  /**
-   * Throws what `makeRoomForContainer` would throw now, ending nothing: lets a request for a new container
-   * be refused before it is queued, when the key could not get one even if a slot were free.
-   */
-  checkContainerRoom(owner: string): void {
-    const live = this.#live();
-    const refusal = this.#refusal(owner, live);
-    if (refusal && !live.some((entry) => entry.owner === owner && entry.idle)) throw refusal;
-  }
-
-  #refusal(owner: string, live: ReadonlyArray<LiveContainer>): ContainerQuotaError | undefined {
-    const owned = live.filter((entry) => entry.owner === owner).length;
+  refusal(owner: string, counted: readonly OwnedContainer[]): ContainerQuotaError | undefined {
+    const owned = counted.filter((entry) => entry.owner === owner).length;
     if (owned >= this.maxContainersPerKey) {
       return new ContainerQuotaError(
         WireErrorCode.KeyContainerQuotaExceeded,
@@ -160,7 +103,7 @@ export class ResourceOwners {
         this.retryAfterSeconds,
       );
     }
-    if (live.length >= this.maxContainers) {
+    if (counted.length >= this.maxContainers) {
       return new ContainerQuotaError(
         WireErrorCode.ContainerCapReached,
         `the server holds its ${this.maxContainers} live containers and none of this API key's is idle; other keys' containers are not ended for it: retry later`,
@@ -168,14 +111,6 @@ export class ResourceOwners {
       );
     }
     return undefined;
-  }
-
-  #live(): Array<LiveContainer & { holder: ContainerHolder }> {
-    const live: Array<LiveContainer & { holder: ContainerHolder }> = [];
-    for (const holder of this.#holders) {
-      for (const entry of holder.liveContainers()) live.push({ ...entry, holder });
-    }
-    return live;
   }
 }
 

@@ -24,10 +24,10 @@ import {
  * running slot, on the executions API and on /v1/messages alike, and a key padded with whitespace is not
  * the key.
  *
- * Protections: `ResourceOwners.makeRoomForContainer` (a key past its container quota, or on a server at its
- * container cap, ends only its own least recently used idle container, else 429
- * `key_container_quota_exceeded` / `container_cap_reached`), called by the executions API's
- * `ContainerRecords` and by /v1/messages' `ContainerStore`; the admission controller's per-key running and
+ * Protections: `ContainerManager.makeRoom` with `ResourceOwners` as the quota (a key past its container quota,
+ * or on a server at its container cap, ends only its own least recently used idle container, else 429
+ * `key_container_quota_exceeded` / `container_cap_reached`), where the executions API starts a container's
+ * first execution and where /v1/messages creates a container; the admission controller's per-key running and
  * queue quotas and its fewest-slots-first hand-out (src/server/admission.ts), with the request's key taken
  * from the authentication middleware (`runAsOwner`) for /v1/messages; `presentedKey` (no trimming).
  */

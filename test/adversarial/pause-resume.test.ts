@@ -118,12 +118,11 @@ async function assertStillPaused(h: Harness, id: string, callIds: string[]): Pro
 
 // In a harness of its own with a short idle timeout (the shared harness's benign container must outlive
 // every case), started and closed before the shared one (the orphan check knows one engine at a time).
-// Protection: `ContainerRecords.live` answers 410 for a container that existed and ended; a paused
+// Protection: `ContainerRecords.live` answers 410 (the engine's `ContainerManager` keeps the tombstone) for a container that existed and ended; a paused
 // execution keeps its container busy, so it never idles out under a waiting client.
 test("a container that idled out answers 410 container_expired; a paused one is kept", async () => {
   const idle = await startHarness({
     engine: { pool: { size: 1 }, containerIdleTimeoutMs: 600 },
-    server: { executions: { containerIdleTimeoutMs: 600 } },
   });
   await underAttack(idle, async () => {
     const first = await idle.execute({ code: "x = 1" });

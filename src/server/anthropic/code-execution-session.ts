@@ -1,17 +1,13 @@
 import type Anthropic from "@anthropic-ai/sdk";
+import type { ContainerTurn } from "../../engine/container-manager.js";
 import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { ExecutionResult, ToolCallRequest } from "../../protocol/execution.js";
-import {
-  type ContainerHolder,
-  ContainerQuotaError,
-  type LiveContainer,
-  type ResourceOwners,
-} from "../resource-owners.js";
+import { ContainerQuotaError, type ResourceOwners } from "../resource-owners.js";
 import { AnthropicHttpError, invalidRequest, notFound } from "./anthropic-errors.js";
 import type { CodeCallAnswer } from "./request-validation.js";
-import { newContainerId, newToolUseId } from "./response-builder.js";
+import { newToolUseId } from "./response-builder.js";
 import type { CodeToolVersion } from "./tool-validation.js";
 
 /** A call the script is waiting on, as reported to the client. */
@@ -21,9 +17,6 @@ export interface ReportedCall {
 }
 
 export type RunOutcome = { kind: "paused"; calls: ReportedCall[] } | { kind: "done"; result: ExecutionResult };
-
-/** Expired container ids remembered (per owner) so a late resume gets "expired", not "not found". */
-const MAX_REMEMBERED_EXPIRED = 10_000;
 
 /**
  * One script run by `code_execution`: follows the execution's events and reports when the script is
@@ -159,41 +152,48 @@ export function answersMatch(unsent: UnsentBlocks | undefined, answers: readonly
   return unsent !== undefined && answers.every((answer) => unsent.answered.has(answer.toolUseId));
 }
 
-/** A container as the endpoint sees it: an engine container plus the script paused in it, if any. */
+/** The endpoint's side state of one of its containers (the container itself is the engine's `ContainerManager`'s). */
 export interface ContainerState {
   readonly id: string;
   readonly owner: string;
-  lastUsed: number;
   run: CodeRun | undefined;
   queued: QueuedCode[];
   /** Blocks a failed resume produced, for the same resume sent again (one request's worth, cleared by the next). */
   unsent: UnsentBlocks | undefined;
   /** Every tool_use id reported for a call made by code in this container (a client may drop `caller`). */
   codeCallIds: Set<string>;
-  /** Requests on one container run one after another. */
-  tail: Promise<void>;
-  active: number;
+  /** The turn the request using the container holds (`ContainerManager.turn`): its scripts run in it. */
+  turn: ContainerTurn | undefined;
 }
 
+/** `/v1/messages`' containers in the engine's `ContainerManager` (the executions API's are not its). */
+export const MESSAGES_ORIGIN = "messages";
+
 /**
- * Containers by id, owned by API keys, expired after `idleTimeoutMs` without use. Each counts against
- * `ResourceOwners`' container cap and per-key quota from its creation until it ends.
+ * `/v1/messages`' side of its containers: the script paused in each and what the next request needs, keyed
+ * by container id and dropped when the engine's `ContainerManager` ends the container. Ids, owners, idle
+ * expiry, tombstones, turns and the per-key quota are the manager's.
  */
-export class ContainerStore implements ContainerHolder {
-  readonly #containers = new Map<string, ContainerState>();
-  /** Ended containers: their owner, and whether they idled out or were ended to make room. */
-  readonly #expired = new Map<string, { owner: string; evicted: boolean }>();
-  readonly #sweeper: NodeJS.Timeout;
-  readonly #detach: () => void;
+export class CodeExecutionContainers {
+  readonly #states = new Map<string, ContainerState>();
+  readonly #unsubscribe: () => void;
 
   constructor(
     private readonly engine: Engine,
     private readonly owners: ResourceOwners,
-    readonly idleTimeoutMs: number,
   ) {
-    this.#sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(idleTimeoutMs / 4, 10_000)));
-    this.#sweeper.unref();
-    this.#detach = owners.addContainerHolder(this);
+    this.#unsubscribe = engine.containers.onContainerEnded((record) => {
+      const state = this.#states.get(record.id);
+      if (!state) return;
+      this.#states.delete(record.id);
+      state.run?.cancel(record.endReason === "evicted" ? "container ended to make room" : "container expired");
+      state.run = undefined;
+      state.queued = [];
+    });
+  }
+
+  get idleTimeoutMs(): number {
+    return this.engine.containers.idleTimeoutMs;
   }
 
   /**
@@ -203,39 +203,36 @@ export class ContainerStore implements ContainerHolder {
    * `container_cap_reached`.
    */
   create(owner: string): ContainerState {
-    let id = newContainerId();
-    while (!this.owners.isFree("container", id)) id = newContainerId();
+    let id: string;
     try {
-      this.owners.makeRoomForContainer(owner, id);
+      id = this.engine.containers.create(owner, { origin: MESSAGES_ORIGIN, quota: this.owners }).id;
     } catch (error) {
       if (!(error instanceof ContainerQuotaError)) throw error;
       throw new AnthropicHttpError(429, "rate_limit_error", `${error.code}: ${error.message}`, error.headers);
     }
-    this.owners.claim("container", id, owner);
     const state: ContainerState = {
       id,
       owner,
-      lastUsed: Date.now(),
       run: undefined,
       queued: [],
       unsent: undefined,
       codeCallIds: new Set(),
-      tail: Promise.resolve(),
-      active: 0,
+      turn: undefined,
     };
-    this.#containers.set(id, state);
+    this.#states.set(id, state);
     return state;
   }
 
   /** The caller's container; another key's container is reported exactly like an unknown one. */
   get(id: string, owner: string): ContainerState {
-    const state = this.#containers.get(id);
-    if (state && state.owner === owner && this.owners.owns("container", id, owner)) return state;
-    const expired = this.#expired.get(id);
-    if (expired?.owner === owner) {
-      const why = expired.evicted
-        ? "was ended to make room for a newer container of this API key (its container quota or the server's cap was reached)"
-        : `has expired (containers are removed after ${Math.round(this.idleTimeoutMs / 1000)} s without use)`;
+    const record = this.engine.containers.record(id);
+    const state = this.#states.get(id);
+    if (record?.owner === owner && record.origin === MESSAGES_ORIGIN) {
+      if (record.endedAt === undefined && state) return state;
+      const why =
+        record.endReason === "evicted"
+          ? "was ended to make room for a newer container of this API key (its container quota or the server's cap was reached)"
+          : `has expired (containers are removed after ${Math.round(this.idleTimeoutMs / 1000)} s without use)`;
       throw new AnthropicHttpError(
         400,
         "invalid_request_error",
@@ -245,65 +242,51 @@ export class ContainerStore implements ContainerHolder {
     throw notFound(`container ${id} not found`);
   }
 
-  /** Runs `work` once the container's earlier requests are done; the container does not expire meanwhile. */
+  /**
+   * Runs `work` holding a turn in the container, once its earlier requests are done (the container does
+   * not expire meanwhile); the scripts `work` starts run in that turn. A new container's first request
+   * gets its turn at once.
+   */
   async exclusive<T>(state: ContainerState, work: () => Promise<T>): Promise<T> {
-    state.active++;
-    const previous = state.tail;
-    let release: () => void = () => {};
-    state.tail = new Promise((resolve) => {
-      release = resolve;
-    });
-    await previous;
+    let turn: ContainerTurn;
     try {
+      turn = this.engine.containers.turn(state.id);
+    } catch (error) {
+      if (!PtcError.is(error, ErrorCode.ContainerQueueFull)) throw error;
+      const headers = { "retry-after": String(this.owners.retryAfterSeconds) };
+      throw new AnthropicHttpError(429, "rate_limit_error", `${error.code}: ${error.message}`, headers);
+    }
+    try {
+      await turn.granted;
+      state.turn = turn;
       return await work();
     } finally {
-      state.active--;
-      state.lastUsed = Date.now();
-      release();
+      if (state.turn === turn) state.turn = undefined;
+      turn.release();
     }
   }
 
+  /** Holds a turn in a container just created for this request (granted at once); returns its release. */
+  hold(state: ContainerState): () => void {
+    const turn = this.engine.containers.turn(state.id);
+    state.turn = turn;
+    return () => {
+      if (state.turn === turn) state.turn = undefined;
+      turn.release();
+    };
+  }
+
+  /** While a request holds the container, it is in use now: it expires the idle timeout after the request. */
   expiresAt(state: ContainerState): string {
-    return new Date(state.lastUsed + this.idleTimeoutMs).toISOString();
+    const record = this.engine.containers.record(state.id);
+    const expiresAt = state.turn || !record ? Date.now() + this.idleTimeoutMs : record.expiresAt;
+    return new Date(expiresAt).toISOString();
   }
 
-  sweep(now = Date.now()): void {
-    for (const state of this.#containers.values()) {
-      if (state.active === 0 && now - state.lastUsed > this.idleTimeoutMs) this.expire(state);
-    }
-  }
-
-  /** Every container is live from its creation on (`ContainerHolder`); idle when nothing runs, waits or is paused in it. */
-  *liveContainers(): Iterable<LiveContainer> {
-    for (const state of this.#containers.values()) {
-      const idle = state.active === 0 && (state.run === undefined || state.run.finished) && state.queued.length === 0;
-      yield { id: state.id, owner: state.owner, lastUsed: state.lastUsed, idle };
-    }
-  }
-
-  /** Ends an idle container to make room for a newer one of the same key (`ContainerHolder`). */
-  endContainer(id: string): void {
-    const state = this.#containers.get(id);
-    if (state) this.expire(state, true);
-  }
-
-  expire(state: ContainerState, evicted = false): void {
-    state.run?.cancel(evicted ? "container ended to make room" : "container expired");
-    state.run = undefined;
-    state.queued = [];
-    this.#containers.delete(state.id);
-    this.engine.closeContainer(state.id);
-    this.owners.release("container", state.id);
-    this.#expired.set(state.id, { owner: state.owner, evicted });
-    if (this.#expired.size > MAX_REMEMBERED_EXPIRED) {
-      const oldest = this.#expired.keys().next();
-      if (!oldest.done) this.#expired.delete(oldest.value);
-    }
-  }
-
+  /** Stops following the engine's containers and ends this endpoint's. */
   close(): void {
-    clearInterval(this.#sweeper);
-    this.#detach();
-    for (const state of [...this.#containers.values()]) this.expire(state);
+    this.#unsubscribe();
+    for (const id of [...this.#states.keys()]) this.engine.containers.end(id, "closed");
+    this.#states.clear();
   }
 }

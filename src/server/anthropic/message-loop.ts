@@ -6,7 +6,7 @@ import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel, UpstreamResponse } from "../../upstream/upstream-model.js";
 import type { AdmissionController } from "../admission.js";
 import { invalidRequest } from "./anthropic-errors.js";
-import { answersMatch, CodeRun, type ContainerState, type ContainerStore } from "./code-execution-session.js";
+import { answersMatch, type CodeExecutionContainers, CodeRun, type ContainerState } from "./code-execution-session.js";
 import { type RefusedCall, type RefusedCallStore, refusalReason } from "./refused-calls.js";
 import { type CodeCallAnswer, codeCallAnswers, type ValidatedRequest, validateRequest } from "./request-validation.js";
 import {
@@ -24,7 +24,7 @@ export const DEFAULT_MAX_UPSTREAM_TURNS = 20;
 export interface LoopDependencies {
   engine: Engine;
   upstream: UpstreamModel;
-  store: ContainerStore;
+  store: CodeExecutionContainers;
   /** Refused calls of turns that ended a response with calls for the client, for the requests that answer them. */
   refusals: RefusedCallStore;
   serverTools: readonly ToolDefinition[];
@@ -218,11 +218,7 @@ class MessageLoop {
     if (this.#state) return this.#state;
     const state = this.deps.store.create(this.owner);
     this.#state = state;
-    state.active++;
-    this.#releaseOnEnd.push(() => {
-      state.active--;
-      state.lastUsed = Date.now();
-    });
+    this.#releaseOnEnd.push(this.deps.store.hold(state));
     return state;
   }
 
@@ -243,6 +239,7 @@ class MessageLoop {
       handle = this.deps.engine.execute({
         code,
         container: state.id,
+        ...(state.turn ? { containerTurn: state.turn } : {}),
         tools: this.tools.engineTools,
         resultMode: "text",
         ...(this.deps.executionLimits ? { limits: this.deps.executionLimits } : {}),
@@ -300,7 +297,6 @@ class MessageLoop {
 
   #end(stopReason: Anthropic.StopReason, stopSequence: string | null): LoopOutcome {
     const state = this.#state;
-    if (state) state.lastUsed = Date.now();
     return {
       stopReason,
       stopSequence,

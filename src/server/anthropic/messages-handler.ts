@@ -1,4 +1,3 @@
-import { DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "../../engine/container-manager.js";
 import type { Engine } from "../../engine/engine.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
@@ -6,7 +5,7 @@ import type { UpstreamModel } from "../../upstream/upstream-model.js";
 import type { AdmissionController } from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { anthropicErrorResponse } from "./anthropic-errors.js";
-import { ContainerStore } from "./code-execution-session.js";
+import { CodeExecutionContainers } from "./code-execution-session.js";
 import type { LoopSink } from "./message-loop.js";
 import { DEFAULT_MAX_UPSTREAM_TURNS, type LoopDependencies, prepareRequest } from "./message-loop.js";
 import { DEFAULT_PING_INTERVAL_MS, streamMessage } from "./message-stream.js";
@@ -22,8 +21,6 @@ export interface MessagesHandlerOptions {
   serverTools: readonly ToolDefinition[];
   upstream: UpstreamModel;
   owners: ResourceOwners;
-  /** Default 5 minutes, as Anthropic's containers. Keep it equal to the engine's `containerIdleTimeoutMs`. */
-  containerIdleTimeoutMs?: number;
   /** Default `DEFAULT_MAX_UPSTREAM_TURNS` (20); past it the response stops with `pause_turn`. */
   maxUpstreamTurns?: number;
   /** Default `DEFAULT_PING_INTERVAL_MS`. */
@@ -58,11 +55,7 @@ export type MessagesHandler = (call: MessagesCall) => Promise<Response>;
  * with a `caller`, exactly as the hosted tool does. See docs/anthropic-compatible.md.
  */
 export function createMessagesHandler(options: MessagesHandlerOptions): MessagesHandler {
-  const store = new ContainerStore(
-    options.engine,
-    options.owners,
-    options.containerIdleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
-  );
+  const store = new CodeExecutionContainers(options.engine, options.owners);
   const deps: LoopDependencies = {
     engine: options.engine,
     upstream: options.upstream,

@@ -1,11 +1,12 @@
-import { DEFAULT_CONTAINER_IDLE_TIMEOUT_MS } from "../../engine/container-manager.js";
+import type { ContainerTurn } from "../../engine/container-manager.js";
+import type { ContainerRecord } from "../../engine/container-registry.js";
 import { type Engine, type ExecuteRequest, newExecutionId } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import { type AdmissionController, AdmissionRefusedError, type AdmissionRelease } from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
-import { type ContainerRecord, ContainerRecords, type ContainerView } from "./container-records.js";
+import { ContainerRecords, type ContainerView } from "./container-records.js";
 import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
 import { HttpError, WireErrorCode } from "./wire-errors.js";
 
@@ -17,21 +18,13 @@ export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
  * `events`, and in the result) add up to at most this many bytes; past it the oldest are dropped.
  */
 export const DEFAULT_MAX_FINISHED_BYTES = 256 * 1_048_576;
-/** Expired containers and old finished executions are swept this often. */
+/** Old finished executions are swept this often (containers are the engine's `ContainerManager`'s). */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
-/**
- * Executions waiting for their turn in one busy container (the engine runs one at a time per container).
- * They wait without an admission slot, so requests piling up on one paused container cannot take every
- * slot of the server; past this many, 429 `container_queue_full`.
- */
-export const DEFAULT_MAX_WAITING_PER_CONTAINER = 8;
 
 export interface ExecutionStoreOptions {
   finishedRetentionMs?: number;
   maxFinished?: number;
   maxFinishedBytes?: number;
-  /** The engine's `containerIdleTimeoutMs`, to report when a container expires. */
-  containerIdleTimeoutMs?: number;
 }
 
 export type CallSubmission = { callId: string; submission: ToolResultSubmission };
@@ -46,6 +39,8 @@ export class ExecutionStore {
   readonly #queued = new Map<StoredExecution, AbortController>();
   /** Started, each with the slot it holds until it finishes. */
   readonly #running = new Map<StoredExecution, AdmissionRelease>();
+  /** Each unfinished execution's turn in its container (`ContainerManager.turn`), held until it finishes. */
+  readonly #turns = new Map<StoredExecution, ContainerTurn>();
   /** Finished executions, oldest first, and their estimated retained bytes. */
   readonly #finished: StoredExecution[] = [];
   #finishedBytes = 0;
@@ -64,9 +59,8 @@ export class ExecutionStore {
       finishedRetentionMs: options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
       maxFinished: options.maxFinished ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
       maxFinishedBytes: options.maxFinishedBytes ?? DEFAULT_MAX_FINISHED_BYTES,
-      containerIdleTimeoutMs: options.containerIdleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
     };
-    this.#containers = new ContainerRecords(engine, owners, this.#options);
+    this.#containers = new ContainerRecords(engine.containers);
     this.#sweeper = setInterval(() => this.#sweep(), DEFAULT_SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
@@ -94,62 +88,56 @@ export class ExecutionStore {
   create(owner: string, container: string | undefined, request: StoredExecution["request"]): StoredExecution {
     if (this.#closing) throw new HttpError(503, WireErrorCode.ShuttingDown, "the server is shutting down");
     const named = container === undefined ? undefined : this.container(owner, container);
-    if (named === undefined) this.owners.checkContainerRoom(owner);
-    const ahead = named === undefined ? undefined : this.#latestIn(named.id);
+    if (named === undefined) this.engine.containers.checkRoom(owner, this.owners);
+    const abort = new AbortController();
+    // In a named container: a turn behind its earlier executions (429 when too many wait already).
+    let turn = named === undefined ? undefined : this.#takeTurn(named.id, abort.signal);
     let release: AdmissionRelease | undefined;
-    let waiting: { granted: Promise<AdmissionRelease>; abort: AbortController } | undefined;
-    if (ahead !== undefined) {
-      // The container is busy: wait for its turn first, and only then for a slot.
-      if (this.#waitingIn(ahead.containerId) >= DEFAULT_MAX_WAITING_PER_CONTAINER) {
-        throw new AdmissionRefusedError(
-          429,
-          WireErrorCode.ContainerQueueFull,
-          `container ${ahead.containerId} already has ${DEFAULT_MAX_WAITING_PER_CONTAINER} executions waiting for their turn`,
-          this.owners.retryAfterSeconds,
-        );
+    let granted: Promise<AdmissionRelease> | undefined;
+    try {
+      if (turn?.waiting) {
+        // The container is busy: wait for its turn first, and only then for a slot.
+        granted = turn.granted.then(() => {
+          if (abort.signal.aborted) throw abort.signal.reason;
+          return this.admission.acquire(abort.signal, owner);
+        });
+      } else {
+        release = this.admission.tryAcquire(owner);
+        if (!release) granted = this.admission.acquire(abort.signal, owner); // 429 here when the queue is full
       }
-      const abort = new AbortController();
-      const granted = ahead.finished.then(() => {
-        if (abort.signal.aborted) throw abort.signal.reason;
-        return this.admission.acquire(abort.signal, owner);
-      });
-      granted.catch(() => {});
-      waiting = { granted, abort };
-    } else {
-      release = this.admission.tryAcquire(owner);
+    } catch (error) {
+      turn?.release();
+      throw error;
     }
-    if (!release && !waiting) {
-      const abort = new AbortController();
-      waiting = { granted: this.admission.acquire(abort.signal, owner), abort }; // 429 here when the queue is full
-      waiting.granted.catch(() => {}); // handled below, or never needed when creation fails
-    }
-    let record: ContainerRecord;
+    granted?.catch(() => {}); // handled below, or never needed when creation fails
+    let record: Readonly<ContainerRecord>;
     try {
       record = named ?? this.#containers.create(owner);
+      turn ??= this.engine.containers.turn(record.id, abort.signal);
     } catch (error) {
       release?.();
-      waiting?.abort.abort();
+      abort.abort();
       throw error;
     }
     const id = newExecutionId();
     this.owners.claim("execution", id, owner);
     const entry = new StoredExecution(id, owner, record.id, request);
-    record.active++;
-    record.lastUsed = Date.now();
+    this.#turns.set(entry, turn);
     if (release) {
       try {
         this.#start(entry, release);
       } catch (error) {
         release();
-        record.active--;
+        this.#turns.delete(entry);
+        turn.release();
         this.owners.release("execution", id);
-        if (named === undefined) this.#containers.forget(record);
+        if (named === undefined) this.engine.containers.delete(record.id);
         throw error;
       }
-    } else if (waiting) {
-      this.#queued.set(entry, waiting.abort);
-      waiting.granted.then(
-        (granted) => this.#startQueued(entry, granted),
+    } else if (granted) {
+      this.#queued.set(entry, abort);
+      granted.then(
+        (slot) => this.#startQueued(entry, slot),
         (error: unknown) => this.cancel(entry, error instanceof Error ? error.message : "not admitted"),
       );
     }
@@ -157,19 +145,19 @@ export class ExecutionStore {
     return entry;
   }
 
-  /** The most recent unfinished execution in a container: the one a new execution there must wait for. */
-  #latestIn(containerId: string): StoredExecution | undefined {
-    let latest: StoredExecution | undefined;
-    for (const entry of this.#executions.values()) {
-      if (entry.containerId === containerId && !entry.result) latest = entry;
+  /** A turn in the container behind its earlier executions: 429 `container_queue_full` when too many wait. */
+  #takeTurn(containerId: string, signal: AbortSignal): ContainerTurn {
+    try {
+      return this.engine.containers.turn(containerId, signal);
+    } catch (error) {
+      if (!PtcError.is(error, ErrorCode.ContainerQueueFull)) throw error;
+      throw new AdmissionRefusedError(
+        429,
+        WireErrorCode.ContainerQueueFull,
+        error.message,
+        this.owners.retryAfterSeconds,
+      );
     }
-    return latest;
-  }
-
-  #waitingIn(containerId: string): number {
-    let waiting = 0;
-    for (const entry of this.#queued.keys()) if (entry.containerId === containerId) waiting++;
-    return waiting;
   }
 
   /** The owner's execution, or 404 (also for another owner's: ids cannot be probed). */
@@ -222,30 +210,27 @@ export class ExecutionStore {
   }
 
   /** The owner's container record, live or ended; 404 for unknown ids and other owners' containers. */
-  lookupContainer(owner: string, id: string): ContainerRecord {
+  lookupContainer(owner: string, id: string): Readonly<ContainerRecord> {
     return this.#containers.lookup(owner, id);
   }
 
   /** The owner's container if alive; 410 if it existed and ended; 404 otherwise. */
-  container(owner: string, id: string): ContainerRecord {
+  container(owner: string, id: string): Readonly<ContainerRecord> {
     return this.#containers.live(owner, id);
   }
 
-  describeContainer(record: ContainerRecord): ContainerView {
+  describeContainer(record: Readonly<ContainerRecord>): ContainerView {
     return this.#containers.describe(record);
   }
 
   /** Cancels the container's executions, then ends it; its id is forgotten (404 afterwards). */
-  deleteContainer(record: ContainerRecord): void {
-    if (record.endedAt !== undefined) {
-      this.#containers.forget(record);
-      return;
+  deleteContainer(record: Readonly<ContainerRecord>): void {
+    if (record.endedAt === undefined) {
+      for (const entry of this.#executions.values()) {
+        if (entry.containerId === record.id) this.cancel(entry, "container deleted");
+      }
     }
-    for (const entry of this.#executions.values()) {
-      if (entry.containerId === record.id) this.cancel(entry, "container deleted");
-    }
-    this.engine.closeContainer(record.id);
-    this.#containers.forget(record);
+    this.engine.containers.delete(record.id);
   }
 
   /** Stops admitting, lets running executions finish for `graceMs`, then cancels the rest. */
@@ -259,13 +244,18 @@ export class ExecutionStore {
     for (const entry of [...this.#running.keys()]) this.cancel(entry, "the server is shutting down");
     await finished();
     clearInterval(this.#sweeper);
-    this.#containers.detach();
   }
 
   #start(entry: StoredExecution, release: AdmissionRelease): void {
-    const record = this.#containers.get(entry.containerId);
-    if (record) this.#containers.makeRoomFor(record);
-    const request: ExecuteRequest = { ...entry.request, container: entry.containerId, executionId: entry.id };
+    // Its container counts against the quota from its first start (a queued one holds no sandbox yet).
+    this.engine.containers.makeRoom(entry.containerId, this.owners);
+    const turn = this.#turns.get(entry);
+    const request: ExecuteRequest = {
+      ...entry.request,
+      container: entry.containerId,
+      ...(turn ? { containerTurn: turn } : {}),
+      executionId: entry.id,
+    };
     const handle = this.engine.execute(request);
     entry.attach(handle);
     this.#running.set(entry, release);
@@ -313,11 +303,8 @@ export class ExecutionStore {
     this.#running.get(entry)?.();
     this.#running.delete(entry);
     this.#queued.delete(entry);
-    const record = this.#containers.get(entry.containerId);
-    if (record) {
-      record.active--;
-      record.lastUsed = Date.now();
-    }
+    this.#turns.get(entry)?.release();
+    this.#turns.delete(entry);
     this.#finished.push(entry);
     this.#finishedBytes += entry.retainedBytes();
     this.#prune();
@@ -341,6 +328,5 @@ export class ExecutionStore {
 
   #sweep(): void {
     this.#prune();
-    this.#containers.sweep();
   }
 }

@@ -20,6 +20,8 @@ print(a, b)`;
 const ask: Anthropic.MessageParam = { role: "user", content: "Look up a and b." };
 
 const engine = testEngine();
+// The idle timeout is the engine's (one option for every API): the short-lived endpoint has an engine of its own.
+const shortLivedEngine = testEngine({ pool: { size: 1 }, containerIdleTimeoutMs: 1_000 });
 let model: ScriptedModelServer;
 let main: Endpoint;
 let shortLived: Endpoint;
@@ -27,7 +29,7 @@ let shortPending: Endpoint;
 before(async () => {
   model = await startScriptedModelServer();
   main = await startEndpoint(engine, model, "anthropic");
-  shortLived = await startEndpoint(engine, model, "anthropic", { containerIdleTimeoutMs: 1_000 });
+  shortLived = await startEndpoint(shortLivedEngine, model, "anthropic");
   shortPending = await startEndpoint(engine, model, "anthropic", { executionLimits: { pendingToolTimeoutMs: 800 } });
 });
 after(async () => {
@@ -36,6 +38,7 @@ after(async () => {
   await shortPending.close();
   await model.close();
   await engine.close();
+  await shortLivedEngine.close();
 });
 
 async function rejects(

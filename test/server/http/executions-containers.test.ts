@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { createAdmissionController } from "../../../src/server/admission.js";
 import { AnthropicHttpError } from "../../../src/server/anthropic/anthropic-errors.js";
-import { ContainerStore } from "../../../src/server/anthropic/code-execution-session.js";
+import { CodeExecutionContainers } from "../../../src/server/anthropic/code-execution-session.js";
 import { createServerApp } from "../../../src/server/http/create-server-app.js";
 import { ownerOf, ResourceOwners } from "../../../src/server/resource-owners.js";
 import { delay, testEngine } from "../../helpers/engine.js";
@@ -72,7 +72,6 @@ describe("ptc serve: container expiry", () => {
     engine: idleEngine,
     owners: new ResourceOwners(),
     apiKeys: [KEY_A],
-    executions: { containerIdleTimeoutMs: 200 },
   });
   after(async () => {
     await idle.shutdown(0);
@@ -148,7 +147,7 @@ describe("ptc serve: per-key container quota", () => {
     apiKeys: [KEY_A, KEY_B],
     admission: createAdmissionController({ maxRunning: 4, maxQueued: 4 }),
   });
-  const messages = new ContainerStore(quotaEngine, owners, 60_000);
+  const messages = new CodeExecutionContainers(quotaEngine, owners);
   after(async () => {
     messages.close();
     await app.shutdown(0);
@@ -218,7 +217,9 @@ describe("ptc serve: per-key container quota", () => {
     const first = messages.create(ownerOf(KEY_B));
     const second = messages.create(ownerOf(KEY_B));
     // B holds its quota (2, both idle): a third ends B's least recently used, never A's (busy or not).
-    first.lastUsed -= 1_000;
+    const firstRecord = quotaEngine.containers.registry.get(first.id);
+    assert.ok(firstRecord);
+    firstRecord.lastUsedAt -= 1_000;
     const third = messages.create(ownerOf(KEY_B));
     assert.throws(
       () => messages.get(first.id, ownerOf(KEY_B)),
@@ -227,8 +228,7 @@ describe("ptc serve: per-key container quota", () => {
     assert.equal(messages.get(second.id, ownerOf(KEY_B)), second);
     assert.equal(await status(a.container_id), 200);
     // B's two busy: refused with the quota's code in the message, 429 with Retry-After.
-    second.active++;
-    third.active++;
+    const holds = [messages.hold(second), messages.hold(third)];
     assert.throws(
       () => messages.create(ownerOf(KEY_B)),
       (error: unknown) =>
@@ -244,8 +244,7 @@ describe("ptc serve: per-key container quota", () => {
       () => messages.create(ownerOf(KEY_A)),
       (error: unknown) => error instanceof AnthropicHttpError && error.message.startsWith("container_cap_reached:"),
     );
-    second.active--;
-    third.active--;
+    for (const release of holds) release();
     await answer(a);
     await call(app, "DELETE", `/v1/containers/${a.container_id}`);
   });
