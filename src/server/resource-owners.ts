@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import type { ContainerQuota, OwnedContainer } from "../engine/container-quota.js";
-import { HttpError, WireErrorCode } from "./http/wire-errors.js";
+import { ErrorCode, PtcError } from "../protocol/errors.js";
 
 export type OwnedKind = "execution";
 
@@ -28,21 +28,6 @@ export interface ContainerLimits {
   maxContainersPerKey?: number;
   /** `Retry-After` of the 429s. Default `DEFAULT_RETRY_AFTER_SECONDS`. */
   retryAfterSeconds?: number;
-}
-
-/**
- * A container refused for capacity: 429 with `Retry-After`, code `key_container_quota_exceeded` (the key
- * holds its share and none of its containers is idle) or `container_cap_reached` (the server holds its cap
- * and none of the key's containers is idle: other keys' containers are never ended to make room).
- */
-export class ContainerQuotaError extends HttpError {
-  constructor(
-    code: typeof WireErrorCode.KeyContainerQuotaExceeded | typeof WireErrorCode.ContainerCapReached,
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(429, code, message, { "retry-after": String(retryAfterSeconds) });
-  }
 }
 
 /**
@@ -94,20 +79,22 @@ export class ResourceOwners implements ContainerQuota {
    * when the server holds its cap (the manager then ends the key's own least recently used idle container,
    * never another key's, and throws this when it has none idle).
    */
-  refusal(owner: string, counted: readonly OwnedContainer[]): ContainerQuotaError | undefined {
+  refusal(owner: string, counted: readonly OwnedContainer[]): PtcError | undefined {
     const owned = counted.filter((entry) => entry.owner === owner).length;
     if (owned >= this.maxContainersPerKey) {
-      return new ContainerQuotaError(
-        WireErrorCode.KeyContainerQuotaExceeded,
+      return new PtcError(
+        ErrorCode.KeyContainerQuotaExceeded,
         `this API key holds ${owned} live containers (its quota is ${this.maxContainersPerKey}) and none of them is idle: end one of them, or retry once one is idle`,
-        this.retryAfterSeconds,
+        {},
+        { retryAfterSeconds: this.retryAfterSeconds },
       );
     }
     if (counted.length >= this.maxContainers) {
-      return new ContainerQuotaError(
-        WireErrorCode.ContainerCapReached,
+      return new PtcError(
+        ErrorCode.ContainerCapReached,
         `the server holds its ${this.maxContainers} live containers and none of this API key's is idle; other keys' containers are not ended for it: retry later`,
-        this.retryAfterSeconds,
+        {},
+        { retryAfterSeconds: this.retryAfterSeconds },
       );
     }
     return undefined;

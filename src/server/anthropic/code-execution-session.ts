@@ -4,8 +4,8 @@ import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { ExecutionResult, ToolCallRequest } from "../../protocol/execution.js";
-import { ContainerQuotaError, type ResourceOwners } from "../resource-owners.js";
-import { AnthropicHttpError, invalidRequest, notFound } from "./anthropic-errors.js";
+import type { ResourceOwners } from "../resource-owners.js";
+import { invalidRequest, notFound } from "./anthropic-errors.js";
 import type { CodeCallAnswer } from "./request-validation.js";
 import { newToolUseId } from "./response-builder.js";
 import type { CodeToolVersion } from "./tool-validation.js";
@@ -199,17 +199,11 @@ export class CodeExecutionContainers {
   /**
    * A new container for `owner`. Makes room first: while the key holds its container quota or the server
    * its cap, the key's own least recently used idle container is ended (never another key's); with none
-   * idle, 429 `rate_limit_error` with `Retry-After`, its message led by `key_container_quota_exceeded` or
-   * `container_cap_reached`.
+   * idle, the quota's `PtcError` (`key_container_quota_exceeded` or `container_cap_reached`: a 429
+   * `rate_limit_error` with `Retry-After`, its message led by the code).
    */
   create(owner: string): ContainerState {
-    let id: string;
-    try {
-      id = this.engine.containers.create(owner, { origin: MESSAGES_ORIGIN, quota: this.owners }).id;
-    } catch (error) {
-      if (!(error instanceof ContainerQuotaError)) throw error;
-      throw new AnthropicHttpError(429, "rate_limit_error", `${error.code}: ${error.message}`, error.headers);
-    }
+    const { id } = this.engine.containers.create(owner, { origin: MESSAGES_ORIGIN, quota: this.owners });
     const state: ContainerState = {
       id,
       owner,
@@ -233,10 +227,10 @@ export class CodeExecutionContainers {
         record.endReason === "evicted"
           ? "was ended to make room for a newer container of this API key (its container quota or the server's cap was reached)"
           : `has expired (containers are removed after ${Math.round(this.idleTimeoutMs / 1000)} s without use)`;
-      throw new AnthropicHttpError(
-        400,
-        "invalid_request_error",
-        `container_expired: container ${id} ${why}, with its Python state and any paused code. Send the request again without "container" to start a new one.`,
+      // Anthropic's rendering says it as a 400 led by the code: `container_expired: container …`.
+      throw new PtcError(
+        ErrorCode.ContainerExpired,
+        `container ${id} ${why}, with its Python state and any paused code. Send the request again without "container" to start a new one.`,
       );
     }
     throw notFound(`container ${id} not found`);
@@ -253,8 +247,7 @@ export class CodeExecutionContainers {
       turn = this.engine.containers.turn(state.id);
     } catch (error) {
       if (!PtcError.is(error, ErrorCode.ContainerQueueFull)) throw error;
-      const headers = { "retry-after": String(this.owners.retryAfterSeconds) };
-      throw new AnthropicHttpError(429, "rate_limit_error", `${error.code}: ${error.message}`, headers);
+      throw new PtcError(error.code, error.message, {}, { retryAfterSeconds: this.owners.retryAfterSeconds });
     }
     try {
       await turn.granted;

@@ -1,6 +1,6 @@
 import type { ContainerManager } from "../../engine/container-manager.js";
 import type { ContainerRecord } from "../../engine/container-registry.js";
-import { HttpError, WireErrorCode } from "./wire-errors.js";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
 
 /** Live containers per server; the cap and the per-key quota are `ResourceOwners`' (both endpoints together). */
 export { DEFAULT_MAX_CONTAINERS, DEFAULT_MAX_CONTAINERS_PER_KEY } from "../resource-owners.js";
@@ -32,7 +32,7 @@ export class ContainerRecords {
   lookup(owner: string, id: string): Readonly<ContainerRecord> {
     const record = this.containers.record(id);
     if (!record || record.owner !== owner || record.origin !== EXECUTIONS_ORIGIN) {
-      throw new HttpError(404, WireErrorCode.NotFound, `container ${id} not found`);
+      throw new PtcError(ErrorCode.NotFound, `container ${id} not found`);
     }
     return record;
   }
@@ -43,7 +43,7 @@ export class ContainerRecords {
     if (record.endedAt !== undefined) {
       const why =
         record.endReason === "evicted" ? "was ended to make room for newer containers of this API key" : "expired";
-      throw new HttpError(410, WireErrorCode.ContainerExpired, `container ${id} ${why}; its Python state is gone`);
+      throw new PtcError(ErrorCode.ContainerExpired, `container ${id} ${why}; its Python state is gone`);
     }
     return record;
   }

@@ -4,11 +4,10 @@ import { type Engine, type ExecuteRequest, newExecutionId } from "../../engine/e
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
-import { type AdmissionController, AdmissionRefusedError, type AdmissionRelease } from "../admission.js";
+import type { AdmissionController, AdmissionRelease } from "../admission.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { ContainerRecords, type ContainerView } from "./container-records.js";
 import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
-import { HttpError, WireErrorCode } from "./wire-errors.js";
 
 /** Finished executions stay readable (GET, events) this long, and at most this many per server. */
 export const DEFAULT_FINISHED_RETENTION_MS = 3_600_000;
@@ -86,7 +85,7 @@ export class ExecutionStore {
    * the key's full share of it, is a 429 and nothing is created.
    */
   create(owner: string, container: string | undefined, request: StoredExecution["request"]): StoredExecution {
-    if (this.#closing) throw new HttpError(503, WireErrorCode.ShuttingDown, "the server is shutting down");
+    if (this.#closing) throw new PtcError(ErrorCode.ShuttingDown, "the server is shutting down");
     const named = container === undefined ? undefined : this.container(owner, container);
     if (named === undefined) this.engine.containers.checkRoom(owner, this.owners);
     const abort = new AbortController();
@@ -151,12 +150,7 @@ export class ExecutionStore {
       return this.engine.containers.turn(containerId, signal);
     } catch (error) {
       if (!PtcError.is(error, ErrorCode.ContainerQueueFull)) throw error;
-      throw new AdmissionRefusedError(
-        429,
-        WireErrorCode.ContainerQueueFull,
-        error.message,
-        this.owners.retryAfterSeconds,
-      );
+      throw new PtcError(error.code, error.message, {}, { retryAfterSeconds: this.owners.retryAfterSeconds });
     }
   }
 
@@ -164,7 +158,7 @@ export class ExecutionStore {
   get(owner: string, id: string): StoredExecution {
     const entry = this.#executions.get(id);
     if (!entry || !this.owners.owns("execution", id, owner)) {
-      throw new HttpError(404, WireErrorCode.NotFound, `execution ${id} not found`);
+      throw new PtcError(ErrorCode.NotFound, `execution ${id} not found`);
     }
     return entry;
   }
@@ -178,8 +172,7 @@ export class ExecutionStore {
     const pending = new Set(entry.pendingToolCalls().map((call) => call.id));
     for (const { callId } of results) {
       if (!entry.callerCalls.has(callId) && !pending.has(callId)) {
-        throw new HttpError(
-          400,
+        throw new PtcError(
           ErrorCode.UnknownToolCall,
           `execution ${entry.id} has no tool call ${callId} waiting for a result`,
         );
@@ -274,14 +267,12 @@ export class ExecutionStore {
     } catch (error) {
       release();
       const reason = error instanceof Error ? error.message : String(error);
-      // An HttpError here is the container cap or the key's container quota (room was checked when the
-      // execution was queued; meanwhile the key's containers all became busy): its code leads the message.
-      const message = error instanceof HttpError ? `${error.code}: ${reason}` : reason;
-      const code = PtcError.is(error)
-        ? error.code
-        : error instanceof HttpError
-          ? ErrorCode.SandboxUnavailable
-          : ErrorCode.InvalidRequest;
+      // The container cap or the key's container quota (room was checked when the execution was queued;
+      // meanwhile the key's containers all became busy): no sandbox for it, and its code leads the message.
+      const quota =
+        PtcError.is(error, ErrorCode.KeyContainerQuotaExceeded) || PtcError.is(error, ErrorCode.ContainerCapReached);
+      const message = quota ? `${error.code}: ${reason}` : reason;
+      const code = quota ? ErrorCode.SandboxUnavailable : PtcError.is(error) ? error.code : ErrorCode.InvalidRequest;
       this.#finish(entry, unstartedResult(entry, "failed", { code, type: "PtcError", message }, this.engine.isolation));
     }
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { createAdmissionController } from "../../../src/server/admission.js";
-import { AnthropicHttpError } from "../../../src/server/anthropic/anthropic-errors.js";
+import { toAnthropicError } from "../../../src/server/anthropic/anthropic-errors.js";
 import { CodeExecutionContainers } from "../../../src/server/anthropic/code-execution-session.js";
 import { createServerApp } from "../../../src/server/http/create-server-app.js";
 import { ownerOf, ResourceOwners } from "../../../src/server/resource-owners.js";
@@ -223,7 +223,7 @@ describe("ptc serve: per-key container quota", () => {
     const third = messages.create(ownerOf(KEY_B));
     assert.throws(
       () => messages.get(first.id, ownerOf(KEY_B)),
-      (error: unknown) => error instanceof AnthropicHttpError && /container_expired: .*make room/.test(error.message),
+      (error: unknown) => /container_expired: .*make room/.test(toAnthropicError(error).message),
     );
     assert.equal(messages.get(second.id, ownerOf(KEY_B)), second);
     assert.equal(await status(a.container_id), 200);
@@ -231,18 +231,21 @@ describe("ptc serve: per-key container quota", () => {
     const holds = [messages.hold(second), messages.hold(third)];
     assert.throws(
       () => messages.create(ownerOf(KEY_B)),
-      (error: unknown) =>
-        error instanceof AnthropicHttpError &&
-        error.status === 429 &&
-        error.type === "rate_limit_error" &&
-        error.message.startsWith("key_container_quota_exceeded:") &&
-        error.headers["retry-after"] === "5",
+      (error: unknown) => {
+        const reply = toAnthropicError(error);
+        return (
+          reply.status === 429 &&
+          reply.type === "rate_limit_error" &&
+          reply.message.startsWith("key_container_quota_exceeded:") &&
+          reply.headers["retry-after"] === "5"
+        );
+      },
     );
     // The server holds 3 (A's paused one and B's two): A, with nothing idle, is refused on either endpoint.
     refusedWith(await call(app, "POST", "/v1/executions", { code: "print(6)" }), "container_cap_reached");
     assert.throws(
       () => messages.create(ownerOf(KEY_A)),
-      (error: unknown) => error instanceof AnthropicHttpError && error.message.startsWith("container_cap_reached:"),
+      (error: unknown) => toAnthropicError(error).message.startsWith("container_cap_reached:"),
     );
     for (const release of holds) release();
     await answer(a);
