@@ -1,10 +1,18 @@
+// `ptc`: what an application builds with: the engine, tool definitions, tool sources, the agent loop,
+// the model adapters it runs on, config loading and the protocol's types and errors. Everything else is
+// by subpath (`ptc/tools`, `ptc/sources`, `ptc/upstream`, `ptc/server`, `ptc/mcp`, `ptc/sample`) or private.
 export {
   type AgentEvent,
   type AgentMode,
   type AgentModel,
   type AgentRunResult,
+  type AgentStopReason,
   type AgentTool,
   type AgentTurn,
+  type AgentUpstream,
+  type AgentUpstreamConfig,
+  type AgentUsage,
+  DEFAULT_MAX_TOKENS,
   DEFAULT_MAX_TURNS,
   type RunAgentOptions,
   runAgent,
@@ -20,6 +28,12 @@ export {
   type UpstreamConfig,
 } from "./config/index.js";
 export {
+  type ContainerEndedListener,
+  type ContainerEndReason,
+  type ContainerInfo,
+  type ContainerManager,
+  type ContainerRecord,
+  type ContainerTurn,
   createEngine,
   DEFAULT_CONTAINER_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_EXECUTION_DEPTH,
@@ -28,28 +42,17 @@ export {
   type ExecuteRequest,
   type ExecutionHandle,
   type JournalStore,
-  REDACTED,
-  redactSecrets,
+  type SandboxPoolOptions,
+  type SandboxPoolStats,
   type ToolResultSubmission,
 } from "./engine/index.js";
 export * from "./protocol/index.js";
-export type {
-  InferToolInput,
-  InferToolOutput,
-  JsonSchemaToolDefinition,
-  StandardSchema,
-  ToolSchema,
-  TypedToolDefinition,
-} from "./protocol/tool.js";
-export { createSalesDatabase, createSampleTools } from "./sample/public.js";
-export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "./sandbox/sandbox-pool.js";
-export { resolveSandboxRuntime, type SandboxRuntime } from "./sandbox/sandbox-runtime.js";
 export {
   HandlerToolSource,
   HttpToolSource,
   McpToolSource,
   openToolSources,
-  parseMcpFlag,
+  type SourcesFromConfigOptions,
   type SourceToolDefinition,
   type ToolSet,
   type ToolSource,
@@ -57,21 +60,10 @@ export {
   toolSourcesFromConfig,
 } from "./sources/index.js";
 export {
-  generatePythonStubs,
-  isStandardSchema,
-  normalizeCallers,
-  type RegisteredTool,
-  resolveToolDefinition,
-  ToolRegistry,
-  toolSchemaToJsonSchema,
-  toPythonName,
-} from "./tools/index.js";
-export {
   createAnthropicUpstream,
   createOpenAIUpstream,
   UpstreamError,
   type UpstreamModel,
   type UpstreamRequest,
   type UpstreamResponse,
-  upstreamFromConfig,
 } from "./upstream/index.js";

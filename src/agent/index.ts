@@ -1,4 +1,4 @@
-export type { ToolRunOutcome } from "./agent-tools.js";
+// The agent loop as `ptc` exports it; the code-execution tool's wire shapes stay private.
 export {
   type AgentEvent,
   type AgentMode,
@@ -14,10 +14,4 @@ export {
   DEFAULT_MAX_TURNS,
   type RunAgentOptions,
 } from "./agent-types.js";
-export {
-  CODE_EXECUTION_TOOL_NAME,
-  codeExecutionOutput,
-  codeExecutionResultText,
-  codeExecutionTool,
-} from "./code-execution-tool.js";
 export { runAgent } from "./run-agent.js";

@@ -3,7 +3,9 @@ import type { LoadedConfig } from "../config/load-config.js";
 import { loadConfig } from "../config/load-config.js";
 import type { McpServerConfig } from "../config/ptc-config.js";
 import type { ToolDefinition } from "../protocol/tool.js";
+import type { SampleTools } from "../sample/public.js";
 import { toolSourcesFromConfig } from "../sources/from-config.js";
+import { HandlerToolSource } from "../sources/handler-source.js";
 import { loadToolsModule } from "../sources/load-tools-module.js";
 import { parseMcpFlag } from "../sources/mcp/mcp-flag.js";
 import { openToolSources, type ToolSet } from "../sources/tool-set.js";
@@ -93,12 +95,15 @@ export async function openTools(options: OpenToolsOptions = {}): Promise<OpenedT
   }
   const sources = await toolSourcesFromConfig(
     { ...loaded, config: { ...loaded.config, mcpServers } },
-    { sample, tools: moduleTools },
+    { tools: moduleTools },
   );
+  // Opened last, so that nothing after it can fail and leave its query processes running; listed first,
+  // so that its tools come first (the first of clashing names wins).
+  if (sample) sources.unshift(new SampleToolSource(await openSampleTools()));
   const toolSet = await openToolSources(sources);
   for (const failure of toolSet.failures) log(`ptc: ${failure.error.message} (its tools are left out)`);
   const tools = acceptableTools(toolSet.tools, log);
-  // Closing the handlers' source also ends the sample tools' query processes.
+  // Closing the sample's source ends its query processes.
   return { loaded, toolSet, tools, close: () => toolSet.close() };
 }
 
@@ -125,4 +130,43 @@ function acceptableTools(tools: readonly ToolDefinition[], log: (line: string) =
     accepted.push(tool);
   }
   return accepted;
+}
+
+/** The sample's handlers as a tool source; closing it ends the sample's query processes. */
+class SampleToolSource extends HandlerToolSource {
+  readonly #sample: SampleTools;
+
+  constructor(sample: SampleTools) {
+    super(sample, "sample");
+    this.#sample = sample;
+  }
+
+  override async close(): Promise<void> {
+    await this.#sample.close();
+  }
+}
+
+/**
+ * The built-in sample, loaded only when asked for: it needs better-sqlite3, a native module that may be
+ * missing or built for another Node. That failure becomes one line saying so, not a loader's stack.
+ */
+async function openSampleTools(): Promise<SampleTools> {
+  try {
+    const { createSampleTools } = await import("../sample/public.js");
+    return await createSampleTools();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!/better[-_]sqlite3|bindings/i.test(message)) throw error;
+    // Already one line saying what the sample needs (the sample's own loader): as it is.
+    if (message.startsWith("the built-in sample needs") && !message.includes("\n")) throw error;
+    // better-sqlite3's `bindings` lists every path it tried: the first sentence says enough.
+    const reason = message
+      .split(/\s+Tried:/)[0]
+      ?.replace(/\s+/g, " ")
+      .trim()
+      .slice(0, 300);
+    throw new Error(`the built-in sample needs better-sqlite3 (npm install better-sqlite3): ${reason}`, {
+      cause: error,
+    });
+  }
 }

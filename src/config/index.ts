@@ -1,2 +1,11 @@
-export { CONFIG_FILE_NAME, expandEnvironment, type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
-export * from "./ptc-config.js";
+// Config loading as `ptc` exports it; the schemas stay private (they are zod's, and the types say the same).
+export { CONFIG_FILE_NAME, type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
+export type {
+  HttpToolServerConfig,
+  McpHttpServerConfig,
+  McpServerConfig,
+  McpStdioServerConfig,
+  PtcConfig,
+  ServerConfig,
+  UpstreamConfig,
+} from "./ptc-config.js";

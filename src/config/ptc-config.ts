@@ -87,7 +87,10 @@ export const PtcConfigSchema = z.strictObject({
   toolServers: z.record(z.string(), HttpToolServerConfigSchema).optional(),
   /** TS/JS modules exporting `tools` (relative to the config file). */
   tools: z.array(z.string()).optional(),
-  /** Include the built-in sample tools (SQLite sales data, files, logs). Default: only while no tools are named. */
+  /**
+   * The CLI (`ptc run`, `serve`, `mcp`, `stubs`) includes the built-in sample tools (SQLite sales data, files,
+   * logs). Default: only while no tools are named.
+   */
   sample: z.boolean().optional(),
   limits: z
     .strictObject({

@@ -33,9 +33,15 @@ export {
 } from "./limits.js";
 export {
   defineTool,
+  type InferToolInput,
+  type InferToolOutput,
+  type JsonSchemaToolDefinition,
+  type StandardSchema,
   type ToolCallContext,
   type ToolCaller,
   type ToolCallerSpelling,
   type ToolDefinition,
   type ToolHandler,
+  type ToolSchema,
+  type TypedToolDefinition,
 } from "./tool.js";

@@ -1,5 +1,5 @@
 /**
- * The sample as the package's root entry point exports it. Its declarations never mention
+ * `ptc/sample`: the demo tools and data `ptc run` uses when no tools are named. Its declarations never mention
  * better-sqlite3's types (an optional peer dependency a project may not have): the database is a
  * `SalesDatabase`, and nothing here re-exports a module whose declarations import better-sqlite3.
  */

@@ -1,13 +1,5 @@
-export { normalizeCallers } from "./allowed-callers.js";
-export { type InputProblem, inspectToolInput, MAX_TOOL_INPUT_DEPTH } from "./input-guard.js";
-export { isPythonIdentifier, toPythonName } from "./python-names.js";
+// `ptc/tools`: a tool list's registry and the Python stubs the model is shown. Validation, naming and
+// schema conversion internals stay private.
 export { generatePythonStubs, type PythonStubOptions } from "./python-stubs.js";
-export {
-  describeSchemaIssues,
-  isStandardSchema,
-  resolveToolDefinition,
-  type SchemaDirection,
-  toolSchemaToJsonSchema,
-} from "./schema-source.js";
-export { describeValidationErrors, SchemaCompiler } from "./schema-validator.js";
-export { type InputCheck, type RegisteredTool, ToolRegistry } from "./tool-registry.js";
+export { toolSchemaToJsonSchema } from "./schema-source.js";
+export { type RegisteredTool, ToolRegistry, type ToolRegistryOptions } from "./tool-registry.js";

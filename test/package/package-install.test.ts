@@ -182,7 +182,8 @@ describe("the packed package, installed into a fresh project", () => {
     writeFileSync(
       join(project, "consumer.ts"),
       `${imports.join("\n")}
-import { createEngine, createSalesDatabase, createSampleTools, type ToolDefinition } from "ptc";
+import { createEngine, type ToolDefinition } from "ptc";
+import { createSalesDatabase, createSampleTools } from "ptc/sample";
 import { ToolRegistry } from "ptc/tools";
 
 const add: ToolDefinition = {

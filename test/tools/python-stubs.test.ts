@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { loadPyodide, type PyodideAPI } from "pyodide";
 import type { ToolDefinition } from "../../src/protocol/tool.js";
-import { generatePythonStubs, ToolRegistry, toPythonName } from "../../src/tools/index.js";
+import { generatePythonStubs, ToolRegistry } from "../../src/tools/index.js";
+import { toPythonName } from "../../src/tools/python-names.js";
 
 const CODE = ["code_execution_20260120"] as const;
 

@@ -3,7 +3,9 @@ import { describe, it } from "node:test";
 import { ErrorCode, PtcError } from "../../src/protocol/errors.js";
 import type { JsonSchema } from "../../src/protocol/json-schema.js";
 import type { ToolDefinition } from "../../src/protocol/tool.js";
-import { normalizeCallers, type RegisteredTool, ToolRegistry, toPythonName } from "../../src/tools/index.js";
+import { normalizeCallers } from "../../src/tools/allowed-callers.js";
+import { type RegisteredTool, ToolRegistry } from "../../src/tools/index.js";
+import { toPythonName } from "../../src/tools/python-names.js";
 
 function invalidRequest(pattern: RegExp): (error: unknown) => boolean {
   return (error) => PtcError.is(error, ErrorCode.InvalidRequest) && pattern.test(error.message);

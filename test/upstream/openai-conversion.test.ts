@@ -3,13 +3,8 @@ import { describe, test } from "node:test";
 import type Anthropic from "@anthropic-ai/sdk";
 import type OpenAI from "openai";
 import { PtcError } from "../../src/protocol/errors.js";
-import {
-  fromOpenAIResponse,
-  RAW_ARGUMENTS_KEY,
-  toOpenAIRequest,
-  UpstreamError,
-  type UpstreamRequest,
-} from "../../src/upstream/index.js";
+import { UpstreamError, type UpstreamRequest } from "../../src/upstream/index.js";
+import { fromOpenAIResponse, RAW_ARGUMENTS_KEY, toOpenAIRequest } from "../../src/upstream/openai-conversion.js";
 
 const codeTool: Anthropic.Tool = {
   name: "code_execution",

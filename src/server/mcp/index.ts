@@ -1,11 +1,5 @@
-export {
-  createMcpServer,
-  createMcpServerFactory,
-  DESCRIBE_TOOLS,
-  type PtcMcpServerOptions,
-  SEARCH_TOOLS,
-} from "./create-mcp-server.js";
-export { EXECUTE_CODE, formatExecutionResult } from "./execute-code-tool.js";
+// `ptc/mcp`: ptc as an MCP server (stdio via an SDK transport of your own, or streamable HTTP).
+export { createMcpServer, createMcpServerFactory, type PtcMcpServerOptions } from "./create-mcp-server.js";
 export {
   DEFAULT_MAX_MCP_SESSIONS,
   DEFAULT_MCP_HTTP_PORT,
@@ -17,8 +11,6 @@ export {
 export {
   DEFAULT_INDEX_STUB_CHARS,
   DEFAULT_INDEX_TOOL_THRESHOLD,
-  shouldIndex,
-  ToolIndex,
   type ToolIndexMode,
   type ToolIndexOptions,
 } from "./tool-index.js";
