@@ -1,20 +1,19 @@
 // The load case, shared by `npm run bench:load` (bench/load.ts) and test/adversarial/load.test.ts:
 // the real `ptc serve` CLI as a child process, N simultaneous POST /v1/executions over real sockets,
 // /health and the RSS of the server's process tree sampled throughout.
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { CliChild } from "../test/helpers/cli.js";
+import { startServingCli } from "../test/helpers/server.js";
 import { expectedStdout, loadScript } from "./load-tools.js";
 import { processTree } from "./proc-tree.js";
 import { median, percentile, sleep } from "./stats.js";
 
 export const LOAD_KEY = "key-load-0123456789abcdef";
-const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const TOOLS = fileURLToPath(new URL("./load-tools.ts", import.meta.url));
 
 export interface HttpAnswer {
@@ -66,7 +65,7 @@ export function httpJson(agent: Agent, method: string, url: string, body?: unkno
 export interface ServeProcess {
   url: string;
   pid: number;
-  child: ChildProcessWithoutNullStreams;
+  child: CliChild;
   stderr(): string;
   /** Every pid seen in the server's process tree so far (sampling adds to it). */
   seenPids: Set<number>;
@@ -84,49 +83,20 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   const directory = await mkdtemp(join(tmpdir(), "ptc-load-"));
   const config = join(directory, "ptc.config.json");
   await writeFile(config, JSON.stringify({ server: { apiKeys: [LOAD_KEY], ...options } }));
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "--eval",
-      `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(process.argv.slice(1));`,
-      "serve",
-      "--config",
-      config,
-      "--port",
-      "0",
-      "--tools",
-      TOOLS,
-    ],
-    { stdio: ["pipe", "pipe", "pipe"] },
-  );
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
+  const served = await startServingCli(["serve", "--config", config, "--port", "0", "--tools", TOOLS], {
+    fromSource: true,
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    // "ptc serve: listening on URL" comes on stderr.
-    child.stderr.on("data", () => {
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`ptc serve exited with ${code}: ${stderr.slice(-2000)}`)));
-  });
-  const pid = child.pid as number;
+  const pid = served.child.pid as number;
   const seenPids = new Set<number>([pid]);
   return {
-    url,
+    url: served.url,
     pid,
-    child,
-    stderr: () => stderr,
+    child: served.child,
+    stderr: served.stderr,
     seenPids,
     async stop() {
       for (const each of processTree(pid)) seenPids.add(each);
-      const exited = once(child, "exit");
-      if (child.exitCode === null) child.kill("SIGTERM");
-      const [code] = (await exited) as [number | null];
+      const code = await served.stop();
       await rm(directory, { recursive: true, force: true });
       return code;
     },

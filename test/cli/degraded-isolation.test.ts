@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { type CliOutcome, runCli } from "../helpers/cli.js";
 
 // Runs bin/ptc.js, which runs dist/: `npm run build` first.
 //
@@ -20,23 +19,10 @@ before(async () => {
 });
 after(() => rm(directory, { recursive: true, force: true }));
 
-async function ptc(args: readonly string[]): Promise<{ stdout: string; stderr: string; exitCode: number | null }> {
-  const child = spawn(process.execPath, ["bin/ptc.js", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
+function ptc(args: readonly string[]): Promise<CliOutcome> {
+  return runCli(args, {
     env: { ...process.env, PTC_SANDBOX_NODE: process.execPath, PTC_CACHE_DIR: join(directory, "cache") },
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const killer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-  const [exitCode] = (await once(child, "exit")) as [number | null];
-  clearTimeout(killer);
-  return { stdout, stderr, exitCode };
 }
 
 async function script(name: string, lines: readonly string[]): Promise<string> {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:http";
 import { describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -9,6 +8,8 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { DEFAULT_PORT as TOOL_SERVER_PORT } from "../../examples/tool-server/server.js";
 import { DEFAULT_PORT as SERVE_PORT } from "../../src/server/http/start-server.js";
 import { DEFAULT_MCP_HTTP_PORT } from "../../src/server/mcp/mcp-http-server.js";
+import { PTC_BIN } from "../helpers/cli.js";
+import { startServingCli } from "../helpers/server.js";
 
 // These run bin/ptc.js, which runs dist/: `npm run build` first.
 
@@ -27,7 +28,7 @@ function text(result: unknown): string {
 async function stdioClient(args: readonly string[]): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ["bin/ptc.js", "mcp", ...args],
+    args: [PTC_BIN, "mcp", ...args],
     env: environment,
     stderr: "pipe",
   });
@@ -78,9 +79,9 @@ describe("the ptc mcp command", () => {
   });
 
   test("`ptc mcp --http 0` serves streamable HTTP on loopback", async () => {
-    const child = spawn(process.execPath, ["bin/ptc.js", "mcp", "--http", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    const served = await startServingCli(["mcp", "--http", "0"]);
     try {
-      const url = await listeningUrl(child);
+      const { url } = served;
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
       const client = new Client({ name: "test", version: "1.0.0" });
       await client.connect(new StreamableHTTPClientTransport(new URL(url)));
@@ -94,11 +95,9 @@ describe("the ptc mcp command", () => {
       assert.deepEqual(progress, [1]);
       await client.close();
       assert.equal(await statusWithHost(url, "evil.example"), 403);
-      child.kill("SIGTERM");
-      const exitCode = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-      assert.equal(exitCode, 0);
+      assert.equal(await served.stop(), 0);
     } finally {
-      child.kill("SIGKILL");
+      served.child.kill("SIGKILL");
     }
   });
 });
@@ -108,23 +107,13 @@ test("`ptc mcp --http` and `ptc serve` print their URL the same way, on stderr; 
     ["mcp", "--http", "0"],
     ["serve", "--port", "0"],
   ]) {
-    const child = spawn(process.execPath, ["bin/ptc.js", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...environment, PTC_API_KEYS: "test-key" },
-    });
-    let stdout = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
+    const served = await startServingCli(args, { env: { ...environment, PTC_API_KEYS: "test-key" } });
     try {
-      const url = await listeningUrl(child);
-      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+(\/mcp)?$/);
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0);
-      assert.equal(stdout, "", `ptc ${args[0]} wrote to stdout`);
+      assert.match(served.url, /^http:\/\/127\.0\.0\.1:\d+(\/mcp)?$/);
+      assert.equal(await served.stop(), 0, `ptc ${args[0]}: ${served.child.signalCode} ${served.stderr()}`);
+      assert.equal(served.stdout(), "", `ptc ${args[0]} wrote to stdout`);
     } finally {
-      child.kill("SIGKILL");
+      served.child.kill("SIGKILL");
     }
   }
 });
@@ -133,26 +122,6 @@ test("the default ports of ptc mcp --http, ptc serve and the example tool server
   // The README's config points at the tool server on its default port while ptc mcp --http serves it.
   assert.equal(new Set([DEFAULT_MCP_HTTP_PORT, SERVE_PORT, TOOL_SERVER_PORT]).size, 3);
 });
-
-/** The URL of the "ptc mcp: listening on URL" / "ptc serve: listening on URL" line, which comes on stderr. */
-function listeningUrl(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    const timer = setTimeout(() => reject(new Error(`no "listening on" line on stderr: ${seen}`)), 60_000);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /^ptc (?:mcp|serve): listening on (http:\/\/\S+)/m.exec(seen);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`ptc exited with ${code}: ${seen}`));
-    });
-  });
-}
 
 function statusWithHost(url: string, host: string): Promise<number | undefined> {
   return new Promise((resolve, reject) => {

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { runCli } from "../helpers/cli.js";
 
 // Runs bin/ptc.js, which runs dist/: `npm run build` first.
 
@@ -16,22 +15,13 @@ async function runTimed(
   after(() => rm(directory, { recursive: true, force: true }));
   const script = join(directory, "script.py");
   await writeFile(script, code);
-  const child = spawn(process.execPath, ["bin/ptc.js", "run", "--tools", "test/fixtures/abandoned-tools.ts", script], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
   let summaryAt: number | undefined;
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
+  const { stdout, stderr, exitCode } = await runCli(["run", "--tools", "test/fixtures/abandoned-tools.ts", script], {
+    killAfterMs: 60_000,
+    onStderr: (stderr) => {
+      if (summaryAt === undefined && stderr.includes("── ptc")) summaryAt = performance.now();
+    },
   });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-    if (summaryAt === undefined && stderr.includes("── ptc")) summaryAt = performance.now();
-  });
-  const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  const [exitCode] = (await once(child, "exit")) as [number | null];
-  clearTimeout(killer);
   assert.ok(summaryAt !== undefined, `no summary: ${stderr}`);
   return { stdout, stderr, exitCode, afterSummaryMs: performance.now() - summaryAt };
 }

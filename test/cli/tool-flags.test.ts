@@ -1,19 +1,16 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { millisecondsFlag, parseArguments, resultModeFlag } from "../../src/cli/arguments.js";
 import { mcpCommand } from "../../src/cli/mcp-command.js";
 import { runCommand } from "../../src/cli/run-command.js";
+import { runCli, runCliOk } from "../helpers/cli.js";
 
 // The `ptc run` tests run bin/ptc.js, which runs dist/: `npm run build` first.
 
 describe("`ptc run` reads the same config and flags", () => {
-  const run = promisify(execFile);
-
   test("repeatable and optional-valued flags parse; other callers see the old shape", () => {
     const options = { repeatable: ["mcp"], optionalValue: ["http"] };
     const parsed = parseArguments(["--mcp", "a b", "--mcp=c", "--http", "--json"], [], ["json"], options);
@@ -31,13 +28,7 @@ describe("`ptc run` reads the same config and flags", () => {
     after(() => rm(directory, { recursive: true, force: true }));
     const config = join(directory, "ptc.config.json");
     await writeFile(config, JSON.stringify({ tools: [resolve("test/fixtures/user-tools.ts")] }));
-    const { stdout } = await run(process.execPath, [
-      "bin/ptc.js",
-      "run",
-      "--config",
-      config,
-      "test/fixtures/use-user-tools.py",
-    ]);
+    const { stdout } = await runCliOk(["run", "--config", config, "test/fixtures/use-user-tools.py"]);
     assert.equal(stdout, "HELLO, PTC\nFalse\nask_human has no handler in `ptc run`\n");
   });
 
@@ -46,8 +37,7 @@ describe("`ptc run` reads the same config and flags", () => {
     after(() => rm(dirname(script), { recursive: true, force: true }));
     await writeFile(script, 'print(await everything__echo(message="hi"))\nprint("query_database" in globals())\n');
     const everything = "node node_modules/@modelcontextprotocol/server-everything/dist/index.js stdio";
-    const { stdout, stderr } = await run(process.execPath, [
-      "bin/ptc.js",
+    const { stdout, stderr } = await runCliOk([
       "run",
       "--mcp",
       everything,
@@ -61,9 +51,8 @@ describe("`ptc run` reads the same config and flags", () => {
 });
 
 describe("the built-in sample is the default only while no tools are named", () => {
-  const run = promisify(execFile);
   const stubs = async (args: readonly string[], cwd = process.cwd()) =>
-    (await run(process.execPath, [resolve("bin/ptc.js"), "stubs", ...args], { cwd })).stdout;
+    (await runCliOk(["stubs", ...args], { cwd })).stdout;
 
   test("--tools leaves it out, --sample adds it back, nothing named keeps it", async () => {
     const mine = await stubs(["--tools", "test/fixtures/user-tools.ts"]);
@@ -110,22 +99,21 @@ describe("the built-in sample is the default only while no tools are named", () 
       mine,
       `export const tools = [{ name: "greet", inputSchema: { type: "object" }, allowedCallers: ["code_execution"], handler: () => "hi" }];\n`,
     );
-    const ptc = (args: readonly string[]) => run(process.execPath, [join(root, "bin/ptc.js"), "stubs", ...args]);
-    const refused = (reason: RegExp) => (error: unknown) => {
-      const failure = error as { code: number; stderr: string };
-      assert.equal(failure.code, 1);
-      const lines = failure.stderr.split("\n").filter(Boolean);
-      assert.equal(lines.length, 1, failure.stderr);
-      // The wording may be the sample loader's own (a more precise hint) or toolSourcesFromConfig's wrapper of better-sqlite3's own error.
+    const bin = join(root, "bin/ptc.js");
+    const refused = async (args: readonly string[], reason: RegExp) => {
+      const { exitCode, stderr } = await runCli(["stubs", ...args], { bin });
+      assert.equal(exitCode, 1);
+      const lines = stderr.split("\n").filter(Boolean);
+      assert.equal(lines.length, 1, stderr);
+      // The wording may be the sample loader's own (a more precise hint) or the CLI's wrapper of better-sqlite3's own error.
       assert.match(lines[0] ?? "", /^ptc: the built-in sample needs better-sqlite3/);
       assert.match(lines[0] ?? "", reason);
-      return true;
     };
-    await assert.rejects(ptc([]), refused(/bindings file/));
-    await assert.rejects(ptc(["--tools", mine, "--sample"]), refused(/bindings/));
-    assert.match((await ptc(["--tools", mine])).stdout, /async def greet\(/);
+    await refused([], /bindings file/);
+    await refused(["--tools", mine, "--sample"], /bindings/);
+    assert.match((await runCliOk(["stubs", "--tools", mine], { bin })).stdout, /async def greet\(/);
     await rm(sqlite, { recursive: true });
-    await assert.rejects(ptc([]), refused(/npm install better-sqlite3/));
+    await refused([], /npm install better-sqlite3/);
   });
 });
 

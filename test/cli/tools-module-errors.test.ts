@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { loadToolsModule } from "../../src/sources/load-tools-module.js";
+import { runCli } from "../helpers/cli.js";
 
 // These run bin/ptc.js, which runs dist/: `npm run build` first. The broken modules are written at run time
 // (a syntax error in test/fixtures would fail the typecheck and the lint).
@@ -24,7 +23,6 @@ const MODULES: Readonly<Record<string, string>> = {
 };
 
 describe("a tools module that cannot be used is one line naming it", () => {
-  const run = promisify(execFile);
   let directory = "";
   before(async () => {
     directory = await mkdtemp(join(tmpdir(), "ptc-tools-modules-"));
@@ -34,15 +32,11 @@ describe("a tools module that cannot be used is one line naming it", () => {
 
   /** `ptc stubs --tools MODULE` (or `ptc run`) from the modules' directory: the exit code and its only stderr line. */
   async function refusal(args: readonly string[]): Promise<{ code: number; line: string }> {
-    try {
-      await run(process.execPath, [resolve("bin/ptc.js"), ...args], { cwd: directory });
-    } catch (error) {
-      const failure = error as { code: number; stderr: string };
-      const lines = failure.stderr.split("\n").filter((line) => line !== "");
-      assert.equal(lines.length, 1, `one line, got:\n${failure.stderr}`);
-      return { code: failure.code, line: lines[0] ?? "" };
-    }
-    assert.fail(`ptc ${args.join(" ")} succeeded`);
+    const { exitCode, stderr } = await runCli(args, { cwd: directory });
+    assert.notEqual(exitCode, 0, `ptc ${args.join(" ")} succeeded`);
+    const lines = stderr.split("\n").filter((line) => line !== "");
+    assert.equal(lines.length, 1, `one line, got:\n${stderr}`);
+    return { code: exitCode ?? -1, line: lines[0] ?? "" };
   }
   const stubs = (module: string) => refusal(["stubs", "--tools", module]);
 

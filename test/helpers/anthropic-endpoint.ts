@@ -1,6 +1,4 @@
-import type { AddressInfo } from "node:net";
 import Anthropic from "@anthropic-ai/sdk";
-import { serve } from "@hono/node-server";
 import type { Engine } from "../../src/engine/engine.js";
 import type { ToolDefinition } from "../../src/protocol/tool.js";
 import { createMessagesHandler, type MessagesHandlerOptions } from "../../src/server/anthropic/messages-handler.js";
@@ -8,6 +6,7 @@ import { createServerApp } from "../../src/server/http/create-server-app.js";
 import { ResourceOwners } from "../../src/server/resource-owners.js";
 import { createAnthropicUpstream, createOpenAIUpstream } from "../../src/upstream/index.js";
 import type { ScriptedModelServer } from "./scripted-model-server.js";
+import { serveOnLoopback } from "./server.js";
 
 export const KEY_A = "sk-ptc-test-key-a";
 export const KEY_B = "sk-ptc-test-key-b";
@@ -41,17 +40,14 @@ export async function startEndpoint(
     serverTools,
     ...(options.admission ? { admission: options.admission } : {}),
   });
-  const listening = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const instance = serve({ fetch: server.app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(instance));
-  });
-  const { port } = listening.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const listening = await serveOnLoopback(server.app.fetch);
+  const { url } = listening;
   return {
     url,
     client: (key = KEY_A) => new Anthropic({ baseURL: url, apiKey: key, maxRetries: 0 }),
     async close() {
       await server.shutdown(0);
-      await new Promise<void>((resolve) => listening.close(() => resolve()));
+      await listening.close();
     },
   };
 }

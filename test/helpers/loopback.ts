@@ -1,26 +1,16 @@
-import type { AddressInfo } from "node:net";
 import { after } from "node:test";
-import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { ToolCallContext } from "../../src/protocol/tool.js";
+import { type LoopbackServer, serveOnLoopback } from "./server.js";
 
-const servers: Array<{ close(): Promise<void> }> = [];
+const servers: LoopbackServer[] = [];
 after(() => Promise.all(servers.splice(0).map((server) => server.close())));
 
 /** Serves a Hono app on a loopback port: real HTTP, as a client would see it. Closed after the file's tests. */
 export async function listen(app: Hono): Promise<string> {
-  return await new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info: AddressInfo) =>
-      resolve(`http://127.0.0.1:${info.port}`),
-    );
-    servers.push({
-      close: () =>
-        new Promise<void>((done) => {
-          if ("closeAllConnections" in server) server.closeAllConnections();
-          server.close(() => done());
-        }),
-    });
-  });
+  const server = await serveOnLoopback(app.fetch);
+  servers.push(server);
+  return server.url;
 }
 
 /** A loopback address where nothing listens: a server that is down. */

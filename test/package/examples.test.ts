@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { after, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { createSampleTools } from "../../src/sample/index.js";
+import { runCli, runCliOk } from "../helpers/cli.js";
 import { testEngine } from "../helpers/engine.js";
 import { EXAMPLE_PATHS, expectedCheckedEndpoints, expectedExampleOutputs } from "../helpers/example-expectations.js";
 
@@ -53,9 +52,8 @@ describe("examples run in the sandbox and print what the data says", () => {
 });
 
 describe("the ptc CLI", () => {
-  const run = promisify(execFile);
   test("`ptc run` prints the script's output and a summary", async () => {
-    const { stdout, stderr } = await run(process.execPath, ["bin/ptc.js", "run", "examples/sales/top-region.py"]);
+    const { stdout, stderr } = await runCliOk(["run", "examples/sales/top-region.py"]);
     assert.equal(stdout, expected["examples/sales/top-region.py"]);
     assert.match(stderr, /── ptc · completed · 5 tool calls/);
     assert.match(stderr, /kept out of context: .* of tool results \(\d+ tokens\)/);
@@ -63,7 +61,7 @@ describe("the ptc CLI", () => {
   });
 
   test("`ptc run --json` prints the full result", async () => {
-    const { stdout } = await run(process.execPath, ["bin/ptc.js", "run", "--json", "examples/filtering/error-logs.py"]);
+    const { stdout } = await runCliOk(["run", "--json", "examples/filtering/error-logs.py"]);
     const result = JSON.parse(stdout) as { status: string; toolCalls: unknown[]; stdout: string };
     assert.equal(result.status, "completed");
     assert.equal(result.stdout, expected["examples/filtering/error-logs.py"]);
@@ -71,8 +69,7 @@ describe("the ptc CLI", () => {
   });
 
   test("`ptc run --tools` loads the user's own TypeScript tools", async () => {
-    const { stdout } = await run(process.execPath, [
-      "bin/ptc.js",
+    const { stdout } = await runCliOk([
       "run",
       "--no-sample",
       "--tools",
@@ -83,20 +80,14 @@ describe("the ptc CLI", () => {
   });
 
   test("a failing script exits non-zero with its traceback", async () => {
-    await assert.rejects(
-      run(process.execPath, ["bin/ptc.js", "run", "--no-sample", "test/fixtures/fails.py"]),
-      (error) => {
-        const failure = error as { code: number; stderr: string };
-        assert.equal(failure.code, 1);
-        assert.match(failure.stderr, /File "script.py", line 2/);
-        assert.match(failure.stderr, /ZeroDivisionError/);
-        return true;
-      },
-    );
+    const { exitCode, stderr } = await runCli(["run", "--no-sample", "test/fixtures/fails.py"]);
+    assert.equal(exitCode, 1);
+    assert.match(stderr, /File "script.py", line 2/);
+    assert.match(stderr, /ZeroDivisionError/);
   });
 
   test("`ptc stubs` prints compilable stubs of the sample tools", async () => {
-    const { stdout } = await run(process.execPath, ["bin/ptc.js", "stubs"]);
+    const { stdout } = await runCliOk(["stubs"]);
     assert.match(stdout, /async def query_database\(\*, sql: str\) -> list\[dict\]:/);
     assert.match(stdout, /class GetFileInfoResult\(TypedDict\):/);
     const compiled = await engine.execute({
@@ -106,7 +97,7 @@ describe("the ptc CLI", () => {
   });
 
   test("`ptc doctor` reports the isolation in force", async () => {
-    const { stdout } = await run(process.execPath, ["bin/ptc.js", "doctor", "--json"]);
+    const { stdout } = await runCliOk(["doctor", "--json"]);
     const report = JSON.parse(stdout) as {
       check: string;
       isolation: { level: string };

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { configuredApiKeys } from "../../../src/cli/serve-command.js";
 import { EVERYTHING } from "../../helpers/mcp-servers.js";
+import { startServingCli } from "../../helpers/server.js";
 import { KEY_A, KEY_B, type WireState } from "../../helpers/server-executions.js";
 
 describe("ptc serve over a real socket", () => {
@@ -27,35 +27,12 @@ describe("ptc serve over a real socket", () => {
       }),
     );
     // The CLI from source (bin/ptc.js runs dist/, which may predate this checkout's changes).
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "--input-type=module",
-        "--eval",
-        'const { main } = await import("../../src/cli/main.ts"); process.exitCode = await main(process.argv.slice(1));',
-        "serve",
-        "--config",
-        config,
-        "--port",
-        "0",
-      ],
-      { env: { ...process.env, PTC_API_KEYS: KEY_B }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
+    const served = await startServingCli(["serve", "--config", config, "--port", "0"], {
+      fromSource: true,
+      env: { ...process.env, PTC_API_KEYS: KEY_B },
     });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        // "ptc serve: listening on URL" comes on stderr, after the JSON log line.
-        child.stderr.on("data", () => {
-          const match = /listening on (http:\/\/\S+)/.exec(stderr);
-          if (match?.[1]) resolve(match[1]);
-        });
-        child.once("exit", (code) => reject(new Error(`ptc serve exited with ${code}: ${stderr}`)));
-      });
+      const { url } = served;
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
       const health = await fetch(`${url}/health`);
       assert.equal(health.status, 200);
@@ -72,9 +49,8 @@ describe("ptc serve over a real socket", () => {
         const state = (await response.json()) as WireState;
         assert.equal(state.result?.stdout, "42 Echo: hi\n", JSON.stringify(state.result?.error));
       }
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      const [code] = (await exited) as [number | null];
+      const code = await served.stop();
+      const stderr = served.stderr();
       assert.equal(code, 0, stderr);
       const processes = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
       assert.ok(!processes.includes(`${EVERYTHING} stdio`), "the MCP server does not outlive ptc serve");
@@ -87,7 +63,7 @@ describe("ptc serve over a real socket", () => {
       assert.ok(!stderr.includes(KEY_A) && !stderr.includes(KEY_B), "API keys never reach the logs");
       assert.ok(!stderr.includes("6 * 7"), "code never reaches the logs");
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      if (served.child.exitCode === null) served.child.kill("SIGKILL");
     }
   });
 });
