@@ -143,7 +143,7 @@ export class AgentToolbox {
       container: this.#options.containerId,
       ...(this.#options.limits ? { limits: this.#options.limits } : {}),
       ...(this.#options.resultMode ? { resultMode: this.#options.resultMode } : {}),
-      noCaller: "this run",
+      runnerWithoutCaller: "this run",
     });
     const cancel = () => execution.cancel("agent run aborted");
     signal?.addEventListener("abort", cancel, { once: true });

@@ -5,7 +5,7 @@ import { createMcpServerFactory } from "../server/mcp/create-mcp-server.js";
 import { DEFAULT_MCP_HTTP_PORT, serveMcpHttp } from "../server/mcp/mcp-http-server.js";
 import { claimStdoutForProtocol } from "../server/mcp/protocol-stdout.js";
 import {
-  DEFAULT_INDEX_STUB_CHARS,
+  DEFAULT_INDEX_STUB_CHAR_THRESHOLD,
   DEFAULT_INDEX_TOOL_THRESHOLD,
   type ToolIndexMode,
 } from "../server/mcp/tool-index.js";
@@ -29,7 +29,7 @@ Status lines, the --http URL included, go to stderr.
 
 ${TOOL_FLAGS_USAGE}
   --http [PORT]        streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio (default port ${DEFAULT_MCP_HTTP_PORT}; 0 picks one)
-  --tool-index MODE    auto (default): past ${DEFAULT_INDEX_TOOL_THRESHOLD} tools or ${DEFAULT_INDEX_STUB_CHARS} characters of stubs, execute_code
+  --tool-index MODE    auto (default): past ${DEFAULT_INDEX_TOOL_THRESHOLD} tools or ${DEFAULT_INDEX_STUB_CHAR_THRESHOLD} characters of stubs, execute_code
                        lists names only and search_tools / describe_tools load signatures on demand
   --result-mode MODE   json (default): tool results arrive decoded; text: as str, like hosted code execution
 ${ALLOW_DEGRADED_ISOLATION_USAGE}`;

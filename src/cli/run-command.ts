@@ -57,7 +57,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       code,
       resultMode,
       ...(timeout !== undefined ? { limits: { wallTimeoutMs: timeout } } : {}),
-      noCaller: "`ptc run`",
+      runnerWithoutCaller: "`ptc run`",
     });
     const json = flags.has("json");
     for await (const event of execution) {

@@ -40,11 +40,11 @@ export interface ExecuteRequest {
   resultMode?: ResultMode;
   executionId?: string;
   /**
-   * Set when nobody will answer calls to tools without a handler (a CLI, an MCP server, an in-process
-   * agent): such a call fails at once with a `ToolError` "<tool> has no handler in <noCaller>" instead
-   * of pausing until the pending-call timeout.
+   * The name of the runner (`ptc run`, `ptc mcp`, an in-process agent) when no caller will answer calls
+   * to tools without a handler: such a call fails at once with a `ToolError` "<tool> has no handler in
+   * <runnerWithoutCaller>" instead of pausing until the pending-call timeout.
    */
-  noCaller?: string;
+  runnerWithoutCaller?: string;
 }
 
 export interface Engine {
@@ -124,7 +124,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         isolation: pool.runtime.isolation,
         lease: (signal) => containers.lease(request.container, signal, request.containerTurn),
         ...(options.journalStore ? { journalStore: options.journalStore } : {}),
-        ...(request.noCaller !== undefined ? { noCaller: request.noCaller } : {}),
+        ...(request.runnerWithoutCaller !== undefined ? { noCaller: request.runnerWithoutCaller } : {}),
       });
       running.add(execution);
       // Both branches: bookkeeping must not add an unhandled rejection of its own.

@@ -3,15 +3,15 @@ import type { ToolFailure } from "../protocol/execution.js";
 import { redactSecrets } from "./redact-secrets.js";
 
 /** A tool error message reaches the script (and the model) at most this long. */
-export const MAX_ERROR_MESSAGE_CHARS = 2_000;
+export const MAX_TOOL_ERROR_MESSAGE_CHARS = 2_000;
 /** Redaction looks at this much, so that a secret cut by the final truncation is still recognised whole. */
-const REDACTION_WINDOW_CHARS = 4 * MAX_ERROR_MESSAGE_CHARS;
+const REDACTION_WINDOW_CHARS = 4 * MAX_TOOL_ERROR_MESSAGE_CHARS;
 
 /** A message fit to leave the host: bounded, redacted, never empty. */
 export function safeToolMessage(message: string, fallback = "the tool failed"): string {
   const redacted = redactSecrets(message.slice(0, REDACTION_WINDOW_CHARS)).trim();
   const bounded =
-    redacted.length > MAX_ERROR_MESSAGE_CHARS ? `${redacted.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : redacted;
+    redacted.length > MAX_TOOL_ERROR_MESSAGE_CHARS ? `${redacted.slice(0, MAX_TOOL_ERROR_MESSAGE_CHARS)}…` : redacted;
   return bounded.length > 0 ? bounded : fallback;
 }
 

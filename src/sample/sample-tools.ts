@@ -37,7 +37,7 @@ export interface EndpointStatus {
 
 const CODE_ONLY = ["code_execution"] as const;
 const MAX_LOGS = 10_000;
-const DEFAULT_LOGS = 100;
+const DEFAULT_LOG_LIMIT = 100;
 const DEFAULT_HEAD_LINES = 10;
 const MAX_HEAD_LINES = 100;
 
@@ -184,7 +184,7 @@ export function createSampleTools(options: SampleToolsOptions = {}): SampleTools
       `optionally from one service (${LOG_SERVICES.join(", ")}). There is no level filter: filter in code.`,
     inputSchema: objectSchema(
       {
-        limit: { type: "integer", minimum: 1, maximum: MAX_LOGS, default: DEFAULT_LOGS },
+        limit: { type: "integer", minimum: 1, maximum: MAX_LOGS, default: DEFAULT_LOG_LIMIT },
         service: { type: "string", enum: [...LOG_SERVICES] },
       },
       [],
@@ -193,7 +193,11 @@ export function createSampleTools(options: SampleToolsOptions = {}): SampleTools
     allowedCallers: CODE_ONLY,
     handler: (input): LogEntry[] => {
       const args = checkInput("fetch_logs", input, ["limit", "service"]);
-      const limit = optionalInteger("fetch_logs", args, "limit", { min: 1, max: MAX_LOGS, fallback: DEFAULT_LOGS });
+      const limit = optionalInteger("fetch_logs", args, "limit", {
+        min: 1,
+        max: MAX_LOGS,
+        fallback: DEFAULT_LOG_LIMIT,
+      });
       const service = optionalChoice("fetch_logs", args, "service", LOG_SERVICES) ?? null;
       return reader
         .prepare<[string | null, string | null, number], LogEntry>(

@@ -180,11 +180,11 @@ describe("engine: tool calls through the sandbox", () => {
 });
 
 describe("engine: pending calls resolved by the caller", () => {
-  test("with noCaller, a call to a tool without a handler fails at once instead of pausing", async () => {
+  test("with runnerWithoutCaller, a call to a tool without a handler fails at once instead of pausing", async () => {
     const execution = engine.execute({
       code: "try:\n    await ask(q=1)\nexcept ToolError as e:\n    print(e.code, e)",
       tools: [codeTool("ask")],
-      noCaller: "this test",
+      runnerWithoutCaller: "this test",
     });
     const types: string[] = [];
     for await (const event of execution) {

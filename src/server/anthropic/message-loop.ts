@@ -18,9 +18,6 @@ import {
 } from "./response-builder.js";
 import { type RequestTools, requestTools, type UpstreamViewBlock, upstreamRequest } from "./upstream-conversion.js";
 
-/** Upstream calls one request may make before it returns `pause_turn` (the client sends the turn back to go on). */
-export const DEFAULT_MAX_UPSTREAM_TURNS = 20;
-
 export interface LoopDependencies {
   engine: Engine;
   upstream: UpstreamModel;

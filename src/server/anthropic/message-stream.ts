@@ -3,8 +3,6 @@ import { anthropicErrorBody, toAnthropicError } from "./anthropic-errors.js";
 import type { LoopOutcome, LoopSink } from "./message-loop.js";
 import { buildMessage, UsageTotals } from "./response-builder.js";
 
-/** Default interval of `ping` events while the response waits on code or on the upstream. */
-export const DEFAULT_PING_INTERVAL_MS = 5_000;
 /** Tool input JSON is sent in slices of this many characters, as the hosted API streams it. */
 const INPUT_JSON_SLICE = 256;
 

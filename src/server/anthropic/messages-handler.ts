@@ -7,10 +7,15 @@ import type { ResourceOwners } from "../resource-owners.js";
 import { anthropicErrorResponse } from "./anthropic-errors.js";
 import { CodeExecutionContainers } from "./code-execution-session.js";
 import type { LoopSink } from "./message-loop.js";
-import { DEFAULT_MAX_UPSTREAM_TURNS, type LoopDependencies, prepareRequest } from "./message-loop.js";
-import { DEFAULT_PING_INTERVAL_MS, streamMessage } from "./message-stream.js";
+import { type LoopDependencies, prepareRequest } from "./message-loop.js";
+import { streamMessage } from "./message-stream.js";
 import { RefusedCallStore } from "./refused-calls.js";
 import { buildMessage, newMessageId } from "./response-builder.js";
+
+/** Upstream calls one request may make before it returns `pause_turn` (the client sends the turn back to go on). */
+export const DEFAULT_MAX_UPSTREAM_TURNS = 20;
+/** Interval of `ping` events while a streamed response waits on code or on the upstream. */
+export const DEFAULT_PING_INTERVAL_MS = 5_000;
 
 export interface MessagesHandlerOptions {
   engine: Engine;

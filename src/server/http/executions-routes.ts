@@ -10,7 +10,7 @@ import { readJsonBody } from "./wire-errors.js";
 import { wireContainer, wireExecution } from "./wire-shapes.js";
 
 /** DELETE waits this long for the cancelled execution to wind down before answering. */
-export const DEFAULT_CANCEL_WAIT_MS = 10_000;
+const CANCEL_WAIT_MS = 10_000;
 
 export interface ExecutionsRoutesOptions {
   store: ExecutionStore;
@@ -63,7 +63,7 @@ export function executionsRoutes({ store, serverToolNames, ceilings }: Execution
     const entry = store.get(c.get("owner"), c.req.param("id"));
     c.set("executionId", entry.id);
     store.cancel(entry, "cancelled by the client");
-    await store.settle(entry, DEFAULT_CANCEL_WAIT_MS, c.req.raw.signal);
+    await store.settle(entry, CANCEL_WAIT_MS, c.req.raw.signal);
     return c.json(wireExecution(entry));
   });
 

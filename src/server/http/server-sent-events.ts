@@ -5,26 +5,22 @@ import type { StoredExecution } from "./stored-execution.js";
 import { wireEvent, wireResult } from "./wire-shapes.js";
 
 /** A comment line this often keeps proxies from closing a stream that waits on a paused execution. */
-export const DEFAULT_SSE_KEEPALIVE_MS = 15_000;
+const SSE_KEEPALIVE_MS = 15_000;
 
 /**
  * Streams an execution's events: every past event first (the engine's event log replays from the
  * start), then live ones, ending after `done`. Event ids are positions, so a client reconnecting
  * with `Last-Event-ID` resumes after the last event it saw.
  */
-export function executionEventStream(
-  c: Context,
-  entry: StoredExecution,
-  keepaliveMs = DEFAULT_SSE_KEEPALIVE_MS,
-): Response {
+export function executionEventStream(c: Context, entry: StoredExecution): Response {
   const skipThrough = parseLastEventId(c.req.header("last-event-id"));
   return streamSSE(c, async (stream) => {
-    const keepalive = setInterval(() => void stream.write(": keepalive\n\n"), keepaliveMs);
+    const keepalive = setInterval(() => void stream.write(": keepalive\n\n"), SSE_KEEPALIVE_MS);
     const closed = new AbortController();
     stream.onAbort(() => closed.abort());
     try {
       while (!entry.handle && !entry.result && !closed.signal.aborted) {
-        await entry.nextChange(keepaliveMs, closed.signal);
+        await entry.nextChange(SSE_KEEPALIVE_MS, closed.signal);
       }
       if (entry.handle) await forward(stream, entry.handle, skipThrough, closed.signal);
       else if (entry.result && skipThrough < 0) {

@@ -10,7 +10,7 @@ export const DEFAULT_PORT = 8787;
 /** On SIGINT/SIGTERM, running executions get this long to finish before they are cancelled. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** After executions have ended, responses still being written get this long before sockets are cut. */
-export const DEFAULT_DRAIN_MS = 2_000;
+const RESPONSE_DRAIN_MS = 2_000;
 
 export interface RunningServer {
   /** `http://HOST:PORT` as bound (port 0 resolved). */
@@ -52,7 +52,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     server.closeIdleConnections();
     // Long polls and event streams answer as their executions end; give those responses a moment.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, DEFAULT_DRAIN_MS)))]);
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, RESPONSE_DRAIN_MS)))]);
     clearTimeout(timer);
     server.closeAllConnections();
     await closed;

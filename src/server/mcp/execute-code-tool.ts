@@ -62,7 +62,7 @@ export async function runExecuteCode(
     code,
     resultMode: options.resultMode,
     ...(options.limits ? { limits: options.limits } : {}),
-    noCaller: "`ptc mcp`",
+    runnerWithoutCaller: "`ptc mcp`",
   });
   const cancel = () => execution.cancel("cancelled by the MCP client");
   if (context.signal.aborted) cancel();

@@ -1,7 +1,7 @@
 // `ptc/mcp`: ptc as an MCP server (stdio via an SDK transport of your own, or streamable HTTP).
 export { createMcpServer, createMcpServerFactory, type PtcMcpServerOptions } from "./create-mcp-server.js";
 export {
-  DEFAULT_MAX_MCP_SESSIONS,
+  DEFAULT_MAX_SESSIONS,
   DEFAULT_MCP_HTTP_PORT,
   MCP_HTTP_PATH,
   type McpHttpOptions,
@@ -9,7 +9,7 @@ export {
   serveMcpHttp,
 } from "./mcp-http-server.js";
 export {
-  DEFAULT_INDEX_STUB_CHARS,
+  DEFAULT_INDEX_STUB_CHAR_THRESHOLD,
   DEFAULT_INDEX_TOOL_THRESHOLD,
   type ToolIndexMode,
   type ToolIndexOptions,

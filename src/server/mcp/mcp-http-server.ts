@@ -7,9 +7,9 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 /** Not 8787 (`ptc serve`) nor 8788 (the example tool server), so all three run side by side. */
 export const DEFAULT_MCP_HTTP_PORT = 8789;
 export const MCP_HTTP_PATH = "/mcp";
-export const DEFAULT_MAX_MCP_SESSIONS = 64;
+export const DEFAULT_MAX_SESSIONS = 64;
 /** A session nobody has used for this long is closed (clients reconnect with a new initialize). */
-export const DEFAULT_MCP_SESSION_IDLE_MS = 30 * 60_000;
+export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 
 export interface McpHttpOptions {
   /** 0 picks a free port. Default `DEFAULT_MCP_HTTP_PORT`. */
@@ -49,8 +49,8 @@ export async function serveMcpHttp(
   options: McpHttpOptions = {},
 ): Promise<McpHttpServer> {
   const host = options.host ?? "127.0.0.1";
-  const maxSessions = options.maxSessions ?? DEFAULT_MAX_MCP_SESSIONS;
-  const idleMs = options.sessionIdleMs ?? DEFAULT_MCP_SESSION_IDLE_MS;
+  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  const idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const sessions = new Map<string, Session>();
   let port = 0;

@@ -5,9 +5,9 @@ import type { RegisteredTool, ToolRegistry } from "../../tools/tool-registry.js"
 /** Above this many code tools, `execute_code` lists an index and the model loads signatures on demand. */
 export const DEFAULT_INDEX_TOOL_THRESHOLD = 20;
 /** ...or when the full stubs would be longer than this (characters), whatever the tool count. */
-export const DEFAULT_INDEX_STUB_CHARS = 12_000;
+export const DEFAULT_INDEX_STUB_CHAR_THRESHOLD = 12_000;
 /** The index itself drops descriptions, then names, past this length: `search_tools` still finds them. */
-export const DEFAULT_INDEX_MAX_CHARS = 8_000;
+const MAX_INDEX_LISTING_CHARS = 8_000;
 /** Default and maximum number of `search_tools` matches. */
 export const DEFAULT_SEARCH_LIMIT = 10;
 export const MAX_SEARCH_LIMIT = 50;
@@ -29,7 +29,7 @@ export function shouldIndex(registry: ToolRegistry, options: ToolIndexOptions = 
   if (mode !== "auto") return mode === "always";
   if (registry.codeTools().length > (options.toolThreshold ?? DEFAULT_INDEX_TOOL_THRESHOLD)) return true;
   const stubs = registry.pythonStubs(resultMode ? { resultMode } : {});
-  return stubs.length > (options.stubCharThreshold ?? DEFAULT_INDEX_STUB_CHARS);
+  return stubs.length > (options.stubCharThreshold ?? DEFAULT_INDEX_STUB_CHAR_THRESHOLD);
 }
 
 /** First line of a description, cut to a length that keeps an index line on one line. */
@@ -79,8 +79,9 @@ export class ToolIndex {
     return this.#entries.length;
   }
 
-  /** `- python_name: summary` lines, shortened to fit `maxChars`. */
-  listing(maxChars = DEFAULT_INDEX_MAX_CHARS): string {
+  /** `- python_name: summary` lines, shortened to fit `MAX_INDEX_LISTING_CHARS`. */
+  listing(): string {
+    const maxChars = MAX_INDEX_LISTING_CHARS;
     const full = this.#entries.map(
       ({ tool }) => `- ${tool.pythonName}${summaryOf(tool) ? `: ${summaryOf(tool)}` : ""}`,
     );
