@@ -37,6 +37,23 @@ export interface RunCliOptions extends CliOptions {
   onStderr?: (stderr: string) => void;
 }
 
+/** What a child process has written so far; `onStderr` sees all of stderr each time more arrives. */
+export function collectOutput(
+  child: { stdout: Readable; stderr: Readable },
+  onStderr?: (stderr: string) => void,
+): { stdout(): string; stderr(): string } {
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+    onStderr?.(stderr);
+  });
+  return { stdout: () => stdout, stderr: () => stderr };
+}
+
 /** Starts `ptc ARGS` with stdin closed and stdout and stderr piped. */
 export function spawnCli(args: readonly string[], options: CliOptions = {}): CliChild {
   const entry = options.fromSource
@@ -58,15 +75,7 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Cli
 /** Runs `ptc ARGS` to the end, whatever its exit code. */
 export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliOutcome> {
   const child = spawnCli(args, options);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-    options.onStderr?.(stderr);
-  });
+  const output = collectOutput(child, options.onStderr);
   const killer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 120_000);
   try {
     const exitCode = await new Promise<number | null>((resolve, reject) => {
@@ -74,7 +83,7 @@ export async function runCli(args: readonly string[], options: RunCliOptions = {
       // "close", not "exit": by then stdout and stderr have been read to their end.
       child.once("close", (code) => resolve(code));
     });
-    return { stdout, stderr, exitCode };
+    return { stdout: output.stdout(), stderr: output.stderr(), exitCode };
   } finally {
     clearTimeout(killer);
   }

@@ -5,7 +5,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { type CliChild, type CliOptions, spawnCli } from "./cli.js";
+import { type CliChild, type CliOptions, collectOutput, spawnCli } from "./cli.js";
 
 export interface LoopbackServer {
   url: string;
@@ -49,23 +49,17 @@ export async function startServingCli(
   options: CliOptions & { timeoutMs?: number } = {},
 ): Promise<ServingCli> {
   const child = spawnCli(args, options);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   const exited = once(child, "exit") as Promise<[number | null]>;
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no "listening on" line on stderr: ${stderr.slice(-2000)}`)),
+        () => reject(new Error(`no "listening on" line on stderr: ${output.stderr().slice(-2000)}`)),
         options.timeoutMs ?? 120_000,
       );
+      // After collectOutput's own listener, so that it sees this chunk too.
       child.stderr.on("data", () => {
-        const match = /^ptc (?:mcp|serve): listening on (http:\/\/\S+)/m.exec(stderr);
+        const match = /^ptc (?:mcp|serve): listening on (http:\/\/\S+)/m.exec(output.stderr());
         if (match?.[1]) {
           clearTimeout(timer);
           resolve(match[1]);
@@ -73,14 +67,13 @@ export async function startServingCli(
       });
       void exited.then(([code]) => {
         clearTimeout(timer);
-        reject(new Error(`ptc ${args[0]} exited with ${code}: ${stderr.slice(-2000)}`));
+        reject(new Error(`ptc ${args[0]} exited with ${code}: ${output.stderr().slice(-2000)}`));
       });
     });
     return {
       url,
       child,
-      stdout: () => stdout,
-      stderr: () => stderr,
+      ...output,
       async stop() {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
         const [code] = await exited;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { findSandboxNode } from "../../src/sandbox/sandbox-node.js";
+import { collectOutput } from "../helpers/cli.js";
 
 /**
  * `npm install ptc` as a project would: the package packed by `npm pack` (its `prepack` builds dist/ once),
@@ -42,16 +43,9 @@ function run(
 ): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, env: environment, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
+    const output = collectOutput(child);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => resolve({ code, stdout: output.stdout(), stderr: output.stderr() }));
   });
 }
 
