@@ -10,7 +10,6 @@ import {
   upstreamFromConfig,
 } from "../../src/upstream/index.js";
 import { TOOL_ERROR_PREFIX } from "../../src/upstream/openai-conversion.js";
-import { anthropicErrorFor } from "../../src/upstream/upstream-error.js";
 import { type ScriptedModelServer, startScriptedModelServer } from "../helpers/scripted-model-server.js";
 
 const codeTool: Anthropic.Tool = {
