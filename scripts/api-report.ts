@@ -63,6 +63,14 @@ function isConst(symbol: ts.Symbol): boolean {
   );
 }
 
+/** Exported with `export type`: a class or const users can name as a type but not use as a value. */
+function isTypeOnly(symbol: ts.Symbol): boolean {
+  return (symbol.declarations ?? []).some(
+    (declaration) =>
+      ts.isExportSpecifier(declaration) && (declaration.isTypeOnly || declaration.parent.parent.isTypeOnly),
+  );
+}
+
 /** The report's text: one section per entry point, one line per exported name, sorted. */
 export function renderApiReport(): string {
   const entries = entryPoints();
@@ -94,7 +102,8 @@ export function renderApiReport(): string {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((symbol) => {
         const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-        return `- \`${symbol.name}\`: ${kindOf(target)}`;
+        const value = target.flags & ts.SymbolFlags.Value && isTypeOnly(symbol) ? " (type only)" : "";
+        return `- \`${symbol.name}\`: ${kindOf(target)}${value}`;
       });
     lines.push("", `## ${specifier}`, "", `From \`${relative(root, file)}\`: ${names.length} names.`, "", ...names);
   }
