@@ -116,6 +116,12 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     await Promise.allSettled([engine.close(), opened.close()]);
     throw error;
   }
+  // Armed before the URL is printed: a supervisor (or a test) that sends SIGTERM the moment it reads the
+  // URL must reach this handler, not Node's default, which kills the process with no clean-up.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
   logger.log("info", "listening", {
     url: running.url,
     isolation: engine.isolation.level,
@@ -131,10 +137,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   // On stderr, as `ptc mcp --http` prints its URL: stdout carries nothing of ptc's.
   process.stderr.write(`ptc serve: listening on ${running.url}\n`);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGINT", () => resolve("SIGINT"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-  });
+  const signal = await stopSignal;
   // A second signal means "now": skip the grace period.
   const force = () => process.exit(1);
   process.once("SIGINT", force);
