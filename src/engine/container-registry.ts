@@ -56,8 +56,8 @@ export interface ContainerRegistry {
 }
 
 export interface InMemoryContainerRegistryOptions {
-  maxEnded?: number;
-  endedRetentionMs?: number;
+  maxEndedContainers?: number;
+  endedContainerRetentionMs?: number;
 }
 
 export class InMemoryContainerRegistry implements ContainerRegistry {
@@ -68,8 +68,8 @@ export class InMemoryContainerRegistry implements ContainerRegistry {
   readonly #retentionMs: number;
 
   constructor(options: InMemoryContainerRegistryOptions = {}) {
-    this.#maxEnded = options.maxEnded ?? DEFAULT_MAX_ENDED_CONTAINERS;
-    this.#retentionMs = options.endedRetentionMs ?? DEFAULT_ENDED_CONTAINER_RETENTION_MS;
+    this.#maxEnded = options.maxEndedContainers ?? DEFAULT_MAX_ENDED_CONTAINERS;
+    this.#retentionMs = options.endedContainerRetentionMs ?? DEFAULT_ENDED_CONTAINER_RETENTION_MS;
   }
 
   get(id: string): ContainerRecord | undefined {

@@ -124,7 +124,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         isolation: pool.runtime.isolation,
         lease: (signal) => containers.lease(request.container, signal, request.containerTurn),
         ...(options.journalStore ? { journalStore: options.journalStore } : {}),
-        ...(request.runnerWithoutCaller !== undefined ? { noCaller: request.runnerWithoutCaller } : {}),
+        ...(request.runnerWithoutCaller !== undefined ? { runnerWithoutCaller: request.runnerWithoutCaller } : {}),
       });
       running.add(execution);
       // Both branches: bookkeeping must not add an unhandled rejection of its own.

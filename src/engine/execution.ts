@@ -48,7 +48,7 @@ export interface ExecutionParams {
   isolation: IsolationReport;
   lease: (signal: AbortSignal) => Promise<ContainerLease>;
   journalStore?: JournalStore;
-  noCaller?: string;
+  runnerWithoutCaller?: string;
 }
 
 interface Stop {
@@ -89,7 +89,7 @@ export class Execution implements ExecutionHandle {
     );
     this.#broker = new ToolCallBroker({
       executionId: params.id,
-      ...(params.noCaller !== undefined ? { noCaller: params.noCaller } : {}),
+      ...(params.runnerWithoutCaller !== undefined ? { runnerWithoutCaller: params.runnerWithoutCaller } : {}),
       containerId: params.containerId ?? "",
       registry: params.registry,
       limits: params.limits,

@@ -40,7 +40,7 @@ export type ToolCallEvent =
 export interface ToolCallBrokerContext {
   executionId: string;
   /** Set when nobody answers pending calls: a call to a tool without a handler fails at once, naming this. */
-  noCaller?: string;
+  runnerWithoutCaller?: string;
   containerId: string;
   registry: ToolRegistry;
   limits: ExecutionLimits;
@@ -198,12 +198,12 @@ export class ToolCallBroker {
     this.context.emit({
       type: "tool-call",
       call: request,
-      pending: !call.handler && this.context.noCaller === undefined,
+      pending: !call.handler && this.context.runnerWithoutCaller === undefined,
     });
     if (!call.handler) {
-      if (this.context.noCaller !== undefined) {
+      if (this.context.runnerWithoutCaller !== undefined) {
         call.record.resolvedBy = "host";
-        const message = `${name} has no handler in ${this.context.noCaller}`;
+        const message = `${name} has no handler in ${this.context.runnerWithoutCaller}`;
         this.#settle(call, { ok: false, error: { code: ErrorCode.ToolError, message } });
         return;
       }

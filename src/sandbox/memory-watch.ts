@@ -9,7 +9,7 @@ import { readProc, walkProcessTree } from "./process-tree.js";
  * strings). Memory the cap does not see (ArrayBuffers from `to_js(b"x").constructor.new(n)`, JS arrays and
  * objects built through `js`) counts against the bound too: 1 GiB at the default memoryBytes of 512 MiB.
  */
-export const DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES = 512 * 1_048_576;
+export const SANDBOX_MEMORY_OVERHEAD_BYTES = 512 * 1_048_576;
 
 /**
  * How often a running script's sandbox is measured. Touching fresh memory (filling 100 MB ArrayBuffers)
@@ -17,10 +17,10 @@ export const DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES = 512 * 1_048_576;
  * the bound before the kill. One reading is two small /proc reads per process (bubblewrap's two and the
  * node child): ~0.15 ms, ~0.3% of a core per running (or paused) script; nothing is read between scripts.
  */
-export const DEFAULT_MEMORY_POLL_MS = 50;
+export const MEMORY_POLL_MS = 50;
 
 /** The most a sandbox may hold (resident plus swapped out) while its script runs. */
-export function sandboxMemoryBound(memoryBytes: number, overheadBytes = DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES): number {
+export function sandboxMemoryBound(memoryBytes: number, overheadBytes = SANDBOX_MEMORY_OVERHEAD_BYTES): number {
   return memoryBytes + overheadBytes;
 }
 
@@ -79,11 +79,7 @@ export class MemoryWatch {
   #boundBytes = 0;
   #peakBytes = 0;
 
-  constructor(
-    root: () => number | undefined,
-    onExceeded: (stop: MemoryLimitStop) => void,
-    periodMs = DEFAULT_MEMORY_POLL_MS,
-  ) {
+  constructor(root: () => number | undefined, onExceeded: (stop: MemoryLimitStop) => void, periodMs = MEMORY_POLL_MS) {
     this.#root = root;
     this.#onExceeded = onExceeded;
     this.#periodMs = periodMs;

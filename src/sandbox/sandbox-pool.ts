@@ -10,7 +10,7 @@ import {
 
 export const DEFAULT_POOL_SIZE = 2;
 export const DEFAULT_MAX_CONCURRENT_STARTS = 2;
-export const DEFAULT_SANDBOX_START_TIMEOUT_MS = 60_000;
+export const DEFAULT_START_TIMEOUT_MS = 60_000;
 const REFILL_DELAY_MS = 250;
 
 export interface SandboxPoolOptions extends SandboxRuntimeOptions {
@@ -72,7 +72,7 @@ export class SandboxPool {
     this.#size = options.size ?? DEFAULT_POOL_SIZE;
     this.#maxConcurrentStarts = Math.max(1, options.maxConcurrentStarts ?? DEFAULT_MAX_CONCURRENT_STARTS);
     this.#memoryBytes = options.memoryBytes ?? 512 * 1_048_576;
-    this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_SANDBOX_START_TIMEOUT_MS;
+    this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.#snapshot = options.snapshot === false ? Promise.resolve(null) : ensureMemorySnapshot(this.runtime);
     this.#fill();
   }

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES } from "../../src/sandbox/memory-watch.js";
+import { SANDBOX_MEMORY_OVERHEAD_BYTES } from "../../src/sandbox/memory-watch.js";
 import { assertCompleted, assertFailedWith, type Harness, startHarness, underAttack } from "./harness.js";
 import { assertContainerAfter, assertSandboxGone, hostRss } from "./resources-helpers.js";
 
 /**
  * Memory the WebAssembly cap does not see: ArrayBuffers (`to_js(b"x").constructor` is Uint8Array) and the
  * JS heap (arrays and objects built through `js`). The host reads the sandbox's resident set from /proc while
- * a script runs and SIGKILLs it past memory_bytes + DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES; V8's own heap
+ * a script runs and SIGKILLs it past memory_bytes + SANDBOX_MEMORY_OVERHEAD_BYTES; V8's own heap
  * limit ending the child counts as the same limit. Each case: memory_limit in the result and the record,
  * the sandbox never got far past the bound (sampled here, host side), the server answers, the execution
  * beside it is right, and the container restarts clean. Bounds are kept small: these allocate for real.
@@ -20,7 +20,7 @@ const MiB = 1_048_576;
 const harness = await startHarness({ engine: { limits: { memoryBytes: 1024 * MiB } } });
 
 const limits = { memory_bytes: 128 * MiB };
-const BOUND = limits.memory_bytes + DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES;
+const BOUND = limits.memory_bytes + SANDBOX_MEMORY_OVERHEAD_BYTES;
 /**
  * How far past the bound a sample may be: one polling period of a fast allocator (filling fresh pages runs at
  * ~1-2 GB/s; measured overshoots 40-130 MiB), with room for a busy host delaying the poll on 2 shared cores.
@@ -171,7 +171,7 @@ describe("memory outside the WebAssembly cap", () => {
       return most;
     });
     t.diagnostic(`peak ${peak} bytes`);
-    assert.ok(peak < 1024 * MiB + DEFAULT_SANDBOX_MEMORY_OVERHEAD_BYTES, `the sandbox held ${peak} bytes at most`);
+    assert.ok(peak < 1024 * MiB + SANDBOX_MEMORY_OVERHEAD_BYTES, `the sandbox held ${peak} bytes at most`);
   });
 
   // The bound leaves room for what a script normally does: Python up to its cap, plus a moderate buffer.

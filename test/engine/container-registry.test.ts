@@ -35,7 +35,7 @@ describe("InMemoryContainerRegistry", () => {
   });
 
   test("tombstones are bounded by count at every end, oldest forgotten first", () => {
-    const registry = new InMemoryContainerRegistry({ maxEnded: 2 });
+    const registry = new InMemoryContainerRegistry({ maxEndedContainers: 2 });
     for (const id of ["c1", "c2", "c3"]) {
       registry.put(record(id));
       registry.end(id, "expired", 2_000);
@@ -46,7 +46,7 @@ describe("InMemoryContainerRegistry", () => {
   });
 
   test("tombstones past their retention are forgotten by pruneEnded; live records never are", () => {
-    const registry = new InMemoryContainerRegistry({ endedRetentionMs: 1_000 });
+    const registry = new InMemoryContainerRegistry({ endedContainerRetentionMs: 1_000 });
     registry.put(record("old"));
     registry.put(record("recent"));
     registry.put(record("live", 0));

@@ -17,7 +17,7 @@ interface Reply {
 }
 
 /** A broker on a fake port: no sandbox, the test plays the guest (`call`, `cancel`) and reads the replies. */
-function brokerWith(tools: ToolDefinition[], limits: Partial<ExecutionLimits> = {}, noCaller?: string) {
+function brokerWith(tools: ToolDefinition[], limits: Partial<ExecutionLimits> = {}, runnerWithoutCaller?: string) {
   const replies: Reply[] = [];
   const events: ToolCallEvent[] = [];
   const journal = new Journal("exec_test");
@@ -28,7 +28,7 @@ function brokerWith(tools: ToolDefinition[], limits: Partial<ExecutionLimits> = 
     registry: ToolRegistry.from(tools, { servesDirectCalls: true }),
     limits: resolveLimits(limits),
     journal,
-    ...(noCaller !== undefined ? { noCaller } : {}),
+    ...(runnerWithoutCaller !== undefined ? { runnerWithoutCaller } : {}),
     port: {
       reply: (guestCallId, ok, payloadJson) => replies.push({ guestCallId, ok, payload: JSON.parse(payloadJson) }),
     },

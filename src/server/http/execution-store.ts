@@ -18,11 +18,11 @@ export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
  */
 export const DEFAULT_MAX_FINISHED_BYTES = 256 * 1_048_576;
 /** Old finished executions are swept this often (containers are the engine's `ContainerManager`'s). */
-export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+export const SWEEP_INTERVAL_MS = 60_000;
 
 export interface ExecutionStoreOptions {
   finishedRetentionMs?: number;
-  maxFinished?: number;
+  maxFinishedExecutions?: number;
   maxFinishedBytes?: number;
 }
 
@@ -56,11 +56,11 @@ export class ExecutionStore {
   ) {
     this.#options = {
       finishedRetentionMs: options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
-      maxFinished: options.maxFinished ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
+      maxFinishedExecutions: options.maxFinishedExecutions ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
       maxFinishedBytes: options.maxFinishedBytes ?? DEFAULT_MAX_FINISHED_BYTES,
     };
     this.#containers = new ContainerRecords(engine.containers);
-    this.#sweeper = setInterval(() => this.#sweep(), DEFAULT_SWEEP_INTERVAL_MS);
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
 
@@ -307,7 +307,11 @@ export class ExecutionStore {
     while (this.#finished.length > 0) {
       const oldest = this.#finished[0] as StoredExecution;
       const overBytes = this.#finishedBytes > this.#options.maxFinishedBytes && this.#finished.length > 1;
-      if (!overBytes && this.#finished.length <= this.#options.maxFinished && (oldest.finishedAt ?? 0) >= cutoff) {
+      if (
+        !overBytes &&
+        this.#finished.length <= this.#options.maxFinishedExecutions &&
+        (oldest.finishedAt ?? 0) >= cutoff
+      ) {
         break;
       }
       this.#finished.shift();
