@@ -1,5 +1,4 @@
 import { ErrorCode, PtcError } from "../protocol/errors.js";
-import { HttpError } from "./http/wire-errors.js";
 import {
   type ContainerLimits,
   currentOwner,
@@ -47,21 +46,6 @@ export interface AdmissionStats {
   maxQueued: number;
   maxRunningPerKey: number;
   maxQueuedPerKey: number;
-}
-
-/**
- * @deprecated Shim while src/server/http/execution-store.ts (rewritten on the `containers` branch) still
- * throws it: the controller itself refuses with a `PtcError` (see `AdmissionController.acquire`).
- */
-export class AdmissionRefusedError extends HttpError {
-  constructor(
-    status: 429 | 503,
-    code: ErrorCode,
-    message: string,
-    readonly retryAfterSeconds: number | undefined,
-  ) {
-    super(status, code, message, retryAfterSeconds === undefined ? {} : { "retry-after": String(retryAfterSeconds) });
-  }
 }
 
 /**

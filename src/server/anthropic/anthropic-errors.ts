@@ -1,6 +1,5 @@
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import { UpstreamError } from "../../upstream/upstream-error.js";
-import { HttpError } from "../http/wire-errors.js";
 import { type AnthropicErrorType, anthropicErrorType } from "./anthropic-error-type.js";
 
 export type { AnthropicErrorType } from "./anthropic-error-type.js";
@@ -78,17 +77,18 @@ function codeReply(error: PtcError): AnthropicErrorReply {
       return reply(400, error.message);
     case ErrorCode.NotFound:
       return reply(404, error.message);
-    // Anthropic answers a container it no longer has with 400, not 410.
+    // Anthropic answers a container it no longer has with 400, not 410 (as ptc's native API does).
     case ErrorCode.ContainerExpired:
       return reply(400, `${error.code}: ${error.message}`);
-    // This key's own share is used up: a rate limit of this key, not the server's overload.
+    // This key's own share is used up (or its container's queue is full): a rate limit of this key, not
+    // the server's overload.
     case ErrorCode.KeyQueueQuotaExceeded:
     case ErrorCode.KeyContainerQuotaExceeded:
     case ErrorCode.ContainerCapReached:
+    case ErrorCode.ContainerQueueFull:
       return reply(429, `${error.code}: ${error.message}`, retryAfter(error));
     // The server's slots and queue are full: Anthropic's "temporarily overloaded", which the SDK retries after Retry-After.
     case ErrorCode.Overloaded:
-    case ErrorCode.ContainerQueueFull:
       return reply(529, error.message, retryAfter(error));
     case ErrorCode.ShuttingDown:
     case ErrorCode.EngineClosed:
@@ -100,8 +100,6 @@ function codeReply(error: PtcError): AnthropicErrorReply {
 
 /** Anything `/v1/messages` threw, as Anthropic's API would answer it. The one mapping for this endpoint. */
 export function toAnthropicError(error: unknown): AnthropicErrorReply {
-  if (error instanceof AnthropicHttpError) return error.reply();
-  if (error instanceof HttpError) return toAnthropicError(error.toPtcError());
   if (UpstreamError.isInstance(error)) return upstreamReply(error);
   if (PtcError.isInstance(error)) return codeReply(error);
   return reply(500, INTERNAL_MESSAGE);
@@ -119,25 +117,4 @@ export function anthropicErrorResponse(thrown: unknown, requestId?: string): Res
   if (error.status === 500) headers["x-should-retry"] = "false";
   if (requestId) headers["request-id"] = requestId;
   return Response.json(anthropicErrorBody(error, requestId ?? null), { status: error.status, headers });
-}
-
-/**
- * @deprecated Shim while src/server/anthropic/code-execution-session.ts (being rewritten on the
- * `containers` branch) still throws it: throw a `PtcError` with a code instead. Remove with that file's
- * conversion.
- */
-export class AnthropicHttpError extends Error {
-  override readonly name = "AnthropicHttpError";
-  constructor(
-    readonly status: number,
-    readonly type: AnthropicErrorType,
-    message: string,
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-  }
-
-  reply(): AnthropicErrorReply {
-    return { status: this.status, type: this.type, message: this.message, headers: this.headers };
-  }
 }

@@ -32,7 +32,6 @@ export function errorResponse(code: ErrorCode, message: string): Response {
 
 /** Maps anything thrown to a response: a `PtcError` by its code; the rest are 500 without details. */
 export function toErrorResponse(error: unknown): { response: Response; internal: boolean } {
-  if (error instanceof HttpError) return { response: nativeErrorResponse(error.toPtcError()), internal: false };
   if (PtcError.isInstance(error)) return { response: nativeErrorResponse(error), internal: false };
   return { response: errorResponse(ErrorCode.InternalError, "internal server error"), internal: true };
 }
@@ -46,39 +45,5 @@ export async function readJsonBody(c: Context): Promise<unknown> {
   } catch (error) {
     const reason = error instanceof SyntaxError ? error.message : "malformed JSON";
     throw new PtcError(ErrorCode.InvalidRequest, `request body is not valid JSON: ${reason}`);
-  }
-}
-
-/**
- * @deprecated Shim while the files the `containers` branch rewrites (container-records.ts,
- * execution-store.ts, resource-owners.ts) still use it: use `ErrorCode`.
- */
-export const WireErrorCode = ErrorCode;
-
-/**
- * @deprecated Shim while the files the `containers` branch rewrites (container-records.ts,
- * execution-store.ts, resource-owners.ts) still throw it: throw a `PtcError` with a code; the status comes
- * from `ERROR_STATUS`. Every `status` given today equals its code's status there. Not a `PtcError`, since
- * execution-store.ts tells the two apart.
- */
-export class HttpError extends Error {
-  override readonly name = "HttpError";
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-  }
-
-  toPtcError(): PtcError {
-    const retryAfter = this.headers["retry-after"];
-    return new PtcError(
-      this.code as ErrorCode,
-      this.message,
-      {},
-      retryAfter ? { retryAfterSeconds: Number(retryAfter) } : {},
-    );
   }
 }

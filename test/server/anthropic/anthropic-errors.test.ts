@@ -83,7 +83,11 @@ describe("Anthropic error rendering", () => {
     assert.equal(expired.status, 400);
     assert.equal(expired.type, "invalid_request_error");
     assert.equal(expired.message, "container_expired: container c has expired");
-    for (const code of [ErrorCode.KeyContainerQuotaExceeded, ErrorCode.ContainerCapReached]) {
+    for (const code of [
+      ErrorCode.KeyContainerQuotaExceeded,
+      ErrorCode.ContainerCapReached,
+      ErrorCode.ContainerQueueFull,
+    ]) {
       const quota = toAnthropicError(refusal(code, "no idle container", 9));
       assert.equal(quota.status, 429);
       assert.equal(quota.type, "rate_limit_error");
