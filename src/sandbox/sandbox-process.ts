@@ -10,10 +10,10 @@ import {
   decodeChildFrame,
   encodeResultFrame,
   encodeRunFrame,
-  FRAME_HEADER_CHARS,
   FrameFault,
   MAX_ERROR_REPORT_CHARS,
   MAX_TOOL_NAME_CHARS,
+  maxChildFrameChars,
   type OutputStream,
 } from "./pyodide/bridge.js";
 import { LineSplitter } from "./pyodide/line-splitter.js";
@@ -186,9 +186,8 @@ export class SandboxProcess {
     holdEventLoop(this.#child, true);
     this.#listener = listener;
     this.#resultsSent = 0;
-    // Room for the frame header; a frame beyond it can only come from a broken or hostile child.
     const maxToolInputBytes = request.maxToolInputBytes ?? DEFAULT_MAX_TOOL_INPUT_BYTES;
-    this.#splitter.maxLineLength = maxToolInputBytes + FRAME_HEADER_CHARS;
+    this.#splitter.maxLineLength = maxChildFrameChars({ maxToolInputBytes, errorReportChars: MAX_ERROR_REPORT_CHARS });
     const outcome = new Promise<SandboxRunOutcome>((resolve) => {
       this.#finishRun = resolve;
     });

@@ -158,6 +158,19 @@ describe("limits: each has its own stable code", () => {
     assert.ok(ran);
   });
 
+  test("a small tool input limit does not bound output or the error report: long prints and tracebacks arrive whole", async () => {
+    // Every child frame once had to fit in maxToolInputBytes + a header: a 100 KB print killed the sandbox.
+    const result = await engine.execute({
+      code: ['print("x" * 100_000)', 'print("\\x01" * 70_000)', 'raise ValueError("y" * 10_000)'].join("\n"),
+      limits: { maxToolInputBytes: 1_000 },
+    }).result;
+    assert.equal(result.status, "failed");
+    assert.equal(result.error?.code, "python_error");
+    assert.equal(result.stdout, `${"x".repeat(100_000)}\n${"\x01".repeat(70_000)}\n`);
+    assert.equal(result.error?.type, "ValueError");
+    assert.equal(result.error?.message, "y".repeat(10_000));
+  });
+
   test("invalid limits are refused up front with a stable code", () => {
     assert.throws(
       () => engine.execute({ code: "pass", limits: { wallTimeoutMs: -1 } }),

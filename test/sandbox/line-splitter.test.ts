@@ -23,4 +23,19 @@ describe("LineSplitter: frames from the sandbox child", () => {
     assert.equal(overflows, 1);
     assert.deepEqual(lines, ["short"]);
   });
+
+  test("a whole line over the bound is refused too, whether it ends in the chunk that passed the bound or arrives in one", () => {
+    for (const chunks of [["xxxxxxxx", "xxxxx\nafter\n"], ["short\nxxxxxxxxxxxxxxx\nafter\n"]]) {
+      const lines: string[] = [];
+      let overflows = 0;
+      const splitter = new LineSplitter(
+        (line) => lines.push(line),
+        () => overflows++,
+      );
+      splitter.maxLineLength = 10;
+      for (const chunk of chunks) splitter.push(chunk);
+      assert.equal(overflows, 1);
+      assert.ok(!lines.some((line) => line.length > 10), "no line over the bound is delivered");
+    }
+  });
 });

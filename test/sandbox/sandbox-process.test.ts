@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { FRAME_HEADER_CHARS, MAX_ERROR_REPORT_CHARS, MAX_TOOL_NAME_CHARS } from "../../src/sandbox/pyodide/bridge.js";
+import { MAX_ERROR_REPORT_CHARS, MAX_TOOL_NAME_CHARS, maxChildFrameChars } from "../../src/sandbox/pyodide/bridge.js";
 import { SandboxProcess, type SandboxRunOutcome } from "../../src/sandbox/sandbox-process.js";
 import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
 import { MAX_TOOL_INPUT_DEPTH } from "../../src/tools/input-guard.js";
@@ -72,9 +72,10 @@ describe("SandboxProcess framing (a stand-in child)", () => {
     assert.match(diagnostics, /protocol violation \(bad_call_id\): C0/);
   });
 
-  test("a frame longer than the tool input limit plus its header ends the sandbox", async () => {
+  test("a frame longer than the largest any frame kind can make ends the sandbox", async () => {
     // Longer than a pipe chunk (64 KiB) too: the splitter bounds a line still arriving, across chunks.
-    const input = `"${"x".repeat(1_000 + FRAME_HEADER_CHARS + 2 * 65_536)}"`;
+    const bound = maxChildFrameChars({ maxToolInputBytes: 1_000, errorReportChars: MAX_ERROR_REPORT_CHARS });
+    const input = `"${"x".repeat(bound + 1)}"`;
     const { outcome, diagnostics } = await runFrames([`C1\t"lookup"\t${input}`], 1_000);
     assert.equal(outcome.kind, "exited");
     assert.match(diagnostics, /protocol violation \(frame_too_long\)/);

@@ -20,7 +20,7 @@
 // in the child that is at start-up, before any guest code runs, so a guest that later replaces
 // JSON.stringify or String.prototype methods (it shares the child's realm) changes nothing here.
 import type { ErrorCode } from "../../protocol/errors.js";
-import { indexOf, isSafeInteger, parseJson, quote, sliceText, toNumber } from "./child-intrinsics.ts";
+import { indexOf, isSafeInteger, maxOf, parseJson, quote, sliceText, toNumber } from "./child-intrinsics.ts";
 
 /**
  * Longest tool name the host looks up, and the child forwards. Real names are short (Anthropic's are at
@@ -36,6 +36,21 @@ export const MAX_ERROR_REPORT_CHARS: ErrorReportChars = { type: 200, message: 16
 
 /** Room for a frame's header around its payload (a call's id and quoted name, at most ~1.6 KB). */
 export const FRAME_HEADER_CHARS = 4_096;
+
+/** Most characters of output one `output` frame carries: the child splits longer output across frames. */
+export const MAX_OUTPUT_FRAME_CHARS = 65_536;
+
+/**
+ * The longest line the host accepts from a child running with these caps: the largest frame each kind
+ * can make, with JSON escaping at its worst (one character becomes six, `\u001f`). A longer line can only
+ * come from a broken or hostile child. Before this bound covered output and error reports, a run with a
+ * small `maxToolInputBytes` lost its sandbox to its own 100 KB print.
+ */
+export function maxChildFrameChars(caps: Pick<BridgeCaps, "maxToolInputBytes" | "errorReportChars">): number {
+  const report = caps.errorReportChars;
+  const reportChars = report.type + report.message + report.traceback + report.code;
+  return FRAME_HEADER_CHARS + maxOf(caps.maxToolInputBytes, 6 * MAX_OUTPUT_FRAME_CHARS, 6 * reportChars);
+}
 
 export interface ErrorReportChars {
   type: number;

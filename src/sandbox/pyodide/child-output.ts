@@ -1,8 +1,8 @@
 // The sandbox child's writes to the host: frames, and the script's output buffered into frames. Part of
 // the child: erasable syntax and node: builtins only (see child.ts).
 import { writeSync } from "node:fs";
-import { encodeOutputFrame, encodeTruncatedFrame } from "./bridge.ts";
-import { exit, maxOf, subarray, uncurry } from "./child-intrinsics.ts";
+import { encodeOutputFrame, encodeTruncatedFrame, MAX_OUTPUT_FRAME_CHARS } from "./bridge.ts";
+import { exit, maxOf, sliceText, subarray, uncurry } from "./child-intrinsics.ts";
 
 // Writes to the host are synchronous (never process.stdout, whose queue grows in memory and is lost
 // with the process): a script that prints without ever yielding is slowed to the host's pace, and
@@ -28,7 +28,7 @@ export function send(line: string): void {
 // Output is buffered and flushed on the next macrotask, before any other message, or once it is
 // FLUSH_INTERVAL_MS old, so prints keep their order relative to tool calls, a tight print loop produces
 // few messages, and a script stuck after printing (a C-level loop never yields) loses at most that much.
-const FLUSH_CHARS = 65536;
+const FLUSH_CHARS = MAX_OUTPUT_FRAME_CHARS;
 const FLUSH_INTERVAL_MS = 10;
 let outputCap = Number.POSITIVE_INFINITY;
 const output = { stdout: "", stderr: "" };
@@ -40,10 +40,12 @@ export function flushOutput(): void {
   flushScheduled = false;
   lastFlush = performance.now();
   for (const stream of ["stdout", "stderr"] as const) {
-    if (output[stream].length > 0) {
-      send(encodeOutputFrame(stream, output[stream]));
-      output[stream] = "";
+    const text = output[stream];
+    // One print can be as long as the output cap: it goes out in frames the host's line bound admits.
+    for (let at = 0; at < text.length; at += MAX_OUTPUT_FRAME_CHARS) {
+      send(encodeOutputFrame(stream, sliceText(text, at, at + MAX_OUTPUT_FRAME_CHARS)));
     }
+    output[stream] = "";
   }
 }
 export function makeWriter(stream: "stdout" | "stderr") {

@@ -11,7 +11,7 @@ export class LineSplitter {
   #pending = "";
   readonly #onLine: (line: string) => void;
   readonly #onOverflow: () => void;
-  /** Longest accepted partial line; past it `onOverflow` fires and the partial line is dropped. */
+  /** Longest accepted line; past it `onOverflow` fires, the line is dropped, and so is the rest of the chunk. */
   maxLineLength = Number.POSITIVE_INFINITY;
 
   constructor(onLine: (line: string) => void, onOverflow: () => void = () => {}) {
@@ -24,13 +24,15 @@ export class LineSplitter {
     let newline = indexOf(chunk, "\n");
     while (newline !== -1) {
       const piece = sliceText(chunk, start, newline);
-      if (start === 0 && this.#pending.length > 0) {
-        const line = this.#pending + piece;
-        this.#pending = "";
-        this.#onLine(line);
-      } else {
-        this.#onLine(piece);
+      const line = start === 0 && this.#pending.length > 0 ? this.#pending + piece : piece;
+      this.#pending = "";
+      // A whole line is bounded as a partial one is: one that ends in the chunk that pushed it past the
+      // bound (or arrives in a single chunk) is refused too, not delivered.
+      if (line.length > this.maxLineLength) {
+        this.#onOverflow();
+        return;
       }
+      this.#onLine(line);
       start = newline + 1;
       newline = indexOf(chunk, "\n", start);
     }
