@@ -27,18 +27,19 @@ export const DEFAULT_MAX_QUEUED_EXECUTIONS_PER_KEY = perKeyShare(DEFAULT_MAX_QUE
 const UNOWNED = "";
 
 export interface AdmissionOptions {
-  maxRunning?: number;
-  maxQueued?: number;
-  /** Default: half of `maxRunning` (`perKeyShare`); at most `maxRunning`. */
-  maxRunningPerKey?: number;
-  /** Default: half of `maxQueued` (`perKeyShare`); at most `maxQueued`. */
-  maxQueuedPerKey?: number;
+  maxRunningExecutions?: number;
+  maxQueuedExecutions?: number;
+  /** Default: half of `maxRunningExecutions` (`perKeyShare`); at most `maxRunningExecutions`. */
+  maxRunningExecutionsPerKey?: number;
+  /** Default: half of `maxQueuedExecutions` (`perKeyShare`); at most `maxQueuedExecutions`. */
+  maxQueuedExecutionsPerKey?: number;
   retryAfterSeconds?: number;
 }
 
 /** Gives the slot back. Idempotent: calling it twice frees one slot. */
 export type AdmissionRelease = () => void;
 
+/** `/health`'s `admission` object (snake-cased there: `max_running`, …): its names are part of the wire. */
 export interface AdmissionStats {
   running: number;
   queued: number;
@@ -51,7 +52,7 @@ export interface AdmissionStats {
 /**
  * One per server: every execution, from the executions API or `/v1/messages`, takes a slot before
  * `engine.execute` and gives it back when its result has settled. Slots are shared fairly across API
- * keys (owners): a key holds at most `maxRunningPerKey` and queues at most `maxQueuedPerKey`; a freed
+ * keys (owners): a key holds at most `maxRunningExecutionsPerKey` and queues at most `maxQueuedExecutionsPerKey`; a freed
  * slot goes to the waiter whose key holds the fewest slots (the oldest such waiter on a tie, so one key's
  * waiters are served in order and keys take turns), skipping keys at their quota. `tryAcquire` never
  * overtakes a waiter of its own key, nor one that could run.
@@ -86,13 +87,26 @@ interface Waiter {
 }
 
 export function createAdmissionController(options: AdmissionOptions = {}): AdmissionController {
-  const maxRunning = options.maxRunning ?? DEFAULT_MAX_RUNNING_EXECUTIONS;
-  const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED_EXECUTIONS;
-  const maxRunningPerKey = Math.min(options.maxRunningPerKey ?? perKeyShare(maxRunning), maxRunning);
-  const maxQueuedPerKey = Math.min(options.maxQueuedPerKey ?? perKeyShare(maxQueued), maxQueued);
+  const maxRunningExecutions = options.maxRunningExecutions ?? DEFAULT_MAX_RUNNING_EXECUTIONS;
+  const maxQueuedExecutions = options.maxQueuedExecutions ?? DEFAULT_MAX_QUEUED_EXECUTIONS;
+  const maxRunningExecutionsPerKey = Math.min(
+    options.maxRunningExecutionsPerKey ?? perKeyShare(maxRunningExecutions),
+    maxRunningExecutions,
+  );
+  const maxQueuedExecutionsPerKey = Math.min(
+    options.maxQueuedExecutionsPerKey ?? perKeyShare(maxQueuedExecutions),
+    maxQueuedExecutions,
+  );
   const retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
-  if (!(maxRunning >= 1) || !(maxQueued >= 0) || !(maxRunningPerKey >= 1) || !(maxQueuedPerKey >= 0)) {
-    throw new Error("admission needs maxRunning ≥ 1, maxQueued ≥ 0, maxRunningPerKey ≥ 1 and maxQueuedPerKey ≥ 0");
+  if (
+    !(maxRunningExecutions >= 1) ||
+    !(maxQueuedExecutions >= 0) ||
+    !(maxRunningExecutionsPerKey >= 1) ||
+    !(maxQueuedExecutionsPerKey >= 0)
+  ) {
+    throw new Error(
+      "admission needs maxRunningExecutions ≥ 1, maxQueuedExecutions ≥ 0, maxRunningExecutionsPerKey ≥ 1 and maxQueuedExecutionsPerKey ≥ 0",
+    );
   }
   const queue: Waiter[] = [];
   /** Slots held, per owner (owners holding none are removed). */
@@ -102,7 +116,7 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
 
   const shuttingDown = () => new PtcError(ErrorCode.ShuttingDown, "the server is shutting down");
   const holding = (owner: string) => held.get(owner) ?? 0;
-  const canRun = (owner: string) => holding(owner) < maxRunningPerKey;
+  const canRun = (owner: string) => holding(owner) < maxRunningExecutionsPerKey;
   const ownerOf = (owner: string | undefined) => owner ?? currentOwner() ?? UNOWNED;
 
   function slot(owner: string): AdmissionRelease {
@@ -122,7 +136,7 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
 
   /** Hands free slots to waiters: the fewest slots held first, the oldest first among equals. */
   function dispatch(): void {
-    while (running < maxRunning) {
+    while (running < maxRunningExecutions) {
       let next = -1;
       for (let index = 0; index < queue.length; index++) {
         const owner = (queue[index] as Waiter).owner;
@@ -137,7 +151,7 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
 
   function tryAcquire(owner: string): AdmissionRelease | undefined {
     if (closed) throw shuttingDown();
-    if (running >= maxRunning || !canRun(owner)) return undefined;
+    if (running >= maxRunningExecutions || !canRun(owner)) return undefined;
     if (queue.some((waiter) => waiter.owner === owner || canRun(waiter.owner))) return undefined;
     return slot(owner);
   }
@@ -151,7 +165,7 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
       const key = ownerOf(owner);
       const now = tryAcquire(key);
       if (now) return Promise.resolve(now);
-      if (queue.length >= maxQueued) {
+      if (queue.length >= maxQueuedExecutions) {
         throw new PtcError(
           ErrorCode.Overloaded,
           `too many executions: ${running} running and ${queue.length} queued`,
@@ -160,10 +174,10 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
         );
       }
       const queuedByKey = queue.filter((waiter) => waiter.owner === key).length;
-      if (queuedByKey >= maxQueuedPerKey) {
+      if (queuedByKey >= maxQueuedExecutionsPerKey) {
         throw new PtcError(
           ErrorCode.KeyQueueQuotaExceeded,
-          `this API key already has ${queuedByKey} executions waiting for a slot (its share of the queue) and holds ${holding(key)} of ${maxRunningPerKey} slots`,
+          `this API key already has ${queuedByKey} executions waiting for a slot (its share of the queue) and holds ${holding(key)} of ${maxRunningExecutionsPerKey} slots`,
           {},
           { retryAfterSeconds },
         );
@@ -192,7 +206,14 @@ export function createAdmissionController(options: AdmissionOptions = {}): Admis
     },
 
     stats() {
-      return { running, queued: queue.length, maxRunning, maxQueued, maxRunningPerKey, maxQueuedPerKey };
+      return {
+        running,
+        queued: queue.length,
+        maxRunning: maxRunningExecutions,
+        maxQueued: maxQueuedExecutions,
+        maxRunningPerKey: maxRunningExecutionsPerKey,
+        maxQueuedPerKey: maxQueuedExecutionsPerKey,
+      };
     },
 
     close() {
@@ -223,16 +244,16 @@ export interface ServerCapacity extends Required<AdmissionOptions>, Required<Con
  * never above its server cap.
  */
 export function resolveServerCapacity(config: ServerCapacityConfig, apiKeyCount: number): ServerCapacity {
-  const maxRunning = config.maxRunningExecutions ?? DEFAULT_MAX_RUNNING_EXECUTIONS;
-  const maxQueued = config.maxQueuedExecutions ?? DEFAULT_MAX_QUEUED_EXECUTIONS;
+  const maxRunningExecutions = config.maxRunningExecutions ?? DEFAULT_MAX_RUNNING_EXECUTIONS;
+  const maxQueuedExecutions = config.maxQueuedExecutions ?? DEFAULT_MAX_QUEUED_EXECUTIONS;
   const maxContainers = config.maxContainers ?? DEFAULT_MAX_CONTAINERS;
   const share = (cap: number, configured: number | undefined) =>
     Math.min(configured ?? (apiKeyCount > 1 ? perKeyShare(cap) : cap), cap);
   return {
-    maxRunning,
-    maxQueued,
-    maxRunningPerKey: share(maxRunning, config.maxRunningExecutionsPerKey),
-    maxQueuedPerKey: share(maxQueued, config.maxQueuedExecutionsPerKey),
+    maxRunningExecutions,
+    maxQueuedExecutions,
+    maxRunningExecutionsPerKey: share(maxRunningExecutions, config.maxRunningExecutionsPerKey),
+    maxQueuedExecutionsPerKey: share(maxQueuedExecutions, config.maxQueuedExecutionsPerKey),
     maxContainers,
     maxContainersPerKey: share(maxContainers, config.maxContainersPerKey),
     retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,

@@ -303,7 +303,7 @@ test("running slots: one key's paused executions cannot hold every slot", async 
   t.after(() => model.close());
   // 4 slots (2 per key) and a queue of 8 (4 per key).
   const harness = await harnessWithMessages(model, new ResourceOwners(), {
-    server: { admission: createAdmissionController({ maxRunning: 4, maxQueued: 8 }) },
+    server: { admission: createAdmissionController({ maxRunningExecutions: 4, maxQueuedExecutions: 8 }) },
   });
   const admission = harness.serverApp.admission;
 

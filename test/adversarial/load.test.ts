@@ -22,8 +22,8 @@ import { assertNoHostLeak, assertNoSecret, isAlive } from "./harness.js";
  * burst needs only a handful of cold sandbox starts; `npm run bench:load` runs the defaults.
  *
  * Protections exercised (src/server/admission.ts): the running cap (`tryAcquire`: a slot only while
- * `running < maxRunning`) and the bounded queue (`acquire`: 429 `overloaded` + Retry-After once
- * `queue.length >= maxQueued`). Without either, /health reports more running or queued than the caps
+ * `running < maxRunningExecutions`) and the bounded queue (`acquire`: 429 `overloaded` + Retry-After once
+ * `queue.length >= maxQueuedExecutions`). Without either, /health reports more running or queued than the caps
  * and the "caps hold" assertions fail.
  */
 const CAPS = { maxRunningExecutions: 2, maxQueuedExecutions: 3 };

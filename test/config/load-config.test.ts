@@ -76,26 +76,26 @@ describe("ptc.config.json", () => {
       {},
     );
     assert.deepEqual(resolveServerCapacity(config.server ?? {}, 2), {
-      maxRunning: 6,
-      maxQueued: 64,
-      maxRunningPerKey: 3,
-      maxQueuedPerKey: 3,
+      maxRunningExecutions: 6,
+      maxQueuedExecutions: 64,
+      maxRunningExecutionsPerKey: 3,
+      maxQueuedExecutionsPerKey: 3,
       maxContainers: 10,
       maxContainersPerKey: 10,
       retryAfterSeconds: 2,
     });
     assert.deepEqual(resolveServerCapacity({}, 3), {
-      maxRunning: 16,
-      maxQueued: 64,
-      maxRunningPerKey: 8,
-      maxQueuedPerKey: 32,
+      maxRunningExecutions: 16,
+      maxQueuedExecutions: 64,
+      maxRunningExecutionsPerKey: 8,
+      maxQueuedExecutionsPerKey: 32,
       maxContainers: 32,
       maxContainersPerKey: 16,
       retryAfterSeconds: 2,
     });
     const alone = resolveServerCapacity({ maxRunningExecutions: 2, maxQueuedExecutions: 3 }, 1);
-    assert.equal(alone.maxRunningPerKey, 2);
-    assert.equal(alone.maxQueuedPerKey, 3);
+    assert.equal(alone.maxRunningExecutionsPerKey, 2);
+    assert.equal(alone.maxQueuedExecutionsPerKey, 3);
     assert.equal(alone.maxContainersPerKey, 32);
     assert.throws(
       () => parseConfig({ server: { maxContainersPerKey: 0 } }, "ptc.config.json", {}),

@@ -26,7 +26,11 @@ describe("admission refusals on /v1/messages", () => {
   });
 
   test("what the admission controller throws maps as above; after close, 529 without Retry-After", () => {
-    const admission = createAdmissionController({ maxRunning: 1, maxQueued: 0, retryAfterSeconds: 5 });
+    const admission = createAdmissionController({
+      maxRunningExecutions: 1,
+      maxQueuedExecutions: 0,
+      retryAfterSeconds: 5,
+    });
     admission.tryAcquire("A");
     let thrown: unknown;
     try {

@@ -279,7 +279,11 @@ describe("Anthropic endpoint: failures in the middle of a request", () => {
 
 describe("Anthropic endpoint: the server's admission controller", () => {
   test("each script holds a slot until it ends; with none free and no room to queue, 529 overloaded_error with Retry-After", async () => {
-    const admission = createAdmissionController({ maxRunning: 1, maxQueued: 0, retryAfterSeconds: 3 });
+    const admission = createAdmissionController({
+      maxRunningExecutions: 1,
+      maxQueuedExecutions: 0,
+      retryAfterSeconds: 3,
+    });
     const capped = await startEndpoint(engine, model, "anthropic", { serverTools: [slow], admission });
     try {
       const client = capped.client();

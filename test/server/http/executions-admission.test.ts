@@ -11,13 +11,13 @@ const engine = testEngine();
 after(() => engine.close());
 
 describe("admission controller", () => {
-  test("grants up to maxRunning at once, queues FIFO, refuses past the queue with a 429", async () => {
+  test("grants up to maxRunningExecutions at once, queues FIFO, refuses past the queue with a 429", async () => {
     // One key with the whole server to itself (per-key shares equal to the caps): plain FIFO.
     const admission = createAdmissionController({
-      maxRunning: 2,
-      maxQueued: 2,
-      maxRunningPerKey: 2,
-      maxQueuedPerKey: 2,
+      maxRunningExecutions: 2,
+      maxQueuedExecutions: 2,
+      maxRunningExecutionsPerKey: 2,
+      maxQueuedExecutionsPerKey: 2,
       retryAfterSeconds: 7,
     });
     const caps = { maxRunning: 2, maxQueued: 2, maxRunningPerKey: 2, maxQueuedPerKey: 2 };
@@ -55,7 +55,11 @@ describe("admission controller", () => {
   });
 
   test("per-key shares: a key at its running quota waits without holding up other keys; its share of the queue is a 429 of its own", async () => {
-    const admission = createAdmissionController({ maxRunning: 4, maxQueued: 4, retryAfterSeconds: 3 });
+    const admission = createAdmissionController({
+      maxRunningExecutions: 4,
+      maxQueuedExecutions: 4,
+      retryAfterSeconds: 3,
+    });
     assert.deepEqual(admission.stats(), {
       running: 0,
       queued: 0,
@@ -113,7 +117,11 @@ describe("admission controller", () => {
   });
 
   test("a freed slot goes to the key holding the fewest (the oldest waiter among equals): keys take turns", async () => {
-    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 12, maxRunningPerKey: 2 });
+    const admission = createAdmissionController({
+      maxRunningExecutions: 2,
+      maxQueuedExecutions: 12,
+      maxRunningExecutionsPerKey: 2,
+    });
     const held = new Map<string, () => void>();
     held.set("A-first", await admission.acquire(undefined, "A"));
     held.set("A-second", await admission.acquire(undefined, "A"));
@@ -143,7 +151,7 @@ describe("admission controller", () => {
   });
 
   test("the owner defaults to the request's (runAsOwner, set by authentication), else one shared unowned key", async () => {
-    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 2 });
+    const admission = createAdmissionController({ maxRunningExecutions: 2, maxQueuedExecutions: 2 });
     const asA = runAsOwner("A", () => admission.tryAcquire());
     assert.ok(asA);
     assert.equal(
@@ -162,7 +170,7 @@ describe("admission controller", () => {
   });
 
   test("aborting a queued waiter removes it; close refuses waiters and new acquisitions with shutting_down", async () => {
-    const admission = createAdmissionController({ maxRunning: 1, maxQueued: 4 });
+    const admission = createAdmissionController({ maxRunningExecutions: 1, maxQueuedExecutions: 4 });
     const held = await admission.acquire();
     const abort = new AbortController();
     const leaving = admission.acquire(abort.signal);
@@ -187,7 +195,7 @@ describe("ptc serve: admission and retention", () => {
       engine,
       owners: new ResourceOwners(),
       apiKeys: [KEY_A],
-      admission: createAdmissionController({ maxRunning: 1, maxQueued: 1 }),
+      admission: createAdmissionController({ maxRunningExecutions: 1, maxQueuedExecutions: 1 }),
     });
     try {
       const running = await execute(small, { code: "await lookup()", tools: [clientTool("lookup")] });
@@ -234,7 +242,7 @@ describe("ptc serve: admission and retention", () => {
   });
 
   test("one admission controller for the server: slots held elsewhere (e.g. /v1/messages) queue this API", async () => {
-    const admission = createAdmissionController({ maxRunning: 1, maxQueued: 1 });
+    const admission = createAdmissionController({ maxRunningExecutions: 1, maxQueuedExecutions: 1 });
     const shared = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], admission });
     try {
       assert.equal(shared.admission, admission);
@@ -268,7 +276,7 @@ describe("ptc serve: admission and retention", () => {
   });
 
   test("cancelling a queued execution takes it out of the queue and leaks no slot", async () => {
-    const admission = createAdmissionController({ maxRunning: 1, maxQueued: 1 });
+    const admission = createAdmissionController({ maxRunningExecutions: 1, maxQueuedExecutions: 1 });
     const app = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], admission });
     try {
       const running = await execute(app, { code: "await lookup()", tools: [clientTool("lookup")] });
@@ -291,7 +299,11 @@ describe("ptc serve: admission and retention", () => {
   });
 
   test("executions waiting for a busy container hold no slot: one paused container cannot block the server", async () => {
-    const admission = createAdmissionController({ maxRunning: 2, maxQueued: 4, maxRunningPerKey: 2 });
+    const admission = createAdmissionController({
+      maxRunningExecutions: 2,
+      maxQueuedExecutions: 4,
+      maxRunningExecutionsPerKey: 2,
+    });
     const app = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], admission });
     try {
       const paused = await execute(app, {

@@ -103,7 +103,7 @@ describe("ptc serve: container cap", () => {
     // One key with the whole cap to itself.
     owners: new ResourceOwners({ maxContainers: 2, maxContainersPerKey: 2 }),
     apiKeys: [KEY_A],
-    admission: createAdmissionController({ maxRunning: 1, maxQueued: 4 }),
+    admission: createAdmissionController({ maxRunningExecutions: 1, maxQueuedExecutions: 4 }),
   });
   after(async () => {
     await capped.shutdown(0);
@@ -145,7 +145,7 @@ describe("ptc serve: per-key container quota", () => {
     engine: quotaEngine,
     owners,
     apiKeys: [KEY_A, KEY_B],
-    admission: createAdmissionController({ maxRunning: 4, maxQueued: 4 }),
+    admission: createAdmissionController({ maxRunningExecutions: 4, maxQueuedExecutions: 4 }),
   });
   const messages = new CodeExecutionContainers(quotaEngine, owners);
   after(async () => {
