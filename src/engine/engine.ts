@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { IsolationReport, ResultMode } from "../protocol/execution.js";
 import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
@@ -9,6 +8,7 @@ import { type ContainerInfo, ContainerManager, type ContainerTurn } from "./cont
 import { Execution, type ExecutionHandle } from "./execution.js";
 import { currentExecutionDepth, DEFAULT_MAX_EXECUTION_DEPTH } from "./execution-depth.js";
 import type { JournalStore } from "./journal.js";
+import { newExecutionId } from "./random-id.js";
 import { loadTokenizer } from "./token-counter.js";
 
 export interface EngineOptions {
@@ -66,10 +66,6 @@ export interface Engine {
    * not keep the process alive once nothing runs: idle sandboxes and timers are unref'd (and die with it).
    */
   close(): Promise<void>;
-}
-
-export function newExecutionId(): string {
-  return `exec_${randomBytes(12).toString("base64url")}`;
 }
 
 export function createEngine(options: EngineOptions = {}): Engine {

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
 import type { ExecutionEvent, ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/execution.js";
 import { isJsonObject, type JsonValue } from "../protocol/json-schema.js";
@@ -8,6 +7,7 @@ import { encodeToolError, MAX_TOOL_NAME_CHARS } from "../sandbox/pyodide/bridge.
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import type { Journal } from "./journal.js";
+import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
 import { handlerFailure } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
@@ -62,16 +62,6 @@ interface LiveCall {
   /** A handler call that has started (not waiting for a concurrency slot). */
   started: boolean;
   record: ToolCallRecord;
-}
-
-/**
- * Call ids: a random prefix per execution plus a counter. Unique across executions, and cheap on
- * the per-call hot path (drawing fresh random bytes per call cost ~15 µs here).
- */
-export function callIdFactory(): () => string {
-  const prefix = `call_${randomBytes(9).toString("base64url")}`;
-  let counter = 0;
-  return () => `${prefix}${(counter++).toString(36).padStart(4, "0")}`;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { ContainerTurn } from "../../engine/container-manager.js";
 import type { ContainerRecord } from "../../engine/container-registry.js";
-import { type Engine, type ExecuteRequest, newExecutionId } from "../../engine/engine.js";
+import type { Engine, ExecuteRequest } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
+import { newExecutionId } from "../../engine/random-id.js";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { AdmissionController, AdmissionRelease } from "../admission.js";
