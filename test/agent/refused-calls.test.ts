@@ -3,28 +3,19 @@
  * reaches a handler; the model gets an error tool_result saying why, and the loop goes on.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { type AgentEvent, runAgent } from "../../src/agent/index.js";
 import type { ToolDefinition } from "../../src/protocol/tool.js";
-import { createAnthropicUpstream } from "../../src/upstream/anthropic-upstream.js";
-import { createOpenAIUpstream } from "../../src/upstream/openai-upstream.js";
-import type { UpstreamModel } from "../../src/upstream/upstream-model.js";
 import { testEngine } from "../helpers/engine.js";
 import {
+  conversationOf,
   type RecordedRequest,
-  type ScriptedModelServer,
-  startScriptedModelServer,
+  startScriptedModelServerForFile,
+  upstreamAdapters,
 } from "../helpers/scripted-model-server.js";
 
 const engine = testEngine({ pool: { size: 1 } });
-let server: ScriptedModelServer;
-before(async () => {
-  server = await startScriptedModelServer();
-});
-after(async () => {
-  await server.close();
-  await engine.close();
-});
+const server = await startScriptedModelServerForFile(engine);
 
 /** A code-only tool whose handler records every call: a refused direct call must never run it. */
 const handlerCalls: unknown[] = [];
@@ -39,39 +30,7 @@ const getWeather: ToolDefinition = {
   },
 };
 
-const ADAPTERS: Array<{ name: "anthropic" | "openai"; upstream: () => UpstreamModel }> = [
-  { name: "anthropic", upstream: () => createAnthropicUpstream({ apiKey: "test-key", baseURL: server.url }) },
-  { name: "openai", upstream: () => createOpenAIUpstream({ apiKey: "test-key", baseURL: server.openaiBaseURL }) },
-];
-
-/** The calls and the tool results a recorded request carried, in either wire format. */
-function conversationOf(request: RecordedRequest): {
-  calls: Array<{ id: string; name: string }>;
-  results: Array<{ id: string; content: string; isError: boolean | undefined }>;
-} {
-  const calls: Array<{ id: string; name: string }> = [];
-  const results: Array<{ id: string; content: string; isError: boolean | undefined }> = [];
-  for (const message of request.body.messages as Array<Record<string, unknown>>) {
-    if (request.format === "openai") {
-      if (message.role === "tool") {
-        results.push({ id: String(message.tool_call_id), content: String(message.content), isError: undefined });
-      }
-      for (const call of (message.tool_calls ?? []) as Array<{ id: string; function: { name: string } }>) {
-        calls.push({ id: call.id, name: call.function.name });
-      }
-      continue;
-    }
-    if (!Array.isArray(message.content)) continue;
-    for (const block of message.content as Array<Record<string, unknown>>) {
-      if (block.type === "tool_use") calls.push({ id: String(block.id), name: String(block.name) });
-      if (block.type === "tool_result") {
-        const content = typeof block.content === "string" ? block.content : JSON.stringify(block.content);
-        results.push({ id: String(block.tool_use_id), content, isError: block.is_error as boolean | undefined });
-      }
-    }
-  }
-  return { calls, results };
-}
+const ADAPTERS = upstreamAdapters(server);
 
 const CASES = [
   {

@@ -1,30 +1,23 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { type AgentEvent, DEFAULT_MAX_TURNS, runAgent } from "../../src/agent/index.js";
 import type { ToolDefinition } from "../../src/protocol/tool.js";
 import { createSampleTools } from "../../src/sample/index.js";
 import { HandlerToolSource } from "../../src/sources/handler-source.js";
 import { createAnthropicUpstream } from "../../src/upstream/anthropic-upstream.js";
-import { createOpenAIUpstream } from "../../src/upstream/openai-upstream.js";
-import type { UpstreamModel } from "../../src/upstream/upstream-model.js";
 import { testEngine } from "../helpers/engine.js";
 import { expectedExampleOutputs } from "../helpers/example-expectations.js";
 import {
+  conversationOf,
   type RecordedRequest,
-  type ScriptedModelServer,
-  startScriptedModelServer,
+  type SeenResult,
+  startScriptedModelServerForFile,
+  upstreamAdapters,
 } from "../helpers/scripted-model-server.js";
 
 const engine = testEngine({ pool: { size: 1 } });
-let server: ScriptedModelServer;
-before(async () => {
-  server = await startScriptedModelServer();
-});
-after(async () => {
-  await server.close();
-  await engine.close();
-});
+const server = await startScriptedModelServerForFile(engine);
 
 const sampleTools = createSampleTools();
 const TOP_REGION = expectedExampleOutputs()["examples/sales/top-region.py"];
@@ -48,41 +41,11 @@ const failingTool: ToolDefinition = {
   },
 };
 
-interface Adapter {
-  name: "anthropic" | "openai";
-  upstream: () => UpstreamModel;
-}
-const ADAPTERS: Adapter[] = [
-  { name: "anthropic", upstream: () => createAnthropicUpstream({ apiKey: "test-key", baseURL: server.url }) },
-  { name: "openai", upstream: () => createOpenAIUpstream({ apiKey: "test-key", baseURL: server.openaiBaseURL }) },
-];
-
-interface SeenResult {
-  id: string;
-  content: string;
-  isError: boolean | undefined;
-}
+const ADAPTERS = upstreamAdapters(server);
 
 /** The tool results the scripted server received in a request, in either wire format. */
 function toolResultsIn(request: RecordedRequest): SeenResult[] {
-  const messages = request.body.messages as Array<Record<string, unknown>>;
-  const results: SeenResult[] = [];
-  if (request.format === "openai") {
-    for (const message of messages) {
-      if (message.role !== "tool") continue;
-      results.push({ id: String(message.tool_call_id), content: String(message.content), isError: undefined });
-    }
-    return results;
-  }
-  for (const message of messages) {
-    if (message.role !== "user" || !Array.isArray(message.content)) continue;
-    for (const block of message.content as Array<Record<string, unknown>>) {
-      if (block.type !== "tool_result") continue;
-      const content = typeof block.content === "string" ? block.content : JSON.stringify(block.content);
-      results.push({ id: String(block.tool_use_id), content, isError: block.is_error as boolean | undefined });
-    }
-  }
-  return results;
+  return conversationOf(request).results;
 }
 
 /** Tool names the request offered the model. */

@@ -1,3 +1,5 @@
+import assert from "node:assert/strict";
+import { after } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import type { Engine } from "../../src/engine/engine.js";
 import type { ToolDefinition } from "../../src/protocol/tool.js";
@@ -5,7 +7,7 @@ import { createMessagesHandler, type MessagesHandlerOptions } from "../../src/se
 import { createServerApp } from "../../src/server/http/create-server-app.js";
 import { ResourceOwners } from "../../src/server/resource-owners.js";
 import { createAnthropicUpstream, createOpenAIUpstream } from "../../src/upstream/index.js";
-import type { ScriptedModelServer } from "./scripted-model-server.js";
+import { type ScriptedModelServer, startScriptedModelServer } from "./scripted-model-server.js";
 import { serveOnLoopback } from "./server.js";
 
 export const KEY_A = "sk-ptc-test-key-a";
@@ -50,6 +52,68 @@ export async function startEndpoint(
       await listening.close();
     },
   };
+}
+
+export interface EndpointSpec {
+  format: UpstreamFormat;
+  options?: Parameters<typeof startEndpoint>[3];
+}
+
+/**
+ * For a whole test file (top-level `await`): a scripted model server and one endpoint per named spec on
+ * it, all on `engine`. After the file's tests the endpoints close, then the model server, then `engine`.
+ */
+export async function startEndpointsForFile(
+  engine: Engine,
+  specs: Record<string, EndpointSpec>,
+): Promise<{ model: ScriptedModelServer; endpoint(name: string): Endpoint }> {
+  const model = await startScriptedModelServer();
+  const endpoints = new Map<string, Endpoint>();
+  after(async () => {
+    for (const endpoint of endpoints.values()) await endpoint.close();
+    await model.close();
+    await engine.close();
+  });
+  for (const [name, spec] of Object.entries(specs)) {
+    endpoints.set(name, await startEndpoint(engine, model, spec.format, spec.options));
+  }
+  return {
+    model,
+    endpoint(name) {
+      const found = endpoints.get(name);
+      assert.ok(found, name);
+      return found;
+    },
+  };
+}
+
+/** The tools of the weather conversations: code execution, `get_weather` callable only from code, `send_email` direct. */
+export const WEATHER_TOOLS: Anthropic.ToolUnion[] = [
+  { type: "code_execution_20260120", name: "code_execution" },
+  {
+    name: "get_weather",
+    description: "Current weather of a city.",
+    input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+    allowed_callers: ["code_execution_20260120"],
+  },
+  {
+    name: "send_email",
+    description: "Send an email (the model calls this itself).",
+    input_schema: { type: "object", properties: { to: { type: "string" } }, required: ["to"] },
+  },
+];
+
+/** One `messages.create`, or with `stream` the same request streamed: the final message and every event. */
+export async function createMessage(
+  client: Anthropic,
+  params: Anthropic.MessageCreateParamsNonStreaming,
+  stream: boolean,
+): Promise<{ message: Anthropic.Message; events: Anthropic.MessageStreamEvent[] }> {
+  if (!stream) return { message: await client.messages.create(params), events: [] };
+  const events: Anthropic.MessageStreamEvent[] = [];
+  const messageStream = client.messages.stream(params);
+  for await (const event of messageStream) events.push(event);
+  return { message: await messageStream.finalMessage(), events };
 }
 
 /** POSTs a raw body (for bodies the SDK's types would not let through). */

@@ -6,7 +6,11 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { after } from "node:test";
 import { loadTokenizer } from "../../src/engine/token-counter.js";
+import { createAnthropicUpstream } from "../../src/upstream/anthropic-upstream.js";
+import { createOpenAIUpstream } from "../../src/upstream/openai-upstream.js";
+import type { UpstreamModel } from "../../src/upstream/upstream-model.js";
 import { type Reply, randomId, sendAnthropic, sendJson, sendOpenAI } from "./scripted-model-wire.js";
 
 export interface ScriptedToolCall {
@@ -246,4 +250,69 @@ export async function startScriptedModelServer(script: Script = []): Promise<Scr
       return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
     },
   };
+}
+
+/**
+ * A scripted model server for a whole test file (top-level `await`): closed after the file's tests, and
+ * then `alsoClose` (the engine the file's agents run on).
+ */
+export async function startScriptedModelServerForFile(alsoClose?: {
+  close(): Promise<void>;
+}): Promise<ScriptedModelServer> {
+  const server = await startScriptedModelServer();
+  after(async () => {
+    await server.close();
+    await alsoClose?.close();
+  });
+  return server;
+}
+
+export interface UpstreamAdapter {
+  name: "anthropic" | "openai";
+  upstream: () => UpstreamModel;
+}
+
+/** Both upstream adapters, each making a client of `server` in its own wire format. */
+export function upstreamAdapters(server: ScriptedModelServer): UpstreamAdapter[] {
+  return [
+    { name: "anthropic", upstream: () => createAnthropicUpstream({ apiKey: "test-key", baseURL: server.url }) },
+    { name: "openai", upstream: () => createOpenAIUpstream({ apiKey: "test-key", baseURL: server.openaiBaseURL }) },
+  ];
+}
+
+export interface SeenCall {
+  id: string;
+  name: string;
+}
+export interface SeenResult {
+  id: string;
+  content: string;
+  /** Anthropic's `is_error`; the OpenAI format has none (undefined). */
+  isError: boolean | undefined;
+}
+
+/** The tool calls of the assistant turns and the tool results a recorded request carried, in either wire format. */
+export function conversationOf(request: RecordedRequest): { calls: SeenCall[]; results: SeenResult[] } {
+  const calls: SeenCall[] = [];
+  const results: SeenResult[] = [];
+  for (const message of request.body.messages as Array<Record<string, unknown>>) {
+    if (request.format === "openai") {
+      if (message.role === "tool") {
+        results.push({ id: String(message.tool_call_id), content: String(message.content), isError: undefined });
+      }
+      for (const call of (message.tool_calls ?? []) as Array<{ id: string; function: { name: string } }>) {
+        calls.push({ id: call.id, name: call.function.name });
+      }
+      continue;
+    }
+    if (!Array.isArray(message.content)) continue;
+    for (const block of message.content as Array<Record<string, unknown>>) {
+      if (block.type === "tool_use") calls.push({ id: String(block.id), name: String(block.name) });
+      if (block.type === "tool_result") {
+        const content = typeof block.content === "string" ? block.content : JSON.stringify(block.content);
+        results.push({ id: String(block.tool_use_id), content, isError: block.is_error as boolean | undefined });
+      }
+    }
+  }
+  return { calls, results };
 }

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type Anthropic from "@anthropic-ai/sdk";
 import { defineTool } from "../../../src/protocol/tool.js";
-import { type Endpoint, startEndpoint, type UpstreamFormat } from "../../helpers/anthropic-endpoint.js";
+import {
+  createMessage as create,
+  startEndpointsForFile,
+  WEATHER_TOOLS as tools,
+} from "../../helpers/anthropic-endpoint.js";
 import { testEngine } from "../../helpers/engine.js";
-import { type ScriptedModelServer, startScriptedModelServer } from "../../helpers/scripted-model-server.js";
 
 const MODEL = "claude-sonnet-5";
 const GATHER_CODE = `import asyncio
@@ -13,21 +16,6 @@ print(f"Paris: {paris}")
 print(f"Oslo: {oslo}")
 `;
 const WEATHER: Record<string, string> = { Paris: "sunny, 21C", Oslo: "snow, -3C" };
-
-const tools: Anthropic.ToolUnion[] = [
-  { type: "code_execution_20260120", name: "code_execution" },
-  {
-    name: "get_weather",
-    description: "Current weather of a city.",
-    input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-    allowed_callers: ["code_execution_20260120"],
-  },
-  {
-    name: "send_email",
-    description: "Send an email (the model calls this itself).",
-    input_schema: { type: "object", properties: { to: { type: "string" } }, required: ["to"] },
-  },
-];
 
 /** A server-side tool: runs inside ptc, from code, without pausing the script. */
 const exchangeRate = defineTool<{ currency: string }, { rate: number }>({
@@ -39,40 +27,12 @@ const exchangeRate = defineTool<{ currency: string }, { rate: number }>({
 });
 
 const engine = testEngine({ tools: [exchangeRate] });
-let model: ScriptedModelServer;
-const endpoints = new Map<UpstreamFormat, Endpoint>();
-
-before(async () => {
-  model = await startScriptedModelServer();
-  for (const format of ["anthropic", "openai"] as const) {
-    endpoints.set(format, await startEndpoint(engine, model, format, { serverTools: [exchangeRate] }));
-  }
+const { model, endpoint } = await startEndpointsForFile(engine, {
+  anthropic: { format: "anthropic", options: { serverTools: [exchangeRate] } },
+  openai: { format: "openai", options: { serverTools: [exchangeRate] } },
 });
-after(async () => {
-  for (const endpoint of endpoints.values()) await endpoint.close();
-  await model.close();
-  await engine.close();
-});
-
-function endpoint(format: UpstreamFormat): Endpoint {
-  const found = endpoints.get(format);
-  assert.ok(found);
-  return found;
-}
 
 const ask: Anthropic.MessageParam = { role: "user", content: "What's the weather in Paris and Oslo?" };
-
-async function create(
-  client: Anthropic,
-  params: Anthropic.MessageCreateParamsNonStreaming,
-  stream: boolean,
-): Promise<{ message: Anthropic.Message; events: Anthropic.MessageStreamEvent[] }> {
-  if (!stream) return { message: await client.messages.create(params), events: [] };
-  const events: Anthropic.MessageStreamEvent[] = [];
-  const messageStream = client.messages.stream(params);
-  for await (const event of messageStream) events.push(event);
-  return { message: await messageStream.finalMessage(), events };
-}
 
 function toolUses(message: Anthropic.Message): Anthropic.ToolUseBlock[] {
   return message.content.filter((block): block is Anthropic.ToolUseBlock => block.type === "tool_use");

@@ -66,6 +66,21 @@ function answers(message: Anthropic.Message): Anthropic.ToolResultBlockParam[] {
     }));
 }
 
+/** The conversation so far: the question, the paused reply, and the client's answers to its calls. */
+function answered(paused: Anthropic.Message): Anthropic.MessageParam[] {
+  return [ask, { role: "assistant", content: paused.content }, { role: "user", content: answers(paused) }];
+}
+
+/** Asks the question; the reply pauses in a container; the resume answers its calls there. */
+async function pauseThenResume(
+  client: Anthropic,
+): Promise<{ container: string; resume: Anthropic.MessageCreateParamsNonStreaming }> {
+  const paused = await client.messages.create(params([ask]));
+  const container = paused.container?.id;
+  assert.ok(container);
+  return { container, resume: params(answered(paused), container) };
+}
+
 function stdoutOf(block: Anthropic.ContentBlock | undefined): string | undefined {
   if (block?.type !== "code_execution_tool_result") return undefined;
   return block.content.type === "code_execution_result" ? block.content.stdout : undefined;
@@ -110,11 +125,7 @@ describe("Anthropic endpoint: several code_execution calls in one upstream turn"
       const container = first.container?.id;
       assert.ok(container);
 
-      const history: Anthropic.MessageParam[] = [
-        ask,
-        { role: "assistant", content: first.content },
-        { role: "user", content: answers(first) },
-      ];
+      const history = answered(first);
       const second = await send(params(history, container));
       // The first script ends, the second starts in the same container and pauses on its own call.
       assert.equal(second.stop_reason, "tool_use");
@@ -175,11 +186,7 @@ describe("Anthropic endpoint: failures in the middle of a request", () => {
     const first = await client.messages.create(params([ask]));
     const container = first.container?.id;
     assert.ok(container);
-    const history: Anthropic.MessageParam[] = [
-      ask,
-      { role: "assistant", content: first.content },
-      { role: "user", content: answers(first) },
-    ];
+    const history = answered(first);
 
     // Resume A (it then blocks in `slow`) and go away mid-stream.
     const callsBefore = slowCalls;
@@ -214,13 +221,7 @@ describe("Anthropic endpoint: failures in the middle of a request", () => {
       { text: "It is v-x." },
     ]);
     const client = endpoint.client();
-    const paused = await client.messages.create(params([ask]));
-    const container = paused.container?.id;
-    assert.ok(container);
-    const resume = params(
-      [ask, { role: "assistant", content: paused.content }, { role: "user", content: answers(paused) }],
-      container,
-    );
+    const { container, resume } = await pauseThenResume(client);
     await assert.rejects(client.messages.create(resume), (error: unknown) => {
       assert.ok(error instanceof Anthropic.APIError);
       assert.equal(error.status, 529);
@@ -245,13 +246,7 @@ describe("Anthropic endpoint: failures in the middle of a request", () => {
       { text: "Done." },
     ]);
     const client = endpoint.client();
-    const paused = await client.messages.create(params([ask]));
-    const container = paused.container?.id;
-    assert.ok(container);
-    const resume = params(
-      [ask, { role: "assistant", content: paused.content }, { role: "user", content: answers(paused) }],
-      container,
-    );
+    const { container, resume } = await pauseThenResume(client);
     const second = await client.messages.create(resume);
     assert.equal(second.stop_reason, "tool_use");
     const startedAt = Date.now();
@@ -308,12 +303,7 @@ describe("Anthropic endpoint: the server's admission controller", () => {
       }
 
       model.setScript([{ text: "x is v-x." }]);
-      const history: Anthropic.MessageParam[] = [
-        ask,
-        { role: "assistant", content: paused.content },
-        { role: "user", content: answers(paused) },
-      ];
-      const final = await client.messages.create(params(history, paused.container?.id));
+      const final = await client.messages.create(params(answered(paused), paused.container?.id));
       assert.equal(stdoutOf(final.content[0]), "v-x\n");
       await until(() => admission.stats().running === 0, "the finished script to give its slot back");
     } finally {

@@ -4,34 +4,20 @@
  * does not define. They never reach the client; the upstream gets an error tool_result saying why.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type Anthropic from "@anthropic-ai/sdk";
 import { defineTool } from "../../../src/protocol/tool.js";
 import { RefusedCallStore } from "../../../src/server/anthropic/refused-calls.js";
-import { type Endpoint, startEndpoint, type UpstreamFormat } from "../../helpers/anthropic-endpoint.js";
-import { testEngine } from "../../helpers/engine.js";
 import {
-  type RecordedRequest,
-  type ScriptedModelServer,
-  startScriptedModelServer,
-} from "../../helpers/scripted-model-server.js";
+  createMessage as create,
+  startEndpointsForFile,
+  WEATHER_TOOLS as tools,
+  type UpstreamFormat,
+} from "../../helpers/anthropic-endpoint.js";
+import { testEngine } from "../../helpers/engine.js";
+import { conversationOf, type RecordedRequest } from "../../helpers/scripted-model-server.js";
 
 const MODEL = "claude-sonnet-5";
-const tools: Anthropic.ToolUnion[] = [
-  { type: "code_execution_20260120", name: "code_execution" },
-  {
-    name: "get_weather",
-    description: "Current weather of a city.",
-    input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-    allowed_callers: ["code_execution_20260120"],
-  },
-  {
-    name: "send_email",
-    description: "Send an email (the model calls this itself).",
-    input_schema: { type: "object", properties: { to: { type: "string" } }, required: ["to"] },
-  },
-];
-
 const exchangeCalls: unknown[] = [];
 const exchangeRate = defineTool<{ currency: string }, { rate: number }>({
   name: "exchange_rate",
@@ -45,41 +31,16 @@ const exchangeRate = defineTool<{ currency: string }, { rate: number }>({
 
 const MAX_TURNS = 3;
 const engine = testEngine({ tools: [exchangeRate] });
-let model: ScriptedModelServer;
-const endpoints = new Map<string, Endpoint>();
-
-before(async () => {
-  model = await startScriptedModelServer();
-  for (const format of ["anthropic", "openai"] as const) {
-    endpoints.set(format, await startEndpoint(engine, model, format, { serverTools: [exchangeRate] }));
-    endpoints.set(
-      `${format}-bounded`,
-      await startEndpoint(engine, model, format, { serverTools: [exchangeRate], maxUpstreamTurns: MAX_TURNS }),
-    );
-  }
-});
-after(async () => {
-  for (const endpoint of endpoints.values()) await endpoint.close();
-  await model.close();
-  await engine.close();
+const bounded = { serverTools: [exchangeRate], maxUpstreamTurns: MAX_TURNS };
+const { model, endpoint } = await startEndpointsForFile(engine, {
+  anthropic: { format: "anthropic", options: { serverTools: [exchangeRate] } },
+  "anthropic-bounded": { format: "anthropic", options: bounded },
+  openai: { format: "openai", options: { serverTools: [exchangeRate] } },
+  "openai-bounded": { format: "openai", options: bounded },
 });
 
 function client(name: string): Anthropic {
-  const found = endpoints.get(name);
-  assert.ok(found, name);
-  return found.client();
-}
-
-async function create(
-  anthropic: Anthropic,
-  params: Anthropic.MessageCreateParamsNonStreaming,
-  stream: boolean,
-): Promise<{ message: Anthropic.Message; events: Anthropic.MessageStreamEvent[] }> {
-  if (!stream) return { message: await anthropic.messages.create(params), events: [] };
-  const events: Anthropic.MessageStreamEvent[] = [];
-  const messageStream = anthropic.messages.stream(params);
-  for await (const event of messageStream) events.push(event);
-  return { message: await messageStream.finalMessage(), events };
+  return endpoint(name).client();
 }
 
 type PtcUsage = { upstream_turns: number; code_executions: number; refused_tool_calls: number };
@@ -92,42 +53,6 @@ function usageOf(
   const delta = events.find((event) => event.type === "message_delta");
   if (delta?.type === "message_delta") return delta.usage as Anthropic.MessageDeltaUsage & { ptc?: PtcUsage };
   return message.usage as Anthropic.Usage & { ptc?: PtcUsage };
-}
-
-interface SeenCall {
-  id: string;
-  name: string;
-}
-interface SeenResult {
-  id: string;
-  content: string;
-  isError: boolean | undefined;
-}
-
-/** The tool calls of the assistant turns and the tool results a recorded upstream request carried. */
-function conversationOf(request: RecordedRequest): { calls: SeenCall[]; results: SeenResult[] } {
-  const calls: SeenCall[] = [];
-  const results: SeenResult[] = [];
-  for (const message of request.body.messages as Array<Record<string, unknown>>) {
-    if (request.format === "openai") {
-      if (message.role === "tool") {
-        results.push({ id: String(message.tool_call_id), content: String(message.content), isError: undefined });
-      }
-      for (const call of (message.tool_calls ?? []) as Array<{ id: string; function: { name: string } }>) {
-        calls.push({ id: call.id, name: call.function.name });
-      }
-      continue;
-    }
-    if (!Array.isArray(message.content)) continue;
-    for (const block of message.content as Array<Record<string, unknown>>) {
-      if (block.type === "tool_use") calls.push({ id: String(block.id), name: String(block.name) });
-      if (block.type === "tool_result") {
-        const content = typeof block.content === "string" ? block.content : JSON.stringify(block.content);
-        results.push({ id: String(block.tool_use_id), content, isError: block.is_error as boolean | undefined });
-      }
-    }
-  }
-  return { calls, results };
 }
 
 /** Asserts the upstream request answered a refused call of `name` with an error result matching `reason`. */
@@ -168,6 +93,22 @@ const REFUSED = [
 ] as const;
 
 const ask = (content: string): Anthropic.MessageParam => ({ role: "user", content });
+
+/** The first turn of a two-turn test: the refused call of `refused` is not in it, and it pauses on tool calls. */
+async function firstTurn(format: UpstreamFormat, stream: boolean, prompt: string, refused: string) {
+  const anthropic = client(format);
+  const params: Anthropic.MessageCreateParamsNonStreaming = {
+    model: MODEL,
+    max_tokens: 512,
+    tools,
+    messages: [ask(prompt)],
+  };
+  const first = await create(anthropic, params, stream);
+  assertNoToolUse(first.message, first.events, refused);
+  assert.equal(first.message.stop_reason, "tool_use");
+  const calls = first.message.content.filter((block) => block.type === "tool_use");
+  return { anthropic, params, first, calls };
+}
 
 for (const format of ["anthropic", "openai"] as const satisfies readonly UpstreamFormat[]) {
   for (const stream of [false, true]) {
@@ -214,17 +155,12 @@ for (const format of ["anthropic", "openai"] as const satisfies readonly Upstrea
           { text: "Sent." },
         ]);
         const start = model.requests.length;
-        const anthropic = client(format);
-        const params: Anthropic.MessageCreateParamsNonStreaming = {
-          model: MODEL,
-          max_tokens: 512,
-          tools,
-          messages: [ask("Email a@example.com the weather in Oslo")],
-        };
-        const first = await create(anthropic, params, stream);
-        assertNoToolUse(first.message, first.events, "get_weather");
-        assert.equal(first.message.stop_reason, "tool_use");
-        const calls = first.message.content.filter((block) => block.type === "tool_use");
+        const { anthropic, params, first, calls } = await firstTurn(
+          format,
+          stream,
+          "Email a@example.com the weather in Oslo",
+          "get_weather",
+        );
         assert.deepEqual(
           calls.map((call) => [call.name, call.caller]),
           [["send_email", { type: "direct" }]],
@@ -269,17 +205,7 @@ for (const format of ["anthropic", "openai"] as const satisfies readonly Upstrea
           { text: "Oslo: snow." },
         ]);
         const start = model.requests.length;
-        const anthropic = client(format);
-        const params: Anthropic.MessageCreateParamsNonStreaming = {
-          model: MODEL,
-          max_tokens: 512,
-          tools,
-          messages: [ask("Weather in Oslo?")],
-        };
-        const first = await create(anthropic, params, stream);
-        assertNoToolUse(first.message, first.events, "foo");
-        assert.equal(first.message.stop_reason, "tool_use");
-        const calls = first.message.content.filter((block) => block.type === "tool_use");
+        const { anthropic, params, first, calls } = await firstTurn(format, stream, "Weather in Oslo?", "foo");
         assert.deepEqual(
           calls.map((call) => [call.name, call.caller.type]),
           [["get_weather", "code_execution_20260120"]],
