@@ -1,5 +1,5 @@
 import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
-import type { ToolDefinition } from "../../src/protocol/tool.js";
+import type { ToolCallContext, ToolDefinition } from "../../src/protocol/tool.js";
 
 /** One engine per test file: sandboxes are real child processes, so starting them is the slow part. */
 export function testEngine(options: EngineOptions = {}): Engine {
@@ -22,4 +22,17 @@ export function codeTool(
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The context a host passes a tool handler, for calling handlers directly. */
+export function callContext(overrides: Partial<ToolCallContext> = {}): ToolCallContext {
+  return {
+    callId: `call_test_${Math.random().toString(36).slice(2)}`,
+    executionId: "exec_test",
+    containerId: "container_test",
+    caller: "code_execution",
+    signal: new AbortController().signal,
+    deadline: Date.now() + 5_000,
+    ...overrides,
+  };
 }

@@ -1,6 +1,5 @@
 import { after } from "node:test";
 import { Hono } from "hono";
-import type { ToolCallContext } from "../../src/protocol/tool.js";
 import { type LoopbackServer, serveOnLoopback } from "./server.js";
 
 const servers: LoopbackServer[] = [];
@@ -18,16 +17,4 @@ export async function deadUrl(): Promise<string> {
   const url = await listen(new Hono());
   await servers.pop()?.close();
   return url;
-}
-
-export function callContext(overrides: Partial<ToolCallContext> = {}): ToolCallContext {
-  return {
-    callId: `call_test_${Math.random().toString(36).slice(2)}`,
-    executionId: "exec_test",
-    containerId: "container_test",
-    caller: "code_execution",
-    signal: new AbortController().signal,
-    deadline: Date.now() + 5_000,
-    ...overrides,
-  };
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Ajv } from "ajv";
 import type Database from "better-sqlite3";
-import type { ToolCallContext, ToolDefinition } from "../../src/protocol/tool.js";
+import type { ToolDefinition } from "../../src/protocol/tool.js";
 import {
   CORE_REGIONS,
   closeSampleTools,
@@ -16,16 +16,10 @@ import {
   SAMPLE_ENDPOINTS,
   SUMMARY_PATH,
 } from "../../src/sample/index.js";
+import { callContext } from "../helpers/engine.js";
 import { EXAMPLE_PATHS, expectedCheckedEndpoints, expectedExampleOutputs } from "../helpers/example-expectations.js";
 
-const context: ToolCallContext = {
-  callId: "c1",
-  executionId: "e1",
-  containerId: "k1",
-  caller: "code_execution",
-  signal: new AbortController().signal,
-  deadline: Date.now() + 60_000,
-};
+const context = callContext({ deadline: Date.now() + 60_000 });
 
 const database = createSalesDatabase();
 const tools = createSampleTools({ database });

@@ -2,6 +2,17 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { LineSplitter } from "../../src/sandbox/pyodide/line-splitter.js";
 
+/** A splitter with a 10-character bound that records the lines it delivers and how often it overflowed. */
+function boundedSplitter(): { splitter: LineSplitter; seen: { lines: string[]; overflows: number } } {
+  const seen = { lines: [] as string[], overflows: 0 };
+  const splitter = new LineSplitter(
+    (line) => seen.lines.push(line),
+    () => seen.overflows++,
+  );
+  splitter.maxLineLength = 10;
+  return { splitter, seen };
+}
+
 describe("LineSplitter: frames from the sandbox child", () => {
   test("joins lines split across chunks and splits several lines in one chunk", () => {
     const lines: string[] = [];
@@ -11,31 +22,19 @@ describe("LineSplitter: frames from the sandbox child", () => {
   });
 
   test("a line longer than the bound is dropped and reported (the sandbox is then killed)", () => {
-    const lines: string[] = [];
-    let overflows = 0;
-    const splitter = new LineSplitter(
-      (line) => lines.push(line),
-      () => overflows++,
-    );
-    splitter.maxLineLength = 10;
+    const { splitter, seen } = boundedSplitter();
     splitter.push("short\n");
     for (let index = 0; index < 5; index++) splitter.push("xxxx");
-    assert.equal(overflows, 1);
-    assert.deepEqual(lines, ["short"]);
+    assert.equal(seen.overflows, 1);
+    assert.deepEqual(seen.lines, ["short"]);
   });
 
   test("a whole line over the bound is refused too, whether it ends in the chunk that passed the bound or arrives in one", () => {
     for (const chunks of [["xxxxxxxx", "xxxxx\nafter\n"], ["short\nxxxxxxxxxxxxxxx\nafter\n"]]) {
-      const lines: string[] = [];
-      let overflows = 0;
-      const splitter = new LineSplitter(
-        (line) => lines.push(line),
-        () => overflows++,
-      );
-      splitter.maxLineLength = 10;
+      const { splitter, seen } = boundedSplitter();
       for (const chunk of chunks) splitter.push(chunk);
-      assert.equal(overflows, 1);
-      assert.ok(!lines.some((line) => line.length > 10), "no line over the bound is delivered");
+      assert.equal(seen.overflows, 1);
+      assert.ok(!seen.lines.some((line) => line.length > 10), "no line over the bound is delivered");
     }
   });
 });

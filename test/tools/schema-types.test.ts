@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { EngineOptions } from "../../src/engine/engine.js";
 import { defineTool, type StandardSchema, type ToolCallContext, type ToolDefinition } from "../../src/protocol/tool.js";
 import { ToolRegistry } from "../../src/tools/tool-registry.js";
+import { callContext } from "../helpers/engine.js";
 
 // Type-level checks: `npm run typecheck` compiles this file, so each `expectType` and `@ts-expect-error` is a test.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -72,14 +73,6 @@ describe("defineTool types from schemas", () => {
   test("the typed definitions register, and the handler receives the parsed input", async () => {
     assert.equal(options.tools?.length, 2);
     const tool = ToolRegistry.from(tools).get("get_orders");
-    const context: ToolCallContext = {
-      callId: "c1",
-      executionId: "e1",
-      containerId: "",
-      caller: "code_execution",
-      signal: new AbortController().signal,
-      deadline: Date.now() + 1_000,
-    };
-    assert.deepEqual(await tool?.definition.handler?.({ region: "EMEA" }, context), [{ id: 10, total: 4 }]);
+    assert.deepEqual(await tool?.definition.handler?.({ region: "EMEA" }, callContext()), [{ id: 10, total: 4 }]);
   });
 });

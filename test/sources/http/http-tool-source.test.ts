@@ -4,8 +4,8 @@ import { createInventoryTools, createToolServerApp, type ServerTool } from "../.
 import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
 import { HttpToolSource } from "../../../src/sources/http/http-tool-source.js";
 import { openToolSources, type ToolSet } from "../../../src/sources/tool-set.js";
-import { testEngine } from "../../helpers/engine.js";
-import { callContext, deadUrl, listen } from "../../helpers/loopback.js";
+import { callContext, testEngine } from "../../helpers/engine.js";
+import { deadUrl, listen } from "../../helpers/loopback.js";
 
 const TOKEN = "test-token-7f3a";
 const engine = testEngine();

@@ -3,7 +3,8 @@ import { before, describe, test } from "node:test";
 import { Hono } from "hono";
 import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
 import { HttpToolSource } from "../../../src/sources/http/http-tool-source.js";
-import { callContext, listen } from "../../helpers/loopback.js";
+import { callContext } from "../../helpers/engine.js";
+import { listen } from "../../helpers/loopback.js";
 
 const _TOKEN = "test-token-7f3a";
 
