@@ -56,6 +56,17 @@ export const ErrorCode = {
   UpstreamUnavailable: "upstream_unavailable",
   /** A call to the upstream model failed (`UpstreamError` says how, and what the upstream said). */
   UpstreamFailed: "upstream_failed",
+  /**
+   * Durable store (`src/server/store/`): the database is down, unreachable or refused the connection.
+   * Nothing was made durable, so nothing is answered as if it were (fail closed).
+   */
+  StoreUnavailable: "store_unavailable",
+  /** This node's lease on the container moved on (its epoch, the fencing token, changed): it may not write. */
+  ContainerLeaseLost: "container_lease_lost",
+  /** A write contradicts what the store already holds for it (another result for the same call or execution). */
+  StoreConflict: "store_conflict",
+  /** A value to record (code, tool input or result, output) is larger than `maxRecordedValueBytes`. */
+  RecordedValueTooLarge: "recorded_value_too_large",
   InternalError: "internal_error",
 } as const;
 

@@ -89,6 +89,7 @@ function codeReply(error: PtcError): AnthropicErrorReply {
       return reply(429, `${error.code}: ${error.message}`, retryAfter(error));
     // The server's slots and queue are full: Anthropic's "temporarily overloaded", which the SDK retries after Retry-After.
     case ErrorCode.Overloaded:
+    case ErrorCode.StoreUnavailable:
       return reply(529, error.message, retryAfter(error));
     case ErrorCode.ShuttingDown:
     case ErrorCode.EngineClosed:

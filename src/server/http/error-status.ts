@@ -38,7 +38,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.ExecutionFinished]: 409,
   // Gone, not missing: the id was real, its Python state is lost.
   [ErrorCode.ContainerExpired]: 410,
+  [ErrorCode.StoreConflict]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.RecordedValueTooLarge]: 413,
   // Refusals for capacity: 429 with `Retry-After`, so clients back off and come back.
   [ErrorCode.Overloaded]: 429,
   [ErrorCode.KeyQueueQuotaExceeded]: 429,
@@ -50,6 +52,10 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.EngineClosed]: 503,
   [ErrorCode.ShuttingDown]: 503,
   [ErrorCode.UpstreamUnavailable]: 503,
+  // Fail closed while nothing can be made durable; the lease case: another node owns the container now,
+  // and a retry reaches it.
+  [ErrorCode.StoreUnavailable]: 503,
+  [ErrorCode.ContainerLeaseLost]: 503,
 };
 
 export function errorStatus(code: ErrorCode): number {

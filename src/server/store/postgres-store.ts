@@ -1,0 +1,133 @@
+import type { Pool, PoolClient } from "pg";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
+import type { SqlDialect, SqlDriver, SqlExecutor, SqlParam, SqlRow } from "./sql-rows.js";
+import { migrate, SqlStore } from "./sql-store.js";
+import type { StoreOptions } from "./store.js";
+
+/**
+ * Connections one node opens at most. Each fenced write is one short transaction; ten cover a node's
+ * concurrent tool calls without taking a large share of PostgreSQL's default 100 connections from the others.
+ */
+export const DEFAULT_POSTGRES_POOL_SIZE = 10;
+/** A connection not made within this is `store_unavailable` (pg's own default is to wait forever). */
+export const DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS = 5_000;
+
+export interface PostgresStoreOptions extends StoreOptions {
+  /** Default `DEFAULT_POSTGRES_POOL_SIZE`. */
+  poolSize?: number;
+  /** Default `DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS`. */
+  connectTimeoutMs?: number;
+}
+
+const POSTGRES: SqlDialect = {
+  kind: "postgres",
+  // clock_timestamp(), not now(): now() is fixed at the transaction's start, and a lease check wants the present.
+  nowMs: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+  forUpdate: " FOR UPDATE",
+  forUpdateSkipLocked: " FOR UPDATE SKIP LOCKED",
+  // Two nodes starting at once must not both create the tables.
+  migrationLock: "SELECT pg_advisory_xact_lock(7370241013)",
+};
+
+/**
+ * SQLSTATE classes that mean "the database cannot serve this now": 08 connection exception, 28 invalid
+ * authorisation, 3D no such database, 53 insufficient resources (too many connections), 57 operator
+ * intervention (shutting down, cannot connect now). Plus the socket's errors and pg's own messages.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|28|3D|53|57)/;
+const UNAVAILABLE_ERRNO = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EPIPE"]);
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/i;
+
+function unavailable(error: unknown): unknown {
+  if (PtcError.isInstance(error)) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const down =
+    (typeof code === "string" && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) ||
+    UNAVAILABLE_MESSAGE.test(message) ||
+    // A refused connection to a host with several addresses arrives as an AggregateError of ECONNREFUSEDs.
+    (error instanceof AggregateError && error.errors.some((inner) => unavailable(inner) !== inner));
+  if (!down) return error;
+  return new PtcError(
+    ErrorCode.StoreUnavailable,
+    `the PostgreSQL store is unavailable: ${message || "connection failed"}`,
+    {
+      backend: "postgres",
+      ...(typeof code === "string" ? { driverCode: code } : {}),
+    },
+    { cause: error },
+  );
+}
+
+class PostgresDriver implements SqlDriver {
+  readonly #pool: Pool;
+
+  constructor(pool: Pool) {
+    this.#pool = pool;
+  }
+
+  async query(sql: string, params: readonly SqlParam[] = []): Promise<SqlRow[]> {
+    try {
+      return (await this.#pool.query<SqlRow>(sql, [...params])).rows;
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    let broken: unknown;
+    try {
+      await client.query("BEGIN");
+      const result = await work({
+        query: async (sql, params = []) => (await client.query<SqlRow>(sql, [...params])).rows,
+      });
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        // The connection is gone: it must not go back to the pool.
+        broken = rollbackError;
+      }
+      throw unavailable(error);
+    } finally {
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+/**
+ * Opens the store on the PostgreSQL database at `url` (`postgres://user@host:port/db`), creating its
+ * tables if they are missing. Several nodes open the same database: that is the point of this backend.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<SqlStore> {
+  const { default: pg } = await import("pg");
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? DEFAULT_POSTGRES_POOL_SIZE,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS,
+  });
+  // An idle connection dropped by the server (restart, failover) is reported here; without a listener it
+  // would crash the process. The next query gets a fresh connection, or `store_unavailable`.
+  pool.on("error", () => {});
+  const driver = new PostgresDriver(pool);
+  try {
+    await migrate(driver, POSTGRES);
+  } catch (error) {
+    await driver.close();
+    throw error;
+  }
+  return new SqlStore(driver, POSTGRES, options);
+}

@@ -1,0 +1,70 @@
+/**
+ * The store's tables, in SQL both SQLite and PostgreSQL run unchanged (TEXT, INTEGER, BIGINT, CHECK,
+ * `ON DELETE CASCADE`). Times are BIGINT milliseconds since the epoch from the database's clock; JSON is TEXT
+ * in canonical form (sorted keys), so equal values are equal text. Tables carry a `ptc_` prefix: a
+ * PostgreSQL database may be shared with other applications.
+ *
+ * Each entry of `MIGRATIONS` is one schema version; an opened store applies those it has not recorded in
+ * `ptc_schema`, in one transaction. Never edit a published entry: append the next.
+ */
+export const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    `CREATE TABLE ptc_workers (
+      id TEXT PRIMARY KEY,
+      url TEXT NOT NULL,
+      heartbeat_at BIGINT NOT NULL
+    )`,
+    `CREATE TABLE ptc_containers (
+      id TEXT PRIMARY KEY,
+      owner TEXT,
+      origin TEXT,
+      status TEXT NOT NULL CHECK (status IN ('live', 'ended')),
+      end_reason TEXT,
+      epoch BIGINT NOT NULL,
+      seed BIGINT NOT NULL,
+      owner_node TEXT,
+      created_at BIGINT NOT NULL,
+      last_used_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      ended_at BIGINT
+    )`,
+    // The sweep reads live containers by expiry; pruning reads tombstones by end time.
+    "CREATE INDEX ptc_containers_expiry ON ptc_containers (status, expires_at)",
+    "CREATE INDEX ptc_containers_ended ON ptc_containers (status, ended_at)",
+    `CREATE TABLE ptc_executions (
+      id TEXT PRIMARY KEY,
+      container_id TEXT NOT NULL REFERENCES ptc_containers (id) ON DELETE CASCADE,
+      ordinal INTEGER NOT NULL,
+      code TEXT NOT NULL,
+      language TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('running', 'paused', 'done', 'failed')),
+      result TEXT,
+      api_key_owner TEXT,
+      started_at BIGINT NOT NULL,
+      finished_at BIGINT,
+      UNIQUE (container_id, ordinal)
+    )`,
+    `CREATE TABLE ptc_journal (
+      execution_id TEXT NOT NULL REFERENCES ptc_executions (id) ON DELETE CASCADE,
+      n INTEGER NOT NULL,
+      guest_call_id BIGINT NOT NULL,
+      call_id TEXT NOT NULL,
+      tool TEXT NOT NULL,
+      args_sha256 TEXT NOT NULL,
+      input TEXT NOT NULL,
+      outcome TEXT CHECK (outcome IN ('ok', 'error', 'cancelled')),
+      value TEXT,
+      completed_order INTEGER,
+      called_at BIGINT NOT NULL,
+      completed_at BIGINT,
+      PRIMARY KEY (execution_id, n),
+      UNIQUE (execution_id, guest_call_id),
+      UNIQUE (execution_id, call_id)
+    )`,
+  ],
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export const CREATE_SCHEMA_TABLE =
+  "CREATE TABLE IF NOT EXISTS ptc_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)";

@@ -1,0 +1,133 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
+import type { SqlDialect, SqlDriver, SqlExecutor, SqlParam, SqlRow } from "./sql-rows.js";
+import { migrate, SqlStore } from "./sql-store.js";
+import type { StoreOptions } from "./store.js";
+
+/** How long a write waits for another process's write lock on the same file before `store_unavailable`. */
+export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+const SQLITE: SqlDialect = {
+  kind: "sqlite",
+  // julianday('now') has millisecond precision and is fixed for the whole statement.
+  nowMs: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+  // A transaction here is `BEGIN IMMEDIATE`: it holds the one write lock from its start, so reads in it
+  // are already as good as locked, and there is never a second sweeper inside the file at the same time.
+  forUpdate: "",
+  forUpdateSkipLocked: "",
+  migrationLock: undefined,
+};
+
+/** SQLite's result codes (and the file system's) that mean the file cannot be used now, not a bad statement. */
+const UNAVAILABLE =
+  /^(SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB|PERM|AUTH)|EACCES|EPERM|EROFS|ENOSPC|ENOTDIR)/;
+
+function unavailable(error: unknown): unknown {
+  if (PtcError.isInstance(error)) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const closed = error instanceof TypeError && /database connection is not open/.test(error.message);
+  if ((typeof code === "string" && UNAVAILABLE.test(code)) || closed) {
+    return new PtcError(
+      ErrorCode.StoreUnavailable,
+      `the SQLite store is unavailable: ${(error as Error).message}`,
+      {
+        backend: "sqlite",
+        ...(typeof code === "string" ? { driverCode: code } : {}),
+      },
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/**
+ * better-sqlite3 is synchronous; the store is async. One connection runs one thing at a time, so every
+ * statement and transaction goes through a queue: an async transaction cannot interleave with another
+ * caller's statements on the same connection, which would otherwise join (and commit) it.
+ */
+class SqliteDriver implements SqlDriver {
+  readonly #db: BetterSqlite3.Database;
+  readonly #statements = new Map<string, { statement: BetterSqlite3.Statement; order: number[] }>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(db: BetterSqlite3.Database) {
+    this.#db = db;
+  }
+
+  query(sql: string, params: readonly SqlParam[] = []): Promise<SqlRow[]> {
+    return this.#exclusive(async () => this.#run(sql, params));
+  }
+
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.#exclusive(async () => {
+      this.#run("BEGIN IMMEDIATE", []);
+      try {
+        const result = await work({ query: async (sql, params = []) => this.#run(sql, params) });
+        this.#run("COMMIT", []);
+        return result;
+      } catch (error) {
+        if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#exclusive(async () => this.#db.close());
+  }
+
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work).catch((error: unknown) => {
+      throw unavailable(error);
+    });
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** `$n` placeholders (the PostgreSQL style the shared statements use) become SQLite's positional `?`. */
+  #run(sql: string, params: readonly SqlParam[]): SqlRow[] {
+    let prepared = this.#statements.get(sql);
+    if (!prepared) {
+      const order: number[] = [];
+      const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+        order.push(Number(n) - 1);
+        return "?";
+      });
+      prepared = { statement: this.#db.prepare(text), order };
+      this.#statements.set(sql, prepared);
+    }
+    const values = prepared.order.map((i) => params[i] ?? null);
+    if (prepared.statement.reader) return prepared.statement.all(...values) as SqlRow[];
+    prepared.statement.run(...values);
+    return [];
+  }
+}
+
+/**
+ * Opens (creating it and its directory if needed) the SQLite store at `path`: WAL, so readers in other
+ * processes never block the writer; `synchronous = FULL`, so a committed write survives a power loss too,
+ * not only a process crash (WAL's NORMAL would give up the last commits there).
+ */
+export async function openSqliteStore(path: string, options: StoreOptions = {}): Promise<SqlStore> {
+  let db: BetterSqlite3.Database;
+  try {
+    const { default: Database } = await import("better-sqlite3");
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { timeout: DEFAULT_SQLITE_BUSY_TIMEOUT_MS });
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+  } catch (error) {
+    throw unavailable(error);
+  }
+  const driver = new SqliteDriver(db);
+  try {
+    await migrate(driver, SQLITE);
+  } catch (error) {
+    await driver.close();
+    throw error;
+  }
+  return new SqlStore(driver, SQLITE, options);
+}
