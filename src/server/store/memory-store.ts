@@ -91,7 +91,7 @@ export class MemoryStore implements Store {
 
   async claimContainer(id: string, node: string, seenEpoch: number): Promise<StoredContainer | undefined> {
     const record = this.#containers.get(id);
-    if (!record || record.status !== "live" || record.epoch !== seenEpoch) return undefined;
+    if (record?.status !== "live" || record.epoch !== seenEpoch) return undefined;
     const holder = record.ownerNode;
     if (holder !== undefined && holder !== node && this.#alive(holder)) return undefined;
     const claimed = { ...record, epoch: record.epoch + 1, ownerNode: node };
@@ -110,7 +110,7 @@ export class MemoryStore implements Store {
   async endContainer(id: string, reason: ContainerEndReason, lease?: ContainerLease): Promise<boolean> {
     if (lease) this.#fenced(lease);
     const record = this.#containers.get(id);
-    if (!record || record.status !== "live") return false;
+    if (record?.status !== "live") return false;
     this.#end(record, reason);
     return true;
   }

@@ -22,7 +22,7 @@ const SQLITE: SqlDialect = {
 
 /** SQLite's result codes (and the file system's) that mean the file cannot be used now, not a bad statement. */
 const UNAVAILABLE =
-  /^(SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB|PERM|AUTH)|EACCES|EPERM|EROFS|ENOSPC|ENOTDIR)/;
+  /^(SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB|PERM|AUTH)|EACCES|EPERM|EROFS|ENOSPC|ENOTDIR|EEXIST)/;
 
 function unavailable(error: unknown): unknown {
   if (PtcError.isInstance(error)) return error;
