@@ -3,8 +3,6 @@ import type { JsonValue } from "../../protocol/json-schema.js";
 import {
   type CallResult,
   type ContainerLease,
-  DEFAULT_LEASE_TTL_MS,
-  DEFAULT_MAX_RECORDED_VALUE_BYTES,
   DEFAULT_SWEEP_LIMIT,
   type EndedContainerBounds,
   type ExecutionFinish,
@@ -13,6 +11,7 @@ import {
   type NewCall,
   type NewContainer,
   type NewExecution,
+  resolveStoreOptions,
   type Store,
   type StoredContainer,
   type StoredExecution,
@@ -55,8 +54,7 @@ export class MemoryStore implements Store {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
-    this.#maxBytes = options.maxRecordedValueBytes ?? DEFAULT_MAX_RECORDED_VALUE_BYTES;
-    this.#leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    ({ maxRecordedValueBytes: this.#maxBytes, leaseTtlMs: this.#leaseTtlMs } = resolveStoreOptions(options));
   }
 
   async createContainer(container: NewContainer): Promise<StoredContainer> {

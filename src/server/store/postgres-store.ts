@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from "pg";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { SqlDialect, SqlDriver, SqlExecutor, SqlParam, SqlRow } from "./sql-rows.js";
-import { migrate, SqlStore } from "./sql-store.js";
+import { SqlStore } from "./sql-store.js";
 import type { StoreOptions } from "./store.js";
 
 /**
@@ -122,12 +122,5 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   // An idle connection dropped by the server (restart, failover) is reported here; without a listener it
   // would crash the process. The next query gets a fresh connection, or `store_unavailable`.
   pool.on("error", () => {});
-  const driver = new PostgresDriver(pool);
-  try {
-    await migrate(driver, POSTGRES);
-  } catch (error) {
-    await driver.close();
-    throw error;
-  }
-  return new SqlStore(driver, POSTGRES, options);
+  return SqlStore.open(new PostgresDriver(pool), POSTGRES, options);
 }

@@ -13,8 +13,6 @@ import { CREATE_SCHEMA_TABLE, MIGRATIONS } from "./sql-schema.js";
 import {
   type CallResult,
   type ContainerLease,
-  DEFAULT_LEASE_TTL_MS,
-  DEFAULT_MAX_RECORDED_VALUE_BYTES,
   DEFAULT_SWEEP_LIMIT,
   type EndedContainerBounds,
   type ExecutionFinish,
@@ -23,6 +21,7 @@ import {
   type NewCall,
   type NewContainer,
   type NewExecution,
+  resolveStoreOptions,
   type Store,
   type StoredContainer,
   type StoredExecution,
@@ -63,6 +62,17 @@ export async function migrate(driver: SqlDriver, dialect: SqlDialect): Promise<v
  * writer at a time, so a plain transaction does). Times come from the database's clock.
  */
 export class SqlStore implements Store {
+  /** Migrates the database and wraps it; the driver is closed if the migration fails. */
+  static async open(driver: SqlDriver, dialect: SqlDialect, options: StoreOptions = {}): Promise<SqlStore> {
+    try {
+      await migrate(driver, dialect);
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
+    return new SqlStore(driver, dialect, options);
+  }
+
   readonly kind: "sqlite" | "postgres";
   readonly #db: SqlDriver;
   readonly #d: SqlDialect;
@@ -73,8 +83,7 @@ export class SqlStore implements Store {
     this.#db = driver;
     this.#d = dialect;
     this.kind = dialect.kind;
-    this.#maxBytes = options.maxRecordedValueBytes ?? DEFAULT_MAX_RECORDED_VALUE_BYTES;
-    this.#leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    ({ maxRecordedValueBytes: this.#maxBytes, leaseTtlMs: this.#leaseTtlMs } = resolveStoreOptions(options));
   }
 
   async createContainer(c: NewContainer): Promise<StoredContainer> {

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { SqlDialect, SqlDriver, SqlExecutor, SqlParam, SqlRow } from "./sql-rows.js";
-import { migrate, SqlStore } from "./sql-store.js";
+import { SqlStore } from "./sql-store.js";
 import type { StoreOptions } from "./store.js";
 
 /** How long a write waits for another process's write lock on the same file before `store_unavailable`. */
@@ -122,12 +122,5 @@ export async function openSqliteStore(path: string, options: StoreOptions = {}):
   } catch (error) {
     throw unavailable(error);
   }
-  const driver = new SqliteDriver(db);
-  try {
-    await migrate(driver, SQLITE);
-  } catch (error) {
-    await driver.close();
-    throw error;
-  }
-  return new SqlStore(driver, SQLITE, options);
+  return SqlStore.open(new SqliteDriver(db), SQLITE, options);
 }

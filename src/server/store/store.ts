@@ -144,6 +144,14 @@ export interface StoreOptions {
   leaseTtlMs?: number;
 }
 
+/** Every backend's limits, each resolved here once. */
+export function resolveStoreOptions(options: StoreOptions): Required<StoreOptions> {
+  return {
+    maxRecordedValueBytes: options.maxRecordedValueBytes ?? DEFAULT_MAX_RECORDED_VALUE_BYTES,
+    leaseTtlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+  };
+}
+
 /**
  * Where the durable server keeps containers, executions, the journal of tool calls and the nodes. Every
  * write of a container's work takes a `ContainerLease` and fails with `container_lease_lost` (nothing
