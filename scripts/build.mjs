@@ -28,8 +28,17 @@ try {
       map.sources = map.sources.map((source) => relative(to, resolve(from, source)).split("\\").join("/"));
       writeFileSync(join(staging, file), JSON.stringify(map));
     }
-    rmSync("dist", { recursive: true, force: true });
+    // Swapped by two renames, not removed then renamed: a ptc process started meanwhile (a test running
+    // bin/ptc.js beside `npm pack`'s prepack) finds a whole dist/ at every moment but between the renames.
+    const previous = `${staging}-previous`;
+    rmSync(previous, { recursive: true, force: true });
+    try {
+      renameSync("dist", previous);
+    } catch (error) {
+      if (error.code !== "ENOENT") throw error;
+    }
     renameSync(staging, "dist");
+    rmSync(previous, { recursive: true, force: true });
   } else {
     process.stderr.write("build: tsc failed; dist/ is left as it was\n");
     process.exitCode = tsc.status ?? 1;

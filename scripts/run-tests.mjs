@@ -2,13 +2,16 @@
 // phases. Most files run two at a time (the machines here have 2 cores; a file mostly waits on sandboxes
 // and sockets). The adversarial suite then runs one file at a time, alone: its cases measure the host
 // itself (event-loop lag, RSS growth, a 200-request burst, processes left behind) and would measure the
-// other files' load instead. Arguments, if any, are extra flags for node --test (e.g. --test-name-pattern).
+// other files' load instead. The packed-package test runs alone too (SERIAL_FILES). Arguments, if any, are
+// extra flags for node --test (e.g. --test-name-pattern).
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const CONCURRENCY = Number(process.env.PTC_TEST_CONCURRENCY ?? 2);
 const SERIAL_DIRECTORY = join("test", "adversarial");
+// Packs the repository, and `npm pack` runs `prepack`, which rebuilds dist/ under the CLI tests' feet.
+const SERIAL_FILES = [join("test", "package", "package-install.test.ts")];
 
 function testFiles(directory) {
   return readdirSync(directory, { withFileTypes: true })
@@ -21,7 +24,7 @@ function testFiles(directory) {
 }
 
 const all = testFiles("test");
-const serial = all.filter((file) => file.startsWith(`${SERIAL_DIRECTORY}/`));
+const serial = all.filter((file) => file.startsWith(`${SERIAL_DIRECTORY}/`) || SERIAL_FILES.includes(file));
 const parallel = all.filter((file) => !serial.includes(file));
 
 function run(files, concurrency) {
