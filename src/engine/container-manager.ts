@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { SandboxPool } from "../sandbox/sandbox-pool.js";
 import type { SandboxProcess } from "../sandbox/sandbox-process.js";
@@ -26,8 +27,15 @@ export interface ContainerLease {
   sandbox: SandboxProcess;
   /** The container had a sandbox before and lost it: Python state starts clean. */
   reset: boolean;
+  /** The container's seed when this is its first run in this sandbox (the run seeds `random` with it). */
+  seed: number | undefined;
   /** `discard`: the sandbox is no longer trustworthy (killed, crashed, timed out). */
   release(options: { discard: boolean }): void;
+}
+
+/** A fresh container's seed for Python's `random` (any 32-bit value; Python takes any int). */
+function newContainerSeed(): number {
+  return randomInt(0, 2 ** 32 - 1);
 }
 
 export interface ContainerInfo {
@@ -67,6 +75,8 @@ interface Live {
   ephemeral: boolean;
   sandbox: SandboxProcess | null;
   hadSandbox: boolean;
+  /** The sandbox whose `random` was seeded with the container's seed. */
+  seeded: SandboxProcess | null;
   turns: ContainerTurns;
   leases: number;
   /**
@@ -118,6 +128,18 @@ export class ContainerManager {
     const live = this.#open(id, owner, options.origin, false);
     live.countedBy = options.quota;
     return live.record;
+  }
+
+  /**
+   * Makes a container that lives elsewhere (a store, another node) live here again under its own id and
+   * seed, without a sandbox yet: its state is then rebuilt by replay (`engine.restoreContainer`).
+   * Throws `invalid_request` when it is already live.
+   */
+  reopen(containerId: string, options: { seed: number; owner?: string; origin?: string }): ContainerRecord {
+    if (this.#live.has(containerId)) {
+      throw new PtcError(ErrorCode.InvalidRequest, `container ${containerId} is already live`);
+    }
+    return this.#open(containerId, options.owner, options.origin, false, options.seed).record;
   }
 
   has(containerId: string): boolean {
@@ -202,11 +224,14 @@ export class ContainerManager {
         current.hadSandbox = true;
       }
       const sandbox = current.sandbox;
+      const seed = current.seeded === sandbox ? undefined : current.record.seed;
+      current.seeded = sandbox;
       let released = false;
       return {
         containerId: current.record.id,
         sandbox,
         reset,
+        seed,
         release: ({ discard }) => {
           if (released) return;
           released = true;
@@ -278,13 +303,20 @@ export class ContainerManager {
     for (const id of this.ids()) this.end(id, "closed");
   }
 
-  #open(id: string, owner: string | undefined, origin: string | undefined, ephemeral: boolean): Live {
+  #open(
+    id: string,
+    owner: string | undefined,
+    origin: string | undefined,
+    ephemeral: boolean,
+    seed = newContainerSeed(),
+  ): Live {
     const now = Date.now();
     const record: ContainerRecord = {
       id,
       owner,
       ...(origin !== undefined ? { origin } : {}),
       createdAt: now,
+      seed,
       lastUsedAt: now,
       expiresAt: now + this.idleTimeoutMs,
     };
@@ -294,6 +326,7 @@ export class ContainerManager {
       ephemeral,
       sandbox: null,
       hadSandbox: false,
+      seeded: null,
       turns: new ContainerTurns(id),
       leases: 0,
       leaseTail: Promise.resolve(),

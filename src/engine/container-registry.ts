@@ -11,7 +11,8 @@ export const DEFAULT_ENDED_CONTAINER_RETENTION_MS = 24 * 3_600_000;
  * Why a container ended. `expired`: idle past the idle timeout; `evicted`: ended to make room for a newer
  * container of the same owner (quota or server cap); `deleted`: its owner ended it; `closed`: the engine closed.
  */
-export type ContainerEndReason = "expired" | "evicted" | "deleted" | "closed";
+/** `lost`: its Python state could not be rebuilt (a replay diverged from its journal). */
+export type ContainerEndReason = "expired" | "evicted" | "deleted" | "closed" | "lost";
 
 /** One container's bookkeeping: what a durable store keeps, live or ended. */
 export interface ContainerRecord {
@@ -21,6 +22,8 @@ export interface ContainerRecord {
   /** The API that created it (`executions`, `messages`): each answers only for its own containers. */
   readonly origin?: string;
   readonly createdAt: number;
+  /** Seeds Python's `random` on the container's first run in a sandbox, so a replay draws the same numbers. */
+  readonly seed?: number;
   lastUsedAt: number;
   /** `lastUsedAt` plus the idle timeout: when the idle sweep ends it unless it is used again. */
   expiresAt: number;

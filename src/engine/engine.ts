@@ -9,6 +9,13 @@ import { Execution, type ExecutionHandle } from "./execution.js";
 import { currentExecutionDepth, DEFAULT_MAX_EXECUTION_DEPTH } from "./execution-depth.js";
 import type { JournalStore } from "./journal.js";
 import { newExecutionId } from "./random-id.js";
+import {
+  type ContainerHistory,
+  type ReplayRequest,
+  type RestoreReport,
+  replayFrame,
+  resumedCallIds,
+} from "./replay.js";
 import { loadTokenizer } from "./token-counter.js";
 
 export interface EngineOptions {
@@ -45,6 +52,13 @@ export interface ExecuteRequest {
    * <runnerWithoutCaller>" instead of pausing until the pending-call timeout.
    */
   runnerWithoutCaller?: string;
+  /**
+   * Runs a journaled execution again (replay.ts): its journaled calls are answered in the sandbox from
+   * `replay.calls`, checked against the tool and arguments the script now calls with; calls without an
+   * outcome and past the journal go live. A divergence fails it with `replay_diverged` and ends the
+   * container (`lost`). A journal past `MAX_REPLAY_FRAME_CHARS` throws `replay_too_large` here.
+   */
+  replay?: ReplayRequest;
 }
 
 export interface Engine {
@@ -54,6 +68,14 @@ export interface Engine {
   /** Ends a container and kills its sandbox. */
   closeContainer(containerId: string): boolean;
   hasContainer(containerId: string): boolean;
+  /**
+   * Rebuilds a container's Python state in a fresh sandbox: makes it live under its id and seed, then runs
+   * its finished executions again, oldest first, their calls answered from the journal (no handler runs,
+   * output discarded). A paused execution is then continued with `execute({ container, replay })`.
+   * Throws `replay_too_large` before anything runs; on a divergence the container ends (`lost`) and it
+   * throws `replay_diverged`; a live container is `invalid_request`.
+   */
+  restoreContainer(containerId: string, history: ContainerHistory): Promise<RestoreReport>;
   inspectContainer(containerId: string): ContainerInfo | undefined;
   readonly isolation: IsolationReport;
   stats(): { pool: SandboxPoolStats; containers: number; running: number };
@@ -110,6 +132,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
           { depth, maxDepth },
         );
       }
+      const replay = request.replay ? replayFrame(request.replay) : undefined;
+      const resumed = request.replay ? resumedCallIds(request.replay) : [];
       const execution = new Execution({
         id: request.executionId ?? newExecutionId(),
         code: request.code,
@@ -121,12 +145,52 @@ export function createEngine(options: EngineOptions = {}): Engine {
         lease: (signal) => containers.lease(request.container, signal, request.containerTurn),
         ...(options.journalStore ? { journalStore: options.journalStore } : {}),
         ...(request.runnerWithoutCaller !== undefined ? { runnerWithoutCaller: request.runnerWithoutCaller } : {}),
+        ...(replay ? { replay } : {}),
+        ...(resumed.length > 0 ? { resumedCallIds: resumed } : {}),
       });
+      const container = request.container;
+      if (replay && container !== undefined) {
+        // Registered before the caller's own handlers: the container is ended by the time they see the result.
+        void execution.result.then((result) => {
+          if (result.error?.code === ErrorCode.ReplayDiverged) containers.end(container, "lost");
+        });
+      }
       running.add(execution);
       // Both branches: bookkeeping must not add an unhandled rejection of its own.
       const forget = () => running.delete(execution);
       execution.result.then(forget, forget);
       return execution;
+    },
+    async restoreContainer(containerId, history) {
+      const started = performance.now();
+      const common = {
+        container: containerId,
+        ...(history.tools ? { tools: history.tools } : {}),
+        ...(history.limits ? { limits: history.limits } : {}),
+        ...(history.resultMode ? { resultMode: history.resultMode } : {}),
+      };
+      // Every journal is checked for size before a sandbox is touched.
+      for (const { calls } of history.executions) replayFrame({ calls, finished: true });
+      containers.reopen(containerId, {
+        seed: history.seed,
+        ...(history.owner !== undefined ? { owner: history.owner } : {}),
+        ...(history.origin !== undefined ? { origin: history.origin } : {}),
+      });
+      let calls = 0;
+      for (const [index, { code, calls: journaled }] of history.executions.entries()) {
+        const result = await this.execute({ ...common, code, replay: { calls: journaled, finished: true } }).result;
+        calls += journaled.length;
+        const lost = result.error?.code === ErrorCode.ReplayDiverged;
+        if (lost || !containers.has(containerId) || result.status === "cancelled") {
+          containers.end(containerId, "lost");
+          const message = `container ${containerId} could not be rebuilt: execution ${index + 1} of ${history.executions.length}: ${result.error?.message ?? "it was cancelled"}`;
+          throw new PtcError(lost ? ErrorCode.ReplayDiverged : (result.error?.code ?? ErrorCode.Cancelled), message, {
+            containerId,
+            execution: index + 1,
+          });
+        }
+      }
+      return { containerId, executions: history.executions.length, calls, ms: performance.now() - started };
     },
     closeContainer: (containerId) => containers.end(containerId, "deleted"),
     hasContainer: (containerId) => containers.has(containerId),

@@ -9,6 +9,7 @@ import type {
   ToolCallRequest,
 } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
+import type { ReplayFrame } from "../sandbox/pyodide/bridge.js";
 import type { SandboxRunOutcome } from "../sandbox/sandbox-process.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import type { ContainerLease } from "./container-manager.js";
@@ -49,6 +50,10 @@ export interface ExecutionParams {
   lease: (signal: AbortSignal) => Promise<ContainerLease>;
   journalStore?: JournalStore;
   runnerWithoutCaller?: string;
+  /** Re-running a journaled execution: the child answers its calls (replay.ts). */
+  replay?: ReplayFrame;
+  /** Ids the calls pending at the pause take again when they are made live (`ToolCallBrokerContext`). */
+  resumedCallIds?: string[];
 }
 
 interface Stop {
@@ -94,6 +99,7 @@ export class Execution implements ExecutionHandle {
       registry: params.registry,
       limits: params.limits,
       journal: this.#journal,
+      ...(params.resumedCallIds ? { resumedCallIds: [...params.resumedCallIds] } : {}),
       port: {
         reply: (guestCallId, ok, payload) => {
           this.#setRunning();
@@ -204,6 +210,8 @@ export class Execution implements ExecutionHandle {
             memoryBytes: limits.memoryBytes,
             maxToolInputBytes: limits.maxToolInputBytes,
             maxToolCalls: limits.maxToolCalls,
+            ...(this.#lease.seed !== undefined ? { seed: this.#lease.seed } : {}),
+            ...(this.params.replay ? { replay: this.params.replay } : {}),
           },
           {
             onToolCall: (guestCallId, name, inputJson) => {
@@ -265,6 +273,10 @@ export class Execution implements ExecutionHandle {
     }
     if (outcome.memoryLimitHit) this.#limitsHit.add(ErrorCode.MemoryLimit);
     if (!outcome.error) return null;
+    // Only the child of a replay reports a divergence; a script raising this code itself gets none of it.
+    if (this.params.replay && outcome.error.code === ErrorCode.ReplayDiverged) {
+      return { code: ErrorCode.ReplayDiverged, type: outcome.error.type, message: outcome.error.message };
+    }
     const { memoryBytes } = this.params.limits;
     return guestErrorToExecutionError(outcome.error, outcome.memoryLimitHit, this.#limitsHit, memoryBytes);
   }

@@ -45,6 +45,11 @@ export interface ToolCallBrokerContext {
   registry: ToolRegistry;
   limits: ExecutionLimits;
   journal: Journal;
+  /**
+   * Ids for the first calls that reach the broker, in order: a replayed execution makes its calls that were
+   * pending at the pause again, and they keep their ids (a client's `tool_result` names them).
+   */
+  resumedCallIds?: string[];
   port: ToolCallPort;
   emit(event: ToolCallEvent): void;
 }
@@ -148,7 +153,7 @@ export class ToolCallBroker {
     }
     const tool = registry.get(name);
     const request: ToolCallRequest = {
-      id: this.#newCallId(),
+      id: this.context.resumedCallIds?.shift() ?? this.#newCallId(),
       name,
       input: check.input,
       caller: { type: "code_execution", executionId: this.context.executionId },

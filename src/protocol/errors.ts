@@ -67,6 +67,10 @@ export const ErrorCode = {
   StoreConflict: "store_conflict",
   /** A value to record (code, tool input or result, output) is larger than `maxRecordedValueBytes`. */
   RecordedValueTooLarge: "recorded_value_too_large",
+  /** Rebuilding a container by replay: the script made another call, other arguments, or ended early. */
+  ReplayDiverged: "replay_diverged",
+  /** A replay's journal is larger than the run frame may carry (`MAX_REPLAY_FRAME_CHARS`). */
+  ReplayTooLarge: "replay_too_large",
   InternalError: "internal_error",
 } as const;
 

@@ -15,6 +15,7 @@ import {
   MAX_TOOL_NAME_CHARS,
   maxChildFrameChars,
   type OutputStream,
+  type ReplayFrame,
 } from "./pyodide/bridge.js";
 import { LineSplitter } from "./pyodide/line-splitter.js";
 import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
@@ -51,6 +52,10 @@ export interface SandboxRunRequest {
    * Default: none.
    */
   maxToolCalls?: number;
+  /** Seeds Python's `random` before the script: a container's first run in this sandbox (bridge.ts `RunFrame`). */
+  seed?: number;
+  /** Runs a journaled execution again, its calls answered in the child (bridge.ts `ReplayFrame`). */
+  replay?: ReplayFrame;
 }
 
 export interface SandboxRunListener {
@@ -208,6 +213,8 @@ export class SandboxProcess {
           maxInputDepth: MAX_TOOL_INPUT_DEPTH,
           errorReportChars: MAX_ERROR_REPORT_CHARS,
         },
+        ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        ...(request.replay ? { replay: request.replay } : {}),
       }),
     );
     return outcome;

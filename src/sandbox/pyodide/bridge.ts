@@ -81,10 +81,48 @@ export interface RunFrame {
   tools: string;
   resultMode: string;
   caps: BridgeCaps;
+  /** Seeds Python's `random` before the script runs: sent with a container's first run in a sandbox. */
+  seed?: number;
+  /** Re-running a journaled execution: the child answers its calls from this (child-replay.ts). */
+  replay?: ReplayFrame;
+}
+
+/**
+ * Most characters a run frame's replay may take: the whole journal crosses the pipe at once and the child
+ * holds it while the script runs. 1,000 calls with 1 KB results are ~1.1 MB; past this cap the rebuild is
+ * refused (`replay_too_large`) before a sandbox is touched.
+ */
+export const MAX_REPLAY_FRAME_CHARS = 64 * 1024 * 1024;
+
+/** The reply of a journaled call the script cancelled itself: nothing is delivered, the script cancels it again. */
+export const REPLAY_CANCELLED = "X";
+
+/** One journaled call, in the order the guest made it. */
+export interface ReplayCall {
+  tool: string;
+  /** `canonical-json.ts` `inputFingerprint` of the input: the child compares it to the replayed call's. */
+  argsSha256: string;
+  /**
+   * The recorded answer as the stub reads it (`1<json>`, `0<error json>`), `REPLAY_CANCELLED`, or null:
+   * no outcome was recorded (pending at the pause), so the call goes to the host live.
+   */
+  reply: string | null;
+  /** 1, 2, ...: the order the outcomes were recorded in; the child delivers them in it. 0 when `reply` is null. */
+  completedOrder: number;
+}
+
+export interface ReplayFrame {
+  calls: ReplayCall[];
+  /**
+   * The execution had finished: a call past the journal is a divergence. Otherwise (the paused one) calls
+   * past the journal go to the host live.
+   */
+  finished: boolean;
 }
 
 /** Codes the child refuses a call with before it reaches the host: each is the host's own code. */
 export const RefusalCode = {
+  ReplayDiverged: "replay_diverged",
   InvalidToolInput: "invalid_tool_input",
   Cancelled: "cancelled",
   ToolCallLimit: "tool_call_limit",
@@ -109,7 +147,8 @@ export type OutputStream = "stdout" | "stderr";
 // ---- host -> child ----
 
 export function encodeRunFrame(frame: RunFrame): string {
-  return `J${JSON.stringify({ t: "run", code: frame.code, tools: frame.tools, resultMode: frame.resultMode, caps: frame.caps })}`;
+  const { code, tools, resultMode, caps, seed, replay } = frame;
+  return `J${JSON.stringify({ t: "run", code, tools, resultMode, caps, seed, replay })}`;
 }
 
 /** `payloadJson` must be JSON text (JSON.stringify output: no raw newline). */

@@ -28,8 +28,19 @@ import { errorReport } from "./child-error-report.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
 // The guest shares this realm and can replace what it reaches: the protocol code uses only intrinsics
 // captured (by this import) before any guest code runs, and builds frames from primitives (no toJSON).
-import { dropWaiting, exit, hasWaiting, indexOf, quote, round, sliceText, uncurry } from "./child-intrinsics.ts";
+import {
+  dropWaiting,
+  exit,
+  hasWaiting,
+  indexOf,
+  isSafeInteger,
+  quote,
+  round,
+  sliceText,
+  uncurry,
+} from "./child-intrinsics.ts";
 import { beginOutput, droppedBytes, flushOutput, makeWriter, send, writeAll } from "./child-output.ts";
+import { ChildReplay } from "./child-replay.ts";
 import { LineSplitter } from "./line-splitter.ts";
 
 const hostIn = process.stdin;
@@ -114,6 +125,14 @@ function callTool(name: unknown, input: unknown): Promise<string> {
   flushOutput();
   const callId = nextCallId++;
   lastCallId = callId;
+  if (replay) {
+    const answer = replay.call(callId, name, input);
+    if (answer.kind === "journal") return answer.reply;
+    if (answer.kind === "diverged") {
+      diverge(answer.why);
+      return new Promise(() => {});
+    }
+  }
   return new Promise((resolve) => {
     waiting.set(callId, resolve);
     send(encodeCallFrame(callId, name, input));
@@ -126,6 +145,16 @@ function callTool(name: unknown, input: unknown): Promise<string> {
  * future, so the promise itself cannot name it.)
  */
 let lastCallId = 0;
+
+/** The current run's replay (a journaled execution running again), or null. */
+let replay: ChildReplay | null = null;
+/** Ends the run as diverged from its journal: the host marks the container lost. */
+function diverge(why: string): void {
+  stopRun?.(divergedJson(why));
+}
+function divergedJson(why: string): string {
+  return `{"type":"ReplayDivergedError","code":"${RefusalCode.ReplayDiverged}","message":${quote(`replay diverged: ${why}`)},"traceback":""}`;
+}
 function takeLastCallId(): number {
   const callId = lastCallId;
   lastCallId = 0;
@@ -138,7 +167,8 @@ function takeLastCallId(): number {
  * the host checks the id again against its own live calls.
  */
 function cancelCall(callId: unknown): void {
-  if (typeof callId !== "number" || !running || !hasWaiting(waiting, callId)) return;
+  if (typeof callId !== "number" || !running || replay?.cancel(callId)) return;
+  if (!hasWaiting(waiting, callId)) return;
   dropWaiting(waiting, callId);
   send(encodeCancelFrame(callId));
 }
@@ -154,11 +184,22 @@ let running = true;
 let readySteps = 0;
 let idleReported = false;
 let resultsReceived = 0;
+/** Timers set and not fired yet: while one is, an idle replay may still be waiting for it. */
+let timersPending = 0;
 function afterStep(): void {
   if (readySteps === 0 && !idleReported) immediate(reportIdle);
 }
 function reportIdle(): void {
-  if (readySteps > 0 || idleReported || !running || waiting.size === 0) return;
+  if (readySteps > 0 || idleReported || !running) return;
+  if (replay) {
+    // Idle is when a journaled result may come in, as a host's result reaches a paused script.
+    if (replay.deliverNext()) return;
+    if (replay.waiting > 0 && waiting.size === 0 && timersPending === 0) {
+      diverge("the script waits for journaled calls in an order other than the recorded one");
+      return;
+    }
+  }
+  if (waiting.size === 0) return;
   idleReported = true;
   send(encodeIdleFrame(resultsReceived));
 }
@@ -191,7 +232,9 @@ function schedule(callback: () => unknown, delay = 0): void {
   if (typeof callback !== "function") return;
   if (delay > 2) {
     const run = step(current(callback));
+    timersPending++;
     setTimeout(() => {
+      timersPending--;
       wake();
       run();
     }, delay);
@@ -214,7 +257,14 @@ type PyodideApi = {
   setStdin(options: object): void;
   globals: { get(name: string): unknown };
 };
-type RunFunction = (code: string, toolsJson: string, resultMode: string, maxInputDepth: number) => Promise<string>;
+/** `seed` seeds Python's `random` first; -1 leaves it as it is. */
+type RunFunction = (
+  code: string,
+  toolsJson: string,
+  resultMode: string,
+  maxInputDepth: number,
+  seed: number,
+) => Promise<string>;
 
 async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun: () => void; jspi: boolean }> {
   const { loadPyodide } = (await import(join(pyodideDir, "pyodide.mjs"))) as {
@@ -223,7 +273,9 @@ async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun:
   // setTimeout reaches guest code as `js.setTimeout`: its callbacks, too, end with the run.
   const guestSetTimeout = (callback: unknown, delay?: number) => {
     const run = typeof callback === "function" ? current(callback as () => unknown) : () => {};
+    timersPending++;
     return setTimeout(() => {
+      timersPending--;
       wake();
       run();
     }, delay);
@@ -301,10 +353,16 @@ for i in range(300):
     if i % 50 == 0:
         await asyncio.sleep(0)
 `;
-await runGuest(WARM_UP, "[]", "json", 0);
+await runGuest(WARM_UP, "[]", "json", 0, -1);
 
 /** Runs one script; "" or the guest's error as JSON. Never throws: the sandbox must outlive any script. */
-async function runGuest(code: string, tools: string, resultMode: string, maxInputDepth: number): Promise<string> {
+async function runGuest(
+  code: string,
+  tools: string,
+  resultMode: string,
+  maxInputDepth: number,
+  seed: number,
+): Promise<string> {
   running = true;
   generation++;
   callsThisRun = 0;
@@ -320,7 +378,9 @@ async function runGuest(code: string, tools: string, resultMode: string, maxInpu
   });
   try {
     beginRun();
-    errorJson = await Promise.race([run(code, tools, resultMode, maxInputDepth), stop]);
+    errorJson = await Promise.race([run(code, tools, resultMode, maxInputDepth, seed), stop]);
+    const early = stopped ? null : replay?.atEnd();
+    if (early) errorJson = divergedJson(early);
     if (stopped) {
       // Nothing the abandoned script scheduled may run again; its standard streams are put back.
       generation++;
@@ -352,7 +412,10 @@ async function handleRun(frame: RunFrame) {
   if (caps.memoryBytes > 0) memoryCapBytes = caps.memoryBytes;
   beginOutput(caps.maxOutputBytes);
   memoryLimitHit = false;
-  const errorJson = await runGuest(frame.code, frame.tools, frame.resultMode, caps.maxInputDepth);
+  replay = frame.replay ? new ChildReplay(frame.replay) : null;
+  const seed = isSafeInteger(frame.seed) ? (frame.seed as number) : -1;
+  const errorJson = await runGuest(frame.code, frame.tools, frame.resultMode, caps.maxInputDepth, seed);
+  replay = null;
   send(encodeDoneFrame(errorReport(errorJson, caps.errorReportChars), droppedBytes(), memoryLimitHit));
 }
 

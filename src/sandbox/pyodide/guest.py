@@ -197,8 +197,13 @@ def _format_error(error):
     return json.dumps(info)
 
 
-async def _ptc_run(code, tools_json, result_mode, max_input_depth):
+async def _ptc_run(code, tools_json, result_mode, max_input_depth, seed=-1):
     global _result_mode, _MAX_ARGUMENT_DEPTH
+    if seed >= 0:
+        # The container's seed, on its first run in this sandbox: a replay draws the same numbers.
+        import random
+
+        random.seed(seed)
     _result_mode = result_mode
     _MAX_ARGUMENT_DEPTH = max_input_depth
     _install_tools(_json_loads(tools_json))

@@ -78,7 +78,9 @@ function codeReply(error: PtcError): AnthropicErrorReply {
     case ErrorCode.NotFound:
       return reply(404, error.message);
     // Anthropic answers a container it no longer has with 400, not 410 (as ptc's native API does).
+    // A container whose rebuild diverged is gone too: the model re-runs its code.
     case ErrorCode.ContainerExpired:
+    case ErrorCode.ReplayDiverged:
       return reply(400, `${error.code}: ${error.message}`);
     // This key's own share is used up (or its container's queue is full): a rate limit of this key, not
     // the server's overload.

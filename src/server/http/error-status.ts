@@ -41,6 +41,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.StoreConflict]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.RecordedValueTooLarge]: 413,
+  // The container's state could not be rebuilt: it is gone, as an expired one is.
+  [ErrorCode.ReplayDiverged]: 410,
+  [ErrorCode.ReplayTooLarge]: 413,
   // Refusals for capacity: 429 with `Retry-After`, so clients back off and come back.
   [ErrorCode.Overloaded]: 429,
   [ErrorCode.KeyQueueQuotaExceeded]: 429,

@@ -1,0 +1,111 @@
+// Replay in the sandbox child: a journaled execution runs again and the child answers its calls from the
+// journal sent with the run frame (bridge.ts `ReplayFrame`), with no round trip to the host per call. Each
+// call is checked against the journal in guest order (tool name and `inputFingerprint`); the recorded
+// results are delivered in their recorded completion order, one at a time and only when the script is
+// idle (nothing ready to run), as results reach a paused script from the host, so `asyncio.gather`,
+// `as_completed` and `wait` see the original order. Part of the child (see bridge.ts): erasable syntax,
+// sibling modules only, intrinsics captured before guest code runs.
+import { REPLAY_CANCELLED, type ReplayCall, type ReplayFrame } from "./bridge.ts";
+import { inputFingerprint } from "./canonical-json.ts";
+
+/** What the child does with a call: answer it from the journal, send it to the host, or stop the run. */
+export type ReplayAnswer =
+  | { kind: "journal"; reply: Promise<string> }
+  | { kind: "live" }
+  | { kind: "diverged"; why: string };
+
+export class ChildReplay {
+  readonly #calls: ReplayCall[];
+  readonly #finished: boolean;
+  /** Index of the guest's next call in `#calls`. */
+  #next = 0;
+  /** The completion order delivered next. */
+  #order = 1;
+  /** Journal index by completion order. */
+  readonly #byOrder = new Map<number, number>();
+  /** Calls made and not yet answered, by journal index. */
+  readonly #waiting = new Map<number, (reply: string) => void>();
+  readonly #byCallId = new Map<number, number>();
+  readonly #cancelled = new Set<number>();
+
+  constructor(frame: ReplayFrame) {
+    this.#calls = frame.calls;
+    this.#finished = frame.finished;
+    for (let index = 0; index < this.#calls.length; index++) {
+      const call = this.#calls[index];
+      if (call && call.reply !== null) this.#byOrder.set(call.completedOrder, index);
+    }
+  }
+
+  /** The guest's next call, checked against the journal. */
+  call(callId: number, name: string, inputJson: string): ReplayAnswer {
+    const index = this.#next;
+    const journaled = this.#calls[index];
+    if (!journaled) {
+      if (!this.#finished) return { kind: "live" };
+      return { kind: "diverged", why: `the script made a call past the ${this.#calls.length} journaled (${name})` };
+    }
+    this.#next++;
+    if (journaled.tool !== name) {
+      return { kind: "diverged", why: `call ${index + 1} is to ${name}; the journal has ${journaled.tool}` };
+    }
+    let fingerprint = "";
+    try {
+      fingerprint = inputFingerprint(inputJson);
+    } catch {}
+    if (fingerprint !== journaled.argsSha256) {
+      return { kind: "diverged", why: `call ${index + 1} (${name}) has other arguments than the journaled one` };
+    }
+    if (journaled.reply === null) return { kind: "live" };
+    this.#byCallId.set(callId, index);
+    const reply = new Promise<string>((resolve) => {
+      this.#waiting.set(index, resolve);
+    });
+    return { kind: "journal", reply };
+  }
+
+  /** The script cancelled call `callId`: true when it was a journaled call (the host never saw it). */
+  cancel(callId: number): boolean {
+    const index = this.#byCallId.get(callId);
+    if (index === undefined) return false;
+    this.#byCallId.delete(callId);
+    this.#waiting.delete(index);
+    this.#cancelled.add(index);
+    return true;
+  }
+
+  /**
+   * Called when the script is idle: delivers the next recorded result if the script has made its call
+   * (true), skipping calls the script cancelled as it did originally. False: nothing to deliver now.
+   */
+  deliverNext(): boolean {
+    for (;;) {
+      const index = this.#byOrder.get(this.#order);
+      if (index === undefined) return false;
+      const reply = this.#calls[index]?.reply ?? "";
+      if (reply === REPLAY_CANCELLED) {
+        // The script cancelled this call originally; it must do so again before later results come.
+        if (!this.#cancelled.has(index)) return false;
+        this.#order++;
+        continue;
+      }
+      const resolve = this.#waiting.get(index);
+      if (!resolve) return false;
+      this.#waiting.delete(index);
+      this.#order++;
+      resolve(reply);
+      return true;
+    }
+  }
+
+  /** Journaled calls made and not answered yet. */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
+  /** At the script's end: why the run diverged (it ended before the journal did), or null. */
+  atEnd(): string | null {
+    if (this.#next >= this.#calls.length) return null;
+    return `the script ended after ${this.#next} of ${this.#calls.length} journaled calls`;
+  }
+}
