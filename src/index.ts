@@ -28,8 +28,10 @@ export {
   type UpstreamConfig,
 } from "./config/index.js";
 export {
+  argsSha256,
   type ContainerEndedListener,
   type ContainerEndReason,
+  type ContainerHistory,
   type ContainerInfo,
   type ContainerManager,
   type ContainerRecord,
@@ -41,7 +43,11 @@ export {
   type EngineOptions,
   type ExecuteRequest,
   type ExecutionHandle,
+  type JournaledCall,
   type JournalStore,
+  journaledCalls,
+  type ReplayRequest,
+  type RestoreReport,
   type SandboxPoolOptions,
   type SandboxPoolStats,
   type ToolResultSubmission,

@@ -13,4 +13,12 @@ export { createEngine, type Engine, type EngineOptions, type ExecuteRequest } fr
 export type { ExecutionHandle } from "./execution.js";
 export { DEFAULT_MAX_EXECUTION_DEPTH } from "./execution-depth.js";
 export type { JournalStore } from "./journal.js";
+export {
+  argsSha256,
+  type ContainerHistory,
+  type JournaledCall,
+  journaledCalls,
+  type ReplayRequest,
+  type RestoreReport,
+} from "./replay.js";
 export type { ToolResultSubmission } from "./tool-call-broker.js";
