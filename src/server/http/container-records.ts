@@ -42,7 +42,11 @@ export class ContainerRecords {
     const record = this.lookup(owner, id);
     if (record.endedAt !== undefined) {
       const why =
-        record.endReason === "evicted" ? "was ended to make room for newer containers of this API key" : "expired";
+        record.endReason === "evicted"
+          ? "was ended to make room for newer containers of this API key"
+          : record.endReason === "lost"
+            ? "was lost (rebuilding it by replay diverged from its journal)"
+            : "expired";
       throw new PtcError(ErrorCode.ContainerExpired, `container ${id} ${why}; its Python state is gone`);
     }
     return record;
