@@ -177,9 +177,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
         ...(history.origin !== undefined ? { origin: history.origin } : {}),
       });
       let calls = 0;
+      let runMs = 0;
       for (const [index, { code, calls: journaled }] of history.executions.entries()) {
         const result = await this.execute({ ...common, code, replay: { calls: journaled, finished: true } }).result;
         calls += journaled.length;
+        runMs += result.timings.totalMs - result.timings.sandboxWaitMs;
         const lost = result.error?.code === ErrorCode.ReplayDiverged;
         if (lost || !containers.has(containerId) || result.status === "cancelled") {
           containers.end(containerId, "lost");
@@ -190,7 +192,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
           });
         }
       }
-      return { containerId, executions: history.executions.length, calls, ms: performance.now() - started };
+      return { containerId, executions: history.executions.length, calls, ms: performance.now() - started, runMs };
     },
     closeContainer: (containerId) => containers.end(containerId, "deleted"),
     hasContainer: (containerId) => containers.has(containerId),

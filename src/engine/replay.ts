@@ -56,8 +56,10 @@ export interface RestoreReport {
   containerId: string;
   executions: number;
   calls: number;
-  /** Wall time of the rebuild, sandbox start included. */
+  /** Wall time of the rebuild, waiting for a sandbox included. */
   ms: number;
+  /** Of that, the time the executions ran (the replay itself, without the wait for a sandbox). */
+  runMs: number;
 }
 
 /** The fingerprint of a JSON input (the host's side of `inputFingerprint`). */

@@ -13,6 +13,14 @@ import { handlerFailure } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
 import { checkSubmission, type ToolResultSubmission } from "./tool-result-submission.js";
 
+function parsedOrUndefined(json: string): JsonValue | undefined {
+  try {
+    return JSON.parse(json) as JsonValue;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A refused call's input is kept in its record only up to this size: the reason is what matters. */
 export const MAX_REFUSED_INPUT_KEPT_BYTES = 4_096;
 
@@ -133,7 +141,7 @@ export class ToolCallBroker {
     // Counted whether the call is then refused or not; one past the total is refused unread (tool-call-budget.ts).
     const refusal = this.#budget.admitInput(name, inputBytes) ?? this.#budget.admitCall();
     if (refusal) {
-      this.#refuse(guestCallId, name, {}, inputBytes, refusal.code, refusal.message);
+      this.#refuse(guestCallId, name, {}, inputBytes, refusal.code, refusal.message, parsedOrUndefined(inputJson));
       return;
     }
     let input: unknown;
@@ -148,7 +156,7 @@ export class ToolCallBroker {
     if (!check.ok) {
       const keep = check.unrecordable !== true && inputBytes <= MAX_REFUSED_INPUT_KEPT_BYTES;
       const kept = keep && isJsonObject(input) ? input : {};
-      this.#refuse(guestCallId, name, kept, inputBytes, check.code, check.message);
+      this.#refuse(guestCallId, name, kept, inputBytes, check.code, check.message, input as JsonValue);
       return;
     }
     const tool = registry.get(name);
@@ -374,6 +382,11 @@ export class ToolCallBroker {
     inputBytes: number,
     code: string,
     message: string,
+    /**
+     * The input, when it parsed: the refusal is journaled with it, so that a replay of the script, which
+     * makes this call again, finds it in the journal (the refusals before that are the child's too).
+     */
+    journaledInput?: JsonValue,
   ): void {
     const record: ToolCallRecord = {
       id: this.#newCallId(),
@@ -388,6 +401,11 @@ export class ToolCallBroker {
       resultBytes: 0,
     };
     this.records.push(record);
+    if (journaledInput !== undefined) {
+      const { journal } = this.context;
+      journal.append({ type: "tool-call", callId: record.id, guestCallId, name, input: journaledInput });
+      journal.append({ type: "tool-result", callId: record.id, outcome: { ok: false, error: { code, message } } });
+    }
     this.context.port.reply(guestCallId, false, encodeToolError("ToolError", code, message));
   }
 
