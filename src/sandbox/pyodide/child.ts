@@ -20,25 +20,16 @@ import {
   encodeReadyFrame,
   encodeToolError,
   type HostFrameSink,
-  MAX_ERROR_REPORT_CHARS,
   RefusalCode,
   type RunFrame,
 } from "./bridge.ts";
+import { CAPS_BEFORE_FIRST_RUN, refuseCall } from "./child-call-checks.ts";
 import { errorReport } from "./child-error-report.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
 // The guest shares this realm and can replace what it reaches: the protocol code uses only intrinsics
 // captured (by this import) before any guest code runs, and builds frames from primitives (no toJSON).
-import {
-  dropWaiting,
-  exit,
-  hasWaiting,
-  indexOf,
-  isSafeInteger,
-  quote,
-  round,
-  sliceText,
-  uncurry,
-} from "./child-intrinsics.ts";
+import { dropWaiting, exit, hasWaiting, isSafeInteger, quote, round } from "./child-intrinsics.ts";
+import { memoryLimitHit, resetMemoryLimitHit, setMemoryCap } from "./child-memory-cap.ts";
 import { beginOutput, droppedBytes, flushOutput, makeWriter, send, writeAll } from "./child-output.ts";
 import { ChildReplay } from "./child-replay.ts";
 import { LineSplitter } from "./line-splitter.ts";
@@ -47,45 +38,21 @@ const hostIn = process.stdin;
 const nodeVersion = process.version;
 const here = dirname(fileURLToPath(import.meta.url));
 const pyodideDir = process.argv[2] ?? "";
-let memoryCapBytes = Number(process.argv[3] ?? "0");
+setMemoryCap(Number(process.argv[3] ?? "0"));
 // A memory snapshot of an initialised interpreter skips Python's start-up (seconds to a few hundred ms).
 const snapshotPath = process.argv[4] ?? "";
 const makeSnapshot = process.argv[5] === "make-snapshot";
 // Modules the guest runtime needs, imported before a snapshot so restoring one has them ready.
 const PRELOAD = "import asyncio, json, linecache, traceback, builtins, sys, pyodide.webloop, pyodide.code, pyodide.ffi";
 
-// Refusing wasm growth past the cap turns a memory bomb into Python's MemoryError (the process survives).
-let memoryLimitHit = false;
-type WasmMemory = { buffer: ArrayBuffer; grow(delta: number): number };
-const wasm = (globalThis as unknown as { WebAssembly: { Memory: { prototype: WasmMemory }; Suspending?: unknown } })
-  .WebAssembly;
-const getter = (prototype: object, name: string) =>
-  uncurry(Object.getOwnPropertyDescriptor(prototype, name)?.get as () => unknown);
-const memoryBuffer = getter(wasm.Memory.prototype, "buffer") as (memory: WasmMemory) => ArrayBuffer;
-const byteLength = getter(ArrayBuffer.prototype, "byteLength") as (buffer: ArrayBuffer) => number;
-const growMemory = uncurry(wasm.Memory.prototype.grow);
-wasm.Memory.prototype.grow = function grow(this: WasmMemory, delta: number): number {
-  if (memoryCapBytes > 0 && byteLength(memoryBuffer(this)) + delta * 65536 > memoryCapBytes) {
-    memoryLimitHit = true;
-    throw new RangeError("ptc: sandbox memory limit reached");
-  }
-  return growMemory(this, delta);
-};
+// Read before any guest code runs: whether this Node has JSPI (WebAssembly.Suspending).
+const wasmSuspending = (globalThis as unknown as { WebAssembly: { Suspending?: unknown } }).WebAssembly.Suspending;
 
 // Tool calls: the guest gets a promise of the raw result line ("1<json>" or "0<json>").
 let nextCallId = 1;
-/** The current run's caps (from its run frame); until the first, none apply (the warm-up makes no calls). */
-let caps: BridgeCaps = {
-  maxOutputBytes: 0,
-  memoryBytes: 0,
-  maxToolInputBytes: Number.POSITIVE_INFINITY,
-  maxToolCalls: Number.POSITIVE_INFINITY,
-  maxToolNameChars: Number.POSITIVE_INFINITY,
-  maxInputDepth: 0,
-  errorReportChars: MAX_ERROR_REPORT_CHARS,
-};
+/** The current run's caps (from its run frame). */
+let caps: BridgeCaps = CAPS_BEFORE_FIRST_RUN;
 let callsThisRun = 0;
-const REFUSALS_BEFORE_STOP = 1000;
 /** Ends the current run at once with this error as JSON ("" for success), abandoning the script where it is. */
 let stopRun: ((errorJson: string) => void) | null = null;
 const waiting = new Map<number, (payload: string) => void>();
@@ -98,29 +65,12 @@ function callTool(name: unknown, input: unknown): Promise<string> {
   }
   // Nothing outside a run may reach the host: it would take the frame for a broken child.
   if (!running) return refusal(RefusalCode.Cancelled, "the execution that made this call has ended");
-  // The host refuses calls past the limit; the one after it still goes there (the host records the
-  // limit), the rest are refused here so an `asyncio.gather` of 100,000 calls never floods the host.
-  // A script that keeps calling long after the limit (each refusal raised in one of its tasks) is stopped.
-  const { maxToolCalls, maxToolInputBytes } = caps;
-  if (++callsThisRun > maxToolCalls + 1) {
-    const message = `tool call limit of ${maxToolCalls} reached`;
-    if (callsThisRun > maxToolCalls + 1 + REFUSALS_BEFORE_STOP) {
-      const stopped = `${message}; the script kept calling tools and was stopped`;
-      stopRun?.(
-        `{"type":"ToolError","code":"${RefusalCode.ToolCallLimit}","message":${quote(stopped)},"traceback":""}`,
-      );
+  const refused = refuseCall(name, input, caps, ++callsThisRun);
+  if (refused) {
+    if (refused.stop !== undefined) {
+      stopRun?.(`{"type":"ToolError","code":"${refused.code}","message":${quote(refused.stop)},"traceback":""}`);
     }
-    return refusal(RefusalCode.ToolCallLimit, message);
-  }
-  if (name.length > caps.maxToolNameChars) {
-    return refusal(RefusalCode.ToolNotFound, `Tool "${sliceText(name, 0, 64)}…" is not available`);
-  }
-  if (input.length > maxToolInputBytes) {
-    return refusal(RefusalCode.ToolInputTooLarge, `input of ${name} exceeds ${maxToolInputBytes} bytes`);
-  }
-  // A newline would split the frame; only a raw bridge call can produce one (json.dumps never does).
-  if (indexOf(input, "\n") !== -1 || indexOf(name, "\n") !== -1) {
-    return refusal(RefusalCode.InvalidToolInput, "malformed tool input");
+    return refusal(refused.code, refused.message);
   }
   flushOutput();
   const callId = nextCallId++;
@@ -316,7 +266,7 @@ async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun:
   await pyodide.runPythonAsync("_ptc_lockdown()");
   const runner = pyodide.globals.get("_ptc_run") as { callPromising: RunFunction };
   // Calling through JSPI's promising wrapper lets guest code suspend the wasm stack (asyncio.run).
-  const jspi = typeof wasm.Suspending === "function";
+  const jspi = typeof wasmSuspending === "function";
   const run: RunFunction = jspi ? (...args) => runner.callPromising(...args) : (runner as unknown as RunFunction);
   const beginRun = pyodide.globals.get("_ptc_begin") as () => void;
   const endRun = pyodide.globals.get("_end_of_run") as () => void;
@@ -409,14 +359,14 @@ async function handleRun(frame: RunFrame) {
     maxToolInputBytes: capOf(frame.caps.maxToolInputBytes),
     maxToolCalls: capOf(frame.caps.maxToolCalls),
   };
-  if (caps.memoryBytes > 0) memoryCapBytes = caps.memoryBytes;
+  setMemoryCap(caps.memoryBytes);
   beginOutput(caps.maxOutputBytes);
-  memoryLimitHit = false;
+  resetMemoryLimitHit();
   replay = frame.replay ? new ChildReplay(frame.replay) : null;
   const seed = isSafeInteger(frame.seed) ? (frame.seed as number) : -1;
   const errorJson = await runGuest(frame.code, frame.tools, frame.resultMode, caps.maxInputDepth, seed);
   replay = null;
-  send(encodeDoneFrame(errorReport(errorJson, caps.errorReportChars), droppedBytes(), memoryLimitHit));
+  send(encodeDoneFrame(errorReport(errorJson, caps.errorReportChars), droppedBytes(), memoryLimitHit()));
 }
 
 const hostFrames: HostFrameSink = {

@@ -1,0 +1,36 @@
+// The Python (WebAssembly) memory cap, installed when the child loads, before any guest code: refusing
+// wasm growth past the cap turns a memory bomb into Python's MemoryError, and the process survives. Part
+// of the child: erasable syntax, and only intrinsics captured here or in child-intrinsics.ts.
+import { uncurry } from "./child-intrinsics.ts";
+
+let capBytes = 0;
+let limitHit = false;
+
+type WasmMemory = { buffer: ArrayBuffer; grow(delta: number): number };
+const wasm = (globalThis as unknown as { WebAssembly: { Memory: { prototype: WasmMemory } } }).WebAssembly;
+const getter = (prototype: object, name: string) =>
+  uncurry(Object.getOwnPropertyDescriptor(prototype, name)?.get as () => unknown);
+const memoryBuffer = getter(wasm.Memory.prototype, "buffer") as (memory: WasmMemory) => ArrayBuffer;
+const byteLength = getter(ArrayBuffer.prototype, "byteLength") as (buffer: ArrayBuffer) => number;
+const growMemory = uncurry(wasm.Memory.prototype.grow);
+wasm.Memory.prototype.grow = function grow(this: WasmMemory, delta: number): number {
+  if (capBytes > 0 && byteLength(memoryBuffer(this)) + delta * 65536 > capBytes) {
+    limitHit = true;
+    throw new RangeError("ptc: sandbox memory limit reached");
+  }
+  return growMemory(this, delta);
+};
+
+/** Bytes of wasm memory allowed from now on; 0 leaves the cap as it is. */
+export function setMemoryCap(bytes: number): void {
+  if (bytes > 0) capBytes = bytes;
+}
+
+/** Whether a growth was refused since the last `resetMemoryLimitHit` (reported with the run's end). */
+export function memoryLimitHit(): boolean {
+  return limitHit;
+}
+
+export function resetMemoryLimitHit(): void {
+  limitHit = false;
+}
