@@ -1,66 +1,21 @@
 import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
-import type { ExecutionEvent, ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/execution.js";
+import type { ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/execution.js";
 import { isJsonObject, type JsonValue } from "../protocol/json-schema.js";
-import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolHandler } from "../protocol/tool.js";
 import { encodeToolError, MAX_TOOL_NAME_CHARS } from "../sandbox/pyodide/bridge.js";
-import type { ToolRegistry } from "../tools/tool-registry.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
-import type { Journal } from "./journal.js";
 import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
+import type { ToolCallBrokerContext, ToolCallEvent } from "./tool-call-port.js";
 import { handlerFailure } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
 import { checkSubmission, type ToolResultSubmission } from "./tool-result-submission.js";
 
-function parsedOrUndefined(json: string): JsonValue | undefined {
-  try {
-    return JSON.parse(json) as JsonValue;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A refused call's input is kept in its record only up to this size: the reason is what matters. */
 export const MAX_REFUSED_INPUT_KEPT_BYTES = 4_096;
 
+export type { ToolCallBrokerContext, ToolCallEvent, ToolCallPort } from "./tool-call-port.js";
 export type { ToolResultSubmission } from "./tool-result-submission.js";
-
-/**
- * The sandbox side of the bridge, as the broker sees it: where each call's outcome goes. The guest names
- * its calls by `guestCallId` (the bridge's call id); `payloadJson` is encoded once, here, and passed on
- * as is (bridge.ts, `encodeResultFrame`).
- */
-export interface ToolCallPort {
-  reply(guestCallId: number, ok: boolean, payloadJson: string): void;
-}
-
-/**
- * What the broker tells its execution. `tool-call` and `tool-result` are the execution's own events;
- * `outstanding` says the number of unanswered calls changed (read `broker.outstanding`), for the clock
- * that excludes tool waits; `limit` names a limit a call ran into.
- */
-export type ToolCallEvent =
-  | Extract<ExecutionEvent, { type: "tool-call" | "tool-result" }>
-  | { type: "outstanding" }
-  | { type: "limit"; code: LimitCode };
-
-export interface ToolCallBrokerContext {
-  executionId: string;
-  /** Set when nobody answers pending calls: a call to a tool without a handler fails at once, naming this. */
-  runnerWithoutCaller?: string;
-  containerId: string;
-  registry: ToolRegistry;
-  limits: ExecutionLimits;
-  journal: Journal;
-  /**
-   * Ids for the first calls that reach the broker, in order: a replayed execution makes its calls that were
-   * pending at the pause again, and they keep their ids (a client's `tool_result` names them).
-   */
-  resumedCallIds?: string[];
-  port: ToolCallPort;
-  emit(event: ToolCallEvent): void;
-}
 
 /** One event for every change in the number of outstanding calls: nothing is allocated per call for it. */
 const OUTSTANDING_CHANGED: ToolCallEvent = Object.freeze({ type: "outstanding" });
@@ -141,7 +96,8 @@ export class ToolCallBroker {
     // Counted whether the call is then refused or not; one past the total is refused unread (tool-call-budget.ts).
     const refusal = this.#budget.admitInput(name, inputBytes) ?? this.#budget.admitCall();
     if (refusal) {
-      this.#refuse(guestCallId, name, {}, inputBytes, refusal.code, refusal.message, parsedOrUndefined(inputJson));
+      // Refused unread, and not journaled: its input is held nowhere (a replay of it diverges, honestly).
+      this.#refuse(guestCallId, name, {}, inputBytes, refusal.code, refusal.message);
       return;
     }
     let input: unknown;
@@ -156,7 +112,16 @@ export class ToolCallBroker {
     if (!check.ok) {
       const keep = check.unrecordable !== true && inputBytes <= MAX_REFUSED_INPUT_KEPT_BYTES;
       const kept = keep && isJsonObject(input) ? input : {};
-      this.#refuse(guestCallId, name, kept, inputBytes, check.code, check.message, input as JsonValue);
+      // Journaled only when small enough to keep, as the record keeps it: the host holds no big refused input.
+      this.#refuse(
+        guestCallId,
+        name,
+        kept,
+        inputBytes,
+        check.code,
+        check.message,
+        keep ? (input as JsonValue) : undefined,
+      );
       return;
     }
     const tool = registry.get(name);
