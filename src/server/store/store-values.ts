@@ -1,28 +1,17 @@
 import { createHash } from "node:crypto";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { JsonValue } from "../../protocol/json-schema.js";
+import { canonicalJson } from "../../sandbox/pyodide/canonical-json.js";
 import type { CallResult, ContainerLease, JournalCall, NewCall, StoredContainer } from "./store.js";
 
 /**
- * JSON with object keys sorted at every depth: the same value always gives the same text, so the stored
- * text can be compared for idempotency and hashed for replay's divergence check, whatever key order the
- * guest or a driver produced.
+ * Canonical JSON (object keys sorted at every depth) has one definition, shared with replay in the sandbox
+ * child: the stored text is compared for idempotency and hashed for replay's divergence check, whatever key
+ * order the guest or a driver produced.
  */
-export function canonicalJson(value: JsonValue): string {
-  return JSON.stringify(sortKeys(value));
-}
+export { canonicalJson };
 
-function sortKeys(value: JsonValue): JsonValue {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== "object") return value;
-  const sorted: Record<string, JsonValue> = {};
-  for (const key of Object.keys(value).sort()) {
-    const item = value[key];
-    if (item !== undefined) sorted[key] = sortKeys(item);
-  }
-  return sorted;
-}
-
+/** SHA-256 as lowercase hex: the child computes the same in JS (canonical-json.ts); here node:crypto is faster. */
 export function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
 import type { JsonValue } from "../../../src/protocol/json-schema.js";
+import { inputFingerprint } from "../../../src/sandbox/pyodide/canonical-json.js";
 import type { ContainerLease, Store, StoredContainer, StoreOptions } from "../../../src/server/store/store.js";
 
 /**
@@ -202,6 +203,8 @@ export function storeConformance(name: string, backend: StoreBackend): void {
       // The hash is over canonical JSON (sorted keys), so the guest's key order does not matter.
       const canonical = JSON.stringify({ a: "é", z: null });
       assert.equal(journal[1]?.argsSha256, createHash("sha256").update(canonical).digest("hex"));
+      // The same fingerprint replay checks in the sandbox child (one definition: canonical-json.ts).
+      assert.equal(journal[1]?.argsSha256, inputFingerprint(JSON.stringify(inputs[1])));
       assert.ok((journal[0]?.completedAt ?? 0) >= (journal[0]?.calledAt ?? Infinity));
       await store.close();
     });
