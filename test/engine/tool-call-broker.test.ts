@@ -254,6 +254,20 @@ describe("ToolCallBroker on a fake port", () => {
     assert.deepEqual(broker.records[6]?.input, {});
   });
 
+  test("a refused call is journaled (for replay) only with an input small enough to keep; budget refusals are held nowhere", () => {
+    const typed = codeTool("typed", () => "ran", { type: "object", properties: { n: { type: "number" } } });
+    const { journal, call } = brokerWith([typed], { maxTotalToolInputBytes: 20_000 });
+    call(1, "typed", { n: "small" });
+    call(2, "typed", { n: "x".repeat(5_000) });
+    call(3, "typed", { n: "y".repeat(15_000) });
+    const calls = journal.entries().flatMap((entry) => (entry.type === "tool-call" ? [entry] : []));
+    // Only the first: the second is over the 4 KiB kept for refusals, the third over the input budget.
+    assert.deepEqual(
+      calls.map((entry) => [entry.guestCallId, entry.input]),
+      [[1, { n: "small" }]],
+    );
+  });
+
   test("close withdraws every live call: handlers see the abort, nothing is replied, later calls are ignored", async () => {
     const signals: AbortSignal[] = [];
     const hang = codeTool("hang", (_input, context) => {
