@@ -17,6 +17,7 @@ import {
   resumedCallIds,
 } from "./replay.js";
 import { loadTokenizer } from "./token-counter.js";
+import type { WriteAhead } from "./write-ahead.js";
 
 export interface EngineOptions {
   pool?: SandboxPoolOptions;
@@ -59,6 +60,10 @@ export interface ExecuteRequest {
    * container (`lost`). A journal past `MAX_REPLAY_FRAME_CHARS` throws `replay_too_large` here.
    */
   replay?: ReplayRequest;
+  /** Makes each call durable before it is dispatched and each outcome before the sandbox sees it (write-ahead.ts). */
+  writeAhead?: WriteAhead;
+  /** Mints the execution's call ids (default: a per-execution prefix and a counter). */
+  newCallId?: () => string;
 }
 
 export interface Engine {
@@ -147,6 +152,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
         ...(request.runnerWithoutCaller !== undefined ? { runnerWithoutCaller: request.runnerWithoutCaller } : {}),
         ...(replay ? { replay } : {}),
         ...(resumed.length > 0 ? { resumedCallIds: resumed } : {}),
+        ...(request.writeAhead ? { writeAhead: request.writeAhead } : {}),
+        ...(request.newCallId ? { newCallId: request.newCallId } : {}),
       });
       const container = request.container;
       if (replay && container !== undefined) {

@@ -1,4 +1,4 @@
-import { ErrorCode, type LimitCode } from "../protocol/errors.js";
+import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
 import type {
   ExecutionError,
   ExecutionEvent,
@@ -20,6 +20,7 @@ import { Journal, type JournalStore } from "./journal.js";
 import { OutputCapture } from "./output-capture.js";
 import { countTokens, TOKENIZER_NAME } from "./token-counter.js";
 import { ToolCallBroker, type ToolCallEvent, type ToolResultSubmission } from "./tool-call-broker.js";
+import type { WriteAhead } from "./write-ahead.js";
 
 /** The handle `execute` returns: iterate it for events, await `result` for the outcome. */
 export interface ExecutionHandle extends AsyncIterable<ExecutionEvent> {
@@ -35,6 +36,12 @@ export interface ExecutionHandle extends AsyncIterable<ExecutionEvent> {
    */
   isPaused(): boolean;
   submitToolResult(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate";
+  /**
+   * Resolves once every call and outcome so far is durable (`ExecuteRequest.writeAhead`): a server answers
+   * a submitted result after this. At once without a write-ahead; never rejects (a failed write stops the
+   * execution instead).
+   */
+  whenDurable(): Promise<void>;
   cancel(reason?: string): void;
   journal(): readonly JournalEntry[];
 }
@@ -54,6 +61,8 @@ export interface ExecutionParams {
   replay?: ReplayFrame;
   /** Ids the calls pending at the pause take again when they are made live (`ToolCallBrokerContext`). */
   resumedCallIds?: string[];
+  writeAhead?: WriteAhead;
+  newCallId?: () => string;
 }
 
 interface Stop {
@@ -100,6 +109,13 @@ export class Execution implements ExecutionHandle {
       limits: params.limits,
       journal: this.#journal,
       ...(params.resumedCallIds ? { resumedCallIds: [...params.resumedCallIds] } : {}),
+      ...(params.writeAhead ? { writeAhead: params.writeAhead } : {}),
+      ...(params.newCallId ? { newCallId: params.newCallId } : {}),
+      onWriteFailed: (error) => {
+        const code = PtcError.isInstance(error) ? error.code : ErrorCode.StoreUnavailable;
+        const message = error instanceof Error ? error.message : String(error);
+        this.#halt({ code, type: "StoreError", message, status: "failed" });
+      },
       port: {
         reply: (guestCallId, ok, payload) => {
           this.#setRunning();
@@ -133,6 +149,8 @@ export class Execution implements ExecutionHandle {
     switch (event.type) {
       case "outstanding":
         this.#clock.outstandingChanged(this.#broker.outstanding, !this.#stop && !!this.#lease);
+        // A call that became durable while the sandbox was idle may complete a pause.
+        if (this.#idle) this.#onIdle();
         return;
       case "limit":
         this.#limitsHit.add(event.code);
@@ -156,6 +174,10 @@ export class Execution implements ExecutionHandle {
 
   submitToolResult(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate" {
     return this.#broker.submit(callId, submission);
+  }
+
+  whenDurable(): Promise<void> {
+    return this.#broker.whenDurable();
   }
 
   cancel(reason = "execution cancelled"): void {

@@ -29,6 +29,8 @@ interface LiveCall {
   startedAt: number;
   /** A handler call that has started (not waiting for a concurrency slot). */
   started: boolean;
+  /** Its write-ahead resolved: it may be dispatched, or reported pending. */
+  durable: boolean;
   record: ToolCallRecord;
 }
 
@@ -49,7 +51,10 @@ export class ToolCallBroker {
   #queue: LiveCall[] = [];
   #running = 0;
   #closed = false;
-  readonly #newCallId = callIdFactory();
+  /** The write-ahead FIFO: each write, and each step waiting for the writes before it (write-ahead.ts). */
+  #writes: Promise<void> = Promise.resolve();
+  #writeFailed = false;
+  readonly #newCallId: () => string;
   /**
    * The nesting depth of this broker's execution. The broker is built synchronously inside
    * `engine.execute`, so the depth there is that of the handler (if any) that started this execution.
@@ -58,6 +63,7 @@ export class ToolCallBroker {
 
   constructor(private readonly context: ToolCallBrokerContext) {
     this.#budget = new ToolCallBudget({ limits: context.limits, onLimit: (code) => this.#limit(code) });
+    this.#newCallId = context.newCallId ?? callIdFactory();
   }
 
   get outstanding(): number {
@@ -65,7 +71,12 @@ export class ToolCallBroker {
   }
 
   pending(): ToolCallRequest[] {
-    return [...this.#live.values()].filter((call) => !call.handler).map((call) => call.request);
+    return [...this.#live.values()].filter((call) => !call.handler && call.durable).map((call) => call.request);
+  }
+
+  /** Resolves once every write so far went through the write-ahead (at once without one). */
+  whenDurable(): Promise<void> {
+    return this.#writes;
   }
 
   /** Never throws: whatever the guest sends, the host answers it or refuses it. */
@@ -140,6 +151,7 @@ export class ToolCallBroker {
       timer: undefined,
       startedAt: performance.now(),
       started: false,
+      durable: this.context.writeAhead === undefined,
       record: {
         id: request.id,
         name,
@@ -155,14 +167,23 @@ export class ToolCallBroker {
     this.records.push(call.record);
     this.#live.set(request.id, call);
     this.#byGuestCallId.set(guestCallId, call);
-    this.context.journal.append({
-      type: "tool-call",
-      callId: request.id,
-      guestCallId,
-      name,
-      input: request.input as JsonValue,
-    });
+    this.#journalCall(guestCallId, request.id, name, request.input as JsonValue);
     this.context.emit(OUTSTANDING_CHANGED);
+    if (call.durable) this.#dispatch(call);
+    else this.#afterWrites(() => this.#dispatch(call));
+  }
+
+  /** Reports the call and runs its handler, or leaves it pending, once it is durable. */
+  #dispatch(call: LiveCall): void {
+    const { request } = call;
+    const { limits } = this.context;
+    // Withdrawn (the script cancelled it, the execution ended) while its write was on the way.
+    if (this.#live.get(request.id) !== call) return;
+    if (!call.durable) {
+      call.durable = true;
+      this.context.emit(OUTSTANDING_CHANGED);
+    }
+    const { name } = request;
     this.context.emit({
       type: "tool-call",
       call: request,
@@ -200,8 +221,9 @@ export class ToolCallBroker {
     this.#withdraw(call, message);
     const outcome: ToolOutcome = { ok: false, error: { code: ErrorCode.Cancelled, message } };
     const { id, name } = call.request;
-    this.context.journal.append({ type: "tool-result", callId: id, outcome });
-    this.context.emit({ type: "tool-result", callId: id, name, outcome, durationMs: call.record.durationMs });
+    this.#journalResult(call.guestCallId, id, outcome);
+    const durationMs = call.record.durationMs;
+    this.#afterWrites(() => this.context.emit({ type: "tool-result", callId: id, name, outcome, durationMs }));
     this.#startNext();
     this.context.emit(OUTSTANDING_CHANGED);
   }
@@ -215,7 +237,7 @@ export class ToolCallBroker {
     const checked = checkSubmission(callId, submission);
     if (this.#settled.has(callId)) return "duplicate";
     const call = this.#live.get(callId);
-    if (!call || call.handler) {
+    if (!call || call.handler || !call.durable) {
       throw new PtcError(ErrorCode.UnknownToolCall, `no pending tool call ${callId}`, { callId });
     }
     if (checked.ok) this.#settle(call, this.#encode(call.request.name, checked.value));
@@ -319,20 +341,21 @@ export class ToolCallBroker {
     call.record.durationMs = durationMs;
     call.record.ok = outcome.ok;
     call.record.outcome = outcome.ok ? "ok" : "error";
+    const stored: ToolOutcome = outcome.ok ? { ok: true, value: outcome.value } : outcome;
+    this.#journalResult(call.guestCallId, id, stored);
     if (outcome.ok) {
       const text = outcome.text ?? JSON.stringify(outcome.value);
       call.record.resultBytes = outcome.bytes ?? Buffer.byteLength(text);
       // Kept for the token count at the end. A string result is kept as the value itself, which the
       // journal holds anyway, rather than as a second copy in quotes.
       this.resultTexts.push(typeof outcome.value === "string" ? outcome.value : text);
-      this.context.port.reply(call.guestCallId, true, text);
+      this.#reply(call.guestCallId, true, text);
     } else {
       call.record.error = outcome.error;
-      this.context.port.reply(call.guestCallId, false, JSON.stringify({ type: errorType, ...outcome.error }));
+      this.#reply(call.guestCallId, false, JSON.stringify({ type: errorType, ...outcome.error }));
     }
-    const stored: ToolOutcome = outcome.ok ? { ok: true, value: outcome.value } : outcome;
-    this.context.journal.append({ type: "tool-result", callId: id, outcome: stored });
-    this.context.emit({ type: "tool-result", callId: id, name: call.request.name, outcome: stored, durationMs });
+    const name = call.request.name;
+    this.#afterWrites(() => this.context.emit({ type: "tool-result", callId: id, name, outcome: stored, durationMs }));
     if (call.handler && call.started) {
       this.#running--;
       this.#startNext();
@@ -367,11 +390,51 @@ export class ToolCallBroker {
     };
     this.records.push(record);
     if (journaledInput !== undefined) {
-      const { journal } = this.context;
-      journal.append({ type: "tool-call", callId: record.id, guestCallId, name, input: journaledInput });
-      journal.append({ type: "tool-result", callId: record.id, outcome: { ok: false, error: { code, message } } });
+      this.#journalCall(guestCallId, record.id, name, journaledInput);
+      this.#journalResult(guestCallId, record.id, { ok: false, error: { code, message } });
     }
-    this.context.port.reply(guestCallId, false, encodeToolError("ToolError", code, message));
+    this.#reply(guestCallId, false, encodeToolError("ToolError", code, message));
+  }
+
+  #journalCall(guestCallId: number, callId: string, name: string, input: JsonValue): void {
+    this.context.journal.append({ type: "tool-call", callId, guestCallId, name, input });
+    const writeAhead = this.context.writeAhead;
+    if (writeAhead) this.#write(() => writeAhead.call({ guestCallId, callId, tool: name, input }));
+  }
+
+  /**
+   * Journals an outcome; with a write-ahead, also writes it. It is journaled here, in the order outcomes
+   * settle, and the sandbox sees them in that order once their writes went through (`#reply`).
+   */
+  #journalResult(guestCallId: number, callId: string, outcome: ToolOutcome): void {
+    this.context.journal.append({ type: "tool-result", callId, outcome });
+    const writeAhead = this.context.writeAhead;
+    if (writeAhead) this.#write(() => writeAhead.result({ guestCallId, callId, outcome }));
+  }
+
+  /** Hands an outcome to the sandbox once the writes before it went through. */
+  #reply(guestCallId: number, ok: boolean, payloadJson: string): void {
+    if (this.context.writeAhead === undefined) this.context.port.reply(guestCallId, ok, payloadJson);
+    else this.#afterWrites(() => this.#closed || this.context.port.reply(guestCallId, ok, payloadJson));
+  }
+
+  /** Runs `step` once the writes queued so far went through: at once without a write-ahead. */
+  #afterWrites(step: () => void): void {
+    if (this.context.writeAhead === undefined) step();
+    else this.#write(step);
+  }
+
+  #write(step: () => unknown): void {
+    this.#writes = this.#writes
+      .then(() => (this.#writeFailed ? undefined : step()))
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (this.#writeFailed) return;
+          this.#writeFailed = true;
+          this.context.onWriteFailed?.(error);
+        },
+      );
   }
 
   #limit(code: LimitCode): void {

@@ -5,6 +5,7 @@ import type { ExecutionEvent } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import type { Journal } from "./journal.js";
+import type { WriteAhead } from "./write-ahead.js";
 
 /**
  * The sandbox side of the bridge, as the broker sees it: where each call's outcome goes. The guest names
@@ -38,6 +39,12 @@ export interface ToolCallBrokerContext {
    * pending at the pause again, and they keep their ids (a client's `tool_result` names them).
    */
   resumedCallIds?: string[];
+  /** Makes calls and outcomes durable before they take effect (write-ahead.ts). */
+  writeAhead?: WriteAhead;
+  /** A write-ahead write failed: the execution stops with its error (nothing after it takes effect). */
+  onWriteFailed?(error: unknown): void;
+  /** Mints call ids (default `callIdFactory()`); `/v1/messages` uses its `toolu_…` ids, which the client sees. */
+  newCallId?: () => string;
   port: ToolCallPort;
   emit(event: ToolCallEvent): void;
 }

@@ -71,6 +71,11 @@ export const ErrorCode = {
   ReplayDiverged: "replay_diverged",
   /** A replay's journal is larger than the run frame may carry (`MAX_REPLAY_FRAME_CHARS`). */
   ReplayTooLarge: "replay_too_large",
+  /**
+   * A tool call's handler was dispatched (the call is in the journal) but its server stopped before the
+   * outcome was recorded. Handlers run at most once: the resumed script gets this as a `ToolError` instead.
+   */
+  ToolCallInterrupted: "tool_call_interrupted",
   InternalError: "internal_error",
 } as const;
 

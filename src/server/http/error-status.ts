@@ -44,6 +44,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   // The container's state could not be rebuilt: it is gone, as an expired one is.
   [ErrorCode.ReplayDiverged]: 410,
   [ErrorCode.ReplayTooLarge]: 413,
+  // Only ever a tool's outcome inside a script; as a request's error it is the server's failure.
+  [ErrorCode.ToolCallInterrupted]: 500,
   // Refusals for capacity: 429 with `Retry-After`, so clients back off and come back.
   [ErrorCode.Overloaded]: 429,
   [ErrorCode.KeyQueueQuotaExceeded]: 429,

@@ -150,8 +150,12 @@ export class MemoryStore implements Store {
     for (const e of this.#executions.values()) {
       if (e.containerId === lease.containerId) ordinal = Math.max(ordinal, e.ordinal);
     }
+    const options = JSON.parse(
+      recordable(`the options of execution ${execution.id}`, execution.options ?? {}, this.#maxBytes),
+    ) as JsonValue;
     const record: StoredExecution = {
       ...execution,
+      options,
       containerId: lease.containerId,
       ordinal: ordinal + 1,
       status: "running",

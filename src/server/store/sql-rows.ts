@@ -82,6 +82,7 @@ export function executionFromRow(row: SqlRow): StoredExecution {
     ordinal: num(row.ordinal),
     code: String(row.code),
     language: String(row.language),
+    options: JSON.parse(String(row.options)) as JsonValue,
     status: String(row.status) as ExecutionStatus,
     result: optJson(row.result),
     apiKeyOwner: optStr(row.api_key_owner),

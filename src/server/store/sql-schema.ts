@@ -37,6 +37,7 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
       ordinal INTEGER NOT NULL,
       code TEXT NOT NULL,
       language TEXT NOT NULL,
+      options TEXT NOT NULL,
       status TEXT NOT NULL CHECK (status IN ('running', 'paused', 'done', 'failed')),
       result TEXT,
       api_key_owner TEXT,

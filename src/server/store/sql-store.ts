@@ -182,6 +182,7 @@ export class SqlStore implements Store {
 
   async createExecution(lease: ContainerLease, e: NewExecution): Promise<StoredExecution> {
     checkRecordable(`the code of execution ${e.id}`, e.code, this.#maxBytes);
+    const options = recordable(`the options of execution ${e.id}`, e.options ?? {}, this.#maxBytes);
     return this.#db.transaction(async (tx) => {
       await this.#fence(tx, lease);
       // The container row is locked: no other execution of it can take the same ordinal meanwhile.
@@ -190,10 +191,10 @@ export class SqlStore implements Store {
         [lease.containerId],
       );
       const rows = await tx.query(
-        `INSERT INTO ptc_executions (id, container_id, ordinal, code, language, status, api_key_owner, started_at)
-         VALUES ($1, $2, $3, $4, $5, 'running', $6, ${this.#d.nowMs})
+        `INSERT INTO ptc_executions (id, container_id, ordinal, code, language, options, status, api_key_owner, started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, ${this.#d.nowMs})
          ON CONFLICT (id) DO NOTHING RETURNING *`,
-        [e.id, lease.containerId, Number(one(next).next), e.code, e.language, e.apiKeyOwner ?? null],
+        [e.id, lease.containerId, Number(one(next).next), e.code, e.language, options, e.apiKeyOwner ?? null],
       );
       const row = rows[0];
       if (!row) throw conflict(`execution ${e.id} already exists`);

@@ -60,6 +60,8 @@ export interface StoredExecution {
   readonly ordinal: number;
   readonly code: string;
   readonly language: string;
+  /** What else the API needs to run it again (its tools, limits, result mode, wire ids): the API's own JSON. */
+  readonly options: JsonValue;
   readonly status: ExecutionStatus;
   /** What the execution produced (its `ExecutionResult`, or what the API answered), once finished. */
   readonly result: JsonValue | undefined;
@@ -73,6 +75,8 @@ export interface NewExecution {
   readonly id: string;
   readonly code: string;
   readonly language: string;
+  /** Default `{}`. */
+  readonly options?: JsonValue;
   readonly apiKeyOwner: string | undefined;
 }
 
