@@ -1,19 +1,24 @@
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { loadConfig } from "../config/load-config.js";
 import { createEngine } from "../engine/engine.js";
 import { checkSandboxIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
 import { createAdmissionController, resolveServerCapacity } from "../server/admission.js";
 import { createMessagesHandler, type MessagesHandler } from "../server/anthropic/messages-handler.js";
+import { defaultStorePath } from "../server/durable/data-directory.js";
+import { DurableNode } from "../server/durable/durable-node.js";
 import { createServerApp } from "../server/http/create-server-app.js";
 import { createJsonLogger } from "../server/http/logger.js";
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../server/http/start-server.js";
 import { ResourceOwners } from "../server/resource-owners.js";
+import { openStore } from "../server/store/open-store.js";
+import type { Store } from "../server/store/store.js";
 import { upstreamFromConfig } from "../upstream/upstream-from-config.js";
 import { ALLOW_DEGRADED_ISOLATION, ALLOW_DEGRADED_ISOLATION_USAGE, parseArguments } from "./arguments.js";
 import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
 export const SERVE_USAGE = `ptc serve [--config FILE] [--host HOST] [--port PORT] [--sample] [--mcp "COMMAND ..."] [--tools MODULE]
-        [--allow-degraded-isolation]
+        [--store memory|PATH|postgres://...] [--node-id ID] [--advertise-url URL] [--allow-degraded-isolation]
 
 HTTP server: the native executions API (/v1/executions, /v1/containers) and, with server.upstream
 configured, Anthropic-compatible POST /v1/messages. Prints "ptc serve: listening on URL" on stderr once
@@ -21,6 +26,15 @@ bound; logs are JSON lines on stderr too. Docs: docs/server.md.
 
   --host HOST          interface to bind (default: server.host, else ${DEFAULT_HOST}: loopback only)
   --port PORT          port (default: server.port, else ${DEFAULT_PORT}; 0 picks a free one)
+  --store STORE        where containers, executions and the journal of tool calls live, so paused
+                       scripts survive a restart (default: server.store, else a SQLite file,
+                       $PTC_DATA_DIR/store.db, ~/.local/share/ptc/store.db by default):
+                         memory              nothing survives the process (tests, one-offs)
+                         PATH | sqlite:PATH  a SQLite file: one node
+                         postgres://...      PostgreSQL: any number of nodes behind a load balancer
+  --node-id ID         this node's name on the store (default: server.nodeId, else HOST:PORT)
+  --advertise-url URL  where other nodes forward requests for this node's containers (default:
+                       server.advertiseUrl, else the URL it listens on). Docs: docs/durability.md
 ${TOOL_FLAGS_USAGE.replace(/default: included only when[\s\S]*$/, "default: config.sample, else left out")}
 ${ALLOW_DEGRADED_ISOLATION_USAGE}
 
@@ -43,7 +57,7 @@ function parsePort(value: string): number {
 export async function serveCommand(argv: readonly string[]): Promise<number> {
   const parsed = parseArguments(
     argv,
-    [...TOOL_FLAGS.valued, "host", "port"],
+    [...TOOL_FLAGS.valued, "host", "port", "store", "node-id", "advertise-url"],
     [...TOOL_FLAGS.booleans, ALLOW_DEGRADED_ISOLATION],
     { repeatable: [...TOOL_FLAGS.repeatable] },
   );
@@ -76,6 +90,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     );
   }
 
+  const store = await openServerStore(parsed.flags.get("store"), serverConfig.store, serverConfig.leaseTtlMs);
   const opened = await openTools({ ...toolOptions, sample });
   const engine = createEngine({
     pool: { allowDegradedIsolation },
@@ -88,6 +103,19 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   const capacity = resolveServerCapacity(serverConfig, apiKeys.length);
   const owners = new ResourceOwners(capacity);
   const admission = createAdmissionController(capacity);
+  const nodeFlag = parsed.flags.get("node-id");
+  const durable = store
+    ? new DurableNode({
+        store,
+        engine,
+        serverTools: opened.tools,
+        nodeId:
+          typeof nodeFlag === "string" ? nodeFlag : (serverConfig.nodeId ?? `${hostname()}:${port || process.pid}`),
+        ...(serverConfig.leaseTtlMs !== undefined ? { leaseTtlMs: serverConfig.leaseTtlMs } : {}),
+        ...(serverConfig.evictIdleMs !== undefined ? { evictIdleMs: serverConfig.evictIdleMs } : {}),
+        logger,
+      })
+    : undefined;
   let messages: MessagesHandler | undefined;
   if (upstream) {
     messages = createMessagesHandler({
@@ -107,13 +135,18 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     serverTools: opened.tools,
     ...(messages ? { messages } : {}),
     ...(config.limits ? { limits: config.limits } : {}),
+    ...(durable ? { durable } : {}),
   });
 
   let running: Awaited<ReturnType<typeof startServer>>;
   try {
     running = await startServer({ serverApp, host, port, logger });
+    const advertise = parsed.flags.get("advertise-url");
+    await durable?.start(typeof advertise === "string" ? advertise : (serverConfig.advertiseUrl ?? running.url));
   } catch (error) {
     await Promise.allSettled([engine.close(), opened.close()]);
+    await durable?.close();
+    await store?.close();
     throw error;
   }
   // Armed before the URL is printed: a supervisor (or a test) that sends SIGTERM the moment it reads the
@@ -127,6 +160,8 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     isolation: engine.isolation.level,
     tools: opened.tools.length,
     upstream: upstream?.provider ?? null,
+    store: store?.kind ?? "memory",
+    node_id: durable?.nodeId ?? null,
     max_running: capacity.maxRunningExecutions,
     max_running_per_key: capacity.maxRunningExecutionsPerKey,
     max_queued: capacity.maxQueuedExecutions,
@@ -145,7 +180,35 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   logger.log("info", "signal", { signal });
   await running.close(DEFAULT_SHUTDOWN_GRACE_MS);
   await engine.close();
+  await durable?.close();
+  await store?.close();
   await opened.close();
   logger.log("info", "stopped");
   return 0;
+}
+
+/**
+ * The store `--store` (else `server.store`) names; undefined for `memory` (everything in this process).
+ * By default a SQLite file in the data directory; without better-sqlite3 installed, the default falls back to
+ * memory with a warning, while a store named explicitly that cannot open stops the server.
+ */
+async function openServerStore(
+  flag: string | boolean | undefined,
+  configured: string | undefined,
+  leaseTtlMs: number | undefined,
+): Promise<Store | undefined> {
+  const named = typeof flag === "string" ? flag : configured;
+  const url = named ?? defaultStorePath();
+  if (url === "memory") return undefined;
+  const options = leaseTtlMs !== undefined ? { leaseTtlMs } : {};
+  try {
+    return await openStore(url, options);
+  } catch (error) {
+    const missingDriver = /better-sqlite3/.test(String((error as Error)?.message ?? error));
+    if (named !== undefined || !missingDriver) throw error;
+    process.stderr.write(
+      "ptc serve: better-sqlite3 is not installed, so the store is memory: paused scripts do not survive a restart (npm install better-sqlite3, or --store postgres://...)\n",
+    );
+    return undefined;
+  }
 }

@@ -79,6 +79,19 @@ export const ServerConfigSchema = z.strictObject({
    */
   maxContainersPerKey: positive.optional(),
   upstream: UpstreamConfigSchema.optional(),
+  /**
+   * Where containers, executions and the journal of tool calls live: `memory`, a SQLite file path
+   * (`sqlite:PATH` too) or `postgres://…` (several nodes). Default: SQLite at `$PTC_DATA_DIR/store.db`.
+   */
+  store: z.string().min(1).optional(),
+  /** This node's name among several on one store. Default: the host name and port. */
+  nodeId: z.string().min(1).max(200).optional(),
+  /** The URL other nodes forward this node's requests to. Default: the URL it listens on. */
+  advertiseUrl: z.url().optional(),
+  /** A node silent this long loses its containers to the others. Default 15000. */
+  leaseTtlMs: positive.optional(),
+  /** An idle container leaves memory after this long (rebuilt by replay on its next use); 0: never. Default 60000. */
+  evictIdleMs: z.number().int().min(0).optional(),
 });
 
 export const PtcConfigSchema = z.strictObject({

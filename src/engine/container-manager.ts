@@ -282,6 +282,17 @@ export class ContainerManager {
     return true;
   }
 
+  /**
+   * Makes a live container leave this process without ending it (a durable store still holds it): its
+   * sandbox is killed, waiting turns refused, listeners told (`released`), and its record forgotten here.
+   */
+  release(containerId: string): boolean {
+    if (!this.#live.has(containerId)) return false;
+    this.end(containerId, "released");
+    this.registry.delete(containerId);
+    return true;
+  }
+
   /** Ends the container if live, then forgets its record: its id is unknown from now on. */
   delete(containerId: string): void {
     this.end(containerId, "deleted");

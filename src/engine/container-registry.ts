@@ -11,8 +11,12 @@ export const DEFAULT_ENDED_CONTAINER_RETENTION_MS = 24 * 3_600_000;
  * Why a container ended. `expired`: idle past the idle timeout; `evicted`: ended to make room for a newer
  * container of the same owner (quota or server cap); `deleted`: its owner ended it; `closed`: the engine closed.
  */
-/** `lost`: its Python state could not be rebuilt (a replay diverged from its journal). */
-export type ContainerEndReason = "expired" | "evicted" | "deleted" | "closed" | "lost";
+/**
+ * `lost`: its Python state could not be rebuilt (a replay diverged from its journal). `released`: it left
+ * this process without ending (a durable store keeps it: idle in memory too long, or another node took it
+ * over); no tombstone stays here.
+ */
+export type ContainerEndReason = "expired" | "evicted" | "deleted" | "closed" | "lost" | "released";
 
 /** One container's bookkeeping: what a durable store keeps, live or ended. */
 export interface ContainerRecord {

@@ -185,8 +185,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
       });
       let calls = 0;
       let runMs = 0;
-      for (const [index, { code, calls: journaled }] of history.executions.entries()) {
-        const result = await this.execute({ ...common, code, replay: { calls: journaled, finished: true } }).result;
+      for (const [index, { code, calls: journaled, ...own }] of history.executions.entries()) {
+        const replay = { calls: journaled, finished: true };
+        const result = await this.execute({ ...common, ...own, code, replay }).result;
         calls += journaled.length;
         runMs += result.timings.totalMs - result.timings.sandboxWaitMs;
         const lost = result.error?.code === ErrorCode.ReplayDiverged;

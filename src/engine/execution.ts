@@ -42,6 +42,11 @@ export interface ExecutionHandle extends AsyncIterable<ExecutionEvent> {
    * execution instead).
    */
   whenDurable(): Promise<void>;
+  /**
+   * Once `result` is out: whether the container's sandbox, and so its Python state, outlived the execution
+   * (false after a cancel, a timeout or a crash: the next execution starts clean). Undefined before.
+   */
+  readonly stateKept: boolean | undefined;
   cancel(reason?: string): void;
   journal(): readonly JournalEntry[];
 }
@@ -88,6 +93,7 @@ export class Execution implements ExecutionHandle {
   /** The sandbox reported the script idle and nothing crossed the bridge since. */
   #idle = false;
   #pauseReported = false;
+  #stateKept: boolean | undefined;
 
   constructor(private readonly params: ExecutionParams) {
     this.id = params.id;
@@ -174,6 +180,10 @@ export class Execution implements ExecutionHandle {
 
   submitToolResult(callId: string, submission: ToolResultSubmission): "accepted" | "duplicate" {
     return this.#broker.submit(callId, submission);
+  }
+
+  get stateKept(): boolean | undefined {
+    return this.#stateKept;
   }
 
   whenDurable(): Promise<void> {
@@ -266,6 +276,7 @@ export class Execution implements ExecutionHandle {
     this.#output.appendMarkers();
     const discard = this.#stop !== null || outcome?.kind !== "done";
     this.#lease?.release({ discard });
+    this.#stateKept = this.#lease !== null && !discard;
     const result = await this.#buildResult(error, startedAt, sandboxWaitMs);
     this.#journal.append({ type: "execution-end", status: result.status, error: result.error });
     this.#events.push({ type: "done", result });

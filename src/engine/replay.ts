@@ -42,8 +42,17 @@ export interface ReplayRequest {
 export interface ContainerHistory {
   /** The container's seed for Python's `random` (`ContainerRecord.seed`). */
   seed: number;
-  /** Its finished executions, oldest first. Their output is discarded. */
-  executions: readonly { code: string; calls: readonly JournaledCall[] }[];
+  /**
+   * Its finished executions, oldest first. Their output is discarded. Each may name the tools, limits and
+   * result mode it ran with (else the history's).
+   */
+  executions: readonly {
+    code: string;
+    calls: readonly JournaledCall[];
+    tools?: readonly ToolDefinition[];
+    limits?: Partial<ExecutionLimits>;
+    resultMode?: ResultMode;
+  }[];
   owner?: string;
   origin?: string;
   /** As the executions originally ran: a different tool list or limits can change what the script does. */

@@ -76,6 +76,8 @@ export const ErrorCode = {
    * outcome was recorded. Handlers run at most once: the resumed script gets this as a `ToolError` instead.
    */
   ToolCallInterrupted: "tool_call_interrupted",
+  /** The node holding the container did not answer a forwarded request (it may be dying: retry). */
+  NodeUnreachable: "node_unreachable",
   InternalError: "internal_error",
 } as const;
 

@@ -5,6 +5,9 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
@@ -65,9 +68,15 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Cli
         `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(process.argv.slice(1));`,
       ]
     : [options.bin ?? PTC_BIN];
+  // Each `ptc serve` gets a data directory (its default SQLite store) of its own, unless the test names one.
+  const env = options.env ?? process.env;
+  const isolated =
+    args[0] === "serve" && env.PTC_DATA_DIR === undefined
+      ? { ...env, PTC_DATA_DIR: mkdtempSync(join(tmpdir(), "ptc-data-")) }
+      : options.env;
   return spawn(process.execPath, [...entry, ...args], {
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-    ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(isolated !== undefined ? { env: isolated } : {}),
     stdio: ["ignore", "pipe", "pipe"],
   });
 }

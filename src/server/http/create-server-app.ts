@@ -7,8 +7,11 @@ import { type ExecutionLimits, resolveLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import { type AdmissionController, createAdmissionController } from "../admission.js";
 import type { MessagesHandler } from "../anthropic/messages-handler.js";
+import type { DurableNode } from "../durable/durable-node.js";
+import { ContainerElsewhere, forwardRequest } from "../durable/forward-request.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { type AuthVariables, authenticate } from "./authenticate.js";
+import { DurableExecutions } from "./durable-executions.js";
 import { ExecutionStore, type ExecutionStoreOptions } from "./execution-store.js";
 import { executionsRoutes } from "./executions-routes.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -46,6 +49,11 @@ export interface ServerAppOptions {
    * Default: `createAdmissionController()` with the `DEFAULT_*` caps.
    */
   admission?: AdmissionController;
+  /**
+   * The node's side of a durable store: containers and executions survive restarts and move between
+   * nodes. Without it, everything lives in this process (as `--store memory` did before there was a store).
+   */
+  durable?: DurableNode;
 }
 
 export interface ServerApp {
@@ -66,7 +74,14 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
   const app = new Hono<ServerEnv>();
   let accepting = true;
   const admission = options.admission ?? createAdmissionController();
-  const store = new ExecutionStore(options.engine, options.owners, admission, options.executions);
+  const durable = options.durable;
+  const store = new ExecutionStore(
+    options.engine,
+    options.owners,
+    admission,
+    options.executions,
+    durable ? new DurableExecutions(durable, options.engine) : undefined,
+  );
 
   app.use(async (c, next) => {
     const startedAt = performance.now();
@@ -97,6 +112,12 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
         running_executions: stats.running,
         executions: store.stats(),
         admission: snakeKeys(admission.stats()),
+        ...(durable
+          ? {
+              store: { kind: durable.store.kind, node_id: durable.nodeId, url: durable.url },
+              leases: durable.leases().map(({ containerId, epoch }) => ({ container_id: containerId, epoch })),
+            }
+          : { store: { kind: "none" } }),
       },
       accepting ? 200 : 503,
     );
@@ -137,7 +158,16 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
   );
 
   app.notFound(() => errorResponse(ErrorCode.NotFound, "no such endpoint"));
-  app.onError((error, c) => {
+  app.onError(async (error, c) => {
+    if (error instanceof ContainerElsewhere && durable) {
+      try {
+        const body = c.req.method === "GET" ? undefined : await c.req.text();
+        const retryAfter = Math.max(1, Math.ceil(durable.leaseTtlMs / 1000));
+        return await forwardRequest(c.req.raw, body, error, durable.nodeId, retryAfter);
+      } catch (forwardError) {
+        return toErrorResponse(forwardError).response;
+      }
+    }
     const { response, internal } = toErrorResponse(error);
     if (internal) {
       logger.log("error", "unhandled error", {

@@ -46,6 +46,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.ReplayTooLarge]: 413,
   // Only ever a tool's outcome inside a script; as a request's error it is the server's failure.
   [ErrorCode.ToolCallInterrupted]: 500,
+  [ErrorCode.NodeUnreachable]: 503,
   // Refusals for capacity: 429 with `Retry-After`, so clients back off and come back.
   [ErrorCode.Overloaded]: 429,
   [ErrorCode.KeyQueueQuotaExceeded]: 429,

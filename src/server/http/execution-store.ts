@@ -6,8 +6,10 @@ import { newExecutionId } from "../../engine/random-id.js";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { AdmissionController, AdmissionRelease } from "../admission.js";
+import type { ResumedExecution } from "../durable/durable-node.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { ContainerRecords, type ContainerView } from "./container-records.js";
+import type { DurableExecutions } from "./durable-executions.js";
 import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
 
 /** Finished executions stay readable (GET, events) this long, and at most this many per server. */
@@ -18,6 +20,11 @@ export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
  * `events`, and in the result) add up to at most this many bytes; past it the oldest are dropped.
  */
 export const DEFAULT_MAX_FINISHED_BYTES = 256 * 1_048_576;
+/**
+ * A result sent for an execution being resumed by replay waits this long for it to reach its pause: a
+ * sandbox start plus the replay (10,000 journaled calls replay in well under a second).
+ */
+export const RESUME_WAIT_MS = 60_000;
 /** Old finished executions are swept this often (containers are the engine's `ContainerManager`'s). */
 export const SWEEP_INTERVAL_MS = 60_000;
 
@@ -54,6 +61,8 @@ export class ExecutionStore {
     private readonly owners: ResourceOwners,
     private readonly admission: AdmissionController,
     options: ExecutionStoreOptions = {},
+    /** On a durable node: executions and containers in the store, written before they are answered. */
+    private readonly durable?: DurableExecutions,
   ) {
     this.#options = {
       finishedRetentionMs: options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
@@ -85,9 +94,13 @@ export class ExecutionStore {
    * when a slot is free for this key (engine errors then surface as 400), else queued; a full queue, or
    * the key's full share of it, is a 429 and nothing is created.
    */
-  create(owner: string, container: string | undefined, request: StoredExecution["request"]): StoredExecution {
+  async create(
+    owner: string,
+    container: string | undefined,
+    request: StoredExecution["request"],
+  ): Promise<StoredExecution> {
     if (this.#closing) throw new PtcError(ErrorCode.ShuttingDown, "the server is shutting down");
-    const named = container === undefined ? undefined : this.container(owner, container);
+    const named = container === undefined ? undefined : await this.container(owner, container);
     if (named === undefined) this.engine.containers.checkRoom(owner, this.owners);
     const abort = new AbortController();
     // In a named container: a turn behind its earlier executions (429 when too many wait already).
@@ -112,7 +125,7 @@ export class ExecutionStore {
     granted?.catch(() => {}); // handled below, or never needed when creation fails
     let record: Readonly<ContainerRecord>;
     try {
-      record = named ?? this.#containers.create(owner);
+      record = named ?? (await this.#newContainer(owner));
       turn ??= this.engine.containers.turn(record.id, abort.signal);
     } catch (error) {
       release?.();
@@ -125,13 +138,13 @@ export class ExecutionStore {
     this.#turns.set(entry, turn);
     if (release) {
       try {
-        this.#start(entry, release);
+        await this.#start(entry, release);
       } catch (error) {
         release();
         this.#turns.delete(entry);
         turn.release();
         this.owners.release("execution", id);
-        if (named === undefined) this.engine.containers.delete(record.id);
+        if (named === undefined) await this.#deleteNew(record.id);
         throw error;
       }
     } else if (granted) {
@@ -155,21 +168,90 @@ export class ExecutionStore {
     }
   }
 
-  /** The owner's execution, or 404 (also for another owner's: ids cannot be probed). */
-  get(owner: string, id: string): StoredExecution {
+  /**
+   * The owner's execution, or 404 (also for another owner's: ids cannot be probed). On a durable node, one
+   * this process does not hold is looked up in the store: a finished one answers its stored result, an
+   * unfinished one is resumed here by replay (or its request forwarded to the node holding it).
+   */
+  async get(owner: string, id: string): Promise<StoredExecution> {
     const entry = this.#executions.get(id);
-    if (!entry || !this.owners.owns("execution", id, owner)) {
-      throw new PtcError(ErrorCode.NotFound, `execution ${id} not found`);
+    if (entry && this.owners.owns("execution", id, owner)) return entry;
+    const found = entry ? undefined : await this.#fromStore(owner, id);
+    if (!found) throw new PtcError(ErrorCode.NotFound, `execution ${id} not found`);
+    return found;
+  }
+
+  async #fromStore(owner: string, id: string): Promise<StoredExecution | undefined> {
+    const stored = await this.durable?.execution(owner, id);
+    if (!this.durable || !stored) return undefined;
+    const finished = this.durable.finished(stored);
+    if (finished) {
+      const entry =
+        this.#executions.get(id) ??
+        new StoredExecution(id, owner, stored.containerId, { code: stored.code }, stored.startedAt);
+      if (!this.#executions.has(id)) {
+        this.owners.claim("execution", id, owner);
+        this.#executions.set(id, entry);
+        this.#retain(entry, finished.result);
+      }
+      return entry;
     }
-    return entry;
+    // Unfinished: its container comes here (and the execution with it), or the request goes to its node.
+    await this.container(owner, stored.containerId);
+    return this.#executions.get(id);
+  }
+
+  /** Takes over an execution a rebuilt container resumed: it runs on here as if it had never stopped. */
+  async #adopt(owner: string, resumed: ResumedExecution): Promise<void> {
+    const { stored, handle, turn } = resumed;
+    const revived = this.durable?.revive(stored);
+    const entry = new StoredExecution(
+      stored.id,
+      owner,
+      stored.containerId,
+      {
+        code: stored.code,
+        ...(revived?.tools ? { tools: revived.tools } : {}),
+        ...(revived?.limits ? { limits: revived.limits } : {}),
+        ...(revived?.resultMode ? { resultMode: revived.resultMode } : {}),
+      },
+      stored.startedAt,
+    );
+    entry.resumed = true;
+    for (const callId of (await this.durable?.answeredCallIds(stored.id)) ?? []) entry.callerCalls.add(callId);
+    this.owners.claim("execution", stored.id, owner);
+    this.#executions.set(stored.id, entry);
+    this.#turns.set(entry, turn);
+    entry.attach(handle);
+    // Resumed work holds no admission slot: it was admitted once, and the container quota bounds it.
+    this.#running.set(entry, () => {});
+    void this.#follow(entry, handle);
   }
 
   settle(entry: StoredExecution, waitMs: number, signal?: AbortSignal): Promise<void> {
     return entry.settle(waitMs, signal);
   }
 
-  /** Applies every result or none: an id the execution never paused on fails the whole request. */
-  submit(entry: StoredExecution, results: readonly CallSubmission[]): Array<{ callId: string; status: string }> {
+  /**
+   * Applies every result or none: an id the execution never paused on fails the whole request. Answers
+   * once the results are durable (on a durable node).
+   */
+  async submit(
+    entry: StoredExecution,
+    results: readonly CallSubmission[],
+    signal?: AbortSignal,
+  ): Promise<Array<{ callId: string; status: string }>> {
+    if (entry.resumed) {
+      // Replaying up to its pause: its pending calls are known once it gets there.
+      await entry.settle(RESUME_WAIT_MS, signal);
+      entry.resumed = false;
+    }
+    const statuses = this.#submit(entry, results);
+    await entry.handle?.whenDurable();
+    return statuses;
+  }
+
+  #submit(entry: StoredExecution, results: readonly CallSubmission[]): Array<{ callId: string; status: string }> {
     const pending = new Set(entry.pendingToolCalls().map((call) => call.id));
     for (const { callId } of results) {
       if (!entry.callerCalls.has(callId) && !pending.has(callId)) {
@@ -203,28 +285,34 @@ export class ExecutionStore {
     entry.handle?.cancel(reason);
   }
 
-  /** The owner's container record, live or ended; 404 for unknown ids and other owners' containers. */
-  lookupContainer(owner: string, id: string): Readonly<ContainerRecord> {
-    return this.#containers.lookup(owner, id);
-  }
-
   /** The owner's container if alive; 410 if it existed and ended; 404 otherwise. */
-  container(owner: string, id: string): Readonly<ContainerRecord> {
-    return this.#containers.live(owner, id);
+  async container(owner: string, id: string): Promise<Readonly<ContainerRecord>> {
+    if (!this.durable) return this.#containers.live(owner, id);
+    const { record, resumed } = await this.durable.live(owner, id);
+    if (resumed) await this.#adopt(owner, resumed);
+    return record;
   }
 
   describeContainer(record: Readonly<ContainerRecord>): ContainerView {
     return this.#containers.describe(record);
   }
 
-  /** Cancels the container's executions, then ends it; its id is forgotten (404 afterwards). */
-  deleteContainer(record: Readonly<ContainerRecord>): void {
+  /**
+   * Cancels the owner's container's executions, then ends it; its id is forgotten (404 afterwards). 404 for
+   * unknown ids and other owners' containers.
+   */
+  async deleteContainer(owner: string, id: string): Promise<void> {
+    const stored = await this.durable?.lookup(owner, id);
+    // Live on a durable node: brought here first (or the request goes to the node holding it).
+    if (stored?.status === "live") await this.container(owner, id);
+    const record = stored ?? this.#containers.lookup(owner, id);
     if (record.endedAt === undefined) {
       for (const entry of this.#executions.values()) {
-        if (entry.containerId === record.id) this.cancel(entry, "container deleted");
+        if (entry.containerId === id) this.cancel(entry, "container deleted");
       }
     }
-    this.engine.containers.delete(record.id);
+    if (this.durable) await this.durable.delete(id);
+    this.engine.containers.delete(id);
   }
 
   /** Stops admitting, lets running executions finish for `graceMs`, then cancels the rest. */
@@ -240,15 +328,33 @@ export class ExecutionStore {
     clearInterval(this.#sweeper);
   }
 
-  #start(entry: StoredExecution, release: AdmissionRelease): void {
+  async #newContainer(owner: string): Promise<Readonly<ContainerRecord>> {
+    if (!this.durable) return this.#containers.create(owner);
+    return this.durable.newContainer(owner, () => this.#containers.create(owner));
+  }
+
+  async #deleteNew(containerId: string): Promise<void> {
+    if (this.durable) await this.durable.delete(containerId).catch(() => undefined);
+    this.engine.containers.delete(containerId);
+  }
+
+  async #start(entry: StoredExecution, release: AdmissionRelease): Promise<void> {
     // Its container counts against the quota from its first start (a queued one holds no sandbox yet).
     this.engine.containers.makeRoom(entry.containerId, this.owners);
     const turn = this.#turns.get(entry);
+    const writeAhead = await this.durable?.begin(
+      entry.containerId,
+      entry.id,
+      entry.owner,
+      entry.request.code,
+      entry.request,
+    );
     const request: ExecuteRequest = {
       ...entry.request,
       container: entry.containerId,
       ...(turn ? { containerTurn: turn } : {}),
       executionId: entry.id,
+      ...(writeAhead ? { writeAhead } : {}),
     };
     const handle = this.engine.execute(request);
     entry.attach(handle);
@@ -256,7 +362,7 @@ export class ExecutionStore {
     void this.#follow(entry, handle);
   }
 
-  #startQueued(entry: StoredExecution, release: AdmissionRelease): void {
+  async #startQueued(entry: StoredExecution, release: AdmissionRelease): Promise<void> {
     this.#queued.delete(entry);
     if (entry.result || this.#closing) {
       release();
@@ -264,7 +370,7 @@ export class ExecutionStore {
       return;
     }
     try {
-      this.#start(entry, release);
+      await this.#start(entry, release);
     } catch (error) {
       release();
       const reason = error instanceof Error ? error.message : String(error);
@@ -279,14 +385,29 @@ export class ExecutionStore {
   }
 
   async #follow(entry: StoredExecution, handle: ExecutionHandle): Promise<void> {
+    let result: StoredExecution["result"] & object;
     try {
       for await (const event of handle) entry.observe(event);
-      this.#finish(entry, await handle.result);
+      result = await handle.result;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const failure = { code: ErrorCode.SandboxUnavailable, type: "SandboxError", message };
-      this.#finish(entry, unstartedResult(entry, "failed", failure, this.engine.isolation));
+      result = unstartedResult(entry, "failed", failure, this.engine.isolation);
     }
+    if (this.durable && this.#closing && result.status === "cancelled") {
+      // Cancelled by the shutdown: left unfinished in the store, it resumes on the next node to take its
+      // container (a deploy does not lose paused scripts).
+    } else if (this.durable) {
+      // Write first, answer second: a result the store could not keep is not reported as one.
+      try {
+        await this.durable.finish(entry.containerId, entry.id, handle, result);
+      } catch (error) {
+        const code = PtcError.isInstance(error) ? error.code : ErrorCode.StoreUnavailable;
+        const message = `the result could not be made durable: ${error instanceof Error ? error.message : String(error)}`;
+        result = unstartedResult(entry, "failed", { code, type: "StoreError", message }, this.engine.isolation);
+      }
+    }
+    this.#finish(entry, result);
   }
 
   #finish(entry: StoredExecution, result: StoredExecution["result"] & object): void {
@@ -297,6 +418,14 @@ export class ExecutionStore {
     this.#queued.delete(entry);
     this.#turns.get(entry)?.release();
     this.#turns.delete(entry);
+    this.#finished.push(entry);
+    this.#finishedBytes += entry.retainedBytes();
+    this.#prune();
+  }
+
+  /** A finished execution read back from the store: retained as if it had finished here. */
+  #retain(entry: StoredExecution, result: StoredExecution["result"] & object): void {
+    entry.finish(result);
     this.#finished.push(entry);
     this.#finishedBytes += entry.retainedBytes();
     this.#prune();

@@ -29,7 +29,7 @@ export function executionsRoutes({ store, serverToolNames, ceilings }: Execution
     const tools: ToolDefinition[] = request.tools.filter((tool) => !serverToolNames.has(tool.name));
     // Validated now, so a queued execution cannot fail later on a bad definition.
     if (tools.length > 0) ToolRegistry.from(tools);
-    const entry = store.create(c.get("owner"), request.container, {
+    const entry = await store.create(c.get("owner"), request.container, {
       code: request.code,
       tools,
       limits: request.limits,
@@ -41,17 +41,17 @@ export function executionsRoutes({ store, serverToolNames, ceilings }: Execution
   });
 
   routes.get("/executions/:id", async (c) => {
-    const entry = store.get(c.get("owner"), c.req.param("id"));
+    const entry = await store.get(c.get("owner"), c.req.param("id"));
     c.set("executionId", entry.id);
     await store.settle(entry, parseWaitQuery(c.req.query("wait")), c.req.raw.signal);
     return c.json(wireExecution(entry));
   });
 
   routes.post("/executions/:id/tool_results", async (c) => {
-    const entry = store.get(c.get("owner"), c.req.param("id"));
+    const entry = await store.get(c.get("owner"), c.req.param("id"));
     c.set("executionId", entry.id);
     const request = parseSubmitToolResults(await readJsonBody(c));
-    const submitted = store.submit(entry, request.results);
+    const submitted = await store.submit(entry, request.results, c.req.raw.signal);
     await store.settle(entry, request.waitMs, c.req.raw.signal);
     return c.json({
       ...wireExecution(entry),
@@ -60,28 +60,28 @@ export function executionsRoutes({ store, serverToolNames, ceilings }: Execution
   });
 
   routes.delete("/executions/:id", async (c) => {
-    const entry = store.get(c.get("owner"), c.req.param("id"));
+    const entry = await store.get(c.get("owner"), c.req.param("id"));
     c.set("executionId", entry.id);
     store.cancel(entry, "cancelled by the client");
     await store.settle(entry, CANCEL_WAIT_MS, c.req.raw.signal);
     return c.json(wireExecution(entry));
   });
 
-  routes.get("/executions/:id/events", (c) => {
-    const entry = store.get(c.get("owner"), c.req.param("id"));
+  routes.get("/executions/:id/events", async (c) => {
+    const entry = await store.get(c.get("owner"), c.req.param("id"));
     c.set("executionId", entry.id);
     return executionEventStream(c, entry);
   });
 
-  routes.get("/containers/:id", (c) => {
-    const record = store.container(c.get("owner"), c.req.param("id"));
+  routes.get("/containers/:id", async (c) => {
+    const record = await store.container(c.get("owner"), c.req.param("id"));
     return c.json(wireContainer(store.describeContainer(record)));
   });
 
-  routes.delete("/containers/:id", (c) => {
-    const record = store.lookupContainer(c.get("owner"), c.req.param("id"));
-    store.deleteContainer(record);
-    return c.json({ type: "container", id: record.id, status: "deleted" });
+  routes.delete("/containers/:id", async (c) => {
+    const id = c.req.param("id");
+    await store.deleteContainer(c.get("owner"), id);
+    return c.json({ type: "container", id, status: "deleted" });
   });
 
   return routes;

@@ -16,7 +16,12 @@ export type ExecutionStatus = "queued" | "running" | "paused" | ExecutionResult[
  * on the wire is the engine's `isPaused()`: the sandbox reported the script blocked on client calls alone.
  */
 export class StoredExecution {
-  readonly createdAt = Date.now();
+  readonly createdAt: number;
+  /**
+   * Resumed by replay after a restart or on another node: until it pauses again (or ends), its pending
+   * calls are not known yet, and results for them wait for it (`settle`) instead of being refused.
+   */
+  resumed = false;
   handle: ExecutionHandle | undefined;
   result: ExecutionResult | undefined;
   finishedAt: number | undefined;
@@ -30,7 +35,10 @@ export class StoredExecution {
     readonly owner: string,
     readonly containerId: string,
     readonly request: Omit<ExecuteRequest, "executionId" | "container">,
-  ) {}
+    createdAt = Date.now(),
+  ) {
+    this.createdAt = createdAt;
+  }
 
   get status(): ExecutionStatus {
     if (this.result) return this.result.status;

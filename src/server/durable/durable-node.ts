@@ -1,0 +1,474 @@
+import type { ContainerTurn } from "../../engine/container-manager.js";
+import type { ContainerEndReason, ContainerRecord } from "../../engine/container-registry.js";
+import type { Engine, ExecuteRequest } from "../../engine/engine.js";
+import type { ExecutionHandle } from "../../engine/execution.js";
+import type { JournaledCall, RestoreReport } from "../../engine/replay.js";
+import type { WriteAhead } from "../../engine/write-ahead.js";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
+import type { ExecutionResult } from "../../protocol/execution.js";
+import type { JsonValue } from "../../protocol/json-schema.js";
+import type { ToolDefinition } from "../../protocol/tool.js";
+import type { Logger } from "../http/logger.js";
+import { silentLogger } from "../http/logger.js";
+import {
+  type ContainerLease,
+  DEFAULT_LEASE_TTL_MS,
+  type ExecutionHistory,
+  type Store,
+  type StoredContainer,
+  type StoredExecution,
+} from "../store/store.js";
+import { callResultOf, journaledCallsOf, storeWriteAhead } from "./store-journal.js";
+
+/** A node renews its heartbeat this often: three beats per lease TTL, so one late beat loses nothing. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = DEFAULT_LEASE_TTL_MS / 3;
+/**
+ * A container nobody used this long leaves memory (its sandbox is freed; the store keeps it) and is
+ * rebuilt by replay on its next use. A minute: a model's next turn usually comes within seconds, and a
+ * warm sandbox holds ~200 MB.
+ */
+export const DEFAULT_EVICT_IDLE_MS = 60_000;
+/** Tombstones past the bounds are forgotten this often (each node; the deletes are idempotent). */
+export const PRUNE_INTERVAL_MS = 60_000;
+
+/** What an API stores with each execution to run it again, and reads back. */
+export interface ExecutionRevival {
+  tools?: readonly ToolDefinition[];
+  limits?: ExecuteRequest["limits"];
+  resultMode?: ExecuteRequest["resultMode"];
+  newCallId?: () => string;
+}
+
+/** Turns a stored execution's `options` (the API's JSON) back into what `engine.execute` needs. */
+export type Revive = (execution: StoredExecution) => ExecutionRevival;
+
+/** The execution that was unfinished when its container left its last node, running again here. */
+export interface ResumedExecution {
+  stored: StoredExecution;
+  handle: ExecutionHandle;
+  /** The turn it runs in: the API keeps it while it waits for the execution, or releases it. */
+  turn: ContainerTurn;
+  restore: RestoreReport;
+}
+
+/** Where a container's work happens now, as seen from this node. */
+export type Placement =
+  | { kind: "local"; resumed?: ResumedExecution }
+  | { kind: "remote"; nodeId: string; url: string }
+  | { kind: "ended"; stored: StoredContainer }
+  | { kind: "unknown" };
+
+/** What a finished execution's stored result holds besides the API's view of it. */
+interface FinishedRecord {
+  /** The sandbox outlived it: the next execution saw its Python state (replay must run it again). */
+  stateKept: boolean;
+  result: JsonValue;
+}
+
+export interface DurableNodeOptions {
+  store: Store;
+  engine: Engine;
+  /** The server's tools: a call of one with a handler, journaled without an outcome, may have run already. */
+  serverTools: readonly ToolDefinition[];
+  nodeId: string;
+  /** Where other nodes forward requests for this node's containers (`setUrl` once listening). */
+  url?: string;
+  heartbeatIntervalMs?: number;
+  /** As the store's: how long a silent node keeps its containers. Default `DEFAULT_LEASE_TTL_MS`. */
+  leaseTtlMs?: number;
+  /** Default `DEFAULT_EVICT_IDLE_MS`; 0 keeps idle containers in memory until they expire. */
+  evictIdleMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * This node's side of the durable store: it creates containers in the store, holds their leases (epoch,
+ * the fencing token), writes executions ahead, rebuilds containers it takes over (after a crash, on
+ * another node's death, after eviction) by replay, and runs the heartbeat, the expiry sweep and idle
+ * eviction. The APIs ask it where a container lives (`place`) before they touch one.
+ */
+export class DurableNode {
+  readonly store: Store;
+  readonly nodeId: string;
+  readonly leaseTtlMs: number;
+  readonly evictIdleMs: number;
+  /** Containers whose lease this node holds, by id: the epoch every write of their work carries. */
+  readonly #leases = new Map<string, number>();
+  /** Placements in progress (a claim and a replay), so two requests for one container share one. */
+  readonly #placing = new Map<string, Promise<Placement>>();
+  readonly #engine: Engine;
+  readonly #handlerTools: Set<string>;
+  readonly #logger: Logger;
+  readonly #heartbeatMs: number;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #unsubscribe: () => void;
+  #url: string;
+  /** When the last heartbeat was written (this node's clock): past the lease TTL, it holds nothing. */
+  #lastBeat = 0;
+  #beating: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: DurableNodeOptions) {
+    this.store = options.store;
+    this.#engine = options.engine;
+    this.nodeId = options.nodeId;
+    this.#url = options.url ?? "";
+    this.leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    this.#heartbeatMs = options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.leaseTtlMs / 3));
+    this.evictIdleMs = options.evictIdleMs ?? DEFAULT_EVICT_IDLE_MS;
+    this.#logger = options.logger ?? silentLogger;
+    this.#handlerTools = new Set(options.serverTools.filter((tool) => tool.handler).map((tool) => tool.name));
+    this.#unsubscribe = this.#engine.containers.onContainerEnded((record) => this.#onEnded(record));
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Registers the node (its first heartbeat) and starts the heartbeat, sweep and eviction timers. */
+  async start(url: string): Promise<void> {
+    this.#url = url;
+    await this.#beat();
+    const every = (ms: number, work: () => Promise<unknown>) => {
+      const timer = setInterval(() => {
+        work().catch((error: unknown) => this.#logger.log("warn", "store", { error: describe(error) }));
+      }, ms);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    every(this.#heartbeatMs, () => this.#beat());
+    every(PRUNE_INTERVAL_MS, () =>
+      this.store.pruneEnded({ maxEndedContainers: 10_000, endedContainerRetentionMs: 24 * 3_600_000 }),
+    );
+    if (this.evictIdleMs > 0) every(Math.max(50, Math.min(this.evictIdleMs / 4, 10_000)), async () => this.#evict());
+  }
+
+  /** Containers this node holds the lease of. */
+  leases(): Array<{ containerId: string; epoch: number }> {
+    return [...this.#leases].map(([containerId, epoch]) => ({ containerId, epoch }));
+  }
+
+  /** The lease every write of the container's work carries; `container_lease_lost` when this node holds none. */
+  lease(containerId: string): ContainerLease {
+    const epoch = this.#leases.get(containerId);
+    if (epoch === undefined || !this.#fresh()) {
+      throw new PtcError(ErrorCode.ContainerLeaseLost, `this node does not hold container ${containerId}`, {
+        containerId,
+      });
+    }
+    return { containerId, epoch };
+  }
+
+  /**
+   * A new container of `owner` in the engine and the store, leased to this node. The store fails closed:
+   * when it cannot record the container, it is not created.
+   */
+  async createContainer(
+    owner: string,
+    origin: string,
+    create: () => Readonly<ContainerRecord>,
+  ): Promise<Readonly<ContainerRecord>> {
+    this.#checkFresh();
+    const record = create();
+    try {
+      const stored = await this.store.createContainer({
+        id: record.id,
+        owner,
+        origin,
+        seed: record.seed ?? 0,
+        ownerNode: this.nodeId,
+        idleTimeoutMs: this.#engine.containers.idleTimeoutMs,
+      });
+      this.#leases.set(record.id, stored.epoch);
+    } catch (error) {
+      this.#engine.containers.release(record.id);
+      throw error;
+    }
+    return record;
+  }
+
+  /**
+   * Where container `id` of `scope` lives. Live here: `local`. Held by another live node: `remote` (forward
+   * the request there). Otherwise this node claims it (epoch + 1) and rebuilds its Python state by replay:
+   * `local`, with the execution it had unfinished running again (`resumed`). A container of another owner
+   * or origin is `unknown`, as an unknown id is: ids cannot be probed, not even for which node holds them.
+   */
+  async place(id: string, scope: { owner: string; origin: string }, revive: Revive): Promise<Placement> {
+    if (this.#leases.has(id) && this.#engine.containers.has(id)) {
+      const record = this.#engine.containers.record(id);
+      if (record?.owner !== scope.owner || record.origin !== scope.origin) return { kind: "unknown" };
+      return { kind: "local" };
+    }
+    const stored = await this.store.getContainer(id);
+    if (!stored || stored.owner !== scope.owner || stored.origin !== scope.origin) return { kind: "unknown" };
+    return this.#placeOnce(id, revive);
+  }
+
+  /** The stored execution `id` if it belongs to `owner` (the executions API's lookup after a restart). */
+  async execution(id: string, owner: string): Promise<StoredExecution | undefined> {
+    const stored = await this.store.getExecution(id);
+    return stored?.apiKeyOwner === owner ? stored : undefined;
+  }
+
+  /** Records the start of an execution (fenced) and returns the write-ahead its calls go through. */
+  async beginExecution(
+    containerId: string,
+    execution: { id: string; code: string; apiKeyOwner: string; options: JsonValue },
+  ): Promise<WriteAhead> {
+    await this.store.createExecution(this.lease(containerId), { ...execution, language: "python" });
+    return this.writeAhead(containerId, execution.id);
+  }
+
+  writeAhead(containerId: string, executionId: string): WriteAhead {
+    const writeAhead = storeWriteAhead(this.store, () => this.lease(containerId), executionId);
+    const lost = (error: unknown): never => {
+      if (PtcError.is(error, ErrorCode.ContainerLeaseLost)) this.#lost(containerId);
+      throw error;
+    };
+    return {
+      call: (call) => writeAhead.call(call).catch(lost),
+      result: (result) => writeAhead.result(result).catch(lost),
+    };
+  }
+
+  /**
+   * Records an execution's end before the API reports it (write first, answer second), then marks the
+   * container used. `view` is what the API answers for it, kept for its lookups after a restart.
+   */
+  async finishExecution(
+    containerId: string,
+    executionId: string,
+    handle: Pick<ExecutionHandle, "stateKept">,
+    result: Pick<ExecutionResult, "status">,
+    view: JsonValue,
+  ): Promise<void> {
+    const lease = this.lease(containerId);
+    const record: FinishedRecord = { stateKept: handle.stateKept === true, result: view };
+    const status = result.status === "completed" ? "done" : "failed";
+    await this.store.finishExecution(lease, executionId, { status, result: record as unknown as JsonValue });
+    await this.store.touchContainer(lease, this.#engine.containers.idleTimeoutMs);
+  }
+
+  /** The API's view of a finished stored execution (`finishExecution`'s `view`). */
+  static finishedView(execution: StoredExecution): JsonValue | undefined {
+    const record = execution.result as unknown as FinishedRecord | undefined;
+    return record?.result;
+  }
+
+  /** Ends the container everywhere (the store first: a container the store still holds comes back). */
+  async endContainer(id: string, reason: ContainerEndReason): Promise<void> {
+    const epoch = this.#leases.get(id);
+    await this.store.endContainer(id, reason, epoch === undefined ? undefined : { containerId: id, epoch });
+    this.#leases.delete(id);
+    this.#engine.containers.end(id, reason);
+  }
+
+  /** Stops the timers and leaves the store cleanly: other nodes may claim this node's containers at once. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#unsubscribe();
+    await this.#beating?.catch(() => undefined);
+    await this.store.removeWorker(this.nodeId).catch(() => undefined);
+  }
+
+  #placeOnce(id: string, revive: Revive): Promise<Placement> {
+    if (this.#leases.has(id) && this.#engine.containers.has(id)) return Promise.resolve({ kind: "local" });
+    let placing = this.#placing.get(id);
+    if (!placing) {
+      placing = this.#place(id, revive).finally(() => this.#placing.delete(id));
+      this.#placing.set(id, placing);
+    }
+    return placing;
+  }
+
+  async #place(id: string, revive: Revive): Promise<Placement> {
+    this.#checkFresh();
+    const stored = await this.store.getContainer(id);
+    if (!stored) return { kind: "unknown" };
+    if (stored.status !== "live") return { kind: "ended", stored };
+    if (stored.ownerNode !== undefined && stored.ownerNode !== this.nodeId) {
+      const owner = (await this.store.workers()).find((worker) => worker.id === stored.ownerNode);
+      if (owner?.alive) return { kind: "remote", nodeId: owner.id, url: owner.url };
+    }
+    const claimed = await this.store.claimContainer(id, this.nodeId, stored.epoch);
+    if (!claimed) {
+      // Another node claimed it between the read and the claim: ask again who holds it now.
+      const now = await this.store.getContainer(id);
+      const owner = (await this.store.workers()).find((worker) => worker.id === now?.ownerNode);
+      if (now?.status === "live" && owner?.alive && owner.id !== this.nodeId) {
+        return { kind: "remote", nodeId: owner.id, url: owner.url };
+      }
+      throw nodeBusy(id, this.leaseTtlMs);
+    }
+    this.#leases.set(id, claimed.epoch);
+    this.#engine.containers.release(id); // a stale copy from before a lease was lost
+    try {
+      return await this.#rebuild(claimed, revive);
+    } catch (error) {
+      if (PtcError.is(error, ErrorCode.ReplayDiverged)) {
+        await this.endContainer(id, "lost").catch(() => undefined);
+      } else {
+        // Not rebuilt here: leave it to the next request (on any node), and free what was started.
+        this.#leases.delete(id);
+        this.#engine.containers.release(id);
+      }
+      throw error;
+    }
+  }
+
+  async #rebuild(container: StoredContainer, revive: Revive): Promise<Placement> {
+    const history = await this.store.containerHistory(container.id);
+    const unfinished = history.find(({ execution }) => execution.status === "running" || execution.status === "paused");
+    // Replay starts after the last execution whose sandbox did not survive: the state began clean there.
+    let from = 0;
+    history.forEach(({ execution }, index) => {
+      const record = execution.result as unknown as FinishedRecord | undefined;
+      if (execution !== unfinished?.execution && record?.stateKept !== true) from = index + 1;
+    });
+    const finished = history.slice(from).filter((entry) => entry !== unfinished);
+    const restore = await this.#engine.restoreContainer(container.id, {
+      seed: container.seed,
+      ...(container.owner !== undefined ? { owner: container.owner } : {}),
+      ...(container.origin !== undefined ? { origin: container.origin } : {}),
+      executions: finished.map(({ execution, calls }) => ({
+        code: execution.code,
+        calls: journaledCallsOf(calls),
+        ...revive(execution),
+      })),
+    });
+    this.#logger.log("info", "container-restored", {
+      container_id: container.id,
+      epoch: container.epoch,
+      executions: restore.executions,
+      calls: restore.calls,
+      ms: Math.round(restore.ms),
+    });
+    if (!unfinished) return { kind: "local" };
+    const calls = await this.#interrupted(container.id, unfinished, revive(unfinished.execution));
+    const turn = this.#engine.containers.turn(container.id);
+    await turn.granted;
+    const handle = this.#engine.execute({
+      code: unfinished.execution.code,
+      container: container.id,
+      containerTurn: turn,
+      executionId: unfinished.execution.id,
+      replay: { calls },
+      writeAhead: this.writeAhead(container.id, unfinished.execution.id),
+      ...revive(unfinished.execution),
+    });
+    return { kind: "local", resumed: { stored: unfinished.execution, handle, turn, restore } };
+  }
+
+  /**
+   * The unfinished execution's journal as a replay's calls. A call of a tool with a handler that has no
+   * outcome may have run before the crash: handlers run at most once, so it gets `tool_call_interrupted`
+   * (recorded first, like any outcome). A call for the client keeps waiting for the client's answer.
+   */
+  async #interrupted(
+    containerId: string,
+    { execution, calls }: ExecutionHistory,
+    revival: ExecutionRevival,
+  ): Promise<JournaledCall[]> {
+    const clientTools = new Set((revival.tools ?? []).filter((tool) => !tool.handler).map((tool) => tool.name));
+    let completed = calls.reduce((max, call) => Math.max(max, call.completedOrder ?? 0), 0);
+    const replay = journaledCallsOf(calls);
+    for (const [index, call] of calls.entries()) {
+      if (call.outcome !== undefined || clientTools.has(call.tool) || !this.#handlerTools.has(call.tool)) continue;
+      const outcome = {
+        ok: false as const,
+        error: {
+          code: ErrorCode.ToolCallInterrupted,
+          message: `${call.tool} was interrupted by a server restart and is not run again (tools run at most once)`,
+        },
+      };
+      await this.store.recordCallResult(this.lease(containerId), execution.id, call.guestCallId, callResultOf(outcome));
+      replay[index] = { ...(replay[index] as JournaledCall), outcome, completedOrder: ++completed };
+    }
+    return replay;
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#closed) return;
+    const beat = (async () => {
+      const startedAt = Date.now();
+      await this.store.heartbeat(this.nodeId, this.#url);
+      this.#lastBeat = startedAt;
+      // Containers another node took over while this one was away (paused, partitioned): give them up.
+      // Only leases held before the read: one claimed meanwhile is not in it yet.
+      const before = [...this.#leases];
+      const held = new Map((await this.store.liveContainers(this.nodeId)).map((c) => [c.id, c.epoch]));
+      for (const [id, epoch] of before) {
+        if (this.#leases.get(id) === epoch && held.get(id) !== epoch) this.#lost(id);
+      }
+      for (const ended of await this.store.sweepExpired()) {
+        this.#leases.delete(ended.id);
+        this.#engine.containers.end(ended.id, "expired");
+      }
+    })();
+    this.#beating = beat;
+    try {
+      await beat;
+    } catch (error) {
+      // Fail closed: past the lease TTL without a heartbeat, another node may hold these containers.
+      if (!this.#fresh()) for (const id of [...this.#leases.keys()]) this.#lost(id);
+      throw error;
+    }
+  }
+
+  /** Idle containers leave memory; the store keeps them, and their next use rebuilds them by replay. */
+  #evict(): void {
+    const cutoff = Date.now() - this.evictIdleMs;
+    for (const id of this.#engine.containers.ids()) {
+      const info = this.#engine.containers.inspect(id);
+      if (!info || info.busy || info.lastUsed > cutoff || !this.#leases.has(id)) continue;
+      this.#leases.delete(id);
+      this.#engine.containers.release(id);
+      this.#logger.log("info", "container-evicted", { container_id: id });
+    }
+  }
+
+  /** This node no longer holds the container: its sandbox goes, and nothing of it is written again. */
+  #lost(id: string): void {
+    if (!this.#leases.delete(id)) return;
+    this.#engine.containers.release(id);
+    this.#logger.log("warn", "container-lease-lost", { container_id: id });
+  }
+
+  #onEnded(record: Readonly<ContainerRecord>): void {
+    const reason = record.endReason;
+    // Shutting down or handing over: the store keeps the container for the next node.
+    if (reason === undefined || reason === "released" || reason === "closed") return;
+    const epoch = this.#leases.get(record.id);
+    if (epoch === undefined) return;
+    this.#leases.delete(record.id);
+    this.store.endContainer(record.id, reason, { containerId: record.id, epoch }).catch((error: unknown) => {
+      this.#logger.log("warn", "store", { error: describe(error), container_id: record.id });
+    });
+  }
+
+  #fresh(): boolean {
+    return Date.now() - this.#lastBeat < this.leaseTtlMs;
+  }
+
+  #checkFresh(): void {
+    if (!this.#fresh()) {
+      const message = "this node has not reached the store within its lease TTL";
+      throw new PtcError(ErrorCode.StoreUnavailable, message, {}, { retryAfterSeconds: 1 });
+    }
+  }
+}
+
+function nodeBusy(id: string, leaseTtlMs: number): PtcError {
+  return new PtcError(
+    ErrorCode.StoreUnavailable,
+    `container ${id} is being taken over by another node; retry`,
+    {},
+    { retryAfterSeconds: Math.max(1, Math.ceil(leaseTtlMs / 3_000)) },
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
