@@ -2,7 +2,7 @@
 export interface Measurement {
   key: string;
   label: string;
-  unit: "ms" | "µs" | "MiB";
+  unit: "ms" | "µs" | "MiB" | "exec/s";
   median: number;
   p95: number;
   n: number;

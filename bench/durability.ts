@@ -1,0 +1,55 @@
+// `npm run bench:durability`: what issue 13's durable `ptc serve` costs and buys. Resume after a restart by
+// replay (SQLite and PostgreSQL), the per-call and per-execution cost of the write-ahead into each store,
+// and where that cost goes. `--json` also prints the results as JSON. The cases are in durability-cases.ts.
+import { createEngine } from "../src/engine/engine.js";
+import { DURABILITY_CASES } from "./durability-cases.js";
+import { benchStores } from "./durability-stores.js";
+import { currentLoadAverage, describeMachine, formatMachine } from "./machine.js";
+import { formatTable, type TargetCheck } from "./report.js";
+import { elapsedMs, formatNumber, type Measurement, shortError } from "./stats.js";
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const loadAverage = currentLoadAverage();
+  const probe = createEngine({ pool: { size: 0 } });
+  const machine = describeMachine(probe, loadAverage);
+  await probe.close();
+  const stores = await benchStores();
+  const measurements: Measurement[] = [];
+  const ratios: string[] = [];
+  const targets: TargetCheck[] = [];
+  try {
+    for (const each of DURABILITY_CASES) {
+      process.stderr.write(`· ${each.name}\n`);
+      const result = await each.run(stores);
+      measurements.push(...result.measurements);
+      ratios.push(...result.ratios);
+      targets.push(...result.targets);
+    }
+  } finally {
+    await stores.close();
+  }
+  const durationS = elapsedMs(started) / 1000;
+  console.log(`${formatMachine(machine)}\nstores:    ${stores.settings}\n`);
+  console.log(formatTable(measurements));
+  console.log(["", "ratios (medians, same run):", ...ratios.map((line) => `  ${line}`)].join("\n"));
+  const lines = targets.map(
+    (each) =>
+      `  ${each.met ? "MET   " : "MISSED"} ${each.label}: ${formatNumber(each.value)} ${each.unit} (target ≤ ${formatNumber(each.limit)} ${each.unit})`,
+  );
+  console.log(["", "targets (issue 13):", ...lines].join("\n"));
+  console.log(`\nbench took ${durationS.toFixed(0)} s; load average ${currentLoadAverage().toFixed(2)} at the end`);
+  if (process.argv.includes("--json")) {
+    console.log(
+      JSON.stringify({ machine, stores: stores.settings, measurements, ratios, targets, durationS }, null, 2),
+    );
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench failed: ${shortError(error)}`);
+    process.exit(1);
+  },
+);
