@@ -124,6 +124,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       upstream,
       owners,
       admission,
+      ...(durable ? { durable } : {}),
     });
   }
   const serverApp = createServerApp({
@@ -178,6 +179,8 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   process.once("SIGINT", force);
   process.once("SIGTERM", force);
   logger.log("info", "signal", { signal });
+  // Scripts the shutdown cancels stay unfinished in the store: the next node to take their containers resumes them.
+  durable?.drain();
   await running.close(DEFAULT_SHUTDOWN_GRACE_MS);
   await engine.close();
   await durable?.close();

@@ -6,9 +6,11 @@ import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { ExecutionResult, ToolCallRequest } from "../../protocol/execution.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { invalidRequest, notFound } from "./anthropic-errors.js";
+import { containerGone, type DurableMessages, MESSAGES_ORIGIN } from "./durable-messages.js";
 import type { CodeCallAnswer } from "./request-validation.js";
-import { newToolUseId } from "./response-builder.js";
 import type { CodeToolVersion } from "./tool-validation.js";
+
+export { MESSAGES_ORIGIN } from "./durable-messages.js";
 
 /** A call the script is waiting on, as reported to the client. */
 export interface ReportedCall {
@@ -24,23 +26,55 @@ export type RunOutcome = { kind: "paused"; calls: ReportedCall[] } | { kind: "do
  * the client can answer, so every call of an `asyncio.gather` is reported together).
  */
 export class CodeRun {
-  readonly #toolUseIds = new Map<string, string>();
+  /** Ids of the calls reported to the client: the engine's call ids, minted as `toolu_…` for this endpoint. */
   readonly #reported = new Set<string>();
   /** tool_use ids the client has answered (a second answer to one is a resent request, not a resume). */
   readonly #answered = new Set<string>();
+  /** Answered before the script was resumed by replay: sent again, the request carries on from the script. */
+  readonly #answeredBefore = new Set<string>();
+  #resuming: boolean;
   #wakeups: Array<() => void> = [];
   #result: ExecutionResult | undefined;
+  /** The result could not be made durable: the request fails (503), and nothing of it is reported. */
+  #failure: unknown;
 
   constructor(
     readonly handle: ExecutionHandle,
     readonly serverToolUseId: string,
     readonly callerType: CodeToolVersion,
+    /** A run resumed by replay: the calls its journal says were reported, and those already answered. */
+    resumed?: { reported: readonly string[]; answered: readonly string[] },
+    /** Makes the result durable (a durable node): the run counts as finished once this resolved. */
+    record?: (result: ExecutionResult) => Promise<void>,
   ) {
+    this.#resuming = resumed !== undefined;
+    for (const id of resumed?.reported ?? []) this.#reported.add(id);
+    for (const id of resumed?.answered ?? []) {
+      this.#reported.add(id);
+      this.#answeredBefore.add(id);
+    }
     void this.#consume();
-    void handle.result.then((result) => {
-      this.#result = result;
-      this.#wake();
-    });
+    void handle.result
+      .then(async (result) => {
+        await record?.(result);
+        this.#result = result;
+      })
+      .catch((error: unknown) => {
+        this.#failure = error;
+      })
+      .finally(() => this.#wake());
+  }
+
+  /**
+   * A resumed run replays up to its pause first: answers for its pending calls can be applied once it
+   * is there (or has ended).
+   */
+  async ready(signal: AbortSignal): Promise<void> {
+    while (this.#resuming && !this.#result && this.#failure === undefined && !this.handle.isPaused()) {
+      if (signal.aborted) throw signal.reason ?? new Error("aborted");
+      await this.#sleep(signal);
+    }
+    this.#resuming = false;
   }
 
   get finished(): boolean {
@@ -49,7 +83,7 @@ export class CodeRun {
 
   /** Ids of every `tool_use` this run reported to the client. */
   toolUseIds(): ReadonlySet<string> {
-    return new Set(this.#toolUseIds.keys());
+    return new Set(this.#reported);
   }
 
   /**
@@ -58,7 +92,9 @@ export class CodeRun {
    */
   checkAnswers(answers: readonly CodeCallAnswer[]): void {
     for (const { toolUseId } of answers) {
-      if (!this.#toolUseIds.has(toolUseId)) {
+      // Applied before a restart and sent again (the response was lost with the server): nothing to do.
+      if (this.#answeredBefore.has(toolUseId)) continue;
+      if (!this.#reported.has(toolUseId)) {
         throw invalidRequest(`tool_result ${toolUseId} does not answer a call of the paused code execution`);
       }
       if (this.#answered.has(toolUseId)) {
@@ -72,10 +108,11 @@ export class CodeRun {
   /** Hands the client's answer to the script; a call that already timed out in the script is ignored. */
   submit(answer: CodeCallAnswer): void {
     this.checkAnswers([answer]);
-    const callId = this.#toolUseIds.get(answer.toolUseId) as string;
+    if (this.#answeredBefore.has(answer.toolUseId)) return;
     this.#answered.add(answer.toolUseId);
     try {
-      this.handle.submitToolResult(callId, answer.isError ? { error: answer.text } : { value: answer.text });
+      const submission = answer.isError ? { error: answer.text } : { value: answer.text };
+      this.handle.submitToolResult(answer.toolUseId, submission);
     } catch (error) {
       // The call timed out or the script ended meanwhile: the script has moved on, as on Anthropic's API.
       if (!PtcError.is(error, ErrorCode.UnknownToolCall)) throw error;
@@ -85,6 +122,7 @@ export class CodeRun {
   /** Waits until the script pauses on newly pending calls or ends. */
   async next(signal: AbortSignal): Promise<RunOutcome> {
     while (true) {
+      if (this.#failure !== undefined) throw this.#failure;
       if (this.#result) return { kind: "done", result: this.#result };
       if (signal.aborted) throw signal.reason ?? new Error("aborted");
       const fresh = this.handle.isPaused()
@@ -94,10 +132,8 @@ export class CodeRun {
         return {
           kind: "paused",
           calls: fresh.map((call) => {
-            const toolUseId = newToolUseId();
             this.#reported.add(call.id);
-            this.#toolUseIds.set(toolUseId, call.id);
-            return { toolUseId, call };
+            return { toolUseId: call.id, call };
           }),
         };
       }
@@ -166,9 +202,6 @@ export interface ContainerState {
   turn: ContainerTurn | undefined;
 }
 
-/** `/v1/messages`' containers in the engine's `ContainerManager` (the executions API's are not its). */
-export const MESSAGES_ORIGIN = "messages";
-
 /**
  * `/v1/messages`' side of its containers: the script paused in each and what the next request needs, keyed
  * by container id and dropped when the engine's `ContainerManager` ends the container. Ids, owners, idle
@@ -181,6 +214,8 @@ export class CodeExecutionContainers {
   constructor(
     private readonly engine: Engine,
     private readonly owners: ResourceOwners,
+    /** On a durable node: containers and scripts in the store, brought back here when this process lacks them. */
+    readonly durable?: DurableMessages,
   ) {
     this.#unsubscribe = engine.containers.onContainerEnded((record) => {
       const state = this.#states.get(record.id);
@@ -202,8 +237,13 @@ export class CodeExecutionContainers {
    * idle, the quota's `PtcError` (`key_container_quota_exceeded` or `container_cap_reached`: a 429
    * `rate_limit_error` with `Retry-After`, its message led by the code).
    */
-  create(owner: string): ContainerState {
-    const { id } = this.engine.containers.create(owner, { origin: MESSAGES_ORIGIN, quota: this.owners });
+  async create(owner: string): Promise<ContainerState> {
+    const create = () => this.engine.containers.create(owner, { origin: MESSAGES_ORIGIN, quota: this.owners });
+    const { id } = this.durable ? await this.durable.create(owner, create) : create();
+    return this.#add(id, owner);
+  }
+
+  #add(id: string, owner: string): ContainerState {
     const state: ContainerState = {
       id,
       owner,
@@ -217,23 +257,46 @@ export class CodeExecutionContainers {
     return state;
   }
 
-  /** The caller's container; another key's container is reported exactly like an unknown one. */
-  get(id: string, owner: string): ContainerState {
+  /**
+   * The caller's container; another key's container is reported exactly like an unknown one. On a durable
+   * node, one this process does not hold is brought back (its paused script resumed by replay) or its
+   * request forwarded to the node holding it (`ContainerElsewhere`).
+   */
+  async get(id: string, owner: string): Promise<ContainerState> {
     const record = this.engine.containers.record(id);
     const state = this.#states.get(id);
     if (record?.owner === owner && record.origin === MESSAGES_ORIGIN) {
       if (record.endedAt === undefined && state) return state;
-      const why =
-        record.endReason === "evicted"
-          ? "was ended to make room for a newer container of this API key (its container quota or the server's cap was reached)"
-          : `has expired (containers are removed after ${Math.round(this.idleTimeoutMs / 1000)} s without use)`;
-      // Anthropic's rendering says it as a 400 led by the code: `container_expired: container …`.
-      throw new PtcError(
-        ErrorCode.ContainerExpired,
-        `container ${id} ${why}, with its Python state and any paused code. Send the request again without "container" to start a new one.`,
-      );
+      if (!this.durable) throw containerGone(id, record.endReason, this.idleTimeoutMs);
     }
-    throw notFound(`container ${id} not found`);
+    if (!this.durable) throw notFound(`container ${id} not found`);
+    const restored = await this.durable.restore(id, owner);
+    if (restored === undefined) throw notFound(`container ${id} not found`);
+    if ("status" in restored) throw containerGone(id, restored.endReason, this.idleTimeoutMs);
+    // Two requests may have brought it back at once: the first one's state stands.
+    const current = this.#states.get(id);
+    if (current) return current;
+    const added = this.#add(id, owner);
+    for (const callId of restored.codeCallIds) added.codeCallIds.add(callId);
+    const script = restored.script;
+    if (script) {
+      const { reported, answered } = script;
+      added.run = this.run(added, script.handle, script.serverToolUseId, script.callerType, { reported, answered });
+    }
+    return added;
+  }
+
+  /** A script run in `state`'s container; on a durable node its result is recorded before it counts as done. */
+  run(
+    state: ContainerState,
+    handle: ExecutionHandle,
+    serverToolUseId: string,
+    callerType: CodeToolVersion,
+    resumed?: ConstructorParameters<typeof CodeRun>[3],
+  ): CodeRun {
+    const durable = this.durable;
+    const record = durable && ((result: ExecutionResult) => durable.finish(state.id, handle.id, handle, result));
+    return new CodeRun(handle, serverToolUseId, callerType, resumed, record);
   }
 
   /**

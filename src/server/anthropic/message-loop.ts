@@ -6,13 +6,19 @@ import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel, UpstreamResponse } from "../../upstream/upstream-model.js";
 import type { AdmissionController } from "../admission.js";
 import { invalidRequest } from "./anthropic-errors.js";
-import { answersMatch, type CodeExecutionContainers, CodeRun, type ContainerState } from "./code-execution-session.js";
+import {
+  answersMatch,
+  type CodeExecutionContainers,
+  type CodeRun,
+  type ContainerState,
+} from "./code-execution-session.js";
 import { type RefusedCall, type RefusedCallStore, refusalReason } from "./refused-calls.js";
 import { type CodeCallAnswer, codeCallAnswers, type ValidatedRequest, validateRequest } from "./request-validation.js";
 import {
   codeExecutionResultBlock,
   invalidCodeInputBlock,
   newServerToolUseId,
+  newToolUseId,
   textBlock,
   UsageTotals,
 } from "./response-builder.js";
@@ -59,7 +65,7 @@ export interface PreparedRequest {
 export async function prepareRequest(deps: LoopDependencies, body: unknown, owner: string): Promise<PreparedRequest> {
   const request = validateRequest(body);
   const tools = requestTools(request, deps.serverTools);
-  const named = request.container === undefined ? undefined : deps.store.get(request.container, owner);
+  const named = request.container === undefined ? undefined : await deps.store.get(request.container, owner);
   const answers = codeCallAnswers(request, named?.codeCallIds ?? new Set());
   if (answers && request.codeTool === undefined) {
     throw invalidRequest("tools: the code execution tool is required to answer tool calls made by code execution");
@@ -122,6 +128,8 @@ class MessageLoop {
     if (state) state.unsent = undefined;
     if (answers && state?.run) {
       state.run.checkAnswers(answers);
+      // A script resumed by replay takes answers once it is back at its pause.
+      await state.run.ready(this.#signal);
       for (const answer of answers) state.run.submit(answer);
       if ((await this.#drive(state)) === "paused") return this.#end("tool_use", null);
     } else if (answers && unsent && answersMatch(unsent, answers)) {
@@ -185,7 +193,7 @@ class MessageLoop {
           caller: { type: "direct" },
         });
         ranCode = true;
-        const state = this.#container();
+        const state = await this.#container();
         if (paused) state.queued.push({ serverToolUseId, input });
         else paused = (await this.#startCode(state, serverToolUseId, input)) === "paused";
       } else {
@@ -211,9 +219,9 @@ class MessageLoop {
   }
 
   /** The request's container, created on its first code call; held so it cannot expire under the request. */
-  #container(): ContainerState {
+  async #container(): Promise<ContainerState> {
     if (this.#state) return this.#state;
-    const state = this.deps.store.create(this.owner);
+    const state = await this.deps.store.create(this.owner);
     this.#state = state;
     this.#releaseOnEnd.push(this.deps.store.hold(state));
     return state;
@@ -231,14 +239,23 @@ class MessageLoop {
     }
     // A slot of the server's admission controller for the script's whole life, pauses included.
     const release = await this.deps.admission?.acquire(this.#signal);
+    const callerType = this.request.codeTool ?? "code_execution_20260120";
     let handle: ReturnType<Engine["execute"]>;
     try {
+      const durable = await this.deps.store.durable?.begin(state.id, this.owner, code, {
+        tools: this.tools.engineTools,
+        serverToolUseId,
+        callerType,
+      });
       handle = this.deps.engine.execute({
         code,
         container: state.id,
         ...(state.turn ? { containerTurn: state.turn } : {}),
         tools: this.tools.engineTools,
         resultMode: "text",
+        // The engine's call ids are the tool_use ids the client sees: the journal keeps them across restarts.
+        newCallId: newToolUseId,
+        ...(durable ? { executionId: durable.executionId, writeAhead: durable.writeAhead } : {}),
         ...(this.deps.executionLimits ? { limits: this.deps.executionLimits } : {}),
       });
     } catch (error) {
@@ -246,7 +263,7 @@ class MessageLoop {
       throw error;
     }
     if (release) void handle.result.then(release, release);
-    state.run = new CodeRun(handle, serverToolUseId, this.request.codeTool ?? "code_execution_20260120");
+    state.run = this.deps.store.run(state, handle, serverToolUseId, callerType);
     return this.#drive(state);
   }
 

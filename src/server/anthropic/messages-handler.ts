@@ -3,9 +3,12 @@ import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel } from "../../upstream/upstream-model.js";
 import type { AdmissionController } from "../admission.js";
+import type { DurableNode } from "../durable/durable-node.js";
+import { ContainerElsewhere } from "../durable/forward-request.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { anthropicErrorResponse } from "./anthropic-errors.js";
 import { CodeExecutionContainers } from "./code-execution-session.js";
+import { DurableMessages } from "./durable-messages.js";
 import type { LoopSink } from "./message-loop.js";
 import { type LoopDependencies, prepareRequest } from "./message-loop.js";
 import { streamMessage } from "./message-stream.js";
@@ -38,6 +41,8 @@ export interface MessagesHandlerOptions {
    * (in a stream, an `error` event). Default: none, no cap.
    */
   admission?: AdmissionController;
+  /** The node's side of a durable store: containers and paused scripts survive restarts and move between nodes. */
+  durable?: DurableNode;
 }
 
 export interface MessagesCall {
@@ -60,7 +65,11 @@ export type MessagesHandler = (call: MessagesCall) => Promise<Response>;
  * with a `caller`, exactly as the hosted tool does. See docs/anthropic-compatible.md.
  */
 export function createMessagesHandler(options: MessagesHandlerOptions): MessagesHandler {
-  const store = new CodeExecutionContainers(options.engine, options.owners);
+  const store = new CodeExecutionContainers(
+    options.engine,
+    options.owners,
+    options.durable ? new DurableMessages(options.durable, options.executionLimits) : undefined,
+  );
   const deps: LoopDependencies = {
     engine: options.engine,
     upstream: options.upstream,
@@ -101,6 +110,8 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
         }),
       );
     } catch (error) {
+      // Another node holds the container: the app forwards the request there.
+      if (error instanceof ContainerElsewhere) throw error;
       return anthropicErrorResponse(error, requestId);
     }
   };

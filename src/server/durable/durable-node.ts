@@ -106,6 +106,7 @@ export class DurableNode {
   /** When the last heartbeat was written (this node's clock): past the lease TTL, it holds nothing. */
   #lastBeat = 0;
   #beating: Promise<void> | undefined;
+  #draining = false;
   #closed = false;
 
   constructor(options: DurableNodeOptions) {
@@ -242,6 +243,7 @@ export class DurableNode {
     result: Pick<ExecutionResult, "status">,
     view: JsonValue,
   ): Promise<void> {
+    if (this.#draining && result.status === "cancelled") return;
     const lease = this.lease(containerId);
     const record: FinishedRecord = { stateKept: handle.stateKept === true, result: view };
     const status = result.status === "completed" ? "done" : "failed";
@@ -261,6 +263,14 @@ export class DurableNode {
     await this.store.endContainer(id, reason, epoch === undefined ? undefined : { containerId: id, epoch });
     this.#leases.delete(id);
     this.#engine.containers.end(id, reason);
+  }
+
+  /**
+   * The node is shutting down: executions cancelled from now on are not recorded as finished, so the next
+   * node to take their containers resumes them (a deploy does not lose paused scripts).
+   */
+  drain(): void {
+    this.#draining = true;
   }
 
   /** Stops the timers and leaves the store cleanly: other nodes may claim this node's containers at once. */

@@ -394,10 +394,7 @@ export class ExecutionStore {
       const failure = { code: ErrorCode.SandboxUnavailable, type: "SandboxError", message };
       result = unstartedResult(entry, "failed", failure, this.engine.isolation);
     }
-    if (this.durable && this.#closing && result.status === "cancelled") {
-      // Cancelled by the shutdown: left unfinished in the store, it resumes on the next node to take its
-      // container (a deploy does not lose paused scripts).
-    } else if (this.durable) {
+    if (this.durable) {
       // Write first, answer second: a result the store could not keep is not reported as one.
       try {
         await this.durable.finish(entry.containerId, entry.id, handle, result);

@@ -214,22 +214,22 @@ describe("ptc serve: per-key container quota", () => {
   test("/v1/messages containers count against the same cap and quota, and follow the same rule", async () => {
     const a = await execute(app, { code: "print(await approve(q='a'))", tools: [clientTool("approve")] });
     assert.equal(a.status, "paused");
-    const first = messages.create(ownerOf(KEY_B));
-    const second = messages.create(ownerOf(KEY_B));
+    const first = await messages.create(ownerOf(KEY_B));
+    const second = await messages.create(ownerOf(KEY_B));
     // B holds its quota (2, both idle): a third ends B's least recently used, never A's (busy or not).
     const firstRecord = quotaEngine.containers.registry.get(first.id);
     assert.ok(firstRecord);
     firstRecord.lastUsedAt -= 1_000;
-    const third = messages.create(ownerOf(KEY_B));
-    assert.throws(
+    const third = await messages.create(ownerOf(KEY_B));
+    await assert.rejects(
       () => messages.get(first.id, ownerOf(KEY_B)),
       (error: unknown) => /container_expired: .*make room/.test(toAnthropicError(error).message),
     );
-    assert.equal(messages.get(second.id, ownerOf(KEY_B)), second);
+    assert.equal(await messages.get(second.id, ownerOf(KEY_B)), second);
     assert.equal(await status(a.container_id), 200);
     // B's two busy: refused with the quota's code in the message, 429 with Retry-After.
     const holds = [messages.hold(second), messages.hold(third)];
-    assert.throws(
+    await assert.rejects(
       () => messages.create(ownerOf(KEY_B)),
       (error: unknown) => {
         const reply = toAnthropicError(error);
@@ -243,7 +243,7 @@ describe("ptc serve: per-key container quota", () => {
     );
     // The server holds 3 (A's paused one and B's two): A, with nothing idle, is refused on either endpoint.
     refusedWith(await call(app, "POST", "/v1/executions", { code: "print(6)" }), "container_cap_reached");
-    assert.throws(
+    await assert.rejects(
       () => messages.create(ownerOf(KEY_A)),
       (error: unknown) => toAnthropicError(error).message.startsWith("container_cap_reached:"),
     );
