@@ -105,6 +105,17 @@ export class CodeRun {
     }
   }
 
+  /**
+   * A request that carries only answers applied before the script was resumed is that request sent again
+   * (its response was lost with the server): the calls the script is paused on are reported again, with
+   * the ids they had, as the lost response reported them.
+   */
+  resend(answers: readonly CodeCallAnswer[]): boolean {
+    if (answers.length === 0 || !answers.every((answer) => this.#answeredBefore.has(answer.toolUseId))) return false;
+    for (const call of this.handle.pendingToolCalls()) this.#reported.delete(call.id);
+    return true;
+  }
+
   /** Hands the client's answer to the script; a call that already timed out in the script is ignored. */
   submit(answer: CodeCallAnswer): void {
     this.checkAnswers([answer]);

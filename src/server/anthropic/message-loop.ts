@@ -130,7 +130,7 @@ class MessageLoop {
       state.run.checkAnswers(answers);
       // A script resumed by replay takes answers once it is back at its pause.
       await state.run.ready(this.#signal);
-      for (const answer of answers) state.run.submit(answer);
+      if (!state.run.resend(answers)) for (const answer of answers) state.run.submit(answer);
       if ((await this.#drive(state)) === "paused") return this.#end("tool_use", null);
     } else if (answers && unsent && answersMatch(unsent, answers)) {
       // The same resume sent again after the upstream failed: carry on from the script's result.
