@@ -5,7 +5,7 @@ import type { Store } from "./store.js";
 
 /**
  * The store a `--store` value names: `memory`; `postgres://…` or `postgresql://…`; `sqlite:PATH` or a bare
- * path (a SQLite file). The SQL backends are imported only when named, so a server on the memory store
+ * path (a SQLite file), optionally with `?synchronous=normal` (see `SqliteSynchronous`). The SQL backends are imported only when named, so a server on the memory store
  * loads neither driver (better-sqlite3 is an optional peer dependency).
  */
 export async function openStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
@@ -14,10 +14,15 @@ export async function openStore(url: string, options: PostgresStoreOptions = {})
     const { openPostgresStore } = await import("./postgres-store.js");
     return openPostgresStore(url, options);
   }
-  const path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
-  if (path === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
-    throw new PtcError(ErrorCode.InvalidRequest, `unknown store "${url}": use memory, a SQLite path or postgres://…`);
+  const named = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
+  const query = /\?synchronous=(full|normal)$/.exec(named);
+  const path = query ? named.slice(0, query.index) : named;
+  if (path === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(path) || /\?/.test(path)) {
+    throw new PtcError(
+      ErrorCode.InvalidRequest,
+      `unknown store "${url}": use memory, a SQLite path (with ?synchronous=full|normal) or postgres://…`,
+    );
   }
   const { openSqliteStore } = await import("./sqlite-store.js");
-  return openSqliteStore(path, options);
+  return openSqliteStore(path, options, query?.[1] === "normal" ? "normal" : "full");
 }

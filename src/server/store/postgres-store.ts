@@ -24,6 +24,7 @@ const POSTGRES: SqlDialect = {
   // clock_timestamp(), not now(): now() is fixed at the transaction's start, and a lease check wants the present.
   nowMs: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
   forUpdate: " FOR UPDATE",
+  forShare: " FOR SHARE",
   forUpdateSkipLocked: " FOR UPDATE SKIP LOCKED",
   // Two nodes starting at once must not both create the tables.
   migrationLock: "SELECT pg_advisory_xact_lock(7370241013)",

@@ -33,6 +33,11 @@ export interface SqlDialect {
   readonly nowMs: string;
   /** Appended to a `SELECT` that locks the rows it reads until commit ("" where the transaction is exclusive). */
   readonly forUpdate: string;
+  /**
+   * Appended to a read of the container row inside a single write statement: it holds the row against a
+   * concurrent claim (whose UPDATE waits, or makes this read see the new epoch) until the write commits.
+   */
+  readonly forShare: string;
   /** `forUpdate`, skipping rows another transaction holds: concurrent sweepers take disjoint rows. */
   readonly forUpdateSkipLocked: string;
   /** Statement serialising concurrent schema migrations (a no-op where transactions are exclusive). */

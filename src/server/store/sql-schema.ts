@@ -62,6 +62,8 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
       UNIQUE (execution_id, guest_call_id),
       UNIQUE (execution_id, call_id)
     )`,
+    // Each recorded outcome takes the execution's next completion order: MAX over this index, not a scan.
+    "CREATE INDEX ptc_journal_completed ON ptc_journal (execution_id, completed_order)",
   ],
 ];
 

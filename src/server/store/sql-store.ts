@@ -265,6 +265,21 @@ export class SqlStore implements Store {
 
   async appendCall(lease: ContainerLease, executionId: string, call: NewCall): Promise<JournalCall> {
     const { inputJson, argsSha256 } = callFingerprint(call, this.#maxBytes);
+    // The common case in one statement (one round trip, one commit): the lease holds and the call is new.
+    // Anything else (fenced out, a repeat, a conflict) finds no row and goes the long way below.
+    const fast = await this.#db.query(
+      `WITH fence AS (
+         SELECT c.id FROM ptc_containers c
+         WHERE c.id = $7 AND c.epoch = $8 AND c.status = 'live'${this.#d.forShare})
+       INSERT INTO ptc_journal (execution_id, n, guest_call_id, call_id, tool, args_sha256, input, called_at)
+       SELECT $1, COALESCE((SELECT MAX(n) FROM ptc_journal WHERE execution_id = $1), 0) + 1,
+         CAST($2 AS BIGINT), $3, $4, $5, $6, ${this.#d.nowMs}
+       FROM fence JOIN ptc_executions e ON e.container_id = fence.id AND e.id = $1
+       WHERE NOT EXISTS (SELECT 1 FROM ptc_journal WHERE execution_id = $1 AND (guest_call_id = $2 OR call_id = $3))
+       RETURNING *`,
+      [executionId, call.guestCallId, call.callId, call.tool, argsSha256, inputJson, lease.containerId, lease.epoch],
+    );
+    if (fast[0]) return callFromRow(fast[0]);
     return this.#db.transaction(async (tx) => {
       await this.#leasedExecution(tx, lease, executionId);
       const existing = await tx.query("SELECT * FROM ptc_journal WHERE execution_id = $1 AND guest_call_id = $2", [
@@ -297,6 +312,25 @@ export class SqlStore implements Store {
     guestCallId: number,
     result: CallResult,
   ): Promise<JournalCall> {
+    const fast = await this.#db.query(
+      `WITH fence AS (
+         SELECT c.id FROM ptc_containers c
+         WHERE c.id = $5 AND c.epoch = $6 AND c.status = 'live'${this.#d.forShare})
+       UPDATE ptc_journal SET outcome = $3, value = $4, completed_at = ${this.#d.nowMs}, completed_order = (
+           SELECT COALESCE(MAX(completed_order), 0) + 1 FROM ptc_journal WHERE execution_id = $1)
+       WHERE execution_id = $1 AND guest_call_id = $2 AND outcome IS NULL
+         AND EXISTS (SELECT 1 FROM fence JOIN ptc_executions e ON e.container_id = fence.id AND e.id = $1)
+       RETURNING *`,
+      [
+        executionId,
+        guestCallId,
+        result.outcome,
+        recordable(`the result of tool call ${guestCallId} of ${executionId}`, result.value, this.#maxBytes),
+        lease.containerId,
+        lease.epoch,
+      ],
+    );
+    if (fast[0]) return callFromRow(fast[0]);
     return this.#db.transaction(async (tx) => {
       await this.#leasedExecution(tx, lease, executionId);
       const rows = await tx.query("SELECT * FROM ptc_journal WHERE execution_id = $1 AND guest_call_id = $2", [
