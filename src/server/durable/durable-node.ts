@@ -1,5 +1,10 @@
 import type { ContainerTurn } from "../../engine/container-manager.js";
-import type { ContainerEndReason, ContainerRecord } from "../../engine/container-registry.js";
+import {
+  type ContainerEndReason,
+  type ContainerRecord,
+  DEFAULT_ENDED_CONTAINER_RETENTION_MS,
+  DEFAULT_MAX_ENDED_CONTAINERS,
+} from "../../engine/container-registry.js";
 import type { Engine, ExecuteRequest } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { JournaledCall, RestoreReport } from "../../engine/replay.js";
@@ -139,7 +144,10 @@ export class DurableNode {
     };
     every(this.#heartbeatMs, () => this.#beat());
     every(PRUNE_INTERVAL_MS, () =>
-      this.store.pruneEnded({ maxEndedContainers: 10_000, endedContainerRetentionMs: 24 * 3_600_000 }),
+      this.store.pruneEnded({
+        maxEndedContainers: DEFAULT_MAX_ENDED_CONTAINERS,
+        endedContainerRetentionMs: DEFAULT_ENDED_CONTAINER_RETENTION_MS,
+      }),
     );
     if (this.evictIdleMs > 0) every(Math.max(50, Math.min(this.evictIdleMs / 4, 10_000)), async () => this.#evict());
   }
