@@ -39,14 +39,16 @@ export function journaledCallsOf(calls: readonly JournalCall[]): JournaledCall[]
  * the write (`lease()`), so a node that lost the container cannot write for it.
  */
 export function storeWriteAhead(store: Store, lease: () => ContainerLease, executionId: string): WriteAhead {
+  // Async, so a lease that is gone (`lease()` throws) rejects like a refused write.
   return {
-    call: (call) =>
+    call: async (call) =>
       store.appendCall(lease(), executionId, {
         guestCallId: call.guestCallId,
         callId: call.callId,
         tool: call.tool,
         input: call.input,
       }),
-    result: (result) => store.recordCallResult(lease(), executionId, result.guestCallId, callResultOf(result.outcome)),
+    result: async (result) =>
+      store.recordCallResult(lease(), executionId, result.guestCallId, callResultOf(result.outcome)),
   };
 }

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import type { Engine } from "../../../src/engine/engine.js";
+import { DurableNode } from "../../../src/server/durable/durable-node.js";
+import { createServerApp, type ServerApp } from "../../../src/server/http/create-server-app.js";
+import { ResourceOwners } from "../../../src/server/resource-owners.js";
+import { openStore } from "../../../src/server/store/open-store.js";
+import type { Store } from "../../../src/server/store/store.js";
+import { delay, testEngine } from "../../helpers/engine.js";
+import { call, clientTool, execute, KEY_A, type WireState } from "../../helpers/server-executions.js";
+
+/** One node in this process: its own engine and app, on a store another node may share. */
+interface InProcessNode {
+  engine: Engine;
+  node: DurableNode;
+  server: ServerApp;
+  store: Store;
+}
+
+const directory = mkdtempSync(join(tmpdir(), "ptc-durable-node-"));
+const nodes: InProcessNode[] = [];
+after(async () => {
+  for (const { server, engine, node, store } of nodes) {
+    await server.shutdown(0);
+    await engine.close();
+    await node.close();
+    await store.close();
+  }
+});
+
+async function startNode(
+  path: string,
+  nodeId: string,
+  options: { evictIdleMs?: number; leaseTtlMs?: number } = {},
+): Promise<InProcessNode> {
+  const store = await openStore(path, options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {});
+  const engine = testEngine({ pool: { size: 1 } });
+  const node = new DurableNode({ store, engine, serverTools: [], nodeId, ...options });
+  const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], durable: node });
+  await node.start(`http://${nodeId}.invalid`);
+  const started = { engine, node, server, store };
+  nodes.push(started);
+  return started;
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+describe("DurableNode in one process (SQLite store)", () => {
+  test("an idle container leaves memory and comes back by replay on its next use, its globals and random draws intact", async () => {
+    const { server, engine, node } = await startNode(join(directory, "evict.db"), "evicting", { evictIdleMs: 300 });
+    const first = await execute(server, { code: "import random\nx = random.random()\nprint(x)", wait: 30 });
+    assert.equal(first.status, "completed", JSON.stringify(first.result));
+    const container = first.container_id;
+    const printed = first.result?.stdout;
+    await waitFor("the eviction", () => !engine.hasContainer(container));
+    assert.deepEqual(node.leases(), []);
+    const again = await execute(server, { code: "print(x)\nprint(random.random() != x)", container, wait: 30 });
+    assert.equal(again.status, "completed", JSON.stringify(again.result));
+    assert.equal(again.result?.stdout, `${printed}True\n`);
+    assert.ok(engine.hasContainer(container));
+    assert.equal(node.leases()[0]?.containerId, container);
+  });
+
+  test("a node whose container another node claimed gives it up at its next heartbeat, and may no longer write for it", async () => {
+    const path = join(directory, "takeover.db");
+    const a = await startNode(path, "a", { leaseTtlMs: 600, evictIdleMs: 0 });
+    const paused = await execute(a.server, {
+      code: "print(await ask(q='1'))",
+      tools: [clientTool("ask")],
+      wait: 30,
+    });
+    assert.equal(paused.status, "paused");
+    const container = paused.container_id;
+    // Node a goes silent (its heartbeats stop): past the TTL, node b may claim its container.
+    await a.node.close();
+    await delay(700);
+    const b = await startNode(path, "b", { leaseTtlMs: 600, evictIdleMs: 0 });
+    const resumed = await call(b.server, "GET", `/v1/executions/${paused.id}?wait=30`);
+    assert.equal(resumed.status, 200, JSON.stringify(resumed.json));
+    const state = resumed.json as WireState;
+    assert.equal(state.status, "paused");
+    const callId = state.pending_tool_calls[0]?.id;
+    assert.equal(callId, paused.pending_tool_calls[0]?.id, "the pending call kept its id");
+    // a's lease is gone: the answer it would give is refused by the store, so it cannot answer.
+    const onA = await call(a.server, "POST", `/v1/executions/${paused.id}/tool_results`, {
+      results: [{ call_id: callId, value: "from a" }],
+      wait: 5,
+    });
+    const stale = onA.json as WireState;
+    assert.equal(stale.result?.error?.code, "container_lease_lost", JSON.stringify(onA.json));
+    const done = await call(b.server, "POST", `/v1/executions/${paused.id}/tool_results`, {
+      results: [{ call_id: callId, value: "from b" }],
+      wait: 30,
+    });
+    assert.equal((done.json as WireState).result?.stdout, "from b\n");
+    assert.deepEqual(b.node.leases(), [{ containerId: container, epoch: 2 }]);
+    assert.equal(a.engine.hasContainer(container), false, "a kept the container's sandbox");
+  });
+});
