@@ -126,7 +126,8 @@ export async function openSqliteStore(
   let db: BetterSqlite3.Database;
   try {
     const { default: Database } = await import("better-sqlite3");
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    // 0700: the store holds tool inputs and results in clear text.
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     db = new Database(path, { timeout: DEFAULT_SQLITE_BUSY_TIMEOUT_MS });
     db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`);
