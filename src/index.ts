@@ -51,6 +51,9 @@ export {
   type SandboxPoolOptions,
   type SandboxPoolStats,
   type ToolResultSubmission,
+  type WriteAhead,
+  type WriteAheadCall,
+  type WriteAheadResult,
 } from "./engine/index.js";
 export * from "./protocol/index.js";
 export {

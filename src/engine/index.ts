@@ -22,3 +22,4 @@ export {
   type RestoreReport,
 } from "./replay.js";
 export type { ToolResultSubmission } from "./tool-call-broker.js";
+export type { WriteAhead, WriteAheadCall, WriteAheadResult } from "./write-ahead.js";

@@ -13,6 +13,12 @@ export {
   type MessagesHandler,
   type MessagesHandlerOptions,
 } from "./anthropic/messages-handler.js";
+export {
+  DEFAULT_EVICT_IDLE_MS,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DurableNode,
+  type DurableNodeOptions,
+} from "./durable/durable-node.js";
 export { createServerApp, type ServerApp, type ServerAppOptions } from "./http/create-server-app.js";
 export {
   DEFAULT_HOST,
@@ -22,3 +28,5 @@ export {
   startServer,
 } from "./http/start-server.js";
 export { ownerOf, ResourceOwners } from "./resource-owners.js";
+export { openStore } from "./store/open-store.js";
+export { DEFAULT_LEASE_TTL_MS, type Store, type StoreOptions } from "./store/store.js";
