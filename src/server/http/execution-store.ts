@@ -319,6 +319,10 @@ export class ExecutionStore {
   async shutdown(graceMs: number): Promise<void> {
     this.#closing = true;
     for (const entry of [...this.#queued.keys()]) this.cancel(entry, "the server is shutting down");
+    // On a durable node a paused script needs no grace: left unfinished in the store, the next node resumes it.
+    if (this.durable) {
+      for (const entry of [...this.#running.keys()]) if (entry.isPaused()) this.cancel(entry, "handed over");
+    }
     const finished = () => Promise.allSettled([...this.#running.keys()].map((entry) => entry.handle?.result));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([finished(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
