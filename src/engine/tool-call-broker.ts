@@ -3,6 +3,7 @@ import type { ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/e
 import { isJsonObject, type JsonValue } from "../protocol/json-schema.js";
 import type { ToolHandler } from "../protocol/tool.js";
 import { encodeToolError, MAX_TOOL_NAME_CHARS } from "../sandbox/pyodide/bridge.js";
+import { CallJournal } from "./call-journal.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
@@ -51,9 +52,8 @@ export class ToolCallBroker {
   #queue: LiveCall[] = [];
   #running = 0;
   #closed = false;
-  /** The write-ahead FIFO: each write, and each step waiting for the writes before it (write-ahead.ts). */
-  #writes: Promise<void> = Promise.resolve();
-  #writeFailed = false;
+  /** The journal and the write-ahead FIFO: each write, and each step waiting for the writes before it. */
+  readonly #journal: CallJournal;
   readonly #newCallId: () => string;
   /**
    * The nesting depth of this broker's execution. The broker is built synchronously inside
@@ -64,6 +64,7 @@ export class ToolCallBroker {
   constructor(private readonly context: ToolCallBrokerContext) {
     this.#budget = new ToolCallBudget({ limits: context.limits, onLimit: (code) => this.#limit(code) });
     this.#newCallId = context.newCallId ?? callIdFactory();
+    this.#journal = new CallJournal(context.journal, context.writeAhead, context.onWriteFailed);
   }
 
   get outstanding(): number {
@@ -76,7 +77,7 @@ export class ToolCallBroker {
 
   /** Resolves once every write so far went through the write-ahead (at once without one). */
   whenDurable(): Promise<void> {
-    return this.#writes;
+    return this.#journal.whenDurable();
   }
 
   /** Never throws: whatever the guest sends, the host answers it or refuses it. */
@@ -151,7 +152,7 @@ export class ToolCallBroker {
       timer: undefined,
       startedAt: performance.now(),
       started: false,
-      durable: this.context.writeAhead === undefined,
+      durable: !this.#journal.durable,
       record: {
         id: request.id,
         name,
@@ -167,10 +168,9 @@ export class ToolCallBroker {
     this.records.push(call.record);
     this.#live.set(request.id, call);
     this.#byGuestCallId.set(guestCallId, call);
-    this.#journalCall(guestCallId, request.id, name, request.input as JsonValue);
+    this.#journal.call(guestCallId, request.id, name, request.input as JsonValue);
     this.context.emit(OUTSTANDING_CHANGED);
-    if (call.durable) this.#dispatch(call);
-    else this.#afterWrites(() => this.#dispatch(call));
+    this.#journal.afterWrites(() => this.#dispatch(call));
   }
 
   /** Reports the call and runs its handler, or leaves it pending, once it is durable. */
@@ -221,9 +221,9 @@ export class ToolCallBroker {
     this.#withdraw(call, message);
     const outcome: ToolOutcome = { ok: false, error: { code: ErrorCode.Cancelled, message } };
     const { id, name } = call.request;
-    this.#journalResult(call.guestCallId, id, outcome);
+    this.#journal.result(call.guestCallId, id, outcome);
     const durationMs = call.record.durationMs;
-    this.#afterWrites(() => this.context.emit({ type: "tool-result", callId: id, name, outcome, durationMs }));
+    this.#journal.afterWrites(() => this.context.emit({ type: "tool-result", callId: id, name, outcome, durationMs }));
     this.#startNext();
     this.context.emit(OUTSTANDING_CHANGED);
   }
@@ -342,7 +342,7 @@ export class ToolCallBroker {
     call.record.ok = outcome.ok;
     call.record.outcome = outcome.ok ? "ok" : "error";
     const stored: ToolOutcome = outcome.ok ? { ok: true, value: outcome.value } : outcome;
-    this.#journalResult(call.guestCallId, id, stored);
+    this.#journal.result(call.guestCallId, id, stored);
     if (outcome.ok) {
       const text = outcome.text ?? JSON.stringify(outcome.value);
       call.record.resultBytes = outcome.bytes ?? Buffer.byteLength(text);
@@ -355,7 +355,9 @@ export class ToolCallBroker {
       this.#reply(call.guestCallId, false, JSON.stringify({ type: errorType, ...outcome.error }));
     }
     const name = call.request.name;
-    this.#afterWrites(() => this.context.emit({ type: "tool-result", callId: id, name, outcome: stored, durationMs }));
+    this.#journal.afterWrites(() =>
+      this.context.emit({ type: "tool-result", callId: id, name, outcome: stored, durationMs }),
+    );
     if (call.handler && call.started) {
       this.#running--;
       this.#startNext();
@@ -390,51 +392,16 @@ export class ToolCallBroker {
     };
     this.records.push(record);
     if (journaledInput !== undefined) {
-      this.#journalCall(guestCallId, record.id, name, journaledInput);
-      this.#journalResult(guestCallId, record.id, { ok: false, error: { code, message } });
+      this.#journal.call(guestCallId, record.id, name, journaledInput);
+      this.#journal.result(guestCallId, record.id, { ok: false, error: { code, message } });
     }
     this.#reply(guestCallId, false, encodeToolError("ToolError", code, message));
   }
 
-  #journalCall(guestCallId: number, callId: string, name: string, input: JsonValue): void {
-    this.context.journal.append({ type: "tool-call", callId, guestCallId, name, input });
-    const writeAhead = this.context.writeAhead;
-    if (writeAhead) this.#write(() => writeAhead.call({ guestCallId, callId, tool: name, input }));
-  }
-
-  /**
-   * Journals an outcome; with a write-ahead, also writes it. It is journaled here, in the order outcomes
-   * settle, and the sandbox sees them in that order once their writes went through (`#reply`).
-   */
-  #journalResult(guestCallId: number, callId: string, outcome: ToolOutcome): void {
-    this.context.journal.append({ type: "tool-result", callId, outcome });
-    const writeAhead = this.context.writeAhead;
-    if (writeAhead) this.#write(() => writeAhead.result({ guestCallId, callId, outcome }));
-  }
-
   /** Hands an outcome to the sandbox once the writes before it went through. */
   #reply(guestCallId: number, ok: boolean, payloadJson: string): void {
-    if (this.context.writeAhead === undefined) this.context.port.reply(guestCallId, ok, payloadJson);
-    else this.#afterWrites(() => this.#closed || this.context.port.reply(guestCallId, ok, payloadJson));
-  }
-
-  /** Runs `step` once the writes queued so far went through: at once without a write-ahead. */
-  #afterWrites(step: () => void): void {
-    if (this.context.writeAhead === undefined) step();
-    else this.#write(step);
-  }
-
-  #write(step: () => unknown): void {
-    this.#writes = this.#writes
-      .then(() => (this.#writeFailed ? undefined : step()))
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          if (this.#writeFailed) return;
-          this.#writeFailed = true;
-          this.context.onWriteFailed?.(error);
-        },
-      );
+    if (!this.#journal.durable) this.context.port.reply(guestCallId, ok, payloadJson);
+    else this.#journal.afterWrites(() => this.#closed || this.context.port.reply(guestCallId, ok, payloadJson));
   }
 
   #limit(code: LimitCode): void {
