@@ -50,6 +50,13 @@ export class ExecutionStore {
   readonly #turns = new Map<StoredExecution, ContainerTurn>();
   /** Finished executions, oldest first, and their estimated retained bytes. */
   readonly #finished: StoredExecution[] = [];
+  /**
+   * Executions stopped because the store refused a write (down, or this node's lease lost): their end is
+   * not durable, so it is not answered; the store still has them unfinished, and the next lookup resumes
+   * them from it.
+   */
+  readonly #undurable = new WeakMap<StoredExecution, PtcError>();
+  readonly #adoptions = new WeakMap<ResumedExecution, Promise<void>>();
   #finishedBytes = 0;
   readonly #containers: ContainerRecords;
   readonly #options: Required<ExecutionStoreOptions>;
@@ -228,8 +235,11 @@ export class ExecutionStore {
     void this.#follow(entry, handle);
   }
 
-  settle(entry: StoredExecution, waitMs: number, signal?: AbortSignal): Promise<void> {
-    return entry.settle(waitMs, signal);
+  /** Waits as `StoredExecution.settle`; an execution whose end the store could not keep is its error (503). */
+  async settle(entry: StoredExecution, waitMs: number, signal?: AbortSignal): Promise<void> {
+    await entry.settle(waitMs, signal);
+    const undurable = this.#undurable.get(entry);
+    if (undurable) throw undurable;
   }
 
   /**
@@ -248,6 +258,8 @@ export class ExecutionStore {
     }
     const statuses = this.#submit(entry, results);
     await entry.handle?.whenDurable();
+    const undurable = this.#undurable.get(entry);
+    if (undurable) throw undurable;
     return statuses;
   }
 
@@ -289,7 +301,15 @@ export class ExecutionStore {
   async container(owner: string, id: string): Promise<Readonly<ContainerRecord>> {
     if (!this.durable) return this.#containers.live(owner, id);
     const { record, resumed } = await this.durable.live(owner, id);
-    if (resumed) await this.#adopt(owner, resumed);
+    if (resumed) {
+      // Requests that arrive while the container is being rebuilt share its placement: one adoption.
+      let adopted = this.#adoptions.get(resumed);
+      if (!adopted) {
+        adopted = this.#adopt(owner, resumed);
+        this.#adoptions.set(resumed, adopted);
+      }
+      await adopted;
+    }
     return record;
   }
 
@@ -400,15 +420,46 @@ export class ExecutionStore {
     }
     if (this.durable) {
       // Write first, answer second: a result the store could not keep is not reported as one.
+      const refused = result.error?.code;
+      if (refused === ErrorCode.StoreUnavailable || refused === ErrorCode.ContainerLeaseLost) {
+        this.#forget(entry, new PtcError(refused, result.error?.message ?? refused, {}, { retryAfterSeconds: 1 }));
+        return;
+      }
       try {
         await this.durable.finish(entry.containerId, entry.id, handle, result);
       } catch (error) {
         const code = PtcError.isInstance(error) ? error.code : ErrorCode.StoreUnavailable;
         const message = `the result could not be made durable: ${error instanceof Error ? error.message : String(error)}`;
-        result = unstartedResult(entry, "failed", { code, type: "StoreError", message }, this.engine.isolation);
+        this.#forget(entry, new PtcError(code, message, {}, { retryAfterSeconds: 1 }));
+        return;
       }
     }
     this.#finish(entry, result);
+  }
+
+  /**
+   * The store refused this execution's writes: its requests answer `error` (503), and this process lets
+   * go of it and of its container's sandbox, whose state went past what the store holds. The store still
+   * has both unfinished: the next request (here or on any node) rebuilds them by replay from it.
+   */
+  #forget(entry: StoredExecution, error: PtcError): void {
+    this.#undurable.set(entry, error);
+    this.#running.get(entry)?.();
+    this.#running.delete(entry);
+    this.#turns.get(entry)?.release();
+    this.#turns.delete(entry);
+    this.#executions.delete(entry.id);
+    this.owners.release("execution", entry.id);
+    this.engine.containers.release(entry.containerId);
+    // Wakes the requests waiting on it (`settle`), which answer the error.
+    entry.finish(
+      unstartedResult(
+        entry,
+        "failed",
+        { code: error.code, type: "StoreError", message: error.message },
+        this.engine.isolation,
+      ),
+    );
   }
 
   #finish(entry: StoredExecution, result: StoredExecution["result"] & object): void {
