@@ -203,7 +203,9 @@ export class DurableNode {
    * or origin is `unknown`, as an unknown id is: ids cannot be probed, not even for which node holds them.
    */
   async place(id: string, scope: { owner: string; origin: string }, revive: Revive): Promise<Placement> {
-    if (this.#leases.has(id) && this.#engine.containers.has(id)) {
+    // While it is being rebuilt here, the container exists before its resumed execution is handed over:
+    // a request arriving then shares the placement (below) instead of finding no execution in it.
+    if (this.#leases.has(id) && this.#engine.containers.has(id) && !this.#placing.has(id)) {
       const record = this.#engine.containers.record(id);
       if (record?.owner !== scope.owner || record.origin !== scope.origin) return { kind: "unknown" };
       return { kind: "local" };
@@ -292,8 +294,8 @@ export class DurableNode {
   }
 
   #placeOnce(id: string, revive: Revive): Promise<Placement> {
-    if (this.#leases.has(id) && this.#engine.containers.has(id)) return Promise.resolve({ kind: "local" });
     let placing = this.#placing.get(id);
+    if (!placing && this.#leases.has(id) && this.#engine.containers.has(id)) return Promise.resolve({ kind: "local" });
     if (!placing) {
       placing = this.#place(id, revive).finally(() => this.#placing.delete(id));
       this.#placing.set(id, placing);
