@@ -225,7 +225,7 @@ export class ExecutionStore {
       stored.startedAt,
     );
     entry.resumed = true;
-    for (const callId of (await this.durable?.answeredCallIds(stored.id)) ?? []) entry.callerCalls.add(callId);
+    // Registered before the first await: a request arriving once the placement is done finds it.
     this.owners.claim("execution", stored.id, owner);
     this.#executions.set(stored.id, entry);
     this.#turns.set(entry, turn);
@@ -233,6 +233,7 @@ export class ExecutionStore {
     // Resumed work holds no admission slot: it was admitted once, and the container quota bounds it.
     this.#running.set(entry, () => {});
     void this.#follow(entry, handle);
+    for (const callId of (await this.durable?.answeredCallIds(stored.id)) ?? []) entry.callerCalls.add(callId);
   }
 
   /** Waits as `StoredExecution.settle`; an execution whose end the store could not keep is its error (503). */
@@ -276,7 +277,11 @@ export class ExecutionStore {
     return results.map(({ callId, submission }) => {
       if (!entry.handle || entry.result) return { callId, status: "duplicate" };
       try {
-        return { callId, status: entry.handle.submitToolResult(callId, submission) };
+        const status = entry.handle.submitToolResult(callId, submission);
+        // Known as the client's from now on, even before its pending event reaches `observe` (a resumed
+        // execution's can trail its pause): sent again, it is a duplicate, not an unknown call.
+        entry.callerCalls.add(callId);
+        return { callId, status };
       } catch (error) {
         // The call was closed without an answer (its execution is ending): nothing to apply.
         if (PtcError.is(error, ErrorCode.UnknownToolCall)) return { callId, status: "duplicate" };
