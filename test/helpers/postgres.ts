@@ -57,9 +57,12 @@ after(async () => {
 
 /**
  * A TCP relay to the test server that can be cut: the store's view of a database that goes down mid-use
- * (open connections reset, new ones refused), without stopping a server other tests share.
+ * (open connections reset, new ones refused), without stopping a server other tests share. `restore`
+ * brings it back on the same port.
  */
-export async function cuttablePostgres(url: string): Promise<{ url: string; cut(): Promise<void> }> {
+export async function cuttablePostgres(
+  url: string,
+): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void> }> {
   const target = new URL(url);
   const sockets = new Set<Socket>();
   const relay: Server = createServer((client) => {
@@ -83,5 +86,6 @@ export async function cuttablePostgres(url: string): Promise<{ url: string; cut(
       for (const socket of sockets) socket.destroy();
       await closed;
     },
+    restore: () => new Promise<void>((resolve) => relay.listen(address.port, "127.0.0.1", resolve)),
   };
 }

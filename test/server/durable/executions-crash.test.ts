@@ -77,6 +77,8 @@ describe("executions API: kill -9 of a one-node server on SQLite", () => {
     assert.deepEqual(done.submitted, [{ call_id: pendingCall(paused, "one"), status: "accepted" }]);
     assert.equal(completedStdout(done), expected);
     assert.equal(handlerCalls(handlerLog).length - logBefore, 1, "tally ran once: replay answered it from the journal");
+    const resent = await submit(url, paused.id, { [pendingCall(paused, "one")]: answer("one") });
+    assert.deepEqual(resent.submitted, [{ call_id: pendingCall(paused, "one"), status: "duplicate" }]);
 
     const again = await crashAndRestart();
     const stored = await api(again, "GET", `/v1/executions/${paused.id}`);
