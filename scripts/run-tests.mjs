@@ -2,16 +2,21 @@
 // phases. Most files run two at a time (the machines here have 2 cores; a file mostly waits on sandboxes
 // and sockets). The adversarial suite then runs one file at a time, alone: its cases measure the host
 // itself (event-loop lag, RSS growth, a 200-request burst, processes left behind) and would measure the
-// other files' load instead. The packed-package test runs alone too (SERIAL_FILES). Arguments, if any, are
-// extra flags for node --test (e.g. --test-name-pattern).
+// other files' load instead. The packed-package test and the several-nodes test run alone too
+// (SERIAL_FILES). Arguments, if any, are extra flags for node --test (e.g. --test-name-pattern).
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const CONCURRENCY = Number(process.env.PTC_TEST_CONCURRENCY ?? 2);
 const SERIAL_DIRECTORY = join("test", "adversarial");
-// Packs the repository, and `npm pack` runs `prepack`, which rebuilds dist/ under the CLI tests' feet.
-const SERIAL_FILES = [join("test", "package", "package-install.test.ts")];
+const SERIAL_FILES = [
+  // Packs the repository, and `npm pack` runs `prepack`, which rebuilds dist/ under the CLI tests' feet.
+  join("test", "package", "package-install.test.ts"),
+  // Four `ptc serve` nodes on 1.5 s leases (SIGSTOP past a lease, takeovers): another file's load delays
+  // their heartbeats past the lease, and every step then waits out 503s.
+  join("test", "server", "durable", "executions-nodes.test.ts"),
+];
 
 function testFiles(directory) {
   return readdirSync(directory, { withFileTypes: true })
