@@ -10,7 +10,7 @@ import { ResourceOwners } from "../../../src/server/resource-owners.js";
 import { openStore } from "../../../src/server/store/open-store.js";
 import type { Store } from "../../../src/server/store/store.js";
 import { delay, testEngine } from "../../helpers/engine.js";
-import { call, clientTool, execute, KEY_A, type WireState } from "../../helpers/server-executions.js";
+import { call, clientTool, execute, KEY_A, type WireError, type WireState } from "../../helpers/server-executions.js";
 
 /** One node in this process: its own engine and app, on a store another node may share. */
 interface InProcessNode {
@@ -95,8 +95,9 @@ describe("DurableNode in one process (SQLite store)", () => {
       results: [{ call_id: callId, value: "from a" }],
       wait: 5,
     });
-    const stale = onA.json as WireState;
-    assert.equal(stale.result?.error?.code, "container_lease_lost", JSON.stringify(onA.json));
+    // 503 with the code, not a 'failed' result: the store never kept one, and still has the execution paused.
+    assert.equal(onA.status, 503, JSON.stringify(onA.json));
+    assert.equal((onA.json as WireError).error.code, "container_lease_lost", JSON.stringify(onA.json));
     const done = await call(b.server, "POST", `/v1/executions/${paused.id}/tool_results`, {
       results: [{ call_id: callId, value: "from b" }],
       wait: 30,
