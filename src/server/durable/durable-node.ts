@@ -161,9 +161,13 @@ export class DurableNode {
   lease(containerId: string): ContainerLease {
     const epoch = this.#leases.get(containerId);
     if (epoch === undefined || !this.#fresh()) {
-      throw new PtcError(ErrorCode.ContainerLeaseLost, `this node does not hold container ${containerId}`, {
-        containerId,
-      });
+      // Retryable: the container's next request finds the node that holds it now (or claims it again).
+      throw new PtcError(
+        ErrorCode.ContainerLeaseLost,
+        `this node does not hold container ${containerId}`,
+        { containerId },
+        { retryAfterSeconds: 1 },
+      );
     }
     return { containerId, epoch };
   }
