@@ -66,7 +66,7 @@ async function submitUntilAnswered(
       ["node_unreachable", "store_unavailable", "container_lease_lost"].includes(error.error.code),
       JSON.stringify(error),
     );
-    assert.ok(answer.headers.get("retry-after"), "a 503 says when to retry");
+    assert.ok(answer.headers.get("retry-after"), `a 503 says when to retry: ${JSON.stringify(error)}`);
     retried.push(answer as unknown as Answer<WireError>);
     assert.ok(Date.now() < deadline, `still ${error.error.code} after 30 s`);
     await sleep(200);
@@ -84,7 +84,7 @@ async function executeRetrying(url: string, body: Record<string, unknown>): Prom
     if (answer.status === 200) return answer.json;
     const error = answer.json as unknown as WireError;
     assert.equal(answer.status, 503, JSON.stringify(error));
-    assert.ok(answer.headers.get("retry-after"), "a 503 says when to retry");
+    assert.ok(answer.headers.get("retry-after"), `a 503 says when to retry: ${JSON.stringify(error)}`);
     assert.ok(Date.now() < deadline, `still ${error.error.code} after 30 s`);
     await sleep(200);
   }
