@@ -1,6 +1,8 @@
 // The durability bench's cases, in the order `npm run bench:durability` runs them. Each returns its rows, the
 // ratios it reads from them and the targets issue 13 sets.
 
+import { idleContainersPerGiB } from "./durability-eviction.js";
+import { threeNodes } from "./durability-nodes.js";
 import { durabilityOverhead, PER_CALL_TARGET_RATIO, VARIANTS } from "./durability-overhead.js";
 import { commitProfile } from "./durability-profile.js";
 import { RESUME_TARGET_FACTOR, resumeAfterRestart, VERCEL_RUN_RESUME_MS } from "./durability-resume.js";
@@ -121,9 +123,39 @@ const profile: DurabilityCase = {
   },
 };
 
-/**
- * Every case, in running order. Issue 13's two other rows join this list (their own files under bench/):
- *  - idle containers held per GiB of memory, with and without eviction;
- *  - three nodes on one PostgreSQL, 200 simultaneous executions spread over them: all correct, none lost.
- */
-export const DURABILITY_CASES: DurabilityCase[] = [resume, overhead, profile];
+/** 16 warm sandboxes are ~2.7 GiB PSS on this 24 GiB machine; 2 s of idleness evicts them in the run. */
+export const EVICTION = { containers: 16, evictIdleMs: 2_000 };
+
+const eviction: DurabilityCase = {
+  name: `idle containers per GiB (${EVICTION.containers} containers, evictIdleMs 0 and ${EVICTION.evictIdleMs}; SQLite)`,
+  async run() {
+    const { measurements, perGiB, firstUse } = await idleContainersPerGiB(EVICTION);
+    return {
+      measurements,
+      ratios: [
+        `idle containers per GiB: ${formatNumber(perGiB.kept)} without eviction, ${formatNumber(perGiB.evicted)} with (${(perGiB.evicted / perGiB.kept).toFixed(1)}×)`,
+        `first use after eviction (replay, warm sandbox): ${formatNumber(firstUse.evicted)} ms vs ${formatNumber(firstUse.kept)} ms when kept = ${(firstUse.evicted / firstUse.kept).toFixed(1)}×`,
+      ],
+      targets: [],
+    };
+  },
+};
+
+export const NODES = { nodes: 3, executions: 200, containers: 24 };
+
+const nodes: DurabilityCase = {
+  name: `${NODES.nodes} nodes on one PostgreSQL, ${NODES.executions} simultaneous executions`,
+  async run(stores) {
+    const result = await threeNodes(stores, NODES);
+    return {
+      measurements: result.measurements,
+      ratios: [
+        `${NODES.nodes} nodes: ${NODES.executions}/${NODES.executions} correct, none lost, in ${formatNumber(result.wallS)} s = ${formatNumber(result.perSecond)} executions/s; ${result.forwarded} requests forwarded`,
+      ],
+      targets: [],
+    };
+  },
+};
+
+/** Every case, in running order. */
+export const DURABILITY_CASES: DurabilityCase[] = [resume, overhead, profile, eviction, nodes];

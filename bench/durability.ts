@@ -1,6 +1,7 @@
 // `npm run bench:durability`: what issue 13's durable `ptc serve` costs and buys. Resume after a restart by
 // replay (SQLite and PostgreSQL), the per-call and per-execution cost of the write-ahead into each store,
-// and where that cost goes. `--json` also prints the results as JSON. The cases are in durability-cases.ts.
+// where that cost goes, idle containers per GiB with and without eviction, and three nodes on one
+// PostgreSQL. `--json` also prints the results as JSON. The cases are in durability-cases.ts.
 import { createEngine } from "../src/engine/engine.js";
 import { DURABILITY_CASES } from "./durability-cases.js";
 import { benchStores } from "./durability-stores.js";

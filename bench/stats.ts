@@ -2,7 +2,7 @@
 export interface Measurement {
   key: string;
   label: string;
-  unit: "ms" | "µs" | "MiB" | "exec/s";
+  unit: "ms" | "µs" | "s" | "MiB" | "exec/s" | "containers/GiB" | "count";
   median: number;
   p95: number;
   n: number;
