@@ -52,6 +52,7 @@ interface Outcome {
   requests: number;
   forwardedRequests: number;
   retries: number;
+  unavailable: number;
 }
 
 class Burst {
@@ -93,6 +94,7 @@ class Burst {
     let requests = sent.attempts;
     let forwardedRequests = sent.forwarded;
     let retries = sent.retries;
+    let unavailable = sent.unavailable;
     // Where the execution lives: polls and the answer's retries go there, so they are never forwarded.
     const home = container === undefined ? entry : (this.holder[container] as number);
     const step = async (node: number, method: string, path: string, payload: unknown) => {
@@ -100,6 +102,7 @@ class Burst {
       requests += sent.attempts;
       forwardedRequests += sent.forwarded;
       retries += sent.retries;
+      unavailable += sent.unavailable;
     };
     if (kind === "clientTool") {
       while (sent.answer.status === 200 && !isFinal(sent.state) && sent.state.status !== "paused") {
@@ -124,7 +127,7 @@ class Burst {
     if (sent.answer.status !== 200 || sent.state.status !== "completed" || stdout === undefined) {
       throw new Error(`execution ${index} (${kind}): ${sent.answer.status} ${sent.answer.text.slice(0, 400)}`);
     }
-    const outcome = { index, kind, latencyMs, requests, forwardedRequests, retries };
+    const outcome = { index, kind, latencyMs, requests, forwardedRequests, retries, unavailable };
     if (container === undefined) {
       const expected = `one-off ${index} ${(index * (index - 1)) / 2}\n`;
       if (stdout !== expected) throw new Error(`execution ${index}: printed ${JSON.stringify(stdout)}`);
@@ -231,6 +234,7 @@ export async function threeNodes(stores: BenchStores, settings: NodesSettings): 
       }
     }
     const retries = outcomes.reduce((sum, each) => sum + each.retries, 0);
+    const unavailable = outcomes.reduce((sum, each) => sum + each.unavailable, 0);
     const latencies = (kind?: Kind) =>
       outcomes.filter((each) => kind === undefined || each.kind === kind).map((each) => each.latencyMs);
     const count = (kind: Kind) => outcomes.filter((each) => each.kind === kind).length;
@@ -250,7 +254,7 @@ export async function threeNodes(stores: BenchStores, settings: NodesSettings): 
         "  latency per execution, all",
         "ms",
         all,
-        `${burst.requests} requests, ${retries} of them retries after 429`,
+        `${burst.requests} requests, ${retries} of them retries (${retries - unavailable} after a 429, ${unavailable} after a 503)`,
       ),
       summarize(
         "nodes_latency_oneOff",

@@ -112,22 +112,30 @@ export function isFinal(state: ExecutionState): boolean {
   return FINAL.has(state.status ?? "");
 }
 
-/** What a client did to get one answer: the answer, and how many 429s it waited out first. */
+/** What a client did to get one answer: the answer, and the refusals with `Retry-After` it waited out first. */
 export interface Answered {
   answer: HttpAnswer;
   state: ExecutionState;
+  /** 429s and 503s retried. */
   retries: number;
+  /** Of those, 503s (`node_unreachable`, `container_lease_lost`: a container moving or a lease in doubt). */
+  unavailable: number;
 }
 
-/** A request, retried after `Retry-After` (plus up to 0.5 s of jitter) while it is refused with 429. */
+/**
+ * A request, sent again after `Retry-After` (plus up to 0.5 s of jitter) while it is refused with a 429, or
+ * with a 503 that carries `Retry-After` (docs/durability.md: the retry finds the container's node).
+ */
 export async function requestRetrying(method: string, url: string, body?: unknown): Promise<Answered> {
+  let unavailable = 0;
   for (let retries = 0; ; retries++) {
     const answer = await httpJson(clientAgent, method, url, body);
-    if (answer.status === 429) {
-      const after = Number(answer.headers["retry-after"] ?? 1);
-      await sleep(after * 1000 + Math.random() * 500);
+    const retryAfter = answer.headers["retry-after"];
+    if (answer.status === 429 || (answer.status === 503 && retryAfter !== undefined)) {
+      if (answer.status === 503) unavailable++;
+      await sleep(Number(retryAfter ?? 1) * 1000 + Math.random() * 500);
       continue;
     }
-    return { answer, state: (answer.json ?? {}) as ExecutionState, retries };
+    return { answer, state: (answer.json ?? {}) as ExecutionState, retries, unavailable };
   }
 }
