@@ -18,9 +18,9 @@ import {
   stdouts,
 } from "../../helpers/durable-messages.js";
 import { handlerCalls, scratchDirectory } from "../../helpers/durable-serve.js";
-import { startScriptedModelServer } from "../../helpers/scripted-model-server.js";
+import { startScriptedModelServerForFile } from "../../helpers/scripted-model-server.js";
 
-const model = await startScriptedModelServer();
+const model = await startScriptedModelServerForFile();
 const dir = scratchDirectory();
 const options = nodeOptions(dir, messagesConfig(dir, model));
 const node = await MessagesNode.start(options);
