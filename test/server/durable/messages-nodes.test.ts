@@ -98,6 +98,7 @@ describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAv
       // The owner dies. B first finds A's lease fresh and A unreachable (503 with Retry-After); the SDK
       // retries, and once the lease expired B claims the container and resumes the script by replay.
       await a.kill();
+      const logFrom = b.cli.stderr().length;
       const startedAt = Date.now();
       const final = await send(b.client(5), params(answered(history, second), container), stream);
       const tookMs = Date.now() - startedAt;
@@ -105,6 +106,23 @@ describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAv
       assert.equal(final.stop_reason, "end_turn");
       assert.equal(await leased(b), true, "B holds it now");
       assert.ok(tookMs < 20_000, `took over in ${tookMs} ms`);
+      // What the SDK went through, as B logged it: 503s (A unreachable, its lease still fresh) that it
+      // retried, then the container rebuilt on B and the 200.
+      const log = b.cli
+        .stderr()
+        .slice(logFrom)
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as { msg: string; path?: string; status?: number; container_id?: string });
+      const statuses = log
+        .filter((line) => line.msg === "request" && line.path === "/v1/messages")
+        .map((l) => l.status);
+      assert.equal(statuses.at(-1), 200, JSON.stringify(statuses));
+      assert.ok(
+        statuses.slice(0, -1).every((status) => status === 503),
+        `only 503s before the 200: ${JSON.stringify(statuses)}`,
+      );
+      assert.ok(log.some((line) => line.msg === "container-restored" && line.container_id === container));
       assert.equal(tallies(), before + 1, "tally ran once: B replayed it from the journal");
 
       // A comes back as the same node: it holds nothing, and a request to it is forwarded to B.
