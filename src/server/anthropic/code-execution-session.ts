@@ -67,7 +67,8 @@ export class CodeRun {
 
   /**
    * A resumed run replays up to its pause first: answers for its pending calls can be applied once it
-   * is there (or has ended).
+   * is there (or has ended). A run that failed on the way (its replay diverged: the container is gone)
+   * throws that failure.
    */
   async ready(signal: AbortSignal): Promise<void> {
     while (this.#resuming && !this.#result && this.#failure === undefined && !this.handle.isPaused()) {
@@ -75,6 +76,7 @@ export class CodeRun {
       await this.#sleep(signal);
     }
     this.#resuming = false;
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   get finished(): boolean {
@@ -306,7 +308,14 @@ export class CodeExecutionContainers {
     resumed?: ConstructorParameters<typeof CodeRun>[3],
   ): CodeRun {
     const durable = this.durable;
-    const record = durable && ((result: ExecutionResult) => durable.finish(state.id, handle.id, handle, result));
+    const record =
+      durable &&
+      (async (result: ExecutionResult) => {
+        // Its rebuild by replay diverged: the engine ended the container as lost (there is nothing to record
+        // the end under), and the request is answered as for any container that is gone.
+        if (result.error?.code === ErrorCode.ReplayDiverged) throw containerGone(state.id, "lost", this.idleTimeoutMs);
+        await durable.finish(state.id, handle.id, handle, result);
+      });
     return new CodeRun(handle, serverToolUseId, callerType, resumed, record);
   }
 

@@ -127,10 +127,12 @@ class MessageLoop {
     const unsent = state?.unsent;
     if (state) state.unsent = undefined;
     if (answers && state?.run) {
-      state.run.checkAnswers(answers);
+      // Held here: the container may end while the run replays (its rebuild diverged), which drops `state.run`.
+      const run = state.run;
+      run.checkAnswers(answers);
       // A script resumed by replay takes answers once it is back at its pause.
-      await state.run.ready(this.#signal);
-      if (!state.run.resend(answers)) for (const answer of answers) state.run.submit(answer);
+      await run.ready(this.#signal);
+      if (!run.resend(answers)) for (const answer of answers) run.submit(answer);
       if ((await this.#drive(state)) === "paused") return this.#end("tool_use", null);
     } else if (answers && unsent && answersMatch(unsent, answers)) {
       // The same resume sent again after the upstream failed: carry on from the script's result.
