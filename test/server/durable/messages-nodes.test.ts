@@ -106,8 +106,7 @@ describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAv
       assert.equal(final.stop_reason, "end_turn");
       assert.equal(await leased(b), true, "B holds it now");
       assert.ok(tookMs < 20_000, `took over in ${tookMs} ms`);
-      // What the SDK went through, as B logged it: 503s (A unreachable, its lease still fresh) that it
-      // retried, then the container rebuilt on B and the 200.
+      // What the SDK went through, as B logged it: retryable errors, then the container rebuilt on B and the 200.
       const log = b.cli
         .stderr()
         .slice(logFrom)
@@ -118,9 +117,10 @@ describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAv
         .filter((line) => line.msg === "request" && line.path === "/v1/messages")
         .map((l) => l.status);
       assert.equal(statuses.at(-1), 200, JSON.stringify(statuses));
+      // 503: A unreachable while its lease is fresh; 529: B itself past its own TTL under load (fails closed).
       assert.ok(
-        statuses.slice(0, -1).every((status) => status === 503),
-        `only 503s before the 200: ${JSON.stringify(statuses)}`,
+        statuses.slice(0, -1).every((status) => status === 503 || status === 529),
+        `only retryable statuses before the 200: ${JSON.stringify(statuses)}`,
       );
       assert.ok(log.some((line) => line.msg === "container-restored" && line.container_id === container));
       assert.equal(tallies(), before + 1, "tally ran once: B replayed it from the journal");
