@@ -4,9 +4,18 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { after } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
-import { DURABLE_KEY, durableConfig, kill9, type NodeOptions, startNode } from "./durable-serve.js";
-import type { ScriptedModelServer } from "./scripted-model-server.js";
+import {
+  DURABLE_KEY,
+  durableConfig,
+  handlerCalls,
+  kill9,
+  type NodeOptions,
+  scratchDirectory,
+  startNode,
+} from "./durable-serve.js";
+import { type ScriptedModelServer, startScriptedModelServerForFile } from "./scripted-model-server.js";
 import type { ServingCli } from "./server.js";
 
 export const MODEL = "claude-sonnet-5";
@@ -18,6 +27,18 @@ export const ASK_TOOL: Anthropic.ToolUnion = {
   allowed_callers: ["code_execution_20260120"],
 };
 export const TOOLS: Anthropic.ToolUnion[] = [CODE_TOOL, ASK_TOOL];
+
+/** A counting handler before a gather of client calls, then one more client call: 42 v-a v-b v-c. */
+export const GATHER = [
+  "import asyncio",
+  't = await tally({"n": 21})',
+  'a, b = await asyncio.gather(ask({"q": "a"}), ask({"q": "b"}))',
+  'c = await ask({"q": "c"})',
+  "print(t, a, b, c)",
+].join("\n");
+export const GATHER_STDOUT = "42 v-a v-b v-c\n";
+
+export const userTurn = (content: string): Anthropic.MessageParam => ({ role: "user", content });
 
 /** The scripted model's turn that runs `code`. */
 export const runCode = (code: string) => ({ toolCalls: [{ name: "code_execution", input: { code } }] });
@@ -77,6 +98,24 @@ export function nodeOptions(
   { store = join(dir, "store.db"), nodeId = "solo" }: { store?: string; nodeId?: string } = {},
 ): NodeOptions {
   return { store, handlerLog: join(dir, "handlers.log"), config, nodeId };
+}
+
+/**
+ * For a whole test file (top-level `await`): a scripted model and one node on SQLite driven by it, stopped
+ * after the file; `count(tool)` is how many times that counting handler ran.
+ */
+export async function soloNodeForFile(): Promise<{
+  model: ScriptedModelServer;
+  node: MessagesNode;
+  count: (tool: string) => number;
+}> {
+  const model = await startScriptedModelServerForFile();
+  const dir = scratchDirectory();
+  const options = nodeOptions(dir, messagesConfig(dir, model));
+  const node = await MessagesNode.start(options);
+  after(() => node.stop());
+  const count = (tool: string) => handlerCalls(options.handlerLog).filter((line) => line.startsWith(`${tool} `)).length;
+  return { model, node, count };
 }
 
 export type Params = Omit<Anthropic.MessageCreateParamsNonStreaming, "stream">;

@@ -4,37 +4,23 @@
  * Python state, and prints exactly what an uninterrupted run of the same conversation prints.
  */
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import {
   answered,
-  MessagesNode,
-  messagesConfig,
-  nodeOptions,
+  GATHER,
+  GATHER_STDOUT,
   params,
   paused,
   runCode,
   send,
+  soloNodeForFile,
   stdouts,
+  userTurn,
 } from "../../helpers/durable-messages.js";
-import { handlerCalls, scratchDirectory } from "../../helpers/durable-serve.js";
-import { startScriptedModelServerForFile } from "../../helpers/scripted-model-server.js";
 
-const model = await startScriptedModelServerForFile();
-const dir = scratchDirectory();
-const options = nodeOptions(dir, messagesConfig(dir, model));
-const node = await MessagesNode.start(options);
-after(() => node.stop());
-
-const GATHER = [
-  "import asyncio",
-  't = await tally({"n": 21})',
-  'a, b = await asyncio.gather(ask({"q": "a"}), ask({"q": "b"}))',
-  'c = await ask({"q": "c"})',
-  "print(t, a, b, c)",
-].join("\n");
-
-const ask = (content: string): Anthropic.MessageParam => ({ role: "user", content });
+const { model, node, count } = await soloNodeForFile();
+const ask = userTurn;
 
 /**
  * Drives the gather conversation to its end; `between` runs after each response that paused (a crash, or
@@ -63,14 +49,14 @@ async function gatherConversation(stream: boolean, between: () => Promise<void>)
   return { final, pauses: [paused(first), paused(second)] };
 }
 
-const tallies = () => handlerCalls(options.handlerLog).filter((line) => line.startsWith("tally")).length;
+const tallies = () => count("tally");
 
 describe("/v1/messages: kill -9 while a script is paused, then resume on the restarted node", () => {
   for (const stream of [false, true]) {
     test(`a gather of client calls, then one more (${stream ? "streaming" : "non-streaming"})`, async () => {
       const before = tallies();
       const uninterrupted = await gatherConversation(stream, async () => {});
-      assert.deepEqual(stdouts(uninterrupted.final), ["42 v-a v-b v-c\n"]);
+      assert.deepEqual(stdouts(uninterrupted.final), [GATHER_STDOUT]);
       assert.equal(tallies(), before + 1);
 
       const crashed = await gatherConversation(stream, () => node.crash());
@@ -142,7 +128,7 @@ describe("/v1/messages: kill -9 while a script is paused, then resume on the res
       const third = await send(node.client(), params(history, container), stream);
       assert.deepEqual(paused(third), paused(second));
       const final = await send(node.client(), params(answered(history, third), container), stream);
-      assert.deepEqual(stdouts(final), ["42 v-a v-b v-c\n"]);
+      assert.deepEqual(stdouts(final), [GATHER_STDOUT]);
       assert.equal(tallies(), before + 1, "the handler before the pause never ran again");
     });
   }

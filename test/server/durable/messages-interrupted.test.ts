@@ -5,31 +5,23 @@
  * client abandoned stays dead after the restart.
  */
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import {
   answered,
-  MessagesNode,
-  messagesConfig,
-  nodeOptions,
   type Params,
   params,
   paused,
   runCode,
   send,
+  soloNodeForFile,
   stdouts,
+  userTurn,
 } from "../../helpers/durable-messages.js";
-import { handlerCalls, scratchDirectory, waitFor } from "../../helpers/durable-serve.js";
-import { startScriptedModelServerForFile } from "../../helpers/scripted-model-server.js";
+import { waitFor } from "../../helpers/durable-serve.js";
 
-const model = await startScriptedModelServerForFile();
-const dir = scratchDirectory();
-const options = nodeOptions(dir, messagesConfig(dir, model));
-const node = await MessagesNode.start(options);
-after(() => node.stop());
-
-const ask = (content: string): Anthropic.MessageParam => ({ role: "user", content });
-const count = (tool: string) => handlerCalls(options.handlerLog).filter((line) => line.startsWith(`${tool} `)).length;
+const { model, node, count } = await soloNodeForFile();
+const ask = userTurn;
 
 /**
  * Sends `request` and kills the node once the `slow` handler has been called `slowCalls` times (the request

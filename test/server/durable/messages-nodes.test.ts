@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type Anthropic from "@anthropic-ai/sdk";
 import {
   answered,
+  GATHER,
+  GATHER_STDOUT,
   MessagesNode,
   messagesConfig,
   nodeOptions,
@@ -17,6 +18,7 @@ import {
   runCode,
   send,
   stdouts,
+  userTurn,
 } from "../../helpers/durable-messages.js";
 import { handlerCalls, health, scratchDirectory } from "../../helpers/durable-serve.js";
 import { freshPostgresDatabase, postgresAvailable } from "../../helpers/postgres.js";
@@ -35,15 +37,7 @@ const LEASE_TTL_MS = 3_000;
  */
 const RETRIES = 2;
 
-const GATHER = [
-  "import asyncio",
-  't = await tally({"n": 21})',
-  'a, b = await asyncio.gather(ask({"q": "a"}), ask({"q": "b"}))',
-  'c = await ask({"q": "c"})',
-  "print(t, a, b, c)",
-].join("\n");
-const EXPECTED = ["42 v-a v-b v-c\n"];
-const ask = (content: string): Anthropic.MessageParam => ({ role: "user", content });
+const ask = userTurn;
 
 describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAvailable() && "no PostgreSQL" }, () => {
   let a: MessagesNode;
@@ -102,7 +96,7 @@ describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAv
       const startedAt = Date.now();
       const final = await send(b.client(5), params(answered(history, second), container), stream);
       const tookMs = Date.now() - startedAt;
-      assert.deepEqual(stdouts(final), EXPECTED);
+      assert.deepEqual(stdouts(final), [GATHER_STDOUT]);
       assert.equal(final.stop_reason, "end_turn");
       assert.equal(await leased(b), true, "B holds it now");
       assert.ok(tookMs < 20_000, `took over in ${tookMs} ms`);
