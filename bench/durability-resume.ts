@@ -56,9 +56,12 @@ function resumeEngine(): Engine {
   return createEngine({ pool: { size: 1 }, tools: [work as ToolDefinition, ask] });
 }
 
-/** Waits (polling each millisecond, so the figure is not rounded up to a coarse tick) for the pause. */
+/**
+ * Waits (polling each millisecond, so the figure is not rounded up to a coarse tick) for the pause. The
+ * deadline only stops a hung run: a 10,000-call first life into SQLite took 124 s at load average ~30.
+ */
 async function pausedOn(handle: ExecutionHandle, what: string): Promise<string> {
-  const deadline = performance.now() + 120_000;
+  const deadline = performance.now() + 600_000;
   while (performance.now() < deadline) {
     const pending = handle.pendingToolCalls();
     if (handle.isPaused() && pending.length === 1 && pending[0]) return pending[0].id;
