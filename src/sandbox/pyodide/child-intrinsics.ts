@@ -20,6 +20,12 @@ export const uncurry =
 export const indexOf = uncurry(String.prototype.indexOf);
 export const sliceText = uncurry(String.prototype.slice);
 export const subarray = uncurry(Uint8Array.prototype.subarray);
+export const { apply: reflectApply, construct: reflectConstruct, get: reflectGet } = Reflect;
+export const promiseThen = uncurry(Promise.prototype.then) as (
+  promise: unknown,
+  onFulfilled: () => void,
+  onRejected: () => void,
+) => unknown;
 
 export const quote = (text: string): string => stringifyJson(text);
 export const hasWaiting = uncurry(Map.prototype.has) as (map: Map<number, unknown>, key: number) => boolean;

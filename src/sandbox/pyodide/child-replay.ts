@@ -8,11 +8,16 @@
 import { REPLAY_CANCELLED, type ReplayCall, type ReplayFrame } from "./bridge.ts";
 import { inputFingerprint } from "./canonical-json.ts";
 
-/** What the child does with a call: answer it from the journal, send it to the host, or stop the run. */
-export type ReplayAnswer =
-  | { kind: "journal"; reply: Promise<string> }
-  | { kind: "live" }
-  | { kind: "diverged"; why: string };
+/**
+ * What the child does with a call: answer it from the journal (`deliver` hands the reply over later), send it
+ * to the host, or stop the run.
+ */
+export type ReplayAnswer = { kind: "journal" } | { kind: "live" } | { kind: "diverged"; why: string };
+const JOURNAL: ReplayAnswer = { kind: "journal" };
+const LIVE: ReplayAnswer = { kind: "live" };
+
+/** Hands a journaled reply to the guest's call `callId` (guest.py `_ptc_deliver`). */
+export type DeliverReply = (callId: number, reply: string) => void;
 
 export class ChildReplay {
   readonly #calls: ReplayCall[];
@@ -23,12 +28,14 @@ export class ChildReplay {
   #order = 1;
   /** Journal index by completion order. */
   readonly #byOrder = new Map<number, number>();
-  /** Calls made and not yet answered, by journal index. */
-  readonly #waiting = new Map<number, (reply: string) => void>();
+  /** Calls made and not yet answered: their call ids, by journal index. */
+  readonly #waiting = new Map<number, number>();
   readonly #byCallId = new Map<number, number>();
   readonly #cancelled = new Set<number>();
+  readonly #deliver: DeliverReply;
 
-  constructor(frame: ReplayFrame) {
+  constructor(frame: ReplayFrame, deliver: DeliverReply) {
+    this.#deliver = deliver;
     this.#calls = frame.calls;
     this.#finished = frame.finished;
     for (let index = 0; index < this.#calls.length; index++) {
@@ -42,7 +49,7 @@ export class ChildReplay {
     const index = this.#next;
     const journaled = this.#calls[index];
     if (!journaled) {
-      if (!this.#finished) return { kind: "live" };
+      if (!this.#finished) return LIVE;
       return { kind: "diverged", why: `the script made a call past the ${this.#calls.length} journaled (${name})` };
     }
     this.#next++;
@@ -56,12 +63,10 @@ export class ChildReplay {
     if (fingerprint !== journaled.argsSha256) {
       return { kind: "diverged", why: `call ${index + 1} (${name}) has other arguments than the journaled one` };
     }
-    if (journaled.reply === null) return { kind: "live" };
+    if (journaled.reply === null) return LIVE;
     this.#byCallId.set(callId, index);
-    const reply = new Promise<string>((resolve) => {
-      this.#waiting.set(index, resolve);
-    });
-    return { kind: "journal", reply };
+    this.#waiting.set(index, callId);
+    return JOURNAL;
   }
 
   /** The script cancelled call `callId`: true when it was a journaled call (the host never saw it). */
@@ -79,22 +84,40 @@ export class ChildReplay {
    * (true), skipping calls the script cancelled as it did originally. False: nothing to deliver now.
    */
   deliverNext(): boolean {
+    const index = this.#nextDeliverable();
+    if (index < 0) return false;
+    const callId = this.#take(index);
+    this.#deliver(callId, this.#calls[index]?.reply ?? "");
+    return true;
+  }
+
+  /** As `deliverNext`, for the guest's drain to deliver itself: `<callId> <reply>`, or "". */
+  takeNext(): string {
+    const index = this.#nextDeliverable();
+    if (index < 0) return "";
+    return `${this.#take(index)} ${this.#calls[index]?.reply ?? ""}`;
+  }
+
+  #take(index: number): number {
+    const callId = this.#waiting.get(index) ?? 0;
+    this.#waiting.delete(index);
+    this.#byCallId.delete(callId);
+    this.#order++;
+    return callId;
+  }
+
+  /** Journal index of the next recorded result if the script has made its call, else -1. */
+  #nextDeliverable(): number {
     for (;;) {
       const index = this.#byOrder.get(this.#order);
-      if (index === undefined) return false;
-      const reply = this.#calls[index]?.reply ?? "";
-      if (reply === REPLAY_CANCELLED) {
+      if (index === undefined) return -1;
+      if (this.#calls[index]?.reply === REPLAY_CANCELLED) {
         // The script cancelled this call originally; it must do so again before later results come.
-        if (!this.#cancelled.has(index)) return false;
+        if (!this.#cancelled.has(index)) return -1;
         this.#order++;
         continue;
       }
-      const resolve = this.#waiting.get(index);
-      if (!resolve) return false;
-      this.#waiting.delete(index);
-      this.#order++;
-      resolve(reply);
-      return true;
+      return this.#waiting.has(index) ? index : -1;
     }
   }
 

@@ -9,6 +9,9 @@ import traceback
 from collections import deque
 from functools import partial
 
+import _pyodide._future_helper as _future_helper
+import _pyodide_core
+import pyodide.ffi as pyodide_ffi
 import pyodide.webloop as _webloop
 from pyodide.code import eval_code_async
 from pyodide.ffi import can_run_sync, create_once_callable, run_sync
@@ -16,6 +19,7 @@ from pyodide.ffi import can_run_sync, create_once_callable, run_sync
 import _ptc_bridge
 
 _bridge_call = _ptc_bridge.call
+_Future = asyncio.Future
 # Tells the host the script gave up on a call, so it stops the work (see the stub below).
 _bridge_cancel = _ptc_bridge.cancel
 _bridge_last_call = _ptc_bridge.lastCall
@@ -102,7 +106,10 @@ def _make_stub(name, python_name):
             arguments = args[0]
         else:
             arguments = kwargs
-        if _nested_too_deep(arguments):
+        # Flat arguments (the usual case) need no walk: map(type) over the values runs in C.
+        if (_MAX_ARGUMENT_DEPTH < 1 or not _NESTED_TYPES.isdisjoint(map(type, arguments.values()))) and _nested_too_deep(
+            arguments
+        ):
             raise ToolError(
                 f"{python_name}(): arguments are nested more than {_MAX_ARGUMENT_DEPTH} levels deep",
                 tool=name,
@@ -117,13 +124,20 @@ def _make_stub(name, python_name):
                 code="invalid_tool_input",
             ) from None
         pending = _bridge_call(name, text)
-        call_id = _bridge_last_call()
+        if pending.__class__ is int:
+            # A replay answers this call from its journal: the child delivers the reply (_ptc_deliver).
+            call_id = pending
+            # A plain Future: the loop's create_future adds a done callback, a second step per reply.
+            pending = _journaled[call_id] = _Future(loop=asyncio.get_running_loop())
+        else:
+            call_id = _bridge_last_call()
         try:
             reply = await pending
         except asyncio.CancelledError:
             # asyncio.wait_for, task.cancel(), an aborted TaskGroup: the host aborts the handler's signal,
             # clears its timers and withdraws a pending call; the call is recorded as cancelled.
             if call_id:
+                _journaled.pop(call_id, None)
                 _bridge_cancel(call_id)
             raise
         if reply[0] == "1":
@@ -135,6 +149,64 @@ def _make_stub(name, python_name):
     stub.__name__ = python_name
     stub.__qualname__ = python_name
     return stub
+
+
+# Futures of the calls a replay answers from its journal, by call id (the child's).
+_journaled = {}
+
+# What else may wake the script, unseen by the child's count of scheduled callbacks: a JS promise it awaits
+# (Pyodide settles its future from a JS microtask) or a callback it handed to JS. A replay hands over a
+# recorded reply inside the drain only when neither can be there (`_drain`); both are counted for the life
+# of the sandbox (a promise or a proxy may outlive its run).
+_js_waits = 0
+_js_callbacks = False
+_future_resolvers = _future_helper.get_future_resolvers
+
+
+def _counted_resolvers(future):
+    global _js_waits
+    _js_waits += 1
+    settled = []
+
+    def settling(resolve):
+        def resolver(value):
+            global _js_waits
+            if not settled:
+                settled.append(True)
+                _js_waits -= 1
+            resolve(value)
+
+        return resolver
+
+    set_result, set_exception = _future_resolvers(future)
+    return settling(set_result), settling(set_exception)
+
+
+_future_helper.get_future_resolvers = _counted_resolvers
+
+
+def _marking(make):
+    def marked(*args, **kwargs):
+        global _js_callbacks
+        _js_callbacks = True
+        return make(*args, **kwargs)
+
+    marked.__name__ = make.__name__
+    marked.__doc__ = make.__doc__
+    return marked
+
+
+for _module in (pyodide_ffi, _pyodide_core):
+    for _name in ("create_proxy", "create_once_callable", "to_js"):
+        if hasattr(_module, _name):
+            setattr(_module, _name, _marking(getattr(_module, _name)))
+
+
+def _ptc_deliver(call_id, reply):
+    """The child hands a journaled call its recorded reply, when the script is idle (child-replay.ts)."""
+    future = _journaled.pop(call_id, None)
+    if future is not None and not future.done():
+        future.set_result(reply)
 
 
 def _make_refusing_stub(name, python_name, allowed_callers):
@@ -234,13 +306,27 @@ _ready = deque()
 _drain_pending = False
 
 
+_take_reply = _ptc_bridge.takeReply
+
+
 def _drain():
     global _drain_pending
-    _drain_pending = False
-    for _ in range(len(_ready)):
-        if not _ready:
-            break
-        _run_handle(*_ready.popleft())
+    while True:
+        _drain_pending = False
+        for _ in range(len(_ready)):
+            if not _ready:
+                break
+            _run_handle(*_ready.popleft())
+        if _ready or _drain_pending or not _journaled or _js_waits or _js_callbacks:
+            return
+        # Nothing is ready and the script waits on calls a replay answers: when nothing else can wake it
+        # first, the child hands over the next recorded reply here, and its task runs in this same drain.
+        taken = _take_reply()
+        if not taken:
+            return
+        _drain_pending = True  # the wakeup joins this drain rather than scheduling another
+        space = taken.index(" ")
+        _ptc_deliver(int(taken[:space]), taken[space + 1 :])
 
 
 def _run_handle(loop, handle):
@@ -293,6 +379,7 @@ def _ptc_begin():
     """Before each run: what an earlier run left queued never runs (the child drops its callbacks too)."""
     global _drain_pending
     _ready.clear()
+    _journaled.clear()
     _drain_pending = False
 
 
