@@ -28,21 +28,11 @@ import { errorReport } from "./child-error-report.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
 // The guest shares this realm and can replace what it reaches: the protocol code uses only intrinsics
 // captured (by this import) before any guest code runs, and builds frames from primitives (no toJSON).
-import {
-  dropWaiting,
-  exit,
-  hasWaiting,
-  isSafeInteger,
-  promiseThen,
-  quote,
-  reflectApply,
-  reflectConstruct,
-  reflectGet,
-  round,
-} from "./child-intrinsics.ts";
+import { dropWaiting, exit, hasWaiting, isSafeInteger, quote, round } from "./child-intrinsics.ts";
 import { memoryLimitHit, resetMemoryLimitHit, setMemoryCap } from "./child-memory-cap.ts";
 import { beginOutput, droppedBytes, flushOutput, makeWriter, send, writeAll } from "./child-output.ts";
 import { ChildReplay, type DeliverReply } from "./child-replay.ts";
+import { Wakeups } from "./child-wakeups.ts";
 import { LineSplitter } from "./line-splitter.ts";
 
 const hostIn = process.stdin;
@@ -192,42 +182,9 @@ function step(callback: () => unknown): () => void {
     }
   };
 }
-/**
- * Python callbacks of this run scheduled (steps, timers) and not finished yet, the one running now included.
- * Pyodide runs a callback that may suspend (JSPI) after a hop of its own and returns a promise of its end,
- * so `readySteps` alone cannot tell that a callback is still to run.
- */
-let pythonPending = 0;
+const wakeups = new Wakeups();
 /** The run was stopped (an error, a divergence): its script must not go on inside a drain. */
 let halted = false;
-function counted(callback: () => unknown): () => unknown {
-  const scheduledIn = generation;
-  pythonPending++;
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    if (scheduledIn === generation) pythonPending--;
-  };
-  return () => {
-    let result: unknown;
-    try {
-      result = callback();
-    } catch (error) {
-      finish();
-      throw error;
-    }
-    if (typeof result !== "object" || result === null) finish();
-    else {
-      try {
-        promiseThen(result, finish, finish);
-      } catch {
-        finish();
-      }
-    }
-    return result;
-  };
-}
 /**
  * Asked by guest.py's drain when the script has nothing ready to run and waits on journaled calls: the next
  * recorded reply as `<callId> <reply>`, when nothing else can wake the script before it (no other Python
@@ -236,30 +193,9 @@ function counted(callback: () => unknown): () => unknown {
  * delivery through `reportIdle` (~35 of ~60 µs a replayed call).
  */
 function takeReply(): string {
-  if (!replay || !running || halted || guestMadePromises || pythonPending !== 1 || waiting.size !== 0) return "";
+  if (!replay || !running || halted || waiting.size !== 0) return "";
+  if (wakeups.pythonPending !== 1 || wakeups.guestMadePromises) return "";
   return replay.takeNext();
-}
-/**
- * Set for the life of the sandbox once guest code reaches the JS that makes promises (`js.Promise`,
- * `js.Array.fromAsync`): a callback it attaches to one (`.then`) runs from a microtask no count here sees,
- * so a replay then delivers recorded replies only through `reportIdle`, after microtasks.
- */
-let guestMadePromises = false;
-function watched<T extends object>(target: T): T {
-  return new Proxy(target, {
-    get(object, key) {
-      guestMadePromises = true;
-      return reflectGet(object, key);
-    },
-    apply(object, self, args) {
-      guestMadePromises = true;
-      return reflectApply(object as (...args: unknown[]) => unknown, self, args);
-    },
-    construct(object, args, newTarget) {
-      guestMadePromises = true;
-      return reflectConstruct(object as new (...args: unknown[]) => object, args, newTarget);
-    },
-  });
 }
 // Each run has a generation; a callback scheduled by one run never fires after it: a task or timer the
 // script left behind would otherwise keep running (and burning CPU) between executions, outside every limit.
@@ -273,7 +209,7 @@ function current(callback: () => unknown): () => void {
 function schedule(callback: () => unknown, delay = 0): void {
   if (typeof callback !== "function") return;
   if (delay > 2) {
-    const run = step(current(counted(callback)));
+    const run = step(current(wakeups.counted(callback)));
     timersPending++;
     setTimeout(() => {
       timersPending--;
@@ -283,7 +219,7 @@ function schedule(callback: () => unknown, delay = 0): void {
     return;
   }
   readySteps++;
-  const run = step(current(counted(callback)));
+  const run = step(current(wakeups.counted(callback)));
   immediate(() => {
     readySteps--;
     run();
@@ -314,7 +250,7 @@ async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun:
   };
   // setTimeout reaches guest code as `js.setTimeout`: its callbacks, too, end with the run.
   const guestSetTimeout = (callback: unknown, delay?: number) => {
-    const run = typeof callback === "function" ? current(counted(callback as () => unknown)) : () => {};
+    const run = typeof callback === "function" ? current(wakeups.counted(callback as () => unknown)) : () => {};
     timersPending++;
     return setTimeout(() => {
       timersPending--;
@@ -324,8 +260,8 @@ async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun:
   };
   const jsglobals = {
     Object,
-    Array: watched(Array),
-    Promise: watched(Promise),
+    Array: wakeups.watched(Array),
+    Promise: wakeups.watched(Promise),
     Error,
     JSON,
     Date,
@@ -408,7 +344,7 @@ for i in range(300):
         await asyncio.sleep(0)
 `;
 await runGuest(WARM_UP, "[]", "json", 0, -1);
-guestMadePromises = false;
+wakeups.forgetPromises();
 
 /** Runs one script; "" or the guest's error as JSON. Never throws: the sandbox must outlive any script. */
 async function runGuest(
@@ -420,7 +356,7 @@ async function runGuest(
 ): Promise<string> {
   running = true;
   generation++;
-  pythonPending = 0;
+  wakeups.newRun();
   halted = false;
   callsThisRun = 0;
   resultsReceived = 0;
@@ -442,7 +378,7 @@ async function runGuest(
     if (stopped) {
       // Nothing the abandoned script scheduled may run again; its standard streams are put back.
       generation++;
-      pythonPending = 0;
+      wakeups.newRun();
       endRun();
     }
   } catch (error) {
