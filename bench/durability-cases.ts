@@ -28,8 +28,18 @@ export interface CaseResult {
 }
 
 export interface DurabilityCase {
+  /** What `--case` names it by. */
+  key: string;
   name: string;
-  run(stores: BenchStores): Promise<CaseResult>;
+  run(stores: BenchStores, options: CaseOptions): Promise<CaseResult>;
+}
+
+export type SqlStoreKind = "sqlite" | "postgres";
+export const SQL_STORE_KINDS: readonly SqlStoreKind[] = ["sqlite", "postgres"];
+
+export interface CaseOptions {
+  /** The SQL stores the resume case restarts on (`--stores`); default both. */
+  sqlStores: readonly SqlStoreKind[];
 }
 
 function medianOf(rows: readonly Measurement[], key: string): number {
@@ -39,9 +49,9 @@ function medianOf(rows: readonly Measurement[], key: string): number {
 }
 
 const resume: DurabilityCase = {
+  key: "resume",
   name: `resume after restart (${RESUME_CALLS} calls, ${RESTARTS} restarts per store)`,
-  async run(stores) {
-    const kinds = ["sqlite", "postgres"] as const;
+  async run(stores, { sqlStores: kinds }) {
     const measurements = await resumeAfterRestart(stores, kinds, RESUME_CALLS, RESTARTS);
     const ratios: string[] = [];
     const targets: TargetCheck[] = [];
@@ -69,6 +79,7 @@ const resume: DurabilityCase = {
 };
 
 const overhead: DurabilityCase = {
+  key: "overhead",
   name: `overhead of durability (${OVERHEAD_CALLS} sequential calls; short executions)`,
   async run(stores) {
     const measurements = await durabilityOverhead(stores, {
@@ -104,6 +115,7 @@ const overhead: DurabilityCase = {
 };
 
 const profile: DurabilityCase = {
+  key: "profile",
   name: "where a durable call's time goes (raw commits and round trips)",
   async run(stores) {
     const measurements = await commitProfile(stores, 2_000, 3);
@@ -127,6 +139,7 @@ const profile: DurabilityCase = {
 export const EVICTION = { containers: 16, evictIdleMs: 2_000 };
 
 const eviction: DurabilityCase = {
+  key: "eviction",
   name: `idle containers per GiB (${EVICTION.containers} containers, evictIdleMs 0 and ${EVICTION.evictIdleMs}; SQLite)`,
   async run() {
     const { measurements, perGiB, firstUse } = await idleContainersPerGiB(EVICTION);
@@ -144,6 +157,7 @@ const eviction: DurabilityCase = {
 export const NODES = { nodes: 3, executions: 200, containers: 24 };
 
 const nodes: DurabilityCase = {
+  key: "nodes",
   name: `${NODES.nodes} nodes on one PostgreSQL, ${NODES.executions} simultaneous executions`,
   async run(stores) {
     const result = await threeNodes(stores, NODES);

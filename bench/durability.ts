@@ -1,15 +1,46 @@
 // `npm run bench:durability`: what issue 13's durable `ptc serve` costs and buys. Resume after a restart by
 // replay (SQLite and PostgreSQL), the per-call and per-execution cost of the write-ahead into each store,
 // where that cost goes, idle containers per GiB with and without eviction, and three nodes on one
-// PostgreSQL. `--json` also prints the results as JSON. The cases are in durability-cases.ts.
+// PostgreSQL. `--json` also prints the results as JSON; `--case resume` (or overhead, profile, eviction,
+// nodes; comma-separated) runs only those cases, `--stores sqlite` restarts only on that store in the resume case.
+// The cases are in durability-cases.ts.
 import { createEngine } from "../src/engine/engine.js";
-import { DURABILITY_CASES } from "./durability-cases.js";
+import { DURABILITY_CASES, SQL_STORE_KINDS, type SqlStoreKind } from "./durability-cases.js";
 import { benchStores } from "./durability-stores.js";
 import { currentLoadAverage, describeMachine, formatMachine } from "./machine.js";
 import { formatTable, type TargetCheck } from "./report.js";
 import { elapsedMs, formatNumber, type Measurement, shortError } from "./stats.js";
 
+/** The comma-separated values after `flag`, or null when it is absent. */
+function listArgument(flag: string): string[] | null {
+  const at = process.argv.indexOf(flag);
+  if (at < 0) return null;
+  return (process.argv[at + 1] ?? "").split(",").filter((each) => each.length > 0);
+}
+
+function selectedCases() {
+  const keys = listArgument("--case");
+  if (keys === null) return DURABILITY_CASES;
+  const unknown = keys.filter((key) => !DURABILITY_CASES.some((each) => each.key === key));
+  if (unknown.length > 0 || keys.length === 0) {
+    throw new Error(`--case takes ${DURABILITY_CASES.map((each) => each.key).join(", ")}; got ${keys.join(",")}`);
+  }
+  return DURABILITY_CASES.filter((each) => keys.includes(each.key));
+}
+
+function selectedSqlStores(): readonly SqlStoreKind[] {
+  const kinds = listArgument("--stores");
+  if (kinds === null) return SQL_STORE_KINDS;
+  const chosen = SQL_STORE_KINDS.filter((kind) => kinds.includes(kind));
+  if (chosen.length === 0 || chosen.length !== kinds.length) {
+    throw new Error(`--stores takes ${SQL_STORE_KINDS.join(", ")}; got ${kinds.join(",")}`);
+  }
+  return chosen;
+}
+
 async function main(): Promise<void> {
+  const cases = selectedCases();
+  const sqlStores = selectedSqlStores();
   const started = performance.now();
   const loadAverage = currentLoadAverage();
   const probe = createEngine({ pool: { size: 0 } });
@@ -20,9 +51,9 @@ async function main(): Promise<void> {
   const ratios: string[] = [];
   const targets: TargetCheck[] = [];
   try {
-    for (const each of DURABILITY_CASES) {
+    for (const each of cases) {
       process.stderr.write(`· ${each.name}\n`);
-      const result = await each.run(stores);
+      const result = await each.run(stores, { sqlStores });
       measurements.push(...result.measurements);
       ratios.push(...result.ratios);
       targets.push(...result.targets);

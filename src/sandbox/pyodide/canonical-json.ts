@@ -36,9 +36,12 @@ export function canonicalJson(value: unknown): string {
   return `${text}}`;
 }
 
-/** The fingerprint of a tool input sent as JSON text (the guest's `json.dumps`, in any key order). */
-export function inputFingerprint(inputJson: string): string {
-  return sha256Hex(canonicalJson(parseJson(inputJson)));
+/**
+ * The fingerprint of a tool input sent as JSON text (the guest's `json.dumps`, in any key order). `sha256`
+ * may be a native hash of the same digest (the child passes node:crypto's, child-replay.ts).
+ */
+export function inputFingerprint(inputJson: string, sha256: (text: string) => string = sha256Hex): string {
+  return sha256(canonicalJson(parseJson(inputJson)));
 }
 
 const K = [
