@@ -24,7 +24,7 @@ export const { apply: reflectApply, construct: reflectConstruct, get: reflectGet
 export const promiseThen = uncurry(Promise.prototype.then) as (
   promise: unknown,
   onFulfilled: () => void,
-  onRejected: () => void,
+  onRejected: (error: unknown) => void,
 ) => unknown;
 
 export const quote = (text: string): string => stringifyJson(text);

@@ -57,8 +57,14 @@ export class Wakeups {
       }
       if (typeof result !== "object" || result === null) finish();
       else {
+        // A rejection stays unhandled, as it was without this count: a fatal Pyodide error must still end
+        // the child (the host reports the sandbox's death), not leave the run hanging.
+        const rethrow = (error: unknown) => {
+          finish();
+          throw error;
+        };
         try {
-          promiseThen(result, finish, finish);
+          promiseThen(result, finish, rethrow);
         } catch {
           finish();
         }
