@@ -2,8 +2,8 @@
 // replay (SQLite and PostgreSQL), the per-call and per-execution cost of the write-ahead into each store,
 // where that cost goes, idle containers per GiB with and without eviction, and three nodes on one
 // PostgreSQL. `--json` also prints the results as JSON; `--case resume` (or overhead, profile, eviction,
-// nodes; comma-separated) runs only those cases, `--stores sqlite` restarts only on that store in the resume case.
-// The cases are in durability-cases.ts.
+// nodes; comma-separated) runs only those cases, `--stores sqlite` restarts only on that store in the resume
+// case. The cases are in durability-cases.ts.
 import { createEngine } from "../src/engine/engine.js";
 import { DURABILITY_CASES, SQL_STORE_KINDS, type SqlStoreKind } from "./durability-cases.js";
 import { benchStores } from "./durability-stores.js";
