@@ -5,9 +5,9 @@ import {
   DEFAULT_ENDED_CONTAINER_RETENTION_MS,
   DEFAULT_MAX_ENDED_CONTAINERS,
 } from "../../engine/container-registry.js";
-import type { Engine, ExecuteRequest } from "../../engine/engine.js";
+import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
-import type { JournaledCall, RestoreReport } from "../../engine/replay.js";
+import type { RestoreReport } from "../../engine/replay.js";
 import type { WriteAhead } from "../../engine/write-ahead.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { ExecutionResult } from "../../protocol/execution.js";
@@ -18,12 +18,14 @@ import { silentLogger } from "../http/logger.js";
 import {
   type ContainerLease,
   DEFAULT_LEASE_TTL_MS,
-  type ExecutionHistory,
   type Store,
   type StoredContainer,
   type StoredExecution,
 } from "../store/store.js";
-import { callResultOf, journaledCallsOf, storeWriteAhead } from "./store-journal.js";
+import { finishedRecord, finishedView, interruptCalls, type Revive, replayPlan } from "./container-history.js";
+import { callResultOf, storeWriteAhead } from "./store-journal.js";
+
+export type { ExecutionRevival, Revive } from "./container-history.js";
 
 /** A node renews its heartbeat this often: three beats per lease TTL, so one late beat loses nothing. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = DEFAULT_LEASE_TTL_MS / 3;
@@ -35,17 +37,6 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = DEFAULT_LEASE_TTL_MS / 3;
 export const DEFAULT_EVICT_IDLE_MS = 60_000;
 /** Tombstones past the bounds are forgotten this often (each node; the deletes are idempotent). */
 export const PRUNE_INTERVAL_MS = 60_000;
-
-/** What an API stores with each execution to run it again, and reads back. */
-export interface ExecutionRevival {
-  tools?: readonly ToolDefinition[];
-  limits?: ExecuteRequest["limits"];
-  resultMode?: ExecuteRequest["resultMode"];
-  newCallId?: () => string;
-}
-
-/** Turns a stored execution's `options` (the API's JSON) back into what `engine.execute` needs. */
-export type Revive = (execution: StoredExecution) => ExecutionRevival;
 
 /** The execution that was unfinished when its container left its last node, running again here. */
 export interface ResumedExecution {
@@ -62,13 +53,6 @@ export type Placement =
   | { kind: "remote"; nodeId: string; url: string }
   | { kind: "ended"; stored: StoredContainer }
   | { kind: "unknown" };
-
-/** What a finished execution's stored result holds besides the API's view of it. */
-interface FinishedRecord {
-  /** The sandbox outlived it: the next execution saw its Python state (replay must run it again). */
-  stateKept: boolean;
-  result: JsonValue;
-}
 
 export interface DurableNodeOptions {
   store: Store;
@@ -259,16 +243,15 @@ export class DurableNode {
   ): Promise<void> {
     if (this.#draining && result.status === "cancelled") return;
     const lease = this.lease(containerId);
-    const record: FinishedRecord = { stateKept: handle.stateKept === true, result: view };
     const status = result.status === "completed" ? "done" : "failed";
-    await this.store.finishExecution(lease, executionId, { status, result: record as unknown as JsonValue });
+    const record = finishedRecord(handle.stateKept === true, view);
+    await this.store.finishExecution(lease, executionId, { status, result: record });
     await this.store.touchContainer(lease, this.#engine.containers.idleTimeoutMs);
   }
 
   /** The API's view of a finished stored execution (`finishExecution`'s `view`). */
   static finishedView(execution: StoredExecution): JsonValue | undefined {
-    const record = execution.result as unknown as FinishedRecord | undefined;
-    return record?.result;
+    return finishedView(execution);
   }
 
   /** Ends the container everywhere (the store first: a container the store still holds comes back). */
@@ -343,24 +326,12 @@ export class DurableNode {
   }
 
   async #rebuild(container: StoredContainer, revive: Revive): Promise<Placement> {
-    const history = await this.store.containerHistory(container.id);
-    const unfinished = history.find(({ execution }) => execution.status === "running" || execution.status === "paused");
-    // Replay starts after the last execution whose sandbox did not survive: the state began clean there.
-    let from = 0;
-    history.forEach(({ execution }, index) => {
-      const record = execution.result as unknown as FinishedRecord | undefined;
-      if (execution !== unfinished?.execution && record?.stateKept !== true) from = index + 1;
-    });
-    const finished = history.slice(from).filter((entry) => entry !== unfinished);
+    const { finished, unfinished } = replayPlan(await this.store.containerHistory(container.id), revive);
     const restore = await this.#engine.restoreContainer(container.id, {
       seed: container.seed,
       ...(container.owner !== undefined ? { owner: container.owner } : {}),
       ...(container.origin !== undefined ? { origin: container.origin } : {}),
-      executions: finished.map(({ execution, calls }) => ({
-        code: execution.code,
-        calls: journaledCallsOf(calls),
-        ...revive(execution),
-      })),
+      executions: finished,
     });
     this.#logger.log("info", "container-restored", {
       container_id: container.id,
@@ -370,7 +341,9 @@ export class DurableNode {
       ms: Math.round(restore.ms),
     });
     if (!unfinished) return { kind: "local" };
-    const calls = await this.#interrupted(container.id, unfinished, revive(unfinished.execution));
+    const calls = await interruptCalls(unfinished, revive(unfinished.execution), this.#handlerTools, (call, outcome) =>
+      this.store.recordCallResult(this.lease(container.id), call.executionId, call.guestCallId, callResultOf(outcome)),
+    );
     const turn = this.#engine.containers.turn(container.id);
     await turn.granted;
     const handle = this.#engine.execute({
@@ -383,34 +356,6 @@ export class DurableNode {
       ...revive(unfinished.execution),
     });
     return { kind: "local", resumed: { stored: unfinished.execution, handle, turn, restore } };
-  }
-
-  /**
-   * The unfinished execution's journal as a replay's calls. A call of a tool with a handler that has no
-   * outcome may have run before the crash: handlers run at most once, so it gets `tool_call_interrupted`
-   * (recorded first, like any outcome). A call for the client keeps waiting for the client's answer.
-   */
-  async #interrupted(
-    containerId: string,
-    { execution, calls }: ExecutionHistory,
-    revival: ExecutionRevival,
-  ): Promise<JournaledCall[]> {
-    const clientTools = new Set((revival.tools ?? []).filter((tool) => !tool.handler).map((tool) => tool.name));
-    let completed = calls.reduce((max, call) => Math.max(max, call.completedOrder ?? 0), 0);
-    const replay = journaledCallsOf(calls);
-    for (const [index, call] of calls.entries()) {
-      if (call.outcome !== undefined || clientTools.has(call.tool) || !this.#handlerTools.has(call.tool)) continue;
-      const outcome = {
-        ok: false as const,
-        error: {
-          code: ErrorCode.ToolCallInterrupted,
-          message: `${call.tool} was interrupted by a server restart and is not run again (tools run at most once)`,
-        },
-      };
-      await this.store.recordCallResult(this.lease(containerId), execution.id, call.guestCallId, callResultOf(outcome));
-      replay[index] = { ...(replay[index] as JournaledCall), outcome, completedOrder: ++completed };
-    }
-    return replay;
   }
 
   async #beat(): Promise<void> {
