@@ -10,29 +10,15 @@ import type { ResumedExecution } from "../durable/durable-node.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { ContainerRecords, type ContainerView } from "./container-records.js";
 import type { DurableExecutions } from "./durable-executions.js";
+import { FinishedExecutions, type FinishedExecutionsOptions } from "./finished-executions.js";
 import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
 
-/** Finished executions stay readable (GET, events) this long, and at most this many per server. */
-export const DEFAULT_FINISHED_RETENTION_MS = 3_600_000;
-export const DEFAULT_MAX_FINISHED_EXECUTIONS = 1_000;
-/**
- * ...and while their output, tool inputs and tool results (kept twice: in the event log replayed by
- * `events`, and in the result) add up to at most this many bytes; past it the oldest are dropped.
- */
-export const DEFAULT_MAX_FINISHED_BYTES = 256 * 1_048_576;
 /**
  * A result sent for an execution being resumed by replay waits this long for it to reach its pause: a
  * sandbox start plus the replay (10,000 journaled calls replay in well under a second).
  */
 export const RESUME_WAIT_MS = 60_000;
-/** Old finished executions are swept this often (containers are the engine's `ContainerManager`'s). */
-export const SWEEP_INTERVAL_MS = 60_000;
-
-export interface ExecutionStoreOptions {
-  finishedRetentionMs?: number;
-  maxFinishedExecutions?: number;
-  maxFinishedBytes?: number;
-}
+export type ExecutionStoreOptions = FinishedExecutionsOptions;
 
 export type CallSubmission = { callId: string; submission: ToolResultSubmission };
 
@@ -48,8 +34,8 @@ export class ExecutionStore {
   readonly #running = new Map<StoredExecution, AdmissionRelease>();
   /** Each unfinished execution's turn in its container (`ContainerManager.turn`), held until it finishes. */
   readonly #turns = new Map<StoredExecution, ContainerTurn>();
-  /** Finished executions, oldest first, and their estimated retained bytes. */
-  readonly #finished: StoredExecution[] = [];
+  /** Finished executions, kept readable within the retention bounds. */
+  readonly #finished: FinishedExecutions;
   /**
    * Executions stopped because the store refused a write (down, or this node's lease lost): their end is
    * not durable, so it is not answered; the store still has them unfinished, and the next lookup resumes
@@ -57,10 +43,7 @@ export class ExecutionStore {
    */
   readonly #undurable = new WeakMap<StoredExecution, PtcError>();
   readonly #adoptions = new WeakMap<ResumedExecution, Promise<void>>();
-  #finishedBytes = 0;
   readonly #containers: ContainerRecords;
-  readonly #options: Required<ExecutionStoreOptions>;
-  readonly #sweeper: NodeJS.Timeout;
   #closing = false;
 
   constructor(
@@ -71,14 +54,11 @@ export class ExecutionStore {
     /** On a durable node: executions and containers in the store, written before they are answered. */
     private readonly durable?: DurableExecutions,
   ) {
-    this.#options = {
-      finishedRetentionMs: options.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
-      maxFinishedExecutions: options.maxFinishedExecutions ?? DEFAULT_MAX_FINISHED_EXECUTIONS,
-      maxFinishedBytes: options.maxFinishedBytes ?? DEFAULT_MAX_FINISHED_BYTES,
-    };
+    this.#finished = new FinishedExecutions(options, (entry) => {
+      this.#executions.delete(entry.id);
+      this.owners.release("execution", entry.id);
+    });
     this.#containers = new ContainerRecords(engine.containers);
-    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
-    this.#sweeper.unref();
   }
 
   stats(): { running: number; paused: number; queued: number; finished: number; containers: number } {
@@ -89,7 +69,7 @@ export class ExecutionStore {
       running: this.#running.size,
       paused,
       queued: this.#queued.size,
-      finished: this.#finished.length,
+      finished: this.#finished.size,
       containers,
     };
   }
@@ -354,7 +334,7 @@ export class ExecutionStore {
     clearTimeout(timer);
     for (const entry of [...this.#running.keys()]) this.cancel(entry, "the server is shutting down");
     await finished();
-    clearInterval(this.#sweeper);
+    this.#finished.close();
   }
 
   async #newContainer(owner: string): Promise<Readonly<ContainerRecord>> {
@@ -475,40 +455,12 @@ export class ExecutionStore {
     this.#queued.delete(entry);
     this.#turns.get(entry)?.release();
     this.#turns.delete(entry);
-    this.#finished.push(entry);
-    this.#finishedBytes += entry.retainedBytes();
-    this.#prune();
+    this.#finished.add(entry);
   }
 
   /** A finished execution read back from the store: retained as if it had finished here. */
   #retain(entry: StoredExecution, result: StoredExecution["result"] & object): void {
     entry.finish(result);
-    this.#finished.push(entry);
-    this.#finishedBytes += entry.retainedBytes();
-    this.#prune();
-  }
-
-  /** Drops the oldest finished executions past the retention bounds (age, count, bytes; the newest stays). */
-  #prune(): void {
-    const cutoff = Date.now() - this.#options.finishedRetentionMs;
-    while (this.#finished.length > 0) {
-      const oldest = this.#finished[0] as StoredExecution;
-      const overBytes = this.#finishedBytes > this.#options.maxFinishedBytes && this.#finished.length > 1;
-      if (
-        !overBytes &&
-        this.#finished.length <= this.#options.maxFinishedExecutions &&
-        (oldest.finishedAt ?? 0) >= cutoff
-      ) {
-        break;
-      }
-      this.#finished.shift();
-      this.#finishedBytes -= oldest.retainedBytes();
-      this.#executions.delete(oldest.id);
-      this.owners.release("execution", oldest.id);
-    }
-  }
-
-  #sweep(): void {
-    this.#prune();
+    this.#finished.add(entry);
   }
 }
