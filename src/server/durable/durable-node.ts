@@ -165,7 +165,7 @@ export class DurableNode {
     origin: string,
     create: () => Readonly<ContainerRecord>,
   ): Promise<Readonly<ContainerRecord>> {
-    this.#checkFresh();
+    await this.#checkFresh();
     const record = create();
     try {
       const stored = await this.store.createContainer({
@@ -291,7 +291,7 @@ export class DurableNode {
   }
 
   async #place(id: string, revive: Revive): Promise<Placement> {
-    this.#checkFresh();
+    await this.#checkFresh();
     const stored = await this.store.getContainer(id);
     if (!stored) return { kind: "unknown" };
     if (stored.status !== "live") return { kind: "ended", stored };
@@ -421,7 +421,15 @@ export class DurableNode {
     return Date.now() - this.#lastBeat < this.leaseTtlMs;
   }
 
-  #checkFresh(): void {
+  /**
+   * Before new work: a node whose last heartbeat is past the lease TTL (a late beat on a loaded machine,
+   * a store that was away) beats now, which also gives up what others took meanwhile; refused only when
+   * the store does not answer.
+   */
+  async #checkFresh(): Promise<void> {
+    if (this.#fresh()) return;
+    await (this.#beating ?? Promise.resolve()).catch(() => undefined);
+    if (!this.#fresh()) await this.#beat().catch(() => undefined);
     if (!this.#fresh()) {
       const message = "this node has not reached the store within its lease TTL";
       throw new PtcError(ErrorCode.StoreUnavailable, message, {}, { retryAfterSeconds: 1 });

@@ -72,7 +72,7 @@ describe("DurableNode in one process (SQLite store)", () => {
 
   test("a node whose container another node claimed gives it up at its next heartbeat, and may no longer write for it", async () => {
     const path = join(directory, "takeover.db");
-    const a = await startNode(path, "a", { leaseTtlMs: 600, evictIdleMs: 0 });
+    const a = await startNode(path, "a", { leaseTtlMs: 2_000, evictIdleMs: 0 });
     const paused = await execute(a.server, {
       code: "print(await ask(q='1'))",
       tools: [clientTool("ask")],
@@ -82,8 +82,8 @@ describe("DurableNode in one process (SQLite store)", () => {
     const container = paused.container_id;
     // Node a goes silent (its heartbeats stop): past the TTL, node b may claim its container.
     await a.node.close();
-    await delay(700);
-    const b = await startNode(path, "b", { leaseTtlMs: 600, evictIdleMs: 0 });
+    await delay(2_100);
+    const b = await startNode(path, "b", { leaseTtlMs: 2_000, evictIdleMs: 0 });
     const resumed = await call(b.server, "GET", `/v1/executions/${paused.id}?wait=30`);
     assert.equal(resumed.status, 200, JSON.stringify(resumed.json));
     const state = resumed.json as WireState;
