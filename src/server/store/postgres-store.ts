@@ -61,8 +61,28 @@ function unavailable(error: unknown): unknown {
   );
 }
 
+/**
+ * Statements as prepared statements, one name per text: PostgreSQL plans each once per connection. The
+ * write on every tool call's path (a CTE with its fence) took ~400 µs to plan each time, more than its round
+ * trip and WAL flush together (measured: 989 µs a write unprepared, 587 µs prepared). DDL goes as is.
+ */
+class StatementNames {
+  readonly #names = new Map<string, string>();
+
+  of(sql: string, params: readonly SqlParam[]): { text: string; values: SqlParam[]; name?: string } {
+    if (!/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) return { text: sql, values: [...params] };
+    let name = this.#names.get(sql);
+    if (name === undefined) {
+      name = `ptc_${this.#names.size + 1}`;
+      this.#names.set(sql, name);
+    }
+    return { text: sql, values: [...params], name };
+  }
+}
+
 class PostgresDriver implements SqlDriver {
   readonly #pool: Pool;
+  readonly #statements = new StatementNames();
 
   constructor(pool: Pool) {
     this.#pool = pool;
@@ -70,7 +90,7 @@ class PostgresDriver implements SqlDriver {
 
   async query(sql: string, params: readonly SqlParam[] = []): Promise<SqlRow[]> {
     try {
-      return (await this.#pool.query<SqlRow>(sql, [...params])).rows;
+      return (await this.#pool.query<SqlRow>(this.#statements.of(sql, params))).rows;
     } catch (error) {
       throw unavailable(error);
     }
@@ -87,7 +107,7 @@ class PostgresDriver implements SqlDriver {
     try {
       await client.query("BEGIN");
       const result = await work({
-        query: async (sql, params = []) => (await client.query<SqlRow>(sql, [...params])).rows,
+        query: async (sql, params = []) => (await client.query<SqlRow>(this.#statements.of(sql, params))).rows,
       });
       await client.query("COMMIT");
       return result;
