@@ -128,7 +128,7 @@ const profile: DurabilityCase = {
       measurements,
       ratios: [
         `SQLite: the fsync per commit is ${formatNumber(full - normal)} µs of a ${formatNumber(full)} µs commit; two per call`,
-        `PostgreSQL: the WAL flush per commit is ${formatNumber(on - off)} µs; 13 statements per call × ${formatNumber(rtt)} µs round trip ≈ ${formatNumber(13 * rtt)} µs`,
+        `PostgreSQL: the WAL flush per commit is ${formatNumber(on - off)} µs; a call is 2 single-statement commits (the common case) × ${formatNumber(rtt)} µs round trip ≈ ${formatNumber(2 * rtt)} µs before the flushes`,
       ],
       targets: [],
     };
