@@ -326,6 +326,7 @@ export class ExecutionStore {
     for (const entry of [...this.#queued.keys()]) this.cancel(entry, "the server is shutting down");
     // On a durable node a paused script needs no grace: left unfinished in the store, the next node resumes it.
     if (this.durable) {
+      this.durable.node.drain();
       for (const entry of [...this.#running.keys()]) if (entry.isPaused()) this.cancel(entry, "handed over");
     }
     const finished = () => Promise.allSettled([...this.#running.keys()].map((entry) => entry.handle?.result));
