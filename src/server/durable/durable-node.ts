@@ -314,7 +314,8 @@ export class DurableNode {
     try {
       return await this.#rebuild(claimed, revive);
     } catch (error) {
-      if (PtcError.is(error, ErrorCode.ReplayDiverged)) {
+      // It can never be rebuilt: a replay that diverged, or a journal past what a replay may carry.
+      if (PtcError.is(error, ErrorCode.ReplayDiverged) || PtcError.is(error, ErrorCode.ReplayTooLarge)) {
         await this.endContainer(id, "lost").catch(() => undefined);
       } else {
         // Not rebuilt here: leave it to the next request (on any node), and free what was started.
