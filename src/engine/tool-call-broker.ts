@@ -310,6 +310,13 @@ export class ToolCallBroker {
           const failure = handlerFailure(error);
           // A source that stopped reading a result past the limit (an HTTP tool server's response).
           if (failure.code === ErrorCode.ToolResultTooLarge) this.#limit(ErrorCode.ToolResultTooLarge);
+          // A source's own deadline (the same as the engine's timer, so either may fire first) is a timeout
+          // like the engine's: the script sees ToolTimeoutError whichever won.
+          if (failure.code === ErrorCode.ToolTimeout) {
+            this.#limit(ErrorCode.ToolTimeout);
+            this.#settle(call, { ok: false, error: failure }, "ToolTimeoutError");
+            return;
+          }
           this.#settle(call, { ok: false, error: failure });
         },
       )

@@ -288,4 +288,23 @@ describe("ToolCallBroker on a fake port", () => {
       ["cancelled", "cancelled"],
     );
   });
+
+  test("a handler failing with its own tool_timeout (a source's deadline) is the script's ToolTimeoutError, as the engine's timer is", async () => {
+    const late = codeTool("late", () => {
+      throw new PtcError(ErrorCode.ToolTimeout, "tool server did not answer within 499 ms");
+    });
+    const { replies: sent, call, limitsHit } = brokerWith([late]);
+    call(1, "late", {});
+    const [reply] = await replies(sent, 1);
+    assert.deepEqual(reply, {
+      guestCallId: 1,
+      ok: false,
+      payload: {
+        type: "ToolTimeoutError",
+        code: ErrorCode.ToolTimeout,
+        message: "tool server did not answer within 499 ms",
+      },
+    });
+    assert.deepEqual(limitsHit(), [ErrorCode.ToolTimeout]);
+  });
 });
