@@ -1,4 +1,3 @@
-import type { ContainerTurn } from "../../engine/container-manager.js";
 import {
   type ContainerEndReason,
   type ContainerRecord,
@@ -7,7 +6,6 @@ import {
 } from "../../engine/container-registry.js";
 import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
-import type { RestoreReport } from "../../engine/replay.js";
 import type { WriteAhead } from "../../engine/write-ahead.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { ExecutionResult } from "../../protocol/execution.js";
@@ -22,10 +20,12 @@ import {
   type StoredContainer,
   type StoredExecution,
 } from "../store/store.js";
-import { finishedRecord, finishedView, interruptCalls, type Revive, replayPlan } from "./container-history.js";
+import { finishedRecord, interruptCalls, type Revive, replayPlan } from "./container-history.js";
+import { nodeBusy, type Placement } from "./placement.js";
 import { callResultOf, storeWriteAhead } from "./store-journal.js";
 
 export type { ExecutionRevival, Revive } from "./container-history.js";
+export type { Placement, ResumedExecution } from "./placement.js";
 
 /** A node renews its heartbeat this often: three beats per lease TTL, so one late beat loses nothing. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = DEFAULT_LEASE_TTL_MS / 3;
@@ -38,29 +38,13 @@ export const DEFAULT_EVICT_IDLE_MS = 60_000;
 /** Tombstones past the bounds are forgotten this often (each node; the deletes are idempotent). */
 export const PRUNE_INTERVAL_MS = 60_000;
 
-/** The execution that was unfinished when its container left its last node, running again here. */
-export interface ResumedExecution {
-  stored: StoredExecution;
-  handle: ExecutionHandle;
-  /** The turn it runs in: the API keeps it while it waits for the execution, or releases it. */
-  turn: ContainerTurn;
-  restore: RestoreReport;
-}
-
-/** Where a container's work happens now, as seen from this node. */
-export type Placement =
-  | { kind: "local"; resumed?: ResumedExecution }
-  | { kind: "remote"; nodeId: string; url: string }
-  | { kind: "ended"; stored: StoredContainer }
-  | { kind: "unknown" };
-
 export interface DurableNodeOptions {
   store: Store;
   engine: Engine;
   /** The server's tools: a call of one with a handler, journaled without an outcome, may have run already. */
   serverTools: readonly ToolDefinition[];
   nodeId: string;
-  /** Where other nodes forward requests for this node's containers (`setUrl` once listening). */
+  /** Where other nodes forward requests for this node's containers (else `start`'s). */
   url?: string;
   heartbeatIntervalMs?: number;
   /** As the store's: how long a silent node keeps its containers. Default `DEFAULT_LEASE_TTL_MS`. */
@@ -249,11 +233,6 @@ export class DurableNode {
     await this.store.touchContainer(lease, this.#engine.containers.idleTimeoutMs);
   }
 
-  /** The API's view of a finished stored execution (`finishExecution`'s `view`). */
-  static finishedView(execution: StoredExecution): JsonValue | undefined {
-    return finishedView(execution);
-  }
-
   /** Ends the container everywhere (the store first: a container the store still holds comes back). */
   async endContainer(id: string, reason: ContainerEndReason): Promise<void> {
     const epoch = this.#leases.get(id);
@@ -436,15 +415,6 @@ export class DurableNode {
       throw new PtcError(ErrorCode.StoreUnavailable, message, {}, { retryAfterSeconds: 1 });
     }
   }
-}
-
-function nodeBusy(id: string, leaseTtlMs: number): PtcError {
-  return new PtcError(
-    ErrorCode.StoreUnavailable,
-    `container ${id} is being taken over by another node; retry`,
-    {},
-    { retryAfterSeconds: Math.max(1, Math.ceil(leaseTtlMs / 3_000)) },
-  );
 }
 
 function describe(error: unknown): string {

@@ -7,7 +7,8 @@ import type { ExecutionResult, ResultMode } from "../../protocol/execution.js";
 import type { JsonValue } from "../../protocol/json-schema.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
-import { DurableNode, type ExecutionRevival, type ResumedExecution } from "../durable/durable-node.js";
+import { finishedView } from "../durable/container-history.js";
+import type { DurableNode, ExecutionRevival, ResumedExecution } from "../durable/durable-node.js";
 import { ContainerElsewhere } from "../durable/forward-request.js";
 import type { StoredContainer, StoredExecution as StoredRecord } from "../store/store.js";
 import { EXECUTIONS_ORIGIN } from "./container-records.js";
@@ -108,7 +109,7 @@ export class DurableExecutions {
   }
 
   finished(record: StoredRecord): FinishedExecution | undefined {
-    const view = DurableNode.finishedView(record);
+    const view = finishedView(record);
     return view === undefined ? undefined : { record, result: view as unknown as ExecutionResult };
   }
 

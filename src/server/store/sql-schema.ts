@@ -1,3 +1,5 @@
+import type { SqlDialect, SqlDriver } from "./sql-rows.js";
+
 /**
  * The store's tables, in SQL both SQLite and PostgreSQL run unchanged (TEXT, INTEGER, BIGINT, CHECK,
  * `ON DELETE CASCADE`). Times are BIGINT milliseconds since the epoch from the database's clock; JSON is TEXT
@@ -71,3 +73,17 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export const CREATE_SCHEMA_TABLE =
   "CREATE TABLE IF NOT EXISTS ptc_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)";
+
+/** Applies the migrations `ptc_schema` does not list yet, in one transaction. Safe to run from several nodes at once. */
+export async function migrate(driver: SqlDriver, dialect: SqlDialect): Promise<void> {
+  await driver.transaction(async (tx) => {
+    if (dialect.migrationLock) await tx.query(dialect.migrationLock);
+    await tx.query(CREATE_SCHEMA_TABLE);
+    const rows = await tx.query("SELECT COALESCE(MAX(version), 0) AS version FROM ptc_schema");
+    const applied = Number(rows[0]?.version ?? 0);
+    for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
+      for (const statement of MIGRATIONS[version - 1] ?? []) await tx.query(statement);
+      await tx.query(`INSERT INTO ptc_schema (version, applied_at) VALUES ($1, ${dialect.nowMs})`, [version]);
+    }
+  });
+}

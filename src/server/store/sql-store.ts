@@ -1,4 +1,5 @@
 import type { ContainerEndReason } from "../../engine/container-registry.js";
+import { type JournalWrites, journalWrites } from "./sql-journal-writes.js";
 import {
   callFromRow,
   containerFromRow,
@@ -9,7 +10,7 @@ import {
   type SqlRow,
   workerFromRow,
 } from "./sql-rows.js";
-import { CREATE_SCHEMA_TABLE, MIGRATIONS } from "./sql-schema.js";
+import { migrate } from "./sql-schema.js";
 import {
   type CallResult,
   type ContainerLease,
@@ -40,20 +41,6 @@ import {
   recordable,
 } from "./store-values.js";
 
-/** Applies the migrations `ptc_schema` does not list yet, in one transaction. Safe to run from several nodes at once. */
-export async function migrate(driver: SqlDriver, dialect: SqlDialect): Promise<void> {
-  await driver.transaction(async (tx) => {
-    if (dialect.migrationLock) await tx.query(dialect.migrationLock);
-    await tx.query(CREATE_SCHEMA_TABLE);
-    const rows = await tx.query("SELECT COALESCE(MAX(version), 0) AS version FROM ptc_schema");
-    const applied = Number(rows[0]?.version ?? 0);
-    for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
-      for (const statement of MIGRATIONS[version - 1] ?? []) await tx.query(statement);
-      await tx.query(`INSERT INTO ptc_schema (version, applied_at) VALUES ($1, ${dialect.nowMs})`, [version]);
-    }
-  });
-}
-
 /**
  * The store on a SQL database, the same statements on SQLite and PostgreSQL. What each guarantee rests on:
  * every write that must be atomic is one transaction; a fenced write first locks the container row and checks
@@ -78,11 +65,13 @@ export class SqlStore implements Store {
   readonly #d: SqlDialect;
   readonly #maxBytes: number;
   readonly #leaseTtlMs: number;
+  readonly #writes: JournalWrites;
 
   constructor(driver: SqlDriver, dialect: SqlDialect, options: StoreOptions = {}) {
     this.#db = driver;
     this.#d = dialect;
     this.kind = dialect.kind;
+    this.#writes = journalWrites(dialect);
     ({ maxRecordedValueBytes: this.#maxBytes, leaseTtlMs: this.#leaseTtlMs } = resolveStoreOptions(options));
   }
 
@@ -267,18 +256,16 @@ export class SqlStore implements Store {
     const { inputJson, argsSha256 } = callFingerprint(call, this.#maxBytes);
     // The common case in one statement (one round trip, one commit): the lease holds and the call is new.
     // Anything else (fenced out, a repeat, a conflict) finds no row and goes the long way below.
-    const fast = await this.#db.query(
-      `WITH fence AS (
-         SELECT c.id FROM ptc_containers c
-         WHERE c.id = $7 AND c.epoch = $8 AND c.status = 'live'${this.#d.forShare})
-       INSERT INTO ptc_journal (execution_id, n, guest_call_id, call_id, tool, args_sha256, input, called_at)
-       SELECT $1, COALESCE((SELECT MAX(n) FROM ptc_journal WHERE execution_id = $1), 0) + 1,
-         CAST($2 AS BIGINT), $3, $4, $5, $6, ${this.#d.nowMs}
-       FROM fence JOIN ptc_executions e ON e.container_id = fence.id AND e.id = $1
-       WHERE NOT EXISTS (SELECT 1 FROM ptc_journal WHERE execution_id = $1 AND (guest_call_id = $2 OR call_id = $3))
-       RETURNING *`,
-      [executionId, call.guestCallId, call.callId, call.tool, argsSha256, inputJson, lease.containerId, lease.epoch],
-    );
+    const fast = await this.#db.query(this.#writes.appendCall, [
+      executionId,
+      call.guestCallId,
+      call.callId,
+      call.tool,
+      argsSha256,
+      inputJson,
+      lease.containerId,
+      lease.epoch,
+    ]);
     if (fast[0]) return callFromRow(fast[0]);
     return this.#db.transaction(async (tx) => {
       await this.#leasedExecution(tx, lease, executionId);
@@ -312,24 +299,19 @@ export class SqlStore implements Store {
     guestCallId: number,
     result: CallResult,
   ): Promise<JournalCall> {
-    const fast = await this.#db.query(
-      `WITH fence AS (
-         SELECT c.id FROM ptc_containers c
-         WHERE c.id = $5 AND c.epoch = $6 AND c.status = 'live'${this.#d.forShare})
-       UPDATE ptc_journal SET outcome = $3, value = $4, completed_at = ${this.#d.nowMs}, completed_order = (
-           SELECT COALESCE(MAX(completed_order), 0) + 1 FROM ptc_journal WHERE execution_id = $1)
-       WHERE execution_id = $1 AND guest_call_id = $2 AND outcome IS NULL
-         AND EXISTS (SELECT 1 FROM fence JOIN ptc_executions e ON e.container_id = fence.id AND e.id = $1)
-       RETURNING *`,
-      [
-        executionId,
-        guestCallId,
-        result.outcome,
-        recordable(`the result of tool call ${guestCallId} of ${executionId}`, result.value, this.#maxBytes),
-        lease.containerId,
-        lease.epoch,
-      ],
+    const valueJson = recordable(
+      `the result of tool call ${guestCallId} of ${executionId}`,
+      result.value,
+      this.#maxBytes,
     );
+    const fast = await this.#db.query(this.#writes.recordResult, [
+      executionId,
+      guestCallId,
+      result.outcome,
+      valueJson,
+      lease.containerId,
+      lease.epoch,
+    ]);
     if (fast[0]) return callFromRow(fast[0]);
     return this.#db.transaction(async (tx) => {
       await this.#leasedExecution(tx, lease, executionId);
@@ -339,7 +321,6 @@ export class SqlStore implements Store {
       ]);
       if (!rows[0]) throw callNotFound(executionId, guestCallId);
       const journaled = callFromRow(rows[0]);
-      const valueJson = recordable(`the result of tool call ${journaled.callId}`, result.value, this.#maxBytes);
       if (journaled.outcome !== undefined) {
         checkSameResult(journaled, result, valueJson);
         return journaled;
