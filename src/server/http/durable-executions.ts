@@ -12,6 +12,7 @@ import type { DurableNode, ExecutionRevival, ResumedExecution } from "../durable
 import { ContainerElsewhere } from "../durable/forward-request.js";
 import type { StoredContainer, StoredExecution as StoredRecord } from "../store/store.js";
 import { EXECUTIONS_ORIGIN } from "./container-records.js";
+import { StoredExecution } from "./stored-execution.js";
 
 type Request = Omit<ExecuteRequest, "executionId" | "container">;
 
@@ -106,6 +107,18 @@ export class DurableExecutions {
   /** The owner's stored execution: finished (its result as answered), or unfinished (its container to place). */
   async execution(owner: string, id: string): Promise<StoredRecord | undefined> {
     return this.node.execution(id, owner);
+  }
+
+  /** The API's entry for a stored execution, its request revived (tools, limits, result mode). */
+  entry(owner: string, stored: StoredRecord): StoredExecution {
+    const { code, tools, limits, resultMode } = this.revive(stored);
+    const request = {
+      code,
+      ...(tools ? { tools } : {}),
+      ...(limits ? { limits } : {}),
+      ...(resultMode ? { resultMode } : {}),
+    };
+    return new StoredExecution(stored.id, owner, stored.containerId, request, stored.startedAt);
   }
 
   finished(record: StoredRecord): FinishedExecution | undefined {

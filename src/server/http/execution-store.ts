@@ -3,7 +3,6 @@ import type { ContainerRecord } from "../../engine/container-registry.js";
 import type { Engine, ExecuteRequest } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import { newExecutionId } from "../../engine/random-id.js";
-import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { AdmissionController, AdmissionRelease } from "../admission.js";
 import type { ResumedExecution } from "../durable/durable-node.js";
@@ -11,7 +10,7 @@ import type { ResourceOwners } from "../resource-owners.js";
 import { ContainerRecords, type ContainerView } from "./container-records.js";
 import type { DurableExecutions } from "./durable-executions.js";
 import { FinishedExecutions, type FinishedExecutionsOptions } from "./finished-executions.js";
-import { cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
+import { type CallSubmission, cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
 
 /**
  * A result sent for an execution being resumed by replay waits this long for it to reach its pause: a
@@ -20,7 +19,7 @@ import { cancelledError, StoredExecution, unstartedResult } from "./stored-execu
 export const RESUME_WAIT_MS = 60_000;
 export type ExecutionStoreOptions = FinishedExecutionsOptions;
 
-export type CallSubmission = { callId: string; submission: ToolResultSubmission };
+export type { CallSubmission } from "./stored-execution.js";
 
 /**
  * Executions and containers created through the HTTP API: admission (through the server's one
@@ -173,9 +172,7 @@ export class ExecutionStore {
     if (!this.durable || !stored) return undefined;
     const finished = this.durable.finished(stored);
     if (finished) {
-      const entry =
-        this.#executions.get(id) ??
-        new StoredExecution(id, owner, stored.containerId, { code: stored.code }, stored.startedAt);
+      const entry = this.#executions.get(id) ?? this.durable.entry(owner, stored);
       if (!this.#executions.has(id)) {
         this.owners.claim("execution", id, owner);
         this.#executions.set(id, entry);
@@ -191,19 +188,8 @@ export class ExecutionStore {
   /** Takes over an execution a rebuilt container resumed: it runs on here as if it had never stopped. */
   async #adopt(owner: string, resumed: ResumedExecution): Promise<void> {
     const { stored, handle, turn } = resumed;
-    const revived = this.durable?.revive(stored);
-    const entry = new StoredExecution(
-      stored.id,
-      owner,
-      stored.containerId,
-      {
-        code: stored.code,
-        ...(revived?.tools ? { tools: revived.tools } : {}),
-        ...(revived?.limits ? { limits: revived.limits } : {}),
-        ...(revived?.resultMode ? { resultMode: revived.resultMode } : {}),
-      },
-      stored.startedAt,
-    );
+    if (!this.durable) return;
+    const entry = this.durable.entry(owner, stored);
     entry.resumed = true;
     // Registered before the first await: a request arriving once the placement is done finds it.
     this.owners.claim("execution", stored.id, owner);
@@ -213,7 +199,7 @@ export class ExecutionStore {
     // Resumed work holds no admission slot: it was admitted once, and the container quota bounds it.
     this.#running.set(entry, () => {});
     void this.#follow(entry, handle);
-    for (const callId of (await this.durable?.answeredCallIds(stored.id)) ?? []) entry.callerCalls.add(callId);
+    for (const callId of await this.durable.answeredCallIds(stored.id)) entry.callerCalls.add(callId);
   }
 
   /** Waits as `StoredExecution.settle`; an execution whose end the store could not keep is its error (503). */
@@ -237,37 +223,11 @@ export class ExecutionStore {
       await entry.settle(RESUME_WAIT_MS, signal);
       entry.resumed = false;
     }
-    const statuses = this.#submit(entry, results);
+    const statuses = entry.submit(results);
     await entry.handle?.whenDurable();
     const undurable = this.#undurable.get(entry);
     if (undurable) throw undurable;
     return statuses;
-  }
-
-  #submit(entry: StoredExecution, results: readonly CallSubmission[]): Array<{ callId: string; status: string }> {
-    const pending = new Set(entry.pendingToolCalls().map((call) => call.id));
-    for (const { callId } of results) {
-      if (!entry.callerCalls.has(callId) && !pending.has(callId)) {
-        throw new PtcError(
-          ErrorCode.UnknownToolCall,
-          `execution ${entry.id} has no tool call ${callId} waiting for a result`,
-        );
-      }
-    }
-    return results.map(({ callId, submission }) => {
-      if (!entry.handle || entry.result) return { callId, status: "duplicate" };
-      try {
-        const status = entry.handle.submitToolResult(callId, submission);
-        // Known as the client's from now on, even before its pending event reaches `observe` (a resumed
-        // execution's can trail its pause): sent again, it is a duplicate, not an unknown call.
-        entry.callerCalls.add(callId);
-        return { callId, status };
-      } catch (error) {
-        // The call was closed without an answer (its execution is ending): nothing to apply.
-        if (PtcError.is(error, ErrorCode.UnknownToolCall)) return { callId, status: "duplicate" };
-        throw error;
-      }
-    });
   }
 
   cancel(entry: StoredExecution, reason: string): void {

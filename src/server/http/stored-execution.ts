@@ -1,6 +1,7 @@
 import type { ExecuteRequest } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
-import { ErrorCode } from "../../protocol/errors.js";
+import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
+import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type {
   ExecutionError,
   ExecutionEvent,
@@ -8,6 +9,8 @@ import type {
   IsolationReport,
   ToolCallRequest,
 } from "../../protocol/execution.js";
+
+export type CallSubmission = { callId: string; submission: ToolResultSubmission };
 
 export type ExecutionStatus = "queued" | "running" | "paused" | ExecutionResult["status"];
 
@@ -111,6 +114,33 @@ export class StoredExecution {
       if (now >= deadline) return;
       await this.nextChange(deadline - now, signal);
     }
+  }
+
+  /** Applies every result or none: an id the execution never paused on fails the whole request. */
+  submit(results: readonly CallSubmission[]): Array<{ callId: string; status: string }> {
+    const pending = new Set(this.pendingToolCalls().map((call) => call.id));
+    for (const { callId } of results) {
+      if (!this.callerCalls.has(callId) && !pending.has(callId)) {
+        throw new PtcError(
+          ErrorCode.UnknownToolCall,
+          `execution ${this.id} has no tool call ${callId} waiting for a result`,
+        );
+      }
+    }
+    return results.map(({ callId, submission }) => {
+      if (!this.handle || this.result) return { callId, status: "duplicate" };
+      try {
+        const status = this.handle.submitToolResult(callId, submission);
+        // Known as the client's from now on, even before its pending event reaches `observe` (a resumed
+        // execution's can trail its pause): sent again, it is a duplicate, not an unknown call.
+        this.callerCalls.add(callId);
+        return { callId, status };
+      } catch (error) {
+        // The call was closed without an answer (its execution is ending): nothing to apply.
+        if (PtcError.is(error, ErrorCode.UnknownToolCall)) return { callId, status: "duplicate" };
+        throw error;
+      }
+    });
   }
 
   #changed(): void {
