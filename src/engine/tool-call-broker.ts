@@ -7,7 +7,7 @@ import { CallJournal } from "./call-journal.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
-import type { ToolCallBrokerContext, ToolCallEvent } from "./tool-call-port.js";
+import type { LiveCall, ToolCallBrokerContext, ToolCallEvent } from "./tool-call-port.js";
 import { handlerFailure } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
 import { checkSubmission, type ToolResultSubmission } from "./tool-result-submission.js";
@@ -20,20 +20,6 @@ export type { ToolResultSubmission } from "./tool-result-submission.js";
 
 /** One event for every change in the number of outstanding calls: nothing is allocated per call for it. */
 const OUTSTANDING_CHANGED: ToolCallEvent = Object.freeze({ type: "outstanding" });
-
-interface LiveCall {
-  request: ToolCallRequest;
-  guestCallId: number;
-  handler: ToolHandler | undefined;
-  controller: AbortController;
-  timer: NodeJS.Timeout | undefined;
-  startedAt: number;
-  /** A handler call that has started (not waiting for a concurrency slot). */
-  started: boolean;
-  /** Its write-ahead resolved: it may be dispatched, or reported pending. */
-  durable: boolean;
-  record: ToolCallRecord;
-}
 
 /**
  * The host side of the tool bridge for one execution. Every guest request is untrusted: it is

@@ -1,8 +1,9 @@
 // What the tool-call broker talks to: a port for each call's outcome (the sandbox, or a fake in tests)
 // and one event sink (its execution). The broker holds no reference to either beyond these.
 import type { LimitCode } from "../protocol/errors.js";
-import type { ExecutionEvent } from "../protocol/execution.js";
+import type { ExecutionEvent, ToolCallRecord, ToolCallRequest } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
+import type { ToolHandler } from "../protocol/tool.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import type { Journal } from "./journal.js";
 import type { WriteAhead } from "./write-ahead.js";
@@ -47,4 +48,19 @@ export interface ToolCallBrokerContext {
   newCallId?: () => string;
   port: ToolCallPort;
   emit(event: ToolCallEvent): void;
+}
+
+/** A call the broker holds until it settles: what it was asked, who answers it, and its record. */
+export interface LiveCall {
+  request: ToolCallRequest;
+  guestCallId: number;
+  handler: ToolHandler | undefined;
+  controller: AbortController;
+  timer: NodeJS.Timeout | undefined;
+  startedAt: number;
+  /** A handler call that has started (not waiting for a concurrency slot). */
+  started: boolean;
+  /** Its write-ahead resolved: it may be dispatched, or reported pending. */
+  durable: boolean;
+  record: ToolCallRecord;
 }
