@@ -26,14 +26,14 @@ export class CallJournal {
   }
 
   call(guestCallId: number, callId: string, name: string, input: JsonValue): void {
-    this.journal.append({ type: "tool-call", callId, guestCallId, name, input });
+    this.journal.appendToolCall(callId, guestCallId, name, input);
     const writeAhead = this.writeAhead;
     if (writeAhead) this.#write(() => writeAhead.call({ guestCallId, callId, tool: name, input }));
   }
 
   /** Journals an outcome in the order outcomes settle; the sandbox sees them in that order (`afterWrites`). */
   result(guestCallId: number, callId: string, outcome: ToolOutcome): void {
-    this.journal.append({ type: "tool-result", callId, outcome });
+    this.journal.appendToolResult(callId, outcome);
     const writeAhead = this.writeAhead;
     if (writeAhead) this.#write(() => writeAhead.result({ guestCallId, callId, outcome }));
   }

@@ -32,6 +32,8 @@ export class EventLog<T> {
   }
 
   #wake(): void {
+    // Most pushes find no reader waiting: no new array for them (two events per tool call).
+    if (this.#wakeups.length === 0) return;
     const wakeups = this.#wakeups;
     this.#wakeups = [];
     for (const wake of wakeups) wake();

@@ -1,10 +1,11 @@
 import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
 import type { ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/execution.js";
 import { isJsonObject, type JsonValue } from "../protocol/json-schema.js";
-import type { ToolHandler } from "../protocol/tool.js";
 import { encodeToolError, MAX_TOOL_NAME_CHARS } from "../sandbox/pyodide/bridge.js";
+import { CallDeadlines } from "./call-deadlines.js";
 import { CallJournal } from "./call-journal.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
+import { abortCall, handlerContext, newLiveCall } from "./live-call.js";
 import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
 import type { LiveCall, ToolCallBrokerContext, ToolCallEvent } from "./tool-call-port.js";
@@ -46,11 +47,22 @@ export class ToolCallBroker {
    * `engine.execute`, so the depth there is that of the handler (if any) that started this execution.
    */
   readonly #depth = currentExecutionDepth() + 1;
+  /** Running handlers' timeouts, and pending calls' (without a handler): one timer each (call-deadlines.ts). */
+  readonly #handlerDeadlines: CallDeadlines<LiveCall>;
+  readonly #pendingDeadlines: CallDeadlines<LiveCall>;
 
   constructor(private readonly context: ToolCallBrokerContext) {
-    this.#budget = new ToolCallBudget({ limits: context.limits, onLimit: (code) => this.#limit(code) });
+    const { limits } = context;
+    this.#budget = new ToolCallBudget({ limits, onLimit: (code) => this.#limit(code) });
     this.#newCallId = context.newCallId ?? callIdFactory();
     this.#journal = new CallJournal(context.journal, context.writeAhead, context.onWriteFailed);
+    const live = (call: LiveCall) => this.#live.get(call.request.id) === call;
+    this.#handlerDeadlines = new CallDeadlines(limits.toolTimeoutMs, live, (call) =>
+      this.#timedOut(call, limits.toolTimeoutMs),
+    );
+    this.#pendingDeadlines = new CallDeadlines(limits.pendingToolTimeoutMs, live, (call) =>
+      this.#timedOut(call, limits.pendingToolTimeoutMs),
+    );
   }
 
   get outstanding(): number {
@@ -129,34 +141,15 @@ export class ToolCallBroker {
       input: check.input,
       caller: { type: "code_execution", executionId: this.context.executionId },
     };
-    const call: LiveCall = {
-      request,
-      guestCallId,
-      // Bound: a handler written as a method may use `this` (its definition).
-      handler: tool?.definition.handler?.bind(tool.definition) as ToolHandler | undefined,
-      controller: new AbortController(),
-      timer: undefined,
-      startedAt: performance.now(),
-      started: false,
-      durable: !this.#journal.durable,
-      record: {
-        id: request.id,
-        name,
-        input: request.input,
-        inputBytes,
-        ok: false,
-        outcome: "error",
-        resolvedBy: "handler",
-        durationMs: 0,
-        resultBytes: 0,
-      },
-    };
+    const call = newLiveCall(request, guestCallId, tool?.definition, inputBytes, !this.#journal.durable);
     this.records.push(call.record);
     this.#live.set(request.id, call);
     this.#byGuestCallId.set(guestCallId, call);
     this.#journal.call(guestCallId, request.id, name, request.input as JsonValue);
     this.context.emit(OUTSTANDING_CHANGED);
-    this.#journal.afterWrites(() => this.#dispatch(call));
+    // Without a write-ahead the step runs now: no closure per call for a queue that is not there.
+    if (this.#journal.durable) this.#journal.afterWrites(() => this.#dispatch(call));
+    else this.#dispatch(call);
   }
 
   /** Reports the call and runs its handler, or leaves it pending, once it is durable. */
@@ -183,7 +176,7 @@ export class ToolCallBroker {
         return;
       }
       call.record.resolvedBy = "caller";
-      this.#arm(call, limits.pendingToolTimeoutMs);
+      this.#pendingDeadlines.add(call);
       return;
     }
     if (this.#running >= limits.maxConcurrentToolCalls) {
@@ -237,14 +230,15 @@ export class ToolCallBroker {
     this.#queue = [];
     for (const call of [...this.#live.values()]) this.#withdraw(call, reason);
     this.#byGuestCallId.clear();
+    this.#handlerDeadlines.close();
+    this.#pendingDeadlines.close();
   }
 
   /** Takes a live call out: nothing of it stays armed, and its late outcome is ignored. */
   #withdraw(call: LiveCall, reason: string): void {
     this.#live.delete(call.request.id);
     this.#byGuestCallId.delete(call.guestCallId);
-    clearTimeout(call.timer);
-    call.timer = undefined;
+    this.#deadlines(call).prune();
     if (call.handler) {
       if (call.started) this.#running--;
       else this.#queue = this.#queue.filter((queued) => queued !== call);
@@ -253,10 +247,14 @@ export class ToolCallBroker {
     call.record.error = { code: ErrorCode.Cancelled, message: reason };
     call.record.durationMs = performance.now() - call.startedAt;
     try {
-      call.controller.abort(new PtcError(ErrorCode.Cancelled, reason));
+      abortCall(call, new PtcError(ErrorCode.Cancelled, reason));
     } catch {
       // An abort listener of the handler threw: the call is withdrawn all the same.
     }
+  }
+
+  #deadlines(call: LiveCall): CallDeadlines<LiveCall> {
+    return call.handler ? this.#handlerDeadlines : this.#pendingDeadlines;
   }
 
   #startNext(): void {
@@ -270,16 +268,9 @@ export class ToolCallBroker {
     this.#running++;
     call.started = true;
     call.startedAt = performance.now();
-    this.#arm(call, this.context.limits.toolTimeoutMs);
-    const context = {
-      callId: call.request.id,
-      executionId: this.context.executionId,
-      containerId: this.context.containerId,
-      caller: "code_execution" as const,
-      signal: call.controller.signal,
-      deadline: Date.now() + this.context.limits.toolTimeoutMs,
-      maxResultBytes: this.context.limits.maxToolResultBytes,
-    };
+    this.#handlerDeadlines.add(call);
+    const { executionId, containerId, limits } = this.context;
+    const context = handlerContext(call, executionId, containerId, limits);
     let result: Promise<unknown>;
     try {
       // Whatever the handler starts (an `engine.execute` included) runs one level deeper than this execution.
@@ -309,13 +300,11 @@ export class ToolCallBroker {
       .catch(() => undefined);
   }
 
-  #arm(call: LiveCall, timeoutMs: number): void {
-    call.timer = setTimeout(() => {
-      this.#limit(ErrorCode.ToolTimeout);
-      const message = `${call.request.name} did not return within ${timeoutMs} ms`;
-      call.controller.abort(new PtcError(ErrorCode.ToolTimeout, message));
-      this.#settle(call, { ok: false, error: { code: ErrorCode.ToolTimeout, message } }, "ToolTimeoutError");
-    }, timeoutMs);
+  #timedOut(call: LiveCall, timeoutMs: number): void {
+    this.#limit(ErrorCode.ToolTimeout);
+    const message = `${call.request.name} did not return within ${timeoutMs} ms`;
+    abortCall(call, new PtcError(ErrorCode.ToolTimeout, message));
+    this.#settle(call, { ok: false, error: { code: ErrorCode.ToolTimeout, message } }, "ToolTimeoutError");
   }
 
   /** The result as JSON within the per-result and per-execution limits, or why not. */
@@ -329,7 +318,7 @@ export class ToolCallBroker {
     this.#settled.add(id);
     this.#live.delete(id);
     this.#byGuestCallId.delete(call.guestCallId);
-    clearTimeout(call.timer);
+    this.#deadlines(call).prune();
     const durationMs = performance.now() - call.startedAt;
     call.record.durationMs = durationMs;
     call.record.ok = outcome.ok;
@@ -347,10 +336,15 @@ export class ToolCallBroker {
       call.record.error = outcome.error;
       this.#reply(call.guestCallId, false, JSON.stringify({ type: errorType, ...outcome.error }));
     }
-    const name = call.request.name;
-    this.#journal.afterWrites(() =>
-      this.context.emit({ type: "tool-result", callId: id, name, outcome: stored, durationMs }),
-    );
+    const event: ToolCallEvent = {
+      type: "tool-result",
+      callId: id,
+      name: call.request.name,
+      outcome: stored,
+      durationMs,
+    };
+    if (this.#journal.durable) this.#journal.afterWrites(() => this.context.emit(event));
+    else this.context.emit(event);
     if (call.handler && call.started) {
       this.#running--;
       this.#startNext();

@@ -1,6 +1,6 @@
 // What the tool-call broker talks to: a port for each call's outcome (the sandbox, or a fake in tests)
 // and one event sink (its execution). The broker holds no reference to either beyond these.
-import type { LimitCode } from "../protocol/errors.js";
+import type { LimitCode, PtcError } from "../protocol/errors.js";
 import type { ExecutionEvent, ToolCallRecord, ToolCallRequest } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolHandler } from "../protocol/tool.js";
@@ -55,8 +55,10 @@ export interface LiveCall {
   request: ToolCallRequest;
   guestCallId: number;
   handler: ToolHandler | undefined;
-  controller: AbortController;
-  timer: NodeJS.Timeout | undefined;
+  /** The handler's signal's controller, made when the handler first reads `context.signal` (most never do). */
+  controller: AbortController | undefined;
+  /** Why the call was aborted (timed out, withdrawn), once it was: a signal read afterwards is born aborted. */
+  abortReason: PtcError | undefined;
   startedAt: number;
   /** A handler call that has started (not waiting for a concurrency slot). */
   started: boolean;

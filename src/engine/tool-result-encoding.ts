@@ -21,6 +21,10 @@ const MAX_VALUES_PRECHECKED = 1_024;
  * throws ends the walk: serialising reports it properly.
  */
 export function jsonSizeAtLeast(value: unknown, limit: number, maxValues = MAX_VALUES_PRECHECKED): number {
+  // A scalar result (most are) needs no walk, nor its set and stack.
+  if (typeof value === "string") return value.length + 2;
+  if (typeof value === "number" || typeof value === "boolean") return 1;
+  if (value === null) return 4;
   let size = 0;
   let visited = 0;
   const seen = new Set<object>();
@@ -57,26 +61,29 @@ export function jsonSizeAtLeast(value: unknown, limit: number, maxValues = MAX_V
   return size;
 }
 
-/**
- * Serialises a tool's result once (the text goes to the sandbox; the journal keeps the value as
- * returned), refusing one larger than `maxBytes` before it is ever serialised where that can be seen.
- */
-export function encodeToolResult(name: string, value: unknown, maxBytes: number): EncodedOutcome {
-  const tooLarge = (bytes: number | undefined): EncodedOutcome => ({
+function tooLarge(name: string, bytes: number | undefined, maxBytes: number): EncodedOutcome {
+  return {
     ok: false,
     error: {
       code: ErrorCode.ToolResultTooLarge,
       message: `result of ${name} is ${bytes === undefined ? "over" : `${bytes} bytes as JSON, over`} the limit of ${maxBytes} bytes (maxToolResultBytes); ask for less (filter, page or aggregate in the tool)`,
     },
-  });
+  };
+}
+
+/**
+ * Serialises a tool's result once (the text goes to the sandbox; the journal keeps the value as
+ * returned), refusing one larger than `maxBytes` before it is ever serialised where that can be seen.
+ */
+export function encodeToolResult(name: string, value: unknown, maxBytes: number): EncodedOutcome {
   const normalized = value === undefined ? null : value;
   const atLeast = jsonSizeAtLeast(normalized, maxBytes);
-  if (atLeast > maxBytes) return tooLarge(undefined);
+  if (atLeast > maxBytes) return tooLarge(name, undefined, maxBytes);
   try {
     const text = JSON.stringify(normalized);
     if (text === undefined) throw new TypeError(`a ${typeof value} is not JSON`);
     const bytes = Buffer.byteLength(text);
-    if (bytes > maxBytes) return tooLarge(bytes);
+    if (bytes > maxBytes) return tooLarge(name, bytes, maxBytes);
     return { ok: true, value: normalized as JsonValue, text, bytes };
   } catch (error) {
     // A cycle, a BigInt, a toJSON that throws, nesting that overflows the stack: a ToolError, never a crash.

@@ -75,46 +75,65 @@ export interface InputProblem {
   tooDeep: boolean;
 }
 
+/** JSON shorter than this cannot nest past the limit: each level opens and closes a bracket. */
+const MIN_TOO_DEEP_JSON_CHARS = 2 * (MAX_TOOL_INPUT_DEPTH + 1);
 /**
- * Returns why `input` cannot be passed to a handler as sent, or undefined. `json` is the text it was
- * parsed from, when known: only the text tells an integer literal from a float literal, so without it
- * (direct calls, whose input an SDK already parsed) unsafe integers are not detected.
+ * The only literals JSON.parse turns into a non-finite number or an integer outside ±(2**53 - 1): at
+ * least 16 digits in a row, or an exponent (which in JSON always follows a digit). Text without either
+ * (in strings too: this may find what is not a number, never miss one) has nothing the walk could find.
  */
-export function inspectToolInput(input: unknown, json?: string): InputProblem | undefined {
-  const path: Path = [];
-  const suspects: Array<{ value: number; path: string }> = [];
-  let tooDeep = false;
-  function walk(value: unknown, depth: number): string | undefined {
-    if (typeof value === "number") {
-      if (!Number.isFinite(value)) return `${formatPath(path)}: number out of range (${value} is not JSON)`;
-      if (!Number.isSafeInteger(value) && Number.isInteger(value)) suspects.push({ value, path: formatPath(path) });
-      return undefined;
-    }
-    if (typeof value !== "object" || value === null) return undefined;
-    // Bounded recursion: the walk stops at the limit, so it cannot overflow the stack itself.
-    if (depth >= MAX_TOOL_INPUT_DEPTH) {
-      tooDeep = true;
-      return `${formatPath(path.slice(0, 8))}…: nested deeper than ${MAX_TOOL_INPUT_DEPTH} levels`;
-    }
-    if (Array.isArray(value)) {
-      for (let index = 0; index < value.length; index++) {
-        path.push(index);
-        const problem = walk(value[index], depth + 1);
-        path.pop();
-        if (problem) return problem;
-      }
-      return undefined;
-    }
-    for (const key of Object.keys(value)) {
-      path.push(key);
-      const problem = walk((value as Record<string, unknown>)[key], depth + 1);
+const SUSPECT_NUMBER = /\d{16}|\d[eE]/;
+
+interface Walk {
+  path: Path;
+  suspects: Array<{ value: number; path: string }>;
+  tooDeep: boolean;
+}
+
+/** One value of the walk; module-level (not a closure per input) and bounded by the depth limit. */
+function walk(state: Walk, value: unknown, depth: number): string | undefined {
+  const { path } = state;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return `${formatPath(path)}: number out of range (${value} is not JSON)`;
+    if (!Number.isSafeInteger(value) && Number.isInteger(value)) state.suspects.push({ value, path: formatPath(path) });
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  // Bounded recursion: the walk stops at the limit, so it cannot overflow the stack itself.
+  if (depth >= MAX_TOOL_INPUT_DEPTH) {
+    state.tooDeep = true;
+    return `${formatPath(path.slice(0, 8))}…: nested deeper than ${MAX_TOOL_INPUT_DEPTH} levels`;
+  }
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      path.push(index);
+      const problem = walk(state, value[index], depth + 1);
       path.pop();
       if (problem) return problem;
     }
     return undefined;
   }
-  const problem = walk(input, 0);
-  if (problem !== undefined) return { message: problem, tooDeep };
+  for (const key of Object.keys(value)) {
+    path.push(key);
+    const problem = walk(state, (value as Record<string, unknown>)[key], depth + 1);
+    path.pop();
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * Returns why `input` cannot be passed to a handler as sent, or undefined. `json` is the text it was
+ * parsed from, when known: only the text tells an integer literal from a float literal, so without it
+ * (direct calls, whose input an SDK already parsed) unsafe integers are not detected. With it, a short
+ * text without a suspect number is passed without walking the value (most calls from code).
+ */
+export function inspectToolInput(input: unknown, json?: string): InputProblem | undefined {
+  if (json !== undefined && json.length < MIN_TOO_DEEP_JSON_CHARS && !SUSPECT_NUMBER.test(json)) return undefined;
+  const state: Walk = { path: [], suspects: [], tooDeep: false };
+  const problem = walk(state, input, 0);
+  if (problem !== undefined) return { message: problem, tooDeep: state.tooDeep };
+  const { suspects } = state;
   if (suspects.length === 0 || json === undefined) return undefined;
   const literals = unsafeIntegerLiterals(json);
   for (const suspect of suspects) {

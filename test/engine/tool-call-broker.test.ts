@@ -4,7 +4,7 @@ import { Journal } from "../../src/engine/journal.js";
 import { ToolCallBroker, type ToolCallEvent } from "../../src/engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../src/protocol/errors.js";
 import { type ExecutionLimits, resolveLimits } from "../../src/protocol/limits.js";
-import type { ToolDefinition } from "../../src/protocol/tool.js";
+import type { ToolCallContext, ToolDefinition } from "../../src/protocol/tool.js";
 import { MAX_TOOL_NAME_CHARS } from "../../src/sandbox/pyodide/bridge.js";
 import { ToolRegistry } from "../../src/tools/tool-registry.js";
 import { codeTool, delay } from "../helpers/engine.js";
@@ -306,5 +306,75 @@ describe("ToolCallBroker on a fake port", () => {
       },
     });
     assert.deepEqual(limitsHit(), [ErrorCode.ToolTimeout]);
+  });
+
+  test("timeouts under one timer: quick calls never time out, each slow or pending one does, in its own time", async () => {
+    let finishSlow: () => void = () => {};
+    const quick = codeTool("quick", (input) => input.i);
+    const slow = codeTool("slow", () => new Promise<void>((resolve) => (finishSlow = resolve)));
+    const {
+      replies: sent,
+      call,
+      limitsHit,
+    } = brokerWith([quick, slow, codeTool("ask")], {
+      toolTimeoutMs: 150,
+      pendingToolTimeoutMs: 250,
+    });
+    const started = performance.now();
+    call(1, "slow", {});
+    call(2, "ask", {});
+    // Quick calls settle before their deadline, before and after the slow one's: they leave the queue.
+    for (let i = 3; i < 40; i++) {
+      call(i, "quick", { i });
+      await delay(i === 20 ? 160 : 2);
+    }
+    await replies(sent, 39);
+    const byId = new Map(sent.map((reply) => [reply.guestCallId, reply]));
+    for (let i = 3; i < 40; i++) assert.deepEqual(byId.get(i), { guestCallId: i, ok: true, payload: i });
+    const timedOut = (id: number, ms: number) => ({
+      guestCallId: id,
+      ok: false,
+      payload: {
+        type: "ToolTimeoutError",
+        code: ErrorCode.ToolTimeout,
+        message: `${id === 1 ? "slow" : "ask"} did not return within ${ms} ms`,
+      },
+    });
+    assert.deepEqual(byId.get(1), timedOut(1, 150));
+    assert.deepEqual(byId.get(2), timedOut(2, 250));
+    assert.ok(performance.now() - started >= 250);
+    assert.deepEqual(limitsHit(), [ErrorCode.ToolTimeout, ErrorCode.ToolTimeout]);
+    finishSlow(); // late: changes nothing
+    await delay(5);
+    assert.equal(sent.length, 39);
+  });
+
+  test("a handler's signal exists once read: read after a timeout it is aborted, and a spread context carries it", async () => {
+    const contexts: ToolCallContext[] = [];
+    const hang = codeTool("hang", (_input, context) => {
+      contexts.push(context);
+      return new Promise(() => {});
+    });
+    const { broker, call } = brokerWith([hang], { toolTimeoutMs: 30 });
+    call(1, "hang", {});
+    call(2, "hang", {});
+    const copy = { ...contexts[1] } as ToolCallContext;
+    assert.equal(copy.signal.aborted, false);
+    await delay(80);
+    // Never read before the timeout: born aborted, with the timeout's reason.
+    assert.equal(contexts[0]?.signal.aborted, true);
+    assert.equal(PtcError.is(contexts[0]?.signal.reason, ErrorCode.ToolTimeout), true);
+    assert.equal(copy.signal.aborted, true);
+    assert.equal(copy.signal, contexts[1]?.signal);
+    assert.deepEqual(Object.keys(contexts[0] ?? {}), [
+      "callId",
+      "executionId",
+      "containerId",
+      "caller",
+      "signal",
+      "deadline",
+      "maxResultBytes",
+    ]);
+    broker.close("done");
   });
 });

@@ -271,6 +271,36 @@ describe("ToolRegistry.checkCodeCall", () => {
     assert.ok(!sneaky.ok);
     assert.match(sneaky.message, /required property 'city'/);
   });
+
+  it("finds rounded integers, non-finite numbers and deep nesting in the text of short and long inputs alike", () => {
+    // get_weather: callable from code, any properties beside the city.
+    const send = (json: string) => {
+      const text = `{"city": "Oslo", ${json.slice(1)}`;
+      return registry.checkCodeCall("get_weather", JSON.parse(text), text);
+    };
+    const refused = (json: string, pattern: RegExp) => {
+      const check = send(json);
+      assert.ok(!check.ok && check.code === ErrorCode.InvalidToolInput && pattern.test(check.message), json);
+    };
+    const padding = "x".repeat(300);
+    for (const pad of ["", `, "pad": "${padding}"`]) {
+      refused(`{"n": 9007199254740993${pad}}`, /n: integer 9007199254740993 is outside/);
+      refused(`{"n": [-18446744073709551616]${pad}}`, /n\[0\]: integer -18446744073709551616 is outside/);
+      refused(`{"n": 1e400${pad}}`, /n: number out of range/);
+      refused(`{"n": -2.5E+999${pad}}`, /n: number out of range/);
+      // Exact as doubles, or not numbers at all: passed.
+      for (const ok of [
+        `{"n": 9007199254740991${pad}}`,
+        `{"n": 1e20, "f": 6.02e23${pad}}`,
+        `{"s": "18446744073709551616 1e400"${pad}}`,
+      ]) {
+        assert.equal(send(ok).ok, true, ok);
+      }
+    }
+    // The shortest text nesting past the limit (129 levels) is 258 characters; one level less passes.
+    refused(`{"a":${"[".repeat(128)}${"]".repeat(128)}}`, /nested deeper than 128 levels/);
+    assert.equal(send(`{"a":${"[".repeat(127)}${"]".repeat(127)}}`).ok, true);
+  });
 });
 
 describe("ToolRegistry.from: a warning for tools with a handler that code cannot call", () => {
