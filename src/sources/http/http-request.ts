@@ -1,5 +1,11 @@
-/** Transport for `HttpToolSource`: one retry before any response, bounded bodies, readable failures. */
-import { setTimeout as sleep } from "node:timers/promises";
+/**
+ * Transport for `HttpToolSource`: `node:http(s)` over keep-alive connections reused per source, one retry
+ * before any response, bounded bodies, readable failures. Not `fetch`: on loopback, its Request, Headers,
+ * WHATWG streams and AbortController cost more host CPU per call than the tool server itself (see
+ * `HttpTransport`).
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 /** Statuses a proxy or a restarting server sends before the tool ran (or with an idempotency key to dedupe). */
 const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503]);
@@ -9,7 +15,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Why a request stopped without an HTTP answer. */
 export type RequestFailure =
-  | { kind: "aborted"; reason: unknown }
+  /** `timedOut`: the exchange's own deadline ended it, not one of its signals. */
+  | { kind: "aborted"; reason: unknown; timedOut: boolean }
   | { kind: "network"; message: string }
   | { kind: "too_large"; limit: number };
 
@@ -20,82 +27,231 @@ export class RequestFailed extends Error {
   }
 }
 
-/** The root cause of undici's generic "fetch failed": `ECONNREFUSED 127.0.0.1:9`, `other side closed`. */
+/** A connection error's words, with its code when the message lacks it: `connect ECONNREFUSED 127.0.0.1:9`. */
 function networkMessage(error: unknown): string {
-  let current: unknown = error;
-  let message = error instanceof Error ? error.message : String(error);
-  for (let depth = 0; depth < 4 && current instanceof Error && current.cause !== undefined; depth++) {
-    current = current.cause;
-    if (current instanceof Error) {
-      const code = (current as Error & { code?: unknown }).code;
-      message =
-        typeof code === "string" && !current.message.includes(code) ? `${code} ${current.message}` : current.message;
-    }
-  }
-  return message;
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as Error & { code?: unknown }).code;
+  return typeof code === "string" && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
+}
+
+export interface HttpExchange {
+  method: "GET" | "POST";
+  /** Sent as they are (the source builds them once); `Content-Length` is added for a body. */
+  headers: Readonly<Record<string, string>>;
+  body?: string;
+  /** The whole exchange, retry included, ends after this long (`timedOut()` then says so). */
+  timeoutMs: number;
+  /** Bytes of response body read at most: declared or streamed past it, the request is dropped. */
+  maxBytes: number;
+  /** Any of these aborting ends the exchange with its reason. */
+  signals: readonly (AbortSignal | undefined)[];
+}
+
+export interface HttpAnswer {
+  status: number;
+  statusText: string;
+  text: string;
 }
 
 /**
- * `fetch` with the protocol's retry: once, after a short pause, when the connection failed before any
- * response or the answer was 502/503. The caller sends an idempotency key, so a request that did reach
- * the server is deduped there. Redirects are returned, not followed (they would drop or leak the token).
+ * Ends an exchange at its deadline or when a linked signal aborts, without an AbortController or a
+ * timer per attempt: whatever is in flight (a request, the retry's pause) registers how to stop it.
  */
-export async function sendWithRetry(url: URL, init: RequestInit, signal: AbortSignal): Promise<Response> {
-  for (let attempt = 0; ; attempt++) {
-    let response: Response;
-    try {
-      response = await fetch(url, { ...init, signal, redirect: "manual" });
-    } catch (error) {
-      if (signal.aborted) throw new RequestFailed({ kind: "aborted", reason: signal.reason });
-      if (attempt > 0) throw new RequestFailed({ kind: "network", message: networkMessage(error) });
-      await pause(signal);
-      continue;
+class ExchangeStop {
+  reason: unknown;
+  stopped = false;
+  timedOut = false;
+  #onStop: ((reason: unknown) => void) | undefined;
+  readonly #timer: NodeJS.Timeout;
+  readonly #unlinks: Array<() => void> = [];
+
+  constructor(timeoutMs: number, signals: readonly (AbortSignal | undefined)[]) {
+    this.#timer = setTimeout(
+      () => {
+        this.timedOut = true;
+        this.stop(new Error(`timed out after ${timeoutMs} ms`));
+      },
+      Math.min(timeoutMs, MAX_TIMER_MS),
+    );
+    for (const signal of signals) {
+      if (!signal) continue;
+      if (signal.aborted) {
+        this.stop(signal.reason);
+        break;
+      }
+      const onAbort = () => this.stop(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#unlinks.push(() => signal.removeEventListener("abort", onAbort));
     }
-    if (attempt === 0 && RETRY_STATUSES.has(response.status)) {
-      await response.body?.cancel().catch(() => undefined);
-      await pause(signal);
-      continue;
-    }
-    return response;
+  }
+
+  stop(reason: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.reason = reason;
+    this.#onStop?.(reason);
+  }
+
+  /** What stops the step in flight; replaced by the next step. */
+  onStop(action: ((reason: unknown) => void) | undefined): void {
+    this.#onStop = action;
+  }
+
+  failure(): RequestFailed {
+    return new RequestFailed({ kind: "aborted", reason: this.reason, timedOut: this.timedOut });
+  }
+
+  /** Unlinks from the signals, so a long-lived one (the source's) keeps no reference to this exchange. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    for (const unlink of this.#unlinks) unlink();
   }
 }
 
-async function pause(signal: AbortSignal): Promise<void> {
-  try {
-    await sleep(RETRY_DELAY_MS, undefined, { signal });
-  } catch {
-    throw new RequestFailed({ kind: "aborted", reason: signal.reason });
+/** One attempt's outcome: an answer, a 502/503 to retry, or a connection that failed before any response. */
+type Attempt = { answer: HttpAnswer } | { retry: true } | { failed: unknown; reusedSocket: boolean };
+
+/**
+ * One source's connections: keep-alive agents, so that calls after the first skip the TCP (and TLS)
+ * handshake. On loopback a call through `fetch` cost ~2 ms of host CPU in all (client, example server and
+ * engine in one process; the in-process handler ~0.2 ms); `node:http` on a kept-alive connection is
+ * what is left of it, measured in BENCHMARKS.md.
+ */
+export class HttpTransport {
+  readonly #http = new HttpAgent({ keepAlive: true });
+  readonly #https = new HttpsAgent({ keepAlive: true });
+
+  /**
+   * Sends with the protocol's retry: once, after a short pause, when the connection failed before any
+   * response or the answer was 502/503 (the caller sends an idempotency key, so a request that did reach
+   * the server is deduped there). A kept-alive connection the server had closed meanwhile is retried at
+   * once on a new one, without using that retry: the request never reached the server. Redirects are
+   * returned, not followed (they would drop or leak the token).
+   */
+  async send(url: URL, exchange: HttpExchange): Promise<HttpAnswer> {
+    const stop = new ExchangeStop(exchange.timeoutMs, exchange.signals);
+    try {
+      for (let attempt = 0; ; ) {
+        if (stop.stopped) throw stop.failure();
+        const outcome = await this.#attempt(url, exchange, stop, attempt === 0);
+        if ("answer" in outcome) return outcome.answer;
+        if ("failed" in outcome) {
+          if (stop.stopped) throw stop.failure();
+          if (outcome.reusedSocket && isReset(outcome.failed)) continue;
+          if (attempt > 0) throw new RequestFailed({ kind: "network", message: networkMessage(outcome.failed) });
+        }
+        attempt++;
+        await pause(stop);
+      }
+    } finally {
+      stop.dispose();
+    }
   }
+
+  /** Closes the idle connections; requests in flight are the caller's to abort. */
+  close(): void {
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+
+  #attempt(url: URL, exchange: HttpExchange, stop: ExchangeStop, retryable: boolean): Promise<Attempt> {
+    return new Promise<Attempt>((resolve, reject) => {
+      const secure = url.protocol === "https:";
+      if (!secure && url.protocol !== "http:") {
+        resolve({ failed: new Error(`unsupported protocol ${url.protocol}`), reusedSocket: false });
+        return;
+      }
+      const headers: Record<string, string> = { ...exchange.headers };
+      if (exchange.body !== undefined) headers["Content-Length"] = String(Buffer.byteLength(exchange.body));
+      const options: RequestOptions = { method: exchange.method, headers, agent: secure ? this.#https : this.#http };
+      let request: ReturnType<typeof httpRequest>;
+      try {
+        request = (secure ? httpsRequest : httpRequest)(url, options);
+      } catch (error) {
+        // An invalid header value, for instance: nothing was sent.
+        resolve({ failed: error, reusedSocket: false });
+        return;
+      }
+      let responded = false;
+      request.on("error", (error) => {
+        if (stop.stopped) reject(stop.failure());
+        else if (!responded) resolve({ failed: error, reusedSocket: request.reusedSocket });
+        else reject(brokeOff(error));
+      });
+      stop.onStop(() => request.destroy());
+      request.on("response", (response) => {
+        responded = true;
+        const status = response.statusCode ?? 0;
+        if (retryable && RETRY_STATUSES.has(status)) {
+          // Its body is not read: drained, so that the connection can carry the retry.
+          response.resume();
+          response.on("end", () => resolve({ retry: true }));
+          response.on("error", () => resolve({ retry: true }));
+          return;
+        }
+        readBody(response, exchange.maxBytes, stop).then(
+          (text) => resolve({ answer: { status, statusText: response.statusMessage ?? "", text } }),
+          (error: unknown) => {
+            request.destroy();
+            reject(error);
+          },
+        );
+      });
+      request.end(exchange.body);
+    });
+  }
+}
+
+function brokeOff(error: unknown): RequestFailed {
+  return new RequestFailed({ kind: "network", message: `the response broke off: ${networkMessage(error)}` });
+}
+
+function isReset(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ECONNRESET" || code === "EPIPE";
 }
 
 /** The body as text, refusing more than `limit` bytes (declared or streamed) before buffering it. */
-export async function readLimitedText(response: Response, limit: number, signal: AbortSignal): Promise<string> {
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  if (declared > limit) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new RequestFailed({ kind: "too_large", limit });
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(() => undefined);
-        throw new RequestFailed({ kind: "too_large", limit });
-      }
-      chunks.push(value);
+function readBody(response: IncomingMessage, limit: number, stop: ExchangeStop): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const declared = Number(response.headers["content-length"] ?? Number.NaN);
+    if (declared > limit) {
+      response.destroy();
+      reject(new RequestFailed({ kind: "too_large", limit }));
+      return;
     }
-  } catch (error) {
-    if (error instanceof RequestFailed) throw error;
-    if (signal.aborted) throw new RequestFailed({ kind: "aborted", reason: signal.reason });
-    throw new RequestFailed({ kind: "network", message: `the response broke off: ${networkMessage(error)}` });
-  }
-  return Buffer.concat(chunks).toString("utf8");
+    const chunks: Buffer[] = [];
+    let size = 0;
+    response.on("data", (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        reject(new RequestFailed({ kind: "too_large", limit }));
+        response.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    response.on("error", (error) => reject(stop.stopped ? stop.failure() : brokeOff(error)));
+    // A connection that closed before the end of the body, without an error of its own.
+    response.on("close", () => {
+      if (!response.complete) reject(stop.stopped ? stop.failure() : brokeOff(new Error("the connection closed")));
+    });
+  });
+}
+
+/** The retry's pause, cut short (as a failure) when the exchange stops. */
+function pause(stop: ExchangeStop): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop.onStop(undefined);
+      resolve();
+    }, RETRY_DELAY_MS);
+    stop.onStop(() => {
+      clearTimeout(timer);
+      reject(stop.failure());
+    });
+  });
 }
 
 export type ParsedBody = { ok: true; value: unknown } | { ok: false; excerpt: string };
@@ -113,44 +269,4 @@ export function parseJsonBody(text: string): ParsedBody {
 /** Where a request went, for messages: no query string or credentials. */
 export function displayUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
-}
-
-export interface LinkedAbort {
-  readonly signal: AbortSignal;
-  /** True when the timeout, not one of the linked signals, ended the request. */
-  timedOut(): boolean;
-  /** Unlinks from the linked signals, so a long-lived one (the source's) keeps no reference to this request. */
-  dispose(): void;
-}
-
-/** Aborts after `timeoutMs` or when any linked signal aborts (with that signal's reason). */
-export function linkAbort(timeoutMs: number, signals: readonly (AbortSignal | undefined)[]): LinkedAbort {
-  const controller = new AbortController();
-  let expired = false;
-  const timer = setTimeout(
-    () => {
-      expired = true;
-      controller.abort(new Error(`timed out after ${timeoutMs} ms`));
-    },
-    Math.min(timeoutMs, MAX_TIMER_MS),
-  );
-  const unlinks: Array<() => void> = [];
-  for (const signal of signals) {
-    if (!signal) continue;
-    if (signal.aborted) {
-      controller.abort(signal.reason);
-      break;
-    }
-    const onAbort = () => controller.abort(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    unlinks.push(() => signal.removeEventListener("abort", onAbort));
-  }
-  return {
-    signal: controller.signal,
-    timedOut: () => expired,
-    dispose() {
-      clearTimeout(timer);
-      for (const unlink of unlinks) unlink();
-    },
-  };
 }

@@ -3,7 +3,7 @@ import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { ToolCallContext, ToolCallerSpelling } from "../../protocol/tool.js";
 import { normalizeCallers } from "../../tools/allowed-callers.js";
 import type { SourceToolDefinition, ToolSource } from "../tool-source.js";
-import { displayUrl, linkAbort, parseJsonBody, RequestFailed, readLimitedText, sendWithRetry } from "./http-request.js";
+import { displayUrl, HttpTransport, parseJsonBody, RequestFailed } from "./http-request.js";
 import {
   HTTP_TOOL_PROTOCOL,
   HttpToolProtocolError,
@@ -44,11 +44,29 @@ export class HttpToolSource implements ToolSource {
   #listing: Promise<readonly SourceToolDefinition[]> | undefined;
   /** Aborts every request in flight when the source closes. */
   readonly #closing = new AbortController();
+  /** Kept-alive connections to the server, reused by every call. */
+  readonly #transport = new HttpTransport();
+  /** The headers every request sends, built once (a call adds its idempotency key). */
+  readonly #headers: Readonly<Record<string, string>>;
+  /** Each tool's call URL, built once. */
+  readonly #callUrls = new Map<string, URL>();
 
   constructor(
     readonly name: string,
     readonly config: HttpToolServerConfig,
-  ) {}
+  ) {
+    // Config headers first: the protocol's own replace any of the same name, whatever its case.
+    const headers: Record<string, string> = {};
+    const set = (name: string, value: string) => {
+      for (const key of Object.keys(headers)) if (key.toLowerCase() === name.toLowerCase()) delete headers[key];
+      headers[name] = value;
+    };
+    for (const [name, value] of Object.entries(config.headers ?? {})) set(name, value);
+    set("Accept", "application/json");
+    set(PROTOCOL_HEADER, HTTP_TOOL_PROTOCOL);
+    if (config.token !== undefined) set("Authorization", `Bearer ${config.token}`);
+    this.#headers = headers;
+  }
 
   listTools(options: { signal?: AbortSignal } = {}): Promise<readonly SourceToolDefinition[]> {
     this.#listing ??= this.#list(options.signal).catch((error: unknown) => {
@@ -60,7 +78,11 @@ export class HttpToolSource implements ToolSource {
 
   async callTool(name: string, input: Record<string, unknown>, context: ToolCallContext): Promise<unknown> {
     const timeoutMs = Math.max(0, context.deadline - Date.now());
-    const url = toolServerUrl(this.config.url, name);
+    let url = this.#callUrls.get(name);
+    if (url === undefined) {
+      url = toolServerUrl(this.config.url, name);
+      this.#callUrls.set(name, url);
+    }
     const attempt: Attempt = { url, tool: name, timeoutMs };
     const body: WireCallRequest = {
       call_id: context.callId,
@@ -68,9 +90,7 @@ export class HttpToolSource implements ToolSource {
       input,
       timeout_ms: timeoutMs,
     };
-    const headers = this.#headers();
-    headers.set("Content-Type", "application/json");
-    headers.set(IDEMPOTENCY_HEADER, context.callId);
+    const headers = { ...this.#headers, "Content-Type": "application/json", [IDEMPOTENCY_HEADER]: context.callId };
     const maxBytes =
       context.maxResultBytes === undefined
         ? MAX_RESPONSE_BYTES
@@ -98,13 +118,13 @@ export class HttpToolSource implements ToolSource {
 
   async close(): Promise<void> {
     this.#closing.abort(new PtcError(ErrorCode.Cancelled, `tool server ${JSON.stringify(this.name)} was closed`));
+    this.#transport.close();
   }
 
   async #list(signal: AbortSignal | undefined): Promise<readonly SourceToolDefinition[]> {
     const timeoutMs = this.config.connectTimeoutMs ?? DEFAULT_HTTP_CONNECT_TIMEOUT_MS;
     const attempt: Attempt = { url: toolServerUrl(this.config.url), timeoutMs };
-    const headers = this.#headers();
-    const { status, value } = await this.#request(attempt, { method: "GET", headers }, signal);
+    const { status, value } = await this.#request(attempt, { method: "GET", headers: this.#headers }, signal);
     if (status < 200 || status > 299) throw this.#statusError(attempt, status, value);
     let tools: WireToolDefinition[];
     try {
@@ -132,26 +152,20 @@ export class HttpToolSource implements ToolSource {
     };
   }
 
-  #headers(): Headers {
-    const headers = new Headers(this.config.headers);
-    headers.set("Accept", "application/json");
-    headers.set(PROTOCOL_HEADER, HTTP_TOOL_PROTOCOL);
-    if (this.config.token !== undefined) headers.set("Authorization", `Bearer ${this.config.token}`);
-    return headers;
-  }
-
   /** Sends, reads at most MAX_RESPONSE_BYTES, parses JSON; every failure becomes a PtcError naming the server. */
   async #request(
     attempt: Attempt,
-    init: RequestInit,
+    request: { method: "GET" | "POST"; headers: Readonly<Record<string, string>>; body?: string },
     callerSignal: AbortSignal | undefined,
   ): Promise<{ status: number; value: unknown }> {
-    const abort = linkAbort(attempt.timeoutMs, [callerSignal, this.#closing.signal]);
-    const { signal } = abort;
     try {
-      const response = await sendWithRetry(attempt.url, init, signal);
-      const text = await readLimitedText(response, attempt.maxBytes ?? MAX_RESPONSE_BYTES, signal);
-      const parsed = parseJsonBody(text);
+      const response = await this.#transport.send(attempt.url, {
+        ...request,
+        timeoutMs: attempt.timeoutMs,
+        maxBytes: attempt.maxBytes ?? MAX_RESPONSE_BYTES,
+        signals: [callerSignal, this.#closing.signal],
+      });
+      const parsed = parseJsonBody(response.text);
       if (parsed.ok) return { status: response.status, value: parsed.value };
       // Error statuses often carry HTML from a proxy: report the status, not the parse failure.
       if (response.status < 200 || response.status > 299) {
@@ -173,15 +187,13 @@ export class HttpToolSource implements ToolSource {
           `is unreachable at ${displayUrl(attempt.url)}: ${failure.message}`,
         );
       }
-      if (abort.timedOut()) {
+      if (failure.timedOut) {
         const code = attempt.tool === undefined ? ErrorCode.ToolError : ErrorCode.ToolTimeout;
         throw this.#error(code, attempt, `did not answer within ${attempt.timeoutMs} ms`);
       }
       // Cancelled by the engine (its own timeout or the execution's end) or by close(): pass its reason on.
       if (PtcError.is(failure.reason)) throw failure.reason;
       throw this.#error(ErrorCode.Cancelled, attempt, "request was cancelled");
-    } finally {
-      abort.dispose();
     }
   }
 
