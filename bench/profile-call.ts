@@ -50,35 +50,47 @@ function scratchChild(runtime: SandboxRuntime): SandboxRuntime {
   const dir = join(tmpdir(), "ptc-prof-child");
   rmSync(dir, { recursive: true, force: true });
   cpSync(join(runtime.childScript, ".."), dir, { recursive: true });
-  const path = join(dir, "child.ts");
-  let source = readFileSync(path, "utf8");
-  const patch = (anchor: string, before: string) => {
-    if (!source.includes(anchor)) throw new Error(`child.ts changed: no ${JSON.stringify(anchor)}`);
-    source = source.replace(anchor, `${before}${anchor}`);
+  const patchFile = (name: string, patches: Array<[anchor: string, before: string]>) => {
+    const path = join(dir, name);
+    let source = readFileSync(path, "utf8");
+    for (const [anchor, before] of patches) {
+      if (!source.includes(anchor)) throw new Error(`${name} changed: no ${JSON.stringify(anchor)}`);
+      source = source.replace(anchor, `${before}${anchor}`);
+    }
+    writeFileSync(path, source);
   };
-  patch(
-    "\nconst hostIn = process.stdin;",
-    `\nimport { getHeapSpaceStatistics as __spaces } from "node:v8";
+  // child-instance.ts builds the instance; it marks through the global the patched child.ts sets.
+  patchFile("child-instance.ts", [
+    [
+      "    const snapshot = options.snapshotPath",
+      '    globalThis.__mark?.("until the first instance (hardening, binding shim)");\n',
+    ],
+    ["    pyodide = await load(", '    globalThis.__mark?.("read the snapshot");\n'],
+    ["  return loadPyodide({", '  globalThis.__mark?.("import pyodide.mjs");\n'],
+    [
+      "    await pyodide.runPythonAsync(PRELOAD);\n  } finally",
+      '    globalThis.__mark?.("loadPyodide: compile + instantiate wasm, restore memory");\n    globalThis.__wasm = () => pyodide._module?.HEAP8?.buffer?.byteLength ?? -1;\n',
+    ],
+    ["  pyodide.setStdout(", '  globalThis.__mark?.("PRELOAD imports");\n'],
+    ["  const runner = pyodide.globals.get", '  globalThis.__mark?.("guest.py, lockdown");\n'],
+  ]);
+  patchFile("child.ts", [
+    [
+      "\nconst hostIn = process.stdin;",
+      `\nimport { getHeapSpaceStatistics as __spaces } from "node:v8";
 const __proc = process;
 const __marks = [["child.ts evaluated (node start-up, module loading)", performance.now()]];
-const __mark = (label) => __marks.push([label, performance.now()]);`,
-  );
-  patch("  const { loadPyodide } = (await import", '  __mark("until boot() (hardening, binding shim)");\n');
-  patch("  // setTimeout reaches guest code", '  __mark("import pyodide.mjs");\n');
-  patch(
-    "  await pyodide.runPythonAsync(PRELOAD);",
-    '  __mark("loadPyodide: read snapshot, compile + instantiate wasm, restore memory");\n  globalThis.__wasm = () => pyodide._module?.HEAP8?.buffer?.byteLength ?? -1;\n',
-  );
-  patch("  if (makeSnapshot) {", '  __mark("PRELOAD imports");\n');
-  patch("  const runner = pyodide.globals.get", '  __mark("guest.py, lockdown");\n');
-  patch("wakeups.forgetPromises();", '__mark("warm-up workload");\n');
-  patch(
-    "send(encodeReadyFrame(",
-    `__proc.stderr.write("PROF " + JSON.stringify({ marks: __marks, memory: __proc.memoryUsage(),
+const __mark = (label) => __marks.push([label, performance.now()]);
+globalThis.__mark = __mark;`,
+    ],
+    ["wakeups.forgetPromises();\n// The realm", '__mark("warm-up workload");\n'],
+    [
+      "send(encodeReadyFrame(jspi, round(performance.now() - started)",
+      `__proc.stderr.write("PROF " + JSON.stringify({ marks: __marks, memory: __proc.memoryUsage(),
   spaces: __spaces().map((s) => [s.space_name, s.space_used_size, s.physical_space_size]), wasmBytes: globalThis.__wasm?.() }) + "\\n");\n`,
-  );
-  writeFileSync(path, source);
-  return { ...runtime, childScript: path, bubblewrapPath: null };
+    ],
+  ]);
+  return { ...runtime, childScript: join(dir, "child.ts"), bubblewrapPath: null };
 }
 
 interface Driven {

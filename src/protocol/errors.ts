@@ -24,6 +24,8 @@ export const ErrorCode = {
   PythonError: "python_error",
   SandboxCrashed: "sandbox_crashed",
   SandboxUnavailable: "sandbox_unavailable",
+  /** A sandbox failed to give itself a fresh interpreter (`SandboxProcess.reset`): it was killed. */
+  SandboxResetFailed: "sandbox_reset_failed",
   /**
    * The sandbox would run on a Node weaker than the pinned runtime `ptc setup` installs (no network in its
    * permission model, no `asyncio.run`) where setup could provide it; refused unless the caller opts in.

@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { ErrorCode, PtcError } from "../protocol/errors.js";
 import { DEFAULT_MAX_TOOL_INPUT_BYTES } from "../protocol/limits.js";
 import { MAX_TOOL_INPUT_DEPTH } from "../tools/input-guard.js";
 import { holdEventLoop } from "./event-loop-hold.js";
@@ -15,6 +16,7 @@ import {
   MAX_TOOL_NAME_CHARS,
   maxChildFrameChars,
   type OutputStream,
+  RESET_FRAME,
   type ReplayFrame,
 } from "./pyodide/bridge.js";
 import { LineSplitter } from "./pyodide/line-splitter.js";
@@ -75,6 +77,12 @@ export interface SandboxRunListener {
 let nextSandboxId = 1;
 
 /**
+ * How long `reset()` waits for the child's ready frame. A reset takes ~0.1 s of CPU; this leaves room for a
+ * loaded 2-core machine starting sandboxes at the same time, and still frees a stuck child's slot soon.
+ */
+export const DEFAULT_RESET_TIMEOUT_MS = 10_000;
+
+/**
  * One child process running Pyodide. Everything it sends is treated as untrusted: each frame is decoded
  * and checked by the bridge (pyodide/bridge.ts), and a malformed one kills it. It runs one script at a time and keeps Python globals between runs.
  */
@@ -98,6 +106,9 @@ export class SandboxProcess {
   /** The largest memoryBytes of any run here: WebAssembly memory never shrinks, so a later run may hold it. */
   #memoryBytes = 0;
   #memoryStop: MemoryLimitStop | null = null;
+  /** The reset in progress: settled by the child's ready frame, its exit, or the timeout. */
+  #reset: { done(): void; fail(why: string): void } | null = null;
+  #resets = 0;
   readonly #unrefWhenIdle: boolean;
   #memoryWatch = new MemoryWatch(
     () => this.#child.pid,
@@ -145,6 +156,7 @@ export class SandboxProcess {
         this.#exitCode = code;
         this.#exitSignal = signal;
         failReady(new Error(`sandbox exited during start-up (code ${code}, signal ${signal}): ${this.#diagnostics}`));
+        this.#reset?.fail(`the sandbox exited (code ${code}, signal ${signal})`);
         const memoryLimit: MemoryLimitStop | null =
           this.#memoryStop ?? (jsHeapExhausted(this.#diagnostics) ? { kind: "js-heap" } : null);
         this.#endRun({
@@ -170,7 +182,48 @@ export class SandboxProcess {
   }
 
   get busy(): boolean {
-    return this.#finishRun !== null;
+    return this.#finishRun !== null || this.#reset !== null;
+  }
+
+  /** How many times reset() has completed on this process. */
+  get resets(): number {
+    return this.#resets;
+  }
+
+  /**
+   * Gives the child a fresh Python interpreter (a new Pyodide instance from the memory snapshot, in the same
+   * process, the old instance dropped and garbage-collected), as clean as a newly started sandbox. Resolves
+   * once the child reports ready again; rejects with a PtcError `sandbox_reset_failed` (and kills the
+   * process) when the child fails, times out, or is not idle. Never call it while a run is in progress.
+   */
+  reset(timeoutMs = DEFAULT_RESET_TIMEOUT_MS): Promise<void> {
+    const failed = (why: string) => {
+      this.kill();
+      return new PtcError(ErrorCode.SandboxResetFailed, `sandbox reset failed: ${why}`, { sandbox: this.id });
+    };
+    if (!this.#alive) return Promise.reject(failed("the sandbox has exited"));
+    if (this.busy) return Promise.reject(failed("the sandbox is running a script or resetting"));
+    holdEventLoop(this.#child, true);
+    return new Promise<void>((resolve, reject) => {
+      const settle = () => {
+        clearTimeout(timer);
+        this.#reset = null;
+        if (this.#unrefWhenIdle && this.#alive && !this.#child.killed) holdEventLoop(this.#child, false);
+      };
+      const timer = setTimeout(() => this.#reset?.fail(`no ready frame within ${timeoutMs} ms`), timeoutMs);
+      this.#reset = {
+        done: () => {
+          settle();
+          this.#resets++;
+          resolve();
+        },
+        fail: (why) => {
+          settle();
+          reject(failed(why));
+        },
+      };
+      this.#write(RESET_FRAME);
+    });
   }
 
   get pid(): number | undefined {
@@ -274,7 +327,11 @@ export class SandboxProcess {
 
   /** The child's frames, decoded and checked by the bridge; what they mean depends on the run in progress. */
   readonly #frames: ChildFrameSink = {
-    ready: (bootMs, jspi) => this.#markReady({ bootMs, jspi }),
+    // At start-up; after that, only as the end of a reset (anything else from the child is ignored).
+    ready: (bootMs, jspi) => {
+      this.#markReady({ bootMs, jspi });
+      if (!this.#finishRun) this.#reset?.done();
+    },
     call: (callId, name, inputJson) => {
       if (!this.#listener) this.#protocolViolation(FrameFault.BadCallId, "a tool call outside a run");
       else this.#listener.onToolCall(callId, name, inputJson);

@@ -19,6 +19,7 @@ import {
   FrameFault,
   MAX_ERROR_REPORT_CHARS,
   MAX_TOOL_NAME_CHARS,
+  RESET_FRAME,
   RefusalCode,
   type RunFrame,
 } from "../../src/sandbox/pyodide/bridge.js";
@@ -135,9 +136,11 @@ describe("bridge: host -> child frames", () => {
     };
     const runs: RunFrame[] = [];
     const results: Array<[number, string]> = [];
+    let resets = 0;
     const sink = {
       run: (run: RunFrame) => runs.push(run),
       result: (id: number, payload: string) => results.push([id, payload]),
+      reset: () => resets++,
     };
     const run = encodeRunFrame(frame);
     assert.equal(run.includes("\n"), false);
@@ -149,9 +152,12 @@ describe("bridge: host -> child frames", () => {
       [12, '1{"a":"b\\tc"}'],
       [13, '0{"type":"ToolTimeoutError","code":"tool_timeout","message":"slow"}'],
     ]);
+    decodeHostFrame(RESET_FRAME, sink);
+    assert.equal(resets, 1);
     // Anything else from the host is ignored: the host is trusted, and a frame the child does not know changes nothing.
     decodeHostFrame('J{"t":"set-limits"}', sink);
     assert.equal(runs.length, 1);
+    assert.equal(resets, 1);
   });
 
   test("the child's refusal codes are the host's error codes", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { ErrorCode } from "../../src/protocol/errors.js";
 import { MAX_ERROR_REPORT_CHARS, MAX_TOOL_NAME_CHARS, maxChildFrameChars } from "../../src/sandbox/pyodide/bridge.js";
 import { SandboxProcess, type SandboxRunOutcome } from "../../src/sandbox/sandbox-process.js";
 import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
@@ -79,5 +80,66 @@ describe("SandboxProcess framing (a stand-in child)", () => {
     const { outcome, diagnostics } = await runFrames([`C1\t"lookup"\t${input}`], 1_000);
     assert.equal(outcome.kind, "exited");
     assert.match(diagnostics, /protocol violation \(frame_too_long\)/);
+  });
+});
+
+describe("SandboxProcess.reset (a stand-in child)", () => {
+  const DONE = 'J{"t":"done","error":null,"dropped":{"stdout":0,"stderr":0},"memoryLimitHit":false}';
+  const request = (frames: string[]) => ({
+    code: frames.join("\n"),
+    tools: [],
+    resultMode: "json" as const,
+    maxOutputBytes: 1000,
+    memoryBytes: 0,
+  });
+  const listener = { onToolCall: () => {}, onOutput: () => {} };
+  const isResetFailure = (error: Error & { code?: string }) => error.code === ErrorCode.SandboxResetFailed;
+
+  test("the child reports ready again: reset resolves, counts, and the sandbox runs the next script", async () => {
+    const sandbox = new SandboxProcess(runtime, 0);
+    await sandbox.ready;
+    assert.equal((await sandbox.run(request([DONE]), listener)).kind, "done");
+    assert.equal(sandbox.resets, 0);
+    const resetting = sandbox.reset();
+    assert.equal(sandbox.busy, true, "a sandbox resetting takes no run");
+    await resetting;
+    await sandbox.reset();
+    assert.equal(sandbox.resets, 2);
+    assert.equal(sandbox.busy, false);
+    assert.equal((await sandbox.run(request([DONE]), listener)).kind, "done");
+    sandbox.kill();
+    await sandbox.closed;
+  });
+
+  test("a reset while a script runs is refused: rejected, and the process killed", async () => {
+    const sandbox = new SandboxProcess(runtime, 0);
+    await sandbox.ready;
+    const outcome = sandbox.run(request(['C1\t"lookup"\t{}']), listener);
+    await assert.rejects(sandbox.reset(), isResetFailure);
+    assert.equal((await outcome).kind, "exited");
+    assert.equal(sandbox.alive, false);
+    await assert.rejects(sandbox.reset(), isResetFailure, "a dead sandbox cannot be reset");
+    assert.equal(sandbox.resets, 0);
+    await sandbox.closed;
+  });
+
+  test("a child that fails its reset is gone: rejected", async () => {
+    const sandbox = new SandboxProcess(runtime, 70);
+    await sandbox.ready;
+    await assert.rejects(sandbox.reset(), (error: Error & { code?: string }) => {
+      assert.match(error.message, /exited \(code 70/);
+      return isResetFailure(error);
+    });
+    assert.equal(sandbox.alive, false);
+    await sandbox.closed;
+  });
+
+  test("a reset the child never answers times out: rejected, and the process killed", async () => {
+    const sandbox = new SandboxProcess(runtime, 1);
+    await sandbox.ready;
+    await assert.rejects(sandbox.reset(200), (error: Error) => /no ready frame within 200 ms/.test(error.message));
+    await sandbox.exited;
+    assert.equal(sandbox.alive, false);
+    await sandbox.closed;
   });
 });

@@ -7,7 +7,8 @@
 // Frames, one per line; a payload is JSON text, which never holds a raw newline:
 //   host -> child  J{"t":"run",...}                  run a script: code, tools, result mode, caps (RunFrame)
 //   host -> child  R<callId>\t<1|0><payload json>    call <callId>'s result (1) or tool error (0)
-//   child -> host  J{"t":"ready"|"output"|"truncated"|"done",...}
+//   host -> child  J{"t":"reset"}                    between runs: a fresh interpreter, then ready again
+//   child -> host  J{"t":"ready"|"output"|"truncated"|"done",...}   (ready: at start-up and after a reset)
 //   child -> host  C<callId>\t<name json>\t<input json>   a tool call from the script
 //   child -> host  W<results received>               idle: nothing to run until a call returns or a timer fires
 //   child -> host  B                                 after W, a timer woke the script: it computes again
@@ -151,6 +152,8 @@ export function encodeRunFrame(frame: RunFrame): string {
   return `J${JSON.stringify({ t: "run", code, tools, resultMode, caps, seed, replay })}`;
 }
 
+export const RESET_FRAME = 'J{"t":"reset"}';
+
 /** `payloadJson` must be JSON text (JSON.stringify output: no raw newline). */
 export function encodeResultFrame(callId: number, ok: boolean, payloadJson: string): string {
   return `R${callId}\t${ok ? "1" : "0"}${payloadJson}`;
@@ -165,6 +168,7 @@ export interface HostFrameSink {
   run(frame: RunFrame): void;
   /** `payload` is the flag and the JSON as the guest's stub reads it: `1<json>` or `0<json>`. */
   result(callId: number, payload: string): void;
+  reset(): void;
 }
 
 /** Read by the child. The host is trusted: anything else is ignored. */
@@ -177,6 +181,7 @@ export function decodeHostFrame(line: string, sink: HostFrameSink): void {
   if (line[0] === "J") {
     const message = parseJson(sliceText(line, 1)) as { t?: unknown } & RunFrame;
     if (message.t === "run") sink.run(message);
+    else if (message.t === "reset") sink.reset();
   }
 }
 

@@ -1,14 +1,14 @@
-// The sandbox child process. Runs under Node's permission model (and bubblewrap where present),
-// loads Pyodide once, then runs guest code on request. Node runs this file directly (type stripping)
-// in development and as compiled JS when installed, so it uses erasable syntax, node: builtins and its
-// sibling modules only (imported with their .ts name, which the build rewrites to .js).
+// The sandbox child process. Runs under Node's permission model (and bubblewrap where present), builds
+// a Pyodide instance (child-instance.ts), then runs guest code on request. A reset frame replaces the
+// instance with a fresh one in the same process: nothing of the old one runs or stays reachable, and the
+// JS realm the instances share is put back as it was before any guest code ran (child-realm.ts says
+// exactly what is restored), or the reset fails and the host kills the process. Node runs this file
+// directly (type stripping) in development and as compiled JS when installed, so it uses erasable syntax,
+// node: builtins and its sibling modules only (imported with their .ts name, which the build rewrites to .js).
 //
 // It talks to the host in frames on stdin/stdout, one per line: their grammar, encoders and decoders,
 // and the caps the host sends with each run are in bridge.ts, which the host imports too. The child keeps
 // no limit of its own: each run frame carries them all.
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type BridgeCaps,
   BUSY_FRAME,
@@ -26,28 +26,35 @@ import {
 import { CAPS_BEFORE_FIRST_RUN, refuseCall } from "./child-call-checks.ts";
 import { errorReport } from "./child-error-report.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
+import {
+  allowFsConstants,
+  hideNodeGlobals,
+  type Instance,
+  instanceBuilder,
+  jsModule,
+  jspi,
+  makeSnapshot,
+  rebuildInstance,
+  WARM_UP,
+} from "./child-instance.ts";
 // The guest shares this realm and can replace what it reaches: the protocol code uses only intrinsics
 // captured (by this import) before any guest code runs, and builds frames from primitives (no toJSON).
 import { dropWaiting, exit, hasWaiting, isSafeInteger, quote, round } from "./child-intrinsics.ts";
 import { memoryLimitHit, resetMemoryLimitHit, setMemoryCap } from "./child-memory-cap.ts";
-import { beginOutput, droppedBytes, flushOutput, makeWriter, send, writeAll } from "./child-output.ts";
-import { ChildReplay, type DeliverReply } from "./child-replay.ts";
+import { beginOutput, droppedBytes, flushOutput, send, writeAll } from "./child-output.ts";
+import { recordRealm } from "./child-realm.ts";
+import { ChildReplay } from "./child-replay.ts";
+import { TimerSet } from "./child-timers.ts";
 import { Wakeups } from "./child-wakeups.ts";
 import { LineSplitter } from "./line-splitter.ts";
 
 const hostIn = process.stdin;
 const nodeVersion = process.version;
-const here = dirname(fileURLToPath(import.meta.url));
 const pyodideDir = process.argv[2] ?? "";
 setMemoryCap(Number(process.argv[3] ?? "0"));
 // A memory snapshot of an initialised interpreter skips Python's start-up (seconds to a few hundred ms).
 const snapshotPath = process.argv[4] ?? "";
-const makeSnapshot = process.argv[5] === "make-snapshot";
-// Modules the guest runtime needs, imported before a snapshot so restoring one has them ready.
-const PRELOAD = "import asyncio, json, linecache, traceback, builtins, sys, pyodide.webloop, pyodide.code, pyodide.ffi";
-
-// Read before any guest code runs: whether this Node has JSPI (WebAssembly.Suspending).
-const wasmSuspending = (globalThis as unknown as { WebAssembly: { Suspending?: unknown } }).WebAssembly.Suspending;
+const snapshotMaker = process.argv[5] === "make-snapshot";
 
 // Tool calls: the guest gets a promise of the raw result line ("1<json>" or "0<json>"), or, for a call a
 // replay answers from its journal, the call's id: the stub then waits on a Python future that
@@ -102,11 +109,11 @@ let lastCallId = 0;
 
 /** The current run's replay (a journaled execution running again), or null. */
 let replay: ChildReplay | null = null;
-/** guest.py's `_ptc_deliver`, taken at boot: resolves the stub's future for a journaled call. */
-let deliverToGuest: DeliverReply = () => {};
+/** The current Pyodide instance (its guest.py functions); replaced by a reset. */
+let instance: Instance | null = null;
 function deliverReply(callId: number, reply: string): void {
   try {
-    deliverToGuest(callId, reply);
+    instance?.deliver(callId, reply);
   } catch {
     // The guest broke its own runtime; the call stays unanswered and the run ends as diverged at its next idle.
   }
@@ -211,7 +218,7 @@ function schedule(callback: () => unknown, delay = 0): void {
   if (delay > 2) {
     const run = step(current(wakeups.counted(callback)));
     timersPending++;
-    setTimeout(() => {
+    schedulerTimers.set(() => {
       timersPending--;
       wake();
       run();
@@ -226,125 +233,51 @@ function schedule(callback: () => unknown, delay = 0): void {
   });
 }
 
-type PyodideApi = {
-  runPythonAsync(code: string): Promise<unknown>;
-  registerJsModule(name: string, module: object): void;
-  unregisterJsModule(name: string): void;
-  setStdout(options: object): void;
-  setStderr(options: object): void;
-  setStdin(options: object): void;
-  globals: { get(name: string): unknown };
-};
-/** `seed` seeds Python's `random` first; -1 leaves it as it is. */
-type RunFunction = (
-  code: string,
-  toolsJson: string,
-  resultMode: string,
-  maxInputDepth: number,
-  seed: number,
-) => Promise<string>;
-
-async function boot(): Promise<{ run: RunFunction; beginRun: () => void; endRun: () => void; jspi: boolean }> {
-  const { loadPyodide } = (await import(join(pyodideDir, "pyodide.mjs"))) as {
-    loadPyodide(options: object): Promise<PyodideApi>;
-  };
-  // setTimeout reaches guest code as `js.setTimeout`: its callbacks, too, end with the run.
-  const guestSetTimeout = (callback: unknown, delay?: number) => {
-    const run = typeof callback === "function" ? current(wakeups.counted(callback as () => unknown)) : () => {};
-    timersPending++;
-    return setTimeout(() => {
-      timersPending--;
-      wake();
-      run();
-    }, delay);
-  };
-  const jsglobals = {
-    Object,
-    Array: wakeups.watched(Array),
-    Promise: wakeups.watched(Promise),
-    Error,
-    JSON,
-    Date,
-    Math,
-    setTimeout: guestSetTimeout,
-    clearTimeout,
-  };
-  const pyodide = await loadPyodide({
-    indexURL: `${pyodideDir}/`,
-    jsglobals,
-    // `_` would otherwise be this file's host path (Emscripten's default is the program's path).
-    env: { HOME: "/home/pyodide", PYTHONHASHSEED: "0", _: "/usr/bin/python3" },
-    stdout: () => {},
-    stderr: () => {},
-    ...(makeSnapshot ? { _makeSnapshot: true } : {}),
-    ...(snapshotPath && !makeSnapshot ? { _loadSnapshot: readFileSync(snapshotPath) } : {}),
-  });
-  await pyodide.runPythonAsync(PRELOAD);
-  if (makeSnapshot) {
-    const snapshot = (pyodide as unknown as { makeMemorySnapshot(): Uint8Array }).makeMemorySnapshot();
-    writeAll(snapshot);
-    exit(0);
-  }
-  pyodide.setStdout(makeWriter("stdout"));
-  pyodide.setStderr(makeWriter("stderr"));
-  // Without this, input() would read the host's protocol stream (fd 0) and block on it; scripts get EOF.
-  pyodide.setStdin({ read: () => 0 });
-  const stop = (errorJson: unknown) => stopRun?.(typeof errorJson === "string" ? errorJson : "");
-  pyodide.registerJsModule("_ptc_bridge", {
-    call: callTool,
-    lastCall: takeLastCallId,
-    cancel: cancelCall,
-    schedule,
-    stop,
-    takeReply,
-  });
-  const guestSource = readFileSync(join(here, "guest.py"), "utf8");
-  await pyodide.runPythonAsync(guestSource);
-  // The guest setup has imported what it needs from pyodide_js; now take it away from guest code.
-  pyodide.unregisterJsModule("pyodide_js");
-  await pyodide.runPythonAsync("_ptc_lockdown()");
-  const runner = pyodide.globals.get("_ptc_run") as { callPromising: RunFunction };
-  // Calling through JSPI's promising wrapper lets guest code suspend the wasm stack (asyncio.run).
-  const jspi = typeof wasmSuspending === "function";
-  const run: RunFunction = jspi ? (...args) => runner.callPromising(...args) : (runner as unknown as RunFunction);
-  deliverToGuest = pyodide.globals.get("_ptc_deliver") as DeliverReply;
-  const beginRun = pyodide.globals.get("_ptc_begin") as () => void;
-  const endRun = pyodide.globals.get("_end_of_run") as () => void;
-  return { run, beginRun, endRun, jspi };
+// Each instance's timers (asyncio's, the guest's js.setTimeout): a reset cancels them all.
+const schedulerTimers = new TimerSet();
+const guestTimers = new TimerSet();
+// setTimeout reaches guest code as `js.setTimeout`: its callbacks, too, end with the run.
+function guestSetTimeout(callback: unknown, delay?: unknown): number {
+  const run = typeof callback === "function" ? current(wakeups.counted(callback as () => unknown)) : () => {};
+  timersPending++;
+  return guestTimers.set(() => {
+    timersPending--;
+    wake();
+    run();
+  }, delay);
 }
+function guestClearTimeout(id: unknown): void {
+  if (guestTimers.clear(id)) timersPending--;
+}
+const jsglobals = jsModule(wakeups, guestSetTimeout, guestClearTimeout);
+const stopFromGuest = (errorJson: unknown) => stopRun?.(typeof errorJson === "string" ? errorJson : "");
+const bridge = {
+  call: callTool,
+  lastCall: takeLastCallId,
+  cancel: cancelCall,
+  schedule,
+  stop: stopFromGuest,
+  takeReply,
+};
+const newInstance = instanceBuilder({ pyodideDir, snapshotPath, jsglobals, bridge });
 
 refuseSubprocesses();
 
-// Node's permission model refuses process.binding, which Pyodide calls once at start-up for fs constants.
-const processWithBinding = process as unknown as { binding: (name: string) => unknown };
-const fsConstants = (await import("node:fs")).constants;
-processWithBinding.binding = (name: string) => (name === "constants" ? { fs: fsConstants } : {});
+allowFsConstants();
 
-const started = performance.now();
-const { run, beginRun, endRun, jspi } = await boot();
-// Nothing the guest can reach should lead back to process-level powers.
-for (const name of ["process", "fetch", "WebSocket", "EventSource", "navigator", "require", "Buffer"]) {
-  Reflect.deleteProperty(globalThis, name);
+if (snapshotMaker) {
+  writeAll(await makeSnapshot(pyodideDir, jsglobals));
+  exit(0);
 }
+const started = performance.now();
+instance = await newInstance();
+// Nothing the guest can reach should lead back to process-level powers.
+hideNodeGlobals();
 lockStackTraces();
-// A throwaway workload before reporting ready, through the same path as real runs: V8 first runs
-// wasm in its baseline tier and optimises hot functions in the background, which made the first
-// executions in a fresh sandbox several times slower than later ones.
-const WARM_UP = `
-import asyncio, json
-for i in range(300):
-    text = json.dumps({"i": i, "s": f"item {i}", "l": [i, i * 2.5, None, True]})
-    json.loads(text)["l"].append(str(i))
-    try:
-        compile(f"x = {i}", "w.py", "exec")
-        raise ValueError(i)
-    except ValueError:
-        pass
-    if i % 50 == 0:
-        await asyncio.sleep(0)
-`;
 await runGuest(WARM_UP, "[]", "json", 0, -1);
 wakeups.forgetPromises();
+// The realm as every execution must find it; a reset puts it back (child-realm.ts).
+recordRealm([jsglobals, bridge]);
 
 /** Runs one script; "" or the guest's error as JSON. Never throws: the sandbox must outlive any script. */
 async function runGuest(
@@ -371,6 +304,7 @@ async function runGuest(
     };
   });
   try {
+    const { run, beginRun } = instance as Instance;
     beginRun();
     errorJson = await Promise.race([run(code, tools, resultMode, maxInputDepth, seed), stop]);
     const early = stopped ? null : replay?.atEnd();
@@ -379,7 +313,7 @@ async function runGuest(
       // Nothing the abandoned script scheduled may run again; its standard streams are put back.
       generation++;
       wakeups.newRun();
-      endRun();
+      instance?.endRun();
     }
   } catch (error) {
     // The runner itself failed (it catches the script's own exceptions): report it as the run's error.
@@ -393,6 +327,30 @@ async function runGuest(
   // Calls still unanswered belong to the run that made them; their results never come.
   waiting.clear();
   return errorJson;
+}
+
+/**
+ * A reset frame, between runs only (during one it is ignored: the host's reset times out and kills the
+ * child). Nothing of the old instance may run again or stay reachable from here: its scheduled callbacks
+ * (the generation), timers, unanswered calls, replay and guest.py functions; then ready again.
+ */
+async function reset(): Promise<void> {
+  if (running) return;
+  running = true;
+  const began = performance.now();
+  generation++;
+  wakeups.newRun();
+  schedulerTimers.clearAll();
+  guestTimers.clearAll();
+  timersPending = 0;
+  waiting.clear();
+  replay = null;
+  stopRun = null;
+  instance = null;
+  instance = await rebuildInstance(newInstance);
+  wakeups.forgetPromises();
+  running = false;
+  send(encodeReadyFrame(jspi, round(performance.now() - began), nodeVersion));
 }
 
 /** A count cap of the run frame: 0 (or anything not positive) means none. */
@@ -419,6 +377,9 @@ const hostFrames: HostFrameSink = {
     if (running) return; // a second run message before this one starts is ignored
     running = true;
     void handleRun(frame);
+  },
+  reset() {
+    void reset();
   },
   result(callId, payload) {
     const resolve = waiting.get(callId);

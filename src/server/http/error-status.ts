@@ -28,6 +28,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.PythonError]: 400,
   [ErrorCode.SandboxCrashed]: 400,
   [ErrorCode.SandboxUnavailable]: 400,
+  // Off every request's path (the pool recycles sandboxes after their execution): never a client's fault.
+  [ErrorCode.SandboxResetFailed]: 500,
   [ErrorCode.IsolationDegraded]: 400,
   [ErrorCode.Cancelled]: 400,
   [ErrorCode.UnknownToolCall]: 400,

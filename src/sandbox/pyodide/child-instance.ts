@@ -1,0 +1,215 @@
+// One Pyodide instance of the sandbox child: a Python interpreter built from the memory snapshot, its
+// streams and bridge installed, guest.py run and locked down. The child builds one at start-up and a new
+// one at each reset (child.ts): a new wasm Memory, Module, file system and proxy table, so nothing of the
+// old interpreter's Python state survives. What instances share is this JS realm; child-hardening.ts
+// freezes what of it the guest can reach. Part of the child: erasable syntax and node: builtins only.
+import { constants as fsConstants, readFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { exit } from "./child-intrinsics.ts";
+import { makeWriter } from "./child-output.ts";
+import { restoreRealm } from "./child-realm.ts";
+import type { DeliverReply } from "./child-replay.ts";
+import type { Wakeups } from "./child-wakeups.ts";
+
+// Modules the guest runtime needs, imported before a snapshot so restoring one has them ready.
+export const PRELOAD =
+  "import asyncio, json, linecache, traceback, builtins, sys, pyodide.webloop, pyodide.code, pyodide.ffi";
+
+// A throwaway workload before the first ready, through the same path as real runs: V8 first runs wasm in
+// its baseline tier and optimises hot functions in the background, which made the first executions in a
+// fresh sandbox several times slower than later ones. Not after a reset: the code stays tiered up.
+export const WARM_UP = `
+import asyncio, json
+for i in range(300):
+    text = json.dumps({"i": i, "s": f"item {i}", "l": [i, i * 2.5, None, True]})
+    json.loads(text)["l"].append(str(i))
+    try:
+        compile(f"x = {i}", "w.py", "exec")
+        raise ValueError(i)
+    except ValueError:
+        pass
+    if i % 50 == 0:
+        await asyncio.sleep(0)
+`;
+
+/** The `js` module of every instance (one object, put back at each reset by child-realm.ts). */
+export function jsModule(
+  wakeups: Wakeups,
+  setTimeout: (...args: never[]) => unknown,
+  clearTimeout: (id: unknown) => void,
+) {
+  return {
+    Object,
+    Array: wakeups.watched(Array),
+    Promise: wakeups.watched(Promise),
+    Error,
+    JSON,
+    Date,
+    Math,
+    setTimeout,
+    clearTimeout,
+  };
+}
+
+/** Node's permission model refuses process.binding, which Pyodide calls at start-up for fs constants. */
+export function allowFsConstants(): void {
+  (process as unknown as { binding: (name: string) => unknown }).binding = (name: string) =>
+    name === "constants" ? { fs: fsConstants } : {};
+}
+
+/** A reset that cannot complete: the host reports it failed (with `why` in the sandbox's diagnostics). */
+function failReset(why: string): never {
+  writeSync(2, `ptc: reset failed: ${why}\n`);
+  return exit(70);
+}
+
+/** `seed` seeds Python's `random` first; -1 leaves it as it is. */
+export type RunFunction = (
+  code: string,
+  toolsJson: string,
+  resultMode: string,
+  maxInputDepth: number,
+  seed: number,
+) => Promise<string>;
+
+/** What the child keeps of an instance: the functions guest.py defines, nothing else. */
+export interface Instance {
+  run: RunFunction;
+  beginRun: () => void;
+  endRun: () => void;
+  deliver: DeliverReply;
+}
+
+type PyodideApi = {
+  runPythonAsync(code: string): Promise<unknown>;
+  registerJsModule(name: string, module: object): void;
+  unregisterJsModule(name: string): void;
+  setStdout(options: object): void;
+  setStderr(options: object): void;
+  setStdin(options: object): void;
+  globals: { get(name: string): unknown };
+  makeMemorySnapshot(): Uint8Array;
+};
+type LoadPyodide = (options: object) => Promise<PyodideApi>;
+
+// `--expose-gc` (sandbox-runtime.ts) gives the child `gc`: taken here, when the child loads, and removed
+// before any guest code runs. A reset collects the old instance at once, not when V8 next needs room.
+const globals = globalThis as unknown as Record<string, unknown>;
+const collect = typeof globals.gc === "function" ? (globals.gc as () => void) : () => {};
+Reflect.deleteProperty(globalThis, "gc");
+
+// Emscripten reads these when it builds an instance (`process` tells it it runs on Node; `Buffer`,
+// `require` for its file system), and nothing the guest can reach should lead to them: they are hidden
+// from the realm between builds, restored only while one runs (no guest code runs then: the old
+// instance's callbacks are all dropped first, child.ts `reset`).
+const NODE_GLOBALS = ["process", "fetch", "WebSocket", "EventSource", "navigator", "require", "Buffer"];
+let hidden: Array<[string, PropertyDescriptor]> = [];
+
+export function hideNodeGlobals(): void {
+  hidden = [];
+  for (const name of NODE_GLOBALS) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(globalThis, name);
+    if (descriptor) hidden.push([name, descriptor]);
+    Reflect.deleteProperty(globalThis, name);
+  }
+}
+
+function restoreNodeGlobals(): void {
+  for (const [name, descriptor] of hidden) Reflect.defineProperty(globalThis, name, descriptor);
+}
+
+let loadPyodide: LoadPyodide | null = null;
+async function load(pyodideDir: string, options: object): Promise<PyodideApi> {
+  loadPyodide ??= ((await import(join(pyodideDir, "pyodide.mjs"))) as { loadPyodide: LoadPyodide }).loadPyodide;
+  return loadPyodide({
+    indexURL: `${pyodideDir}/`,
+    // `_` would otherwise be this file's host path (Emscripten's default is the program's path).
+    env: { HOME: "/home/pyodide", PYTHONHASHSEED: "0", _: "/usr/bin/python3" },
+    stdout: () => {},
+    stderr: () => {},
+    ...options,
+  });
+}
+
+/** Writes a memory snapshot of a fresh interpreter with PRELOAD imported (the snapshot maker's run). */
+export async function makeSnapshot(pyodideDir: string, jsglobals: object): Promise<Uint8Array> {
+  const pyodide = await load(pyodideDir, { jsglobals, _makeSnapshot: true });
+  await pyodide.runPythonAsync(PRELOAD);
+  return pyodide.makeMemorySnapshot();
+}
+
+export interface InstanceOptions {
+  pyodideDir: string;
+  /** The memory snapshot's file; "" starts Python cold. */
+  snapshotPath: string;
+  /** The `js` module guest code sees. */
+  jsglobals: object;
+  /** Registered as `_ptc_bridge` for guest.py, which takes what it needs and removes it from sys.modules. */
+  bridge: object;
+}
+
+/** Builds instances with these options; each throws if Pyodide or guest.py fails (the child cannot serve). */
+export function instanceBuilder(options: InstanceOptions): () => Promise<Instance> {
+  const guestSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "guest.py"), "utf8");
+  return () => buildInstance({ ...options, stdout: makeWriter("stdout"), stderr: makeWriter("stderr"), guestSource });
+}
+
+async function buildInstance(
+  options: InstanceOptions & { stdout: object; stderr: object; guestSource: string },
+): Promise<Instance> {
+  restoreNodeGlobals();
+  let pyodide: PyodideApi;
+  try {
+    // Read each time, not kept: the 30 MB buffer would otherwise stay in the child between resets.
+    const snapshot = options.snapshotPath ? { _loadSnapshot: readFileSync(options.snapshotPath) } : {};
+    pyodide = await load(options.pyodideDir, { jsglobals: options.jsglobals, ...snapshot });
+    await pyodide.runPythonAsync(PRELOAD);
+  } finally {
+    if (hidden.length > 0) hideNodeGlobals();
+  }
+  pyodide.setStdout(options.stdout);
+  pyodide.setStderr(options.stderr);
+  // Without this, input() would read the host's protocol stream (fd 0) and block on it; scripts get EOF.
+  pyodide.setStdin({ read: () => 0 });
+  pyodide.registerJsModule("_ptc_bridge", options.bridge);
+  await pyodide.runPythonAsync(options.guestSource);
+  // The guest setup has imported what it needs from pyodide_js; now take it away from guest code.
+  pyodide.unregisterJsModule("pyodide_js");
+  await pyodide.runPythonAsync("_ptc_lockdown()");
+  const runner = pyodide.globals.get("_ptc_run") as { callPromising: RunFunction };
+  // Calling through JSPI's promising wrapper lets guest code suspend the wasm stack (asyncio.run).
+  const run: RunFunction = wasmSuspending
+    ? (...args) => runner.callPromising(...args)
+    : (runner as unknown as RunFunction);
+  return {
+    run,
+    beginRun: pyodide.globals.get("_ptc_begin") as () => void,
+    endRun: pyodide.globals.get("_end_of_run") as () => void,
+    deliver: pyodide.globals.get("_ptc_deliver") as DeliverReply,
+  };
+}
+
+// Read before any guest code runs: whether this Node has JSPI (WebAssembly.Suspending).
+const wasmSuspending =
+  typeof (globalThis as unknown as { WebAssembly: { Suspending?: unknown } }).WebAssembly.Suspending === "function";
+export const jspi: boolean = wasmSuspending;
+
+/**
+ * A reset's new instance, once the child has dropped every reference to the old one: the realm put back
+ * first, so that no function the guest planted in it runs while the next instance is built; the old
+ * instance (its wasm memory, ~100 MB) collected before the new one is built, not when V8 next needs room.
+ * Exits the child (the host fails the reset) when the realm cannot be put back or the build fails.
+ */
+export async function rebuildInstance(build: () => Promise<Instance>): Promise<Instance> {
+  const unrestorable = restoreRealm();
+  if (unrestorable !== null) failReset(unrestorable);
+  // Callbacks the old instance queued before the reset run first (and do nothing: their generation is over).
+  await new Promise((resolve) => setImmediate(resolve));
+  collect();
+  try {
+    return await build();
+  } catch (error) {
+    return failReset(error instanceof Error ? `${error.stack}` : "the new interpreter failed to start");
+  }
+}
