@@ -43,8 +43,8 @@ export interface HttpExchange {
   timeoutMs: number;
   /** Bytes of response body read at most: declared or streamed past it, the request is dropped. */
   maxBytes: number;
-  /** Any of these aborting ends the exchange with its reason. */
-  signals: readonly (AbortSignal | undefined)[];
+  /** The caller's: its aborting ends the exchange with its reason. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface HttpAnswer {
@@ -63,9 +63,9 @@ class ExchangeStop {
   timedOut = false;
   #onStop: ((reason: unknown) => void) | undefined;
   readonly #timer: NodeJS.Timeout;
-  readonly #unlinks: Array<() => void> = [];
+  #unlink: (() => void) | undefined;
 
-  constructor(timeoutMs: number, signals: readonly (AbortSignal | undefined)[]) {
+  constructor(timeoutMs: number, signal: AbortSignal | undefined) {
     this.#timer = setTimeout(
       () => {
         this.timedOut = true;
@@ -73,15 +73,11 @@ class ExchangeStop {
       },
       Math.min(timeoutMs, MAX_TIMER_MS),
     );
-    for (const signal of signals) {
-      if (!signal) continue;
-      if (signal.aborted) {
-        this.stop(signal.reason);
-        break;
-      }
+    if (signal?.aborted) this.stop(signal.reason);
+    else if (signal) {
       const onAbort = () => this.stop(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
-      this.#unlinks.push(() => signal.removeEventListener("abort", onAbort));
+      this.#unlink = () => signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -101,10 +97,10 @@ class ExchangeStop {
     return new RequestFailed({ kind: "aborted", reason: this.reason, timedOut: this.timedOut });
   }
 
-  /** Unlinks from the signals, so a long-lived one (the source's) keeps no reference to this exchange. */
+  /** Unlinks from the caller's signal, which keeps no reference to this exchange. */
   dispose(): void {
     clearTimeout(this.#timer);
-    for (const unlink of this.#unlinks) unlink();
+    this.#unlink?.();
   }
 }
 
@@ -120,6 +116,10 @@ type Attempt = { answer: HttpAnswer } | { retry: true } | { failed: unknown; reu
 export class HttpTransport {
   readonly #http = new HttpAgent({ keepAlive: true });
   readonly #https = new HttpsAgent({ keepAlive: true });
+  /** Exchanges in flight, stopped by `close`: a set, not a listener on a source-wide signal per call. */
+  readonly #inFlight = new Set<ExchangeStop>();
+  /** Why the transport was closed: later exchanges stop at once with it. */
+  #closed: { reason: unknown } | undefined;
 
   /**
    * Sends with the protocol's retry: once, after a short pause, when the connection failed before any
@@ -129,7 +129,9 @@ export class HttpTransport {
    * returned, not followed (they would drop or leak the token).
    */
   async send(url: URL, exchange: HttpExchange): Promise<HttpAnswer> {
-    const stop = new ExchangeStop(exchange.timeoutMs, exchange.signals);
+    const stop = new ExchangeStop(exchange.timeoutMs, exchange.signal);
+    if (this.#closed) stop.stop(this.#closed.reason);
+    this.#inFlight.add(stop);
     try {
       for (let attempt = 0; ; ) {
         if (stop.stopped) throw stop.failure();
@@ -145,11 +147,14 @@ export class HttpTransport {
       }
     } finally {
       stop.dispose();
+      this.#inFlight.delete(stop);
     }
   }
 
-  /** Closes the idle connections; requests in flight are the caller's to abort. */
-  close(): void {
+  /** Stops the exchanges in flight and any later one with `reason`, and closes the connections. */
+  close(reason: unknown): void {
+    this.#closed ??= { reason };
+    for (const stop of this.#inFlight) stop.stop(reason);
     this.#http.destroy();
     this.#https.destroy();
   }

@@ -42,9 +42,7 @@ const ENVELOPE_BYTES = 64 * 1024;
  */
 export class HttpToolSource implements ToolSource {
   #listing: Promise<readonly SourceToolDefinition[]> | undefined;
-  /** Aborts every request in flight when the source closes. */
-  readonly #closing = new AbortController();
-  /** Kept-alive connections to the server, reused by every call. */
+  /** Kept-alive connections to the server, reused by every call; closing it stops the calls in flight. */
   readonly #transport = new HttpTransport();
   /** The headers every request sends, built once (a call adds its idempotency key). */
   readonly #headers: Readonly<Record<string, string>>;
@@ -117,8 +115,7 @@ export class HttpToolSource implements ToolSource {
   }
 
   async close(): Promise<void> {
-    this.#closing.abort(new PtcError(ErrorCode.Cancelled, `tool server ${JSON.stringify(this.name)} was closed`));
-    this.#transport.close();
+    this.#transport.close(new PtcError(ErrorCode.Cancelled, `tool server ${JSON.stringify(this.name)} was closed`));
   }
 
   async #list(signal: AbortSignal | undefined): Promise<readonly SourceToolDefinition[]> {
@@ -163,7 +160,7 @@ export class HttpToolSource implements ToolSource {
         ...request,
         timeoutMs: attempt.timeoutMs,
         maxBytes: attempt.maxBytes ?? MAX_RESPONSE_BYTES,
-        signals: [callerSignal, this.#closing.signal],
+        signal: callerSignal,
       });
       const parsed = parseJsonBody(response.text);
       if (parsed.ok) return { status: response.status, value: parsed.value };
