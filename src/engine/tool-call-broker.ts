@@ -9,7 +9,7 @@ import { abortCall, handlerContext, newLiveCall } from "./live-call.js";
 import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
 import type { LiveCall, ToolCallBrokerContext, ToolCallEvent } from "./tool-call-port.js";
-import { handlerFailure } from "./tool-failure.js";
+import { handlerFailureOutcome } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
 import { checkSubmission, type ToolResultSubmission } from "./tool-result-submission.js";
 
@@ -278,26 +278,22 @@ export class ToolCallBroker {
     } catch (error) {
       result = Promise.reject(error);
     }
-    // Both callbacks map anything the handler does to an outcome. The final catch is for the host's own
-    // parts (a journal store that throws): they must not turn into an unhandled rejection.
-    result
-      .then(
-        (value) => this.#settle(call, this.#encode(call.request.name, value)),
-        (error: unknown) => {
-          const failure = handlerFailure(error);
-          // A source that stopped reading a result past the limit (an HTTP tool server's response).
-          if (failure.code === ErrorCode.ToolResultTooLarge) this.#limit(ErrorCode.ToolResultTooLarge);
-          // A source's own deadline (the same as the engine's timer, so either may fire first) is a timeout
-          // like the engine's: the script sees ToolTimeoutError whichever won.
-          if (failure.code === ErrorCode.ToolTimeout) {
-            this.#limit(ErrorCode.ToolTimeout);
-            this.#settle(call, { ok: false, error: failure }, "ToolTimeoutError");
-            return;
-          }
-          this.#settle(call, { ok: false, error: failure });
-        },
-      )
-      .catch(() => undefined);
+    // Both callbacks map anything the handler does to an outcome, and catch what the host's own parts throw
+    // (a journal store): never an unhandled rejection, with one promise fewer per call than a final .catch.
+    result.then(
+      (value) => {
+        try {
+          this.#settle(call, this.#encode(call.request.name, value));
+        } catch {}
+      },
+      (error: unknown) => {
+        try {
+          const { failure, limit, errorType } = handlerFailureOutcome(error);
+          if (limit) this.#limit(limit);
+          this.#settle(call, { ok: false, error: failure }, errorType);
+        } catch {}
+      },
+    );
   }
 
   #timedOut(call: LiveCall, timeoutMs: number): void {

@@ -1,4 +1,4 @@
-import { ErrorCode, PtcError } from "../protocol/errors.js";
+import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
 import type { ToolFailure } from "../protocol/execution.js";
 import { redactSecrets } from "./redact-secrets.js";
 
@@ -41,6 +41,24 @@ export function handlerFailure(error: unknown): ToolFailure & { code: ErrorCode 
     if (PtcError.is(error)) code = error.code;
   } catch {}
   return { code, message: safeToolMessage(thrownMessage(error)) };
+}
+
+/**
+ * What a handler's failure is for the script: its failure, the limit it counts as, and the Python error
+ * type. A source that stopped reading a result past the limit (an HTTP tool server's response) counts as
+ * that limit. A source's own deadline (the same as the engine's timer, so either may fire first) is a
+ * timeout like the engine's: the script sees ToolTimeoutError whichever won.
+ */
+export function handlerFailureOutcome(error: unknown): {
+  failure: ToolFailure & { code: ErrorCode };
+  limit: LimitCode | undefined;
+  errorType: string;
+} {
+  const failure = handlerFailure(error);
+  if (failure.code === ErrorCode.ToolTimeout)
+    return { failure, limit: ErrorCode.ToolTimeout, errorType: "ToolTimeoutError" };
+  const limit = failure.code === ErrorCode.ToolResultTooLarge ? ErrorCode.ToolResultTooLarge : undefined;
+  return { failure, limit, errorType: "ToolError" };
 }
 
 /** Why a handler's return value cannot be sent to the script, in words a script author can act on. */
