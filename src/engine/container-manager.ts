@@ -29,8 +29,12 @@ export interface ContainerLease {
   reset: boolean;
   /** The container's seed when this is its first run in this sandbox (the run seeds `random` with it). */
   seed: number | undefined;
-  /** `discard`: the sandbox is no longer trustworthy (killed, crashed, timed out). */
-  release(options: { discard: boolean }): void;
+  /**
+   * `discard`: the sandbox is no longer trustworthy (killed, crashed, timed out). `clean`: the execution
+   * completed or raised, with no limit hit, stop or fault: a one-off container's sandbox then goes back to
+   * the pool for a reset (a fresh interpreter) instead of being killed.
+   */
+  release(options: { discard: boolean; clean?: boolean }): void;
 }
 
 /** A fresh container's seed for Python's `random` (any 32-bit value; Python takes any int). */
@@ -95,7 +99,8 @@ interface Live {
  * The one owner of containers (sessions whose Python globals persist across executions): their ids, owners,
  * idle expiry, end reasons and tombstones (through the `ContainerRegistry`), the queue of executions taking
  * turns in each, the per-owner quota, and the one `onContainerEnded` event the APIs drop their side state on.
- * A sandbox serves exactly one container for its whole life; ending the container kills it.
+ * A sandbox serves one container: ending the container kills it; a one-off container's sandbox goes back
+ * to the pool after a clean execution (`SandboxPool.recycle`: a fresh interpreter, then another container).
  */
 export class ContainerManager {
   /** Live containers by id, each with its sandbox. Records (live and ended) are the registry's. */
@@ -107,8 +112,11 @@ export class ContainerManager {
   readonly maxWaitingPerContainer: number;
 
   constructor(
-    /** Only `acquire` is used: a sandbox for a container that has none. */
-    private readonly pool: Pick<SandboxPool, "acquire">,
+    /**
+     * `acquire`: a sandbox for a container that has none; `recycle`: a one-off container's sandbox after a
+     * clean execution (never a sandbox whose container lives on, and never after a stop).
+     */
+    private readonly pool: Pick<SandboxPool, "acquire" | "recycle">,
     options: ContainerManagerOptions = {},
   ) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_CONTAINER_IDLE_TIMEOUT_MS;
@@ -232,12 +240,15 @@ export class ContainerManager {
         sandbox,
         reset,
         seed,
-        release: ({ discard }) => {
+        release: ({ discard, clean = false }) => {
           if (released) return;
           released = true;
           if (discard || current.ephemeral || !this.#live.has(current.record.id)) {
-            // Nobody uses this sandbox again; killing it can wait until the result is out.
-            setImmediate(() => sandbox.kill());
+            // Nobody uses this Python state again; killing or recycling can wait until the result is out. Only
+            // a one-off container's sandbox is recycled: a named one's state was meant to persist, and one
+            // ended under it (deleted, expired) may have been ended to stop what runs in it.
+            const recycle = current.ephemeral && clean && !discard;
+            setImmediate(() => (recycle ? this.pool.recycle(sandbox) : sandbox.kill()));
             if (current.sandbox === sandbox) current.sandbox = null;
           }
           done();

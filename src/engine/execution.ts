@@ -275,7 +275,9 @@ export class Execution implements ExecutionHandle {
     const error = this.#resolveError(outcome);
     this.#output.appendMarkers();
     const discard = this.#stop !== null || outcome?.kind !== "done";
-    this.#lease?.release({ discard });
+    // Clean: completed or a guest exception, no limit reached (output, calls, memory…); only such a
+    // one-off execution's sandbox is reset and reused.
+    this.#lease?.release({ discard, clean: !discard && this.#limitsHit.size === 0 });
     this.#stateKept = this.#lease !== null && !discard;
     const result = await this.#buildResult(error, startedAt, sandboxWaitMs);
     this.#journal.append({ type: "execution-end", status: result.status, error: result.error });

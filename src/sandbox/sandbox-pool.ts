@@ -1,5 +1,6 @@
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import { ensureMemorySnapshot } from "./memory-snapshot.js";
+import { StartPacing } from "./pool-start-pacing.js";
 import { SandboxProcess } from "./sandbox-process.js";
 import {
   checkSandboxIsolation,
@@ -11,6 +12,18 @@ import {
 export const DEFAULT_POOL_SIZE = 2;
 export const DEFAULT_MAX_CONCURRENT_STARTS = 2;
 export const DEFAULT_START_TIMEOUT_MS = 60_000;
+/**
+ * Warm sandboxes beyond `size` (left over from a burst) are killed once idle this long: a burst's
+ * sandboxes (~217 MB RSS each) are gone well within a minute, while a steady stream of executions
+ * arriving a few seconds apart keeps what it uses.
+ */
+export const DEFAULT_POOL_IDLE_MS = 15_000;
+/**
+ * Executions one sandbox process serves, a fresh interpreter each (`SandboxProcess.reset`), before it is
+ * retired and replaced by a new process: bounds whatever a process accumulates across interpreters (V8's
+ * heap and code space, fragmentation), at one start (~0.7 s CPU) per this many executions.
+ */
+export const DEFAULT_MAX_SANDBOX_RESETS = 100;
 const REFILL_DELAY_MS = 250;
 
 export interface SandboxPoolOptions extends SandboxRuntimeOptions {
@@ -21,6 +34,13 @@ export interface SandboxPoolOptions extends SandboxRuntimeOptions {
   /** Start-up memory cap of each sandbox; executions can lower or raise it. */
   memoryBytes?: number;
   startTimeoutMs?: number;
+  /** Warm sandboxes beyond `size` are killed after this long unused. Default `DEFAULT_POOL_IDLE_MS`. */
+  idleMs?: number;
+  /**
+   * Times a sandbox process is reset for another one-off execution before it is retired; 0 never reuses
+   * one (each is killed after its execution). Default `DEFAULT_MAX_SANDBOX_RESETS`.
+   */
+  maxResets?: number;
   /** Start sandboxes from a memory snapshot of an initialised interpreter (default true). */
   snapshot?: boolean;
   /**
@@ -34,10 +54,19 @@ export interface SandboxPoolOptions extends SandboxRuntimeOptions {
 export interface SandboxPoolStats {
   warm: number;
   starting: number;
+  /** Sandboxes taken back after a one-off execution, getting a fresh interpreter. */
+  resetting: number;
   waiting: number;
   started: number;
   failedStarts: number;
-  /** Sandbox processes alive now: warm, starting, and those owned by containers. */
+  /** Resets completed: each served another execution (or went warm) instead of a new start. */
+  recycled: number;
+  failedResets: number;
+  /** Processes killed after `maxResets` resets. */
+  retired: number;
+  /** Warm sandboxes beyond `size` killed after `idleMs` unused, or not reset because nobody needed them. */
+  trimmed: number;
+  /** Sandbox processes alive now: warm, starting, resetting, and those owned by executions and containers. */
   live: number;
 }
 
@@ -46,9 +75,21 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
+interface Warm {
+  sandbox: SandboxProcess;
+  /** When it became warm (performance.now()). */
+  since: number;
+}
+
 /**
- * Keeps pre-loaded sandboxes ready so an execution does not pay Pyodide's start-up. A sandbox
- * leaves the pool for exactly one container and never comes back: the container kills it.
+ * Keeps pre-loaded sandboxes ready so an execution does not pay Pyodide's start-up. A sandbox leaves the
+ * pool for one container; a one-off execution's comes back through `recycle` (a fresh interpreter in the
+ * same process, ~7× cheaper than a start), a container's never does: ending the container kills it.
+ *
+ * The pool grows with demand and shrinks when idle: a waiter is served by whichever comes first, a
+ * recycled sandbox or a new start; new starts are made only while the waiters outnumber what the sandboxes
+ * being reset, and the stream of recycled ones, will serve before a start would be ready (`StartPacing`);
+ * warm sandboxes beyond `size` are killed after `idleMs`.
  */
 export class SandboxPool {
   readonly runtime: SandboxRuntime;
@@ -56,15 +97,28 @@ export class SandboxPool {
   readonly #maxConcurrentStarts: number;
   readonly #memoryBytes: number;
   readonly #startTimeoutMs: number;
-  #warm: SandboxProcess[] = [];
+  readonly #idleMs: number;
+  readonly #maxResets: number;
+  /** Most recently warmed last: taken from the end, so the ones at the front idle out. */
+  #warm: Warm[] = [];
   #starting = 0;
+  #resetting = new Set<SandboxProcess>();
   #waiters: Waiter[] = [];
   #closed = false;
   #started = 0;
   #failedStarts = 0;
+  #recycled = 0;
+  #failedResets = 0;
+  #retired = 0;
+  #trimmed = 0;
   #lastStartError: Error | null = null;
   #live = new Set<SandboxProcess>();
   #snapshot: Promise<string | null>;
+  #pacing = new StartPacing();
+  /** When an acquire last found no warm sandbox (performance.now()): demand beyond the pool's size. */
+  #lastShortage = Number.NEGATIVE_INFINITY;
+  #trimTimer: NodeJS.Timeout | null = null;
+  #recheckTimer: NodeJS.Timeout | null = null;
 
   constructor(options: SandboxPoolOptions = {}) {
     this.runtime = resolveSandboxRuntime(options);
@@ -73,6 +127,8 @@ export class SandboxPool {
     this.#maxConcurrentStarts = Math.max(1, options.maxConcurrentStarts ?? DEFAULT_MAX_CONCURRENT_STARTS);
     this.#memoryBytes = options.memoryBytes ?? 512 * 1_048_576;
     this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    this.#idleMs = Math.max(0, options.idleMs ?? DEFAULT_POOL_IDLE_MS);
+    this.#maxResets = Math.max(0, options.maxResets ?? DEFAULT_MAX_SANDBOX_RESETS);
     this.#snapshot = options.snapshot === false ? Promise.resolve(null) : ensureMemorySnapshot(this.runtime);
     this.#fill();
   }
@@ -81,9 +137,14 @@ export class SandboxPool {
     return {
       warm: this.#warm.length,
       starting: this.#starting,
+      resetting: this.#resetting.size,
       waiting: this.#waiters.length,
       started: this.#started,
       failedStarts: this.#failedStarts,
+      recycled: this.#recycled,
+      failedResets: this.#failedResets,
+      retired: this.#retired,
+      trimmed: this.#trimmed,
       live: this.#live.size,
     };
   }
@@ -93,24 +154,28 @@ export class SandboxPool {
     return [...this.#live].flatMap((sandbox) => (sandbox.pid === undefined ? [] : [sandbox.pid]));
   }
 
-  /** Resolves once the pool holds its target of warm sandboxes (for benchmarks and `doctor`). */
+  /**
+   * Resolves once the pool holds its target of warm sandboxes and nothing is being reset (for benchmarks
+   * and `doctor`).
+   */
   async warmUp(): Promise<void> {
-    while (!this.#closed && this.#warm.length < this.#size) {
+    while (!this.#closed && (this.#warm.length < this.#size || this.#resetting.size > 0)) {
       if (this.#failedStarts > 0 && this.#lastStartError) throw this.#lastStartError;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 
-  /** A ready sandbox, owned by the caller from now on (kill it when done). */
+  /** A ready sandbox, owned by the caller from now on (kill it when done, or give it back with `recycle`). */
   acquire(signal?: AbortSignal): Promise<SandboxProcess> {
     if (this.#closed) return Promise.reject(new PtcError(ErrorCode.EngineClosed, "the sandbox pool is closed"));
     const sandbox = this.#takeWarm();
     if (sandbox) {
       // Spawning blocks this thread for a few ms and the start-up competes for CPU: refill a little
       // later, so that a short execution that just took a warm sandbox does not pay for it.
-      setTimeout(() => this.#fill(), REFILL_DELAY_MS).unref();
+      if (this.#warm.length < this.#size) setTimeout(() => this.#fill(), REFILL_DELAY_MS).unref();
       return Promise.resolve(sandbox);
     }
+    this.#lastShortage = performance.now();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       this.#waiters.push(waiter);
@@ -127,31 +192,122 @@ export class SandboxPool {
     });
   }
 
+  /**
+   * Takes back a sandbox of this pool whose one-off execution ended cleanly (completed, or a guest
+   * exception: no limit hit, timeout, cancellation or fault), so that the process serves another execution
+   * with a fresh interpreter. The reset runs off the caller's path; the sandbox is killed instead when it is
+   * not idle, has served `maxResets`, the reset fails, or nobody has needed more than `size` for `idleMs`.
+   * Never pass a sandbox whose Python state must persist (a live container's).
+   */
+  recycle(sandbox: SandboxProcess): void {
+    if (this.#closed || !this.#live.has(sandbox) || !sandbox.alive || sandbox.busy) {
+      sandbox.kill();
+      return;
+    }
+    if (sandbox.resets >= this.#maxResets) {
+      if (this.#maxResets > 0) this.#retired++;
+      sandbox.kill();
+      this.#fill();
+      return;
+    }
+    const needed =
+      this.#waiters.length > 0 ||
+      this.#warm.length + this.#resetting.size < this.#size ||
+      performance.now() - this.#lastShortage < this.#idleMs;
+    if (!needed) {
+      this.#trimmed++;
+      sandbox.kill();
+      return;
+    }
+    this.#resetting.add(sandbox);
+    sandbox.reset().then(
+      () => {
+        if (!this.#resetting.delete(sandbox)) return;
+        this.#recycled++;
+        this.#pacing.recycled();
+        if (this.#closed || !sandbox.alive) sandbox.kill();
+        else this.#ready(sandbox);
+      },
+      () => {
+        this.#resetting.delete(sandbox);
+        this.#failedResets++;
+        sandbox.kill();
+        this.#fill();
+      },
+    );
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#trimTimer) clearTimeout(this.#trimTimer);
+    if (this.#recheckTimer) clearTimeout(this.#recheckTimer);
     for (const waiter of this.#waiters.splice(0)) {
       waiter.reject(new PtcError(ErrorCode.EngineClosed, "the sandbox pool is closed"));
     }
     const live = [...this.#live];
     this.#warm = [];
+    this.#resetting.clear();
     for (const sandbox of live) sandbox.kill();
     await Promise.all(live.map((sandbox) => sandbox.closed));
   }
 
   #takeWarm(): SandboxProcess | undefined {
     while (this.#warm.length > 0) {
-      const sandbox = this.#warm.shift();
+      const sandbox = this.#warm.pop()?.sandbox;
       if (sandbox?.alive) return sandbox;
     }
     return undefined;
   }
 
+  /** A sandbox ready for an execution (started or reset): to the oldest waiter, else warm. */
+  #ready(sandbox: SandboxProcess): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      // The shortage lasted until now: sandboxes coming back soon are worth resetting.
+      this.#lastShortage = performance.now();
+      waiter.resolve(sandbox);
+    } else {
+      this.#warm.push({ sandbox, since: performance.now() });
+      this.#scheduleTrim();
+    }
+    this.#fill();
+  }
+
   #fill(): void {
     while (!this.#closed && this.#starting < this.#maxConcurrentStarts) {
       const wanted = this.#size + this.#waiters.length;
-      if (this.#warm.length + this.#starting >= wanted) return;
+      const coming = this.#starting + this.#pacing.servedBeforeAStart(this.#resetting.size);
+      if (this.#warm.length + coming >= wanted) {
+        // Waiters left to the recycling stream: look again when it slows (no event may come otherwise).
+        const recheck = this.#pacing.nextChangeInMs();
+        if (this.#waiters.length > 0 && recheck !== undefined && !this.#recheckTimer) {
+          this.#recheckTimer = setTimeout(() => {
+            this.#recheckTimer = null;
+            this.#fill();
+          }, recheck + 1);
+          this.#recheckTimer.unref();
+        }
+        return;
+      }
       this.#startOne();
     }
+  }
+
+  /** Kills warm sandboxes beyond `size` that have been idle `idleMs`, the longest idle first. */
+  #scheduleTrim(): void {
+    if (this.#trimTimer || this.#closed || this.#warm.length <= this.#size) return;
+    const oldest = this.#warm[0]?.since ?? performance.now();
+    const due = Math.max(0, oldest + this.#idleMs - performance.now());
+    this.#trimTimer = setTimeout(() => {
+      this.#trimTimer = null;
+      const now = performance.now();
+      while (this.#warm.length > this.#size && (this.#warm[0]?.since ?? now) + this.#idleMs <= now) {
+        this.#warm.shift()?.sandbox.kill();
+        this.#trimmed++;
+      }
+      this.#scheduleTrim();
+    }, due + 10);
+    this.#trimTimer.unref();
   }
 
   #startOne(): void {
@@ -164,12 +320,14 @@ export class SandboxPool {
       this.#starting--;
       return;
     }
+    const startedAt = performance.now();
     // Warm, starting and idle in a container, a sandbox does not keep the host alive: only while it runs.
     const sandbox = new SandboxProcess(this.runtime, this.#memoryBytes, snapshotPath, true);
     this.#live.add(sandbox);
     void sandbox.exited.then(() => {
       this.#live.delete(sandbox);
-      const index = this.#warm.indexOf(sandbox);
+      this.#resetting.delete(sandbox);
+      const index = this.#warm.findIndex((warm) => warm.sandbox === sandbox);
       // A warm sandbox that died (killed from outside, crashed) is replaced.
       if (index >= 0) {
         this.#warm.splice(index, 1);
@@ -185,14 +343,9 @@ export class SandboxPool {
         this.#starting--;
         this.#started++;
         this.#failedStarts = 0;
-        if (this.#closed) {
-          sandbox.kill();
-          return;
-        }
-        const waiter = this.#waiters.shift();
-        if (waiter) waiter.resolve(sandbox);
-        else this.#warm.push(sandbox);
-        this.#fill();
+        this.#pacing.started(performance.now() - startedAt);
+        if (this.#closed) sandbox.kill();
+        else this.#ready(sandbox);
       },
       (error: Error) => {
         clearTimeout(timer);

@@ -11,6 +11,9 @@ const noSandboxes = {
   acquire(): never {
     throw new Error("no sandbox in bookkeeping tests");
   },
+  recycle(): never {
+    throw new Error("no sandbox in bookkeeping tests");
+  },
 };
 
 function manager(options: ConstructorParameters<typeof ContainerManager>[1] = {}): ContainerManager {

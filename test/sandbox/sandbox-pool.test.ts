@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { SandboxPool, type SandboxPoolOptions } from "../../src/sandbox/sandbox-pool.js";
+import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
+import { delay } from "../helpers/engine.js";
+
+// Real sandboxes (Pyodide in child processes): the pool's recycling, growth and shrinking.
+
+const pools: SandboxPool[] = [];
+// Idle and starting, the pool's sandboxes do not hold the event loop (an engine nobody closed must not keep
+// the host alive); the tests await them, so something must.
+const keepAlive = setInterval(() => {}, 1_000);
+after(async () => {
+  clearInterval(keepAlive);
+  await Promise.all(pools.map((pool) => pool.close()));
+});
+
+function pool(options: SandboxPoolOptions): SandboxPool {
+  const created = new SandboxPool(options);
+  pools.push(created);
+  return created;
+}
+
+/** Runs `code` (no tools) and returns its stdout; fails on anything but a clean end. */
+async function run(sandbox: SandboxProcess, code: string): Promise<string> {
+  let stdout = "";
+  const outcome = await sandbox.run(
+    { code, tools: [], resultMode: "text", maxOutputBytes: 100_000, memoryBytes: 512 * 1_048_576 },
+    {
+      onToolCall: () => assert.fail("no tool is called"),
+      onOutput: (stream, text) => {
+        if (stream === "stdout") stdout += text;
+      },
+    },
+  );
+  assert.equal(outcome.kind, "done", JSON.stringify(outcome));
+  assert.equal(outcome.kind === "done" ? outcome.error : null, null, JSON.stringify(outcome));
+  return stdout;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+const POLLUTE = `import builtins, sys
+secret = "from the previous execution"
+builtins.len = lambda _: 42
+sys.modules["polluted"] = sys
+print("polluted")`;
+
+const CHECK = `import builtins, sys
+print("secret" in globals(), len([1, 2, 3]), "polluted" in sys.modules)`;
+
+describe("SandboxPool: recycling one-off sandboxes", () => {
+  test("a recycled sandbox comes back warm, the same process, and runs the next script with a clean interpreter", async () => {
+    const sandboxes = pool({ size: 1 });
+    await sandboxes.warmUp();
+    const first = await sandboxes.acquire();
+    assert.equal(await run(first, POLLUTE), "polluted\n");
+    sandboxes.recycle(first);
+    assert.equal(sandboxes.stats().resetting, 1);
+    await sandboxes.warmUp();
+    const again = await sandboxes.acquire();
+    assert.equal(again, first, "the warm sandbox is the recycled process");
+    assert.equal(again.resets, 1);
+    assert.equal(await run(again, CHECK), "False 3 False\n", "nothing of the previous script is left");
+    const stats = sandboxes.stats();
+    assert.equal(stats.recycled, 1);
+    assert.equal(stats.started, 1, "no new process was started for the second script");
+    again.kill();
+  });
+
+  test("a waiter is served by a sandbox recycled before a new start is ready", async () => {
+    const sandboxes = pool({ size: 0, maxConcurrentStarts: 1 });
+    const first = await sandboxes.acquire();
+    await run(first, "x = 1");
+    const waiting = sandboxes.acquire();
+    assert.equal(sandboxes.stats().waiting, 1);
+    // A reset is ~0.1 s of CPU, a start ~0.7 s: the recycled one gets there first.
+    sandboxes.recycle(first);
+    const served = await waiting;
+    assert.equal(served, first);
+    assert.equal(await run(served, "print('x' in globals())"), "False\n");
+    served.kill();
+  });
+
+  test("after maxResets resets the process is retired: killed, not reset again", async () => {
+    const sandboxes = pool({ size: 1, maxResets: 1 });
+    const sandbox = await sandboxes.acquire();
+    await run(sandbox, "pass");
+    sandboxes.recycle(sandbox);
+    await sandboxes.warmUp();
+    assert.equal(await sandboxes.acquire(), sandbox);
+    await run(sandbox, "pass");
+    sandboxes.recycle(sandbox);
+    await sandbox.exited;
+    assert.equal(sandbox.resets, 1);
+    assert.equal(sandboxes.stats().retired, 1);
+    assert.equal(sandboxes.stats().recycled, 1);
+  });
+
+  test("maxResets 0: a sandbox is never reused", async () => {
+    const sandboxes = pool({ size: 0, maxResets: 0 });
+    const sandbox = await sandboxes.acquire();
+    await run(sandbox, "pass");
+    sandboxes.recycle(sandbox);
+    await sandbox.exited;
+    assert.equal(sandboxes.stats().recycled, 0);
+  });
+
+  test("a sandbox still running a script, or dead, is killed instead of reset", async () => {
+    const sandboxes = pool({ size: 0 });
+    const busy = await sandboxes.acquire();
+    const running = busy.run(
+      { code: "while True: pass", tools: [], resultMode: "text", maxOutputBytes: 1000, memoryBytes: 512 * 1_048_576 },
+      { onToolCall: () => {}, onOutput: () => {} },
+    );
+    sandboxes.recycle(busy);
+    assert.equal((await running).kind, "exited");
+    assert.equal(sandboxes.stats().resetting, 0);
+    assert.equal(sandboxes.stats().recycled, 0);
+  });
+
+  test("closing the pool during a reset kills the sandbox being reset", async () => {
+    const sandboxes = pool({ size: 0 });
+    const sandbox = await sandboxes.acquire();
+    await run(sandbox, "pass");
+    sandboxes.recycle(sandbox);
+    assert.equal(sandboxes.stats().resetting, 1);
+    await sandboxes.close();
+    assert.equal(sandbox.alive, false);
+    assert.equal(sandboxes.stats().live, 0);
+    assert.equal(sandboxes.stats().warm, 0);
+  });
+});
+
+describe("SandboxPool: grows with demand, shrinks when idle", () => {
+  test("warm sandboxes beyond size are killed after idleMs; size stay", async () => {
+    const sandboxes = pool({ size: 1, idleMs: 1_000 });
+    await sandboxes.warmUp();
+    const taken = await Promise.all([sandboxes.acquire(), sandboxes.acquire(), sandboxes.acquire()]);
+    assert.ok(sandboxes.stats().started >= 3, "the pool grew to serve three at once");
+    for (const sandbox of taken) {
+      await run(sandbox, "pass");
+      sandboxes.recycle(sandbox);
+    }
+    await until(() => sandboxes.stats().warm >= 3, "the three recycled sandboxes to be warm");
+    await until(() => sandboxes.stats().warm === 1, "the pool to shrink back to its size", 10_000);
+    // The one kept is alive and usable; the others are gone.
+    await until(() => sandboxes.stats().live === 1, "the trimmed processes to exit");
+    assert.ok(sandboxes.stats().trimmed >= 2);
+    const kept = await sandboxes.acquire();
+    assert.equal(await run(kept, "print(1)"), "1\n");
+    kept.kill();
+  });
+});
