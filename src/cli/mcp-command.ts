@@ -75,7 +75,7 @@ export async function mcpCommand(argv: readonly string[]): Promise<number> {
   ToolRegistry.from(opened.tools, { servesDirectCalls: true });
   const engine = createEngine({
     tools: opened.tools,
-    pool: { size: 1, allowDegradedIsolation },
+    pool: { size: 1, ...config.pool, allowDegradedIsolation },
     ...(config.limits ? { limits: config.limits } : {}),
     ...(config.containerIdleTimeoutMs ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),
   });

@@ -93,7 +93,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   const store = await openServerStore(parsed.flags.get("store"), serverConfig.store, serverConfig.leaseTtlMs);
   const opened = await openTools({ ...toolOptions, sample });
   const engine = createEngine({
-    pool: { allowDegradedIsolation },
+    pool: { ...config.pool, allowDegradedIsolation },
     tools: opened.tools,
     ...(config.limits ? { limits: config.limits } : {}),
     ...(config.containerIdleTimeoutMs !== undefined ? { containerIdleTimeoutMs: config.containerIdleTimeoutMs } : {}),

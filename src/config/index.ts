@@ -5,6 +5,7 @@ export type {
   McpHttpServerConfig,
   McpServerConfig,
   McpStdioServerConfig,
+  PoolConfig,
   PtcConfig,
   ServerConfig,
   UpstreamConfig,

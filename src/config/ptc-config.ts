@@ -62,7 +62,7 @@ export const ServerConfigSchema = z.strictObject({
   apiKeys: z.array(z.string().min(1)).optional(),
   /** Executions holding a slot (a sandbox) at once, all endpoints together. Default 16. */
   maxRunningExecutions: positive.optional(),
-  /** Executions waiting for a slot; past it, 429 `overloaded` with Retry-After. Default 64. */
+  /** Executions waiting for a slot; past it, 429 `overloaded` with Retry-After. Default 256. */
   maxQueuedExecutions: z.number().int().min(0).optional(),
   /**
    * Slots one API key may hold at once; past it, its executions wait. Default: half of
@@ -123,6 +123,19 @@ export const PtcConfigSchema = z.strictObject({
     .optional(),
   /** Idle time after which a container and its Python state are dropped. Default 5 minutes. */
   containerIdleTimeoutMs: positive.optional(),
+  /** The sandbox pool of `ptc serve` and `ptc mcp` (src/sandbox/sandbox-pool.ts, each default a `DEFAULT_*` there). */
+  pool: z
+    .strictObject({
+      /** Warm sandboxes kept ready when idle. Default 2 (`ptc mcp`: 1). */
+      size: z.number().int().min(0).optional(),
+      /** Sandboxes starting at once when the pool grows. Default 2. */
+      maxConcurrentStarts: positive.optional(),
+      /** Warm sandboxes beyond `size` are killed after this long unused. Default 15000. */
+      idleMs: z.number().int().min(0).optional(),
+      /** One-off executions a sandbox process serves, reset in between, before it is replaced; 0: never reused. Default 100. */
+      maxResets: z.number().int().min(0).optional(),
+    })
+    .optional(),
   server: ServerConfigSchema.optional(),
 });
 
@@ -132,4 +145,5 @@ export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
 export type HttpToolServerConfig = z.infer<typeof HttpToolServerConfigSchema>;
 export type UpstreamConfig = z.infer<typeof UpstreamConfigSchema>;
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+export type PoolConfig = NonNullable<z.infer<typeof PtcConfigSchema>["pool"]>;
 export type PtcConfig = z.infer<typeof PtcConfigSchema>;

@@ -11,8 +11,13 @@ export { DEFAULT_RETRY_AFTER_SECONDS, perKeyShare } from "./resource-owners.js";
 
 /** Executions holding a slot at once, across the whole server (a paused one keeps its slot: it holds a sandbox). */
 export const DEFAULT_MAX_RUNNING_EXECUTIONS = 16;
-/** Waiting for a slot, across the whole server; past this, 429 with Retry-After. */
-export const DEFAULT_MAX_QUEUED_EXECUTIONS = 64;
+/**
+ * Waiting for a slot, across the whole server; past this, 429 with Retry-After. A queued execution holds no
+ * sandbox (only its request); with one-off sandboxes recycled, 2 cores serve ≥ 20 short executions a second,
+ * so a full queue drains in ~13 s. At 64 (sized for ~1.6/s when each execution started a sandbox), a burst
+ * of 200 had 119 refused though the server could have served them within a client's patience.
+ */
+export const DEFAULT_MAX_QUEUED_EXECUTIONS = 256;
 /**
  * Slots one key may hold at once: half the server's. A slot is held for an execution's whole life,
  * pauses included, and cannot be taken back, so without a per-key cap one key's paused executions
