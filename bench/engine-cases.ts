@@ -2,6 +2,7 @@ import { createEngine, type Engine } from "../src/engine/engine.js";
 import type { ExecutionResult } from "../src/protocol/execution.js";
 import type { ExecutionLimits } from "../src/protocol/limits.js";
 import type { ToolDefinition } from "../src/protocol/tool.js";
+import type { SandboxPoolOptions } from "../src/sandbox/sandbox-pool.js";
 import { cpuPerOperation } from "./proc-tree.js";
 import { elapsedMs, type Measurement, summarize } from "./stats.js";
 
@@ -13,8 +14,8 @@ export const noopTool: ToolDefinition<{ x: number }, number> = {
   handler: (input) => input.x,
 };
 
-export function benchEngine(poolSize: number): Engine {
-  return createEngine({ pool: { size: poolSize }, tools: [noopTool as ToolDefinition] });
+export function benchEngine(poolSize: number, pool: Omit<SandboxPoolOptions, "size"> = {}): Engine {
+  return createEngine({ pool: { ...pool, size: poolSize }, tools: [noopTool as ToolDefinition] });
 }
 
 /** A benchmark that silently measures failures is worse than none: every run is checked. */
@@ -133,41 +134,4 @@ export async function gatheredCalls(engine: Engine, calls: number, repeats: numb
   }
   engine.closeContainer(container);
   return rows;
-}
-
-const CONCURRENT = `total = 0
-for i in range(CALLS):
-    total += await noop(x=i)
-print("ok", ID, total)`;
-
-/** Many one-off executions at once: the pool is the bottleneck once its warm sandboxes are used. */
-export async function concurrentExecutions(
-  engine: Engine,
-  executions: number,
-  callsEach: number,
-  rounds: number,
-): Promise<Measurement[]> {
-  const totals: number[] = [];
-  const latencies: number[] = [];
-  const sandboxWaits: number[] = [];
-  const expectedSum = (callsEach * (callsEach - 1)) / 2;
-  for (let round = 0; round < rounds; round++) {
-    await engine.warmUp();
-    const started = performance.now();
-    const runs = Array.from({ length: executions }, async (_, id) => {
-      const code = CONCURRENT.replace("CALLS", String(callsEach)).replace("ID", String(id));
-      const result = await engine.execute({ code }).result;
-      latencies.push(elapsedMs(started));
-      check(result, `concurrent execution ${id}`, `ok ${id} ${expectedSum}\n`);
-      if (result.toolCalls.length !== callsEach) throw new Error(`execution ${id}: ${result.toolCalls.length} calls`);
-      sandboxWaits.push(result.timings.sandboxWaitMs);
-    });
-    await Promise.all(runs);
-    totals.push(elapsedMs(started));
-  }
-  return [
-    summarize("concurrentTotal", `${executions} concurrent executions, total wall`, "ms", totals, "all stdout checked"),
-    summarize("concurrentLatency", `${executions} concurrent executions, per-execution latency`, "ms", latencies),
-    summarize("concurrentSandboxWait", "  of which waiting for a sandbox", "ms", sandboxWaits),
-  ];
 }

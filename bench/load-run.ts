@@ -7,6 +7,7 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { PoolConfig } from "../src/config/ptc-config.js";
 import type { CliChild } from "../test/helpers/cli.js";
 import { startServingCli } from "../test/helpers/server.js";
 import { expectedStdout, loadScript } from "./load-tools.js";
@@ -76,13 +77,16 @@ export interface ServeProcess {
 export interface ServeOptions {
   maxRunningExecutions?: number;
   maxQueuedExecutions?: number;
+  /** The config's `pool` section. */
+  pool?: PoolConfig;
 }
 
 /** `ptc serve --port 0 --tools bench/load-tools.ts` from source, with its own config file. */
 export async function startServe(options: ServeOptions = {}): Promise<ServeProcess> {
   const directory = await mkdtemp(join(tmpdir(), "ptc-load-"));
   const config = join(directory, "ptc.config.json");
-  await writeFile(config, JSON.stringify({ server: { apiKeys: [LOAD_KEY], ...options } }));
+  const { pool, ...server } = options;
+  await writeFile(config, JSON.stringify({ ...(pool ? { pool } : {}), server: { apiKeys: [LOAD_KEY], ...server } }));
   const served = await startServingCli(["serve", "--config", config, "--port", "0", "--tools", TOOLS], {
     fromSource: true,
   });
@@ -131,7 +135,7 @@ export function sampleMemory(server: ServeProcess): MemorySample {
 
 export interface Health {
   status: string;
-  pool: { live: number; warm: number; starting: number };
+  pool: { live: number; warm: number; starting: number; resetting?: number; recycled?: number };
   executions: { running: number; queued: number; finished: number; containers: number };
   admission: { running: number; queued: number; max_running: number; max_queued: number };
 }

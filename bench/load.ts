@@ -1,6 +1,8 @@
 // `npm run bench:load`: 200 simultaneous executions against the real `ptc serve` (default caps),
 // three bursts: two whose refused clients give up, then one whose clients retry after Retry-After.
-// Prints a markdown table for BENCHMARKS.md; `--json` adds the raw figures. `--clients N` to vary.
+// After each burst, the sandboxes alive 0, 30 and 60 s after it (the pool shrinking back to its size).
+// Prints a markdown table for BENCHMARKS.md; `--json` adds the raw figures. `--clients N` to vary;
+// `--before` runs the server as it was before issue 14 (sandboxes never reused, a queue of 64) for an A/B.
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import {
@@ -22,6 +24,10 @@ interface Column {
   result: BurstResult;
   summary: BurstSummary;
   after: MemorySample;
+  /** `/health`'s live sandboxes 0, 30 and 60 s after the burst's last answer. */
+  liveAfter: number[];
+  /** RSS 60 s after the burst. */
+  afterIdle: MemorySample;
   /** 429 answers by message, numbers elided: which bound refused them. */
   reasons: Record<string, number>;
 }
@@ -75,6 +81,10 @@ function table(columns: readonly Column[], idle: MemorySample): string {
     ["latency of admitted, p95 (s)", (c) => seconds(c.summary.p95Ms)],
     ["latency of admitted, max (s)", (c) => seconds(c.summary.maxMs)],
     ["burst, first POST to last answer (s)", (c) => seconds(c.summary.wallMs)],
+    [
+      "executions per second (completed and checked / burst wall)",
+      (c) => ((c.summary.correct * 1000) / c.summary.wallMs).toFixed(1),
+    ],
     ["/health: answered / failed during the burst", (c) => `${c.result.health.answered} / ${c.result.health.failed}`],
     [
       "/health: peak running / queued (caps)",
@@ -89,6 +99,11 @@ function table(columns: readonly Column[], idle: MemorySample): string {
     [
       "RSS after the burst, server + sandboxes (MiB)",
       (c) => `${mib(c.after.treeMiB)} (${c.after.processes} processes)`,
+    ],
+    ["sandboxes alive 0 / 30 / 60 s after the burst", (c) => c.liveAfter.join(" / ")],
+    [
+      "RSS 60 s after the burst, server + sandboxes (MiB)",
+      (c) => `${mib(c.afterIdle.treeMiB)} (${c.afterIdle.processes} processes)`,
     ],
   ];
   const header = `| | ${columns.map((c) => c.name).join(" | ")} |`;
@@ -108,11 +123,29 @@ function table(columns: readonly Column[], idle: MemorySample): string {
   );
 }
 
+/** The sandboxes `/health` counts alive at each of `offsetsMs` after `since`; RSS at the last. */
+async function liveAfter(
+  server: ServeProcess,
+  since: number,
+  offsetsMs: readonly number[],
+): Promise<{ live: number[]; memory: MemorySample }> {
+  const live: number[] = [];
+  for (const offset of offsetsMs) {
+    await sleep(Math.max(0, since + offset - performance.now()));
+    live.push((await health(server.url)).body.pool.live);
+  }
+  return { live, memory: sampleMemory(server) };
+}
+
+/** How the server ran before issue 14: each sandbox killed after one execution, 64 queued at most. */
+const BEFORE = { pool: { maxResets: 0 }, maxQueuedExecutions: 64 };
+
 async function main(): Promise<void> {
   const clients = option("clients", 200);
+  const before = process.argv.includes("--before");
   const started = performance.now();
   const loadAtStart = loadavg();
-  const server = await startServe();
+  const server = await startServe(before ? BEFORE : {});
   const columns: Column[] = [];
   /** The figures are printed either way; any of these fails the bench afterwards. */
   const problems: string[] = [];
@@ -129,9 +162,20 @@ async function main(): Promise<void> {
       process.stderr.write(`· ${step.name}: ${clients} at once\n`);
       await poolWarm(server);
       const result = await runBurst(server, { count: clients, firstIndex: n * 10_000, retrying: step.retrying });
+      const ended = performance.now();
+      const firstLive = (await health(server.url)).body.pool.live;
       const after = await settledMemory(server);
+      const idle = await liveAfter(server, ended, [30_000, 60_000]);
       const summary = summarizeBurst(result);
-      columns.push({ name: step.name, result, summary, after, reasons: reasons(result) });
+      columns.push({
+        name: step.name,
+        result,
+        summary,
+        after,
+        liveAfter: [firstLive, ...idle.live],
+        afterIdle: idle.memory,
+        reasons: reasons(result),
+      });
       const wrong = new Map<string, number>();
       for (const each of result.finished.filter((finished) => !finished.correct)) {
         const key = `${each.status} ${each.error ? `${each.error.code}: ${each.error.message}` : JSON.stringify(each.stdout)}`;
@@ -150,16 +194,19 @@ async function main(): Promise<void> {
       [
         `commit ${commit()}, ${new Date().toISOString().slice(0, 10)}; ${processors.length} × ${processors[0]?.model.trim()}, ` +
           `${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform} ${release()}, host Node ${process.version}, isolation ${isolation.isolation}`,
+        ...(before ? ["--before: as before issue 14 (pool.maxResets 0, server.maxQueuedExecutions 64)"] : []),
         `load average ${loadAtStart[0]?.toFixed(2)} at start, ${loadavg()[0]?.toFixed(2)} at end; bench took ${((performance.now() - started) / 1000).toFixed(0)} s; ptc serve exited with ${exitCode}`,
         "",
         table(columns, idle),
       ].join("\n"),
     );
     if (process.argv.includes("--json")) {
-      const figures = columns.map(({ name, summary, after, reasons: why, result }) => ({
+      const figures = columns.map(({ name, summary, after, liveAfter: live, afterIdle, reasons: why, result }) => ({
         name,
         summary,
         after,
+        liveAfter: live,
+        afterIdle,
         reasons: why,
         health: result.health,
         caps: result.caps,

@@ -17,6 +17,8 @@ export interface TargetCheck {
   limit: number;
   unit: string;
   met: boolean;
+  /** Default "median". */
+  statistic?: "median" | "p95";
 }
 
 export interface BenchReport {
@@ -72,10 +74,12 @@ export function checkTarget(
   label: string,
   key: string,
   limit: number,
+  statistic: "median" | "p95" = "median",
 ): TargetCheck | null {
   const row = measurements.find((each) => each.key === key);
   if (!row) return null;
-  return { label, value: row.median, limit, unit: row.unit, met: row.median <= limit };
+  const value = row[statistic];
+  return { label, value, limit, unit: row.unit, met: value <= limit, statistic };
 }
 
 export function formatReport(report: BenchReport): string {
@@ -85,7 +89,7 @@ export function formatReport(report: BenchReport): string {
   );
   const targets = report.targets.map(
     (each) =>
-      `${each.met ? "MET   " : "MISSED"} ${each.label}: p50 ${formatNumber(each.value)} ${each.unit} (target ≤ ${each.limit} ${each.unit})`,
+      `${each.met ? "MET   " : "MISSED"} ${each.label}: ${each.statistic === "p95" ? "p95" : "p50"} ${formatNumber(each.value)} ${each.unit} (target ≤ ${each.limit} ${each.unit})`,
   );
   return [
     formatTable(report.measurements),

@@ -2,7 +2,8 @@
 // measured in the same run. `--json` also prints the results as JSON.
 import type { Engine } from "../src/engine/engine.js";
 import { resolveSandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
-import { benchEngine, concurrentExecutions, gatheredCalls, sequentialCalls, warmStarts } from "./engine-cases.js";
+import { burst } from "./burst-cases.js";
+import { benchEngine, gatheredCalls, sequentialCalls, warmStarts } from "./engine-cases.js";
 import { inProcessBaseline, inProcessOnSandboxNode } from "./in-process-baseline.js";
 import { currentLoadAverage, describeMachine, formatMachine } from "./machine.js";
 import { type BenchReport, checkTarget, compare, formatReport } from "./report.js";
@@ -43,11 +44,36 @@ async function main(): Promise<void> {
     rows.push(...(await gatheredCalls(engine, GATHER_CALLS, 5)));
     await engine.close();
 
-    progress("concurrent executions");
+    // Bursts of one-off executions: each sandbox goes back to the pool (reset) after its execution. The same
+    // burst with a pool that never reuses one (maxResets 0: killed after one execution, as before issue 14)
+    // gives the ratio.
+    progress("bursts: 20 simultaneous executions without a container, recycling and not");
     const wide = benchEngine(4);
     engines.push(wide);
-    rows.push(...(await concurrentExecutions(wide, 20, 10, 2)));
+    const burst20 = { executions: 20, callsEach: 10, rounds: 3 };
+    rows.push(...(await burst(wide, { ...burst20, key: "burst20", label: "20 simultaneous executions" })));
+    progress("bursts: 100 simultaneous executions");
+    rows.push(
+      ...(await burst(wide, {
+        key: "burst100",
+        label: "100 simultaneous executions",
+        executions: 100,
+        callsEach: 10,
+        rounds: 2,
+      })),
+    );
     await wide.close();
+    const neverReused = benchEngine(4, { maxResets: 0 });
+    engines.push(neverReused);
+    rows.push(
+      ...(await burst(neverReused, {
+        ...burst20,
+        rounds: 1,
+        key: "burst20NoReuse",
+        label: "20 simultaneous, sandboxes never reused (before issue 14)",
+      })),
+    );
+    await neverReused.close();
 
     progress("tool sources: handler, MCP stdio, HTTP");
     rows.push(...(await sourceCalls(SOURCE_CALLS, 5)));
@@ -69,10 +95,13 @@ async function main(): Promise<void> {
       compare(rows, `gather of ${GATHER_CALLS}, uncapped`, "gatherUncapped", "inProcessGather"),
       compare(rows, "per call via MCP stdio", "sourceMcpStdio", "sourceHandler", "in-process handler"),
       compare(rows, "per call via HTTP tool server", "sourceHttp", "sourceHandler", "in-process handler"),
+      compare(rows, "20 simultaneous executions, total wall", "burst20Total", "burst20NoReuseTotal", "never reused"),
     ].filter((each) => each !== null);
     const targets = [
-      checkTarget(rows, "warm start, one-off container", "warmStartOneOff", 10),
-      checkTarget(rows, "warm start, existing container", "warmStartContainer", 10),
+      checkTarget(rows, "warm start, one-off container", "warmStartOneOff", 3),
+      checkTarget(rows, "warm start, existing container", "warmStartContainer", 1),
+      checkTarget(rows, "20 simultaneous executions without a container, total wall", "burst20Total", 1_500),
+      checkTarget(rows, "100 simultaneous executions, latency", "burst100Latency", 5_000, "p95"),
       checkTarget(rows, "per-call overhead", "perCallWall", 50),
     ].filter((each) => each !== null);
     const report: BenchReport = {
