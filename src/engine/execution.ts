@@ -87,6 +87,7 @@ export class Execution implements ExecutionHandle {
   #abort = new AbortController();
   #stop: Stop | null = null;
   #lease: ContainerLease | null = null;
+  #released = false;
   #limitsHit = new Set<LimitCode>();
   #output: OutputCapture;
   #clock: ExecutionClock;
@@ -278,6 +279,8 @@ export class Execution implements ExecutionHandle {
     // Clean: completed or a guest exception, no limit reached (output, calls, memory…); only such a
     // one-off execution's sandbox is reset and reused.
     this.#lease?.release({ discard, clean: !discard && this.#limitsHit.size === 0 });
+    // From here the sandbox is another execution's (recycled) or its container's: a late stop must not kill it.
+    this.#released = true;
     this.#stateKept = this.#lease !== null && !discard;
     const result = await this.#buildResult(error, startedAt, sandboxWaitMs);
     this.#journal.append({ type: "execution-end", status: result.status, error: result.error });
@@ -292,7 +295,7 @@ export class Execution implements ExecutionHandle {
     if (stop.code === ErrorCode.WallTimeout || stop.code === ErrorCode.ActiveTimeout) this.#limitsHit.add(stop.code);
     this.#abort.abort();
     this.#broker.close(stop.message);
-    this.#lease?.sandbox.kill();
+    if (!this.#released) this.#lease?.sandbox.kill();
   }
 
   #resolveError(outcome: SandboxRunOutcome | null): ExecutionError | null {

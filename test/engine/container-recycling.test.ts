@@ -65,6 +65,16 @@ describe("one-off executions: recycled sandboxes", () => {
     assert.ok(isAlive(pid));
   });
 
+  test("cancelling an execution after its result does not kill the sandbox it gave back", async () => {
+    const pid = await nextSandbox();
+    const execution = engine.execute({ code: "print('done')" });
+    assert.equal((await execution.result).status, "completed");
+    execution.cancel();
+    await engine.warmUp();
+    assert.ok(isAlive(pid), "the recycled sandbox lives on");
+    assert.equal((await engine.execute({ code: "print(2)" }).result).stdout, "2\n");
+  });
+
   test("an execution that raised (a guest exception, no limit) is recycled too", async () => {
     const { result, recycled } = await fate("raise ValueError('no')");
     assert.equal(result.status, "failed");
