@@ -22,6 +22,15 @@ export const DEFAULT_MAX_WAITING_PER_CONTAINER = 8;
 
 export type { ContainerTurn } from "./container-turns.js";
 
+/**
+ * Ends of an idle container whose sandbox goes back to the pool (reset) rather than being killed: eviction
+ * under the owner's quota, and leaving this process for a durable store (`release`: idle eviction, a lost
+ * lease). The same situation as a one-off execution's sandbox, and how a server, whose every execution has
+ * a container, reuses sandboxes: each new container past the quota evicts the owner's oldest idle one.
+ * Expiry (`containerIdleTimeoutMs`, minutes) still kills: by then the pool needs no sandbox back.
+ */
+const IDLE_ENDS: ReadonlySet<ContainerEndReason> = new Set(["evicted", "released"]);
+
 export interface ContainerLease {
   containerId: string;
   sandbox: SandboxProcess;
@@ -81,6 +90,11 @@ interface Live {
   hadSandbox: boolean;
   /** The sandbox whose `random` was seeded with the container's seed. */
   seeded: SandboxProcess | null;
+  /**
+   * Every execution in the current sandbox ended clean (no limit, stop or fault): when the container then
+   * ends idle, the sandbox may be recycled like a one-off's (`IDLE_ENDS`).
+   */
+  sandboxClean: boolean;
   turns: ContainerTurns;
   leases: number;
   /**
@@ -230,6 +244,7 @@ export class ContainerManager {
         reset = current.hadSandbox;
         current.sandbox = await this.pool.acquire(signal);
         current.hadSandbox = true;
+        current.sandboxClean = true;
       }
       const sandbox = current.sandbox;
       const seed = current.seeded === sandbox ? undefined : current.record.seed;
@@ -243,6 +258,7 @@ export class ContainerManager {
         release: ({ discard, clean = false }) => {
           if (released) return;
           released = true;
+          if (!clean && current.sandbox === sandbox) current.sandboxClean = false;
           if (discard || current.ephemeral || !this.#live.has(current.record.id)) {
             // Nobody uses this Python state again; killing or recycling can wait until the result is out. Only
             // a one-off container's sandbox is recycled: a named one's state was meant to persist, and one
@@ -279,7 +295,10 @@ export class ContainerManager {
     if (refusal && !counted.some((entry) => entry.owner === owner && entry.idle)) throw refusal;
   }
 
-  /** Ends a live container: its sandbox is killed, its waiting turns refused, its record kept as a tombstone. */
+  /**
+   * Ends a live container: its sandbox is killed (recycled instead when `reason` is an idle end, `IDLE_ENDS`,
+   * and it is idle and clean), its waiting turns refused, its record kept as a tombstone.
+   */
   end(containerId: string, reason: ContainerEndReason): boolean {
     const live = this.#live.get(containerId);
     if (!live) return false;
@@ -289,13 +308,20 @@ export class ContainerManager {
     else this.registry.end(containerId, reason, Date.now());
     // Listeners first (they cancel what runs in it, e.g. a paused script), then the sandbox goes.
     for (const listener of this.#listeners) listener(live.record);
-    live.sandbox?.kill();
+    const sandbox = live.sandbox;
+    live.sandbox = null;
+    // Ended for being idle, with nothing running and only clean executions behind it, its sandbox is in the
+    // state of a one-off execution's after a clean end: reset, it serves another container. Deleted, closed
+    // or lost, it is killed (a client may delete a container to stop what it started).
+    if (sandbox && IDLE_ENDS.has(reason) && live.leases === 0 && live.sandboxClean) this.pool.recycle(sandbox);
+    else sandbox?.kill();
     return true;
   }
 
   /**
    * Makes a live container leave this process without ending it (a durable store still holds it): its
-   * sandbox is killed, waiting turns refused, listeners told (`released`), and its record forgotten here.
+   * sandbox is recycled or killed (`end`), waiting turns refused, listeners told (`released`), and its
+   * record forgotten here.
    */
   release(containerId: string): boolean {
     if (!this.#live.has(containerId)) return false;
@@ -349,6 +375,7 @@ export class ContainerManager {
       sandbox: null,
       hadSandbox: false,
       seeded: null,
+      sandboxClean: true,
       turns: new ContainerTurns(id),
       leases: 0,
       leaseTail: Promise.resolve(),

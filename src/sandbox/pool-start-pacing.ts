@@ -25,11 +25,14 @@ export class StartPacing {
     this.#prune(now);
   }
 
-  /** Waiters the resetting sandboxes and the recycling stream will serve before a start made now is ready. */
-  servedBeforeAStart(resetting: number, now = performance.now()): number {
+  /**
+   * Sandboxes the recycling stream will bring back before a start made now is ready: the recent rate over
+   * one start's duration, at most the `lent` sandboxes that could come back (those in use now).
+   */
+  servedBeforeAStart(lent: number, now = performance.now()): number {
     this.#prune(now);
     const perMs = this.#recycledAt.length / RATE_WINDOW_MS;
-    return resetting + Math.floor(perMs * this.#startMs);
+    return Math.min(lent, Math.floor(perMs * this.#startMs));
   }
 
   /** When the recycling rate next drops (a recycle leaves the window), or undefined when none is counted. */

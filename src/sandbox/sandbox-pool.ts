@@ -276,8 +276,10 @@ export class SandboxPool {
   #fill(): void {
     while (!this.#closed && this.#starting < this.#maxConcurrentStarts) {
       const wanted = this.#size + this.#waiters.length;
-      const coming = this.#starting + this.#pacing.servedBeforeAStart(this.#resetting.size);
-      if (this.#warm.length + coming >= wanted) {
+      const ready = this.#warm.length + this.#starting + this.#resetting.size;
+      // In use by executions and containers: what may come back through `recycle`.
+      const lent = Math.max(0, this.#live.size - ready);
+      if (ready + this.#pacing.servedBeforeAStart(lent) >= wanted) {
         // Waiters left to the recycling stream: look again when it slows (no event may come otherwise).
         const recheck = this.#pacing.nextChangeInMs();
         if (this.#waiters.length > 0 && recheck !== undefined && !this.#recheckTimer) {

@@ -10,7 +10,8 @@ import { delay, testEngine } from "../helpers/engine.js";
 
 let engine: Engine;
 before(async () => {
-  engine = testEngine({ pool: { size: 1 } });
+  // A short idleMs: sandboxes beyond the one warm are trimmed soon, so each case knows which one it gets.
+  engine = testEngine({ pool: { size: 1, idleMs: 1_000 } });
   await engine.warmUp();
 });
 after(() => engine.close());
@@ -18,7 +19,8 @@ after(() => engine.close());
 async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      assert.fail(`timed out waiting for ${what}: ${JSON.stringify(engine.stats())} ${engine.sandboxPids()}`);
     await delay(20);
   }
 }
@@ -99,6 +101,37 @@ describe("one-off executions: recycled sandboxes", () => {
     const { result, recycled } = await fate("import time\ntime.sleep(30)", { cancelAfterMs: 300 });
     assert.equal(result.status, "cancelled");
     assert.equal(recycled, false);
+  });
+
+  test("a container evicted or released while idle, with only clean executions, gives its sandbox back", async () => {
+    await nextSandbox();
+    const recycledBefore = engine.stats().pool.recycled;
+    assert.equal((await engine.execute({ code: "state = 'of c1'", container: "c1" }).result).status, "completed");
+    const pid = engine.inspectContainer("c1")?.sandboxPid;
+    assert.ok(pid !== undefined);
+    assert.equal(engine.containers.release("c1"), true);
+    await until(() => engine.stats().pool.recycled > recycledBefore, "the released container's sandbox to be reset");
+    assert.ok(isAlive(pid), "the same process, reset");
+    const next = await engine.execute({ code: "print('state' in globals())", container: "c2" }).result;
+    assert.equal(next.stdout, "False\n");
+    engine.closeContainer("c2");
+  });
+
+  test("a container whose sandbox saw a limit hit is killed when released, not recycled", async () => {
+    await nextSandbox();
+    const recycledBefore = engine.stats().pool.recycled;
+    const limited = await engine.execute({
+      code: "print('x' * 10_000)",
+      container: "c3",
+      limits: { maxOutputBytes: 100 },
+    }).result;
+    assert.ok(limited.limitsHit.length > 0);
+    assert.equal((await engine.execute({ code: "pass", container: "c3" }).result).status, "completed");
+    const pid = engine.inspectContainer("c3")?.sandboxPid;
+    assert.ok(pid !== undefined);
+    engine.containers.release("c3");
+    await until(() => !isAlive(pid), "the released container's sandbox to die");
+    assert.equal(engine.stats().pool.recycled, recycledBefore);
   });
 
   test("a named container's sandbox is never recycled: ending the container kills it", async () => {
