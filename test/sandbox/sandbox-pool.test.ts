@@ -74,16 +74,17 @@ describe("SandboxPool: recycling one-off sandboxes", () => {
     again.kill();
   });
 
-  test("a waiter is served by a sandbox recycled before a new start is ready", async () => {
-    const sandboxes = pool({ size: 0, maxConcurrentStarts: 1 });
+  test("a waiter is served by the sandbox being reset, without a new start", async () => {
+    const sandboxes = pool({ size: 0 });
     const first = await sandboxes.acquire();
     await run(first, "x = 1");
-    const waiting = sandboxes.acquire();
-    assert.equal(sandboxes.stats().waiting, 1);
-    // A reset is ~0.1 s of CPU, a start ~0.7 s: the recycled one gets there first.
     sandboxes.recycle(first);
+    const waiting = sandboxes.acquire();
+    assert.deepEqual([sandboxes.stats().waiting, sandboxes.stats().resetting], [1, 1]);
+    assert.equal(sandboxes.stats().starting, 0, "the sandbox being reset will serve the waiter: no start");
     const served = await waiting;
     assert.equal(served, first);
+    assert.equal(sandboxes.stats().started, 1);
     assert.equal(await run(served, "print('x' in globals())"), "False\n");
     served.kill();
   });
