@@ -77,7 +77,7 @@ describe("ptc.config.json", () => {
     );
     assert.deepEqual(resolveServerCapacity(config.server ?? {}, 2), {
       maxRunningExecutions: 6,
-      maxQueuedExecutions: 64,
+      maxQueuedExecutions: 256,
       maxRunningExecutionsPerKey: 3,
       maxQueuedExecutionsPerKey: 3,
       maxContainers: 10,
@@ -86,9 +86,9 @@ describe("ptc.config.json", () => {
     });
     assert.deepEqual(resolveServerCapacity({}, 3), {
       maxRunningExecutions: 16,
-      maxQueuedExecutions: 64,
+      maxQueuedExecutions: 256,
       maxRunningExecutionsPerKey: 8,
-      maxQueuedExecutionsPerKey: 32,
+      maxQueuedExecutionsPerKey: 128,
       maxContainers: 32,
       maxContainersPerKey: 16,
       retryAfterSeconds: 2,
