@@ -149,7 +149,8 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
       await run(sandbox, "pass");
       sandboxes.recycle(sandbox);
     }
-    await until(() => sandboxes.stats().warm >= 3, "the three recycled sandboxes to be warm");
+    // Each is reset and goes warm (the first ones may already be trimmed when a loaded machine slows the last).
+    await until(() => sandboxes.stats().recycled === 3, "the three sandboxes to be reset");
     await until(() => sandboxes.stats().warm === 1, "the pool to shrink back to its size", 10_000);
     // The one kept is alive and usable; the others are gone.
     await until(() => sandboxes.stats().live === 1, "the trimmed processes to exit");
