@@ -18,7 +18,8 @@ import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
 import { resolveSandboxRuntime, type SandboxRuntime, sandboxCommand } from "../src/sandbox/sandbox-runtime.js";
 import { MAX_TOOL_INPUT_DEPTH } from "../src/tools/input-guard.js";
 import { formatSummary, summarizeProfile } from "./cpu-profile-summary.js";
-import { benchEngine, check } from "./engine-cases.js";
+import { benchEngine, check, gatheredCalls, sequentialCalls } from "./engine-cases.js";
+import { inProcessOnSandboxNode } from "./in-process-baseline.js";
 import { processTree } from "./proc-tree.js";
 import { median } from "./stats.js";
 
@@ -28,12 +29,19 @@ import { median } from "./stats.js";
  *   node --cpu-prof --cpu-prof-interval=50 --cpu-prof-dir=D --import tsx bench/profile-call.ts host
  *   node --import tsx bench/profile-call.ts start     cold start: steps inside the child, spawn, bubblewrap
  *   node --import tsx bench/profile-call.ts memory    a warm sandbox's memory, by process and mapping
+ *   node --import tsx bench/profile-call.ts calls [bare]   unprofiled A/B figures of the call path: the bare
+ *        child's CPU per call and a bare SandboxProcess's gather of 1,000; unless `bare`, the engine's
+ *        sequential calls and gather of 1,000, and in-process Pyodide on the sandbox's Node
  * The child is run without bubblewrap (its /tmp is private, so the profile could not come out) and,
  * for the step marks and memoryUsage(), from a scratch copy of src/sandbox/pyodide patched here.
  */
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const CALLS = 20_000;
 const LOOP = "for i in range(CALLS):\n    await noop(x=i)";
+// PROFILE_SCRIPT=gather: the child mode profiles gathers of 1,000 calls instead (CALLS calls in all).
+const GATHERS =
+  "import asyncio\nfor _ in range(CALLS // 1000):\n    await asyncio.gather(*[noop(x=i) for i in range(1000)])";
+const SCRIPT = process.env.PROFILE_SCRIPT === "gather" ? GATHERS : LOOP;
 // The permission model also governs the profiler (the inspector) and its file.
 // Sampling every 50 µs slows the child ~3x (and mostly inflates syscalls); 200 µs, ~1.3x.
 const INTERVAL_US = Number(process.env.PROFILE_INTERVAL_US ?? 200);
@@ -119,11 +127,18 @@ function drive(runtime: SandboxRuntime, snapshot: string | null, extraFlags: str
   });
   let onDone: () => void = () => {};
   let firstCallUs = 0;
+  let replies = "";
+  const flush = () => {
+    child.stdin.write(replies);
+    replies = "";
+  };
   const sink: ChildFrameSink = {
     ready: () => onReady(nowUs()),
+    // Results of one turn go out in one write, as SandboxProcess writes them.
     call: (callId, _name, inputJson) => {
       if (firstCallUs === 0) firstCallUs = nowUs();
-      child.stdin.write(`${encodeResultFrame(callId, true, String((JSON.parse(inputJson) as { x: number }).x))}\n`);
+      if (replies === "") setImmediate(flush);
+      replies += `${encodeResultFrame(callId, true, String((JSON.parse(inputJson) as { x: number }).x))}\n`;
     },
     output: () => {},
     truncated: () => {},
@@ -157,7 +172,7 @@ function drive(runtime: SandboxRuntime, snapshot: string | null, extraFlags: str
         onDone = resolve;
       });
       const frame = encodeRunFrame({
-        code: LOOP.replace("CALLS", String(calls)),
+        code: SCRIPT.replace("CALLS", String(calls)),
         tools: JSON.stringify([{ name: "noop", pythonName: "noop" }]),
         resultMode: "json",
         caps: {
@@ -205,10 +220,39 @@ function threadCpuMs(pid: number): Map<string, { user: number; system: number; r
   return threads;
 }
 
+/** CPU (ms, schedstat) all threads of these processes have run. */
+function ranMs(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + [...threadCpuMs(pid).values()].reduce((all, each) => all + each.run, 0), 0);
+}
+
 function newestProfile(dir: string): string {
   const files = readdirSync(dir).filter((name) => name.endsWith(".cpuprofile"));
   if (files.length === 0) throw new Error(`no profile in ${dir}`);
   return join(dir, files.sort().at(-1) ?? "");
+}
+
+/** The bare child (no bubblewrap) answering a loop of sequential calls at once: wall and CPU per call by thread. */
+async function bareChild(runtime: SandboxRuntime, snapshot: string | null, repeats: number): Promise<void> {
+  const plain = drive(runtime, snapshot, []);
+  await plain.ready;
+  await plain.loop(2_000);
+  for (let r = 0; r < repeats; r++) {
+    const threads0 = threadCpuMs(plain.child.pid ?? 0);
+    const unprofiled = await plain.loop(CALLS);
+    const threads1 = threadCpuMs(plain.child.pid ?? 0);
+    console.log(
+      `unprofiled: ${((unprofiled.toUs - unprofiled.fromUs) / CALLS).toFixed(1)} µs per call; CPU per call by thread:`,
+    );
+    for (const [name, before] of threads0) {
+      const { user, system, run, queued } = threads1.get(name) ?? before;
+      const perCall = (a: number, b: number) => (((a - b) * 1000) / CALLS).toFixed(1);
+      if (run > before.run + 1)
+        console.log(
+          `    ${name}: ran ${perCall(run, before.run)} µs, runnable waiting for a CPU ${perCall(queued, before.queued)} µs (schedstat); ticks: user ${perCall(user, before.user)}, system ${perCall(system, before.system)}`,
+        );
+    }
+  }
+  await plain.end();
 }
 
 /** The child's side of one call: its CPU profile during a loop of sequential calls answered at once. */
@@ -218,24 +262,7 @@ async function childSide(): Promise<void> {
   const dir = join(tmpdir(), "ptc-prof-out-child");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir);
-  const plain = drive(runtime, snapshot, []);
-  await plain.ready;
-  await plain.loop(2_000);
-  const threads0 = threadCpuMs(plain.child.pid ?? 0);
-  const unprofiled = await plain.loop(CALLS);
-  const threads1 = threadCpuMs(plain.child.pid ?? 0);
-  await plain.end();
-  console.log(
-    `unprofiled: ${((unprofiled.toUs - unprofiled.fromUs) / CALLS).toFixed(1)} µs per call; CPU per call by thread:`,
-  );
-  for (const [name, before] of threads0) {
-    const { user, system, run, queued } = threads1.get(name) ?? before;
-    const perCall = (a: number, b: number) => (((a - b) * 1000) / CALLS).toFixed(1);
-    if (run > before.run + 1)
-      console.log(
-        `    ${name}: ran ${perCall(run, before.run)} µs, runnable waiting for a CPU ${perCall(queued, before.queued)} µs (schedstat); ticks: user ${perCall(user, before.user)}, system ${perCall(system, before.system)}`,
-      );
-  }
+  await bareChild(runtime, snapshot, 1);
   const driven = drive(runtime, snapshot, PROFILE_FLAGS(dir));
   await driven.ready;
   await driven.loop(2_000);
@@ -255,13 +282,11 @@ async function hostSide(): Promise<void> {
     const limits = { maxToolCalls: CALLS * 2 };
     check(await engine.execute({ code: LOOP.replace("CALLS", "2000"), container, limits }).result, "warm-up");
     const tree = processTree(engine.inspectContainer(container)?.sandboxPid ?? 0);
-    const ran = (pids: number[]) =>
-      pids.reduce((sum, pid) => sum + [...threadCpuMs(pid).values()].reduce((all, each) => all + each.run, 0), 0);
-    const [host0, sandbox0, main0] = [ran([process.pid]), ran(tree), threadCpuMs(process.pid)];
+    const [host0, sandbox0, main0] = [ranMs([process.pid]), ranMs(tree), threadCpuMs(process.pid)];
     const fromUs = nowUs();
     check(await engine.execute({ code: LOOP.replace("CALLS", String(CALLS)), container, limits }).result, "loop");
     const toUs = nowUs();
-    const [host1, sandbox1, main1] = [ran([process.pid]), ran(tree), threadCpuMs(process.pid)];
+    const [host1, sandbox1, main1] = [ranMs([process.pid]), ranMs(tree), threadCpuMs(process.pid)];
     const perCall = (ms: number) => ((ms * 1000) / CALLS).toFixed(1);
     console.log(
       `host side: ${CALLS} calls, ${((toUs - fromUs) / CALLS).toFixed(1)} µs per call (wall); CPU per call (schedstat): host ${perCall(host1 - host0)} µs, sandbox tree ${perCall(sandbox1 - sandbox0)} µs`,
@@ -448,9 +473,69 @@ async function memory(): Promise<void> {
   }
 }
 
+const GATHER =
+  "import asyncio\nr = await asyncio.gather(*[noop(x=i) for i in range(CALLS)])\nassert r == list(range(CALLS))";
+
+/** A gather of `calls` against a bare SandboxProcess answering at once: wall and CPU (host, sandbox tree) per gather. */
+async function bareGather(runtime: SandboxRuntime, snapshot: string | null, calls: number, repeats: number) {
+  const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, snapshot);
+  try {
+    await sandbox.ready;
+    const rows: string[] = [];
+    for (let r = 0; r <= repeats; r++) {
+      const tree = processTree(sandbox.pid ?? 0);
+      const [host0, child0] = [ranMs([process.pid]), ranMs(tree)];
+      const started = performance.now();
+      const outcome = await sandbox.run(
+        {
+          code: GATHER.replaceAll("CALLS", String(calls)),
+          tools: [{ name: "noop", pythonName: "noop" }],
+          resultMode: "json",
+          maxOutputBytes: 1_048_576,
+          memoryBytes: DEFAULT_MEMORY_BYTES,
+        },
+        {
+          onToolCall: (callId, _name, inputJson) =>
+            sandbox.sendToolResult(callId, true, String((JSON.parse(inputJson) as { x: number }).x)),
+          onOutput: () => {},
+        },
+      );
+      if (outcome.kind !== "done" || outcome.error) throw new Error(`gather failed: ${JSON.stringify(outcome)}`);
+      const wall = performance.now() - started;
+      const [host, child] = [ranMs([process.pid]) - host0, ranMs(tree) - child0];
+      if (r > 0) rows.push(`${wall.toFixed(1)} ms (CPU host ${host.toFixed(1)}, sandbox ${child.toFixed(1)})`);
+    }
+    console.log(`bare SandboxProcess, gather of ${calls}: ${rows.join("; ")}`);
+  } finally {
+    sandbox.kill();
+    await sandbox.exited;
+  }
+}
+
+/** Unprofiled figures to compare a change with: run before and after it, in the same conditions. */
+async function callFigures(): Promise<void> {
+  const runtime = resolveSandboxRuntime();
+  const snapshot = await ensureMemorySnapshot(runtime);
+  await bareChild({ ...runtime, bubblewrapPath: null }, snapshot, 3);
+  await bareGather(runtime, snapshot, 1_000, 5);
+  if (process.argv[3] === "bare") return;
+  const engine = benchEngine(1);
+  try {
+    for (const row of [...(await sequentialCalls(engine, CALLS / 4, 3)), ...(await gatheredCalls(engine, 1_000, 5))]) {
+      console.log(`${row.label}: median ${row.median.toFixed(1)} ${row.unit}${row.note ? ` (${row.note})` : ""}`);
+    }
+  } finally {
+    await engine.close();
+  }
+  for (const row of await inProcessOnSandboxNode(runtime, CALLS / 4, 1_000, 3)) {
+    console.log(`${row.label}: median ${row.median.toFixed(1)} ${row.unit}${row.note ? ` (${row.note})` : ""}`);
+  }
+}
+
 const mode = process.argv[2];
 if (mode === "child") await childSide();
 else if (mode === "host") await hostSide();
 else if (mode === "start") await coldStart();
 else if (mode === "memory") await memory();
-else throw new Error("usage: profile-call.ts child|host|start|memory");
+else if (mode === "calls") await callFigures();
+else throw new Error("usage: profile-call.ts child|host|start|memory|calls");

@@ -273,11 +273,31 @@ export class SandboxProcess {
     return outcome;
   }
 
-  /** `payloadJson` must be JSON text without raw newlines (JSON.stringify output is). */
+  /**
+   * `payloadJson` must be JSON text without raw newlines (JSON.stringify output is). The first result of a
+   * turn of the host's event loop is written at once (a sequential call waits for it); the ones after it in
+   * the same turn (an `asyncio.gather`'s, answered together) are written together when the turn ends, in one
+   * write(2) the child reads as one chunk and hands to Python in one go.
+   */
   sendToolResult(callId: number, ok: boolean, payloadJson: string): void {
     this.#resultsSent++;
-    this.#write(encodeResultFrame(callId, ok, payloadJson));
+    const frame = encodeResultFrame(callId, ok, payloadJson);
+    if (this.#resultsHeld !== null) {
+      this.#resultsHeld = `${this.#resultsHeld}${frame}\n`;
+      return;
+    }
+    this.#resultsHeld = "";
+    setImmediate(this.#flushResults);
+    this.#write(frame);
   }
+
+  /** Results held until the turn ends ("": none yet, but one was written this turn), or null. */
+  #resultsHeld: string | null = null;
+  readonly #flushResults = () => {
+    const held = this.#resultsHeld;
+    this.#resultsHeld = null;
+    if (held) this.#writeRaw(held);
+  };
 
   /**
    * CPU time (user + system, all threads) the sandbox's processes have used, in ms, from /proc; undefined
@@ -307,8 +327,15 @@ export class SandboxProcess {
     this.#child.kill("SIGKILL");
   }
 
+  /** Writes `line` now, after any results held for the end of the turn: frames keep their order. */
   #write(line: string): void {
-    if (this.#alive && this.#child.stdin.writable) this.#child.stdin.write(`${line}\n`);
+    const held = this.#resultsHeld;
+    if (held) this.#resultsHeld = "";
+    this.#writeRaw(held ? `${held}${line}\n` : `${line}\n`);
+  }
+
+  #writeRaw(text: string): void {
+    if (this.#alive && this.#child.stdin.writable) this.#child.stdin.write(text);
   }
 
   #endRun(outcome: SandboxRunOutcome): void {

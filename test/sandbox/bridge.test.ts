@@ -24,6 +24,7 @@ import {
   type RunFrame,
 } from "../../src/sandbox/pyodide/bridge.js";
 import { errorReport } from "../../src/sandbox/pyodide/child-error-report.js";
+import { LineSplitter } from "../../src/sandbox/pyodide/line-splitter.js";
 
 /** Every call the decoder makes, as [method, ...arguments]. */
 function recorder(): { sink: ChildFrameSink; seen: unknown[][] } {
@@ -73,6 +74,24 @@ describe("bridge: child -> host frames", () => {
     // No frame holds a raw newline, whatever its text: a newline would split it.
     for (const frame of [encodeCallFrame(1, "a\nb", "{}"), encodeOutputFrame("stdout", "a\nb\n")]) {
       assert.equal(frame.includes("\n"), false);
+    }
+  });
+
+  test("frames the child coalesces into one write decode one by one, whatever the chunk boundaries", () => {
+    // One turn of a gather: its calls, then the idle report, in one write; the host may read it in pieces.
+    const written = `${[1, 2, 3].map((id) => encodeCallFrame(id, "noop", `{"x":${id}}`)).join("\n")}\n${encodeIdleFrame(0)}\n`;
+    const expected = [
+      ["call", 1, "noop", '{"x":1}'],
+      ["call", 2, "noop", '{"x":2}'],
+      ["call", 3, "noop", '{"x":3}'],
+      ["idle", 0],
+    ];
+    for (const cut of [written.length, 5, 17, written.indexOf("\t{") + 2, written.length - 2]) {
+      const { sink, seen } = recorder();
+      const splitter = new LineSplitter((line) => decodeChildFrame(line, sink));
+      splitter.push(written.slice(0, cut));
+      splitter.push(written.slice(cut));
+      assert.deepEqual(seen, expected, `cut at ${cut}`);
     }
   });
 

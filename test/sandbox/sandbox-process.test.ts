@@ -67,6 +67,37 @@ describe("SandboxProcess framing (a stand-in child)", () => {
     assert.deepEqual(rest.slice(0, 4), [["call", 1, "lookup", '{"q":1}'], ["idle"], ["busy"], ["cancel", 1]]);
   });
 
+  test("calls that arrive in one write are all answered; the results of one turn go out in at most two writes", async () => {
+    const calls = 200;
+    const { outcome, events } = await runFrames([
+      ...Array.from({ length: calls }, (_, index) => `C${index + 1}\t"lookup"\t{"q":${index}}`),
+      "W0",
+      `AFTER ${calls} RESULTS`,
+      `W${calls}`,
+      'J{"t":"done","error":null,"dropped":{"stdout":0,"stderr":0},"memoryLimitHit":false}',
+    ]);
+    assert.equal(outcome.kind, "done", JSON.stringify(outcome));
+    const called = events.filter((event) => event[0] === "call").map((event) => event[1]);
+    assert.deepEqual(
+      called,
+      Array.from({ length: calls }, (_, index) => index + 1),
+    );
+    // Only the report that counts every result sent is taken: the other crossed results on the pipe.
+    assert.equal(events.filter((event) => event[0] === "idle").length, 1);
+    // The first result is written at once (a sequential call waits for it), the rest of the turn's together.
+    const echoed = events.filter((event) => event[0] === "stdout").map((event) => event[1]);
+    assert.deepEqual(
+      echoed,
+      Array.from({ length: calls }, (_, index) => `R${index + 1}\t1"ok"`),
+    );
+    const batches = events.filter(
+      (event) => event[0] === "stderr" && String(event[1]).startsWith("results in one read"),
+    );
+    assert.ok(batches.length >= 1 && batches.length <= 2, `results in ${batches.length} multi-result reads`);
+    const inBatches = batches.reduce((sum, event) => sum + Number(String(event[1]).split(": ")[1]), 0);
+    assert.ok(inBatches >= calls - 1, `${inBatches} of ${calls} results came in multi-result reads`);
+  });
+
   test("a malformed frame ends the sandbox, and its diagnostics name the fault", async () => {
     const { outcome, diagnostics } = await runFrames(['C0\t"lookup"\t{}']);
     assert.equal(outcome.kind, "exited");

@@ -13,7 +13,9 @@
 //   child -> host  W<results received>               idle: nothing to run until a call returns or a timer fires
 //   child -> host  B                                 after W, a timer woke the script: it computes again
 //   child -> host  X<callId>                         the script gave up on this call (its task was cancelled)
-// Tool payloads pass through as text, so a large result is parsed once, in Python.
+// Tool payloads pass through as text, so a large result is parsed once, in Python. Either end may write
+// several frames at once (a turn's calls and the idle report that follows them; a turn's results): the
+// reader splits lines wherever its chunks end (line-splitter.ts), so this changes no frame's meaning.
 //
 // Trust: the child's code runs beside the guest's, so the host decodes every child frame here, checking
 // ids, names and shapes, and any fault ends the sandbox; the child applying the caps is only a courtesy.

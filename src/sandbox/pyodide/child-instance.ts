@@ -6,6 +6,7 @@
 import { constants as fsConstants, readFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { GuestHooks, ReceiveResult, ReceiveResults } from "./child-calls.ts";
 import { exit } from "./child-intrinsics.ts";
 import { makeWriter } from "./child-output.ts";
 import { restoreRealm } from "./child-realm.ts";
@@ -74,11 +75,10 @@ export type RunFunction = (
 ) => Promise<string>;
 
 /** What the child keeps of an instance: the functions guest.py defines, nothing else. */
-export interface Instance {
+export interface Instance extends GuestHooks {
   run: RunFunction;
   beginRun: () => void;
   endRun: () => void;
-  deliver: DeliverReply;
 }
 
 type PyodideApi = {
@@ -168,6 +168,12 @@ async function buildInstance(
   } finally {
     if (hidden.length > 0) hideNodeGlobals();
   }
+  // Pyodide starts each call that may suspend (`callPromising`: every event-loop step, a tool result's) after
+  // a `setImmediate` of its own, for a clean stack; a microtask gives one too (it runs once the stack has
+  // unwound), without a second event-loop turn per step (child-calls.ts).
+  (pyodide as unknown as { _api: { scheduleCallback: (callback: () => void) => void } })._api.scheduleCallback = (
+    callback,
+  ) => callback();
   pyodide.setStdout(options.stdout);
   pyodide.setStderr(options.stderr);
   // Without this, input() would read the host's protocol stream (fd 0) and block on it; scripts get EOF.
@@ -182,11 +188,16 @@ async function buildInstance(
   const run: RunFunction = wasmSuspending
     ? (...args) => runner.callPromising(...args)
     : (runner as unknown as RunFunction);
+  // A tool result runs the tasks it wakes (child-calls.ts): through the promising wrapper too.
+  const receive = pyodide.globals.get("_ptc_receive") as ReceiveResult & { callPromising: ReceiveResult };
+  const receiveAll = pyodide.globals.get("_ptc_receive_all") as ReceiveResults & { callPromising: ReceiveResults };
   return {
     run,
     beginRun: pyodide.globals.get("_ptc_begin") as () => void,
     endRun: pyodide.globals.get("_end_of_run") as () => void,
     deliver: pyodide.globals.get("_ptc_deliver") as DeliverReply,
+    receive: wasmSuspending ? (...args) => receive.callPromising(...args) : receive,
+    receiveAll: wasmSuspending ? (batch) => receiveAll.callPromising(batch) : receiveAll,
   };
 }
 

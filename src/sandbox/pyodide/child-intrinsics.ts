@@ -28,7 +28,12 @@ export const promiseThen = uncurry(Promise.prototype.then) as (
 ) => unknown;
 
 export const quote = (text: string): string => stringifyJson(text);
-export const hasWaiting = uncurry(Map.prototype.has) as (map: Map<number, unknown>, key: number) => boolean;
 export const dropWaiting = uncurry(Map.prototype.delete) as (map: Map<number, unknown>, key: number) => boolean;
+export const getWaiting = uncurry(Map.prototype.get) as <T>(map: Map<number, T>, key: number) => T | undefined;
+export const putWaiting = uncurry(Map.prototype.set) as <T>(map: Map<number, T>, key: number, value: T) => unknown;
+export const clearWaiting = uncurry(Map.prototype.clear) as (map: Map<number, unknown>) => void;
 /** Ends the child: captured before guest code runs (the child deletes `process` from the guest's globals). */
 export const exit = process.exit.bind(process);
+export const setAdd = uncurry(Set.prototype.add) as (set: Set<number>, key: number) => Set<number>;
+export const setDelete = uncurry(Set.prototype.delete) as (set: Set<number>, key: number) => boolean;
+export const setClear = uncurry(Set.prototype.clear) as (set: Set<number>) => void;

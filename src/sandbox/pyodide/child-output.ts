@@ -21,8 +21,31 @@ export function writeAll(bytes: Uint8Array): void {
   }
 }
 const encode = uncurry(TextEncoder.prototype.encode);
+
+// Frames queued during a turn of the child (tool calls, cancels) go out together, in one write(2) with the
+// idle report that usually follows them (child-calls.ts): a sequential call cost two writes, and woke the
+// host twice, before. Any frame sent at once goes after the queued ones, so the order is kept.
+let queued = "";
+/** Past this many characters queued, they go out at once: a gather of many calls is written in pieces. */
+const MAX_QUEUED_CHARS = 65_536;
+export function queue(line: string): void {
+  queued = `${queued}${line}\n`;
+  if (queued.length > MAX_QUEUED_CHARS) flushQueued();
+}
+export function hasQueued(): boolean {
+  return queued.length > 0;
+}
+export function flushQueued(): void {
+  if (queued.length === 0) return;
+  const text = queued;
+  queued = "";
+  writeAll(encode(encoder, text));
+}
+/** Writes `line` now, after any queued frames. */
 export function send(line: string): void {
-  writeAll(encode(encoder, `${line}\n`));
+  const text = `${queued}${line}\n`;
+  queued = "";
+  writeAll(encode(encoder, text));
 }
 
 // Output is buffered and flushed on the next macrotask, before any other message, or once it is

@@ -1,6 +1,6 @@
 // What may wake a script other than a journaled reply, as the child sees it: Python callbacks scheduled and
 // not finished, and whether guest code reached the JS that makes promises. A replay hands a recorded reply
-// over inside the guest's drain only when none of these can come first (child.ts `takeReply`). Part of the
+// over inside the guest's drain only when none of these can come first (child-calls.ts `takeReply`). Part of the
 // child (see bridge.ts): erasable syntax, sibling modules only, intrinsics captured before guest code runs.
 import { promiseThen, reflectApply, reflectConstruct, reflectGet } from "./child-intrinsics.ts";
 

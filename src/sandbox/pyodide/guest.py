@@ -22,7 +22,6 @@ _bridge_call = _ptc_bridge.call
 _Future = asyncio.Future
 # Tells the host the script gave up on a call, so it stops the work (see the stub below).
 _bridge_cancel = _ptc_bridge.cancel
-_bridge_last_call = _ptc_bridge.lastCall
 # Every event-loop step goes through the child's scheduler, which tells the host when the script is idle.
 _schedule = _ptc_bridge.schedule
 _webloop.scheduleCallback = _schedule
@@ -123,20 +122,26 @@ def _make_stub(name, python_name):
                 tool=name,
                 code="invalid_tool_input",
             ) from None
-        pending = _bridge_call(name, text)
+        pending = _bridge_call(name, text, True)
         if pending.__class__ is int:
-            # A replay answers this call from its journal: the child delivers the reply (_ptc_deliver).
-            call_id = pending
-            # A plain Future: the loop's create_future adds a done callback, a second step per reply.
-            pending = _journaled[call_id] = _Future(loop=asyncio.get_running_loop())
+            # The child sent the call to the host (its id: _ptc_receive resolves the future), or a replay
+            # answers it from its journal (the id negated: _ptc_deliver does). A plain Future: the loop's
+            # create_future adds a done callback, a second step per reply; a JS promise cost ~20 µs a call.
+            if pending > 0:
+                call_id = pending
+                pending = _live[call_id] = _Future(loop=asyncio.get_running_loop())
+            else:
+                call_id = -pending
+                pending = _journaled[call_id] = _Future(loop=asyncio.get_running_loop())
         else:
-            call_id = _bridge_last_call()
+            call_id = 0  # refused in the child: a JS promise of the refusal
         try:
             reply = await pending
         except asyncio.CancelledError:
             # asyncio.wait_for, task.cancel(), an aborted TaskGroup: the host aborts the handler's signal,
             # clears its timers and withdraws a pending call; the call is recorded as cancelled.
             if call_id:
+                _live.pop(call_id, None)
                 _journaled.pop(call_id, None)
                 _bridge_cancel(call_id)
             raise
@@ -151,7 +156,8 @@ def _make_stub(name, python_name):
     return stub
 
 
-# Futures of the calls a replay answers from its journal, by call id (the child's).
+# Futures of the calls sent to the host, and of those a replay answers from its journal, by call id (the child's).
+_live = {}
 _journaled = {}
 
 # What else may wake the script, unseen by the child's count of scheduled callbacks: a JS promise it awaits
@@ -207,6 +213,36 @@ def _ptc_deliver(call_id, reply):
     future = _journaled.pop(call_id, None)
     if future is not None and not future.done():
         future.set_result(reply)
+
+
+def _ptc_receive(call_id, reply):
+    """A live call's result from the host (child-calls.ts). The tasks it wakes run now, in this call, unless a
+    drain is scheduled already: delivering a result through the event loop cost a JS promise (~20 µs), or a
+    scheduled drain (a once-callable proxy, a setImmediate) and a second call into Python."""
+    global _drain_pending
+    scheduled = _drain_pending
+    future = _live.pop(call_id, None)
+    if future is not None and not future.done():
+        _drain_pending = True  # the task's wakeup joins the drain below (or the one scheduled)
+        future.set_result(reply)
+        _drain_pending = scheduled
+    if not scheduled and _ready:
+        _drain()
+
+
+def _ptc_receive_all(batch):
+    """As `_ptc_receive`, for the results of one read from the host (a gather's): `<call id> <reply>` lines."""
+    global _drain_pending
+    scheduled = _drain_pending
+    _drain_pending = True
+    for item in batch.split("\n"):
+        space = item.find(" ")
+        future = _live.pop(int(item[:space]), None)
+        if future is not None and not future.done():
+            future.set_result(item[space + 1 :])
+    _drain_pending = scheduled
+    if not scheduled and _ready:
+        _drain()
 
 
 def _make_refusing_stub(name, python_name, allowed_callers):
@@ -309,14 +345,28 @@ _drain_pending = False
 _take_reply = _ptc_bridge.takeReply
 
 
+_running_loop = asyncio._get_running_loop
+
+
 def _drain():
     global _drain_pending
     while True:
         _drain_pending = False
+        # The loop is installed once per drain (one call into Python: one thread state under JSPI), and again
+        # only if a handle took it away (a nested asyncio.run with a loop of its own): ~2 µs per handle, three
+        # handles per gathered call, were spent installing it again.
+        installed = None
         for _ in range(len(_ready)):
             if not _ready:
                 break
-            _run_handle(*_ready.popleft())
+            loop, handle = _ready.popleft()
+            if handle._cancelled:
+                continue
+            if loop is not installed or _running_loop() is not loop:
+                loop._install_running_loop()
+                loop._install_asyncgen_hooks()
+                installed = loop
+            _run_handle(handle)
         if _ready or _drain_pending or not _journaled or _js_waits or _js_callbacks:
             return
         # Nothing is ready and the script waits on calls a replay answers: when nothing else can wake it
@@ -329,11 +379,7 @@ def _drain():
         _ptc_deliver(int(taken[:space]), taken[space + 1 :])
 
 
-def _run_handle(loop, handle):
-    loop._install_running_loop()
-    loop._install_asyncgen_hooks()
-    if handle.cancelled():
-        return
+def _run_handle(handle):
     try:
         handle._run()
     except (SystemExit, KeyboardInterrupt) as error:
@@ -344,6 +390,13 @@ def _run_handle(loop, handle):
         _stop_run(_exit_result(error) if isinstance(error, SystemExit) else _format_error(error))
 
 
+def _run_timer(loop, handle):
+    loop._install_running_loop()
+    loop._install_asyncgen_hooks()
+    if not handle._cancelled:
+        _run_handle(handle)
+
+
 def _call_later(self, delay, callback, *args, context=None):
     global _drain_pending
     if delay < 0:
@@ -352,7 +405,7 @@ def _call_later(self, delay, callback, *args, context=None):
     if delay == float("inf"):
         return handle
     if delay > 0:
-        _schedule(create_once_callable(partial(_run_handle, self, handle), _may_syncify=True), min(delay * 1000, 2**31 - 1))
+        _schedule(create_once_callable(partial(_run_timer, self, handle), _may_syncify=True), min(delay * 1000, 2**31 - 1))
         return handle
     _ready.append((self, handle))
     if not _drain_pending:
@@ -379,6 +432,7 @@ def _ptc_begin():
     """Before each run: what an earlier run left queued never runs (the child drops its callbacks too)."""
     global _drain_pending
     _ready.clear()
+    _live.clear()
     _journaled.clear()
     _drain_pending = False
 
