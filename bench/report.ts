@@ -82,6 +82,39 @@ export function checkTarget(
   return { label, value, limit, unit: row.unit, met: value <= limit, statistic };
 }
 
+/** A target on a comparison's ratio (ptc's median over its baseline's, same run), e.g. "≤ 1.5×". */
+export function checkRatio(comparisons: readonly Comparison[], label: string, limit: number): TargetCheck | null {
+  const comparison = comparisons.find((each) => each.label === label);
+  if (!comparison) return null;
+  return { label: `${label}, ratio`, value: comparison.ratio, limit, unit: "×", met: comparison.ratio <= limit };
+}
+
+/**
+ * A row derived from two others' medians (`minuend - subtrahend`), e.g. the engine's overhead per call over
+ * a bare sandbox process: n is 1, median and p95 are the difference.
+ */
+export function difference(
+  measurements: readonly Measurement[],
+  key: string,
+  label: string,
+  minuendKey: string,
+  subtrahendKey: string,
+): Measurement | null {
+  const minuend = measurements.find((row) => row.key === minuendKey);
+  const subtrahend = measurements.find((row) => row.key === subtrahendKey);
+  if (!minuend || !subtrahend) return null;
+  const value = minuend.median - subtrahend.median;
+  return {
+    key,
+    label,
+    unit: minuend.unit,
+    median: value,
+    p95: value,
+    n: 1,
+    note: `${minuendKey} − ${subtrahendKey}, medians`,
+  };
+}
+
 export function formatReport(report: BenchReport): string {
   const comparisons = report.comparisons.map(
     (each) =>

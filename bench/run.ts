@@ -6,7 +6,7 @@ import { burst } from "./burst-cases.js";
 import { benchEngine, gatheredCalls, sequentialCalls, warmStarts } from "./engine-cases.js";
 import { inProcessBaseline, inProcessOnSandboxNode } from "./in-process-baseline.js";
 import { currentLoadAverage, describeMachine, formatMachine } from "./machine.js";
-import { type BenchReport, checkTarget, compare, formatReport } from "./report.js";
+import { type BenchReport, checkRatio, checkTarget, compare, difference, formatReport } from "./report.js";
 import { bareBridge, coldStarts, pipeRoundTrip, warmSandboxMemory } from "./sandbox-cases.js";
 import { sourceCalls } from "./source-cases.js";
 import { elapsedMs, type Measurement, shortError } from "./stats.js";
@@ -87,22 +87,46 @@ async function main(): Promise<void> {
     progress("in-process on the sandbox's Node");
     rows.push(...(await inProcessOnSandboxNode(runtime, CALLS, GATHER_CALLS, 5)));
 
+    const overheads = [
+      difference(
+        rows,
+        "engineOverheadWall",
+        "engine overhead per call over a bare sandbox, wall",
+        "perCallWall",
+        "bareBridgeCall",
+      ),
+      difference(
+        rows,
+        "engineOverheadHostCpu",
+        "engine overhead per call over a bare sandbox, host CPU",
+        "perCallHostCpu",
+        "bareHostCpu",
+      ),
+    ].filter((each) => each !== null);
+    rows.push(...overheads);
     const comparisons = [
       compare(rows, "per call (host wall)", "perCallWall", "inProcessPerCall"),
       compare(rows, "per call (in script)", "perCallInScript", "inProcessPerCallInScript"),
       compare(rows, "per call (host wall), vs sandbox Node", "perCallWall", "inProcessSandboxNodePerCall"),
+      compare(rows, "per call (in script), vs sandbox Node", "perCallInScript", "inProcessSandboxNodePerCallInScript"),
       compare(rows, `gather of ${GATHER_CALLS}, default cap`, "gatherDefaultCap", "inProcessGather"),
       compare(rows, `gather of ${GATHER_CALLS}, uncapped`, "gatherUncapped", "inProcessGather"),
       compare(rows, "per call via MCP stdio", "sourceMcpStdio", "sourceHandler", "in-process handler"),
       compare(rows, "per call via HTTP tool server", "sourceHttp", "sourceHandler", "in-process handler"),
       compare(rows, "20 simultaneous executions, total wall", "burst20Total", "burst20NoReuseTotal", "never reused"),
     ].filter((each) => each !== null);
+    // Issue 14's targets, in its table's order.
     const targets = [
-      checkTarget(rows, "warm start, one-off container", "warmStartOneOff", 3),
-      checkTarget(rows, "warm start, existing container", "warmStartContainer", 1),
       checkTarget(rows, "20 simultaneous executions without a container, total wall", "burst20Total", 1_500),
       checkTarget(rows, "100 simultaneous executions, latency", "burst100Latency", 5_000, "p95"),
-      checkTarget(rows, "per-call overhead", "perCallWall", 50),
+      checkTarget(rows, "cold sandbox start (from snapshot)", "coldStartSnapshot", 250),
+      checkRatio(comparisons, "per call (host wall), vs sandbox Node", 1.5),
+      checkTarget(rows, "engine overhead per call over a bare sandbox (wall)", "engineOverheadWall", 10),
+      checkTarget(rows, `gather of ${GATHER_CALLS}, default cap, total`, "gatherDefaultCap", 25),
+      checkTarget(rows, "memory per warm sandbox, PSS", "sandboxPss", 90),
+      checkRatio(comparisons, "per call via HTTP tool server", 2),
+      checkTarget(rows, "warm start, existing container", "warmStartContainer", 1),
+      checkTarget(rows, "warm start, one-off container", "warmStartOneOff", 3),
     ].filter((each) => each !== null);
     const report: BenchReport = {
       machine,
