@@ -15,7 +15,12 @@ import {
 } from "../src/sandbox/pyodide/bridge.js";
 import { LineSplitter } from "../src/sandbox/pyodide/line-splitter.js";
 import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
-import { resolveSandboxRuntime, type SandboxRuntime, sandboxCommand } from "../src/sandbox/sandbox-runtime.js";
+import {
+  resolveSandboxRuntime,
+  SANDBOX_ENV,
+  type SandboxRuntime,
+  sandboxCommand,
+} from "../src/sandbox/sandbox-runtime.js";
 import { MAX_TOOL_INPUT_DEPTH } from "../src/tools/input-guard.js";
 import { formatSummary, summarizeProfile } from "./cpu-profile-summary.js";
 import { benchEngine, check, gatheredCalls, sequentialCalls } from "./engine-cases.js";
@@ -70,7 +75,7 @@ function scratchChild(runtime: SandboxRuntime): SandboxRuntime {
   // child-instance.ts builds the instance; it marks through the global the patched child.ts sets.
   patchFile("child-instance.ts", [
     [
-      "    const snapshot = options.snapshotPath",
+      "    const bytes = options.snapshotPath",
       '    globalThis.__mark?.("until the first instance (hardening, binding shim)");\n',
     ],
     ["    pyodide = await load(", '    globalThis.__mark?.("read the snapshot");\n'],
@@ -115,7 +120,11 @@ interface Driven {
 function drive(runtime: SandboxRuntime, snapshot: string | null, extraFlags: string[]): Driven {
   const { command, args } = sandboxCommand(runtime, DEFAULT_MEMORY_BYTES, { path: snapshot });
   const spawnedUs = nowUs();
-  const child = spawn(command, [...extraFlags, ...args], { env: {}, stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
+  const child = spawn(command, [...extraFlags, ...args], {
+    env: { ...SANDBOX_ENV },
+    stdio: ["pipe", "pipe", "pipe"],
+    cwd: "/",
+  });
   let stderr = "";
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (chunk: string) => {

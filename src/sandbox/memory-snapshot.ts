@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cacheDirectory } from "./cache-directory.js";
-import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
+import { SANDBOX_ENV, type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
 // src/sandbox/ in a checkout, dist/sandbox/ when installed: ptc's package.json is two folders up.
 const PTC_VERSION = (
@@ -53,7 +53,7 @@ async function createSnapshot(runtime: SandboxRuntime, name: string): Promise<st
   const path = join(directory, name);
   if (existsSync(path)) return path;
   const { command, args } = sandboxCommand(runtime, 0, { path: null, make: true });
-  const child = spawn(command, args, { env: {}, stdio: ["ignore", "pipe", "ignore"], cwd: "/" });
+  const child = spawn(command, args, { env: { ...SANDBOX_ENV }, stdio: ["ignore", "pipe", "ignore"], cwd: "/" });
   const chunks: Buffer[] = [];
   child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on("close", resolve));

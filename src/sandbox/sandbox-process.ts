@@ -20,7 +20,7 @@ import {
   type ReplayFrame,
 } from "./pyodide/bridge.js";
 import { LineSplitter } from "./pyodide/line-splitter.js";
-import { type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
+import { SANDBOX_ENV, type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
 export type { GuestError } from "./guest-error-report.js";
 
@@ -126,7 +126,7 @@ export class SandboxProcess {
   constructor(runtime: SandboxRuntime, memoryBytes: number, snapshotPath: string | null = null, unrefWhenIdle = false) {
     this.#unrefWhenIdle = unrefWhenIdle;
     const { command, args } = sandboxCommand(runtime, memoryBytes, { path: snapshotPath });
-    this.#child = spawn(command, args, { env: {}, stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
+    this.#child = spawn(command, args, { env: { ...SANDBOX_ENV }, stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
     let markReady: (value: { bootMs: number; jspi: boolean }) => void = () => {};
     let failReady: (error: Error) => void = () => {};
     this.ready = new Promise((resolve, reject) => {

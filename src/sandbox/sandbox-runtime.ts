@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, existsSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,9 +31,28 @@ const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 
 function findChildScript(): string {
-  // Installed: compiled JS. In a checkout run through tsx: the TS source, which Node >= 23 runs directly.
+  // Installed: compiled JS. In a checkout run through tsx: the compiled child in dist/ when it is at least
+  // as new as every source file of the child's folder, else the TS source, which Node >= 23 runs directly.
+  // Compiled, a sandbox starts with ~0.2 s less CPU (no type stripping) and ~11 MiB less PSS.
   const compiled = join(here, "pyodide", "child.js");
-  return existsSync(compiled) ? compiled : join(here, "pyodide", "child.ts");
+  if (existsSync(compiled)) return compiled;
+  const source = join(here, "pyodide");
+  const built = join(here, "..", "..", "dist", "sandbox", "pyodide");
+  return builtIsFresh(source, built) ? join(built, "child.js") : join(source, "child.ts");
+}
+
+/** Whether each .ts/.py file of `source` has its compiled counterpart in `built`, modified no earlier. */
+function builtIsFresh(source: string, built: string): boolean {
+  try {
+    for (const name of readdirSync(source)) {
+      if (!/\.(ts|py)$/.test(name)) continue;
+      const output = join(built, name.replace(/\.ts$/, ".js"));
+      if (!existsSync(output) || statSync(output).mtimeMs < statSync(join(source, name)).mtimeMs) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function findNode(explicit?: string): { path: string; source: SandboxRuntime["nodeSource"] } {
@@ -180,6 +199,15 @@ function readPyodideVersion(): string {
   return manifest.version;
 }
 
+/**
+ * The sandbox child's whole environment (it gets nothing of the host's): glibc's malloc settings for the
+ * child's own allocations. A fixed trim threshold returns freed heap to the system; by default glibc
+ * raises the threshold after large frees and keeps ~35 MB a warm sandbox no longer uses (RSS 211 -> 177
+ * MiB, PSS 154 -> 120 MiB of the node process, same CPU to ready). Python's heap is the wasm memory,
+ * which this does not touch.
+ */
+export const SANDBOX_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: "131072" };
+
 /** The command line that starts one sandbox child: Node's permission flags, inside bubblewrap when present. */
 export function sandboxCommand(
   runtime: SandboxRuntime,
@@ -221,6 +249,7 @@ export function sandboxCommand(
     "--die-with-parent",
     "--new-session",
     "--clearenv",
+    ...Object.entries(SANDBOX_ENV).flatMap(([name, value]) => ["--setenv", name, value]),
     "--cap-drop",
     "ALL",
     // Mounts first: a tmpfs on /tmp mounted after the binds would hide a checkout under /tmp.
