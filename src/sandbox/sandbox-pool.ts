@@ -275,8 +275,15 @@ export class SandboxPool {
 
   #fill(): void {
     while (!this.#closed && this.#starting < this.#maxConcurrentStarts) {
-      const wanted = this.#size + this.#waiters.length;
       const ready = this.#warm.length + this.#starting + this.#resetting.size;
+      // The pool's own target is kept whatever recycling promises: with nobody waiting, no later event would
+      // start the missing sandbox (a sandbox killed after a limit hit left the pool empty, and warmUp() waited
+      // forever, when the recent recycling rate alone "covered" it).
+      if (ready < this.#size) {
+        this.#startOne();
+        continue;
+      }
+      const wanted = this.#size + this.#waiters.length;
       // In use by executions and containers: what may come back through `recycle`.
       const lent = Math.max(0, this.#live.size - ready);
       if (ready + this.#pacing.servedBeforeAStart(lent) >= wanted) {
