@@ -16,7 +16,7 @@ export interface MachineInfo {
   loadAverageAtStart: number;
 }
 
-export function describeMachine(engine: Engine, loadAverageAtStart: number): MachineInfo {
+export function describeMachine(engine: Pick<Engine, "isolation">, loadAverageAtStart: number): MachineInfo {
   const processors = cpus();
   const { isolation } = engine;
   return {
