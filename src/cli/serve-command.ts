@@ -5,11 +5,13 @@ import { createEngine } from "../engine/engine.js";
 import { checkSandboxIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
 import { createAdmissionController, resolveServerCapacity } from "../server/admission.js";
 import { createMessagesHandler, type MessagesHandler } from "../server/anthropic/messages-handler.js";
-import { defaultStorePath } from "../server/durable/data-directory.js";
+import { dataDirectoryPath, defaultStorePath } from "../server/durable/data-directory.js";
 import { DurableNode } from "../server/durable/durable-node.js";
 import { createServerApp } from "../server/http/create-server-app.js";
 import { createJsonLogger } from "../server/http/logger.js";
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../server/http/start-server.js";
+import { loadProgramSecret } from "../server/openai/program-fingerprint.js";
+import { createResponsesHandler, type ResponsesHandler } from "../server/openai/responses-handler.js";
 import { ResourceOwners } from "../server/resource-owners.js";
 import { openStore } from "../server/store/open-store.js";
 import type { Store } from "../server/store/store.js";
@@ -21,8 +23,8 @@ export const SERVE_USAGE = `ptc serve [--config FILE] [--host HOST] [--port PORT
         [--store memory|PATH|postgres://...] [--node-id ID] [--advertise-url URL] [--allow-degraded-isolation]
 
 HTTP server: the native executions API (/v1/executions, /v1/containers) and, with server.upstream
-configured, Anthropic-compatible POST /v1/messages. Prints "ptc serve: listening on URL" on stderr once
-bound; logs are JSON lines on stderr too. Docs: docs/server.md.
+configured, Anthropic-compatible POST /v1/messages and OpenAI-compatible POST /v1/responses. Prints
+"ptc serve: listening on URL" on stderr once bound; logs are JSON lines on stderr too. Docs: docs/server.md.
 
   --host HOST          interface to bind (default: server.host, else ${DEFAULT_HOST}: loopback only)
   --port PORT          port (default: server.port, else ${DEFAULT_PORT}; 0 picks a free one)
@@ -117,7 +119,20 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       })
     : undefined;
   let messages: MessagesHandler | undefined;
+  let responses: ResponsesHandler | undefined;
   if (upstream) {
+    const programSecret = await loadProgramSecret({
+      configured: serverConfig.programSecret ?? (process.env.PTC_PROGRAM_SECRET || undefined),
+      dataDirectory: dataDirectoryPath(),
+    });
+    responses = createResponsesHandler({
+      engine,
+      serverTools: opened.tools,
+      upstream,
+      admission,
+      programSecret,
+      ...(store ? { store } : {}),
+    });
     messages = createMessagesHandler({
       engine,
       serverTools: opened.tools,
@@ -135,6 +150,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     admission,
     serverTools: opened.tools,
     ...(messages ? { messages } : {}),
+    ...(responses ? { responses } : {}),
     ...(config.limits ? { limits: config.limits } : {}),
     ...(durable ? { durable } : {}),
   });

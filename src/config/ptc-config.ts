@@ -90,6 +90,11 @@ export const ServerConfigSchema = z.strictObject({
   advertiseUrl: z.url().optional(),
   /** A node silent this long loses its containers to the others. Default 15000. */
   leaseTtlMs: positive.optional(),
+  /**
+   * The key `/v1/responses` signs programs' fingerprints with (32+ characters; also `PTC_PROGRAM_SECRET`). Every
+   * node of a cluster needs the same one. Default: a random secret kept in the data directory (one node).
+   */
+  programSecret: z.string().min(32).optional(),
   /** An idle container leaves memory after this long (rebuilt by replay on its next use); 0: never. Default 60000. */
   evictIdleMs: z.number().int().min(0).optional(),
 });

@@ -71,6 +71,11 @@ export const ErrorCode = {
   RecordedValueTooLarge: "recorded_value_too_large",
   /** Rebuilding a container by replay: the script made another call, other arguments, or ended early. */
   ReplayDiverged: "replay_diverged",
+  /**
+   * `/v1/responses`: a `program` item sent back does not carry the signed fingerprint ptc gave it (its code,
+   * call id or the request's programmatic tools changed): ptc runs only code the model wrote, as it wrote it.
+   */
+  ProgramFingerprintInvalid: "program_fingerprint_invalid",
   /** A replay's journal is larger than the run frame may carry (`MAX_REPLAY_FRAME_CHARS`). */
   ReplayTooLarge: "replay_too_large",
   /**

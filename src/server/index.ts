@@ -27,6 +27,13 @@ export {
   type StartServerOptions,
   startServer,
 } from "./http/start-server.js";
+export { loadProgramSecret, ProgramSigner } from "./openai/program-fingerprint.js";
+export {
+  createResponsesHandler,
+  type ResponsesCall,
+  type ResponsesHandler,
+  type ResponsesHandlerOptions,
+} from "./openai/responses-handler.js";
 export { ownerOf, ResourceOwners } from "./resource-owners.js";
 export { openStore } from "./store/open-store.js";
 export { DEFAULT_LEASE_TTL_MS, type Store, type StoreOptions } from "./store/store.js";

@@ -1,4 +1,5 @@
 import type Anthropic from "@anthropic-ai/sdk";
+import { eventStreamResponse } from "../http/event-stream-response.js";
 import { anthropicErrorBody, toAnthropicError } from "./anthropic-errors.js";
 import type { LoopOutcome, LoopSink } from "./message-loop.js";
 import { buildMessage, UsageTotals } from "./response-builder.js";
@@ -52,17 +53,8 @@ export interface StreamOptions {
  * loop produces them; `message_delta` carries the stop reason, cumulative usage and `container`.
  */
 export function streamMessage(options: StreamOptions): Response {
-  const encoder = new TextEncoder();
-  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  let closed = false;
-  const write = (event: StreamEvent) => {
-    if (closed || !controller) return;
-    try {
-      controller.enqueue(encoder.encode(sseEvent(event)));
-    } catch {
-      closed = true;
-    }
-  };
+  let send: (text: string) => void = () => {};
+  const write = (event: StreamEvent) => send(sseEvent(event));
   const message = (content: Anthropic.ContentBlock[], outcome?: LoopOutcome) =>
     buildMessage({
       id: options.id,
@@ -93,53 +85,35 @@ export function streamMessage(options: StreamOptions): Response {
     upstreamCall: startMessage,
   };
 
-  const body = new ReadableStream<Uint8Array>({
-    start(streamController) {
-      controller = streamController;
-      if (!options.resumed) {
-        startMessage();
-        write({ type: "ping" });
-      }
-      const ping = setInterval(() => write({ type: "ping" }), options.pingIntervalMs);
-      options
-        .run(sink)
-        .then(
-          (outcome) => {
-            if (!started) {
-              // A resumed script paused again without an upstream turn: the whole message in message_start.
-              write({ type: "message_start", message: message(buffered.splice(0), outcome) });
-            } else {
-              write({
-                type: "message_delta",
-                delta: {
-                  stop_reason: outcome.stopReason,
-                  stop_sequence: outcome.stopSequence,
-                  stop_details: null,
-                  container: outcome.container,
-                },
-                usage: outcome.usage.toDeltaUsage(),
-              });
-            }
-            write({ type: "message_stop" });
+  return eventStreamResponse(async (enqueue) => {
+    send = enqueue;
+    if (!options.resumed) {
+      startMessage();
+      write({ type: "ping" });
+    }
+    const ping = setInterval(() => write({ type: "ping" }), options.pingIntervalMs);
+    try {
+      const outcome = await options.run(sink);
+      if (!started) {
+        // A resumed script paused again without an upstream turn: the whole message in message_start.
+        write({ type: "message_start", message: message(buffered.splice(0), outcome) });
+      } else {
+        write({
+          type: "message_delta",
+          delta: {
+            stop_reason: outcome.stopReason,
+            stop_sequence: outcome.stopSequence,
+            stop_details: null,
+            container: outcome.container,
           },
-          (error: unknown) => {
-            write({ type: "error", error: anthropicErrorBody(toAnthropicError(error)).error });
-          },
-        )
-        .finally(() => {
-          clearInterval(ping);
-          if (!closed) {
-            closed = true;
-            streamController.close();
-          }
+          usage: outcome.usage.toDeltaUsage(),
         });
-    },
-    cancel() {
-      closed = true;
-    },
-  });
-  return new Response(body, {
-    status: 200,
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
+      }
+      write({ type: "message_stop" });
+    } catch (error) {
+      write({ type: "error", error: anthropicErrorBody(toAnthropicError(error)).error });
+    } finally {
+      clearInterval(ping);
+    }
   });
 }

@@ -115,8 +115,14 @@ function convertBlock(role: Role, block: Block, codeCallIds: ReadonlySet<string>
   }
 }
 
-/** Every unanswered `code_execution` call gets an error result, so the upstream never sees a dangling tool_use. */
-function closeDanglingCodeCalls(messages: Anthropic.MessageParam[]): Anthropic.MessageParam[] {
+/**
+ * Every unanswered call `resultText` names (its error result's text) gets an error result in the next user
+ * turn, so the upstream never sees a dangling tool_use. `/v1/responses` closes its calls the same way.
+ */
+export function closeDanglingCalls(
+  messages: Anthropic.MessageParam[],
+  resultText: (call: Anthropic.ToolUseBlockParam) => string | undefined,
+): Anthropic.MessageParam[] {
   const output: Anthropic.MessageParam[] = [];
   messages.forEach((message, index) => {
     output.push(message);
@@ -127,16 +133,11 @@ function closeDanglingCodeCalls(messages: Anthropic.MessageParam[]): Anthropic.M
         ? next.content.filter((block) => block.type === "tool_result").map((block) => block.tool_use_id)
         : [],
     );
-    const missing: Anthropic.ToolResultBlockParam[] = message.content
-      .filter(
-        (block) => block.type === "tool_use" && block.name === CODE_EXECUTION_TOOL_NAME && !answered.has(block.id),
-      )
-      .map((block) => ({
-        type: "tool_result",
-        tool_use_id: (block as Anthropic.ToolUseBlockParam).id,
-        content: "Code execution did not finish.",
-        is_error: true,
-      }));
+    const missing: Anthropic.ToolResultBlockParam[] = message.content.flatMap((block) => {
+      if (block.type !== "tool_use" || answered.has(block.id)) return [];
+      const text = resultText(block);
+      return text === undefined ? [] : [{ type: "tool_result", tool_use_id: block.id, content: text, is_error: true }];
+    });
     if (missing.length === 0) return;
     if (next?.role === "user" && Array.isArray(next.content)) next.content.unshift(...missing);
     else output.push({ role: "user", content: missing });
@@ -226,7 +227,9 @@ export function upstreamMessages(
       (last.content as Anthropic.ContentBlockParam[]).push(entry.block);
     } else grouped.push({ role: entry.role, content: [entry.block] } as Anthropic.MessageParam);
   }
-  return closeDanglingCodeCalls(grouped);
+  return closeDanglingCalls(grouped, (call) =>
+    call.name === CODE_EXECUTION_TOOL_NAME ? "Code execution did not finish." : undefined,
+  );
 }
 
 export interface UpstreamTurn {

@@ -9,6 +9,8 @@ import { type AdmissionController, createAdmissionController } from "../admissio
 import type { MessagesHandler } from "../anthropic/messages-handler.js";
 import type { DurableNode } from "../durable/durable-node.js";
 import { ContainerElsewhere, forwardRequest } from "../durable/forward-request.js";
+import { openaiErrorShape } from "../openai/openai-errors.js";
+import type { ResponsesHandler } from "../openai/responses-handler.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { type AuthVariables, authenticate } from "./authenticate.js";
 import { DurableExecutions } from "./durable-executions.js";
@@ -36,6 +38,8 @@ export interface ServerAppOptions {
   apiKeys: readonly string[];
   /** `POST /v1/messages`; without it the endpoint answers 503 (no upstream model configured). */
   messages?: MessagesHandler;
+  /** `POST /v1/responses` (OpenAI-compatible); without it the endpoint answers 503 (no upstream model configured). */
+  responses?: ResponsesHandler;
   logger?: Logger;
   maxBodyBytes?: number;
   /** The tools the engine was created with: a client tool of the same name defers to the server's. */
@@ -123,6 +127,8 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
     );
   });
 
+  // Before authentication: its refusals (401, 413, 503) reach OpenAI's SDK in OpenAI's error shape.
+  app.use("/v1/responses", openaiErrorShape());
   app.use("/v1/*", authenticate(options.apiKeys));
   app.use(
     "/v1/*",
@@ -146,6 +152,18 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
     }
     const body = await readJsonBody(c);
     return options.messages({ body, owner: c.get("owner"), signal: c.req.raw.signal, requestId: c.get("requestId") });
+  });
+
+  app.post("/v1/responses", async (c) => {
+    if (!accepting) return errorResponse(ErrorCode.ShuttingDown, "the server is shutting down");
+    if (!options.responses) {
+      return errorResponse(
+        ErrorCode.UpstreamUnavailable,
+        "no upstream model configured: set server.upstream in ptc.config.json",
+      );
+    }
+    const body = await readJsonBody(c);
+    return options.responses({ body, owner: c.get("owner"), signal: c.req.raw.signal });
   });
 
   app.route(
@@ -187,6 +205,7 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
       // Queued executions of every endpoint are refused (503) at once; slots held are kept until released.
       admission.close();
       await store.shutdown(graceMs);
+      options.responses?.close();
     },
   };
 }

@@ -46,6 +46,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   // The container's state could not be rebuilt: it is gone, as an expired one is.
   [ErrorCode.ReplayDiverged]: 410,
   [ErrorCode.ReplayTooLarge]: 413,
+  [ErrorCode.ProgramFingerprintInvalid]: 400,
   // Only ever a tool's outcome inside a script; as a request's error it is the server's failure.
   [ErrorCode.ToolCallInterrupted]: 500,
   [ErrorCode.NodeUnreachable]: 503,

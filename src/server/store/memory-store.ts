@@ -15,6 +15,7 @@ import {
   type Store,
   type StoredContainer,
   type StoredExecution,
+  type StoredResponse,
   type StoreOptions,
   type WorkerRecord,
 } from "./store.js";
@@ -29,6 +30,7 @@ import {
   executionNotFound,
   fencingError,
   recordable,
+  responseItems,
 } from "./store-values.js";
 
 export interface MemoryStoreOptions extends StoreOptions {
@@ -48,6 +50,9 @@ export class MemoryStore implements Store {
   /** Per execution, its calls in guest order. */
   readonly #journals = new Map<string, JournalCall[]>();
   readonly #workers = new Map<string, { url: string; heartbeatAt: number }>();
+  /** `/v1/responses`' kept responses and their items with ids, as JSON text (copied in and out). */
+  readonly #responses = new Map<string, string>();
+  readonly #responseItems = new Map<string, { owner: string; item: string }>();
   readonly #now: () => number;
   readonly #maxBytes: number;
   readonly #leaseTtlMs: number;
@@ -266,6 +271,26 @@ export class MemoryStore implements Store {
 
   async journal(executionId: string): Promise<JournalCall[]> {
     return (this.#journals.get(executionId) ?? []).map((c) => ({ ...c }));
+  }
+
+  async saveResponse(response: StoredResponse): Promise<void> {
+    const text = recordable(`response ${response.id}`, response as unknown as JsonValue, this.#maxBytes);
+    if (this.#responses.has(response.id)) throw conflict(`response ${response.id} already exists`);
+    this.#responses.set(response.id, text);
+    for (const [id, item] of responseItems(response)) {
+      if (!this.#responseItems.has(id))
+        this.#responseItems.set(id, { owner: response.owner, item: JSON.stringify(item) });
+    }
+  }
+
+  async getResponse(id: string): Promise<StoredResponse | undefined> {
+    const text = this.#responses.get(id);
+    return text === undefined ? undefined : (JSON.parse(text) as StoredResponse);
+  }
+
+  async getResponseItem(id: string): Promise<{ owner: string; item: JsonValue } | undefined> {
+    const found = this.#responseItems.get(id);
+    return found && { owner: found.owner, item: JSON.parse(found.item) as JsonValue };
   }
 
   async heartbeat(nodeId: string, url: string): Promise<WorkerRecord> {

@@ -67,6 +67,22 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     // Each recorded outcome takes the execution's next completion order: MAX over this index, not a scan.
     "CREATE INDEX ptc_journal_completed ON ptc_journal (execution_id, completed_order)",
   ],
+  // 2: `/v1/responses` with `store: true` (previous_response_id, item_reference). An item id seen in several
+  // responses (each carries the conversation before it) keeps its first copy.
+  [
+    `CREATE TABLE ptc_responses (
+      id TEXT PRIMARY KEY,
+      owner TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      conversation TEXT NOT NULL,
+      response TEXT NOT NULL
+    )`,
+    `CREATE TABLE ptc_response_items (
+      id TEXT PRIMARY KEY,
+      response_id TEXT NOT NULL REFERENCES ptc_responses (id) ON DELETE CASCADE,
+      item TEXT NOT NULL
+    )`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,6 @@
 import type { ContainerEndReason } from "../../engine/container-registry.js";
 import { type JournalWrites, journalWrites } from "./sql-journal-writes.js";
+import * as responses from "./sql-responses.js";
 import {
   callFromRow,
   containerFromRow,
@@ -26,6 +27,7 @@ import {
   type Store,
   type StoredContainer,
   type StoredExecution,
+  type StoredResponse,
   type StoreOptions,
   type WorkerRecord,
 } from "./store.js";
@@ -338,6 +340,18 @@ export class SqlStore implements Store {
   async journal(executionId: string): Promise<JournalCall[]> {
     const rows = await this.#db.query("SELECT * FROM ptc_journal WHERE execution_id = $1 ORDER BY n", [executionId]);
     return rows.map(callFromRow);
+  }
+
+  saveResponse(response: StoredResponse): Promise<void> {
+    return responses.saveResponse(this.#db, this.#maxBytes, response);
+  }
+
+  getResponse(id: string): Promise<StoredResponse | undefined> {
+    return responses.getResponse(this.#db, id);
+  }
+
+  getResponseItem(id: string): ReturnType<Store["getResponseItem"]> {
+    return responses.getResponseItem(this.#db, id);
   }
 
   async heartbeat(nodeId: string, url: string): Promise<WorkerRecord> {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
 import type { JsonValue } from "../../protocol/json-schema.js";
 import { canonicalJson } from "../../sandbox/pyodide/canonical-json.js";
-import type { CallResult, ContainerLease, JournalCall, NewCall, StoredContainer } from "./store.js";
+import type { CallResult, ContainerLease, JournalCall, NewCall, StoredContainer, StoredResponse } from "./store.js";
 
 /**
  * Canonical JSON (object keys sorted at every depth) has one definition, shared with replay in the sandbox
@@ -98,4 +98,17 @@ export function callNotFound(executionId: string, guestCallId: number): PtcError
 
 export function executionNotFound(executionId: string): PtcError {
   return new PtcError(ErrorCode.NotFound, `execution ${executionId} not found`);
+}
+
+/** A kept response's items that have an id (its conversation's, then its output's), each once: what `item_reference` names. */
+export function responseItems(response: StoredResponse): Map<string, JsonValue> {
+  const value = response.response;
+  const output = value !== null && typeof value === "object" && !Array.isArray(value) ? value.output : undefined;
+  const items = new Map<string, JsonValue>();
+  for (const item of [...response.conversation, ...(Array.isArray(output) ? output : [])]) {
+    if (item !== null && typeof item === "object" && !Array.isArray(item) && typeof item.id === "string") {
+      if (!items.has(item.id)) items.set(item.id, item);
+    }
+  }
+  return items;
 }

@@ -127,6 +127,19 @@ export interface ExecutionHistory {
   readonly calls: readonly JournalCall[];
 }
 
+/** A `/v1/responses` response kept with `store: true`, for `previous_response_id` and `item_reference`. */
+export interface StoredResponse {
+  readonly id: string;
+  /** `ownerOf(apiKey)`: another key's response is not found. */
+  readonly owner: string;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  /** The conversation the response continued (input items, earlier responses' included). */
+  readonly conversation: readonly JsonValue[];
+  /** The response object as sent, its `output` included. */
+  readonly response: JsonValue;
+}
+
 export interface WorkerRecord {
   readonly id: string;
   /** Where other nodes forward requests for containers this node owns. */
@@ -212,6 +225,15 @@ export interface Store {
   ): Promise<JournalCall>;
   /** The execution's calls in guest order. */
   journal(executionId: string): Promise<JournalCall[]>;
+
+  /**
+   * Keeps a `/v1/responses` response, and each of its items that has an id (for `item_reference`). A response
+   * past `maxRecordedValueBytes` as JSON is `recorded_value_too_large`.
+   */
+  saveResponse(response: StoredResponse): Promise<void>;
+  getResponse(id: string): Promise<StoredResponse | undefined>;
+  /** An item of a kept response by its id, with the response's owner. */
+  getResponseItem(id: string): Promise<{ owner: string; item: JsonValue } | undefined>;
 
   /** Registers the node or renews its heartbeat (the store's clock). */
   heartbeat(nodeId: string, url: string): Promise<WorkerRecord>;

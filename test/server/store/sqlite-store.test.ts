@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, it } from "node:test";
 import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
+import { CREATE_SCHEMA_TABLE, MIGRATIONS } from "../../../src/server/store/sql-schema.js";
 import { openSqliteStore } from "../../../src/server/store/sqlite-store.js";
 import { storeConformance } from "./store-conformance.js";
 
@@ -27,10 +28,35 @@ it("opens the file in WAL mode and records the schema version", async () => {
   const { default: Database } = await import("better-sqlite3");
   const db = new Database(path, { readonly: true });
   assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
-  assert.deepEqual(db.prepare("SELECT version FROM ptc_schema").all(), [{ version: 1 }]);
+  assert.deepEqual(db.prepare("SELECT version FROM ptc_schema ORDER BY version").all(), [
+    { version: 1 },
+    { version: 2 },
+  ]);
   db.close();
   // Opening again applies nothing twice.
   await (await openSqliteStore(path)).close();
+});
+
+it("migrates a database of schema version 1 (before /v1/responses), keeping its rows", async () => {
+  const path = join(dir, "version-1", "ptc.sqlite");
+  mkdirSync(dirname(path), { recursive: true });
+  const { default: Database } = await import("better-sqlite3");
+  const old = new Database(path);
+  old.exec(CREATE_SCHEMA_TABLE);
+  for (const statement of MIGRATIONS[0] ?? []) old.exec(statement);
+  old.prepare("INSERT INTO ptc_schema (version, applied_at) VALUES (1, 0)").run();
+  old
+    .prepare(
+      `INSERT INTO ptc_containers (id, owner, status, epoch, seed, owner_node, created_at, last_used_at, expires_at)
+       VALUES ('container_old', 'k', 'live', 1, 1, 'n', 0, 0, 0)`,
+    )
+    .run();
+  old.close();
+  const migrated = await openSqliteStore(path);
+  assert.equal((await migrated.getContainer("container_old"))?.owner, "k");
+  await migrated.saveResponse({ id: "resp_1", owner: "k", createdAt: 1, conversation: [], response: { output: [] } });
+  assert.equal((await migrated.getResponse("resp_1"))?.owner, "k");
+  await migrated.close();
 });
 
 it("is store_unavailable where the file cannot be opened, and once closed", async () => {
