@@ -36,7 +36,10 @@ export interface ContainerLease {
   sandbox: SandboxProcess;
   /** The container had a sandbox before and lost it: Python state starts clean. */
   reset: boolean;
-  /** The container's seed when this is its first run in this sandbox (the run seeds `random` with it). */
+  /**
+   * The container's seed when this is its first Python run in this sandbox (the run seeds `random` with it);
+   * a JavaScript run, which keeps no state, gets it every time (it seeds that run's Math.random).
+   */
   seed: number | undefined;
   /**
    * `discard`: the sandbox is no longer trustworthy (killed, crashed, timed out). `clean`: the execution
@@ -216,7 +219,12 @@ export class ContainerManager {
    * takes one of its own, held until the lease is released. An unknown container is created (an engine
    * caller names its containers); none named, a one-off container.
    */
-  async lease(containerId: string | undefined, signal?: AbortSignal, turn?: ContainerTurn): Promise<ContainerLease> {
+  async lease(
+    containerId: string | undefined,
+    signal?: AbortSignal,
+    turn?: ContainerTurn,
+    python = true,
+  ): Promise<ContainerLease> {
     const current =
       (containerId === undefined ? undefined : this.#live.get(containerId)) ??
       this.#open(containerId ?? newContainerId(), undefined, undefined, containerId === undefined);
@@ -247,8 +255,8 @@ export class ContainerManager {
         current.sandboxClean = true;
       }
       const sandbox = current.sandbox;
-      const seed = current.seeded === sandbox ? undefined : current.record.seed;
-      current.seeded = sandbox;
+      const seed = python && current.seeded === sandbox ? undefined : current.record.seed;
+      if (python) current.seeded = sandbox;
       let released = false;
       return {
         containerId: current.record.id,

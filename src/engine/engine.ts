@@ -1,5 +1,5 @@
 import { ErrorCode, PtcError } from "../protocol/errors.js";
-import type { IsolationReport, ResultMode } from "../protocol/execution.js";
+import { type IsolationReport, type ResultMode, SCRIPT_LANGUAGES, type ScriptLanguage } from "../protocol/execution.js";
 import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "../sandbox/sandbox-pool.js";
@@ -39,6 +39,12 @@ export interface EngineOptions {
 
 export interface ExecuteRequest {
   code: string;
+  /**
+   * Default python. `javascript` and `typescript` run in a fresh QuickJS (WebAssembly) interpreter per
+   * execution; they may name a `container` (they then take its turn and its sandbox) but keep no state
+   * between executions, and leave its Python state untouched.
+   */
+  language?: ScriptLanguage;
   tools?: readonly ToolDefinition[];
   /** Reuse this container's Python state (created on first use). Omit for a one-off container. */
   container?: string;
@@ -95,6 +101,24 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** The request's language, or a PtcError: `invalid_request` for an unknown one, `typescript_unavailable`. */
+function checkedLanguage(language: unknown, typescript: boolean): ScriptLanguage {
+  if (language === undefined) return "python";
+  if (!SCRIPT_LANGUAGES.includes(language as ScriptLanguage)) {
+    throw new PtcError(
+      ErrorCode.InvalidRequest,
+      `language must be one of ${SCRIPT_LANGUAGES.join(", ")}, got ${JSON.stringify(language)}`,
+    );
+  }
+  if (language === "typescript" && !typescript) {
+    throw new PtcError(
+      ErrorCode.TypeScriptUnavailable,
+      "the sandbox's Node cannot strip TypeScript types (it needs Node >= 22.13): run `npx ptc setup`, or send JavaScript",
+    );
+  }
+  return language as ScriptLanguage;
+}
+
 export function createEngine(options: EngineOptions = {}): Engine {
   const pool = new SandboxPool(options.pool);
   const containers = new ContainerManager(pool, {
@@ -128,6 +152,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     execute(request) {
       if (closed) throw new PtcError(ErrorCode.EngineClosed, "the engine is closed");
       if (typeof request.code !== "string") throw new PtcError(ErrorCode.InvalidRequest, "code must be a string");
+      const language = checkedLanguage(request.language, pool.runtime.typescript);
       // Inside a tool handler of an execution at depth N, this execution would be at N + 1.
       const depth = currentExecutionDepth() + 1;
       if (depth > maxDepth) {
@@ -142,12 +167,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const execution = new Execution({
         id: request.executionId ?? newExecutionId(),
         code: request.code,
+        language,
         containerId: request.container,
         registry: registryFor(request.tools),
         limits: resolveLimits(engineLimits, request.limits),
         resultMode: request.resultMode ?? options.resultMode ?? "json",
         isolation: pool.runtime.isolation,
-        lease: (signal) => containers.lease(request.container, signal, request.containerTurn),
+        lease: (signal) => containers.lease(request.container, signal, request.containerTurn, language === "python"),
         ...(options.journalStore ? { journalStore: options.journalStore } : {}),
         ...(request.runnerWithoutCaller !== undefined ? { runnerWithoutCaller: request.runnerWithoutCaller } : {}),
         ...(replay ? { replay } : {}),

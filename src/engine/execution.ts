@@ -6,6 +6,7 @@ import type {
   IsolationReport,
   JournalEntry,
   ResultMode,
+  ScriptLanguage,
   ToolCallRequest,
 } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
@@ -54,6 +55,7 @@ export interface ExecutionHandle extends AsyncIterable<ExecutionEvent> {
 export interface ExecutionParams {
   id: string;
   code: string;
+  language: ScriptLanguage;
   containerId: string | undefined;
   registry: ToolRegistry;
   limits: ExecutionLimits;
@@ -221,6 +223,7 @@ export class Execution implements ExecutionHandle {
       this.#journal.append({
         type: "execution-start",
         code: this.params.code,
+        ...(this.params.language !== "python" ? { language: this.params.language } : {}),
         containerId: this.#lease.containerId,
         toolNames: this.params.registry.codeTools().map((tool) => tool.name),
       });
@@ -231,6 +234,7 @@ export class Execution implements ExecutionHandle {
         const running = sandbox.run(
           {
             code: this.params.code,
+            language: this.params.language,
             tools: [
               ...this.params.registry.codeTools().map(({ name, pythonName }) => ({ name, pythonName })),
               // Named so that the script's call raises tool_not_allowed, not NameError; the host refuses them too.

@@ -3,7 +3,7 @@
 // nothing reaches the broker), then a paused execution runs up to its pause and continues live. What a
 // journal entry carries, and how it becomes the run frame's `replay` (bridge.ts), is defined here.
 import { ErrorCode, PtcError } from "../protocol/errors.js";
-import type { JournalEntry, ResultMode, ToolOutcome } from "../protocol/execution.js";
+import type { JournalEntry, ResultMode, ScriptLanguage, ToolOutcome } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import {
@@ -48,6 +48,8 @@ export interface ContainerHistory {
    */
   executions: readonly {
     code: string;
+    /** Default python: a replay runs each execution again in its own language. */
+    language?: ScriptLanguage;
     calls: readonly JournaledCall[];
     tools?: readonly ToolDefinition[];
     limits?: Partial<ExecutionLimits>;

@@ -34,6 +34,8 @@ export const ErrorCode = {
   Cancelled: "cancelled",
   UnknownToolCall: "unknown_tool_call",
   InvalidRequest: "invalid_request",
+  /** A TypeScript script, and the sandbox's Node cannot strip types (Node < 22.13: `ptc setup` installs one that can). */
+  TypeScriptUnavailable: "typescript_unavailable",
   EngineClosed: "engine_closed",
   /** A tool handler started an execution nested deeper than the engine's `maxExecutionDepth`. */
   ExecutionDepthLimit: "execution_depth_limit",

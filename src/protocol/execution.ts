@@ -9,6 +9,16 @@ import type { ToolCaller } from "./tool.js";
  */
 export type ResultMode = "json" | "text";
 
+/**
+ * The language of a script. `python` runs in Pyodide (its state kept in a named container between
+ * executions); `javascript` and `typescript` (types stripped, not checked) run in a fresh QuickJS per
+ * execution, with no state kept between executions even in a named container.
+ */
+export type ScriptLanguage = "python" | "javascript" | "typescript";
+
+/** Every `ScriptLanguage`, for validating a request. */
+export const SCRIPT_LANGUAGES: readonly ScriptLanguage[] = ["python", "javascript", "typescript"];
+
 export interface IsolationReport {
   /** `namespaces`: bubblewrap (no network, fresh mount/pid/user namespaces) + Node permission model. */
   level: "namespaces" | "permission-model" | "process";
@@ -122,7 +132,16 @@ export type ExecutionEvent =
  * given its tool results, so replaying these entries into a fresh sandbox resumes an execution.
  */
 export type JournalEntry =
-  | { seq: number; type: "execution-start"; at: number; code: string; containerId: string; toolNames: string[] }
+  | {
+      seq: number;
+      type: "execution-start";
+      at: number;
+      code: string;
+      /** Absent in journals written before there were other languages: python. */
+      language?: ScriptLanguage;
+      containerId: string;
+      toolNames: string[];
+    }
   | { seq: number; type: "tool-call"; at: number; callId: string; guestCallId: number; name: string; input: JsonValue }
   | { seq: number; type: "tool-result"; at: number; callId: string; outcome: ToolOutcome }
   | { seq: number; type: "execution-end"; at: number; status: ExecutionResult["status"]; error: ExecutionError | null };

@@ -8,11 +8,13 @@ export type {
   IsolationReport,
   JournalEntry,
   ResultMode,
+  ScriptLanguage,
   ToolCallRecord,
   ToolCallRequest,
   ToolFailure,
   ToolOutcome,
 } from "./execution.js";
+export { SCRIPT_LANGUAGES } from "./execution.js";
 export type { JsonSchema, JsonValue } from "./json-schema.js";
 export {
   DEFAULT_ACTIVE_TIMEOUT_MS,

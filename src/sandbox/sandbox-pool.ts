@@ -2,6 +2,7 @@ import { ErrorCode, PtcError } from "../protocol/errors.js";
 import { ensureMemorySnapshot } from "./memory-snapshot.js";
 import { StartPacing } from "./pool-start-pacing.js";
 import { SandboxProcess } from "./sandbox-process.js";
+import { needsReset, timesServedAgain } from "./sandbox-reuse.js";
 import {
   checkSandboxIsolation,
   resolveSandboxRuntime,
@@ -204,7 +205,7 @@ export class SandboxPool {
       sandbox.kill();
       return;
     }
-    if (sandbox.resets >= this.#maxResets) {
+    if (timesServedAgain(sandbox) >= this.#maxResets) {
       if (this.#maxResets > 0) this.#retired++;
       sandbox.kill();
       this.#fill();
@@ -217,6 +218,14 @@ export class SandboxPool {
     if (!needed) {
       this.#trimmed++;
       sandbox.kill();
+      return;
+    }
+    if (!needsReset(sandbox)) {
+      // Only JavaScript ran in it: nothing of Python's to put back (sandbox-reuse.ts).
+      sandbox.markReused();
+      this.#recycled++;
+      this.#pacing.recycled();
+      this.#ready(sandbox);
       return;
     }
     this.#resetting.add(sandbox);

@@ -12,6 +12,7 @@ import {
   encodeResultFrame,
   encodeRunFrame,
   FrameFault,
+  type GuestLanguage,
   MAX_ERROR_REPORT_CHARS,
   MAX_TOOL_NAME_CHARS,
   maxChildFrameChars,
@@ -42,6 +43,8 @@ export type SandboxRunOutcome =
 
 export interface SandboxRunRequest {
   code: string;
+  /** Default python. JavaScript and TypeScript run in a fresh QuickJS of their own: Python's state is untouched. */
+  language?: GuestLanguage;
   /** Tools with `allowedCallers` (lacking `code_execution`) get a stub that raises `tool_not_allowed`. */
   tools: ReadonlyArray<{ name: string; pythonName: string; allowedCallers?: readonly string[] }>;
   resultMode: "json" | "text";
@@ -109,6 +112,9 @@ export class SandboxProcess {
   /** The reset in progress: settled by the child's ready frame, its exit, or the timeout. */
   #reset: { done(): void; fail(why: string): void } | null = null;
   #resets = 0;
+  /** Python ran here since the start or the last reset: only then does the interpreter need a reset. */
+  #pythonRan = false;
+  #reuses = 0;
   readonly #unrefWhenIdle: boolean;
   #memoryWatch = new MemoryWatch(
     () => this.#child.pid,
@@ -191,6 +197,25 @@ export class SandboxProcess {
   }
 
   /**
+   * Whether a Python script ran since the process started or was last reset. A JavaScript run never touches
+   * the Pyodide instance (its QuickJS is a wasm instance of its own, dropped at the run's end), so a
+   * sandbox that ran only JavaScript is as clean as a reset one (sandbox-reuse.ts).
+   */
+  get pythonRan(): boolean {
+    return this.#pythonRan;
+  }
+
+  /** Times this process was handed to another execution without a reset (JavaScript only since its last). */
+  get reuses(): number {
+    return this.#reuses;
+  }
+
+  /** The pool hands it to another execution as it is (sandbox-reuse.ts decided it needs no reset). */
+  markReused(): void {
+    this.#reuses++;
+  }
+
+  /**
    * Gives the child a fresh Python interpreter (a new Pyodide instance from the memory snapshot, in the same
    * process, the old instance dropped and garbage-collected), as clean as a newly started sandbox. Resolves
    * once the child reports ready again; rejects with a PtcError `sandbox_reset_failed` (and kills the
@@ -215,6 +240,7 @@ export class SandboxProcess {
         done: () => {
           settle();
           this.#resets++;
+          this.#pythonRan = false;
           resolve();
         },
         fail: (why) => {
@@ -244,6 +270,8 @@ export class SandboxProcess {
     holdEventLoop(this.#child, true);
     this.#listener = listener;
     this.#resultsSent = 0;
+    const language = request.language ?? "python";
+    if (language === "python") this.#pythonRan = true;
     const maxToolInputBytes = request.maxToolInputBytes ?? DEFAULT_MAX_TOOL_INPUT_BYTES;
     this.#splitter.maxLineLength = maxChildFrameChars({ maxToolInputBytes, errorReportChars: MAX_ERROR_REPORT_CHARS });
     const outcome = new Promise<SandboxRunOutcome>((resolve) => {
@@ -255,6 +283,7 @@ export class SandboxProcess {
     this.#write(
       encodeRunFrame({
         code: request.code,
+        ...(language !== "python" ? { language } : {}),
         tools: JSON.stringify(request.tools),
         resultMode: request.resultMode,
         caps: {

@@ -16,6 +16,10 @@ export interface SandboxRuntime {
   nodeVersion: string;
   childScript: string;
   pyodideDir: string;
+  /** The JavaScript guest's engine (js-engine.ts): quickjs-emscripten-core's dist folder, and its wasm variant's. */
+  quickJSDirs: QuickJSDirs;
+  /** Whether the sandbox Node strips TypeScript types (`module.stripTypeScriptTypes`, Node >= 22.13). */
+  typescript: boolean;
   bubblewrapPath: string | null;
   isolation: IsolationReport;
 }
@@ -27,7 +31,28 @@ export interface SandboxRuntimeOptions {
   bubblewrap?: "auto" | "off" | "required";
 }
 
+export interface QuickJSDirs {
+  core: string;
+  variant: string;
+  /** Read by the core's `export * from "@jitl/quickjs-ffi-types"`. */
+  ffiTypes: string;
+}
+
 const require = createRequire(import.meta.url);
+
+/** The QuickJS packages' folders, resolved from here as real paths (the permission model checks real paths). */
+function findQuickJS(): QuickJSDirs {
+  const core = dirname(require.resolve("quickjs-emscripten-core"));
+  const fromCore = createRequire(join(core, "index.js"));
+  return {
+    core,
+    variant: dirname(require.resolve("@jitl/quickjs-wasmfile-release-sync")),
+    ffiTypes: dirname(fromCore.resolve("@jitl/quickjs-ffi-types")),
+  };
+}
+
+/** The folder of a package's dist folder (what the child may read of it). */
+const packageOf = (distDir: string) => dirname(distDir);
 const here = dirname(fileURLToPath(import.meta.url));
 
 function findChildScript(): string {
@@ -104,6 +129,7 @@ export function resolveSandboxRuntime(options: SandboxRuntimeOptions = {}): Sand
     throw new Error("bubblewrap is required but `bwrap` is missing or cannot create namespaces here");
   }
   const pyodideDir = dirname(require.resolve("pyodide/pyodide.mjs"));
+  const [major = 0, minor = 0] = nodeVersion.replace(/^v/, "").split(".").map(Number);
   // Node >= 25 extends the permission model to the network; Node 20's does not cover it.
   const permissionCoversNetwork = nodeMajor >= 25;
   const stackSwitching = nodeMajor >= 22;
@@ -132,6 +158,8 @@ export function resolveSandboxRuntime(options: SandboxRuntimeOptions = {}): Sand
     nodeVersion,
     childScript: findChildScript(),
     pyodideDir,
+    quickJSDirs: findQuickJS(),
+    typescript: major >= 23 || (major === 22 && minor >= 13),
     bubblewrapPath,
     isolation,
   };
@@ -216,12 +244,16 @@ export function sandboxCommand(
 ): { command: string; args: string[] } {
   const childDir = dirname(runtime.childScript);
   const snapshotPath = snapshot.make ? null : snapshot.path;
+  const quickJS = runtime.quickJSDirs;
+  // The JavaScript guest's engine: its three packages, read only (js-engine.ts imports them at start-up).
+  const quickJSPackages = [packageOf(quickJS.core), packageOf(quickJS.variant), packageOf(quickJS.ffiTypes)];
   const nodeFlags = [
     runtime.nodeMajor >= 22 ? "--permission" : "--experimental-permission",
     `--allow-fs-read=${runtime.pyodideDir}/`,
     // The child's folder: child.ts, its modules, and the bridge (bridge.ts) it imports like the host does.
     `--allow-fs-read=${childDir}/`,
     ...(snapshotPath ? [`--allow-fs-read=${snapshotPath}`] : []),
+    ...quickJSPackages.map((folder) => `--allow-fs-read=${folder}/`),
     "--disallow-code-generation-from-strings",
     "--max-old-space-size=1024",
     "--no-warnings",
@@ -241,6 +273,8 @@ export function sandboxCommand(
     String(memoryBytes),
     snapshotPath ?? "",
     snapshot.make ? "make-snapshot" : "",
+    quickJS.core,
+    quickJS.variant,
   ];
   if (!runtime.bubblewrapPath) return { command: runtime.nodePath, args: nodeArgs };
   const readOnly = (path: string) => ["--ro-bind", path, path];
@@ -270,6 +304,7 @@ export function sandboxCommand(
     ...readOnly(runtime.pyodideDir),
     ...readOnly(childDir),
     ...(snapshotPath ? readOnly(snapshotPath) : []),
+    ...quickJSPackages.flatMap(readOnly),
     "--",
     runtime.nodePath,
     ...nodeArgs,

@@ -5,7 +5,7 @@
 // and whose files the memory snapshot's hash covers (memory-snapshot.ts).
 //
 // Frames, one per line; a payload is JSON text, which never holds a raw newline:
-//   host -> child  J{"t":"run",...}                  run a script: code, tools, result mode, caps (RunFrame)
+//   host -> child  J{"t":"run",...}                  run a script: code, language, tools, result mode, caps (RunFrame)
 //   host -> child  R<callId>\t<1|0><payload json>    call <callId>'s result (1) or tool error (0)
 //   host -> child  J{"t":"reset"}                    between runs: a fresh interpreter, then ready again
 //   child -> host  J{"t":"ready"|"output"|"truncated"|"done",...}   (ready: at start-up and after a reset)
@@ -78,8 +78,13 @@ export interface BridgeCaps {
   errorReportChars: ErrorReportChars;
 }
 
+/** The guest languages a run frame may name (`ScriptLanguage` in the protocol is this type). */
+export type GuestLanguage = "python" | "javascript" | "typescript";
+
 export interface RunFrame {
   code: string;
+  /** Absent: python. JavaScript and TypeScript run in a fresh QuickJS per run (js-guest.ts). */
+  language?: GuestLanguage;
   /** JSON of the tool list; guest.py reads it. */
   tools: string;
   resultMode: string;
@@ -150,8 +155,8 @@ export type OutputStream = "stdout" | "stderr";
 // ---- host -> child ----
 
 export function encodeRunFrame(frame: RunFrame): string {
-  const { code, tools, resultMode, caps, seed, replay } = frame;
-  return `J${JSON.stringify({ t: "run", code, tools, resultMode, caps, seed, replay })}`;
+  const { code, language, tools, resultMode, caps, seed, replay } = frame;
+  return `J${JSON.stringify({ t: "run", code, language, tools, resultMode, caps, seed, replay })}`;
 }
 
 export const RESET_FRAME = 'J{"t":"reset"}';

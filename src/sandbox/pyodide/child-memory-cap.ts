@@ -1,5 +1,6 @@
-// The Python (WebAssembly) memory cap, installed when the child loads, before any guest code: refusing
-// wasm growth past the cap turns a memory bomb into Python's MemoryError, and the process survives. Part
+// The WebAssembly memory cap, installed when the child loads, before any guest code: refusing wasm growth
+// past the cap turns a memory bomb into Python's MemoryError (or QuickJS's out of memory: the cap applies to
+// each wasm memory of the child, the JavaScript guest's too), and the process survives. Part
 // of the child: erasable syntax, and only intrinsics captured here or in child-intrinsics.ts.
 import { uncurry } from "./child-intrinsics.ts";
 

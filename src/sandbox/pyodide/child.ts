@@ -15,7 +15,6 @@ import {
   encodeDoneFrame,
   encodeReadyFrame,
   type HostFrameSink,
-  type ReplayFrame,
   type RunFrame,
 } from "./bridge.ts";
 import { CAPS_BEFORE_FIRST_RUN } from "./child-call-checks.ts";
@@ -60,6 +59,8 @@ import { exit, isSafeInteger, quote, round } from "./child-intrinsics.ts";
 import { memoryLimitHit, resetMemoryLimitHit, setMemoryCap } from "./child-memory-cap.ts";
 import { beginOutput, droppedBytes, flushOutput, send, writeAll } from "./child-output.ts";
 import { recordRealm } from "./child-realm.ts";
+import { loadQuickJS } from "./js-engine.ts";
+import { JavaScriptRun } from "./js-guest.ts";
 import { LineSplitter } from "./line-splitter.ts";
 
 const hostIn = process.stdin;
@@ -69,6 +70,8 @@ setMemoryCap(Number(process.argv[3] ?? "0"));
 // A memory snapshot of an initialised interpreter skips Python's start-up (seconds to a few hundred ms).
 const snapshotPath = process.argv[4] ?? "";
 const snapshotMaker = process.argv[5] === "make-snapshot";
+// The JavaScript guest's engine: quickjs-emscripten-core's and its wasm variant's dist folders.
+const quickJSDirs = [process.argv[6] ?? "", process.argv[7] ?? ""] as const;
 
 /** The current Pyodide instance (its guest.py functions); replaced by a reset. */
 let instance: Instance | null = null;
@@ -97,24 +100,24 @@ if (snapshotMaker) {
   exit(0);
 }
 const started = performance.now();
+// Loaded before any guest code runs (js-engine.ts says why).
+await loadQuickJS(...quickJSDirs);
 useInstance(await newInstance());
 // Nothing the guest can reach should lead back to process-level powers.
 hideNodeGlobals();
 lockStackTraces();
-await runGuest(WARM_UP, "[]", "json", -1, CAPS_BEFORE_FIRST_RUN);
+await runGuest({ code: WARM_UP, tools: "[]", resultMode: "json", caps: CAPS_BEFORE_FIRST_RUN }, -1);
 wakeups.forgetPromises();
 // The realm as every execution must find it; a reset puts it back (child-realm.ts).
 recordRealm([jsglobals, bridge]);
 
 /** Runs one script; "" or the guest's error as JSON. Never throws: the sandbox must outlive any script. */
 async function runGuest(
-  code: string,
-  tools: string,
-  resultMode: string,
+  frame: Pick<RunFrame, "code" | "tools" | "resultMode" | "language" | "replay"> & { caps: BridgeCaps },
   seed: number,
-  caps: BridgeCaps,
-  replay?: ReplayFrame,
 ): Promise<string> {
+  const { code, tools, resultMode, caps, replay } = frame;
+  const language = frame.language ?? "python";
   let errorJson: string;
   let stopped = false;
   const stop = new Promise<string>((resolve) => {
@@ -123,22 +126,36 @@ async function runGuest(
       resolve(stopError);
     });
   });
+  // A JavaScript run takes the results and replies for its own QuickJS while it lasts; the Pyodide
+  // instance is not touched (and needs no reset for it).
+  const javascript = language === "javascript" || language === "typescript" ? new JavaScriptRun() : null;
   try {
-    const { run, beginRun } = instance as Instance;
-    beginRun();
-    errorJson = await Promise.race([run(code, tools, resultMode, caps.maxInputDepth, seed), stop]);
+    let running: Promise<string>;
+    if (javascript) {
+      connectGuest(javascript.hooks);
+      running = javascript.run({ code, typescript: language === "typescript", tools, resultMode, caps, seed });
+    } else {
+      const { run, beginRun } = instance as Instance;
+      beginRun();
+      running = run(code, tools, resultMode, caps.maxInputDepth, seed);
+    }
+    errorJson = await Promise.race([running, stop]);
     const early = stopped ? null : replayEnded();
     if (early) errorJson = divergedJson(early);
     if (stopped) {
       // Nothing the abandoned script scheduled may run again; its standard streams are put back.
       abandonCalls();
-      instance?.endRun();
+      if (!javascript) instance?.endRun();
     }
   } catch (error) {
     // The runner itself failed (it catches the script's own exceptions): report it as the run's error.
     const name = error instanceof Error ? ((error as Error & { type?: unknown }).type ?? error.name) : "Error";
     const message = "the script left the sandbox's runtime in a failed state";
     errorJson = `{"type":${quote(String(name))},"message":${quote(message)},"traceback":""}`;
+  }
+  if (javascript) {
+    javascript.end();
+    connectGuest(instance ?? NO_GUEST);
   }
   flushOutput();
   endCalls();
@@ -175,7 +192,7 @@ async function handleRun(frame: RunFrame) {
   beginOutput(caps.maxOutputBytes);
   resetMemoryLimitHit();
   const seed = isSafeInteger(frame.seed) ? (frame.seed as number) : -1;
-  const errorJson = await runGuest(frame.code, frame.tools, frame.resultMode, seed, caps, frame.replay);
+  const errorJson = await runGuest({ ...frame, caps }, seed);
   send(encodeDoneFrame(errorReport(errorJson, caps.errorReportChars), droppedBytes(), memoryLimitHit()));
 }
 

@@ -3,7 +3,7 @@
 import type { ExecuteRequest } from "../../engine/engine.js";
 import type { JournaledCall } from "../../engine/replay.js";
 import { ErrorCode } from "../../protocol/errors.js";
-import type { ToolOutcome } from "../../protocol/execution.js";
+import { SCRIPT_LANGUAGES, type ToolOutcome } from "../../protocol/execution.js";
 import type { JsonValue } from "../../protocol/json-schema.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import type { ExecutionHistory, JournalCall, StoredExecution } from "../store/store.js";
@@ -14,6 +14,7 @@ export interface ExecutionRevival {
   tools?: readonly ToolDefinition[];
   limits?: ExecuteRequest["limits"];
   resultMode?: ExecuteRequest["resultMode"];
+  language?: ExecuteRequest["language"];
   newCallId?: () => string;
 }
 
@@ -56,8 +57,19 @@ export function replayPlan(
   const finished = history
     .slice(from)
     .filter((entry) => entry !== unfinished)
-    .map(({ execution, calls }) => ({ code: execution.code, calls: journaledCallsOf(calls), ...revive(execution) }));
+    .map(({ execution, calls }) => ({
+      code: execution.code,
+      calls: journaledCallsOf(calls),
+      ...languageOf(execution),
+      ...revive(execution),
+    }));
   return { finished, unfinished };
+}
+
+/** A stored execution's language as `engine.execute` takes it (the store keeps it as text; python by default). */
+export function languageOf(execution: StoredExecution): Pick<ExecutionRevival, "language"> {
+  const language = SCRIPT_LANGUAGES.find((known) => known === execution.language);
+  return language && language !== "python" ? { language } : {};
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { WriteAhead } from "../../engine/write-ahead.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
-import type { ExecutionResult } from "../../protocol/execution.js";
+import type { ExecutionResult, ScriptLanguage } from "../../protocol/execution.js";
 import type { JsonValue } from "../../protocol/json-schema.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import type { Logger } from "../http/logger.js";
@@ -20,7 +20,7 @@ import {
   type StoredContainer,
   type StoredExecution,
 } from "../store/store.js";
-import { finishedRecord, interruptCalls, type Revive, replayPlan } from "./container-history.js";
+import { finishedRecord, interruptCalls, languageOf, type Revive, replayPlan } from "./container-history.js";
 import { nodeBusy, type Placement } from "./placement.js";
 import { callResultOf, storeWriteAhead } from "./store-journal.js";
 
@@ -196,9 +196,12 @@ export class DurableNode {
   /** Records the start of an execution (fenced) and returns the write-ahead its calls go through. */
   async beginExecution(
     containerId: string,
-    execution: { id: string; code: string; apiKeyOwner: string; options: JsonValue },
+    execution: { id: string; code: string; language?: ScriptLanguage; apiKeyOwner: string; options: JsonValue },
   ): Promise<WriteAhead> {
-    await this.store.createExecution(this.lease(containerId), { ...execution, language: "python" });
+    await this.store.createExecution(this.lease(containerId), {
+      ...execution,
+      language: execution.language ?? "python",
+    });
     return this.writeAhead(containerId, execution.id);
   }
 
@@ -333,6 +336,7 @@ export class DurableNode {
       executionId: unfinished.execution.id,
       replay: { calls },
       writeAhead: this.writeAhead(container.id, unfinished.execution.id),
+      ...languageOf(unfinished.execution),
       ...revive(unfinished.execution),
     });
     return { kind: "local", resumed: { stored: unfinished.execution, handle, turn, restore } };

@@ -34,6 +34,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.Cancelled]: 400,
   [ErrorCode.UnknownToolCall]: 400,
   [ErrorCode.InvalidRequest]: 400,
+  [ErrorCode.TypeScriptUnavailable]: 400,
   [ErrorCode.ExecutionDepthLimit]: 400,
   [ErrorCode.AuthenticationFailed]: 401,
   [ErrorCode.NotFound]: 404,

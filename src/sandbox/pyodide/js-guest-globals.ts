@@ -1,0 +1,263 @@
+// What a JavaScript guest sees, as source evaluated inside its QuickJS context before the script: `tools`,
+// `ToolError`, `text`, `image`, `console`, `setTimeout`/`clearTimeout`, a seeded `Math.random`. It runs in
+// the guest's own interpreter (its own wasm memory), so nothing here can reach the child's realm: the only
+// way out is the `host` object js-guest.ts passes in (a tool call, a write, a timer), and each of those
+// checks what it gets. A guest that replaces what this code uses breaks only its own run. Part of the child:
+// erasable syntax only.
+
+/** The name the script is evaluated under: error stacks and `line` refer to it. */
+export const SCRIPT_NAME = "script.js";
+
+/**
+ * The script as the body of an async function, on the first line of the script (no newline added), so its
+ * line numbers are the guest's own: top-level `await` and `return` both work; `import` statements do not.
+ * A returned value other than `undefined` is written like `text(value)`.
+ */
+export function wrapScript(code: string): string {
+  return `(async () => {${code}\n})`;
+}
+
+/**
+ * The prelude: a function of `(host, config)` returning the entry points js-guest.ts calls. `host` has
+ * `call(name, inputJson)` (a call id: positive live, negative answered from a replay's journal; or a refusal
+ * reply string), `write(stream, text)`, `setTimer(delay)` -> id, `clearTimer(id)`, `done(errorJson)`.
+ * `config` is JSON: `{tools: [{name, allowedCallers?}], resultMode, maxInputDepth, seed}`.
+ */
+export const PRELUDE = `(function (host, configJson) {
+"use strict";
+const config = JSON.parse(configJson);
+const parse = JSON.parse, stringify = JSON.stringify, ObjectKeys = Object.keys;
+const pending = new Map();
+const timers = new Map();
+
+class ToolError extends Error {
+  constructor(message, options) {
+    super(String(message));
+    this.code = options && typeof options.code === "string" ? options.code : "tool_error";
+    this.tool = options && options.tool !== undefined ? options.tool : null;
+  }
+  get name() { return "ToolError"; }
+}
+class ToolTimeoutError extends ToolError {
+  get name() { return "ToolTimeoutError"; }
+}
+
+function decode(payload) {
+  if (config.resultMode === "text") return payload[0] === '"' ? parse(payload) : payload;
+  return parse(payload);
+}
+function settle(reply, resolve, reject, tool, site) {
+  if (reply[0] === "1") {
+    resolve(decode(reply.slice(1)));
+    return;
+  }
+  let info = {};
+  try { info = parse(reply.slice(1)); } catch {}
+  const ErrorType = info.type === "ToolTimeoutError" ? ToolTimeoutError : ToolError;
+  const error = new ErrorType(info.message || "tool call failed", { code: info.code || "tool_error", tool });
+  // Where the script made the call: the error itself is made here, when the result comes in.
+  if (site) error.stack = site.stack;
+  reject(error);
+}
+
+// The host refuses inputs nested deeper than MAX_TOOL_INPUT_DEPTH (sent as maxInputDepth): refused here
+// as a catchable error, as Python's stubs do, before anything is serialized.
+function tooDeep(value) {
+  let level = [value];
+  const seen = new Set();
+  for (let depth = 0; depth < config.maxInputDepth; depth++) {
+    const below = [];
+    for (const item of level) {
+      if (seen.has(item)) continue;
+      seen.add(item);
+      for (const key of ObjectKeys(item)) {
+        const child = item[key];
+        if (child !== null && typeof child === "object") below.push(child);
+      }
+    }
+    if (below.length === 0) return false;
+    level = below;
+  }
+  return true;
+}
+
+function refused(tool, code, message) {
+  return Promise.reject(new ToolError(message, { code, tool }));
+}
+function callTool(name, args) {
+  if (args === undefined) args = {};
+  if (args === null || typeof args !== "object" || Array.isArray(args)) {
+    return refused(name, "invalid_tool_input", "tools." + name + "() takes one object of arguments");
+  }
+  if (config.maxInputDepth > 0 && tooDeep(args)) {
+    return refused(name, "invalid_tool_input",
+      "tools." + name + "(): arguments are nested more than " + config.maxInputDepth + " levels deep");
+  }
+  let text;
+  try {
+    text = stringify(args);
+  } catch (error) {
+    return refused(name, "invalid_tool_input",
+      "tools." + name + "(): arguments are not JSON-serializable: " + (error && error.message));
+  }
+  const id = host.call(name, text);
+  const site = new Error();
+  return new Promise((resolve, reject) => {
+    pending.set(id, [resolve, reject, name, site]);
+  });
+}
+
+const toolFunctions = Object.create(null);
+const toolNames = [];
+for (const tool of config.tools) {
+  const name = tool.name;
+  toolNames.push(name);
+  const callers = tool.allowedCallers;
+  if (callers && callers.indexOf("code_execution") < 0) {
+    const message = "tools." + name + " is not callable from code: allowed_callers is " + stringify(callers);
+    toolFunctions[name] = function () { return refused(name, "tool_not_allowed", message); };
+  } else {
+    toolFunctions[name] = function (args) { return callTool(name, args); };
+  }
+}
+const tools = new Proxy(toolFunctions, {
+  get(target, key) {
+    if (typeof key !== "string") return undefined;
+    if (Object.prototype.hasOwnProperty.call(target, key)) return target[key];
+    // Awaiting or printing \`tools\` looks these up: they are not tools.
+    if (key === "then" || key === "toJSON" || key === "constructor") return undefined;
+    return function () {
+      const known = toolNames.length ? toolNames.join(", ") : "none";
+      return refused(key, "tool_not_found", 'Tool "' + key + '" is not available; the tools are: ' + known);
+    };
+  },
+  set() { return false; },
+  defineProperty() { return false; },
+  deleteProperty() { return false; },
+});
+
+// Output. text() pieces are separated by a newline, so a single text(JSON.stringify(x)) is exactly that
+// JSON; console lines always start on their own line and end with one.
+let openText = false;
+function format(value) {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return value.name + ": " + value.message;
+  if (value === undefined || typeof value === "function" || typeof value === "symbol" || typeof value === "bigint") {
+    return String(value);
+  }
+  try {
+    const json = stringify(value);
+    return json === undefined ? String(value) : json;
+  } catch {
+    return String(value);
+  }
+}
+function text(...values) {
+  host.write("stdout", (openText ? "\\n" : "") + values.map(format).join(" "));
+  openText = true;
+}
+const IMAGE_DATA = /^data:image\\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$/;
+const IMAGE_URL = /^https?:\\/\\/[^\\s()<>]+$/;
+function image(value) {
+  const url = typeof value === "string" ? value : value && typeof value.url === "string" ? value.url : "";
+  if (!IMAGE_DATA.test(url) && !IMAGE_URL.test(url)) {
+    throw new TypeError("image() takes a data:image/(png|jpeg|gif|webp);base64 URL or an http(s) URL");
+  }
+  text("![image](" + url + ")");
+}
+function line(stream) {
+  return (...values) => {
+    const prefix = openText && stream === "stdout" ? "\\n" : "";
+    if (stream === "stdout") openText = false;
+    host.write(stream, prefix + values.map(format).join(" ") + "\\n");
+  };
+}
+const console = Object.freeze({
+  log: line("stdout"), info: line("stdout"), debug: line("stdout"),
+  warn: line("stderr"), error: line("stderr"),
+});
+
+function setTimeout(callback, delay, ...args) {
+  if (typeof callback !== "function") throw new TypeError("setTimeout() takes a function");
+  let ms = Number(delay);
+  ms = ms > 0 ? (ms < 2147483647 ? ms : 2147483647) : 0;
+  const id = host.setTimer(ms);
+  timers.set(id, () => callback(...args));
+  return id;
+}
+function clearTimeout(id) {
+  if (timers.delete(id)) host.clearTimer(id);
+}
+
+// Math.random from the run's seed (mulberry32 over the seed's two halves): a replay draws the same numbers.
+let state = (config.seed % 4294967296) >>> 0;
+let mix = Math.floor(config.seed / 4294967296) >>> 0;
+Math.random = function random() {
+  state = (state + 0x6d2b79f5 + mix) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
+const globals = { tools, ToolError, ToolTimeoutError, text, image, console, setTimeout, clearTimeout };
+for (const name of ObjectKeys(globals)) {
+  Object.defineProperty(globalThis, name, { value: globals[name], writable: true, configurable: true });
+}
+
+function lineOf(stack) {
+  const match = /script\\.js:(\\d+)/.exec(stack);
+  return match ? Number(match[1]) : null;
+}
+// The script's frames only (the prelude's are ptc's machinery), at most MAX_FRAMES of them: a stack
+// overflow's stack repeats one frame thousands of times.
+const MAX_FRAMES = 30;
+function traceOf(error) {
+  const frames = String(error.stack).split("\\n").filter((frame) => frame && frame.indexOf("ptc-prelude.js") < 0);
+  const kept = frames.slice(0, MAX_FRAMES);
+  if (frames.length > MAX_FRAMES) kept.push("    ... " + (frames.length - MAX_FRAMES) + " more frames");
+  return String(error.name) + ": " + String(error.message) + "\\n" + kept.join("\\n");
+}
+function report(error) {
+  const isError = error instanceof Error;
+  const hasStack = isError && typeof error.stack === "string";
+  const info = {
+    type: isError ? String(error.name) : "Error",
+    message: isError ? String(error.message) : format(error),
+    traceback: hasStack ? traceOf(error) : "",
+    line: hasStack ? lineOf(error.stack) : null,
+  };
+  if (error instanceof ToolError) info.code = error.code;
+  return stringify(info);
+}
+
+return {
+  run(main) {
+    main().then(
+      (value) => {
+        if (value !== undefined) text(value);
+        host.done("");
+      },
+      (error) => host.done(report(error)),
+    );
+  },
+  receive(id, reply) {
+    const waiting = pending.get(id);
+    if (!waiting) return;
+    pending.delete(id);
+    settle(reply, waiting[0], waiting[1], waiting[2], waiting[3]);
+  },
+  fire(id) {
+    const callback = timers.get(id);
+    if (!callback) return "";
+    timers.delete(id);
+    try {
+      callback();
+    } catch (error) {
+      return report(error);
+    }
+    return "";
+  },
+  report,
+};
+})`;

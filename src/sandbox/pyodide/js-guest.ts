@@ -1,0 +1,314 @@
+// A JavaScript (or TypeScript) run in the sandbox child: a fresh QuickJS wasm instance per execution
+// (js-engine.ts), the guest's globals (js-guest-globals.ts), and the child's one call path (child-calls.ts:
+// call frames, results, idle reports, replay, the call and input caps). The script is evaluated, and every
+// result, timer and journaled reply resumes it, inside a step of child-calls.ts's scheduler (`schedule`,
+// `endOfHostChunk`), so frames made meanwhile leave in one write and the host learns when the script is idle,
+// exactly as for Python. QuickJS runs its promise jobs only when asked (`executePendingJobs`): each step runs
+// them all. Nothing here touches the Pyodide instance or the realm it shares with the child. Part of the
+// child: erasable syntax, node: builtins and sibling modules only.
+import * as nodeModule from "node:module";
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";
+import type { BridgeCaps } from "./bridge.ts";
+import { callTool, type GuestHooks, guestClearTimeout, guestSetTimeout, schedule, stopScript } from "./child-calls.ts";
+import { indexOf, promiseThen, quote, uncurry } from "./child-intrinsics.ts";
+import { memoryLimitHit } from "./child-memory-cap.ts";
+import { makeWriter } from "./child-output.ts";
+import { newQuickJS, quickJSUnavailable } from "./js-engine.ts";
+import { PRELUDE, SCRIPT_NAME, wrapScript } from "./js-guest-globals.ts";
+
+/**
+ * The QuickJS stack limit. V8 gives the child ~1 MB of native stack and QuickJS's own frames live on the
+ * wasm shadow stack: a limit well below both makes deep recursion a catchable guest error ("stack overflow",
+ * at ~3,500 plain frames) instead of a crash of the child.
+ */
+export const DEFAULT_JS_STACK_BYTES = 256 * 1024;
+
+/**
+ * QuickJS's heap limit sits this far above the run's `memoryBytes`. The wasm memory's growth is capped at
+ * `memoryBytes` (child-memory-cap.ts), and that refusal is what the child reports as the memory limit (a
+ * script cannot fake it); QuickJS's own limit only backs it up. Either makes malloc fail, and QuickJS
+ * throws an `out of memory` InternalError the script may catch.
+ */
+export const JS_HEAP_HEADROOM_BYTES = 8 * 1024 * 1024;
+
+/** Ids of refusals the child answers itself, above any live call id: they settle like a host's result. */
+const REFUSAL_IDS_FROM = 2 ** 52;
+
+// Captured when the child loads, before any guest code: Node >= 22.13/23.2 has it (the engine refuses
+// TypeScript before a run when the sandbox Node lacks it: sandbox-runtime.ts `typescript`).
+const stripTypes = (nodeModule as { stripTypeScriptTypes?: (code: string, options: object) => string })
+  .stripTypeScriptTypes;
+const encoder = new TextEncoder();
+const encode = uncurry(TextEncoder.prototype.encode);
+const writers = { stdout: makeWriter("stdout"), stderr: makeWriter("stderr") };
+
+export interface JavaScriptRunRequest {
+  code: string;
+  typescript: boolean;
+  /** The run frame's tools JSON: `[{name, pythonName, allowedCallers?}]`. */
+  tools: string;
+  resultMode: string;
+  caps: BridgeCaps;
+  /** Seeds Math.random; -1: none sent, a seed of the child's own. */
+  seed: number;
+}
+
+/** An error report as child-error-report.ts reads it. */
+function errorJson(type: string, message: string, line?: number): string {
+  return `{"type":${quote(type)},"message":${quote(message)},"traceback":""${line ? `,"line":${line}` : ""}}`;
+}
+
+/**
+ * QuickJS's `out of memory` as Python's MemoryError, which the host reports as `memory_limit`, only when
+ * the child refused a wasm memory growth in this run (child-memory-cap.ts): a script can throw an
+ * `InternalError("out of memory")` of its own, and that stays its own error.
+ */
+function memoryError(report: string): string {
+  if (report === "" || !memoryLimitHit() || indexOf(report, '"message":"out of memory"') < 0) return report;
+  return errorJson("MemoryError", "the script reached its memory limit");
+}
+
+/** TypeScript as JavaScript: types replaced by spaces (positions kept, so lines stay the guest's). */
+function stripped(wrapped: string): { code: string } | { error: string } {
+  if (!stripTypes) {
+    return { error: errorJson("TypeScriptUnavailable", "this sandbox's Node cannot strip TypeScript types") };
+  }
+  try {
+    return { code: stripTypes(wrapped, { mode: "strip" }) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // Node puts the position in front of the stack only: ":<line>\n<source line>\n<carets>\n\n<Name>: ...".
+    const stack = error instanceof Error ? String(error.stack) : "";
+    const at = /^:(\d+)\n/.exec(stack);
+    return { error: errorJson("SyntaxError", message, at ? Number(at[1]) : undefined) };
+  }
+}
+
+/**
+ * One execution's QuickJS: `hooks` take the host's results and a replay's replies (child-calls.ts
+ * `connectGuest`), `run` evaluates the script and resolves with "" or its error report when it ends.
+ */
+export class JavaScriptRun {
+  readonly hooks: GuestHooks;
+  #runtime: QuickJSRuntime | null = null;
+  #context: QuickJSContext | null = null;
+  #api: QuickJSHandle | null = null;
+  #finish: (errorJson: string) => void = () => {};
+  #nextRefusal = REFUSAL_IDS_FROM;
+
+  constructor() {
+    this.hooks = {
+      deliver: (callId, reply) => schedule(() => this.#receive([[callId, reply]])),
+      receive: (callId, reply) => this.#receive([[callId, reply]]),
+      receiveAll: (batch) => {
+        const replies: Array<[number, string]> = [];
+        for (const item of batch.split("\n")) {
+          const space = item.indexOf(" ");
+          replies.push([Number(item.slice(0, space)), item.slice(space + 1)]);
+        }
+        this.#receive(replies);
+      },
+    };
+  }
+
+  async run(request: JavaScriptRunRequest): Promise<string> {
+    const unavailable = quickJSUnavailable();
+    if (unavailable) return errorJson("SandboxError", unavailable);
+    let source = wrapScript(request.code);
+    if (request.typescript) {
+      const result = stripped(source);
+      if ("error" in result) return result.error;
+      source = result.code;
+    }
+    const quickjs = await newQuickJS();
+    const runtime = quickjs.newRuntime();
+    const memoryBytes = request.caps.memoryBytes;
+    // QuickJS's own limit is a backstop above the wasm cap: the cap's refusal is what the host trusts.
+    if (memoryBytes > 0) runtime.setMemoryLimit(memoryBytes + JS_HEAP_HEADROOM_BYTES);
+    runtime.setMaxStackSize(DEFAULT_JS_STACK_BYTES);
+    runtime.setModuleLoader(() => ({ error: new Error("modules cannot be imported in the ptc sandbox") }));
+    const context = runtime.newContext();
+    this.#runtime = runtime;
+    this.#context = context;
+    const finished = new Promise<string>((resolve) => {
+      this.#finish = resolve;
+    });
+    const tools = (JSON.parse(request.tools) as Array<{ name: string; allowedCallers?: string[] }>).map(
+      ({ name, allowedCallers }) => (allowedCallers ? { name, allowedCallers } : { name }),
+    );
+    const seed = request.seed >= 0 ? request.seed : Math.floor(Math.random() * 2 ** 53);
+    const config = JSON.stringify({
+      tools,
+      resultMode: request.resultMode,
+      maxInputDepth: request.caps.maxInputDepth,
+      seed,
+    });
+    schedule(() => this.#start(source, config));
+    return finished;
+  }
+
+  /** Drops the execution's QuickJS: its wasm instance (memory and all) is garbage from here. */
+  end(): void {
+    this.#finish = () => {};
+    this.#api = null;
+    this.#context = null;
+    this.#runtime = null;
+  }
+
+  #start(source: string, config: string): void {
+    const context = this.#context;
+    if (!context) return;
+    const host = this.#hostObject(context);
+    const prelude = context.unwrapResult(context.evalCode(PRELUDE, "ptc-prelude.js"));
+    const configHandle = context.newString(config);
+    const api = context.unwrapResult(context.callFunction(prelude, context.undefined, host, configHandle));
+    configHandle.dispose();
+    prelude.dispose();
+    host.dispose();
+    this.#api = api;
+    const main = context.evalCode(source, SCRIPT_NAME);
+    if (main.error) {
+      this.#finish(this.#report(main.error));
+      main.error.dispose();
+      return;
+    }
+    this.#callApi("run", [main.value]);
+    main.value.dispose();
+    this.#pump();
+  }
+
+  /** The `host` object the prelude's functions reach: the guest's only way out of its interpreter. */
+  #hostObject(context: QuickJSContext): QuickJSHandle {
+    const host = context.newObject();
+    const define = (name: string, fn: (...args: QuickJSHandle[]) => QuickJSHandle | undefined) => {
+      const handle = context.newFunction(name, fn);
+      context.setProp(host, name, handle);
+      handle.dispose();
+    };
+    define("call", (name, input) => {
+      const called = callTool(context.getString(name), context.getString(input), true);
+      // A live call's id, or a journaled call's negated (a replay answers it under its id: `deliver`).
+      if (typeof called === "number") return context.newNumber(called < 0 ? -called : called);
+      // A refusal: settled through the scheduler, as a result is (a loop retrying it can still be stopped).
+      const id = this.#nextRefusal++;
+      promiseThen(called, ((reply: string) => schedule(() => this.#receive([[id, reply]]))) as () => void, () => {});
+      return context.newNumber(id);
+    });
+    define("write", (stream, text) => {
+      const writer = context.getString(stream) === "stderr" ? writers.stderr : writers.stdout;
+      writer.write(encode(encoder, context.getString(text)));
+      return undefined;
+    });
+    define("setTimer", (delay) => {
+      const id: number = guestSetTimeout(() => schedule(() => this.#fire(id)), context.getNumber(delay));
+      return context.newNumber(id);
+    });
+    define("clearTimer", (id) => {
+      guestClearTimeout(context.getNumber(id));
+      return undefined;
+    });
+    define("done", (error) => {
+      this.#finish(memoryError(context.getString(error)));
+      return undefined;
+    });
+    return host;
+  }
+
+  #receive(replies: ReadonlyArray<readonly [number, string]>): void {
+    const context = this.#context;
+    if (!context) return;
+    for (const [callId, reply] of replies) {
+      const id = context.newNumber(callId);
+      const text = context.newString(reply);
+      this.#callApi("receive", [id, text]);
+      id.dispose();
+      text.dispose();
+    }
+    this.#pump();
+  }
+
+  #fire(timerId: number): void {
+    const context = this.#context;
+    if (!context) return;
+    const id = context.newNumber(timerId);
+    const error = this.#callApi("fire", [id]);
+    id.dispose();
+    // An exception a timer's callback left uncaught ends the run, as an uncaught one in the script does.
+    if (error) stopScript(error);
+    else this.#pump();
+  }
+
+  /** Calls the prelude's `name` with `args`; returns what it returned if a string (a report), else "". */
+  #callApi(name: string, args: QuickJSHandle[]): string {
+    const context = this.#context;
+    const api = this.#api;
+    if (!context || !api) return "";
+    const fn = context.getProp(api, name);
+    const result = context.callFunction(fn, api, ...args);
+    fn.dispose();
+    if (result.error) {
+      this.#fail(result.error);
+      result.error.dispose();
+      return "";
+    }
+    const value = context.typeof(result.value) === "string" ? context.getString(result.value) : "";
+    result.value.dispose();
+    return value;
+  }
+
+  /** Runs every promise job QuickJS has queued: the script goes as far as it can before it waits again. */
+  #pump(): void {
+    const runtime = this.#runtime;
+    if (!runtime) return;
+    const jobs = runtime.executePendingJobs();
+    if (jobs.error) {
+      this.#fail(jobs.error);
+      jobs.error.dispose();
+    }
+  }
+
+  /** An exception escaped the prelude itself (out of memory, a broken runtime): the run ends with it. */
+  #fail(error: QuickJSHandle): void {
+    stopScript(this.#report(error));
+  }
+
+  /** The guest's error as a report, through the prelude when it can still run, else from its fields here. */
+  #report(error: QuickJSHandle): string {
+    const context = this.#context;
+    if (!context) return errorJson("Error", "the script failed");
+    let name = "Error";
+    let message = "";
+    try {
+      const dumped = context.dump(error) as { name?: unknown; message?: unknown } | string;
+      if (typeof dumped === "object" && dumped !== null) {
+        name = typeof dumped.name === "string" ? dumped.name : name;
+        message = typeof dumped.message === "string" ? dumped.message : "";
+      } else message = String(dumped);
+    } catch {}
+    if (this.#api) {
+      const report = this.#callApiQuiet("report", error);
+      if (report) return memoryError(report);
+    }
+    return memoryError(errorJson(name, message));
+  }
+
+  #callApiQuiet(name: string, arg: QuickJSHandle): string {
+    const context = this.#context;
+    const api = this.#api;
+    if (!context || !api) return "";
+    try {
+      const fn = context.getProp(api, name);
+      const result = context.callFunction(fn, api, arg);
+      fn.dispose();
+      if (result.error) {
+        result.error.dispose();
+        return "";
+      }
+      const value = context.typeof(result.value) === "string" ? context.getString(result.value) : "";
+      result.value.dispose();
+      return value;
+    } catch {
+      return "";
+    }
+  }
+}
