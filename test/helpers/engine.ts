@@ -24,6 +24,15 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Waits until `condition()` holds, polling every 20 ms; fails the test naming `what` past `timeoutMs`. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(20);
+  }
+}
+
 /** The context a host passes a tool handler, for calling handlers directly. */
 export function callContext(overrides: Partial<ToolCallContext> = {}): ToolCallContext {
   return {

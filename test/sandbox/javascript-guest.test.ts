@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
 import type { SandboxProcess, SandboxRunOutcome, SandboxRunRequest } from "../../src/sandbox/sandbox-process.js";
-import { delay } from "../helpers/engine.js";
+import { until } from "../helpers/engine.js";
 
 // The JavaScript guest at the sandbox's level: a real child, its frames as the host sees them, and the pool
 // handing a sandbox that ran only JavaScript straight back, without a reset.
@@ -56,14 +56,6 @@ async function run(
     },
   );
   return { outcome, events, stdout };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await delay(20);
-  }
 }
 
 describe("JavaScript guest in the sandbox child", () => {

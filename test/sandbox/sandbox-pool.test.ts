@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { SandboxPool, type SandboxPoolOptions } from "../../src/sandbox/sandbox-pool.js";
 import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
-import { delay } from "../helpers/engine.js";
+import { until } from "../helpers/engine.js";
 
 // Real sandboxes (Pyodide in child processes): the pool's recycling, growth and shrinking.
 
@@ -36,14 +36,6 @@ async function run(sandbox: SandboxProcess, code: string): Promise<string> {
   assert.equal(outcome.kind, "done", JSON.stringify(outcome));
   assert.equal(outcome.kind === "done" ? outcome.error : null, null, JSON.stringify(outcome));
   return stdout;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await delay(20);
-  }
 }
 
 const POLLUTE = `import builtins, sys
