@@ -192,6 +192,16 @@ describe("JavaScript guest: limits", () => {
     assert.match(deep.error?.message ?? "", /nested more than/);
   });
 
+  test("a loop that calls without ever awaiting is stopped past the call limit, and the sandbox serves on", async () => {
+    const result = await run(`for (;;) tools.echo({}).catch(() => {});`, {
+      limits: { maxToolCalls: 3 },
+      container: "spinning",
+    });
+    assert.equal(result.error?.code, ErrorCode.ToolCallLimit);
+    assert.match(result.error?.message ?? "", /kept calling tools and was stopped/);
+    assert.equal((await run(`text("next")`, { container: "spinning" })).stdout, "next");
+  });
+
   test("output past the cap is dropped and reported", async () => {
     const result = await run(`for (let i = 0; i < 1000; i++) console.log("line", i);`, {
       limits: { maxOutputBytes: 100 },

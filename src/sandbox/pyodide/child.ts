@@ -120,15 +120,16 @@ async function runGuest(
   const language = frame.language ?? "python";
   let errorJson: string;
   let stopped = false;
-  const stop = new Promise<string>((resolve) => {
-    beginCalls(caps, replay, (stopError) => {
-      stopped = true;
-      resolve(stopError);
-    });
-  });
   // A JavaScript run takes the results and replies for its own QuickJS while it lasts; the Pyodide
   // instance is not touched (and needs no reset for it).
   const javascript = language === "javascript" || language === "typescript" ? new JavaScriptRun() : null;
+  const stop = new Promise<string>((resolve) => {
+    beginCalls(caps, replay, (stopError) => {
+      stopped = true;
+      javascript?.stop();
+      resolve(stopError);
+    });
+  });
   try {
     let running: Promise<string>;
     if (javascript) {

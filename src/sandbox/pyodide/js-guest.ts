@@ -95,6 +95,7 @@ export class JavaScriptRun {
   #api: QuickJSHandle | null = null;
   #finish: (errorJson: string) => void = () => {};
   #nextRefusal = REFUSAL_IDS_FROM;
+  #stopped = false;
 
   constructor() {
     this.hooks = {
@@ -126,6 +127,9 @@ export class JavaScriptRun {
     // QuickJS's own limit is a backstop above the wasm cap: the cap's refusal is what the host trusts.
     if (memoryBytes > 0) runtime.setMemoryLimit(memoryBytes + JS_HEAP_HEADROOM_BYTES);
     runtime.setMaxStackSize(DEFAULT_JS_STACK_BYTES);
+    // QuickJS asks this every few thousand instructions: a stopped run (the call limit, a divergence) unwinds
+    // at once, even from a loop that never awaits, rather than holding the child until the host's deadline.
+    runtime.setInterruptHandler(() => this.#stopped);
     runtime.setModuleLoader(() => ({ error: new Error("modules cannot be imported in the ptc sandbox") }));
     const context = runtime.newContext();
     this.#runtime = runtime;
@@ -147,8 +151,14 @@ export class JavaScriptRun {
     return finished;
   }
 
+  /** The run was stopped (child-calls.ts `stopScript`): the script is interrupted wherever it is. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
   /** Drops the execution's QuickJS: its wasm instance (memory and all) is garbage from here. */
   end(): void {
+    this.#stopped = true;
     this.#finish = () => {};
     this.#api = null;
     this.#context = null;
