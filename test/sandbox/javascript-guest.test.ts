@@ -75,7 +75,7 @@ describe("JavaScript guest in the sandbox child", () => {
       `const slow = tools.echo({v: 1});\nawait new Promise((resolve) => setTimeout(resolve, 50));\ntext("timer");\ntext((await slow).v);`,
       {},
       (_name, input) => input,
-      300,
+      1_500,
     );
     assert.equal(stdout, "timer\n1");
     const kinds = events.map(([kind]) => kind);
