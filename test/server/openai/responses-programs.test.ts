@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import type OpenAI from "openai-v7";
+import { APIError } from "openai-v7";
 import type { ToolDefinition } from "../../../src/protocol/tool.js";
+import { createAdmissionController } from "../../../src/server/admission.js";
 import { testEngine } from "../../helpers/engine.js";
-import { INVENTORY_TOOLS, itemShape, responsesForFile } from "../../helpers/responses-endpoint.js";
+import {
+  INVENTORY_TOOLS,
+  itemShape,
+  responsesForFile,
+  startResponsesEndpoint,
+} from "../../helpers/responses-endpoint.js";
 import { conversationOf } from "../../helpers/scripted-model-server.js";
 
 const MODEL = "gpt-5.6-sol";
@@ -31,6 +38,11 @@ const TOOLS = [...INVENTORY_TOOLS, NOTES];
 
 const engine = testEngine({ pool: { size: 2 }, tools: [serverClock] });
 const { model, endpoint } = await responsesForFile(engine, "openai", { serverTools: [serverClock] });
+// One slot, no queue: a paused program holds it, and the next program is refused as the server is overloaded.
+const full = await startResponsesEndpoint(engine, model, "openai", {
+  admission: createAdmissionController({ maxRunningExecutions: 1, maxQueuedExecutions: 0, retryAfterSeconds: 3 }),
+});
+after(() => full.close());
 
 function program(code: string) {
   return { toolCalls: [{ name: "programmatic_tool_calling", input: { code } }] };
@@ -166,5 +178,20 @@ text(JSON.stringify({ bad, note, type: typeof note }));`),
     const result = response.output[2];
     assert.ok(result?.type === "program_output");
     assert.equal(result.result, "2026-12-06T12:00:00Z");
+  });
+
+  test("a paused program holds a slot of the admission controller: with none left, 503 with Retry-After", async () => {
+    const code = `text(JSON.stringify(await tools.getInventory({ sku: "a" })));`;
+    model.setScript([program(code), program(code)]);
+    const request = { model: MODEL, store: false, tools: TOOLS, input: "Go." } as const;
+    const paused = await full.client().responses.create(request);
+    assert.deepEqual(itemShape(paused.output), ["program", "function_call:getInventory:in_progress:program"]);
+    await assert.rejects(full.client().responses.create(request), (error: unknown) => {
+      assert.ok(error instanceof APIError, String(error));
+      assert.equal(error.status, 503, JSON.stringify(error.error));
+      assert.equal((error.error as { code?: string }).code, "overloaded");
+      assert.equal(error.headers?.get("retry-after"), "3");
+      return true;
+    });
   });
 });
