@@ -121,7 +121,7 @@ export class ProgramSessions {
     let run: CodeRun<"program">;
     try {
       this.engine.containers.reopen(containerId, { seed: spec.seed, owner: spec.owner, origin: RESPONSES_ORIGIN });
-      const request: ExecuteRequest & { language: "javascript" } = {
+      const request: ExecuteRequest = {
         language: "javascript",
         code: spec.code,
         container: containerId,
