@@ -1,10 +1,10 @@
 import { createEngine, type Engine } from "../src/engine/engine.js";
-import type { ExecutionResult } from "../src/protocol/execution.js";
+import type { ExecutionResult, ScriptLanguage } from "../src/protocol/execution.js";
 import type { ExecutionLimits } from "../src/protocol/limits.js";
 import type { ToolDefinition } from "../src/protocol/tool.js";
 import type { SandboxPoolOptions } from "../src/sandbox/sandbox-pool.js";
-import { cpuPerOperation } from "./proc-tree.js";
-import { elapsedMs, type Measurement, summarize } from "./stats.js";
+import { cpuPerOperation, treeMemoryMiB } from "./proc-tree.js";
+import { elapsedMs, type Measurement, median, summarize } from "./stats.js";
 
 export const noopTool: ToolDefinition<{ x: number }, number> = {
   name: "noop",
@@ -30,48 +30,112 @@ export function check(result: ExecutionResult, what: string, expectedStdout?: st
   return result;
 }
 
-async function timed(engine: Engine, code: string, container?: string): Promise<number> {
-  const started = performance.now();
-  check(await engine.execute({ code, ...(container ? { container } : {}) }).result, "warm start");
-  return elapsedMs(started);
+/**
+ * The bench's scripts in one guest language, and how its rows are named: Python's keys and labels are the
+ * bare ones (as before there was another language), JavaScript's are prefixed.
+ */
+export interface GuestScripts {
+  language: ScriptLanguage;
+  /** Prefixes every row key (camelCase continues: "js" + "PerCallWall" is "jsPerCallWall"). */
+  keyPrefix: string;
+  /** Prefixes every row label. */
+  labelPrefix: string;
+  trivial: string;
+  /** Makes CALLS sequential calls and prints the script's own measure of µs per call. */
+  sequential: string;
+  /** Makes CALLS calls at once, checks the results and prints "ok". */
+  gather: string;
+  /** What the script itself measures per call with. */
+  inScriptClock: string;
 }
 
-/** `execute` → result for "pass": a one-off container (takes a warm sandbox) and a reused one. */
-export async function warmStarts(engine: Engine, samples: number): Promise<Measurement[]> {
-  await engine.warmUp();
-  // The first runs pay one-time host costs (tokenizer, JIT); they are not counted.
-  await timed(engine, "pass");
-  await timed(engine, "pass", "bench");
-  const oneOff: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    // The used sandbox is killed and the pool refills in the background; that is not counted.
-    await engine.warmUp();
-    oneOff.push(await timed(engine, "pass"));
-  }
-  await engine.warmUp();
-  const reused: number[] = [];
-  for (let i = 0; i < samples; i++) reused.push(await timed(engine, "pass", "bench"));
-  engine.closeContainer("bench");
-  return [
-    summarize("warmStartOneOff", "warm start, one-off container (from pool)", "ms", oneOff),
-    summarize("warmStartContainer", "warm start, existing container", "ms", reused),
-  ];
-}
-
-const SEQUENTIAL = `import time
+export const PYTHON_SCRIPTS: GuestScripts = {
+  language: "python",
+  keyPrefix: "",
+  labelPrefix: "",
+  trivial: "pass",
+  sequential: `import time
 t = time.perf_counter()
 for i in range(CALLS):
     assert await noop(x=i) == i
-print((time.perf_counter() - t) * 1e6 / CALLS)`;
+print((time.perf_counter() - t) * 1e6 / CALLS)`,
+  gather: `import asyncio
+r = await asyncio.gather(*[noop(x=i) for i in range(CALLS)])
+assert r == list(range(CALLS))
+print("ok")`,
+  inScriptClock: "time.perf_counter",
+};
+
+export const JAVASCRIPT_SCRIPTS: GuestScripts = {
+  language: "javascript",
+  keyPrefix: "js",
+  labelPrefix: "JavaScript guest: ",
+  trivial: "0;",
+  // Date.now() has millisecond resolution: over 10,000 calls that is well under 1% of the loop.
+  sequential: `const t = Date.now();
+for (let i = 0; i < CALLS; i++) {
+  if ((await tools.noop({ x: i })) !== i) throw new Error("wrong result");
+}
+console.log(((Date.now() - t) * 1000) / CALLS);`,
+  gather: `const r = await Promise.all(Array.from({ length: CALLS }, (_, i) => tools.noop({ x: i })));
+if (r.some((value, i) => value !== i)) throw new Error("wrong result");
+console.log("ok");`,
+  inScriptClock: "Date.now",
+};
+
+/** A row key in a guest's namespace: `key("PerCallWall")` is "perCallWall" for Python, "jsPerCallWall" for JS. */
+function keyOf(scripts: GuestScripts, key: string): string {
+  return scripts.keyPrefix === "" ? key.charAt(0).toLowerCase() + key.slice(1) : `${scripts.keyPrefix}${key}`;
+}
+
+async function timed(engine: Engine, scripts: GuestScripts, container?: string): Promise<number> {
+  const started = performance.now();
+  const request = { code: scripts.trivial, language: scripts.language, ...(container ? { container } : {}) };
+  check(await engine.execute(request).result, "warm start");
+  return elapsedMs(started);
+}
+
+/** `execute` → result for a trivial script: a one-off container (takes a warm sandbox) and a reused one. */
+export async function warmStarts(
+  engine: Engine,
+  samples: number,
+  scripts: GuestScripts = PYTHON_SCRIPTS,
+): Promise<Measurement[]> {
+  await engine.warmUp();
+  // The first runs pay one-time host costs (tokenizer, JIT); they are not counted.
+  await timed(engine, scripts);
+  await timed(engine, scripts, "bench");
+  const oneOff: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    // The used sandbox is reset (or killed) and the pool refills in the background; that is not counted.
+    await engine.warmUp();
+    oneOff.push(await timed(engine, scripts));
+  }
+  await engine.warmUp();
+  const reused: number[] = [];
+  for (let i = 0; i < samples; i++) reused.push(await timed(engine, scripts, "bench"));
+  engine.closeContainer("bench");
+  const label = scripts.labelPrefix;
+  return [
+    summarize(keyOf(scripts, "WarmStartOneOff"), `${label}warm start, one-off container (from pool)`, "ms", oneOff),
+    summarize(keyOf(scripts, "WarmStartContainer"), `${label}warm start, existing container`, "ms", reused),
+  ];
+}
 
 /**
  * Sequential tool calls in one execution. Per call = host wall time / calls (includes execution
  * start and result building, amortised) and the script's own perf_counter figure. CPU of the
  * host and of the sandbox tree shows where the time goes.
  */
-export async function sequentialCalls(engine: Engine, calls: number, repeats: number): Promise<Measurement[]> {
+export async function sequentialCalls(
+  engine: Engine,
+  calls: number,
+  repeats: number,
+  scripts: GuestScripts = PYTHON_SCRIPTS,
+): Promise<Measurement[]> {
   const container = "sequential";
-  check(await engine.execute({ code: "pass", container }).result, "sequential warm-up");
+  const { language } = scripts;
+  check(await engine.execute({ code: scripts.trivial, language, container }).result, "sequential warm-up");
   const pid = engine.inspectContainer(container)?.sandboxPid ?? 0;
   const wall: number[] = [];
   const inScript: number[] = [];
@@ -82,7 +146,8 @@ export async function sequentialCalls(engine: Engine, calls: number, repeats: nu
     const started = performance.now();
     const result = check(
       await engine.execute({
-        code: SEQUENTIAL.replaceAll("CALLS", String(calls)),
+        code: scripts.sequential.replaceAll("CALLS", String(calls)),
+        language,
         container,
         limits: { maxToolCalls: calls * 2 },
       }).result,
@@ -97,41 +162,92 @@ export async function sequentialCalls(engine: Engine, calls: number, repeats: nu
     inScript.push(Number(result.stdout.trim()));
   }
   engine.closeContainer(container);
+  const label = scripts.labelPrefix;
   return [
-    summarize("perCallWall", `per call, ${calls} sequential (host wall / calls)`, "µs", wall),
-    summarize("perCallInScript", "per call, same runs, time.perf_counter in script", "µs", inScript),
-    summarize("perCallHostCpu", "  host CPU per call", "µs", hostCpu),
-    summarize("perCallSandboxCpu", "  sandbox CPU per call", "µs", sandboxCpu),
+    summarize(keyOf(scripts, "PerCallWall"), `${label}per call, ${calls} sequential (host wall / calls)`, "µs", wall),
+    summarize(
+      keyOf(scripts, "PerCallInScript"),
+      `${label}per call, same runs, ${scripts.inScriptClock} in script`,
+      "µs",
+      inScript,
+    ),
+    summarize(keyOf(scripts, "PerCallHostCpu"), "  host CPU per call", "µs", hostCpu),
+    summarize(keyOf(scripts, "PerCallSandboxCpu"), "  sandbox CPU per call", "µs", sandboxCpu),
   ];
 }
 
-const GATHER = `import asyncio
-r = await asyncio.gather(*[noop(x=i) for i in range(CALLS)])
-assert r == list(range(CALLS))
-print("ok")`;
-
-/** One asyncio.gather of many calls, under the default concurrency cap and with the cap lifted. */
-export async function gatheredCalls(engine: Engine, calls: number, repeats: number): Promise<Measurement[]> {
+/** One gather (asyncio.gather, Promise.all) of many calls, under the default concurrency cap and with the cap lifted. */
+export async function gatheredCalls(
+  engine: Engine,
+  calls: number,
+  repeats: number,
+  scripts: GuestScripts = PYTHON_SCRIPTS,
+): Promise<Measurement[]> {
   const container = "gather";
-  check(await engine.execute({ code: "pass", container }).result, "gather warm-up");
+  const { language } = scripts;
+  check(await engine.execute({ code: scripts.trivial, language, container }).result, "gather warm-up");
   const rows: Measurement[] = [];
   const variants: Array<{ key: string; label: string; limits: Partial<ExecutionLimits> }> = [
-    { key: "gatherDefaultCap", label: "default cap (16 concurrent)", limits: {} },
-    { key: "gatherUncapped", label: `cap ${calls}`, limits: { maxConcurrentToolCalls: calls } },
+    { key: keyOf(scripts, "GatherDefaultCap"), label: "default cap (16 concurrent)", limits: {} },
+    { key: keyOf(scripts, "GatherUncapped"), label: `cap ${calls}`, limits: { maxConcurrentToolCalls: calls } },
   ];
   for (const variant of variants) {
     const samples: number[] = [];
     for (let r = 0; r < repeats; r++) {
       const started = performance.now();
-      const code = GATHER.replaceAll("CALLS", String(calls));
+      const code = scripts.gather.replaceAll("CALLS", String(calls));
       const limits = { maxToolCalls: calls * 2, ...variant.limits };
-      check(await engine.execute({ code, container, limits }).result, "gather", "ok\n");
+      check(await engine.execute({ code, language, container, limits }).result, "gather", "ok\n");
       samples.push(elapsedMs(started));
     }
-    const row = summarize(variant.key, `gather of ${calls}, ${variant.label}, total`, "ms", samples);
+    const row = summarize(
+      variant.key,
+      `${scripts.labelPrefix}gather of ${calls}, ${variant.label}, total`,
+      "ms",
+      samples,
+    );
     row.note = `${((row.median * 1000) / calls).toFixed(0)} µs/call`;
     rows.push(row);
   }
   engine.closeContainer(container);
   return rows;
+}
+
+/**
+ * Memory (RSS and PSS, summed over each process tree) of sandboxes that have run the guest's scripts: each
+ * of `count` containers runs 100 sequential calls, then its sandbox is measured while the container holds it.
+ */
+export async function sandboxMemoryAfterRuns(
+  engine: Engine,
+  count: number,
+  scripts: GuestScripts = PYTHON_SCRIPTS,
+): Promise<Measurement[]> {
+  const containers = Array.from({ length: count }, (_, i) => `memory-${i}`);
+  const { language } = scripts;
+  const code = scripts.sequential.replaceAll("CALLS", "100");
+  await Promise.all(
+    containers.map(async (container) =>
+      check(await engine.execute({ code, language, container }).result, "memory warm-up"),
+    ),
+  );
+  const trees = containers.map((container) => treeMemoryMiB(engine.inspectContainer(container)?.sandboxPid ?? 0));
+  for (const container of containers) engine.closeContainer(container);
+  const note = `after a run of 100 calls; ${median(trees.map((tree) => tree.processes))} processes per sandbox`;
+  const label = `${scripts.labelPrefix}memory per sandbox`;
+  return [
+    summarize(
+      keyOf(scripts, "SandboxRss"),
+      `${label}, RSS`,
+      "MiB",
+      trees.map((tree) => tree.rss),
+      note,
+    ),
+    summarize(
+      keyOf(scripts, "SandboxPss"),
+      `${label}, PSS`,
+      "MiB",
+      trees.map((tree) => tree.pss),
+      note,
+    ),
+  ];
 }

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       targets.push(...python.targets);
     }
     if (sections.includes("javascript")) {
-      const javascript = await javascriptSection(runtime, { ...JAVASCRIPT, progress });
+      const javascript = await javascriptSection(runtime, { ...JAVASCRIPT, progress, engines });
       rows.push(...javascript.rows);
       comparisons.push(...javascript.comparisons);
       targets.push(...javascript.targets);

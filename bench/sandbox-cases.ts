@@ -8,10 +8,12 @@ import { cpuPerOperation, treeMemoryMiB } from "./proc-tree.js";
 import { elapsedMs, type Measurement, median, sleep, summarize } from "./stats.js";
 
 const PASS = { code: "pass", tools: [], resultMode: "json" as const, maxOutputBytes: 1_048_576, memoryBytes: 0 };
+const JAVASCRIPT_PASS = { ...PASS, code: "0;", language: "javascript" as const };
 
-async function timeRun(sandbox: SandboxProcess): Promise<number> {
+async function timeRun(sandbox: SandboxProcess, language: "python" | "javascript" = "python"): Promise<number> {
   const started = performance.now();
-  const outcome = await sandbox.run(PASS, { onToolCall: () => {}, onOutput: () => {} });
+  const request = language === "python" ? PASS : JAVASCRIPT_PASS;
+  const outcome = await sandbox.run(request, { onToolCall: () => {}, onOutput: () => {} });
   if (outcome.kind !== "done" || outcome.error) throw new Error(`run failed: ${JSON.stringify(outcome).slice(0, 300)}`);
   return elapsedMs(started);
 }
@@ -59,6 +61,34 @@ export async function coldStarts(
   const note = snapshotPath ? undefined : "snapshot unavailable here";
   rows.push(summarize("coldStartNoSnapshot", "cold sandbox start, no snapshot", "ms", ready, note));
   return rows;
+}
+
+/**
+ * The JavaScript guest's sandbox start: spawn (from the memory snapshot) until the first run of a trivial
+ * script is done, with no pause between, as a one-off pays it when no warm sandbox is left; and the first
+ * and second JavaScript run alone (each run instantiates its own QuickJS).
+ */
+export async function javascriptColdStarts(runtime: SandboxRuntime, samples: number): Promise<Measurement[]> {
+  const snapshotPath = await ensureMemorySnapshot(runtime);
+  const start: number[] = [];
+  const firstRun: number[] = [];
+  const secondRun: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const started = performance.now();
+    const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, snapshotPath);
+    await sandbox.ready;
+    firstRun.push(await timeRun(sandbox, "javascript"));
+    start.push(elapsedMs(started));
+    secondRun.push(await timeRun(sandbox, "javascript"));
+    sandbox.kill();
+    await sandbox.exited;
+  }
+  const note = snapshotPath ? undefined : "snapshot unavailable here";
+  return [
+    summarize("jsColdStart", "JavaScript guest: sandbox start (spawn to first run done)", "ms", start, note),
+    summarize("jsFirstRun", "  of which the first run of a trivial script", "ms", firstRun),
+    summarize("jsSecondRun", "JavaScript guest: second run, same sandbox", "ms", secondRun),
+  ];
 }
 
 // Echoes each line back: the floor for one host↔child round trip, with no Pyodide and no sandbox.
