@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Engine } from "../src/engine/engine.js";
+import type { ScriptLanguage } from "../src/protocol/execution.js";
 import type { ToolDefinition } from "../src/protocol/tool.js";
 import type { ScriptedToolCall, ScriptedTurn } from "../test/helpers/scripted-model-server.js";
 
@@ -81,11 +82,21 @@ export async function recordUseCase(
   tools: readonly ToolDefinition[],
   useCase: UseCase,
 ): Promise<Recording> {
-  const code = await readFile(useCase.script, "utf8");
-  const execution = engine.execute({ code, tools });
+  return recordProgram(engine, tools, await readFile(useCase.script, "utf8"), { label: useCase.script });
+}
+
+/** Runs `code` once in the sandbox and records its tool calls in guest order, from the execution's journal. */
+export async function recordProgram(
+  engine: Engine,
+  tools: readonly ToolDefinition[],
+  code: string,
+  options: { language?: ScriptLanguage; label: string },
+): Promise<Recording> {
+  const { language = "python", label } = options;
+  const execution = engine.execute({ code, tools, language });
   const result = await execution.result;
   if (result.status !== "completed" || result.toolCalls.some((call) => !call.ok)) {
-    throw new Error(`${useCase.script} failed: ${JSON.stringify(result.error ?? result.toolCalls)}`);
+    throw new Error(`${label} failed: ${JSON.stringify(result.error ?? result.toolCalls).slice(0, 400)}`);
   }
   const calls = execution
     .journal()

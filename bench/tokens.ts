@@ -5,7 +5,11 @@
  * example script, then the answer). The model's choices are scripted; the tools, the sandbox, the requests
  * and the token counts (o200k_base over each whole request) are real.
  *
- *   npm run bench:tokens                     # Anthropic adapter
+ * Then the OpenAI flow (tokens-responses.ts): the same use cases as an OpenAI SDK client's conversations with
+ * ptc's `POST /v1/responses` (traditional function calling against programmatic tool calling, whose program
+ * is the example in JavaScript), on the same adapter's upstream format.
+ *
+ *   npm run bench:tokens                     # Anthropic adapter (and upstream of the OpenAI flow)
  *   npm run bench:tokens -- --adapter openai # or `both`
  *   npm run bench:tokens -- --json
  */
@@ -32,6 +36,7 @@ import {
   type UseCase,
 } from "./tokens-cases.js";
 import { formatTokenTable, type ModeCounts, type UseCaseRow } from "./tokens-report.js";
+import { responsesFlowRows } from "./tokens-responses.js";
 
 type AdapterName = "anthropic" | "openai";
 const MODEL_NAME = "scripted-model";
@@ -130,6 +135,7 @@ async function main(): Promise<void> {
         });
       }
     }
+    for (const adapter of adapters) rows.push(...(await responsesFlowRows(engine, server, tools, USE_CASES, adapter)));
   } finally {
     await server.close();
     await engine.close();
@@ -143,6 +149,12 @@ async function main(): Promise<void> {
   for (const adapter of adapters) {
     process.stdout.write(`\nadapter: ${adapter} (scripted model; o200k_base counts of every request)\n\n`);
     process.stdout.write(`${formatTokenTable(rows.filter((row) => row.adapter === adapter))}\n`);
+  }
+  for (const adapter of adapters) {
+    process.stdout.write(
+      `\nOpenAI flow: OpenAI SDK → ptc /v1/responses → ${adapter} upstream; programs in JavaScript (scripted model; o200k_base counts of every upstream request)\n\n`,
+    );
+    process.stdout.write(`${formatTokenTable(rows.filter((row) => row.adapter === `responses/${adapter}`))}\n`);
   }
   process.stdout.write(`\nbench:tokens took ${seconds.toFixed(1)} s\n`);
 }
