@@ -39,6 +39,8 @@ const REFUSAL_IDS_FROM = 2 ** 52;
 const stripTypes = (nodeModule as { stripTypeScriptTypes?: (code: string, options: object) => string })
   .stripTypeScriptTypes;
 const encoder = new TextEncoder();
+// Captured when the child loads: what V8 throws when its stack overflows (see `#guarded`).
+const StackOverflow = RangeError;
 const encode = uncurry(TextEncoder.prototype.encode);
 const writers = { stdout: makeWriter("stdout"), stderr: makeWriter("stderr") };
 
@@ -99,15 +101,15 @@ export class JavaScriptRun {
 
   constructor() {
     this.hooks = {
-      deliver: (callId, reply) => schedule(() => this.#receive([[callId, reply]])),
-      receive: (callId, reply) => this.#receive([[callId, reply]]),
+      deliver: (callId, reply) => schedule(() => this.#guarded(() => this.#receive([[callId, reply]]))),
+      receive: (callId, reply) => this.#guarded(() => this.#receive([[callId, reply]])),
       receiveAll: (batch) => {
         const replies: Array<[number, string]> = [];
         for (const item of batch.split("\n")) {
           const space = item.indexOf(" ");
           replies.push([Number(item.slice(0, space)), item.slice(space + 1)]);
         }
-        this.#receive(replies);
+        this.#guarded(() => this.#receive(replies));
       },
     };
   }
@@ -147,7 +149,7 @@ export class JavaScriptRun {
       maxInputDepth: request.caps.maxInputDepth,
       seed,
     });
-    schedule(() => this.#start(source, config));
+    schedule(() => this.#guarded(() => this.#start(source, config)));
     return finished;
   }
 
@@ -201,7 +203,11 @@ export class JavaScriptRun {
       if (typeof called === "number") return context.newNumber(called < 0 ? -called : called);
       // A refusal: settled through the scheduler, as a result is (a loop retrying it can still be stopped).
       const id = this.#nextRefusal++;
-      promiseThen(called, ((reply: string) => schedule(() => this.#receive([[id, reply]]))) as () => void, () => {});
+      promiseThen(
+        called,
+        ((reply: string) => schedule(() => this.#guarded(() => this.#receive([[id, reply]])))) as () => void,
+        () => {},
+      );
       return context.newNumber(id);
     });
     define("write", (stream, text) => {
@@ -210,7 +216,10 @@ export class JavaScriptRun {
       return undefined;
     });
     define("setTimer", (delay) => {
-      const id: number = guestSetTimeout(() => schedule(() => this.#fire(id)), context.getNumber(delay));
+      const id: number = guestSetTimeout(
+        () => schedule(() => this.#guarded(() => this.#fire(id))),
+        context.getNumber(delay),
+      );
       return context.newNumber(id);
     });
     define("clearTimer", (id) => {
@@ -222,6 +231,25 @@ export class JavaScriptRun {
       return undefined;
     });
     return host;
+  }
+
+  /**
+   * QuickJS's stack limit (DEFAULT_JS_STACK_BYTES) counts its own stack, in wasm memory. Its native recursion
+   * (JSON.stringify and JSON.parse of deep nesting, String() of nested arrays, toJSON chains) uses far more of
+   * V8's stack per level than of that one, and overflows V8's first: V8 throws a RangeError out of the wasm call,
+   * which used to end the child (sandbox_crashed). The instance is left mid-call, so it is never entered again;
+   * it is dropped with the run anyway. The run ends with the guest's own stack overflow error.
+   */
+  #guarded(body: () => void): void {
+    try {
+      body();
+    } catch (error) {
+      if (!(error instanceof StackOverflow) || !this.#context) throw error;
+      this.#api = null;
+      this.#context = null;
+      this.#runtime = null;
+      stopScript(errorJson("InternalError", "stack overflow (the script nested too deeply)"));
+    }
   }
 
   #receive(replies: ReadonlyArray<readonly [number, string]>): void {
