@@ -8,6 +8,9 @@
 /** The name the script is evaluated under: error stacks and `line` refer to it. */
 export const SCRIPT_NAME = "script.js";
 
+/** The message of an error whose report could not be made (its getters threw, or memory ran out making it). */
+export const UNREPORTABLE_MESSAGE = "the script threw a value that cannot be described";
+
 /**
  * The script as the body of an async function, on the first line of the script (no newline added), so its
  * line numbers are the guest's own: top-level `await` and `return` both work; `import` statements do not.
@@ -27,6 +30,9 @@ export const PRELUDE = `(function (host, configJson) {
 "use strict";
 const config = JSON.parse(configJson);
 const parse = JSON.parse, stringify = JSON.stringify, ObjectKeys = Object.keys;
+// The script may replace Promise.prototype.then, or give its errors getters that throw, before it ends: its
+// end is still reported, through these, captured before it runs.
+const apply = Reflect.apply, promiseThen = Promise.prototype.then;
 const pending = new Map();
 const timers = new Map();
 
@@ -231,15 +237,28 @@ function report(error) {
   return stringify(info);
 }
 
+// What cannot be reported (a getter or toString that throws, a Proxy, no memory left) still ends the run.
+const UNREPORTABLE = stringify({ type: "Error", message: "${UNREPORTABLE_MESSAGE}", traceback: "", line: null });
+function safeReport(error) {
+  try {
+    return report(error);
+  } catch {
+    return UNREPORTABLE;
+  }
+}
+
 return {
   run(main) {
-    main().then(
-      (value) => {
+    const ended = (value) => {
+      try {
         if (value !== undefined) text(value);
-        host.done("");
-      },
-      (error) => host.done(report(error)),
-    );
+      } catch (error) {
+        host.done(safeReport(error));
+        return;
+      }
+      host.done("");
+    };
+    apply(promiseThen, main(), [ended, (error) => host.done(safeReport(error))]);
   },
   receive(id, reply) {
     const waiting = pending.get(id);
@@ -254,10 +273,10 @@ return {
     try {
       callback();
     } catch (error) {
-      return report(error);
+      return safeReport(error);
     }
     return "";
   },
-  report,
+  report: safeReport,
 };
 })`;
