@@ -14,7 +14,7 @@ import { indexOf, promiseThen, quote, uncurry } from "./child-intrinsics.ts";
 import { memoryLimitHit } from "./child-memory-cap.ts";
 import { makeWriter } from "./child-output.ts";
 import { newQuickJS, quickJSUnavailable } from "./js-engine.ts";
-import { PRELUDE, SCRIPT_NAME, wrapScript } from "./js-guest-globals.ts";
+import { PRELUDE, SCRIPT_NAME, UNREPORTABLE_MESSAGE, wrapScript } from "./js-guest-globals.ts";
 
 /**
  * The QuickJS stack limit. V8 gives the child ~1 MB of native stack and QuickJS's own frames live on the
@@ -66,7 +66,13 @@ function errorJson(type: string, message: string, line?: number): string {
  * `InternalError("out of memory")` of its own, and that stays its own error.
  */
 function memoryError(report: string): string {
-  if (report === "" || !memoryLimitHit() || indexOf(report, '"message":"out of memory"') < 0) return report;
+  if (report === "" || !memoryLimitHit()) return report;
+  // Out of memory, QuickJS throws null where it cannot allocate its error, and the prelude's report can fail.
+  const outOfMemory =
+    indexOf(report, '"message":"out of memory"') >= 0 ||
+    indexOf(report, '"type":"Error","message":"null"') >= 0 ||
+    indexOf(report, `"message":"${UNREPORTABLE_MESSAGE}"`) >= 0;
+  if (!outOfMemory) return report;
   return errorJson("MemoryError", "the script reached its memory limit");
 }
 
