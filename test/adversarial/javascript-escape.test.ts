@@ -293,8 +293,9 @@ test("a sandbox recycled after JavaScript serves the next one-off execution with
       [
         "Object.prototype.polluted = 'yes';",
         "globalThis.leftBehind = 1;",
-        "setTimeout(() => text('LATE'), 150);",
-        "void tools.late({ ms: 300 });",
+        // Both would land while the next execution runs, were they not cancelled with this one.
+        "setTimeout(() => { Object.prototype.late = 1; text('LATE'); }, 800);",
+        "void tools.late({ ms: 800 });",
         "text('first');",
       ].join("\n"),
     );
@@ -307,8 +308,8 @@ test("a sandbox recycled after JavaScript serves the next one-off execution with
     const second = await run(
       [
         "const pids = await tools.whereami({});",
-        "await new Promise((resolve) => setTimeout(resolve, 400));",
-        "text(JSON.stringify(pids), String(({}).polluted), typeof leftBehind);",
+        "await new Promise((resolve) => setTimeout(resolve, 1_500));",
+        "text(JSON.stringify(pids), String(({}).polluted ?? ({}).late), typeof leftBehind);",
       ].join("\n"),
     );
     const [pids = "", ...rest] = second.stdout.split(" ");
