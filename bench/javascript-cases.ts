@@ -45,10 +45,13 @@ function rows(samples: JavaScriptSamples, run: YardstickRun, calls: number, gath
     gather,
   ];
   if (samples.contextMemoryMiB !== undefined) {
-    const memory = summarize(`${run.keyPrefix}ContextMemory`, `${prefix}: memory per live context, RSS`, "MiB", [
-      samples.contextMemoryMiB,
-    ]);
-    memory.note = "50 contexts at once";
+    const memory = summarize(
+      `${run.keyPrefix}ContextMemory`,
+      `${prefix}: memory per context (QuickJS memory_used_size)`,
+      "MiB",
+      [samples.contextMemoryMiB],
+    );
+    memory.note = "a runtime, its context and the host function";
     measured.push(memory);
   }
   return measured;

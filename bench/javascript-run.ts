@@ -37,7 +37,7 @@ export interface JavaScriptSamples {
   startMs: number[];
   perCallUs: number[];
   gatherMs: number[];
-  /** Resident memory added per live context (in-process QuickJS only), from 50 contexts at once. */
+  /** What QuickJS allocated for a runtime with one context and the host function (in-process QuickJS only). */
   contextMemoryMiB?: number;
 }
 
@@ -107,15 +107,16 @@ async function quickjs(): Promise<Yardstick> {
         runtime.dispose();
       }
     },
+    // QuickJS's own count of what a runtime with one context (and the host function) has allocated: the wasm
+    // memory's resident size says nothing here, as freed blocks of earlier runs are reused.
     memoryPerContextMiB: () => {
-      const before = process.memoryUsage().rss;
-      const live = Array.from({ length: 50 }, () => newContext(module));
-      const after = process.memoryUsage().rss;
-      for (const { runtime, context } of live) {
-        context.dispose();
-        runtime.dispose();
-      }
-      return (after - before) / 50 / 2 ** 20;
+      const { runtime, context } = newContext(module);
+      const usage = runtime.computeMemoryUsage();
+      const { memory_used_size: bytes } = context.dump(usage) as { memory_used_size: number };
+      usage.dispose();
+      context.dispose();
+      runtime.dispose();
+      return bytes / 2 ** 20;
     },
   };
 }
