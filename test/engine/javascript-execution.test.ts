@@ -209,6 +209,12 @@ describe("JavaScript guest: limits", () => {
     });
     assert.ok(result.truncated.stdout);
     assert.ok(result.limitsHit.includes(ErrorCode.OutputLimit));
+    const huge = await run(`text("x".repeat(100_000_000)); console.error("y".repeat(50_000_000)); text("z");`, {
+      limits: { maxOutputBytes: 100 },
+    });
+    assert.equal(huge.status, "completed", JSON.stringify(huge.error));
+    assert.ok(huge.stdout.startsWith("x".repeat(100)));
+    assert.ok(huge.truncated.stdout && huge.truncated.stderr);
   });
 
   test("an unknown language is invalid_request", () => {

@@ -106,6 +106,11 @@ function callTool(name, args) {
     return refused(name, "invalid_tool_input",
       "tools." + name + "(): arguments are not JSON-serializable: " + (error && error.message));
   }
+  // The child's own check, made here before the text is copied out of the interpreter (a length in
+  // characters, as the child counts it).
+  if (config.maxToolInputBytes > 0 && text.length > config.maxToolInputBytes) {
+    return refused(name, "tool_input_too_large", "input of " + name + " exceeds " + config.maxToolInputBytes + " bytes");
+  }
   const id = host.call(name, text);
   const site = new Error();
   return new Promise((resolve, reject) => {
@@ -145,6 +150,21 @@ const tools = new Proxy(toolFunctions, {
 // Output. text() pieces are separated by a newline, so a single text(JSON.stringify(x)) is exactly that
 // JSON; console lines always start on their own line and end with one.
 let openText = false;
+// Characters written so far, per stream: a piece is cut just past the cap before it leaves the interpreter
+// (the child's writer still sees it overflow, and reports the truncation), so a script's 500 MB string is
+// never copied into the child's heap. A character is at least one byte, so the cut never hides bytes the
+// cap would have kept.
+const written = { stdout: 0, stderr: 0 };
+function write(stream, piece) {
+  const cap = config.maxOutputBytes;
+  if (cap > 0) {
+    const room = cap - written[stream];
+    if (room < 0) return;
+    if (piece.length > room + 1) piece = piece.slice(0, room + 1);
+    written[stream] += piece.length;
+  }
+  host.write(stream, piece);
+}
 function format(value) {
   if (typeof value === "string") return value;
   if (value instanceof Error) return value.name + ": " + value.message;
@@ -159,7 +179,7 @@ function format(value) {
   }
 }
 function text(...values) {
-  host.write("stdout", (openText ? "\\n" : "") + values.map(format).join(" "));
+  write("stdout", (openText ? "\\n" : "") + values.map(format).join(" "));
   openText = true;
 }
 const IMAGE_DATA = /^data:image\\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$/;
@@ -175,7 +195,7 @@ function line(stream) {
   return (...values) => {
     const prefix = openText && stream === "stdout" ? "\\n" : "";
     if (stream === "stdout") openText = false;
-    host.write(stream, prefix + values.map(format).join(" ") + "\\n");
+    write(stream, prefix + values.map(format).join(" ") + "\\n");
   };
 }
 const console = Object.freeze({
@@ -233,7 +253,14 @@ function report(error) {
     traceback: hasStack ? traceOf(error) : "",
     line: hasStack ? lineOf(error.stack) : null,
   };
-  if (error instanceof ToolError) info.code = error.code;
+  if (error instanceof ToolError) info.code = String(error.code);
+  // Cut to the report's caps here too (child-error-report.ts cuts again): a 100 MB message stays inside.
+  const chars = config.errorReportChars;
+  for (const field of ["type", "message", "traceback", "code"]) {
+    if (typeof info[field] === "string" && info[field].length > chars[field] + 1) {
+      info[field] = info[field].slice(0, chars[field] + 1);
+    }
+  }
   return stringify(info);
 }
 

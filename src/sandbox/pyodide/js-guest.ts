@@ -153,6 +153,10 @@ export class JavaScriptRun {
       tools,
       resultMode: request.resultMode,
       maxInputDepth: request.caps.maxInputDepth,
+      // Infinity does not survive JSON: 0 means none.
+      maxToolInputBytes: Number.isFinite(request.caps.maxToolInputBytes) ? request.caps.maxToolInputBytes : 0,
+      maxOutputBytes: request.caps.maxOutputBytes,
+      errorReportChars: request.caps.errorReportChars,
       seed,
     });
     schedule(() => this.#guarded(() => this.#start(source, config)));
