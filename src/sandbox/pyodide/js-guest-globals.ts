@@ -33,6 +33,16 @@ const parse = JSON.parse, stringify = JSON.stringify, ObjectKeys = Object.keys;
 // The script may replace Promise.prototype.then, or give its errors getters that throw, before it ends: its
 // end is still reported, through these, captured before it runs.
 const apply = Reflect.apply, promiseThen = Promise.prototype.then;
+// A script that replaces Map.prototype.get or String.prototype.slice, or the Promise constructor, breaks its
+// own code, not the delivery of its results.
+const MapProto = Map.prototype;
+const mapGet = MapProto.get, mapSet = MapProto.set, mapDelete = MapProto.delete;
+const get = (map, key) => apply(mapGet, map, [key]);
+const set = (map, key, value) => apply(mapSet, map, [key, value]);
+const drop = (map, key) => apply(mapDelete, map, [key]);
+const PromiseCtor = Promise;
+const stringSlice = String.prototype.slice;
+const rest = (text) => apply(stringSlice, text, [1]);
 const pending = new Map();
 const timers = new Map();
 
@@ -54,11 +64,11 @@ function decode(payload) {
 }
 function settle(reply, resolve, reject, tool, site) {
   if (reply[0] === "1") {
-    resolve(decode(reply.slice(1)));
+    resolve(decode(rest(reply)));
     return;
   }
   let info = {};
-  try { info = parse(reply.slice(1)); } catch {}
+  try { info = parse(rest(reply)); } catch {}
   const ErrorType = info.type === "ToolTimeoutError" ? ToolTimeoutError : ToolError;
   const error = new ErrorType(info.message || "tool call failed", { code: info.code || "tool_error", tool });
   // Where the script made the call: the error itself is made here, when the result comes in.
@@ -88,7 +98,7 @@ function tooDeep(value) {
 }
 
 function refused(tool, code, message) {
-  return Promise.reject(new ToolError(message, { code, tool }));
+  return new PromiseCtor((_, reject) => reject(new ToolError(message, { code, tool })));
 }
 function callTool(name, args) {
   if (args === undefined) args = {};
@@ -113,8 +123,8 @@ function callTool(name, args) {
   }
   const id = host.call(name, text);
   const site = new Error();
-  return new Promise((resolve, reject) => {
-    pending.set(id, [resolve, reject, name, site]);
+  return new PromiseCtor((resolve, reject) => {
+    set(pending, id, [resolve, reject, name, site]);
   });
 }
 
@@ -208,11 +218,11 @@ function setTimeout(callback, delay, ...args) {
   let ms = Number(delay);
   ms = ms > 0 ? (ms < 2147483647 ? ms : 2147483647) : 0;
   const id = host.setTimer(ms);
-  timers.set(id, () => callback(...args));
+  set(timers, id, () => callback(...args));
   return id;
 }
 function clearTimeout(id) {
-  if (timers.delete(id)) host.clearTimer(id);
+  if (drop(timers, id)) host.clearTimer(id);
 }
 
 // Math.random from the run's seed (mulberry32 over the seed's two halves): a replay draws the same numbers.
@@ -288,15 +298,15 @@ return {
     apply(promiseThen, main(), [ended, (error) => host.done(safeReport(error))]);
   },
   receive(id, reply) {
-    const waiting = pending.get(id);
+    const waiting = get(pending, id);
     if (!waiting) return;
-    pending.delete(id);
+    drop(pending, id);
     settle(reply, waiting[0], waiting[1], waiting[2], waiting[3]);
   },
   fire(id) {
-    const callback = timers.get(id);
+    const callback = get(timers, id);
     if (!callback) return "";
-    timers.delete(id);
+    drop(timers, id);
     try {
       callback();
     } catch (error) {
