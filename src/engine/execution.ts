@@ -320,7 +320,13 @@ export class Execution implements ExecutionHandle {
       return { code: ErrorCode.ReplayDiverged, type: outcome.error.type, message: outcome.error.message };
     }
     const { memoryBytes } = this.params.limits;
-    return guestErrorToExecutionError(outcome.error, outcome.memoryLimitHit, this.#limitsHit, memoryBytes);
+    return guestErrorToExecutionError(
+      outcome.error,
+      outcome.memoryLimitHit,
+      this.#limitsHit,
+      memoryBytes,
+      this.params.language,
+    );
   }
 
   async #buildResult(error: ExecutionError | null, startedAt: number, sandboxWaitMs: number): Promise<ExecutionResult> {

@@ -1,5 +1,5 @@
 import { ErrorCode } from "../protocol/errors.js";
-import type { ExecutionError } from "../protocol/execution.js";
+import type { ExecutionError, ScriptLanguage } from "../protocol/execution.js";
 import type { GuestError, SandboxRunOutcome } from "../sandbox/sandbox-process.js";
 
 /**
@@ -29,8 +29,9 @@ export function guestErrorToExecutionError(
   memoryLimitHit: boolean,
   limitsHit: ReadonlySet<string>,
   memoryBytes: number,
+  language: ScriptLanguage,
 ): ExecutionError {
-  let code: ErrorCode = ErrorCode.PythonError;
+  let code: ErrorCode = language === "python" ? ErrorCode.PythonError : ErrorCode.JavaScriptError;
   if (error.type === "MemoryError" && memoryLimitHit) code = ErrorCode.MemoryLimit;
   else if (
     error.code &&

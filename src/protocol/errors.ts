@@ -20,8 +20,10 @@ export const ErrorCode = {
   InvalidToolInput: "invalid_tool_input",
   ToolInputTooLarge: "tool_input_too_large",
   ToolError: "tool_error",
-  /** Execution. */
+  /** Execution. A Python script's own uncaught exception. */
   PythonError: "python_error",
+  /** A JavaScript or TypeScript script's own uncaught exception (`python_error`'s twin: one code per guest language). */
+  JavaScriptError: "javascript_error",
   SandboxCrashed: "sandbox_crashed",
   SandboxUnavailable: "sandbox_unavailable",
   /** A sandbox failed to give itself a fresh interpreter (`SandboxProcess.reset`): it was killed. */

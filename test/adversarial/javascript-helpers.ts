@@ -30,7 +30,7 @@ export function assertCompletedJs(result: ExecutionResult): ExecutionResult {
 }
 
 /** The code of an error the script itself raised (uncaught), as for Python. */
-export const GUEST_ERROR = "python_error";
+export const GUEST_ERROR = "javascript_error";
 
 const STABLE_CODES = new Set<string>(Object.values(ErrorCode));
 

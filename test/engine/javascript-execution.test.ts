@@ -151,7 +151,7 @@ describe("TypeScript", () => {
     assert.equal(enumUse.error?.type, "SyntaxError");
     assert.match(enumUse.error?.message ?? "", /enum/);
     const thrown = await run("const a: number = 1;\n\nthrow new RangeError('bad ' + a);", { language: "typescript" });
-    assert.equal(thrown.error?.code, ErrorCode.PythonError);
+    assert.equal(thrown.error?.code, ErrorCode.JavaScriptError);
     assert.equal(thrown.error?.type, "RangeError");
     assert.equal(thrown.error?.message, "bad 1");
     assert.equal(thrown.error?.line, 3);

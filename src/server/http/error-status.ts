@@ -26,6 +26,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.ToolInputTooLarge]: 400,
   [ErrorCode.ToolError]: 400,
   [ErrorCode.PythonError]: 400,
+  [ErrorCode.JavaScriptError]: 400,
   [ErrorCode.SandboxCrashed]: 400,
   [ErrorCode.SandboxUnavailable]: 400,
   // Off every request's path (the pool recycles sandboxes after their execution): never a client's fault.
