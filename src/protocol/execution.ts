@@ -68,7 +68,7 @@ export interface ToolCallRecord {
 
 export interface ExecutionError {
   code: ErrorCode;
-  /** Python exception type, or a ptc type such as `TimeoutError` for limits. */
+  /** The Python exception's type or the JavaScript error's name, or a ptc type such as `TimeoutError` for limits. */
   type: string;
   message: string;
   traceback?: string;
