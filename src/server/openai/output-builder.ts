@@ -141,5 +141,15 @@ export function buildResponse(request: ResponsesRequest, parts: ResponseParts): 
     usage: parts.usage,
     user: null,
     metadata: request.metadata,
+    // Settings an upstream behind ptc has no use for, echoed at OpenAI's defaults (the recordings carry them).
+    frequency_penalty: 0,
+    presence_penalty: 0,
+    moderation: null,
+    prompt_cache_key: null,
+    prompt_cache_retention: null,
+    reasoning: null,
+    safety_identifier: null,
+    service_tier: "default",
+    top_logprobs: 0,
   };
 }

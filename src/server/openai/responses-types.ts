@@ -120,6 +120,15 @@ export interface ResponseObject {
   usage: ResponseUsage | null;
   user: null;
   metadata: Record<string, string>;
+  frequency_penalty: number;
+  presence_penalty: number;
+  moderation: null;
+  prompt_cache_key: null;
+  prompt_cache_retention: null;
+  reasoning: null;
+  safety_identifier: null;
+  service_tier: "default";
+  top_logprobs: number;
 }
 
 /** The stream events `/v1/responses` sends, each with its `sequence_number` added by the writer. */

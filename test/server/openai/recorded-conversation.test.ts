@@ -62,6 +62,11 @@ describe("the recorded OpenAI conversation, replayed through ptc's /v1/responses
       assert.deepEqual(itemShape(response.output), itemShape(reference.output), `turn ${turn + 1}`);
       assert.equal(response.status, "completed");
       assert.equal((response as { store?: unknown }).store, false);
+      // Every field of the recorded response but OpenAI's billing and hosted-tool usage.
+      const missing = Object.keys(reference).filter(
+        (key) => !(key in response) && key !== "billing" && key !== "tool_usage",
+      );
+      assert.deepEqual(missing, []);
       // Turn 2 resumed the paused program without the model, as the recording's zero usage shows.
       if (turn === 1) {
         assert.equal(model.requests.length, upstreamCalls);
