@@ -53,6 +53,20 @@ export function refusedCallBlocks(calls: readonly RefusedCall[]): {
   };
 }
 
+/** The refused calls kept beside a client-visible call id (see `RefusedCallStore`). */
+export type RefusedCallLookup = (id: string) => readonly RefusedCall[] | undefined;
+
+/** The refused calls as conversation entries: each tool_use in the assistant's turn, each result in the user's. */
+export function refusedCallEntries(
+  calls: readonly RefusedCall[],
+): Array<{ role: "assistant" | "user"; block: Anthropic.ContentBlockParam }> {
+  const { uses, results } = refusedCallBlocks(calls);
+  return [
+    ...uses.map((block) => ({ role: "assistant" as const, block })),
+    ...results.map((block) => ({ role: "user" as const, block })),
+  ];
+}
+
 /** How long refused calls are kept for the requests that replay their turn; past it they drop out of the history. */
 export const REFUSED_CALLS_TTL_MS = 60 * 60 * 1000;
 /**

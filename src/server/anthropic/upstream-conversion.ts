@@ -11,7 +11,12 @@ import type { ToolDefinition } from "../../protocol/tool.js";
 import { ToolRegistry } from "../../tools/tool-registry.js";
 import type { UpstreamRequest } from "../../upstream/upstream-model.js";
 import { invalidRequest } from "./anthropic-errors.js";
-import { type RefusedCall, type RefusedCallsBlock, refusedCallBlocks } from "./refused-calls.js";
+import {
+  type RefusedCall,
+  type RefusedCallLookup,
+  type RefusedCallsBlock,
+  refusedCallEntries,
+} from "./refused-calls.js";
 import { isCodeCallBlock, type ValidatedRequest } from "./request-validation.js";
 
 type Block = Record<string, unknown>;
@@ -148,17 +153,6 @@ export function closeDanglingCalls(
 /** What the loop produced so far for the upstream: the client's blocks plus the refused calls it answered itself. */
 export type UpstreamViewBlock = Anthropic.ContentBlock | RefusedCallsBlock;
 
-/** The refused calls kept beside a client-visible call id (see `RefusedCallStore`). */
-export type RefusedCallLookup = (id: string) => readonly RefusedCall[] | undefined;
-
-function refusedEntries(calls: readonly RefusedCall[]): Entry[] {
-  const { uses, results } = refusedCallBlocks(calls);
-  return [
-    ...uses.map((block): Entry => ({ role: "assistant", block })),
-    ...results.map((block): Entry => ({ role: "user", block })),
-  ];
-}
-
 /**
  * The client's history (plus the blocks this response produced so far) as the upstream sees it:
  * `server_tool_use` becomes a `code_execution` tool_use, `code_execution_tool_result` its tool_result in
@@ -200,7 +194,7 @@ export function upstreamMessages(
     const beside: RefusedCall[] = [];
     for (const block of message.content as unknown as Block[]) {
       if (block.type === "ptc_refused_calls" && ours.has(block)) {
-        entries.push(...refusedEntries((block as unknown as RefusedCallsBlock).calls));
+        entries.push(...refusedCallEntries((block as unknown as RefusedCallsBlock).calls));
         continue;
       }
       const entry = convertBlock(message.role, block, codeCallIds);
@@ -214,7 +208,7 @@ export function upstreamMessages(
         beside.push(...kept);
       }
     }
-    if (beside.length > 0) entries.push(...refusedEntries(beside));
+    if (beside.length > 0) entries.push(...refusedCallEntries(beside));
   }
   const grouped: Anthropic.MessageParam[] = [];
   for (const entry of entries) {

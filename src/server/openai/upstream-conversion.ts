@@ -2,7 +2,12 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { isJsonObject } from "../../protocol/json-schema.js";
 import { RAW_ARGUMENTS_KEY } from "../../upstream/openai-conversion.js";
 import type { UpstreamRequest } from "../../upstream/upstream-model.js";
-import { type RefusedCall, type RefusedCallsBlock, refusedCallBlocks } from "../anthropic/refused-calls.js";
+import {
+  type RefusedCall,
+  type RefusedCallLookup,
+  type RefusedCallsBlock,
+  refusedCallEntries,
+} from "../anthropic/refused-calls.js";
 import { closeDanglingCalls } from "../anthropic/upstream-conversion.js";
 import type { ContentPart, InputItem } from "./input-items.js";
 import { PROGRAM_TOOL_NAME, type ProgramTools } from "./program-tool.js";
@@ -62,17 +67,6 @@ export function programCallIds(items: readonly ConversationEntry[]): Set<string>
   return ids;
 }
 
-/** The refused calls kept beside a client-visible call id (see `RefusedCallStore`). */
-export type RefusedCallLookup = (id: string) => readonly RefusedCall[] | undefined;
-
-function refusedEntries(calls: readonly RefusedCall[]): Entry[] {
-  const { uses, results } = refusedCallBlocks(calls);
-  return [
-    ...uses.map((block): Entry => ({ role: "assistant", block })),
-    ...results.map((block): Entry => ({ role: "user", block })),
-  ];
-}
-
 /**
  * The conversation (the request's items, then what this response produced) as the upstream sees it: a
  * `program` is a call of the program tool with `{code}`, its `program_output` that call's result, the calls
@@ -97,7 +91,7 @@ export function upstreamMessages(
   };
   let pendingBeside: RefusedCall[] = [];
   const flushBeside = () => {
-    if (pendingBeside.length > 0) entries.push(...refusedEntries(pendingBeside));
+    if (pendingBeside.length > 0) entries.push(...refusedCallEntries(pendingBeside));
     pendingBeside = [];
   };
   for (const item of items) {
@@ -105,7 +99,7 @@ export function upstreamMessages(
     switch (item.type) {
       case "ptc_refused_calls":
         // Only the loop's own blocks are trusted as refusals; a client cannot send this type.
-        if (ours.has(item)) entries.push(...refusedEntries(item.calls));
+        if (ours.has(item)) entries.push(...refusedCallEntries(item.calls));
         break;
       case "message":
         if (item.role === "system" || item.role === "developer") system.push(partsText(item.content));
