@@ -16,9 +16,10 @@ export interface ReportedCall {
 export type RunOutcome = { kind: "paused"; calls: ReportedCall[] } | { kind: "done"; result: ExecutionResult };
 
 /**
- * One script run by `code_execution`: follows the execution's events and reports when the script is
- * paused on the client (the engine's `isPaused()`: the sandbox has nothing left to run but calls only
- * the client can answer, so every call of an `asyncio.gather` is reported together).
+ * One script whose calls a client answers (`/v1/messages`' `code_execution`, a `/v1/responses` program):
+ * follows the execution's events and reports when the script is paused on the client (the engine's
+ * `isPaused()`: the sandbox has nothing left to run but calls only the client can answer, so every call of
+ * an `asyncio.gather` or a `Promise.all` is reported together).
  */
 export class CodeRun<Caller extends string = string> {
   /** Ids of the calls reported to the client: the engine's call ids, minted as `toolu_…` for this endpoint. */
