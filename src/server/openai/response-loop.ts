@@ -88,8 +88,13 @@ export class ResponseLoop {
     if (this.open) {
       // Checked even when nothing is answered: the upstream is never shown a program ptc did not sign.
       const seed = this.deps.signer.verify(this.open.item, toolsDigest(this.request.tools));
-      if (this.open.answered.length > 0 && (await this.#continue(this.open, seed)) === "paused")
-        return this.#end(false);
+      if (this.open.answered.length > 0) {
+        if ((await this.#continue(this.open, seed)) === "paused") return this.#end(false);
+      } else {
+        // The client moved on without its calls: the paused program will never be answered.
+        const abandoned = this.deps.sessions.get(this.owner, this.open.item.call_id);
+        if (abandoned) this.deps.sessions.cancel(abandoned, "abandoned by the client");
+      }
     }
     for (let turn = 0; turn < this.deps.maxUpstreamTurns; turn++) {
       const response = await this.deps.upstream.createMessage(

@@ -180,7 +180,7 @@ text(JSON.stringify({ bad, note, type: typeof note }));`),
     assert.equal(result.result, "2026-12-06T12:00:00Z");
   });
 
-  test("a paused program holds a slot of the admission controller: with none left, 503 with Retry-After", async () => {
+  test("a paused program holds a slot of the admission controller (503 with Retry-After) until it ends or is abandoned", async () => {
     const code = `text(JSON.stringify(await tools.getInventory({ sku: "a" })));`;
     model.setScript([program(code), program(code)]);
     const request = { model: MODEL, store: false, tools: TOOLS, input: "Go." } as const;
@@ -193,5 +193,26 @@ text(JSON.stringify({ bad, note, type: typeof note }));`),
       assert.equal(error.headers?.get("retry-after"), "3");
       return true;
     });
+    // The client moves on without the program's calls: the paused program is cancelled and its slot freed.
+    model.setScript((_request, index) => (index === 0 ? { text: "Fine." } : program(code)));
+    const programItem = paused.output[0] as Item;
+    await full.client().responses.create({
+      ...request,
+      input: [{ role: "user", content: "Go." }, programItem, { role: "user", content: "Never mind." }],
+    });
+    let again: OpenAI.Responses.Response | undefined;
+    // The slot comes back once the cancelled program's sandbox is gone: a moment after that response.
+    for (let attempt = 0; attempt < 50 && !again; attempt++) {
+      again = await full
+        .client()
+        .responses.create(request)
+        .catch(async (error: unknown) => {
+          if (!(error instanceof APIError) || error.status !== 503) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return undefined;
+        });
+    }
+    assert.ok(again);
+    assert.deepEqual(itemShape(again.output), ["program", "function_call:getInventory:in_progress:program"]);
   });
 });
