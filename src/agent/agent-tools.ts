@@ -2,10 +2,11 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { callToolDirectly } from "../engine/direct-tool-call.js";
 import type { Engine } from "../engine/engine.js";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
-import type { ExecutionResult, ResultMode } from "../protocol/execution.js";
+import type { ExecutionResult, ResultMode, ScriptLanguage } from "../protocol/execution.js";
 import { isJsonObject } from "../protocol/json-schema.js";
 import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
 import type { ToolDefinition } from "../protocol/tool.js";
+import { parseScriptLanguage, stubsFor } from "../tools/script-language.js";
 import { ToolRegistry } from "../tools/tool-registry.js";
 import type { AgentMode } from "./agent-types.js";
 import {
@@ -13,6 +14,7 @@ import {
   codeExecutionOutput,
   codeExecutionResultText,
   codeExecutionTool,
+  LANGUAGE_NAMES,
 } from "./code-execution-tool.js";
 import { codeOnlyToolMessage, unknownToolMessage } from "./refused-tool-call.js";
 
@@ -34,6 +36,8 @@ export interface AgentToolboxOptions {
   runId: string;
   limits?: Partial<ExecutionLimits>;
   resultMode?: ResultMode;
+  /** The language of the scripts `code_execution` runs (default Python). */
+  language?: ScriptLanguage;
   signal?: AbortSignal;
 }
 
@@ -75,9 +79,12 @@ export class AgentToolbox {
   readonly #codeExecution: boolean;
   readonly #toolTimeoutMs: number;
   readonly #registry: ToolRegistry;
+  readonly #language: ScriptLanguage;
 
   constructor(options: AgentToolboxOptions) {
     this.#options = options;
+    // Checked at run time too: a JavaScript caller may pass anything.
+    this.#language = parseScriptLanguage(options.language ?? "python");
     // The agent answers the model's direct calls itself: a direct-only tool with a handler is no mistake here.
     const registry = ToolRegistry.from(options.tools, { servesDirectCalls: true });
     this.#registry = registry;
@@ -90,7 +97,8 @@ export class AgentToolbox {
     this.#codeExecution = options.mode === "programmatic" && registry.codeTools().length > 0;
     const tools = direct.map((tool) => modelTool(tool.definition));
     if (this.#codeExecution) {
-      tools.push(codeExecutionTool(registry.pythonStubs({ resultMode: options.resultMode ?? "json" })));
+      const stubs = stubsFor(registry, this.#language, options.resultMode ?? "json");
+      tools.push(codeExecutionTool(stubs, this.#language));
     }
     this.modelTools = tools;
   }
@@ -133,18 +141,20 @@ export class AgentToolbox {
 
   async #runCode(input: unknown): Promise<ToolRunOutcome> {
     if (!isJsonObject(input) || typeof input.code !== "string") {
-      return failure(`${CODE_EXECUTION_TOOL_NAME} takes {"code": "<Python source>"}`);
+      return failure(`${CODE_EXECUTION_TOOL_NAME} takes {"code": "<${LANGUAGE_NAMES[this.#language]} source>"}`);
     }
     const { signal } = this.#options;
     signal?.throwIfAborted();
-    const execution = this.#options.engine().execute({
+    const request = {
       code: input.code,
+      language: this.#language,
       tools: this.#options.tools,
       container: this.#options.containerId,
       ...(this.#options.limits ? { limits: this.#options.limits } : {}),
       ...(this.#options.resultMode ? { resultMode: this.#options.resultMode } : {}),
       runnerWithoutCaller: "this run",
-    });
+    };
+    const execution = this.#options.engine().execute(request);
     const cancel = () => execution.cancel("agent run aborted");
     signal?.addEventListener("abort", cancel, { once: true });
     try {

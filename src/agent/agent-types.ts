@@ -1,6 +1,6 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { Engine } from "../engine/engine.js";
-import type { ExecutionResult, ResultMode } from "../protocol/execution.js";
+import type { ExecutionResult, ResultMode, ScriptLanguage } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import type { ToolSource } from "../sources/tool-source.js";
@@ -57,6 +57,11 @@ export interface RunAgentOptions {
   limits?: Partial<ExecutionLimits>;
   /** How tool results reach scripts (default `json`). */
   resultMode?: ResultMode;
+  /**
+   * The language the model writes `code_execution` scripts in (default `python`): the tool's description
+   * says which and carries the tools' Python stubs or, for JavaScript and TypeScript, their TypeScript declarations.
+   */
+  language?: ScriptLanguage;
   signal?: AbortSignal;
   /** Observes the run; an exception thrown here is ignored. */
   onEvent?: (event: AgentEvent) => void;

@@ -1,26 +1,48 @@
 import type Anthropic from "@anthropic-ai/sdk";
-import type { ExecutionResult } from "../protocol/execution.js";
+import type { ExecutionResult, ScriptLanguage } from "../protocol/execution.js";
 
 /** The name the upstream model sees; the same name Anthropic's hosted tool has. */
 export const CODE_EXECUTION_TOOL_NAME = "code_execution";
 
-const PREAMBLE = `Run Python 3 code in an isolated sandbox (Pyodide: the standard library only, no network, no files of yours).
+const PYTHON_PREAMBLE = `Run Python 3 code in an isolated sandbox (Pyodide: the standard library only, no network, no files of yours).
 Call the tools listed below from the code as async functions, process their results in Python, and print only what you need:
 the script's stdout and stderr are all you get back, never the raw tool results. Prefer one script that does a whole task
 (loops, filtering, aggregation, asyncio.gather for independent calls) over many small ones.
 Top-level await works. Variables persist between runs of the same conversation.`;
 
+function scriptPreamble(name: string): string {
+  return `Run ${name} in an isolated sandbox (no Node.js APIs, no imports, no network, no files).
+Call the tools declared below from the code as \`await tools.name({ ...args })\`, process their results in code, and output only
+what you need with text(...) or console.log(...): the program's output is all you get back, never the raw tool results. Prefer
+one program that does a whole task (loops, filtering, aggregation, Promise.all for independent calls) over many small ones.
+Top-level await works. Each run starts fresh: no variables carry over between runs.`;
+}
+
+const PREAMBLES: Record<ScriptLanguage, string> = {
+  python: PYTHON_PREAMBLE,
+  javascript: scriptPreamble("JavaScript"),
+  typescript: scriptPreamble("TypeScript (its types are stripped, not checked, before it runs)"),
+};
+
+/** How the tool and its errors name each language. */
+export const LANGUAGE_NAMES: Record<ScriptLanguage, string> = {
+  python: "Python",
+  javascript: "JavaScript",
+  typescript: "TypeScript",
+};
+
 /**
  * `code_execution` as an ordinary tool for an upstream model that has no hosted code execution: its
- * description carries the Python stubs of the code-callable tools (`ToolRegistry.pythonStubs()`).
+ * description carries the stubs of the code-callable tools in the run's language (`stubsFor`: Python stubs,
+ * or TypeScript declarations for JavaScript and TypeScript).
  */
-export function codeExecutionTool(pythonStubs: string): Anthropic.Tool {
+export function codeExecutionTool(stubs: string, language: ScriptLanguage = "python"): Anthropic.Tool {
   return {
     name: CODE_EXECUTION_TOOL_NAME,
-    description: `${PREAMBLE}\n\n${pythonStubs.trim()}\n`,
+    description: `${PREAMBLES[language]}\n\n${stubs.trim()}\n`,
     input_schema: {
       type: "object",
-      properties: { code: { type: "string", description: "The Python code to run." } },
+      properties: { code: { type: "string", description: `The ${LANGUAGE_NAMES[language]} code to run.` } },
       required: ["code"],
       additionalProperties: false,
     },

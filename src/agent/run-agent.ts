@@ -109,6 +109,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
       runId,
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.resultMode ? { resultMode: options.resultMode } : {}),
+      ...(options.language ? { language: options.language } : {}),
       ...(signal ? { signal } : {}),
     });
 

@@ -1,4 +1,5 @@
-import type { ResultMode } from "../protocol/execution.js";
+import type { ResultMode, ScriptLanguage } from "../protocol/execution.js";
+import { isScriptLanguage, languageOfFile, SCRIPT_LANGUAGES } from "../tools/script-language.js";
 
 /**
  * A small argv parser: `--flag`, `--key value`, `--key=value`, positionals. Unknown flags are errors.
@@ -61,6 +62,17 @@ export function resultModeFlag(parsed: ParsedArguments): ResultMode {
   if (value === undefined || value === "json") return "json";
   if (value === "text") return "text";
   throw new Error(`--result-mode must be json or text, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * `--language python|javascript|typescript`, else the language `file`'s extension says (`.py`, `.js`, `.ts`,
+ * ...), else Python: stdin (`-`) and other names are Python unless the flag says otherwise.
+ */
+export function languageFlag(parsed: ParsedArguments, file?: string): ScriptLanguage {
+  const value = parsed.flags.get("language");
+  if (value === undefined) return (file === undefined ? undefined : languageOfFile(file)) ?? "python";
+  if (isScriptLanguage(value)) return value;
+  throw new Error(`--language must be one of ${SCRIPT_LANGUAGES.join(", ")}, got ${JSON.stringify(value)}`);
 }
 
 /** A flag that takes a whole number of milliseconds above zero, e.g. `--timeout 5000`; undefined when absent. */

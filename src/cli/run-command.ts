@@ -4,6 +4,7 @@ import { checkSandboxIsolation, resolveSandboxRuntime } from "../sandbox/sandbox
 import {
   ALLOW_DEGRADED_ISOLATION,
   ALLOW_DEGRADED_ISOLATION_USAGE,
+  languageFlag,
   millisecondsFlag,
   parseArguments,
   resultModeFlag,
@@ -11,14 +12,16 @@ import {
 import { formatSummary } from "./format.js";
 import { openTools, TOOL_FLAGS, TOOL_FLAGS_USAGE, toolOptionsFromArguments } from "./open-tools.js";
 
-export const RUN_USAGE = `ptc run FILE.py [--config FILE] [--mcp "COMMAND ..."]... [--tools MODULE]... [--sample | --no-sample]
-        [--json] [--result-mode json|text] [--timeout MS] [--allow-degraded-isolation]
+export const RUN_USAGE = `ptc run FILE.py|FILE.js|FILE.ts [--config FILE] [--mcp "COMMAND ..."]... [--tools MODULE]...
+        [--sample | --no-sample] [--language python|javascript|typescript] [--json] [--result-mode json|text]
+        [--timeout MS] [--allow-degraded-isolation]
 
-Runs a Python script (- for stdin) in the sandbox. Its tools come from ptc.config.json and the flags;
+Runs a Python, JavaScript or TypeScript script (- for stdin) in the sandbox. Its tools come from ptc.config.json and the flags;
 when neither names any (no --tools, no --mcp) they are the built-in sample (a SQLite sales database as
 query_database(sql), files, logs, endpoints).
 
 ${TOOL_FLAGS_USAGE}
+  --language LANG      python, javascript or typescript (default: from the file's extension; python for -)
   --json               print the full result as JSON instead of the output and a summary
   --result-mode MODE   json (default): tool results arrive decoded; text: as str, like hosted code execution
   --timeout MS         wall-clock limit of the execution
@@ -27,7 +30,7 @@ ${ALLOW_DEGRADED_ISOLATION_USAGE}`;
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const parsed = parseArguments(
     argv,
-    [...TOOL_FLAGS.valued, "result-mode", "timeout"],
+    [...TOOL_FLAGS.valued, "result-mode", "timeout", "language"],
     [...TOOL_FLAGS.booleans, "json", ALLOW_DEGRADED_ISOLATION],
     {
       repeatable: TOOL_FLAGS.repeatable,
@@ -40,6 +43,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const resultMode = resultModeFlag(parsed);
+  const language = languageFlag(parsed, file);
   const timeout = millisecondsFlag(parsed, "timeout");
   const allowDegradedIsolation = flags.has(ALLOW_DEGRADED_ISOLATION);
   // Before any tool source opens: a runtime weaker than `ptc setup`'s is refused here in one line.
@@ -53,12 +57,14 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     ...(config.limits ? { limits: config.limits } : {}),
   });
   try {
-    const execution = engine.execute({
+    const request = {
       code,
+      language,
       resultMode,
       ...(timeout !== undefined ? { limits: { wallTimeoutMs: timeout } } : {}),
       runnerWithoutCaller: "`ptc run`",
-    });
+    };
+    const execution = engine.execute(request);
     const json = flags.has("json");
     for await (const event of execution) {
       if (!json && event.type === "stdout") process.stdout.write(event.text);

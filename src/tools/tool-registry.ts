@@ -10,6 +10,7 @@ import { toPythonName } from "./python-names.js";
 import { generatePythonStubs } from "./python-stubs.js";
 import { resolveToolDefinition } from "./schema-source.js";
 import { describeValidationErrors, SchemaCompiler } from "./schema-validator.js";
+import { generateTypeScriptDeclarations } from "./typescript-stubs.js";
 
 export interface RegisteredTool {
   /** Schemas as JSON Schema: zod and Standard Schemas are converted once, here (`resolveToolDefinition`). */
@@ -111,7 +112,7 @@ export class ToolRegistry {
   private readonly tools: readonly RegisteredTool[];
   private readonly byName: ReadonlyMap<string, RegisteredTool>;
   private readonly validators: ReadonlyMap<string, ValidateFunction>;
-  private readonly stubCache = new Map<ResultMode, string>();
+  private readonly stubCache = new Map<string, string>();
 
   private constructor(entries: readonly (readonly [RegisteredTool, ValidateFunction])[]) {
     this.tools = Object.freeze(entries.map(([tool]) => tool));
@@ -227,10 +228,22 @@ export class ToolRegistry {
   /** Python declarations of `codeTools()` for the model's prompt; cached per result mode. */
   pythonStubs(options: { resultMode?: ResultMode } = {}): string {
     const mode = options.resultMode ?? "json";
-    let stubs = this.stubCache.get(mode);
+    return this.cached(`python ${mode}`, () => generatePythonStubs(this.codeTools(), { resultMode: mode }));
+  }
+
+  /** TypeScript declarations of `codeTools()` (`declare const tools: {...}` and the globals); cached per result mode. */
+  typescriptDeclarations(options: { resultMode?: ResultMode } = {}): string {
+    const mode = options.resultMode ?? "json";
+    return this.cached(`typescript ${mode}`, () =>
+      generateTypeScriptDeclarations(this.codeTools(), { resultMode: mode }),
+    );
+  }
+
+  private cached(key: string, generate: () => string): string {
+    let stubs = this.stubCache.get(key);
     if (stubs === undefined) {
-      stubs = generatePythonStubs(this.codeTools(), { resultMode: mode });
-      this.stubCache.set(mode, stubs);
+      stubs = generate();
+      this.stubCache.set(key, stubs);
     }
     return stubs;
   }

@@ -1,9 +1,9 @@
 import type { ContainerRecord } from "../../engine/container-registry.js";
-import type { Engine, ExecuteRequest } from "../../engine/engine.js";
+import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { WriteAhead } from "../../engine/write-ahead.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
-import type { ExecutionResult, ResultMode } from "../../protocol/execution.js";
+import type { ExecutionResult, ResultMode, ScriptLanguage } from "../../protocol/execution.js";
 import type { JsonValue } from "../../protocol/json-schema.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
@@ -12,12 +12,12 @@ import type { DurableNode, ExecutionRevival, ResumedExecution } from "../durable
 import { ContainerElsewhere } from "../durable/forward-request.js";
 import type { StoredContainer, StoredExecution as StoredRecord } from "../store/store.js";
 import { EXECUTIONS_ORIGIN } from "./container-records.js";
-import { StoredExecution } from "./stored-execution.js";
+import { type StoredRequest as Request, StoredExecution } from "./stored-execution.js";
 
-type Request = Omit<ExecuteRequest, "executionId" | "container">;
-
-/** What the executions API stores with an execution to run it again: the client's tools, limits, result mode. */
+/** What the executions API stores with an execution to run it again: the client's tools, limits, result mode, language. */
 interface ExecutionOptions {
+  /** Absent in records older than the JavaScript guest, and for Python: both mean Python. */
+  language?: ScriptLanguage;
   tools: Array<Pick<ToolDefinition, "name" | "description" | "allowedCallers"> & { inputSchema: JsonValue }>;
   limits: Partial<ExecutionLimits>;
   resultMode?: ResultMode;
@@ -50,6 +50,7 @@ export class DurableExecutions {
       })),
       limits: request.limits ?? {},
       ...(request.resultMode ? { resultMode: request.resultMode } : {}),
+      ...(request.language && request.language !== "python" ? { language: request.language } : {}),
     };
     return options as unknown as JsonValue;
   }
@@ -61,6 +62,7 @@ export class DurableExecutions {
       tools: (options.tools ?? []) as ToolDefinition[],
       limits: options.limits ?? {},
       ...(options.resultMode ? { resultMode: options.resultMode } : {}),
+      ...(options.language ? { language: options.language } : {}),
     };
   };
 
@@ -109,14 +111,15 @@ export class DurableExecutions {
     return this.node.execution(id, owner);
   }
 
-  /** The API's entry for a stored execution, its request revived (tools, limits, result mode). */
+  /** The API's entry for a stored execution, its request revived (tools, limits, result mode, language). */
   entry(owner: string, stored: StoredRecord): StoredExecution {
-    const { code, tools, limits, resultMode } = this.revive(stored);
+    const { code, tools, limits, resultMode, language } = this.revive(stored);
     const request = {
       code,
       ...(tools ? { tools } : {}),
       ...(limits ? { limits } : {}),
       ...(resultMode ? { resultMode } : {}),
+      ...(language ? { language } : {}),
     };
     return new StoredExecution(stored.id, owner, stored.containerId, request, stored.startedAt);
   }

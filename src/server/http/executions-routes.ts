@@ -31,6 +31,7 @@ export function executionsRoutes({ store, serverToolNames, ceilings }: Execution
     if (tools.length > 0) ToolRegistry.from(tools);
     const entry = await store.create(c.get("owner"), request.container, {
       code: request.code,
+      ...(request.language ? { language: request.language } : {}),
       tools,
       limits: request.limits,
       ...(request.resultMode ? { resultMode: request.resultMode } : {}),

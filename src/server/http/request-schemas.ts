@@ -1,9 +1,10 @@
 import { z } from "zod";
 import type { ToolResultSubmission } from "../../engine/tool-call-broker.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
-import type { ResultMode } from "../../protocol/execution.js";
+import type { ResultMode, ScriptLanguage } from "../../protocol/execution.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolCallerSpelling, ToolDefinition } from "../../protocol/tool.js";
+import { SCRIPT_LANGUAGES } from "../../tools/script-language.js";
 
 /** How long a request blocks for the execution to finish or pause, by default and at most (seconds). */
 export const DEFAULT_WAIT_SECONDS = 30;
@@ -44,6 +45,7 @@ const ClientToolSchema = z.strictObject({
 
 const CreateExecutionSchema = z.strictObject({
   code: z.string().max(1_048_576),
+  language: z.enum(SCRIPT_LANGUAGES).optional(),
   container: z.string().min(1).max(200).optional(),
   tools: z.array(ClientToolSchema).max(1_000).optional(),
   limits: LimitsSchema.optional(),
@@ -66,6 +68,8 @@ const SubmitToolResultsSchema = z.strictObject({
 
 export interface CreateExecutionRequest {
   code: string;
+  /** Absent: Python. */
+  language: ScriptLanguage | undefined;
   container: string | undefined;
   tools: ToolDefinition[];
   limits: Partial<ExecutionLimits>;
@@ -112,6 +116,7 @@ export function parseCreateExecution(body: unknown, ceilings: Readonly<Execution
   );
   return {
     code: request.code,
+    language: request.language,
     container: request.container,
     tools,
     limits,

@@ -7,10 +7,14 @@ import type {
   ExecutionEvent,
   ExecutionResult,
   IsolationReport,
+  ScriptLanguage,
   ToolCallRequest,
 } from "../../protocol/execution.js";
 
 export type CallSubmission = { callId: string; submission: ToolResultSubmission };
+
+/** What the API runs: the engine's request, with the script's language (Python when absent). */
+export type StoredRequest = Omit<ExecuteRequest, "executionId" | "container"> & { language?: ScriptLanguage };
 
 export type ExecutionStatus = "queued" | "running" | "paused" | ExecutionResult["status"];
 
@@ -37,7 +41,7 @@ export class StoredExecution {
     readonly id: string,
     readonly owner: string,
     readonly containerId: string,
-    readonly request: Omit<ExecuteRequest, "executionId" | "container">,
+    readonly request: StoredRequest,
     createdAt = Date.now(),
   ) {
     this.createdAt = createdAt;

@@ -79,6 +79,7 @@ export function wireExecution(entry: StoredExecution): Record<string, unknown> {
     type: "execution",
     id: entry.id,
     status: entry.status,
+    language: entry.request.language ?? "python",
     container_id: entry.containerId,
     created_at: new Date(entry.createdAt).toISOString(),
     finished_at: entry.finishedAt !== undefined ? new Date(entry.finishedAt).toISOString() : null,

@@ -10,6 +10,7 @@ import type { Engine } from "../../engine/engine.js";
 import type { ResultMode } from "../../protocol/execution.js";
 import { DEFAULT_TOOL_TIMEOUT_MS, type ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
+import { isScriptLanguage, SCRIPT_LANGUAGES } from "../../tools/script-language.js";
 import { ToolRegistry } from "../../tools/tool-registry.js";
 import { DirectTools } from "./direct-tools.js";
 import { EXECUTE_CODE, executeCodeTool, runExecuteCode } from "./execute-code-tool.js";
@@ -35,7 +36,7 @@ export interface PtcMcpServerOptions {
   log?: (line: string) => void;
 }
 
-const INSTRUCTIONS = `Use execute_code to do multi-step work with tools in one go: write a Python script that calls the tools as async functions and prints only the result you need. Tool results stay inside the script, out of your context.`;
+const INSTRUCTIONS = `Use execute_code to do multi-step work with tools in one go: write a Python (or JavaScript) script that calls the tools as async functions and prints only the result you need. Tool results stay inside the script, out of your context.`;
 
 function textResult(text: string, isError = false): CallToolResult {
   return { content: [{ type: "text", text }], ...(isError ? { isError: true } : {}) };
@@ -71,12 +72,16 @@ export function createMcpServerFactory(options: PtcMcpServerOptions): () => Serv
       const { name } = request.params;
       const input = request.params.arguments ?? {};
       if (name === EXECUTE_CODE) {
-        if (typeof input.code !== "string") return textResult("execute_code needs `code`: a Python script", true);
+        if (typeof input.code !== "string") return textResult("execute_code needs `code`: a script", true);
+        const language = input.language ?? "python";
+        if (!isScriptLanguage(language)) {
+          return textResult(`execute_code's \`language\` must be one of ${SCRIPT_LANGUAGES.join(", ")}`, true);
+        }
         return await runExecuteCode(
           options.engine,
           input.code,
           { signal: extra.signal, progressToken: extra._meta?.progressToken, sendNotification: extra.sendNotification },
-          { resultMode, limits: options.limits, log },
+          { language, resultMode, limits: options.limits, log },
         );
       }
       if (index !== null && name === SEARCH_TOOLS) {
@@ -92,8 +97,11 @@ export function createMcpServerFactory(options: PtcMcpServerOptions): () => Serv
       if (index !== null && name === DESCRIBE_TOOLS) {
         const names = Array.isArray(input.names) ? input.names.filter((item) => typeof item === "string") : [];
         if (names.length === 0) return textResult("describe_tools needs `names`: a list of tool names", true);
-        const { stubs, unknown } = index.describe(names);
-        const missing = unknown.length > 0 ? `# Unknown tools (try search_tools): ${unknown.join(", ")}\n` : "";
+        const language = isScriptLanguage(input.language) ? input.language : "python";
+        const { stubs, unknown } = index.describe(names, language);
+        const comment = language === "python" ? "#" : "//";
+        const missing =
+          unknown.length > 0 ? `${comment} Unknown tools (try search_tools): ${unknown.join(", ")}\n` : "";
         return textResult(`${missing}${stubs}`, stubs === "");
       }
       if (direct.has(name)) return await direct.call(name, input, extra.signal);
@@ -132,12 +140,20 @@ function searchTools(): Tool[] {
     },
     {
       name: DESCRIBE_TOOLS,
-      title: "Load Python signatures for execute_code",
+      title: "Load tool signatures for execute_code",
       description:
-        "The full Python signatures and docstrings of the named tools (python names from the index or search_tools), to call them from execute_code.",
+        "The full Python signatures and docstrings of the named tools (python names from the index or search_tools), to call them from execute_code; with language javascript or typescript, their TypeScript declarations.",
       inputSchema: {
         type: "object",
-        properties: { names: { type: "array", items: { type: "string" }, description: "Tool names" } },
+        properties: {
+          names: { type: "array", items: { type: "string" }, description: "Tool names" },
+          language: {
+            type: "string",
+            enum: [...SCRIPT_LANGUAGES],
+            default: "python",
+            description: "Signatures for which language",
+          },
+        },
         required: ["names"],
       },
       annotations: { readOnlyHint: true },

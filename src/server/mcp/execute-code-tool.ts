@@ -1,33 +1,45 @@
 import type { CallToolResult, ServerNotification, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Engine } from "../../engine/engine.js";
-import type { ExecutionResult, ResultMode } from "../../protocol/execution.js";
+import type { ExecutionResult, ResultMode, ScriptLanguage } from "../../protocol/execution.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
+import { DEFAULT_SCRIPT_LANGUAGE, SCRIPT_LANGUAGES } from "../../tools/script-language.js";
 import type { ToolRegistry } from "../../tools/tool-registry.js";
-import type { ToolIndex } from "./tool-index.js";
+import { codeToolSignatures, type ToolIndex } from "./tool-index.js";
 
 export const EXECUTE_CODE = "execute_code";
 
 /** Progress notifications are coalesced to at most one per this interval (a script may make 1,000 calls). */
 export const PROGRESS_INTERVAL_MS = 100;
 
-const INTRO = `Run a Python script in an isolated sandbox (Pyodide: the standard library, no network, no files, no packages to install). The tools below are async Python functions inside the script: await them, loop, filter, join and aggregate in code, and print() only what you need. Only the script's stdout and stderr come back to you, never the raw tool results, so prefer one script that does the whole job over many small calls. Top-level await works; asyncio.gather runs calls concurrently; a failed call raises ToolError. Each call starts a fresh interpreter: no variables carry over between calls.`;
+const INTRO = `Run a script in an isolated sandbox: Python by default (Pyodide: the standard library, no packages to install), or JavaScript / TypeScript with \`language\` "javascript" / "typescript" (no Node APIs, no imports). No network, no files. The tools below are async functions inside the script: await them, loop, filter, join and aggregate in code, and output only what you need. Only the script's output comes back to you, never the raw tool results, so prefer one script that does the whole job over many small calls. Top-level await works. Each call starts a fresh interpreter: no variables carry over between calls.
+- Python: call the functions below; print() the answer; asyncio.gather runs calls concurrently; a failed call raises ToolError.
+- JavaScript / TypeScript: \`await tools.name({...})\` as declared below; text(...) or console.log() the answer; Promise.all runs calls concurrently; a failed call throws ToolError (its .code says why).`;
 
 /** The `execute_code` tool: every stub in its description, or (many tools) an index and a pointer to the search tools. */
 export function executeCodeTool(registry: ToolRegistry, index: ToolIndex | null, resultMode: ResultMode): Tool {
   let description: string;
   if (index === null) {
-    description = `${INTRO}\n\n\`\`\`python\n${registry.pythonStubs({ resultMode })}\`\`\``;
+    description = `${INTRO}\n\n${codeToolSignatures(registry, resultMode)}`;
   } else {
-    description = `${INTRO}\n\nThis server has ${index.size} tools, too many to declare here. Before calling one, load its Python signature with describe_tools (names below) or find tools with search_tools. Available (python name: summary):\n${index.listing()}`;
+    description = `${INTRO}\n\nThis server has ${index.size} tools, too many to declare here. Before calling one, load its signature with describe_tools (names below; with language "javascript" it gives TypeScript declarations, where tools keep their host names) or find tools with search_tools. Available (python name: summary):\n${index.listing()}`;
   }
   return {
     name: EXECUTE_CODE,
-    title: "Run Python that calls tools",
+    title: "Run Python or JavaScript that calls tools",
     description,
     inputSchema: {
       type: "object",
       properties: {
-        code: { type: "string", description: "The Python script. print() what the answer needs." },
+        code: {
+          type: "string",
+          description: "The script. print() (Python) or text() (JavaScript) what the answer needs.",
+        },
+        language: {
+          type: "string",
+          enum: [...SCRIPT_LANGUAGES],
+          default: DEFAULT_SCRIPT_LANGUAGE,
+          description: "The script's language (TypeScript runs with its types stripped).",
+        },
       },
       required: ["code"],
     },
@@ -42,6 +54,7 @@ export interface RunCodeContext {
 }
 
 export interface RunCodeOptions {
+  language: ScriptLanguage;
   resultMode: ResultMode;
   limits?: Partial<ExecutionLimits> | undefined;
   log: (line: string) => void;
@@ -58,12 +71,14 @@ export async function runExecuteCode(
   context: RunCodeContext,
   options: RunCodeOptions,
 ): Promise<CallToolResult> {
-  const execution = engine.execute({
+  const request = {
     code,
+    language: options.language,
     resultMode: options.resultMode,
     ...(options.limits ? { limits: options.limits } : {}),
     runnerWithoutCaller: "`ptc mcp`",
-  });
+  };
+  const execution = engine.execute(request);
   const cancel = () => execution.cancel("cancelled by the MCP client");
   if (context.signal.aborted) cancel();
   context.signal.addEventListener("abort", cancel, { once: true });

@@ -1,6 +1,7 @@
-import type { ResultMode } from "../../protocol/execution.js";
+import type { ResultMode, ScriptLanguage } from "../../protocol/execution.js";
 import { generatePythonStubs } from "../../tools/python-stubs.js";
 import type { RegisteredTool, ToolRegistry } from "../../tools/tool-registry.js";
+import { generateTypeScriptDeclarations } from "../../tools/typescript-stubs.js";
 
 /** Above this many code tools, `execute_code` lists an index and the model loads signatures on demand. */
 export const DEFAULT_INDEX_TOOL_THRESHOLD = 20;
@@ -28,8 +29,16 @@ export function shouldIndex(registry: ToolRegistry, options: ToolIndexOptions = 
   const mode = options.mode ?? "auto";
   if (mode !== "auto") return mode === "always";
   if (registry.codeTools().length > (options.toolThreshold ?? DEFAULT_INDEX_TOOL_THRESHOLD)) return true;
-  const stubs = registry.pythonStubs(resultMode ? { resultMode } : {});
-  return stubs.length > (options.stubCharThreshold ?? DEFAULT_INDEX_STUB_CHAR_THRESHOLD);
+  // The description carries both languages' signatures: it is their total that must stay readable.
+  const length = codeToolSignatures(registry, resultMode ?? "json").length;
+  return length > (options.stubCharThreshold ?? DEFAULT_INDEX_STUB_CHAR_THRESHOLD);
+}
+
+/** Python stubs and TypeScript declarations of the code tools, as `execute_code`'s description carries them. */
+export function codeToolSignatures(registry: ToolRegistry, resultMode: ResultMode): string {
+  // execute_code's description says in one line what the declarations' prelude says: leave it out.
+  const declarations = generateTypeScriptDeclarations(registry.codeTools(), { resultMode, prelude: false });
+  return `\`\`\`python\n${registry.pythonStubs({ resultMode })}\`\`\`\n\n\`\`\`typescript\n${declarations}\`\`\``;
 }
 
 /** First line of a description, cut to a length that keeps an index line on one line. */
@@ -113,8 +122,11 @@ export class ToolIndex {
     return scored.slice(0, cap).map((entry) => entry.tool);
   }
 
-  /** Full Python stubs of the named tools (Python or host names), plus the names it does not know. */
-  describe(names: readonly string[]): { stubs: string; unknown: string[] } {
+  /**
+   * Full Python stubs (or, for JavaScript and TypeScript, declarations) of the named tools (Python or host
+   * names), plus the names it does not know.
+   */
+  describe(names: readonly string[], language: ScriptLanguage = "python"): { stubs: string; unknown: string[] } {
     const found: RegisteredTool[] = [];
     const unknown: string[] = [];
     for (const name of names) {
@@ -122,6 +134,11 @@ export class ToolIndex {
       if (tool === undefined) unknown.push(name);
       else if (!found.includes(tool)) found.push(tool);
     }
-    return { stubs: found.length > 0 ? generatePythonStubs(found, { resultMode: this.resultMode }) : "", unknown };
+    if (found.length === 0) return { stubs: "", unknown };
+    const stubs =
+      language === "python"
+        ? generatePythonStubs(found, { resultMode: this.resultMode })
+        : generateTypeScriptDeclarations(found, { resultMode: this.resultMode, prelude: false });
+    return { stubs, unknown };
   }
 }
