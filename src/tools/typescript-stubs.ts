@@ -52,7 +52,6 @@ declare const console: {
 declare class ToolError extends Error {
   /** A stable code such as "invalid_tool_input", "tool_not_found" or "tool_timeout". */
   readonly code: string;
-  constructor(code: string, message: string);
 }`;
 
 function description(schema: unknown): string {

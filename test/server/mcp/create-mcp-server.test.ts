@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { ToolDefinition } from "../../../src/protocol/tool.js";
-import { createMcpServer } from "../../../src/server/mcp/create-mcp-server.js";
 import { codeTool, delay, testEngine } from "../../helpers/engine.js";
+import { connectMcpServer, resultText } from "../../helpers/mcp-client.js";
 
 const REGIONS = ["North", "South", "East"];
 // Every order row carries this marker: it must never reach the client.
@@ -49,20 +46,8 @@ const manyTools: ToolDefinition[] = Array.from({ length: 30 }, (_, i) =>
 const engine = testEngine({ tools: [...baseTools, ...manyTools], pool: { size: 1 } });
 after(() => engine.close());
 
-async function connect(tools: readonly ToolDefinition[]): Promise<Client> {
-  const server = createMcpServer({ engine, tools, log: () => {} });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  const client = new Client({ name: "test", version: "1.0.0" });
-  await client.connect(clientSide);
-  after(() => client.close());
-  return client;
-}
-
-function text(result: unknown): string {
-  const content = (result as CallToolResult).content;
-  return content.map((part) => (part.type === "text" ? part.text : "")).join("");
-}
+const connect = (tools: readonly ToolDefinition[]) => connectMcpServer(engine, tools);
+const text = resultText;
 
 describe("ptc as an MCP server (in-process)", async () => {
   const client = await connect(baseTools);

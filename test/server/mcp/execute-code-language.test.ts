@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { ToolDefinition } from "../../../src/protocol/tool.js";
-import { createMcpServer } from "../../../src/server/mcp/create-mcp-server.js";
 import { codeTool, testEngine } from "../../helpers/engine.js";
+import { connectMcpServer, resultText } from "../../helpers/mcp-client.js";
 
 const lookup: ToolDefinition = {
   ...codeTool("get-inventory", ({ sku }) => ({ sku, availableUnits: String(sku).length })),
@@ -25,19 +22,8 @@ const manyTools: ToolDefinition[] = Array.from({ length: 25 }, (_, i) => ({
 const engine = testEngine({ tools: [lookup, ...manyTools], pool: { size: 1 } });
 after(() => engine.close());
 
-async function connect(tools: readonly ToolDefinition[]): Promise<Client> {
-  const server = createMcpServer({ engine, tools, log: () => {} });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  const client = new Client({ name: "test", version: "1.0.0" });
-  await client.connect(clientSide);
-  after(() => client.close());
-  return client;
-}
-
-function text(result: unknown): string {
-  return (result as CallToolResult).content.map((part) => (part.type === "text" ? part.text : "")).join("");
-}
+const connect = (tools: readonly ToolDefinition[]) => connectMcpServer(engine, tools);
+const text = resultText;
 
 describe("execute_code's language", async () => {
   const client = await connect([lookup]);
