@@ -21,6 +21,12 @@ export interface TypeScriptDeclarationOptions {
   untypedResult?: "unknown" | "string";
   /** The calling-conventions comment and the `text`/`image`/`console`/`ToolError` globals. Default true. */
   prelude?: boolean;
+  /**
+   * JSDoc from the tools' descriptions and their schemas' descriptions, defaults and examples. Default true;
+   * false gives bare signatures, for a prompt that has the same words already (`execute_code` beside the
+   * Python stubs).
+   */
+  docs?: boolean;
   /** Schemas nested deeper than this are declared `unknown`. Default `DEFAULT_TYPESCRIPT_MAX_DEPTH` (12). */
   maxDepth?: number;
   /** Type nodes per schema before the rest is `unknown`. Default `DEFAULT_TYPESCRIPT_MAX_NODES` (2,000). */
@@ -62,6 +68,7 @@ function description(schema: unknown): string {
 interface Resolved {
   readonly mode: ResultMode;
   readonly untyped: string;
+  readonly docs: boolean;
 }
 
 function method(tool: RegisteredTool, mapper: TypeScriptTypeMapper, options: Resolved): string {
@@ -84,7 +91,7 @@ function method(tool: RegisteredTool, mapper: TypeScriptTypeMapper, options: Res
   // Nothing required: `tools.name()` is a call with no arguments.
   const parameter = requiresSomething(input) ? "args" : "args?";
   const signature = `${propertyKey(tool.name)}(${parameter}: ${args}): Promise<${returns}>;`;
-  return `${jsDoc(doc)}\n${signature}`;
+  return options.docs ? `${jsDoc(doc)}\n${signature}` : signature;
 }
 
 /**
@@ -101,10 +108,12 @@ export function generateTypeScriptDeclarations(
   const resolved: Resolved = {
     mode: options.resultMode ?? "json",
     untyped: options.untypedResult === "string" ? "string" : "unknown",
+    docs: options.docs !== false,
   };
   const mapper = new TypeScriptTypeMapper({
     maxDepth: options.maxDepth ?? DEFAULT_TYPESCRIPT_MAX_DEPTH,
     maxNodes: options.maxNodes ?? DEFAULT_TYPESCRIPT_MAX_NODES,
+    docs: resolved.docs,
   });
   const methods = tools.filter((tool) => tool.allowedFromCode).map((tool) => method(tool, mapper, resolved));
   const sections: string[] = [];

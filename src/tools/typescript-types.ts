@@ -123,6 +123,8 @@ function resolvePointer(root: unknown, ref: string): unknown {
 export interface TypeScriptMapperLimits {
   readonly maxDepth: number;
   readonly maxNodes: number;
+  /** JSDoc on properties and aliases (descriptions, defaults, examples). */
+  readonly docs: boolean;
 }
 
 /**
@@ -269,7 +271,7 @@ export class TypeScriptTypeMapper {
     let documented = false;
     const fields = keys.map((key) => {
       const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
-      const doc = jsDoc(propertyDoc(property));
+      const doc = this.limits.docs ? jsDoc(propertyDoc(property)) : "";
       if (doc !== "") documented = true;
       const type = property === undefined ? UNKNOWN : this.type(property, `${hint}${pascalCase(key)}`, depth + 1);
       const field = `${propertyKey(key)}${required.has(key) ? "" : "?"}: ${type.text}`;
@@ -296,7 +298,8 @@ export class TypeScriptTypeMapper {
     // Declared before its body is mapped: a reference back to it (a tree's children) names it and stops.
     this.aliases.set(ref, name);
     const body = this.type(target, name, depth + 1);
-    const doc = jsDoc(isSchemaObject(target) && typeof target.description === "string" ? [target.description] : []);
+    const described = this.limits.docs && isSchemaObject(target) && typeof target.description === "string";
+    const doc = described ? jsDoc([target.description as string]) : "";
     this.pending.push(`${doc === "" ? "" : `${doc}\n`}type ${name} = ${body.text};`);
     return primary(name);
   }

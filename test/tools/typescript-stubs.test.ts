@@ -333,6 +333,16 @@ describe("TypeScript declarations", () => {
     );
   });
 
+  it("leaves out the JSDoc on request, for a prompt that has the descriptions already", () => {
+    const text = declare([INVENTORY, ZOD_TOOL], { docs: false, prelude: false });
+    assert.doesNotMatch(text, /\/\*\*/);
+    assert.match(
+      text,
+      /^ {2}getInventory\(args: \{ sku: string \}\): Promise<\{ sku: string; availableUnits: number \}>;$/m,
+    );
+    assert.deepEqual(typeErrors(text), []);
+  });
+
   it("leaves out the prelude on request", () => {
     const text = declare([INVENTORY], { prelude: false });
     assert.ok(text.startsWith("declare const tools: {"), text);

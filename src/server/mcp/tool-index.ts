@@ -36,8 +36,13 @@ export function shouldIndex(registry: ToolRegistry, options: ToolIndexOptions = 
 
 /** Python stubs and TypeScript declarations of the code tools, as `execute_code`'s description carries them. */
 export function codeToolSignatures(registry: ToolRegistry, resultMode: ResultMode): string {
-  // execute_code's description says in one line what the declarations' prelude says: leave it out.
-  const declarations = generateTypeScriptDeclarations(registry.codeTools(), { resultMode, prelude: false });
+  // One line of execute_code's description says what the declarations' prelude says, and the Python
+  // docstrings hold every description: the declarations add the types alone.
+  const declarations = generateTypeScriptDeclarations(registry.codeTools(), {
+    resultMode,
+    prelude: false,
+    docs: false,
+  });
   return `\`\`\`python\n${registry.pythonStubs({ resultMode })}\`\`\`\n\n\`\`\`typescript\n${declarations}\`\`\``;
 }
 

@@ -43,10 +43,11 @@ describe("execute_code's language", async () => {
     assert.match(description, /```python\n[^`]*async def get_inventory\(\*, sku: str\) -> GetInventoryResult:/);
     assert.match(
       description,
-      /```typescript\ndeclare const tools: \{\n {2}\/\*\* Look up stock for a SKU\. \*\/\n {2}"get-inventory"\(args: \{ sku: string \}\): Promise<\{ sku: string; availableUnits: number \}>;\n\};\n```$/,
+      /```typescript\ndeclare const tools: \{\n {2}"get-inventory"\(args: \{ sku: string \}\): Promise<\{ sku: string; availableUnits: number \}>;\n\};\n```$/,
     );
-    // The declarations' prelude is left out: one line of the introduction says the same.
+    // The declarations' prelude and JSDoc are left out: the introduction and the docstrings say the same.
     assert.doesNotMatch(description, /declare function text/);
+    assert.equal(description.split("Look up stock for a SKU.").length, 2);
     assert.match(description, /text\(\.\.\.\) or console\.log\(\) the answer/);
   });
 
