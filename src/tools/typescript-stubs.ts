@@ -19,7 +19,7 @@ export interface TypeScriptDeclarationOptions {
    * value) or `string` (OpenAI's runtime hands back the output string when no `output_schema` is declared).
    */
   untypedResult?: "unknown" | "string";
-  /** The calling-conventions comment and the `text`/`image`/`console`/`ToolError` globals. Default true. */
+  /** The calling-conventions comment and the globals (`text`, `image`, `console`, `ToolError`, ...). Default true. */
   prelude?: boolean;
   /**
    * JSDoc from the tools' descriptions and their schemas' descriptions, defaults and examples. Default true;
@@ -36,17 +36,17 @@ export interface TypeScriptDeclarationOptions {
 const CALLING_CONVENTIONS = `// Tools you can call from the program: \`await tools.name({ ...args })\` (top-level await works). Each takes one
 // object of arguments and returns a Promise of its result, already decoded. Run independent calls concurrently
 // with Promise.all. A failed call throws ToolError; its .code is a stable string such as "invalid_tool_input"
-// ("tool_timeout" when it ran past its timeout). Only what the program passes to text() (and console.log)
-// reaches the model: compute, filter and aggregate in the program and output the answer.`;
+// (past its timeout, ToolTimeoutError with code "tool_timeout"). Only what the program passes to text() (and
+// console.log) reaches the model: compute, filter and aggregate in the program and output the answer.`;
 
 const TEXT_MODE_NOTE = `// Every result arrives as a string: JSON text for non-string values (decode it with JSON.parse(result)).`;
 
-/** The globals ptc's JavaScript guest defines beside `tools`, as OpenAI's runtime does. */
-const GLOBALS = `/** Appends to the program's output (the result the model sees). */
-declare function text(value: string): void;
-/** Adds an image to the program's output: a \`data:image/png;base64,...\` URL. */
-declare function image(url: string): void;
-/** log/info/debug append a line to the program's output; warn/error write to its stderr. */
+/** The globals ptc's JavaScript guest defines beside `tools` (src/sandbox/pyodide/js-guest-globals.ts). */
+const GLOBALS = `/** Appends to the program's output (the result the model sees); non-strings as JSON, pieces of several calls on lines of their own. */
+declare function text(...values: unknown[]): void;
+/** Adds an image to the output: a \`data:image/(png|jpeg|gif|webp);base64,...\` URL or an http(s) URL. */
+declare function image(source: string | { url: string }): void;
+/** log/info/debug write a line to the program's output; warn/error to its stderr. */
 declare const console: {
   log(...values: unknown[]): void;
   info(...values: unknown[]): void;
@@ -56,9 +56,16 @@ declare const console: {
 };
 /** What a failed tool call throws. */
 declare class ToolError extends Error {
+  constructor(message: string, options?: { code?: string; tool?: string });
   /** A stable code such as "invalid_tool_input", "tool_not_found" or "tool_timeout". */
   readonly code: string;
-}`;
+  /** The tool whose call failed. */
+  readonly tool: string | null;
+}
+/** What a tool call that ran past its timeout throws. */
+declare class ToolTimeoutError extends ToolError {}
+declare function setTimeout(callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): number;
+declare function clearTimeout(id: number | undefined): void;`;
 
 function description(schema: unknown): string {
   if (typeof schema !== "object" || schema === null || !("description" in schema)) return "";

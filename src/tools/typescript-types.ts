@@ -21,7 +21,7 @@ const GLOBAL_NAMES: ReadonlySet<string> = new Set(
   (
     "Array ArrayBuffer Boolean DataView Date Error EvalError Function Infinity JSON Map Math NaN Number Object " +
     "Partial Pick Omit Promise PromiseLike Proxy RangeError Readonly ReadonlyArray Record Reflect RegExp Required " +
-    "Set String Symbol SyntaxError TypeError Uint8Array WeakMap WeakSet console image text tools ToolError"
+    "Set String Symbol SyntaxError TypeError Uint8Array WeakMap WeakSet console image text tools ToolError ToolTimeoutError setTimeout clearTimeout"
   ).split(" "),
 );
 

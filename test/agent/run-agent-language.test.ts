@@ -56,7 +56,7 @@ describe("runAgent's language", () => {
         assert.match(tool.description, language === "javascript" ? /^Run JavaScript in/ : /^Run TypeScript \(/);
         assert.match(tool.description, /declare const tools: \{/);
         assert.match(tool.description, / {2}query_database\(args: \{/);
-        assert.match(tool.description, /declare function text\(value: string\): void;/);
+        assert.match(tool.description, /declare function text\(\.\.\.values: unknown\[\]\): void;/);
         assert.doesNotMatch(tool.description, /async def /);
       }
       const name = { python: "Python", javascript: "JavaScript", typescript: "TypeScript" }[language];

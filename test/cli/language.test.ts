@@ -48,7 +48,7 @@ describe("`ptc stubs --language`", () => {
     const typescript = await runCliOk(["stubs", "--language", "typescript"]);
     assert.match(typescript.stdout, /^declare const tools: \{$/m);
     assert.match(typescript.stdout, /^ {2}query_database\(args: \{$/m);
-    assert.match(typescript.stdout, /^declare function text\(value: string\): void;$/m);
+    assert.match(typescript.stdout, /^declare function text\(\.\.\.values: unknown\[\]\): void;$/m);
     assert.equal((await runCliOk(["stubs", "--language=javascript"])).stdout, typescript.stdout);
     const text = await runCliOk(["stubs", "--language", "typescript", "--result-mode", "text"]);
     assert.match(text.stdout, /query_database\(args: \{[\s\S]*?\}\): Promise<string>;/);

@@ -191,7 +191,7 @@ describe("TypeScript declarations", () => {
       text,
       /\/\*\* Look up stock for a SKU\. \*\/\n {2}getInventory\(args: \{\n {4}\/\*\* The SKU\. \*\/\n {4}sku: string;\n {2}\}\): Promise<\{ sku: string; availableUnits: number \}>;/,
     );
-    assert.match(text, /^declare function text\(value: string\): void;$/m);
+    assert.match(text, /^declare function text\(\.\.\.values: unknown\[\]\): void;$/m);
     assert.match(text, /^declare function image\(/m);
     assert.match(text, /^declare const console: \{$/m);
     assert.match(text, /^declare class ToolError extends Error \{$/m);
@@ -200,7 +200,10 @@ describe("TypeScript declarations", () => {
       "const units: number = stock.availableUnits;",
       "try { await tools.getInventory({ sku: 'x' }); } catch (e) { if (e instanceof ToolError) console.warn(e.code, e.message); }",
       'const [a, b] = await Promise.all([tools.getInventory({ sku: "a" }), tools.getInventory({ sku: "b" })]);',
-      "text(JSON.stringify({ units, a: a.sku, b: b.availableUnits }));",
+      "text(JSON.stringify({ units, a: a.sku, b: b.availableUnits }), 1, null);",
+      "try { await tools.getInventory({ sku: 'x' }); } catch (e) { if (e instanceof ToolTimeoutError) text(e.code, e.tool ?? ''); }",
+      'image("https://example.com/chart.png"); image({ url: "data:image/png;base64,AAAA" });',
+      "await new Promise((resolve) => setTimeout(resolve, 10));",
       "export {};",
     ].join("\n");
     assert.deepEqual(typeErrors(text, program), []);
