@@ -145,7 +145,7 @@ export class AgentToolbox {
     }
     const { signal } = this.#options;
     signal?.throwIfAborted();
-    const request = {
+    const execution = this.#options.engine().execute({
       code: input.code,
       language: this.#language,
       tools: this.#options.tools,
@@ -153,8 +153,7 @@ export class AgentToolbox {
       ...(this.#options.limits ? { limits: this.#options.limits } : {}),
       ...(this.#options.resultMode ? { resultMode: this.#options.resultMode } : {}),
       runnerWithoutCaller: "this run",
-    };
-    const execution = this.#options.engine().execute(request);
+    });
     const cancel = () => execution.cancel("agent run aborted");
     signal?.addEventListener("abort", cancel, { once: true });
     try {

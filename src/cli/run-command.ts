@@ -57,14 +57,13 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     ...(config.limits ? { limits: config.limits } : {}),
   });
   try {
-    const request = {
+    const execution = engine.execute({
       code,
       language,
       resultMode,
       ...(timeout !== undefined ? { limits: { wallTimeoutMs: timeout } } : {}),
       runnerWithoutCaller: "`ptc run`",
-    };
-    const execution = engine.execute(request);
+    });
     const json = flags.has("json");
     for await (const event of execution) {
       if (!json && event.type === "stdout") process.stdout.write(event.text);

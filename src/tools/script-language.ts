@@ -1,9 +1,8 @@
 import { ErrorCode, PtcError } from "../protocol/errors.js";
-import type { ResultMode, ScriptLanguage } from "../protocol/execution.js";
+import { type ResultMode, SCRIPT_LANGUAGES, type ScriptLanguage } from "../protocol/execution.js";
 import type { ToolRegistry } from "./tool-registry.js";
 
-/** Every guest language, the default first: scripts without a language are Python. */
-export const SCRIPT_LANGUAGES = ["python", "javascript", "typescript"] as const satisfies readonly ScriptLanguage[];
+export { SCRIPT_LANGUAGES };
 
 export const DEFAULT_SCRIPT_LANGUAGE: ScriptLanguage = "python";
 

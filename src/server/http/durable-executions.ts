@@ -3,21 +3,22 @@ import type { Engine } from "../../engine/engine.js";
 import type { ExecutionHandle } from "../../engine/execution.js";
 import type { WriteAhead } from "../../engine/write-ahead.js";
 import { ErrorCode, PtcError } from "../../protocol/errors.js";
-import type { ExecutionResult, ResultMode, ScriptLanguage } from "../../protocol/execution.js";
+import type { ExecutionResult, ResultMode } from "../../protocol/execution.js";
 import type { JsonValue } from "../../protocol/json-schema.js";
 import type { ExecutionLimits } from "../../protocol/limits.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
-import { finishedView } from "../durable/container-history.js";
+import { finishedView, languageOf } from "../durable/container-history.js";
 import type { DurableNode, ExecutionRevival, ResumedExecution } from "../durable/durable-node.js";
 import { ContainerElsewhere } from "../durable/forward-request.js";
 import type { StoredContainer, StoredExecution as StoredRecord } from "../store/store.js";
 import { EXECUTIONS_ORIGIN } from "./container-records.js";
 import { type StoredRequest as Request, StoredExecution } from "./stored-execution.js";
 
-/** What the executions API stores with an execution to run it again: the client's tools, limits, result mode, language. */
+/**
+ * What the executions API stores with an execution to run it again: the client's tools, limits, result mode
+ * (the language has a column of its own: `languageOf`).
+ */
 interface ExecutionOptions {
-  /** Absent in records older than the JavaScript guest, and for Python: both mean Python. */
-  language?: ScriptLanguage;
   tools: Array<Pick<ToolDefinition, "name" | "description" | "allowedCallers"> & { inputSchema: JsonValue }>;
   limits: Partial<ExecutionLimits>;
   resultMode?: ResultMode;
@@ -50,7 +51,6 @@ export class DurableExecutions {
       })),
       limits: request.limits ?? {},
       ...(request.resultMode ? { resultMode: request.resultMode } : {}),
-      ...(request.language && request.language !== "python" ? { language: request.language } : {}),
     };
     return options as unknown as JsonValue;
   }
@@ -62,7 +62,6 @@ export class DurableExecutions {
       tools: (options.tools ?? []) as ToolDefinition[],
       limits: options.limits ?? {},
       ...(options.resultMode ? { resultMode: options.resultMode } : {}),
-      ...(options.language ? { language: options.language } : {}),
     };
   };
 
@@ -113,7 +112,8 @@ export class DurableExecutions {
 
   /** The API's entry for a stored execution, its request revived (tools, limits, result mode, language). */
   entry(owner: string, stored: StoredRecord): StoredExecution {
-    const { code, tools, limits, resultMode, language } = this.revive(stored);
+    const { code, tools, limits, resultMode } = this.revive(stored);
+    const { language } = languageOf(stored);
     const request = {
       code,
       ...(tools ? { tools } : {}),
@@ -136,7 +136,13 @@ export class DurableExecutions {
   }
 
   begin(containerId: string, id: string, owner: string, code: string, request: Request): Promise<WriteAhead> {
-    return this.node.beginExecution(containerId, { id, code, apiKeyOwner: owner, options: this.options(request) });
+    return this.node.beginExecution(containerId, {
+      id,
+      code,
+      ...(request.language ? { language: request.language } : {}),
+      apiKeyOwner: owner,
+      options: this.options(request),
+    });
   }
 
   /** Records the end before it is answered; the result as stored is what a lookup answers later. */

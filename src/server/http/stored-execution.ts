@@ -7,14 +7,13 @@ import type {
   ExecutionEvent,
   ExecutionResult,
   IsolationReport,
-  ScriptLanguage,
   ToolCallRequest,
 } from "../../protocol/execution.js";
 
 export type CallSubmission = { callId: string; submission: ToolResultSubmission };
 
-/** What the API runs: the engine's request, with the script's language (Python when absent). */
-export type StoredRequest = Omit<ExecuteRequest, "executionId" | "container"> & { language?: ScriptLanguage };
+/** What the API runs: the engine's request (its `language` absent for Python). */
+export type StoredRequest = Omit<ExecuteRequest, "executionId" | "container">;
 
 export type ExecutionStatus = "queued" | "running" | "paused" | ExecutionResult["status"];
 

@@ -71,14 +71,13 @@ export async function runExecuteCode(
   context: RunCodeContext,
   options: RunCodeOptions,
 ): Promise<CallToolResult> {
-  const request = {
+  const execution = engine.execute({
     code,
     language: options.language,
     resultMode: options.resultMode,
     ...(options.limits ? { limits: options.limits } : {}),
     runnerWithoutCaller: "`ptc mcp`",
-  };
-  const execution = engine.execute(request);
+  });
   const cancel = () => execution.cancel("cancelled by the MCP client");
   if (context.signal.aborted) cancel();
   context.signal.addEventListener("abort", cancel, { once: true });
