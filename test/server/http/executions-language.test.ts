@@ -3,7 +3,10 @@ import { after, describe, test } from "node:test";
 import { serveOnLoopback } from "../../helpers/server.js";
 import { clientTool, KEY_A, testServer, type WireError, type WireState } from "../../helpers/server-executions.js";
 
-const { server } = testServer();
+const { server, engine } = testServer();
+// Sandboxes starting can hold this event loop past the server's keep-alive timeout, which then closes the
+// socket fetch is about to reuse (ECONNRESET): start them before the first request.
+await engine.warmUp();
 const loopback = await serveOnLoopback(server.app.fetch);
 after(() => loopback.close());
 const { url } = loopback;
@@ -16,6 +19,9 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
     method,
     headers: { "content-type": "application/json", "x-api-key": KEY_A },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  }).catch((error: unknown) => {
+    // undici says only "fetch failed": the reason is its cause.
+    throw new Error(`${method} ${path} ${JSON.stringify(body)}: ${String(error)} (${String((error as { cause?: unknown }).cause)})`);
   });
   return { status: response.status, json: await response.json() };
 }
