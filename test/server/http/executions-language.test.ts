@@ -21,7 +21,9 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   }).catch((error: unknown) => {
     // undici says only "fetch failed": the reason is its cause.
-    throw new Error(`${method} ${path} ${JSON.stringify(body)}: ${String(error)} (${String((error as { cause?: unknown }).cause)})`);
+    throw new Error(
+      `${method} ${path} ${JSON.stringify(body)}: ${String(error)} (${String((error as { cause?: unknown }).cause)})`,
+    );
   });
   return { status: response.status, json: await response.json() };
 }
