@@ -3,6 +3,7 @@ import { type IsolationReport, type ResultMode, SCRIPT_LANGUAGES, type ScriptLan
 import { type ExecutionLimits, resolveLimits } from "../protocol/limits.js";
 import type { ToolDefinition } from "../protocol/tool.js";
 import { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "../sandbox/sandbox-pool.js";
+import { isolationFor } from "../sandbox/sandbox-runtime.js";
 import { ToolRegistry } from "../tools/tool-registry.js";
 import { type ContainerInfo, ContainerManager, type ContainerTurn } from "./container-manager.js";
 import { Execution, type ExecutionHandle } from "./execution.js";
@@ -172,7 +173,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         registry: registryFor(request.tools),
         limits: resolveLimits(engineLimits, request.limits),
         resultMode: request.resultMode ?? options.resultMode ?? "json",
-        isolation: pool.runtime.isolation,
+        isolation: isolationFor(pool.runtime, language),
         lease: (signal) => containers.lease(request.container, signal, request.containerTurn, language === "python"),
         ...(options.journalStore ? { journalStore: options.journalStore } : {}),
         ...(request.runnerWithoutCaller !== undefined ? { runnerWithoutCaller: request.runnerWithoutCaller } : {}),

@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
-import type { IsolationReport } from "../protocol/execution.js";
+import type { IsolationReport, ScriptLanguage } from "../protocol/execution.js";
 import { findSandboxNode, SANDBOX_NODE_VERSION, sandboxNodeInstallable } from "./sandbox-node.js";
 
 /** Everything needed to start a sandbox child, decided once per process. */
@@ -220,6 +220,26 @@ export function checkSandboxIsolation(
   if (warnedDegraded) return;
   warnedDegraded = true;
   process.stderr.write(`${degradedIsolationWarning(degraded, setupCanInstall)}\n`);
+}
+
+const javascriptReports = new WeakMap<SandboxRuntime, IsolationReport>();
+
+/**
+ * What an execution in `language` reports: a JavaScript or TypeScript script runs in QuickJS inside the same
+ * child process, behind the same layers, so only the runtime's name differs from the Python guest's report.
+ */
+export function isolationFor(runtime: SandboxRuntime, language: ScriptLanguage): IsolationReport {
+  if (language === "python") return runtime.isolation;
+  let report = javascriptReports.get(runtime);
+  if (!report) {
+    // The package's exports do not include its package.json: read it beside its dist folder.
+    const manifest = JSON.parse(readFileSync(join(runtime.quickJSDirs.core, "..", "package.json"), "utf8")) as {
+      version: string;
+    };
+    report = { ...runtime.isolation, runtime: `quickjs (quickjs-emscripten ${manifest.version}) in a child process` };
+    javascriptReports.set(runtime, report);
+  }
+  return report;
 }
 
 function readPyodideVersion(): string {

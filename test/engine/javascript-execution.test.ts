@@ -33,6 +33,9 @@ describe("JavaScript guest: tools", () => {
     assert.equal(result.stdout, '{"n":40,"tags":["a","b"]}');
     assert.equal(result.toolCalls.length, 1);
     assert.deepEqual(result.toolCalls[0]?.input, { q: 4 });
+    // Its report names QuickJS, every isolation layer the Python guest's.
+    assert.match(result.isolation.runtime, /^quickjs \(quickjs-emscripten \d+\.\d+\.\d+\) in a child process$/);
+    assert.deepEqual({ ...result.isolation, runtime: "" }, { ...engine.isolation, runtime: "" });
   });
 
   test("in text result mode every result is a string", async () => {
