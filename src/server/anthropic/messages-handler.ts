@@ -6,6 +6,7 @@ import type { AdmissionController } from "../admission.js";
 import type { DurableNode } from "../durable/durable-node.js";
 import { ContainerElsewhere } from "../durable/forward-request.js";
 import type { ResourceOwners } from "../resource-owners.js";
+import { DEFAULT_MAX_UPSTREAM_TURNS } from "../upstream-turns.js";
 import { anthropicErrorResponse } from "./anthropic-errors.js";
 import { CodeExecutionContainers } from "./code-execution-session.js";
 import { DurableMessages } from "./durable-messages.js";
@@ -15,8 +16,6 @@ import { streamMessage } from "./message-stream.js";
 import { RefusedCallStore } from "./refused-calls.js";
 import { buildMessage, newMessageId } from "./response-builder.js";
 
-/** Upstream calls one request may make before it returns `pause_turn` (the client sends the turn back to go on). */
-export const DEFAULT_MAX_UPSTREAM_TURNS = 20;
 /** Interval of `ping` events while a streamed response waits on code or on the upstream. */
 export const DEFAULT_PING_INTERVAL_MS = 5_000;
 

@@ -5,6 +5,7 @@ import type { UpstreamModel } from "../../upstream/upstream-model.js";
 import type { AdmissionController } from "../admission.js";
 import { RefusedCallStore } from "../anthropic/refused-calls.js";
 import type { Store } from "../store/store.js";
+import { DEFAULT_MAX_UPSTREAM_TURNS } from "../upstream-turns.js";
 import { openaiErrorResponse, openaiInvalid, toOpenAIError } from "./openai-errors.js";
 import { buildResponse, newResponseId, responseUsage } from "./output-builder.js";
 import { openProgram } from "./program-continuation.js";
@@ -22,9 +23,6 @@ import {
   storedResponse,
   storeRecords,
 } from "./stored-responses.js";
-
-/** Upstream calls one request may make before it returns what it has (the client sends the turn back to go on). */
-export const DEFAULT_MAX_UPSTREAM_TURNS = 20;
 
 export interface ResponsesHandlerOptions {
   engine: Engine;
