@@ -1,9 +1,11 @@
 // What a JavaScript guest sees, as source evaluated inside its QuickJS context before the script: `tools`,
-// `ToolError`, `text`, `image`, `console`, `setTimeout`/`clearTimeout`, a seeded `Math.random`. It runs in
+// `ToolError`, `text`, `image`, `console`, `setTimeout`/`clearTimeout`, a seeded `Math.random`, and the
+// Web-platform globals of js-guest-web.ts. It runs in
 // the guest's own interpreter (its own wasm memory), so nothing here can reach the child's realm: the only
 // way out is the `host` object js-guest.ts passes in (a tool call, a write, a timer), and each of those
 // checks what it gets. A guest that replaces what this code uses breaks only its own run. Part of the child:
 // erasable syntax only.
+import { WEB_GLOBALS } from "./js-guest-web.ts";
 
 /** The name the script is evaluated under: error stacks and `line` refer to it. */
 export const SCRIPT_NAME = "script.js";
@@ -23,7 +25,7 @@ export function wrapScript(code: string): string {
 /**
  * The prelude: a function of `(host, config)` returning the entry points js-guest.ts calls. `host` has
  * `call(name, inputJson)` (a call id: positive live, negative answered from a replay's journal; or a refusal
- * reply string), `write(stream, text)`, `setTimer(delay)` -> id, `clearTimer(id)`, `done(errorJson)`.
+ * reply string), `write(stream, text)`, `setTimer(delay)` -> id, `clearTimer(id)`, `done(errorJson)`, `source(library)` -> a library's source.
  * `config` is JSON: `{tools: [{name, allowedCallers?}], resultMode, maxInputDepth, seed}`.
  */
 export const PRELUDE = `(function (host, configJson) {
@@ -235,6 +237,7 @@ Math.random = function random() {
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
+${WEB_GLOBALS}
 
 const globals = { tools, ToolError, ToolTimeoutError, text, image, console, setTimeout, clearTimeout };
 for (const name of ObjectKeys(globals)) {

@@ -15,6 +15,7 @@ import { memoryLimitHit } from "./child-memory-cap.ts";
 import { makeWriter } from "./child-output.ts";
 import { newQuickJS, quickJSUnavailable } from "./js-engine.ts";
 import { PRELUDE, SCRIPT_NAME, UNREPORTABLE_MESSAGE, wrapScript } from "./js-guest-globals.ts";
+import { guestLibrary } from "./js-guest-web.ts";
 
 /**
  * The QuickJS stack limit. V8 gives the child ~1 MB of native stack and QuickJS's own frames live on the
@@ -236,6 +237,8 @@ export class JavaScriptRun {
       guestClearTimeout(context.getNumber(id));
       return undefined;
     });
+    // The source of a library the prelude evaluates on first use (js-guest-web.ts `guestLibrary`).
+    define("source", (name) => context.newString(guestLibrary(context.getString(name))));
     define("done", (error) => {
       this.#finish(memoryError(context.getString(error)));
       return undefined;
