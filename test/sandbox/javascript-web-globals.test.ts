@@ -233,6 +233,50 @@ text(JSON.stringify({ same: ticks === stopped, atLeast3: stopped >= 3, order, el
     });
   });
 
+  test("console.table draws Node's table (Node 20's, left-aligned); group indents; count, time, assert and trace print where Node's do", async () => {
+    const result = await run(`
+console.table([{ region: "North", revenue: 1200 }, { region: "South", units: 7 }]);
+console.table({ a: 1, b: "x" });
+console.table(5);
+console.group("Totals");
+console.log("line one\\nline two");
+console.groupEnd();
+console.log("back");
+console.count(); console.count(); console.count("x");
+console.assert(1 === 2, "math", { ok: false });
+console.assert(true, "never");
+console.time("t"); console.timeEnd("t");
+console.trace("here");
+console.dir({ d: 1 });`);
+    const table = [
+      "┌─────────┬─────────┬─────────┬───────┐",
+      "│ (index) │ region  │ revenue │ units │",
+      "├─────────┼─────────┼─────────┼───────┤",
+      "│ 0       │ 'North' │ 1200    │       │",
+      "│ 1       │ 'South' │         │ 7     │",
+      "└─────────┴─────────┴─────────┴───────┘",
+      "┌─────────┬────────┐",
+      "│ (index) │ Values │",
+      "├─────────┼────────┤",
+      "│ a       │ 1      │",
+      "│ b       │ 'x'    │",
+      "└─────────┴────────┘",
+      "5",
+      "Totals",
+      "  line one",
+      "  line two",
+      "back",
+      "default: 1",
+      "default: 2",
+      "x: 1",
+    ];
+    const lines = result.stdout.split("\n");
+    assert.deepEqual(lines.slice(0, table.length), table);
+    assert.match(lines[table.length] ?? "", /^t: \d+ms$/);
+    assert.equal(lines[table.length + 1], '{"d":1}');
+    assert.equal(result.stderr, 'Assertion failed: math {"ok":false}\nTrace: here\n');
+  });
+
   test("crypto.randomUUID is a v4 UUID from the run's seed: the same in two runs of one container", async () => {
     const code = `text(JSON.stringify([crypto.randomUUID(), crypto.getRandomValues(new Uint32Array(2)).length]));`;
     const first = JSON.parse((await run(code, "web-globals-seed")).stdout) as [string, number];

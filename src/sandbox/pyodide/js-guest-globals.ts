@@ -203,16 +203,56 @@ function image(value) {
   }
   text("![image](" + url + ")");
 }
+// console.group indents the lines after it, two spaces a level, as Node's does.
+let indent = "";
 function line(stream) {
   return (...values) => {
     const prefix = openText && stream === "stdout" ? "\\n" : "";
     if (stream === "stdout") openText = false;
-    write(stream, prefix + values.map(format).join(" ") + "\\n");
+    let body = values.map(format).join(" ");
+    if (indent) body = indent + body.split("\\n").join("\\n" + indent);
+    write(stream, prefix + body + "\\n");
   };
 }
+const log = line("stdout"), logError = line("stderr");
+const counts = new Map(), started = new Map();
+const labelOf = (label) => (label === undefined ? "default" : String(label));
+const elapsed = (label) => (started.has(label) ? [label + ": " + (Date.now() - started.get(label)) + "ms"] : null);
 const console = Object.freeze({
-  log: line("stdout"), info: line("stdout"), debug: line("stdout"),
-  warn: line("stderr"), error: line("stderr"),
+  log, info: log, debug: log, dir: (value) => log(value), dirxml: log,
+  warn: logError, error: logError,
+  trace: (...values) => logError(["Trace:"].concat(values.map(format)).join(" ")),
+  assert: (condition, ...values) => {
+    if (!condition) logError(["Assertion failed" + (values.length ? ":" : "")].concat(values.map(format)).join(" "));
+  },
+  count: (label) => {
+    const key = labelOf(label);
+    counts.set(key, (counts.get(key) || 0) + 1);
+    log(key + ": " + counts.get(key));
+  },
+  countReset: (label) => { counts.delete(labelOf(label)); },
+  time: (label) => { started.set(labelOf(label), Date.now()); },
+  timeLog: (label, ...values) => {
+    const line = elapsed(labelOf(label));
+    if (line) log(...line, ...values);
+  },
+  timeEnd: (label) => {
+    const line = elapsed(labelOf(label));
+    started.delete(labelOf(label));
+    if (line) log(...line);
+  },
+  group: (...labels) => {
+    if (labels.length) log(...labels);
+    indent += "  ";
+  },
+  groupCollapsed: (...labels) => console.group(...labels),
+  groupEnd: () => { indent = indent.slice(2); },
+  // A table as Node draws it (js-guest-web.ts's "table" library, evaluated on first use).
+  table: (data, columns) => {
+    const drawn = data !== null && typeof data === "object" ? load("table")(data, columns) : null;
+    if (drawn === null) log(data);
+    else log(drawn);
+  },
 });
 
 function setTimeout(callback, delay, ...args) {

@@ -244,7 +244,48 @@ const crypto = Object.freeze({ getRandomValues, randomUUID });
 return { queueMicrotask, setInterval, clearInterval, performance, crypto };
 })`;
 
+/** `console.table`'s drawing: a function of `(data, columns)` returning the table's text. */
+const TABLE_SOURCE = String.raw`(function () {
+"use strict";
+function cell(value) {
+  if (typeof value === "string") return "'" + value + "'";
+  if (typeof value === "bigint") return value + "n";
+  if (value === undefined) return "";
+  if (typeof value === "function") return "[Function" + (value.name ? ": " + value.name : " (anonymous)") + "]";
+  if (value !== null && typeof value === "object") {
+    try { return JSON.stringify(value); } catch { return String(value); }
+  }
+  return String(value);
+}
+return function table(data, columns) {
+  const isMap = data instanceof Map;
+  const keys = isMap ? Array.from(data.keys()) : Object.keys(data);
+  const values = keys.map((key) => (isMap ? data.get(key) : data[key]));
+  const found = [];
+  let primitives = false;
+  for (const value of values) {
+    if (value !== null && typeof value === "object") {
+      for (const key of Object.keys(value)) if (found.indexOf(key) < 0) found.push(key);
+    } else primitives = true;
+  }
+  const shown = columns === undefined ? found : Array.from(columns, String);
+  const head = ["(index)"].concat(shown, primitives ? ["Values"] : []);
+  const rows = keys.map((key, i) => {
+    const value = values[i];
+    const object = value !== null && typeof value === "object";
+    return [String(key)].concat(shown.map((column) => (object && column in value ? cell(value[column]) : "")), primitives ? [object ? "" : cell(value)] : []);
+  });
+  const widths = head.map((title, j) => Math.max(title.length, ...rows.map((row) => row[j].length)) + 2);
+  const pad = (text, width) => " " + text + " ".repeat(width - text.length - 1);
+  const rule = (l, m, r) => l + widths.map((width) => "\u2500".repeat(width)).join(m) + r;
+  const row = (cells) => "\u2502" + cells.map((text, j) => pad(text, widths[j])).join("\u2502") + "\u2502";
+  return [rule("\u250c", "\u252c", "\u2510"), row(head), rule("\u251c", "\u253c", "\u2524")]
+    .concat(rows.map(row), [rule("\u2514", "\u2534", "\u2518")]).join("\n");
+};
+})`;
+
 const LIBRARIES: Record<string, string> = {
+  table: TABLE_SOURCE,
   coding: CODING_SOURCE,
   url: URL_SOURCE,
   timing: TIMING_SOURCE,
