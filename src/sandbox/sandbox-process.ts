@@ -1,89 +1,26 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { ErrorCode, PtcError } from "../protocol/errors.js";
-import { DEFAULT_MAX_TOOL_INPUT_BYTES } from "../protocol/limits.js";
-import { MAX_TOOL_INPUT_DEPTH } from "../tools/input-guard.js";
 import { holdEventLoop } from "./event-loop-hold.js";
-import { checkedGuestError, type GuestError } from "./guest-error-report.js";
+import { checkedGuestError } from "./guest-error-report.js";
 import { jsHeapExhausted, type MemoryLimitStop, MemoryWatch, sandboxMemoryBound } from "./memory-watch.js";
 import { descendants, treeCpuTimeMs } from "./process-tree.js";
-import {
-  type ChildFrameSink,
-  decodeChildFrame,
-  encodeResultFrame,
-  encodeRunFrame,
-  FrameFault,
-  type GuestLanguage,
-  MAX_ERROR_REPORT_CHARS,
-  MAX_TOOL_NAME_CHARS,
-  maxChildFrameChars,
-  type OutputStream,
-  RESET_FRAME,
-  type ReplayFrame,
-} from "./pyodide/bridge.js";
+import { type ChildFrameSink, decodeChildFrame, encodeResultFrame, FrameFault, RESET_FRAME } from "./pyodide/bridge.js";
 import { LineSplitter } from "./pyodide/line-splitter.js";
+import { DEFAULT_RESET_TIMEOUT_MS, PendingReset, resetFailed } from "./sandbox-reset.js";
+import { SandboxUse } from "./sandbox-reuse.js";
+import {
+  runFrame,
+  runMaxFrameChars,
+  type SandboxRunListener,
+  type SandboxRunOutcome,
+  type SandboxRunRequest,
+} from "./sandbox-run.js";
 import { SANDBOX_ENV, type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
 export type { GuestError } from "./guest-error-report.js";
-
-export type SandboxRunOutcome =
-  | {
-      kind: "done";
-      error: GuestError | null;
-      dropped: { stdout: number; stderr: number };
-      memoryLimitHit: boolean;
-    }
-  | {
-      kind: "exited";
-      exitCode: number | null;
-      signal: NodeJS.Signals | null;
-      diagnostics: string;
-      /** The sandbox ran out of memory: the host killed it past its bound, or V8's heap limit ended it. */
-      memoryLimit?: MemoryLimitStop;
-    };
-
-export interface SandboxRunRequest {
-  code: string;
-  /** Default python. JavaScript and TypeScript run in a fresh QuickJS of their own: Python's state is untouched. */
-  language?: GuestLanguage;
-  /** Tools with `allowedCallers` (lacking `code_execution`) get a stub that raises `tool_not_allowed`. */
-  tools: ReadonlyArray<{ name: string; pythonName: string; allowedCallers?: readonly string[] }>;
-  resultMode: "json" | "text";
-  maxOutputBytes: number;
-  memoryBytes: number;
-  /** Tool inputs above this are refused in the child; a longer frame kills the sandbox. */
-  maxToolInputBytes?: number;
-  /**
-   * The child forwards one call past this (for the host to refuse and record) and refuses the rest itself.
-   * Default: none.
-   */
-  maxToolCalls?: number;
-  /** Seeds Python's `random` before the script: a container's first run in this sandbox (bridge.ts `RunFrame`). */
-  seed?: number;
-  /** Runs a journaled execution again, its calls answered in the child (bridge.ts `ReplayFrame`). */
-  replay?: ReplayFrame;
-}
-
-export interface SandboxRunListener {
-  /** `inputJson` is untrusted text from guest code; the host validates it. */
-  onToolCall(callId: number, name: string, inputJson: string): void;
-  onOutput(stream: OutputStream, text: string): void;
-  /** The child started dropping this stream's output at the cap (`dropped`: bytes of the first refused write). */
-  onTruncated?(stream: OutputStream, dropped: number): void;
-  /** The script has nothing to run until an outstanding tool call returns (or a timer fires). */
-  onIdle?(): void;
-  /** After an idle report, a timer woke the script: it is computing again. */
-  onBusy?(): void;
-  /** The script gave up on this call (its task was cancelled): no result is expected any more. */
-  onToolCancel?(callId: number): void;
-}
+export { DEFAULT_RESET_TIMEOUT_MS } from "./sandbox-reset.js";
+export type { SandboxRunListener, SandboxRunOutcome, SandboxRunRequest } from "./sandbox-run.js";
 
 let nextSandboxId = 1;
-
-/**
- * How long `reset()` waits for the child's ready frame. A reset takes ~0.1 s of CPU; this leaves room for a
- * loaded 2-core machine starting sandboxes at the same time, and still frees a stuck child's slot soon.
- */
-export const DEFAULT_RESET_TIMEOUT_MS = 10_000;
 
 /**
  * One child process running Pyodide. Everything it sends is treated as untrusted: each frame is decoded
@@ -109,12 +46,10 @@ export class SandboxProcess {
   /** The largest memoryBytes of any run here: WebAssembly memory never shrinks, so a later run may hold it. */
   #memoryBytes = 0;
   #memoryStop: MemoryLimitStop | null = null;
-  /** The reset in progress: settled by the child's ready frame, its exit, or the timeout. */
-  #reset: { done(): void; fail(why: string): void } | null = null;
-  #resets = 0;
-  /** Python ran here since the start or the last reset: only then does the interpreter need a reset. */
-  #pythonRan = false;
-  #reuses = 0;
+  /** The reset in progress (sandbox-reset.ts). */
+  #reset: PendingReset | null = null;
+  /** What ran here and how often it served since it started: what the pool's reuse decision reads. */
+  readonly #use = new SandboxUse();
   readonly #unrefWhenIdle: boolean;
   #memoryWatch = new MemoryWatch(
     () => this.#child.pid,
@@ -193,26 +128,22 @@ export class SandboxProcess {
 
   /** How many times reset() has completed on this process. */
   get resets(): number {
-    return this.#resets;
+    return this.#use.resets;
   }
 
-  /**
-   * Whether a Python script ran since the process started or was last reset. A JavaScript run never touches
-   * the Pyodide instance (its QuickJS is a wasm instance of its own, dropped at the run's end), so a
-   * sandbox that ran only JavaScript is as clean as a reset one (sandbox-reuse.ts).
-   */
+  /** Whether a Python script ran since the start or the last reset (sandbox-reuse.ts `SandboxUse`). */
   get pythonRan(): boolean {
-    return this.#pythonRan;
+    return this.#use.pythonRan;
   }
 
   /** Times this process was handed to another execution without a reset (JavaScript only since its last). */
   get reuses(): number {
-    return this.#reuses;
+    return this.#use.reuses;
   }
 
   /** The pool hands it to another execution as it is (sandbox-reuse.ts decided it needs no reset). */
   markReused(): void {
-    this.#reuses++;
+    this.#use.wasReused();
   }
 
   /**
@@ -222,34 +153,25 @@ export class SandboxProcess {
    * process) when the child fails, times out, or is not idle. Never call it while a run is in progress.
    */
   reset(timeoutMs = DEFAULT_RESET_TIMEOUT_MS): Promise<void> {
-    const failed = (why: string) => {
+    const refused = (why: string) => {
       this.kill();
-      return new PtcError(ErrorCode.SandboxResetFailed, `sandbox reset failed: ${why}`, { sandbox: this.id });
+      return Promise.reject(resetFailed(this.id, why));
     };
-    if (!this.#alive) return Promise.reject(failed("the sandbox has exited"));
-    if (this.busy) return Promise.reject(failed("the sandbox is running a script or resetting"));
+    if (!this.#alive) return refused("the sandbox has exited");
+    if (this.busy) return refused("the sandbox is running a script or resetting");
     holdEventLoop(this.#child, true);
-    return new Promise<void>((resolve, reject) => {
-      const settle = () => {
-        clearTimeout(timer);
+    const pending = new PendingReset(
+      this.id,
+      timeoutMs,
+      () => {
         this.#reset = null;
         if (this.#unrefWhenIdle && this.#alive && !this.#child.killed) holdEventLoop(this.#child, false);
-      };
-      const timer = setTimeout(() => this.#reset?.fail(`no ready frame within ${timeoutMs} ms`), timeoutMs);
-      this.#reset = {
-        done: () => {
-          settle();
-          this.#resets++;
-          this.#pythonRan = false;
-          resolve();
-        },
-        fail: (why) => {
-          settle();
-          reject(failed(why));
-        },
-      };
-      this.#write(RESET_FRAME);
-    });
+      },
+      () => this.kill(),
+    );
+    this.#reset = pending;
+    this.#write(RESET_FRAME);
+    return pending.settled;
   }
 
   get pid(): number | undefined {
@@ -270,35 +192,15 @@ export class SandboxProcess {
     holdEventLoop(this.#child, true);
     this.#listener = listener;
     this.#resultsSent = 0;
-    const language = request.language ?? "python";
-    if (language === "python") this.#pythonRan = true;
-    const maxToolInputBytes = request.maxToolInputBytes ?? DEFAULT_MAX_TOOL_INPUT_BYTES;
-    this.#splitter.maxLineLength = maxChildFrameChars({ maxToolInputBytes, errorReportChars: MAX_ERROR_REPORT_CHARS });
+    this.#use.ran(request.language ?? "python");
+    this.#splitter.maxLineLength = runMaxFrameChars(request);
     const outcome = new Promise<SandboxRunOutcome>((resolve) => {
       this.#finishRun = resolve;
     });
     // Memory the child's cap does not see (ArrayBuffers, the JS heap) is bounded from here, while it runs.
     this.#memoryBytes = Math.max(this.#memoryBytes, request.memoryBytes);
     this.#memoryWatch.start(sandboxMemoryBound(this.#memoryBytes));
-    this.#write(
-      encodeRunFrame({
-        code: request.code,
-        ...(language !== "python" ? { language } : {}),
-        tools: JSON.stringify(request.tools),
-        resultMode: request.resultMode,
-        caps: {
-          maxOutputBytes: request.maxOutputBytes,
-          memoryBytes: request.memoryBytes,
-          maxToolInputBytes,
-          maxToolCalls: request.maxToolCalls ?? 0,
-          maxToolNameChars: MAX_TOOL_NAME_CHARS,
-          maxInputDepth: MAX_TOOL_INPUT_DEPTH,
-          errorReportChars: MAX_ERROR_REPORT_CHARS,
-        },
-        ...(request.seed !== undefined ? { seed: request.seed } : {}),
-        ...(request.replay ? { replay: request.replay } : {}),
-      }),
-    );
+    this.#write(runFrame(request));
     return outcome;
   }
 
@@ -386,7 +288,9 @@ export class SandboxProcess {
     // At start-up; after that, only as the end of a reset (anything else from the child is ignored).
     ready: (bootMs, jspi) => {
       this.#markReady({ bootMs, jspi });
-      if (!this.#finishRun) this.#reset?.done();
+      if (this.#finishRun || !this.#reset) return;
+      this.#use.wasReset();
+      this.#reset.done();
     },
     call: (callId, name, inputJson) => {
       if (!this.#listener) this.#protocolViolation(FrameFault.BadCallId, "a tool call outside a run");
