@@ -1,6 +1,6 @@
 // The two writes on every tool call's path, in the common case, as one statement each: the lease holds and
 // the call is new (or its outcome is). The fence is a read of the container row `FOR SHARE` inside the
-// statement, which a claim's UPDATE conflicts with just as with the transaction's `FOR UPDATE` (sql-store.ts),
+// statement, which a claim's UPDATE conflicts with just as with the transaction's `FOR UPDATE` (sql-fence.ts),
 // so the write serializes with a claim. Anything else (fenced out, a repeat, a conflict) finds no row and
 // the store takes its transaction, which says why. Built once per store: the text is the prepared
 // statement's name on PostgreSQL.

@@ -44,6 +44,13 @@ export interface SqlDialect {
   readonly migrationLock: string | undefined;
 }
 
+/** The statement's one row (an `UPDATE … RETURNING` of a row the transaction holds, say). */
+export function oneRow(rows: SqlRow[]): SqlRow {
+  const row = rows[0];
+  if (!row) throw new Error("the statement returned no row");
+  return row;
+}
+
 function num(value: unknown): number {
   return typeof value === "number" ? value : Number(value);
 }

@@ -1,14 +1,14 @@
 import type { ContainerEndReason } from "../../engine/container-registry.js";
-import { type JournalWrites, journalWrites } from "./sql-journal-writes.js";
+import { fence, leasedExecution } from "./sql-fence.js";
+import { SqlJournal } from "./sql-journal.js";
 import * as responses from "./sql-responses.js";
 import {
   callFromRow,
   containerFromRow,
   executionFromRow,
+  oneRow,
   type SqlDialect,
   type SqlDriver,
-  type SqlExecutor,
-  type SqlRow,
   workerFromRow,
 } from "./sql-rows.js";
 import { migrate } from "./sql-schema.js";
@@ -31,17 +31,7 @@ import {
   type StoreOptions,
   type WorkerRecord,
 } from "./store.js";
-import {
-  callFingerprint,
-  callNotFound,
-  checkRecordable,
-  checkSameCall,
-  checkSameResult,
-  conflict,
-  executionNotFound,
-  fencingError,
-  recordable,
-} from "./store-values.js";
+import { checkRecordable, conflict, recordable } from "./store-values.js";
 
 /**
  * The store on a SQL database, the same statements on SQLite and PostgreSQL. What each guarantee rests on:
@@ -67,14 +57,14 @@ export class SqlStore implements Store {
   readonly #d: SqlDialect;
   readonly #maxBytes: number;
   readonly #leaseTtlMs: number;
-  readonly #writes: JournalWrites;
+  readonly #journal: SqlJournal;
 
   constructor(driver: SqlDriver, dialect: SqlDialect, options: StoreOptions = {}) {
     this.#db = driver;
     this.#d = dialect;
     this.kind = dialect.kind;
-    this.#writes = journalWrites(dialect);
     ({ maxRecordedValueBytes: this.#maxBytes, leaseTtlMs: this.#leaseTtlMs } = resolveStoreOptions(options));
+    this.#journal = new SqlJournal(driver, dialect, this.#maxBytes);
   }
 
   async createContainer(c: NewContainer): Promise<StoredContainer> {
@@ -122,19 +112,19 @@ export class SqlStore implements Store {
 
   async touchContainer(lease: ContainerLease, idleTimeoutMs: number): Promise<StoredContainer> {
     return this.#db.transaction(async (tx) => {
-      await this.#fence(tx, lease);
+      await fence(tx, this.#d, lease);
       const now = this.#d.nowMs;
       const rows = await tx.query(
         `UPDATE ptc_containers SET last_used_at = ${now}, expires_at = ${now} + $2 WHERE id = $1 RETURNING *`,
         [lease.containerId, idleTimeoutMs],
       );
-      return containerFromRow(one(rows));
+      return containerFromRow(oneRow(rows));
     });
   }
 
   async endContainer(id: string, reason: ContainerEndReason, lease?: ContainerLease): Promise<boolean> {
     return this.#db.transaction(async (tx) => {
-      if (lease) await this.#fence(tx, lease);
+      if (lease) await fence(tx, this.#d, lease);
       const rows = await tx.query(
         `UPDATE ptc_containers SET status = 'ended', end_reason = $2, ended_at = ${this.#d.nowMs}
          WHERE id = $1 AND status = 'live' RETURNING id`,
@@ -175,7 +165,7 @@ export class SqlStore implements Store {
     checkRecordable(`the code of execution ${e.id}`, e.code, this.#maxBytes);
     const options = recordable(`the options of execution ${e.id}`, e.options ?? {}, this.#maxBytes);
     return this.#db.transaction(async (tx) => {
-      await this.#fence(tx, lease);
+      await fence(tx, this.#d, lease);
       // The container row is locked: no other execution of it can take the same ordinal meanwhile.
       const next = await tx.query(
         "SELECT COALESCE(MAX(ordinal), 0) + 1 AS next FROM ptc_executions WHERE container_id = $1",
@@ -185,7 +175,7 @@ export class SqlStore implements Store {
         `INSERT INTO ptc_executions (id, container_id, ordinal, code, language, options, status, api_key_owner, started_at)
          VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, ${this.#d.nowMs})
          ON CONFLICT (id) DO NOTHING RETURNING *`,
-        [e.id, lease.containerId, Number(one(next).next), e.code, e.language, options, e.apiKeyOwner ?? null],
+        [e.id, lease.containerId, Number(oneRow(next).next), e.code, e.language, options, e.apiKeyOwner ?? null],
       );
       const row = rows[0];
       if (!row) throw conflict(`execution ${e.id} already exists`);
@@ -200,22 +190,22 @@ export class SqlStore implements Store {
 
   async setExecutionStatus(lease: ContainerLease, id: string, status: "running" | "paused"): Promise<StoredExecution> {
     return this.#db.transaction(async (tx) => {
-      const current = await this.#leasedExecution(tx, lease, id);
+      const current = await leasedExecution(tx, this.#d, lease, id);
       if (current.status === "done" || current.status === "failed") {
         throw conflict(`execution ${id} has finished (${current.status})`, { executionId: id, status: current.status });
       }
       const rows = await tx.query("UPDATE ptc_executions SET status = $2 WHERE id = $1 RETURNING *", [id, status]);
-      return executionFromRow(one(rows));
+      return executionFromRow(oneRow(rows));
     });
   }
 
   async finishExecution(lease: ContainerLease, id: string, finish: ExecutionFinish): Promise<StoredExecution> {
     const resultJson = recordable(`the result of execution ${id}`, finish.result, this.#maxBytes);
     return this.#db.transaction(async (tx) => {
-      const current = await this.#leasedExecution(tx, lease, id);
+      const current = await leasedExecution(tx, this.#d, lease, id);
       if (current.status === "done" || current.status === "failed") {
         const stored = await tx.query("SELECT result FROM ptc_executions WHERE id = $1", [id]);
-        if (current.status === finish.status && one(stored).result === resultJson) return current;
+        if (current.status === finish.status && oneRow(stored).result === resultJson) return current;
         throw conflict(`execution ${id} already finished with another result`, {
           executionId: id,
           status: current.status,
@@ -225,7 +215,7 @@ export class SqlStore implements Store {
         `UPDATE ptc_executions SET status = $2, result = $3, finished_at = ${this.#d.nowMs} WHERE id = $1 RETURNING *`,
         [id, finish.status, resultJson],
       );
-      return executionFromRow(one(rows));
+      return executionFromRow(oneRow(rows));
     });
   }
 
@@ -254,92 +244,21 @@ export class SqlStore implements Store {
     });
   }
 
-  async appendCall(lease: ContainerLease, executionId: string, call: NewCall): Promise<JournalCall> {
-    const { inputJson, argsSha256 } = callFingerprint(call, this.#maxBytes);
-    // The common case in one statement (one round trip, one commit): the lease holds and the call is new.
-    // Anything else (fenced out, a repeat, a conflict) finds no row and goes the long way below.
-    const fast = await this.#db.query(this.#writes.appendCall, [
-      executionId,
-      call.guestCallId,
-      call.callId,
-      call.tool,
-      argsSha256,
-      inputJson,
-      lease.containerId,
-      lease.epoch,
-    ]);
-    if (fast[0]) return callFromRow(fast[0]);
-    return this.#db.transaction(async (tx) => {
-      await this.#leasedExecution(tx, lease, executionId);
-      const existing = await tx.query("SELECT * FROM ptc_journal WHERE execution_id = $1 AND guest_call_id = $2", [
-        executionId,
-        call.guestCallId,
-      ]);
-      if (existing[0]) {
-        const journaled = callFromRow(existing[0]);
-        checkSameCall(journaled, call, argsSha256);
-        return journaled;
-      }
-      const sameId = await tx.query("SELECT n FROM ptc_journal WHERE execution_id = $1 AND call_id = $2", [
-        executionId,
-        call.callId,
-      ]);
-      if (sameId[0]) throw conflict(`call id ${call.callId} is already journaled in execution ${executionId}`);
-      const rows = await tx.query(
-        `INSERT INTO ptc_journal (execution_id, n, guest_call_id, call_id, tool, args_sha256, input, called_at)
-         SELECT $1, COALESCE(MAX(n), 0) + 1, CAST($2 AS BIGINT), $3, $4, $5, $6, ${this.#d.nowMs} FROM ptc_journal WHERE execution_id = $1
-         RETURNING *`,
-        [executionId, call.guestCallId, call.callId, call.tool, argsSha256, inputJson],
-      );
-      return callFromRow(one(rows));
-    });
+  appendCall(lease: ContainerLease, executionId: string, call: NewCall): Promise<JournalCall> {
+    return this.#journal.append(lease, executionId, call);
   }
 
-  async recordCallResult(
+  recordCallResult(
     lease: ContainerLease,
     executionId: string,
     guestCallId: number,
     result: CallResult,
   ): Promise<JournalCall> {
-    const valueJson = recordable(
-      `the result of tool call ${guestCallId} of ${executionId}`,
-      result.value,
-      this.#maxBytes,
-    );
-    const fast = await this.#db.query(this.#writes.recordResult, [
-      executionId,
-      guestCallId,
-      result.outcome,
-      valueJson,
-      lease.containerId,
-      lease.epoch,
-    ]);
-    if (fast[0]) return callFromRow(fast[0]);
-    return this.#db.transaction(async (tx) => {
-      await this.#leasedExecution(tx, lease, executionId);
-      const rows = await tx.query("SELECT * FROM ptc_journal WHERE execution_id = $1 AND guest_call_id = $2", [
-        executionId,
-        guestCallId,
-      ]);
-      if (!rows[0]) throw callNotFound(executionId, guestCallId);
-      const journaled = callFromRow(rows[0]);
-      if (journaled.outcome !== undefined) {
-        checkSameResult(journaled, result, valueJson);
-        return journaled;
-      }
-      const updated = await tx.query(
-        `UPDATE ptc_journal SET outcome = $3, value = $4, completed_at = ${this.#d.nowMs}, completed_order = (
-           SELECT COALESCE(MAX(completed_order), 0) + 1 FROM ptc_journal WHERE execution_id = $1)
-         WHERE execution_id = $1 AND guest_call_id = $2 RETURNING *`,
-        [executionId, guestCallId, result.outcome, valueJson],
-      );
-      return callFromRow(one(updated));
-    });
+    return this.#journal.recordResult(lease, executionId, guestCallId, result);
   }
 
-  async journal(executionId: string): Promise<JournalCall[]> {
-    const rows = await this.#db.query("SELECT * FROM ptc_journal WHERE execution_id = $1 ORDER BY n", [executionId]);
-    return rows.map(callFromRow);
+  journal(executionId: string): Promise<JournalCall[]> {
+    return this.#journal.calls(executionId);
   }
 
   saveResponse(response: StoredResponse): Promise<void> {
@@ -361,7 +280,7 @@ export class SqlStore implements Store {
        RETURNING id, url, heartbeat_at`,
       [nodeId, url],
     );
-    return { ...workerFromRow(one(rows)), alive: true };
+    return { ...workerFromRow(oneRow(rows)), alive: true };
   }
 
   async workers(): Promise<WorkerRecord[]> {
@@ -379,33 +298,4 @@ export class SqlStore implements Store {
   async close(): Promise<void> {
     await this.#db.close();
   }
-
-  /** Locks the container row for the rest of the transaction and refuses unless `lease` still holds it. */
-  async #fence(tx: SqlExecutor, lease: ContainerLease): Promise<void> {
-    const rows = await tx.query(`SELECT status, epoch FROM ptc_containers WHERE id = $1${this.#d.forUpdate}`, [
-      lease.containerId,
-    ]);
-    const row = rows[0];
-    const refused = fencingError(
-      row && { status: row.status === "live" ? "live" : "ended", epoch: Number(row.epoch) },
-      lease,
-    );
-    if (refused) throw refused;
-  }
-
-  async #leasedExecution(tx: SqlExecutor, lease: ContainerLease, executionId: string): Promise<StoredExecution> {
-    await this.#fence(tx, lease);
-    const rows = await tx.query("SELECT * FROM ptc_executions WHERE id = $1 AND container_id = $2", [
-      executionId,
-      lease.containerId,
-    ]);
-    if (!rows[0]) throw executionNotFound(executionId);
-    return executionFromRow(rows[0]);
-  }
-}
-
-function one(rows: SqlRow[]): SqlRow {
-  const row = rows[0];
-  if (!row) throw new Error("the statement returned no row");
-  return row;
 }
