@@ -10,6 +10,7 @@ import {
   InMemoryContainerRegistry,
   newContainerId,
 } from "./container-registry.js";
+import { ContainerSandbox } from "./container-sandbox.js";
 import { type ContainerTurn, ContainerTurns } from "./container-turns.js";
 
 export const DEFAULT_CONTAINER_IDLE_TIMEOUT_MS = 300_000;
@@ -21,15 +22,6 @@ export const DEFAULT_CONTAINER_IDLE_TIMEOUT_MS = 300_000;
 export const DEFAULT_MAX_WAITING_PER_CONTAINER = 8;
 
 export type { ContainerTurn } from "./container-turns.js";
-
-/**
- * Ends of an idle container whose sandbox goes back to the pool (reset) rather than being killed: eviction
- * under the owner's quota, and leaving this process for a durable store (`release`: idle eviction, a lost
- * lease). The same situation as a one-off execution's sandbox, and how a server, whose every execution has
- * a container, reuses sandboxes: each new container past the quota evicts the owner's oldest idle one.
- * Expiry (`containerIdleTimeoutMs`, minutes) still kills: by then the pool needs no sandbox back.
- */
-const IDLE_ENDS: ReadonlySet<ContainerEndReason> = new Set(["evicted", "released"]);
 
 export interface ContainerLease {
   containerId: string;
@@ -89,15 +81,8 @@ interface Live {
   record: ContainerRecord;
   /** A one-off container of an execution that named none: forgotten once its execution ends. */
   ephemeral: boolean;
-  sandbox: SandboxProcess | null;
-  hadSandbox: boolean;
-  /** The sandbox whose `random` was seeded with the container's seed. */
-  seeded: SandboxProcess | null;
-  /**
-   * Every execution in the current sandbox ended clean (no limit, stop or fault): when the container then
-   * ends idle, the sandbox may be recycled like a one-off's (`IDLE_ENDS`).
-   */
-  sandboxClean: boolean;
+  /** Its sandbox, and whether it is recycled or killed when it leaves the container. */
+  sandbox: ContainerSandbox;
   turns: ContainerTurns;
   leases: number;
   /**
@@ -182,7 +167,7 @@ export class ContainerManager {
     if (!live) return undefined;
     return {
       id: containerId,
-      sandboxPid: live.sandbox?.alive ? live.sandbox.pid : undefined,
+      sandboxPid: live.sandbox.current?.alive ? live.sandbox.current.pid : undefined,
       busy: live.turns.size > 0 || live.leases > 0,
       lastUsed: live.record.lastUsedAt,
     };
@@ -247,16 +232,8 @@ export class ContainerManager {
       await (own ?? turn)?.granted;
       await previous;
       if (signal?.aborted) throw new PtcError(ErrorCode.Cancelled, "cancelled before start");
-      let reset = false;
-      if (!current.sandbox?.alive) {
-        reset = current.hadSandbox;
-        current.sandbox = await this.pool.acquire(signal);
-        current.hadSandbox = true;
-        current.sandboxClean = true;
-      }
-      const sandbox = current.sandbox;
-      const seed = python && current.seeded === sandbox ? undefined : current.record.seed;
-      if (python) current.seeded = sandbox;
+      const { sandbox, reset } = await current.sandbox.take(signal);
+      const seed = current.sandbox.seedFor(sandbox, python, current.record.seed);
       let released = false;
       return {
         containerId: current.record.id,
@@ -266,15 +243,12 @@ export class ContainerManager {
         release: ({ discard, clean = false }) => {
           if (released) return;
           released = true;
-          if (!clean && current.sandbox === sandbox) current.sandboxClean = false;
-          if (discard || current.ephemeral || !this.#live.has(current.record.id)) {
-            // Nobody uses this Python state again; killing or recycling can wait until the result is out. Only
-            // a one-off container's sandbox is recycled: a named one's state was meant to persist, and one
-            // ended under it (deleted, expired) may have been ended to stop what runs in it.
-            const recycle = current.ephemeral && clean && !discard;
-            setImmediate(() => (recycle ? this.pool.recycle(sandbox) : sandbox.kill()));
-            if (current.sandbox === sandbox) current.sandbox = null;
-          }
+          current.sandbox.leaseEnded(sandbox, {
+            discard,
+            clean,
+            ephemeral: current.ephemeral,
+            containerLive: this.#live.has(current.record.id),
+          });
           done();
         },
       };
@@ -304,8 +278,8 @@ export class ContainerManager {
   }
 
   /**
-   * Ends a live container: its sandbox is killed (recycled instead when `reason` is an idle end, `IDLE_ENDS`,
-   * and it is idle and clean), its waiting turns refused, its record kept as a tombstone.
+   * Ends a live container: its sandbox is killed (recycled instead when `reason` is an idle end and it is idle
+   * and clean: container-sandbox.ts), its waiting turns refused, its record kept as a tombstone.
    */
   end(containerId: string, reason: ContainerEndReason): boolean {
     const live = this.#live.get(containerId);
@@ -316,13 +290,7 @@ export class ContainerManager {
     else this.registry.end(containerId, reason, Date.now());
     // Listeners first (they cancel what runs in it, e.g. a paused script), then the sandbox goes.
     for (const listener of this.#listeners) listener(live.record);
-    const sandbox = live.sandbox;
-    live.sandbox = null;
-    // Ended for being idle, with nothing running and only clean executions behind it, its sandbox is in the
-    // state of a one-off execution's after a clean end: reset, it serves another container. Deleted, closed
-    // or lost, it is killed (a client may delete a container to stop what it started).
-    if (sandbox && IDLE_ENDS.has(reason) && live.leases === 0 && live.sandboxClean) this.pool.recycle(sandbox);
-    else sandbox?.kill();
+    live.sandbox.containerEnded(reason, live.leases === 0);
     return true;
   }
 
@@ -380,10 +348,7 @@ export class ContainerManager {
     const live: Live = {
       record,
       ephemeral,
-      sandbox: null,
-      hadSandbox: false,
-      seeded: null,
-      sandboxClean: true,
+      sandbox: new ContainerSandbox(this.pool),
       turns: new ContainerTurns(id),
       leases: 0,
       leaseTail: Promise.resolve(),
