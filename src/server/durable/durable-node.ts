@@ -13,16 +13,12 @@ import type { JsonValue } from "../../protocol/json-schema.js";
 import type { ToolDefinition } from "../../protocol/tool.js";
 import type { Logger } from "../http/logger.js";
 import { silentLogger } from "../http/logger.js";
-import {
-  type ContainerLease,
-  DEFAULT_LEASE_TTL_MS,
-  type Store,
-  type StoredContainer,
-  type StoredExecution,
-} from "../store/store.js";
-import { finishedRecord, interruptCalls, languageOf, type Revive, replayPlan } from "./container-history.js";
+import { type ContainerLease, DEFAULT_LEASE_TTL_MS, type Store, type StoredExecution } from "../store/store.js";
+import { finishedRecord, type Revive } from "./container-history.js";
+import { rebuildContainer } from "./container-rebuild.js";
+import { NodeHeartbeat } from "./node-heartbeat.js";
 import { nodeBusy, type Placement } from "./placement.js";
-import { callResultOf, storeWriteAhead } from "./store-journal.js";
+import { storeWriteAhead } from "./store-journal.js";
 
 export type { ExecutionRevival, Revive } from "./container-history.js";
 export type { Placement, ResumedExecution } from "./placement.js";
@@ -75,10 +71,8 @@ export class DurableNode {
   readonly #heartbeatMs: number;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #unsubscribe: () => void;
+  readonly #heartbeat: NodeHeartbeat;
   #url: string;
-  /** When the last heartbeat was written (this node's clock): past the lease TTL, it holds nothing. */
-  #lastBeat = 0;
-  #beating: Promise<void> | undefined;
   #draining = false;
   #closed = false;
 
@@ -93,6 +87,15 @@ export class DurableNode {
     this.#logger = options.logger ?? silentLogger;
     this.#handlerTools = new Set(options.serverTools.filter((tool) => tool.handler).map((tool) => tool.name));
     this.#unsubscribe = this.#engine.containers.onContainerEnded((record) => this.#onEnded(record));
+    this.#heartbeat = new NodeHeartbeat(
+      this.store,
+      this.nodeId,
+      this.leaseTtlMs,
+      () => this.#afterBeat(),
+      () => {
+        for (const id of [...this.#leases.keys()]) this.#lost(id);
+      },
+    );
   }
 
   get url(): string {
@@ -102,7 +105,7 @@ export class DurableNode {
   /** Registers the node (its first heartbeat) and starts the heartbeat, sweep and eviction timers. */
   async start(url: string): Promise<void> {
     this.#url = url;
-    await this.#beat();
+    await this.#heartbeat.beat(this.#url);
     const every = (ms: number, work: () => Promise<unknown>) => {
       const timer = setInterval(() => {
         work().catch((error: unknown) => this.#logger.log("warn", "store", { error: describe(error) }));
@@ -110,7 +113,7 @@ export class DurableNode {
       timer.unref();
       this.#timers.push(timer);
     };
-    every(this.#heartbeatMs, () => this.#beat());
+    every(this.#heartbeatMs, () => this.#heartbeat.beat(this.#url));
     every(PRUNE_INTERVAL_MS, () =>
       this.store.pruneEnded({
         maxEndedContainers: DEFAULT_MAX_ENDED_CONTAINERS,
@@ -128,7 +131,7 @@ export class DurableNode {
   /** The lease every write of the container's work carries; `container_lease_lost` when this node holds none. */
   lease(containerId: string): ContainerLease {
     const epoch = this.#leases.get(containerId);
-    if (epoch === undefined || !this.#fresh()) {
+    if (epoch === undefined || !this.#heartbeat.fresh()) {
       // Retryable: the container's next request finds the node that holds it now (or claims it again).
       throw new PtcError(
         ErrorCode.ContainerLeaseLost,
@@ -149,7 +152,7 @@ export class DurableNode {
     origin: string,
     create: () => Readonly<ContainerRecord>,
   ): Promise<Readonly<ContainerRecord>> {
-    await this.#checkFresh();
+    await this.#heartbeat.checkFresh(this.#url);
     const record = create();
     try {
       const stored = await this.store.createContainer({
@@ -258,7 +261,7 @@ export class DurableNode {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#unsubscribe();
-    await this.#beating?.catch(() => undefined);
+    await this.#heartbeat.stop();
     await this.store.removeWorker(this.nodeId).catch(() => undefined);
   }
 
@@ -273,7 +276,7 @@ export class DurableNode {
   }
 
   async #place(id: string, revive: Revive): Promise<Placement> {
-    await this.#checkFresh();
+    await this.#heartbeat.checkFresh(this.#url);
     const stored = await this.store.getContainer(id);
     if (!stored) return { kind: "unknown" };
     if (stored.status !== "live") return { kind: "ended", stored };
@@ -294,7 +297,14 @@ export class DurableNode {
     this.#leases.set(id, claimed.epoch);
     this.#engine.containers.release(id); // a stale copy from before a lease was lost
     try {
-      return await this.#rebuild(claimed, revive);
+      return await rebuildContainer(claimed, revive, {
+        store: this.store,
+        engine: this.#engine,
+        logger: this.#logger,
+        handlerTools: this.#handlerTools,
+        lease: (containerId) => this.lease(containerId),
+        writeAhead: (containerId, executionId) => this.writeAhead(containerId, executionId),
+      });
     } catch (error) {
       // It can never be rebuilt: a replay that diverged, or a journal past what a replay may carry.
       if (PtcError.is(error, ErrorCode.ReplayDiverged) || PtcError.is(error, ErrorCode.ReplayTooLarge)) {
@@ -308,65 +318,18 @@ export class DurableNode {
     }
   }
 
-  async #rebuild(container: StoredContainer, revive: Revive): Promise<Placement> {
-    const { finished, unfinished } = replayPlan(await this.store.containerHistory(container.id), revive);
-    const restore = await this.#engine.restoreContainer(container.id, {
-      seed: container.seed,
-      ...(container.owner !== undefined ? { owner: container.owner } : {}),
-      ...(container.origin !== undefined ? { origin: container.origin } : {}),
-      executions: finished,
-    });
-    this.#logger.log("info", "container-restored", {
-      container_id: container.id,
-      epoch: container.epoch,
-      executions: restore.executions,
-      calls: restore.calls,
-      ms: Math.round(restore.ms),
-    });
-    if (!unfinished) return { kind: "local" };
-    const calls = await interruptCalls(unfinished, revive(unfinished.execution), this.#handlerTools, (call, outcome) =>
-      this.store.recordCallResult(this.lease(container.id), call.executionId, call.guestCallId, callResultOf(outcome)),
-    );
-    const turn = this.#engine.containers.turn(container.id);
-    await turn.granted;
-    const handle = this.#engine.execute({
-      code: unfinished.execution.code,
-      container: container.id,
-      containerTurn: turn,
-      executionId: unfinished.execution.id,
-      replay: { calls },
-      writeAhead: this.writeAhead(container.id, unfinished.execution.id),
-      ...languageOf(unfinished.execution),
-      ...revive(unfinished.execution),
-    });
-    return { kind: "local", resumed: { stored: unfinished.execution, handle, turn, restore } };
-  }
-
-  async #beat(): Promise<void> {
-    if (this.#closed) return;
-    const beat = (async () => {
-      const startedAt = Date.now();
-      await this.store.heartbeat(this.nodeId, this.#url);
-      this.#lastBeat = startedAt;
-      // Containers another node took over while this one was away (paused, partitioned): give them up.
-      // Only leases held before the read: one claimed meanwhile is not in it yet.
-      const before = [...this.#leases];
-      const held = new Map((await this.store.liveContainers(this.nodeId)).map((c) => [c.id, c.epoch]));
-      for (const [id, epoch] of before) {
-        if (this.#leases.get(id) === epoch && held.get(id) !== epoch) this.#lost(id);
-      }
-      for (const ended of await this.store.sweepExpired()) {
-        this.#leases.delete(ended.id);
-        this.#engine.containers.end(ended.id, "expired");
-      }
-    })();
-    this.#beating = beat;
-    try {
-      await beat;
-    } catch (error) {
-      // Fail closed: past the lease TTL without a heartbeat, another node may hold these containers.
-      if (!this.#fresh()) for (const id of [...this.#leases.keys()]) this.#lost(id);
-      throw error;
+  /** After each heartbeat: leases another node took meanwhile are given up, expired containers ended. */
+  async #afterBeat(): Promise<void> {
+    // Containers another node took over while this one was away (paused, partitioned): give them up.
+    // Only leases held before the read: one claimed meanwhile is not in it yet.
+    const before = [...this.#leases];
+    const held = new Map((await this.store.liveContainers(this.nodeId)).map((c) => [c.id, c.epoch]));
+    for (const [id, epoch] of before) {
+      if (this.#leases.get(id) === epoch && held.get(id) !== epoch) this.#lost(id);
+    }
+    for (const ended of await this.store.sweepExpired()) {
+      this.#leases.delete(ended.id);
+      this.#engine.containers.end(ended.id, "expired");
     }
   }
 
@@ -399,25 +362,6 @@ export class DurableNode {
     this.store.endContainer(record.id, reason, { containerId: record.id, epoch }).catch((error: unknown) => {
       this.#logger.log("warn", "store", { error: describe(error), container_id: record.id });
     });
-  }
-
-  #fresh(): boolean {
-    return Date.now() - this.#lastBeat < this.leaseTtlMs;
-  }
-
-  /**
-   * Before new work: a node whose last heartbeat is past the lease TTL (a late beat on a loaded machine,
-   * a store that was away) beats now, which also gives up what others took meanwhile; refused only when
-   * the store does not answer.
-   */
-  async #checkFresh(): Promise<void> {
-    if (this.#fresh()) return;
-    await (this.#beating ?? Promise.resolve()).catch(() => undefined);
-    if (!this.#fresh()) await this.#beat().catch(() => undefined);
-    if (!this.#fresh()) {
-      const message = "this node has not reached the store within its lease TTL";
-      throw new PtcError(ErrorCode.StoreUnavailable, message, {}, { retryAfterSeconds: 1 });
-    }
   }
 }
 
