@@ -145,9 +145,29 @@ export class DurableExecutions {
     });
   }
 
-  /** Records the end before it is answered; the result as stored is what a lookup answers later. */
-  finish(containerId: string, id: string, handle: ExecutionHandle | undefined, result: ExecutionResult): Promise<void> {
-    return this.node.finishExecution(containerId, id, handle ?? { stateKept: undefined }, result, recordable(result));
+  /**
+   * Records the end before it is answered (write first, answer second); the result as stored is what a
+   * lookup answers later. Resolves to the error the execution's requests answer instead (503) when its end
+   * is not durable: the store refused a write during the run (its result says so), or this one.
+   */
+  async finish(
+    containerId: string,
+    id: string,
+    handle: ExecutionHandle | undefined,
+    result: ExecutionResult,
+  ): Promise<PtcError | undefined> {
+    const refused = result.error?.code;
+    if (refused === ErrorCode.StoreUnavailable || refused === ErrorCode.ContainerLeaseLost) {
+      return new PtcError(refused, result.error?.message ?? refused, {}, { retryAfterSeconds: 1 });
+    }
+    try {
+      await this.node.finishExecution(containerId, id, handle ?? { stateKept: undefined }, result, recordable(result));
+      return undefined;
+    } catch (error) {
+      const code = PtcError.isInstance(error) ? error.code : ErrorCode.StoreUnavailable;
+      const message = `the result could not be made durable: ${error instanceof Error ? error.message : String(error)}`;
+      return new PtcError(code, message, {}, { retryAfterSeconds: 1 });
+    }
   }
 }
 

@@ -9,8 +9,15 @@ import type { ResumedExecution } from "../durable/durable-node.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { ContainerRecords, type ContainerView } from "./container-records.js";
 import type { DurableExecutions } from "./durable-executions.js";
+import { admitExecution } from "./execution-admission.js";
 import { FinishedExecutions, type FinishedExecutionsOptions } from "./finished-executions.js";
-import { type CallSubmission, cancelledError, StoredExecution, unstartedResult } from "./stored-execution.js";
+import {
+  type CallSubmission,
+  cancelledError,
+  StoredExecution,
+  startError,
+  unstartedResult,
+} from "./stored-execution.js";
 
 /**
  * A result sent for an execution being resumed by replay waits this long for it to reach its pause: a
@@ -88,27 +95,14 @@ export class ExecutionStore {
     if (this.#closing) throw new PtcError(ErrorCode.ShuttingDown, "the server is shutting down");
     const named = container === undefined ? undefined : await this.container(owner, container);
     if (named === undefined) this.engine.containers.checkRoom(owner, this.owners);
-    const abort = new AbortController();
-    // In a named container: a turn behind its earlier executions (429 when too many wait already).
-    let turn = named === undefined ? undefined : this.#takeTurn(named.id, abort.signal);
-    let release: AdmissionRelease | undefined;
-    let granted: Promise<AdmissionRelease> | undefined;
-    try {
-      if (turn?.waiting) {
-        // The container is busy: wait for its turn first, and only then for a slot.
-        granted = turn.granted.then(() => {
-          if (abort.signal.aborted) throw abort.signal.reason;
-          return this.admission.acquire(abort.signal, owner);
-        });
-      } else {
-        release = this.admission.tryAcquire(owner);
-        if (!release) granted = this.admission.acquire(abort.signal, owner); // 429 here when the queue is full
-      }
-    } catch (error) {
-      turn?.release();
-      throw error;
-    }
-    granted?.catch(() => {}); // handled below, or never needed when creation fails
+    const { abort, release, granted, ...admitted } = admitExecution(
+      this.engine.containers,
+      this.admission,
+      this.owners,
+      owner,
+      named?.id,
+    );
+    let turn = admitted.turn;
     let record: Readonly<ContainerRecord>;
     try {
       record = named ?? (await this.#newContainer(owner));
@@ -142,16 +136,6 @@ export class ExecutionStore {
     }
     this.#executions.set(id, entry);
     return entry;
-  }
-
-  /** A turn in the container behind its earlier executions: 429 `container_queue_full` when too many wait. */
-  #takeTurn(containerId: string, signal: AbortSignal): ContainerTurn {
-    try {
-      return this.engine.containers.turn(containerId, signal);
-    } catch (error) {
-      if (!PtcError.is(error, ErrorCode.ContainerQueueFull)) throw error;
-      throw new PtcError(error.code, error.message, {}, { retryAfterSeconds: this.owners.retryAfterSeconds });
-    }
   }
 
   /**
@@ -343,14 +327,7 @@ export class ExecutionStore {
       await this.#start(entry, release);
     } catch (error) {
       release();
-      const reason = error instanceof Error ? error.message : String(error);
-      // The container cap or the key's container quota (room was checked when the execution was queued;
-      // meanwhile the key's containers all became busy): no sandbox for it, and its code leads the message.
-      const quota =
-        PtcError.is(error, ErrorCode.KeyContainerQuotaExceeded) || PtcError.is(error, ErrorCode.ContainerCapReached);
-      const message = quota ? `${error.code}: ${reason}` : reason;
-      const code = quota ? ErrorCode.SandboxUnavailable : PtcError.is(error) ? error.code : ErrorCode.InvalidRequest;
-      this.#finish(entry, unstartedResult(entry, "failed", { code, type: "PtcError", message }, this.engine.isolation));
+      this.#finish(entry, unstartedResult(entry, "failed", startError(error), this.engine.isolation));
     }
   }
 
@@ -366,19 +343,8 @@ export class ExecutionStore {
     }
     if (this.durable) {
       // Write first, answer second: a result the store could not keep is not reported as one.
-      const refused = result.error?.code;
-      if (refused === ErrorCode.StoreUnavailable || refused === ErrorCode.ContainerLeaseLost) {
-        this.#forget(entry, new PtcError(refused, result.error?.message ?? refused, {}, { retryAfterSeconds: 1 }));
-        return;
-      }
-      try {
-        await this.durable.finish(entry.containerId, entry.id, handle, result);
-      } catch (error) {
-        const code = PtcError.isInstance(error) ? error.code : ErrorCode.StoreUnavailable;
-        const message = `the result could not be made durable: ${error instanceof Error ? error.message : String(error)}`;
-        this.#forget(entry, new PtcError(code, message, {}, { retryAfterSeconds: 1 }));
-        return;
-      }
+      const undurable = await this.durable.finish(entry.containerId, entry.id, handle, result);
+      if (undurable) return this.#forget(entry, undurable);
     }
     this.#finish(entry, result);
   }

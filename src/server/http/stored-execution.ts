@@ -193,6 +193,20 @@ export function unstartedResult(
   };
 }
 
+/**
+ * Why a queued execution could not start once admitted. The container cap or the key's container quota
+ * (room was checked when it was queued; meanwhile the key's containers all became busy): no sandbox for it,
+ * and its code leads the message.
+ */
+export function startError(error: unknown): ExecutionError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const quota =
+    PtcError.is(error, ErrorCode.KeyContainerQuotaExceeded) || PtcError.is(error, ErrorCode.ContainerCapReached);
+  const message = quota ? `${error.code}: ${reason}` : reason;
+  const code = quota ? ErrorCode.SandboxUnavailable : PtcError.is(error) ? error.code : ErrorCode.InvalidRequest;
+  return { code, type: "PtcError", message };
+}
+
 export function cancelledError(message: string): ExecutionError {
   return { code: ErrorCode.Cancelled, type: "CancelledError", message };
 }
