@@ -137,7 +137,10 @@ export class ProgramSessions {
       run = new CodeRun(handle, spec.callId, "program", resumed);
       const ended = () => {
         release?.();
-        this.engine.containers.end(containerId, "closed");
+        // Released, not closed: a program's container is idle once its one execution ended, and its sandbox
+        // then goes back to the pool when every run in it ended clean (a JavaScript-only sandbox needs no
+        // reset, sandbox-reuse.ts) instead of being killed, which cost every program a new sandbox start.
+        this.engine.containers.release(containerId);
         if (this.#live.get(key(spec.owner, spec.callId))?.run === run) this.#live.delete(key(spec.owner, spec.callId));
       };
       void handle.result.then(ended, ended);
