@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { loadConfig } from "../config/load-config.js";
+import type { ServerConfig } from "../config/ptc-config.js";
 import { createEngine } from "../engine/engine.js";
 import { checkSandboxIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
 import { createAdmissionController, resolveServerCapacity } from "../server/admission.js";
@@ -12,6 +13,7 @@ import { createJsonLogger } from "../server/http/logger.js";
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../server/http/start-server.js";
 import { loadProgramSecret } from "../server/openai/program-fingerprint.js";
 import { createResponsesHandler, type ResponsesHandler } from "../server/openai/responses-handler.js";
+import type { StoredResponseLimits } from "../server/openai/stored-responses.js";
 import { ResourceOwners } from "../server/resource-owners.js";
 import { openStore } from "../server/store/open-store.js";
 import type { Store } from "../server/store/store.js";
@@ -132,6 +134,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       admission,
       programSecret,
       ...(store ? { store } : {}),
+      ...storedResponseLimits(serverConfig),
     });
     messages = createMessagesHandler({
       engine,
@@ -230,4 +233,19 @@ async function openServerStore(
     );
     return undefined;
   }
+}
+
+/** The configured bounds on each key's `/v1/responses` stored responses (unset ones take the handler's defaults). */
+export function storedResponseLimits(server: ServerConfig): StoredResponseLimits {
+  return {
+    ...(server.maxStoredResponsesPerKey !== undefined
+      ? { maxStoredResponsesPerKey: server.maxStoredResponsesPerKey }
+      : {}),
+    ...(server.maxStoredResponseBytesPerKey !== undefined
+      ? { maxStoredResponseBytesPerKey: server.maxStoredResponseBytesPerKey }
+      : {}),
+    ...(server.storedResponseRetentionMs !== undefined
+      ? { storedResponseRetentionMs: server.storedResponseRetentionMs }
+      : {}),
+  };
 }

@@ -97,6 +97,15 @@ export const ServerConfigSchema = z.strictObject({
   programSecret: z.string().min(32).optional(),
   /** An idle container leaves memory after this long (rebuilt by replay on its next use); 0: never. Default 60000. */
   evictIdleMs: z.number().int().min(0).optional(),
+  /**
+   * `/v1/responses` `store: true` responses one API key keeps; past it, saving another forgets its oldest.
+   * Default 10000 with a durable store, 1000 in memory.
+   */
+  maxStoredResponsesPerKey: positive.optional(),
+  /** Bytes of one key's stored responses; past it, its oldest are forgotten. Default 256 MiB durable, 64 MiB in memory. */
+  maxStoredResponseBytesPerKey: positive.optional(),
+  /** A stored response is forgotten this long after it was created. Default 2592000000 (30 days, as OpenAI). */
+  storedResponseRetentionMs: positive.optional(),
 });
 
 export const PtcConfigSchema = z.strictObject({

@@ -73,6 +73,12 @@ export const ErrorCode = {
   StoreConflict: "store_conflict",
   /** A value to record (code, tool input or result, output) is larger than `maxRecordedValueBytes`. */
   RecordedValueTooLarge: "recorded_value_too_large",
+  /**
+   * `/v1/responses` with `store: true`: the response alone is larger than its API key's stored-response bytes
+   * (`maxStoredResponseBytesPerKey`), so keeping it would leave room for nothing else. Older ones are pruned
+   * silently; only this is refused.
+   */
+  ResponseStoreQuotaExceeded: "response_store_quota_exceeded",
   /** Rebuilding a container by replay: the script made another call, other arguments, or ended early. */
   ReplayDiverged: "replay_diverged",
   /**

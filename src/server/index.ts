@@ -34,6 +34,19 @@ export {
   type ResponsesHandler,
   type ResponsesHandlerOptions,
 } from "./openai/responses-handler.js";
+export type { StoredResponseCall } from "./openai/stored-response-routes.js";
+export {
+  DEFAULT_MAX_MEMORY_RESPONSE_BYTES_PER_KEY,
+  DEFAULT_MAX_MEMORY_RESPONSES_PER_KEY,
+  type StoredResponseLimits,
+} from "./openai/stored-responses.js";
 export { ownerOf, ResourceOwners } from "./resource-owners.js";
 export { openStore } from "./store/open-store.js";
-export { DEFAULT_LEASE_TTL_MS, type Store, type StoreOptions } from "./store/store.js";
+export {
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_MAX_STORED_RESPONSE_BYTES_PER_KEY,
+  DEFAULT_MAX_STORED_RESPONSES_PER_KEY,
+  DEFAULT_STORED_RESPONSE_RETENTION_MS,
+  type Store,
+  type StoreOptions,
+} from "./store/store.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Engine } from "../../engine/engine.js";
 import { ErrorCode } from "../../protocol/errors.js";
@@ -72,6 +72,14 @@ export interface ServerApp {
   shutdown(graceMs: number): Promise<void>;
 }
 
+/** `/v1/messages` and `/v1/responses` without `server.upstream`. */
+function noUpstream(): Response {
+  return errorResponse(
+    ErrorCode.UpstreamUnavailable,
+    "no upstream model configured: set server.upstream in ptc.config.json",
+  );
+}
+
 export function createServerApp(options: ServerAppOptions): ServerApp {
   if (options.apiKeys.length === 0) throw new Error("createServerApp needs at least one API key");
   const logger = options.logger ?? silentLogger;
@@ -129,6 +137,7 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
 
   // Before authentication: its refusals (401, 413, 503) reach OpenAI's SDK in OpenAI's error shape.
   app.use("/v1/responses", openaiErrorShape());
+  app.use("/v1/responses/*", openaiErrorShape());
   app.use("/v1/*", authenticate(options.apiKeys));
   app.use(
     "/v1/*",
@@ -144,27 +153,27 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
 
   app.post("/v1/messages", async (c) => {
     if (!accepting) return errorResponse(ErrorCode.ShuttingDown, "the server is shutting down");
-    if (!options.messages) {
-      return errorResponse(
-        ErrorCode.UpstreamUnavailable,
-        "no upstream model configured: set server.upstream in ptc.config.json",
-      );
-    }
+    if (!options.messages) return noUpstream();
     const body = await readJsonBody(c);
     return options.messages({ body, owner: c.get("owner"), signal: c.req.raw.signal, requestId: c.get("requestId") });
   });
 
   app.post("/v1/responses", async (c) => {
     if (!accepting) return errorResponse(ErrorCode.ShuttingDown, "the server is shutting down");
-    if (!options.responses) {
-      return errorResponse(
-        ErrorCode.UpstreamUnavailable,
-        "no upstream model configured: set server.upstream in ptc.config.json",
-      );
-    }
+    if (!options.responses) return noUpstream();
     const body = await readJsonBody(c);
     return options.responses({ body, owner: c.get("owner"), signal: c.req.raw.signal });
   });
+
+  // Stored (`store: true`) responses: read and deleted while shutting down too, as they touch no sandbox.
+  const stored = (route: "retrieve" | "delete" | "inputItems") => (c: Context<ServerEnv>) => {
+    if (!options.responses) return noUpstream();
+    const query = new URL(c.req.url).searchParams;
+    return options.responses[route]({ id: c.req.param("id") ?? "", owner: c.get("owner"), query });
+  };
+  app.get("/v1/responses/:id", stored("retrieve"));
+  app.delete("/v1/responses/:id", stored("delete"));
+  app.get("/v1/responses/:id/input_items", stored("inputItems"));
 
   app.route(
     "/v1",

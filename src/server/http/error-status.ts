@@ -45,6 +45,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.StoreConflict]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.RecordedValueTooLarge]: 413,
+  [ErrorCode.ResponseStoreQuotaExceeded]: 413,
   // The container's state could not be rebuilt: it is gone, as an expired one is.
   [ErrorCode.ReplayDiverged]: 410,
   [ErrorCode.ReplayTooLarge]: 413,

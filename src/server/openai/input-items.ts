@@ -16,7 +16,13 @@ export type ItemCaller = { type: "program"; caller_id: string } | { type: "direc
  * wrote them. `item_reference`s are resolved against the store before anything else looks at the input.
  */
 export type InputItem =
-  | { type: "message"; role: "user" | "assistant" | "system" | "developer"; content: string | ContentPart[] }
+  | {
+      type: "message";
+      /** An output message's id (`msg_…`), kept so a stored conversation lists it under the same id. */
+      id?: string;
+      role: "user" | "assistant" | "system" | "developer";
+      content: string | ContentPart[];
+    }
   | { type: "function_call"; id?: string; call_id: string; name: string; arguments: string; caller?: ItemCaller }
   | { type: "function_call_output"; call_id: string; output: string | ContentPart[]; caller?: ItemCaller }
   | { type: "program"; id: string; call_id: string; code: string; fingerprint: string }
@@ -118,11 +124,14 @@ function item(raw: unknown, where: string): InputItem {
       const role = raw.role;
       if (typeof role !== "string" || !ROLES.includes(role)) return invalidValue(`${where}.role`, role, ROLES);
       if (raw.content === undefined) missing(`${where}.content`);
-      return {
+      const message: InputItem = {
         type: "message",
         role: role as "user" | "assistant" | "system" | "developer",
         content: contentParts(raw.content, `${where}.content`),
       };
+      const id = optionalString(raw, "id", where);
+      if (id !== undefined) message.id = id;
+      return message;
     }
     case "function_call": {
       const call: InputItem = {

@@ -79,6 +79,9 @@ function codeReply(error: PtcError): OpenAIErrorReply {
     case ErrorCode.RecordedValueTooLarge:
     case ErrorCode.ReplayTooLarge:
       return invalid(413);
+    // The key's stored-response bytes cannot hold this one: `store: false` can.
+    case ErrorCode.ResponseStoreQuotaExceeded:
+      return { status: 413, body: body(error.message, "invalid_request_error", "store", error.code), headers: {} };
     // ptc's own codes for a program it cannot continue: a 400 the client can tell apart by `code`.
     case ErrorCode.ProgramFingerprintInvalid:
     case ErrorCode.ReplayDiverged:

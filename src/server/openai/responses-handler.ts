@@ -16,15 +16,22 @@ import { validateRequest } from "./request-validation.js";
 import { type LoopDependencies, type LoopOutcome, ResponseLoop } from "./response-loop.js";
 import { DEFAULT_STREAM_KEEPALIVE_MS, streamResponse } from "./response-stream.js";
 import type { OutputItem, ResponseObject } from "./responses-types.js";
+import { type StoredResponseRoutes, storedResponseRoutes } from "./stored-response-routes.js";
 import {
-  memoryRecords,
   type ResponseRecords,
   resolveConversation,
+  responseRecords,
+  type StoredResponseLimits,
   storedResponse,
-  storeRecords,
 } from "./stored-responses.js";
 
-export interface ResponsesHandlerOptions {
+/**
+ * Stored responses past their retention are forgotten this often, every key's at once (each key's are also
+ * pruned as it saves more): a minute, as ended containers are (`PRUNE_INTERVAL_MS`), since the bound is days.
+ */
+export const RESPONSE_PRUNE_INTERVAL_MS = 60_000;
+
+export interface ResponsesHandlerOptions extends StoredResponseLimits {
   engine: Engine;
   /** Tools the server runs itself (config sources); the engine must have been created with them. */
   serverTools: readonly ToolDefinition[];
@@ -41,8 +48,8 @@ export interface ResponsesHandlerOptions {
   /** The server's admission controller: each program takes a slot until it ends (pauses included). */
   admission?: AdmissionController;
   /**
-   * Where `store: true` responses live (the durable store's tables). Default: this process's memory, per key
-   * bounded by `DEFAULT_MAX_MEMORY_RESPONSES_PER_KEY` and `DEFAULT_MAX_MEMORY_RESPONSE_BYTES_PER_KEY`.
+   * Where `store: true` responses live (the durable store's tables). Default: a memory store of this process,
+   * with its smaller bounds (`DEFAULT_MAX_MEMORY_RESPONSES_PER_KEY`, `DEFAULT_MAX_MEMORY_RESPONSE_BYTES_PER_KEY`).
    */
   store?: Store;
   /** Default `DEFAULT_STREAM_KEEPALIVE_MS`. */
@@ -59,9 +66,9 @@ export interface ResponsesCall {
 }
 
 /** `POST /v1/responses`: a JSON response, an SSE stream (`stream: true`) or an OpenAI-shaped error. */
-export interface ResponsesHandler {
+export interface ResponsesHandler extends StoredResponseRoutes {
   (call: ResponsesCall): Promise<Response>;
-  /** Cancels the programs this process runs (server shutdown). */
+  /** Cancels the programs this process runs and stops the retention sweep (server shutdown). */
   close(): void;
 }
 
@@ -72,7 +79,10 @@ export interface ResponsesHandler {
  */
 export function createResponsesHandler(options: ResponsesHandlerOptions): ResponsesHandler {
   const sessions = new ProgramSessions(options.engine, options.admission, options.executionLimits);
-  const records: ResponseRecords = options.store ? storeRecords(options.store) : memoryRecords();
+  const records: ResponseRecords = responseRecords(options.store, options);
+  // A failed sweep (the store is down) is retried by the next; requests meanwhile see the store's own errors.
+  const sweep = setInterval(() => records.prune().catch(() => {}), RESPONSE_PRUNE_INTERVAL_MS);
+  sweep.unref();
   const deps: LoopDependencies = {
     engine: options.engine,
     upstream: options.upstream,
@@ -134,5 +144,9 @@ export function createResponsesHandler(options: ResponsesHandlerOptions): Respon
       return openaiErrorResponse(error);
     }
   };
-  return Object.assign(handler, { close: () => sessions.close() });
+  const close = () => {
+    clearInterval(sweep);
+    sessions.close();
+  };
+  return Object.assign(handler, storedResponseRoutes(records), { close });
 }

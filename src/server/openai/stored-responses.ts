@@ -1,22 +1,59 @@
 import type { JsonValue } from "../../protocol/json-schema.js";
-import type { Store, StoredResponse } from "../store/store.js";
-import { responseItems } from "../store/store-values.js";
+import { MemoryStore } from "../store/memory-store.js";
+import {
+  DEFAULT_MAX_STORED_RESPONSE_BYTES_PER_KEY,
+  DEFAULT_MAX_STORED_RESPONSES_PER_KEY,
+  DEFAULT_STORED_RESPONSE_RETENTION_MS,
+  type Store,
+  type StoredResponse,
+  type StoredResponseBounds,
+} from "../store/store.js";
 import { type InputItem, outputAsInput } from "./input-items.js";
 import { openaiNotFound } from "./openai-errors.js";
 import type { ResponsesRequest } from "./request-validation.js";
 import type { ResponseObject } from "./responses-types.js";
 
-/** Responses one API key keeps in memory (without a durable store) at most; past it, its oldest are forgotten. */
+/** Responses one API key keeps in this process's memory (no durable store) at most; past it, its oldest are forgotten. */
 export const DEFAULT_MAX_MEMORY_RESPONSES_PER_KEY = 1_000;
-/** Bytes (as JSON) of the responses one API key keeps in memory at most; past it, its oldest are forgotten. */
+/** Bytes of the responses one API key keeps in this process's memory at most; past it, its oldest are forgotten. */
 export const DEFAULT_MAX_MEMORY_RESPONSE_BYTES_PER_KEY = 64 * 1_048_576;
 
-/** Where `store: true` responses live: the durable store's tables, or this process's memory. */
+/** The bounds on each API key's `store: true` responses (`server.*` in the config, options embedded). */
+export interface StoredResponseLimits {
+  /** Default `DEFAULT_MAX_STORED_RESPONSES_PER_KEY` (10,000) with a durable store, `DEFAULT_MAX_MEMORY_RESPONSES_PER_KEY` (1,000) in memory. */
+  maxStoredResponsesPerKey?: number;
+  /** Default `DEFAULT_MAX_STORED_RESPONSE_BYTES_PER_KEY` (256 MiB) with a durable store, `DEFAULT_MAX_MEMORY_RESPONSE_BYTES_PER_KEY` (64 MiB) in memory. */
+  maxStoredResponseBytesPerKey?: number;
+  /** Default `DEFAULT_STORED_RESPONSE_RETENTION_MS` (30 days). */
+  storedResponseRetentionMs?: number;
+}
+
+/** The limits, resolved once: a durable store's defaults are larger (disk), memory's smaller (this process's heap). */
+export function resolveResponseBounds(limits: StoredResponseLimits, durable: boolean): StoredResponseBounds {
+  return {
+    maxResponsesPerKey:
+      limits.maxStoredResponsesPerKey ??
+      (durable ? DEFAULT_MAX_STORED_RESPONSES_PER_KEY : DEFAULT_MAX_MEMORY_RESPONSES_PER_KEY),
+    maxResponseBytesPerKey:
+      limits.maxStoredResponseBytesPerKey ??
+      (durable ? DEFAULT_MAX_STORED_RESPONSE_BYTES_PER_KEY : DEFAULT_MAX_MEMORY_RESPONSE_BYTES_PER_KEY),
+    responseRetentionMs: limits.storedResponseRetentionMs ?? DEFAULT_STORED_RESPONSE_RETENTION_MS,
+  };
+}
+
+/** Where `store: true` responses live (the durable store's tables, or a memory store), within their bounds. */
 export interface ResponseRecords {
+  readonly bounds: StoredResponseBounds;
+  /** Keeps it, forgetting the key's oldest past the bounds. */
   save(response: StoredResponse): Promise<void>;
-  get(id: string): Promise<StoredResponse | undefined>;
-  /** The item with this id (an output item, or an input item the client gave an id) and its response's owner. */
-  item(id: string): Promise<{ owner: string; item: JsonValue } | undefined>;
+  /** The key's response; another key's is undefined, as an unknown one. */
+  get(id: string, owner: string): Promise<StoredResponse | undefined>;
+  /** The key's item with this id (an output item, or an input item the client gave an id). */
+  item(id: string, owner: string): Promise<JsonValue | undefined>;
+  /** Forgets the key's response; false when it has none of that id. */
+  delete(id: string, owner: string): Promise<boolean>;
+  /** Forgets every key's responses past the retention (the periodic sweep). */
+  prune(): Promise<number>;
 }
 
 /** A stored response's output items. */
@@ -26,61 +63,36 @@ export function outputOf(response: StoredResponse): JsonValue[] {
   return Array.isArray(output) ? output : [];
 }
 
-/** The durable store's responses (SQLite, PostgreSQL, or the memory store a test opens). */
-export function storeRecords(store: Store): ResponseRecords {
+/**
+ * The records on the durable store (SQLite, PostgreSQL), or without one on a memory store of this process:
+ * the same rules either way, the memory store's bounds smaller.
+ */
+export function responseRecords(store: Store | undefined, limits: StoredResponseLimits = {}): ResponseRecords {
+  const bounds = resolveResponseBounds(limits, store !== undefined);
+  const target = store ?? new MemoryStore();
   return {
-    save: (response) => store.saveResponse(response),
-    get: (id) => store.getResponse(id),
-    item: (id) => store.getResponseItem(id),
+    bounds,
+    save: (response) => target.saveResponse(response, bounds),
+    async get(id, owner) {
+      const found = await target.getResponse(id);
+      return found?.owner === owner ? found : undefined;
+    },
+    async item(id, owner) {
+      const found = await target.getResponseItem(id);
+      return found?.owner === owner ? found.item : undefined;
+    },
+    delete: (id, owner) => target.deleteResponse(id, owner),
+    prune: () => target.pruneResponses(bounds.responseRetentionMs),
   };
 }
 
-interface Held {
-  records: Map<string, { response: StoredResponse; bytes: number }>;
-  bytes: number;
-}
-
-/** Responses in this process's memory, per API key, bounded by count and bytes (oldest forgotten first). */
-export function memoryRecords(
-  maxPerKey = DEFAULT_MAX_MEMORY_RESPONSES_PER_KEY,
-  maxBytesPerKey = DEFAULT_MAX_MEMORY_RESPONSE_BYTES_PER_KEY,
-): ResponseRecords {
-  const byOwner = new Map<string, Held>();
-  const owners = new Map<string, string>();
-  const items = new Map<string, { owner: string; item: JsonValue; response: string }>();
-  const forget = (held: Held, id: string) => {
-    const entry = held.records.get(id);
-    if (!entry) return;
-    held.records.delete(id);
-    held.bytes -= entry.bytes;
-    owners.delete(id);
-    for (const [itemId, item] of items) if (item.response === id) items.delete(itemId);
-  };
-  return {
-    async save(response) {
-      const bytes = JSON.stringify(response).length;
-      const held = byOwner.get(response.owner) ?? { records: new Map(), bytes: 0 };
-      byOwner.set(response.owner, held);
-      held.records.set(response.id, { response, bytes });
-      held.bytes += bytes;
-      owners.set(response.id, response.owner);
-      for (const [id, item] of responseItems(response)) {
-        items.set(id, { owner: response.owner, item, response: response.id });
-      }
-      for (const id of held.records.keys()) {
-        if (held.records.size <= maxPerKey && held.bytes <= maxBytesPerKey) break;
-        if (id !== response.id) forget(held, id);
-      }
-    },
-    async get(id) {
-      const owner = owners.get(id);
-      return owner === undefined ? undefined : byOwner.get(owner)?.records.get(id)?.response;
-    },
-    async item(id) {
-      const found = items.get(id);
-      return found && { owner: found.owner, item: found.item };
-    },
-  };
+/** What a 404 for a stored response adds to OpenAI's wording: why a response a client kept may be gone. */
+export function whyNotFound(bounds: StoredResponseBounds): string {
+  const days = Math.round((bounds.responseRetentionMs / 86_400_000) * 10) / 10;
+  return (
+    `Only store: true responses are kept, for ${days} days and at most ${bounds.maxResponsesPerKey} responses or ` +
+    `${bounds.maxResponseBytesPerKey} bytes per API key (the oldest are removed first), until deleted.`
+  );
 }
 
 /**
@@ -95,10 +107,12 @@ export async function resolveConversation(
 ): Promise<InputItem[]> {
   const conversation: InputItem[] = [];
   if (request.previousResponseId !== undefined) {
-    const previous = await records.get(request.previousResponseId);
-    if (!previous || previous.owner !== owner) {
+    const previous = await records.get(request.previousResponseId, owner);
+    if (!previous) {
+      // A program paused in a pruned response can still be continued statelessly: its items carry it.
       throw openaiNotFound(
-        `Previous response with id '${request.previousResponseId}' not found.`,
+        `Previous response with id '${request.previousResponseId}' not found. ${whyNotFound(records.bounds)} ` +
+          "A program paused in it can still be continued with store: false, sending its items back.",
         "previous_response_id",
         "previous_response_not_found",
       );
@@ -110,11 +124,11 @@ export async function resolveConversation(
       conversation.push(item);
       continue;
     }
-    const found = await records.item(item.id);
-    if (!found || found.owner !== owner) {
+    const found = await records.item(item.id, owner);
+    if (found === undefined) {
       throw openaiNotFound(`Item with id '${item.id}' not found.`, `input[${index}].id`, "item_not_found");
     }
-    conversation.push(outputAsInput(found.item));
+    conversation.push(outputAsInput(found));
   }
   return conversation;
 }
@@ -128,7 +142,8 @@ export function storedResponse(
   return {
     id: response.id,
     owner,
-    createdAt: response.created_at * 1000,
+    // Milliseconds, not the response's seconds: a key's responses are pruned oldest first in this order.
+    createdAt: Date.now(),
     conversation: conversation as unknown as JsonValue[],
     response: response as unknown as JsonValue,
   };

@@ -1,5 +1,6 @@
 import type { ContainerEndReason } from "../../engine/container-registry.js";
 import type { JsonValue } from "../../protocol/json-schema.js";
+import { MemoryResponses } from "./memory-responses.js";
 import {
   type CallResult,
   type ContainerLease,
@@ -16,6 +17,7 @@ import {
   type StoredContainer,
   type StoredExecution,
   type StoredResponse,
+  type StoredResponseBounds,
   type StoreOptions,
   type WorkerRecord,
 } from "./store.js";
@@ -30,7 +32,6 @@ import {
   executionNotFound,
   fencingError,
   recordable,
-  responseItems,
 } from "./store-values.js";
 
 export interface MemoryStoreOptions extends StoreOptions {
@@ -50,9 +51,8 @@ export class MemoryStore implements Store {
   /** Per execution, its calls in guest order. */
   readonly #journals = new Map<string, JournalCall[]>();
   readonly #workers = new Map<string, { url: string; heartbeatAt: number }>();
-  /** `/v1/responses`' kept responses and their items with ids, as JSON text (copied in and out). */
-  readonly #responses = new Map<string, string>();
-  readonly #responseItems = new Map<string, { owner: string; item: string }>();
+  /** `/v1/responses`' kept responses and their items with ids. */
+  readonly #responses: MemoryResponses;
   readonly #now: () => number;
   readonly #maxBytes: number;
   readonly #leaseTtlMs: number;
@@ -60,6 +60,7 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
     ({ maxRecordedValueBytes: this.#maxBytes, leaseTtlMs: this.#leaseTtlMs } = resolveStoreOptions(options));
+    this.#responses = new MemoryResponses(this.#now, this.#maxBytes);
   }
 
   async createContainer(container: NewContainer): Promise<StoredContainer> {
@@ -273,24 +274,24 @@ export class MemoryStore implements Store {
     return (this.#journals.get(executionId) ?? []).map((c) => ({ ...c }));
   }
 
-  async saveResponse(response: StoredResponse): Promise<void> {
-    const text = recordable(`response ${response.id}`, response as unknown as JsonValue, this.#maxBytes);
-    if (this.#responses.has(response.id)) throw conflict(`response ${response.id} already exists`);
-    this.#responses.set(response.id, text);
-    for (const [id, item] of responseItems(response)) {
-      if (!this.#responseItems.has(id))
-        this.#responseItems.set(id, { owner: response.owner, item: JSON.stringify(item) });
-    }
+  async saveResponse(response: StoredResponse, bounds: StoredResponseBounds): Promise<void> {
+    this.#responses.save(response, bounds);
   }
 
   async getResponse(id: string): Promise<StoredResponse | undefined> {
-    const text = this.#responses.get(id);
-    return text === undefined ? undefined : (JSON.parse(text) as StoredResponse);
+    return this.#responses.get(id);
   }
 
   async getResponseItem(id: string): Promise<{ owner: string; item: JsonValue } | undefined> {
-    const found = this.#responseItems.get(id);
-    return found && { owner: found.owner, item: JSON.parse(found.item) as JsonValue };
+    return this.#responses.item(id);
+  }
+
+  async deleteResponse(id: string, owner: string): Promise<boolean> {
+    return this.#responses.delete(id, owner);
+  }
+
+  async pruneResponses(retentionMs: number): Promise<number> {
+    return this.#responses.prune(retentionMs);
   }
 
   async heartbeat(nodeId: string, url: string): Promise<WorkerRecord> {

@@ -83,6 +83,16 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
       item TEXT NOT NULL
     )`,
   ],
+  // 3: bounds on each API key's stored responses: their bytes (conversation, response and items as UTF-8;
+  // older rows are counted by characters, near enough), a key's totals and oldest rows read from one index, the
+  // sweep by age, and the items' foreign key (a deleted response's items are found by index, not a scan).
+  [
+    "ALTER TABLE ptc_responses ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0",
+    "UPDATE ptc_responses SET bytes = LENGTH(conversation) + LENGTH(response)",
+    "CREATE INDEX ptc_responses_owner_created ON ptc_responses (owner, created_at, id, bytes)",
+    "CREATE INDEX ptc_responses_created ON ptc_responses (created_at)",
+    "CREATE INDEX ptc_response_items_response ON ptc_response_items (response_id)",
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

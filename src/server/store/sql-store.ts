@@ -28,6 +28,7 @@ import {
   type StoredContainer,
   type StoredExecution,
   type StoredResponse,
+  type StoredResponseBounds,
   type StoreOptions,
   type WorkerRecord,
 } from "./store.js";
@@ -261,8 +262,8 @@ export class SqlStore implements Store {
     return this.#journal.calls(executionId);
   }
 
-  saveResponse(response: StoredResponse): Promise<void> {
-    return responses.saveResponse(this.#db, this.#maxBytes, response);
+  saveResponse(response: StoredResponse, bounds: StoredResponseBounds): Promise<void> {
+    return responses.saveResponse(this.#db, this.#d.nowMs, this.#maxBytes, response, bounds);
   }
 
   getResponse(id: string): Promise<StoredResponse | undefined> {
@@ -271,6 +272,14 @@ export class SqlStore implements Store {
 
   getResponseItem(id: string): ReturnType<Store["getResponseItem"]> {
     return responses.getResponseItem(this.#db, id);
+  }
+
+  deleteResponse(id: string, owner: string): Promise<boolean> {
+    return responses.deleteResponse(this.#db, id, owner);
+  }
+
+  pruneResponses(retentionMs: number): Promise<number> {
+    return responses.pruneResponses(this.#db, this.#d.nowMs, retentionMs);
   }
 
   async heartbeat(nodeId: string, url: string): Promise<WorkerRecord> {

@@ -140,6 +140,29 @@ export interface StoredResponse {
   readonly response: JsonValue;
 }
 
+/**
+ * Stored responses one API key keeps at most: past it, saving another forgets the key's oldest. Ten thousand
+ * is a busy agent's month (one store: true turn every five minutes, around the clock, is 8,640) and, at the
+ * few KiB a typical turn takes, tens of MiB; the byte bound below is what binds for long conversations.
+ */
+export const DEFAULT_MAX_STORED_RESPONSES_PER_KEY = 10_000;
+/**
+ * Bytes one API key's stored responses take at most (their conversation, response and item JSON, UTF-8):
+ * past it, saving another forgets the key's oldest. Each response carries its whole conversation, so a long
+ * conversation costs the sum of its prefixes: 100 turns growing by 10 KiB each is ~50 MiB. 256 MiB holds
+ * several such conversations and still bounds what one hostile key can make the database hold.
+ */
+export const DEFAULT_MAX_STORED_RESPONSE_BYTES_PER_KEY = 256 * 1_048_576;
+/** A stored response is forgotten this long after it was created: OpenAI keeps them 30 days. */
+export const DEFAULT_STORED_RESPONSE_RETENTION_MS = 30 * 24 * 3_600_000;
+
+/** What one API key's stored responses may take; a key's oldest are forgotten first past any of them. */
+export interface StoredResponseBounds {
+  readonly maxResponsesPerKey: number;
+  readonly maxResponseBytesPerKey: number;
+  readonly responseRetentionMs: number;
+}
+
 export interface WorkerRecord {
   readonly id: string;
   /** Where other nodes forward requests for containers this node owns. */
@@ -227,13 +250,20 @@ export interface Store {
   journal(executionId: string): Promise<JournalCall[]>;
 
   /**
-   * Keeps a `/v1/responses` response, and each of its items that has an id (for `item_reference`). A response
-   * past `maxRecordedValueBytes` as JSON is `recorded_value_too_large`.
+   * Keeps a `/v1/responses` response, and each of its items that has an id (for `item_reference`), then
+   * forgets the owner's oldest other responses (by `createdAt`, then id) past `bounds`: older than the
+   * retention, beyond the count, or beyond the bytes with this one counted. A conversation or response past
+   * `maxRecordedValueBytes` as JSON is `recorded_value_too_large`; one that alone is over the key's bytes,
+   * `response_store_quota_exceeded`; nothing is written for either.
    */
-  saveResponse(response: StoredResponse): Promise<void>;
+  saveResponse(response: StoredResponse, bounds: StoredResponseBounds): Promise<void>;
   getResponse(id: string): Promise<StoredResponse | undefined>;
   /** An item of a kept response by its id, with the response's owner. */
   getResponseItem(id: string): Promise<{ owner: string; item: JsonValue } | undefined>;
+  /** Forgets the owner's response and the items only it holds. False when the owner has no such response. */
+  deleteResponse(id: string, owner: string): Promise<boolean>;
+  /** Forgets every key's responses created longer than `retentionMs` ago (the store's clock); returns how many. */
+  pruneResponses(retentionMs: number): Promise<number>;
 
   /** Registers the node or renews its heartbeat (the store's clock). */
   heartbeat(nodeId: string, url: string): Promise<WorkerRecord>;

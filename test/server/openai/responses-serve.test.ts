@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import OpenAI from "openai-v7";
 import { kill9 } from "../../helpers/durable-serve.js";
-import { INVENTORY_TOOLS, itemShape } from "../../helpers/responses-endpoint.js";
+import { assertStatus, INVENTORY_TOOLS, itemShape } from "../../helpers/responses-endpoint.js";
 import { startScriptedModelServer } from "../../helpers/scripted-model-server.js";
 import { type ServingCli, startServingCli } from "../../helpers/server.js";
 
@@ -29,7 +29,14 @@ async function serve(): Promise<{ node: ServingCli; client: OpenAI }> {
   const config = join(dir, "ptc.config.json");
   writeFileSync(
     config,
-    JSON.stringify({ server: { upstream: { provider: "anthropic", baseURL: model.url, apiKey: "upstream-key" } } }),
+    JSON.stringify({
+      server: {
+        upstream: { provider: "anthropic", baseURL: model.url, apiKey: "upstream-key" },
+        maxStoredResponsesPerKey: 50,
+        maxStoredResponseBytesPerKey: 4_194_304,
+        storedResponseRetentionMs: 86_400_000,
+      },
+    }),
   );
   const node = await startServingCli(["serve", "--port", "0", "--config", config], {
     env: { ...process.env, PTC_API_KEYS: KEY, PTC_DATA_DIR: join(dir, "data") },
@@ -71,6 +78,18 @@ test("ptc serve: a paused program survives kill -9 (store: true in SQLite, the s
     input: answers(one.output),
   });
   assert.deepEqual(itemShape(two.output), ["function_call:getDemand:in_progress:program"]);
+  // The stored response outlived the process too: retrieved, listed and deleted through the SDK.
+  assert.deepEqual((await second.client.responses.retrieve(one.id)).output, one.output);
+  const items = await second.client.responses.inputItems.list(two.id, { order: "asc" });
+  assert.deepEqual(
+    items.data.map((item) => item.type),
+    ["message", "program", "function_call", "function_call_output"],
+  );
+  await second.client.responses.delete(two.id);
+  await assert.rejects(second.client.responses.retrieve(two.id), (error: unknown) => {
+    assertStatus(error, 404);
+    return true;
+  });
   // store: false: the client sends every item back.
   const three = await second.client.responses.create({
     model: MODEL,

@@ -134,7 +134,8 @@ describe("/v1/responses validation: OpenAI's error shape, status and wording", (
 
   test("unknown previous_response_id and item_reference are 404; another key's response too", async () => {
     await refused({ ...base, previous_response_id: "resp_nope" }, 404, {
-      message: "Previous response with id 'resp_nope' not found.",
+      // OpenAI's words, then why a kept response may be gone.
+      message: /^Previous response with id 'resp_nope' not found\. Only store: true responses are kept, for 30 days/,
       param: "previous_response_id",
       code: "previous_response_not_found",
     });

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { MemoryStore } from "../../../src/server/store/memory-store.js";
-import { storeConformance } from "./store-conformance.js";
+import { responseConformance } from "./response-conformance.js";
+import { type StoreBackend, storeConformance } from "./store-conformance.js";
 
-storeConformance("memory", {
+const backend: StoreBackend = {
   durable: false,
   // One store per location: a second `open` is the same process's store, as `--store memory` has.
   fresh: async () => {
@@ -13,7 +14,9 @@ storeConformance("memory", {
       return store;
     };
   },
-});
+};
+storeConformance("memory", backend);
+responseConformance("memory", backend);
 
 it("reads time from its clock, so expiry can be tested without waiting", async () => {
   let now = 1_000;

@@ -4,20 +4,23 @@ import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
 import { openPostgresStore } from "../../../src/server/store/postgres-store.js";
 import { deadUrl } from "../../helpers/loopback.js";
 import { cuttablePostgres, freshPostgresDatabase, postgresAvailable } from "../../helpers/postgres.js";
-import { storeConformance } from "./store-conformance.js";
+import { responseConformance } from "./response-conformance.js";
+import { type StoreBackend, storeConformance } from "./store-conformance.js";
 
 const skip = postgresAvailable() ? false : "PostgreSQL is not installed and PTC_TEST_POSTGRES_URL is unset";
 
 if (skip) it("PostgreSQL store", { skip }, () => {});
 else {
-  storeConformance("postgres", {
+  const backend: StoreBackend = {
     durable: true,
     // A fresh database per location; each `open` is another pool on it, as another node would have.
     fresh: async () => {
       const url = await freshPostgresDatabase();
       return (options) => openPostgresStore(url, options);
     },
-  });
+  };
+  storeConformance("postgres", backend);
+  responseConformance("postgres", backend);
 
   it("creates the schema once when several nodes open a new database at the same time", async () => {
     const url = await freshPostgresDatabase();

@@ -6,20 +6,23 @@ import { after, it } from "node:test";
 import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
 import { CREATE_SCHEMA_TABLE, MIGRATIONS } from "../../../src/server/store/sql-schema.js";
 import { openSqliteStore } from "../../../src/server/store/sqlite-store.js";
-import { storeConformance } from "./store-conformance.js";
+import { responseConformance } from "./response-conformance.js";
+import { type StoreBackend, storeConformance } from "./store-conformance.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ptc-sqlite-store-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
-storeConformance("sqlite", {
+const backend: StoreBackend = {
   durable: true,
   // A file per location; each `open` is another connection to it, as another process on the host would have.
   fresh: async () => {
     const path = join(dir, `data-${++files}`, "ptc.sqlite");
     return (options) => openSqliteStore(path, options);
   },
-});
+};
+storeConformance("sqlite", backend);
+responseConformance("sqlite", backend);
 
 it("opens the file in WAL mode and records the schema version", async () => {
   const path = join(dir, "wal", "ptc.sqlite");
@@ -31,6 +34,7 @@ it("opens the file in WAL mode and records the schema version", async () => {
   assert.deepEqual(db.prepare("SELECT version FROM ptc_schema ORDER BY version").all(), [
     { version: 1 },
     { version: 2 },
+    { version: 3 },
   ]);
   db.close();
   // Opening again applies nothing twice.
@@ -54,7 +58,10 @@ it("migrates a database of schema version 1 (before /v1/responses), keeping its 
   old.close();
   const migrated = await openSqliteStore(path);
   assert.equal((await migrated.getContainer("container_old"))?.owner, "k");
-  await migrated.saveResponse({ id: "resp_1", owner: "k", createdAt: 1, conversation: [], response: { output: [] } });
+  await migrated.saveResponse(
+    { id: "resp_1", owner: "k", createdAt: Date.now(), conversation: [], response: { output: [] } },
+    { maxResponsesPerKey: 10, maxResponseBytesPerKey: 10_000, responseRetentionMs: 60_000 },
+  );
   assert.equal((await migrated.getResponse("resp_1"))?.owner, "k");
   await migrated.close();
 });

@@ -5,13 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, PtcError } from "../../../src/protocol/errors.js";
 import type { JsonValue } from "../../../src/protocol/json-schema.js";
 import { inputFingerprint } from "../../../src/sandbox/pyodide/canonical-json.js";
-import type {
-  ContainerLease,
-  Store,
-  StoredContainer,
-  StoredResponse,
-  StoreOptions,
-} from "../../../src/server/store/store.js";
+import type { ContainerLease, Store, StoredContainer, StoreOptions } from "../../../src/server/store/store.js";
 
 /**
  * One location of a backend (a database, a file, a memory store): each `open` is another handle on it, as
@@ -30,7 +24,7 @@ const IDLE = 300_000;
 const A = "node-a";
 const B = "node-b";
 
-function rejectsWith(code: ErrorCode) {
+export function rejectsWith(code: ErrorCode) {
   return (error: unknown) => {
     assert.ok(PtcError.is(error, code), `expected ${code}, got ${String(error)}`);
     return true;
@@ -465,50 +459,6 @@ export function storeConformance(name: string, backend: StoreBackend): void {
         [[1, undefined]],
       );
       await store.close();
-    });
-
-    it("keeps /v1/responses responses and their items with ids, scoped by owner, once each", async () => {
-      const { store, open: again } = await open({ maxRecordedValueBytes: 4_096 });
-      const respId = id("resp");
-      const message = {
-        id: id("msg"),
-        type: "message",
-        role: "assistant",
-        content: [{ type: "output_text", text: "hi" }],
-      };
-      const response: StoredResponse = {
-        id: respId,
-        owner: "key-1",
-        createdAt: 1_700_000_000_000,
-        conversation: [
-          { type: "message", role: "user", content: "hello" },
-          { type: "item_with_id", id: "in_1" },
-        ],
-        response: { id: respId, object: "response", output: [message] },
-      };
-      await store.saveResponse(response);
-      assert.deepEqual(await store.getResponse(respId), response);
-      assert.equal(await store.getResponse("resp_unknown"), undefined);
-      assert.deepEqual(await store.getResponseItem(message.id), { owner: "key-1", item: message });
-      assert.deepEqual(await store.getResponseItem("in_1"), {
-        owner: "key-1",
-        item: { type: "item_with_id", id: "in_1" },
-      });
-      assert.equal(await store.getResponseItem("msg_unknown"), undefined);
-      // A later response carries the same items in its conversation: the first copy (and owner) stays.
-      const later = { ...response, id: id("resp"), owner: "key-2", conversation: [message] };
-      await store.saveResponse(later);
-      assert.equal((await store.getResponseItem(message.id))?.owner, "key-1");
-      await assert.rejects(store.saveResponse(response), rejectsWith(ErrorCode.StoreConflict));
-      const huge = { ...response, id: id("resp"), conversation: ["x".repeat(5_000)] };
-      await assert.rejects(store.saveResponse(huge), rejectsWith(ErrorCode.RecordedValueTooLarge));
-      assert.equal(await store.getResponse(huge.id), undefined);
-      if (backend.durable) {
-        await store.close();
-        const reopened = await again();
-        assert.deepEqual(await reopened.getResponse(respId), response);
-        await reopened.close();
-      } else await store.close();
     });
 
     it("keeps workers with their heartbeats and tells live from stale", async () => {
