@@ -1,4 +1,4 @@
-// Compiles src/ to dist/ and copies the guest Python next to the compiled sandbox child. The build goes
+// Compiles src/ to dist/ and copies the guest Python (its parts) next to the compiled sandbox child. The build goes
 // to a fresh folder that then replaces dist/ whole, so a failed build leaves the previous dist/ in place
 // and a process running ptc meanwhile never sees half of one. Run by `npm run build`, by `prepack` (once,
 // for `npm pack` / `npm publish`) and by `postprepare` (this checkout's `npm ci` / `npm install`).
@@ -18,7 +18,9 @@ try {
     { stdio: "inherit" },
   );
   if (tsc.status === 0) {
-    cpSync("src/sandbox/pyodide/guest.py", join(staging, "sandbox", "pyodide", "guest.py"));
+    for (const part of readdirSync("src/sandbox/pyodide").filter((name) => name.endsWith(".py"))) {
+      cpSync(join("src/sandbox/pyodide", part), join(staging, "sandbox", "pyodide", part));
+    }
     // Source maps name their sources relative to where they were written: re-aim them from dist/.
     for (const file of readdirSync(staging, { recursive: true, encoding: "utf8" })) {
       if (!file.endsWith(".map")) continue;

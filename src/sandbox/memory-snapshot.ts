@@ -21,7 +21,7 @@ function snapshotName(runtime: SandboxRuntime): string {
   const hash = createHash("sha256");
   hash.update(`${runtime.nodeVersion}\0${PTC_VERSION}\0`);
   // The child script and the modules beside it (child-*, the bridge and line splitter it shares with the
-  // host, guest.py; .ts in a checkout, .js installed), in a stable order.
+  // host, the guest's .py parts; .ts in a checkout, .js installed), in a stable order.
   const childDir = dirname(runtime.childScript);
   for (const name of readdirSync(childDir).sort()) {
     if (/\.(ts|js|py)$/.test(name)) hash.update(readFileSync(join(childDir, name)));

@@ -128,6 +128,8 @@ describe("the packed package, installed into a fresh project", () => {
       "dist/index.js",
       "dist/index.d.ts",
       "dist/sandbox/pyodide/guest.py",
+      "dist/sandbox/pyodide/guest_calls.py",
+      "dist/sandbox/pyodide/guest_loop.py",
       "examples/sales/top-region.py",
     ]) {
       assert.ok(paths.has(path), `${path} is not in the package`);

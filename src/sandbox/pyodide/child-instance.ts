@@ -157,9 +157,16 @@ export interface InstanceOptions {
   bridge: object;
 }
 
+/**
+ * The guest runtime's parts, beside this file: one source, compiled once and run in the instance's __main__
+ * in this order (each part uses the names of the others).
+ */
+export const GUEST_PARTS = ["guest.py", "guest_calls.py", "guest_loop.py"];
+
 /** Builds instances with these options; each throws if Pyodide or guest.py fails (the child cannot serve). */
 export function instanceBuilder(options: InstanceOptions): () => Promise<Instance> {
-  const guestSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "guest.py"), "utf8");
+  const directory = dirname(fileURLToPath(import.meta.url));
+  const guestSource = GUEST_PARTS.map((part) => readFileSync(join(directory, part), "utf8")).join("\n");
   return () => buildInstance({ ...options, stdout: makeWriter("stdout"), stderr: makeWriter("stderr"), guestSource });
 }
 

@@ -1,4 +1,8 @@
-# Guest-side runtime: tool stubs, the tool-call bridge, and the runner. Loaded once per sandbox.
+# Guest-side runtime: tool stubs, the tool-call bridge, and the runner. Loaded once per Pyodide instance,
+# with the parts after it (child-instance.ts GUEST_PARTS): guest_calls.py (the futures of tool calls and
+# the replies that resolve them) and guest_loop.py (the event loop that runs what they wake). The parts are
+# one source compiled once and run in this namespace (the instance's __main__), in that order: each uses
+# the others' names and this part's imports.
 import asyncio
 import builtins
 import json
@@ -156,95 +160,6 @@ def _make_stub(name, python_name):
     return stub
 
 
-# Futures of the calls sent to the host, and of those a replay answers from its journal, by call id (the child's).
-_live = {}
-_journaled = {}
-
-# What else may wake the script, unseen by the child's count of scheduled callbacks: a JS promise it awaits
-# (Pyodide settles its future from a JS microtask) or a callback it handed to JS. A replay hands over a
-# recorded reply inside the drain only when neither can be there (`_drain`); both are counted for the life
-# of the sandbox (a promise or a proxy may outlive its run).
-_js_waits = 0
-_js_callbacks = False
-_future_resolvers = _future_helper.get_future_resolvers
-
-
-def _counted_resolvers(future):
-    global _js_waits
-    _js_waits += 1
-    settled = []
-
-    def settling(resolve):
-        def resolver(value):
-            global _js_waits
-            if not settled:
-                settled.append(True)
-                _js_waits -= 1
-            resolve(value)
-
-        return resolver
-
-    set_result, set_exception = _future_resolvers(future)
-    return settling(set_result), settling(set_exception)
-
-
-_future_helper.get_future_resolvers = _counted_resolvers
-
-
-def _marking(make):
-    def marked(*args, **kwargs):
-        global _js_callbacks
-        _js_callbacks = True
-        return make(*args, **kwargs)
-
-    marked.__name__ = make.__name__
-    marked.__doc__ = make.__doc__
-    return marked
-
-
-for _module in (pyodide_ffi, _pyodide_core):
-    for _name in ("create_proxy", "create_once_callable", "to_js"):
-        if hasattr(_module, _name):
-            setattr(_module, _name, _marking(getattr(_module, _name)))
-
-
-def _ptc_deliver(call_id, reply):
-    """The child hands a journaled call its recorded reply, when the script is idle (child-replay.ts)."""
-    future = _journaled.pop(call_id, None)
-    if future is not None and not future.done():
-        future.set_result(reply)
-
-
-def _ptc_receive(call_id, reply):
-    """A live call's result from the host (child-calls.ts). The tasks it wakes run now, in this call, unless a
-    drain is scheduled already: delivering a result through the event loop cost a JS promise (~20 µs), or a
-    scheduled drain (a once-callable proxy, a setImmediate) and a second call into Python."""
-    global _drain_pending
-    scheduled = _drain_pending
-    future = _live.pop(call_id, None)
-    if future is not None and not future.done():
-        _drain_pending = True  # the task's wakeup joins the drain below (or the one scheduled)
-        future.set_result(reply)
-        _drain_pending = scheduled
-    if not scheduled and _ready:
-        _drain()
-
-
-def _ptc_receive_all(batch):
-    """As `_ptc_receive`, for the results of one read from the host (a gather's): `<call id> <reply>` lines."""
-    global _drain_pending
-    scheduled = _drain_pending
-    _drain_pending = True
-    for item in batch.split("\n"):
-        space = item.find(" ")
-        future = _live.pop(int(item[:space]), None)
-        if future is not None and not future.done():
-            future.set_result(item[space + 1 :])
-    _drain_pending = scheduled
-    if not scheduled and _ready:
-        _drain()
-
-
 def _make_refusing_stub(name, python_name, allowed_callers):
     # A direct-only tool: the model saw it, so the script may name it, but calling it from code raises at
     # once, without a bridge call (the host would refuse that too).
@@ -333,110 +248,6 @@ def _exit_result(exit):
     return json.dumps({"type": "SystemExit", "message": str(exit.code), "traceback": "", "exitCode": exit.code if isinstance(exit.code, int) else 1})
 
 
-# The event loop's ready callbacks run in batches, one JS callback per batch, as asyncio's own loop
-# runs its ready queue: Pyodide's WebLoop makes one JS callback (and one proxy) per callback, which
-# cost ~180 us each, so an `asyncio.gather` of 100,000 tasks took minutes. Each batch (and timer)
-# runs through `_run_handle`, which ends the run on SystemExit or KeyboardInterrupt in a task rather
-# than letting it escape into JS (which killed the sandbox).
-_ready = deque()
-_drain_pending = False
-
-
-_take_reply = _ptc_bridge.takeReply
-
-
-_running_loop = asyncio._get_running_loop
-
-
-def _drain():
-    global _drain_pending
-    while True:
-        _drain_pending = False
-        # The loop is installed once per drain (one call into Python: one thread state under JSPI), and again
-        # only if a handle took it away (a nested asyncio.run with a loop of its own): ~2 µs per handle, three
-        # handles per gathered call, were spent installing it again.
-        installed = None
-        for _ in range(len(_ready)):
-            if not _ready:
-                break
-            loop, handle = _ready.popleft()
-            if handle._cancelled:
-                continue
-            if loop is not installed or _running_loop() is not loop:
-                loop._install_running_loop()
-                loop._install_asyncgen_hooks()
-                installed = loop
-            _run_handle(handle)
-        if _ready or _drain_pending or not _journaled or _js_waits or _js_callbacks:
-            return
-        # Nothing is ready and the script waits on calls a replay answers: when nothing else can wake it
-        # first, the child hands over the next recorded reply here, and its task runs in this same drain.
-        taken = _take_reply()
-        if not taken:
-            return
-        _drain_pending = True  # the wakeup joins this drain rather than scheduling another
-        space = taken.index(" ")
-        _ptc_deliver(int(taken[:space]), taken[space + 1 :])
-
-
-def _run_handle(handle):
-    try:
-        handle._run()
-    except (SystemExit, KeyboardInterrupt) as error:
-        _ready.clear()
-        task = getattr(getattr(handle, "_callback", None), "__self__", None)
-        if isinstance(task, asyncio.Future) and task.done():
-            task.exception()  # reported as the run's result, not later as "never retrieved"
-        _stop_run(_exit_result(error) if isinstance(error, SystemExit) else _format_error(error))
-
-
-def _run_timer(loop, handle):
-    loop._install_running_loop()
-    loop._install_asyncgen_hooks()
-    if not handle._cancelled:
-        _run_handle(handle)
-
-
-def _call_later(self, delay, callback, *args, context=None):
-    global _drain_pending
-    if delay < 0:
-        raise ValueError("Can't schedule in the past")
-    handle = asyncio.Handle(callback, args, self, context=context)
-    if delay == float("inf"):
-        return handle
-    if delay > 0:
-        _schedule(create_once_callable(partial(_run_timer, self, handle), _may_syncify=True), min(delay * 1000, 2**31 - 1))
-        return handle
-    _ready.append((self, handle))
-    if not _drain_pending:
-        _drain_pending = True
-        _schedule(create_once_callable(_drain, _may_syncify=True), 0)
-    return handle
-
-
-_webloop.WebLoop.call_later = _call_later
-_default_exception_handler = _webloop.WebLoop.default_exception_handler
-
-
-def _exception_handler(self, context):
-    # A task the last run left pending is never resumed; being collected later is not this run's error.
-    if str(context.get("message", "")).startswith("Task was destroyed but it is pending"):
-        return
-    _default_exception_handler(self, context)
-
-
-_webloop.WebLoop.default_exception_handler = _exception_handler
-
-
-def _ptc_begin():
-    """Before each run: what an earlier run left queued never runs (the child drops its callbacks too)."""
-    global _drain_pending
-    _ready.clear()
-    _live.clear()
-    _journaled.clear()
-    _drain_pending = False
-
-
 _STDIO = ((0, "/dev/stdin", os.O_RDONLY), (1, "/dev/stdout", os.O_WRONLY), (2, "/dev/stderr", os.O_WRONLY))
 _STREAMS = ["stdin", "stdout", "stderr"]
 _std_streams = [sys.stdin, sys.stdout, sys.stderr]
@@ -469,28 +280,6 @@ def _end_of_run():
             setattr(sys, f"__{name}__", _std_streams[index])
     except BaseException:  # noqa: BLE001, S110
         pass
-
-
-# asyncio.run(main()) inside the running loop needs stack switching. Pyodide's own versions look up
-# their config through pyodide_js, which guest code loses, so decide here, once.
-def _run_until_complete(self, future):
-    if not can_run_sync():
-        return asyncio.ensure_future(future)
-    self._install_asyncgen_hooks()
-    return run_sync(future)
-
-
-def _asyncio_run(main, *, debug=None, loop_factory=None):
-    loop = asyncio.events._get_running_loop()
-    if loop_factory is None and isinstance(loop, _webloop.WebLoop):
-        if not can_run_sync():
-            raise RuntimeError("asyncio.run() needs WebAssembly stack switching, which this sandbox's Node lacks: run `npx ptc setup`, or use `await main()`")
-        return loop.run_until_complete(main)
-    return _webloop._orig_run(main, debug=debug, loop_factory=loop_factory)
-
-
-_webloop.WebLoop.run_until_complete = _run_until_complete
-asyncio.run = _asyncio_run
 
 
 def _ptc_lockdown():

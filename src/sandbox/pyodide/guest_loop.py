@@ -1,0 +1,128 @@
+# Part of the guest runtime, run after guest.py and guest_calls.py in their namespace (child-instance.ts
+# GUEST_PARTS): the event loop as the guest runs it. Ready callbacks run in batches (`_drain`), which also
+# hands a replay's recorded replies over when the script waits on nothing else; timers; and asyncio.run.
+
+# The event loop's ready callbacks run in batches, one JS callback per batch, as asyncio's own loop
+# runs its ready queue: Pyodide's WebLoop makes one JS callback (and one proxy) per callback, which
+# cost ~180 us each, so an `asyncio.gather` of 100,000 tasks took minutes. Each batch (and timer)
+# runs through `_run_handle`, which ends the run on SystemExit or KeyboardInterrupt in a task rather
+# than letting it escape into JS (which killed the sandbox).
+_ready = deque()
+_drain_pending = False
+
+
+_take_reply = _ptc_bridge.takeReply
+
+
+_running_loop = asyncio._get_running_loop
+
+
+def _drain():
+    global _drain_pending
+    while True:
+        _drain_pending = False
+        # The loop is installed once per drain (one call into Python: one thread state under JSPI), and again
+        # only if a handle took it away (a nested asyncio.run with a loop of its own): ~2 µs per handle, three
+        # handles per gathered call, were spent installing it again.
+        installed = None
+        for _ in range(len(_ready)):
+            if not _ready:
+                break
+            loop, handle = _ready.popleft()
+            if handle._cancelled:
+                continue
+            if loop is not installed or _running_loop() is not loop:
+                loop._install_running_loop()
+                loop._install_asyncgen_hooks()
+                installed = loop
+            _run_handle(handle)
+        if _ready or _drain_pending or not _journaled or _js_waits or _js_callbacks:
+            return
+        # Nothing is ready and the script waits on calls a replay answers: when nothing else can wake it
+        # first, the child hands over the next recorded reply here, and its task runs in this same drain.
+        taken = _take_reply()
+        if not taken:
+            return
+        _drain_pending = True  # the wakeup joins this drain rather than scheduling another
+        space = taken.index(" ")
+        _ptc_deliver(int(taken[:space]), taken[space + 1 :])
+
+
+def _run_handle(handle):
+    try:
+        handle._run()
+    except (SystemExit, KeyboardInterrupt) as error:
+        _ready.clear()
+        task = getattr(getattr(handle, "_callback", None), "__self__", None)
+        if isinstance(task, asyncio.Future) and task.done():
+            task.exception()  # reported as the run's result, not later as "never retrieved"
+        _stop_run(_exit_result(error) if isinstance(error, SystemExit) else _format_error(error))
+
+
+def _run_timer(loop, handle):
+    loop._install_running_loop()
+    loop._install_asyncgen_hooks()
+    if not handle._cancelled:
+        _run_handle(handle)
+
+
+def _call_later(self, delay, callback, *args, context=None):
+    global _drain_pending
+    if delay < 0:
+        raise ValueError("Can't schedule in the past")
+    handle = asyncio.Handle(callback, args, self, context=context)
+    if delay == float("inf"):
+        return handle
+    if delay > 0:
+        _schedule(create_once_callable(partial(_run_timer, self, handle), _may_syncify=True), min(delay * 1000, 2**31 - 1))
+        return handle
+    _ready.append((self, handle))
+    if not _drain_pending:
+        _drain_pending = True
+        _schedule(create_once_callable(_drain, _may_syncify=True), 0)
+    return handle
+
+
+_webloop.WebLoop.call_later = _call_later
+_default_exception_handler = _webloop.WebLoop.default_exception_handler
+
+
+def _exception_handler(self, context):
+    # A task the last run left pending is never resumed; being collected later is not this run's error.
+    if str(context.get("message", "")).startswith("Task was destroyed but it is pending"):
+        return
+    _default_exception_handler(self, context)
+
+
+_webloop.WebLoop.default_exception_handler = _exception_handler
+
+
+def _ptc_begin():
+    """Before each run: what an earlier run left queued never runs (the child drops its callbacks too)."""
+    global _drain_pending
+    _ready.clear()
+    _live.clear()
+    _journaled.clear()
+    _drain_pending = False
+
+
+# asyncio.run(main()) inside the running loop needs stack switching. Pyodide's own versions look up
+# their config through pyodide_js, which guest code loses, so decide here, once.
+def _run_until_complete(self, future):
+    if not can_run_sync():
+        return asyncio.ensure_future(future)
+    self._install_asyncgen_hooks()
+    return run_sync(future)
+
+
+def _asyncio_run(main, *, debug=None, loop_factory=None):
+    loop = asyncio.events._get_running_loop()
+    if loop_factory is None and isinstance(loop, _webloop.WebLoop):
+        if not can_run_sync():
+            raise RuntimeError("asyncio.run() needs WebAssembly stack switching, which this sandbox's Node lacks: run `npx ptc setup`, or use `await main()`")
+        return loop.run_until_complete(main)
+    return _webloop._orig_run(main, debug=debug, loop_factory=loop_factory)
+
+
+_webloop.WebLoop.run_until_complete = _run_until_complete
+asyncio.run = _asyncio_run
