@@ -1,8 +1,44 @@
 import assert from "node:assert/strict";
 import { readFileSync, readlinkSync } from "node:fs";
-import { assertCompleted, type Harness, type WireResult } from "./harness.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before } from "node:test";
+import type { ToolDefinition } from "../../src/protocol/tool.js";
+import { assertCompleted, CANARY, type Harness, type WireResult } from "./harness.js";
 
-/** Helpers of escape.test.ts: guarded escape steps, and what must hold after each battery of them. */
+/**
+ * Helpers of the escape suites (escape.test.ts, javascript-escape.test.ts): what they set up alike, guarded
+ * escape steps, and what must hold after each battery of them.
+ */
+
+/**
+ * A loopback HTTP server only guest code would ever reach: it must see no connection at all. Listening
+ * before the file's tests (`url` set then), closed after them.
+ */
+export function guestOnlyLoopback(): { url: string; connections: number } {
+  const loopback = { url: "", connections: 0 };
+  const server = createServer((_request, response) => response.end(CANARY));
+  server.on("connection", () => loopback.connections++);
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    loopback.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+  return loopback;
+}
+
+/** `admin_reset`, a direct-only tool (allowedCallers omitted: ["direct"]) code must never reach. */
+export function adminResetTool(onCall: () => void, result = "reset"): ToolDefinition {
+  return {
+    name: "admin_reset",
+    description: "direct callers only",
+    inputSchema: { type: "object" },
+    handler: () => {
+      onCall();
+      return result;
+    },
+  };
+}
 
 /** Requests the guest aims at the ptc server itself carry this path; the server must never see it. */
 export const PROBE_PATH = `/escape-probe-${process.pid}`;

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, type TestContext, test } from "node:test";
+import { after, type TestContext, test } from "node:test";
 import type { ToolDefinition } from "../../src/protocol/tool.js";
 import { codeTool } from "../helpers/engine.js";
-import { attempt, type Battery, PROBE_PATH } from "./escape-helpers.js";
+import { adminResetTool, attempt, type Battery, guestOnlyLoopback, PROBE_PATH } from "./escape-helpers.js";
 import { assertCompleted, assertFailedWith, CANARY, type Harness, startHarness, underAttack } from "./harness.js";
 
 /**
@@ -22,18 +20,8 @@ const hostDir = mkdtempSync(join(tmpdir(), "ptc-escape-"));
 const hostFile = join(hostDir, "secret.txt");
 writeFileSync(hostFile, CANARY);
 
-/** A loopback HTTP server only guest code would ever reach: it must see no connection at all. */
-const loopback = { url: "", connections: 0 };
-const loopbackServer = createServer((_request, response) => response.end(CANARY));
-loopbackServer.on("connection", () => loopback.connections++);
-before(async () => {
-  await new Promise<void>((resolve) => loopbackServer.listen(0, "127.0.0.1", resolve));
-  loopback.url = `http://127.0.0.1:${(loopbackServer.address() as AddressInfo).port}`;
-});
-after(() => {
-  loopbackServer.close();
-  rmSync(hostDir, { recursive: true, force: true });
-});
+const loopback = guestOnlyLoopback();
+after(() => rmSync(hostDir, { recursive: true, force: true }));
 
 /** Tools of one harness, with what their handlers saw. */
 function escapeTools() {
@@ -44,15 +32,7 @@ function escapeTools() {
       return input;
     }),
     // Direct-only (no allowedCallers): code must never reach it.
-    {
-      name: "admin_reset",
-      description: "direct callers only",
-      inputSchema: { type: "object" },
-      handler: () => {
-        seen.adminReset++;
-        return "reset";
-      },
-    },
+    adminResetTool(() => seen.adminReset++),
   ];
   return { seen, tools };
 }

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
 import type { ToolDefinition } from "../../src/protocol/tool.js";
 import { codeTool, delay } from "../helpers/engine.js";
-import { assertNoHostLeak, CANARY, startHarness, underAttack } from "./harness.js";
+import { adminResetTool, guestOnlyLoopback } from "./escape-helpers.js";
+import { assertNoHostLeak, startHarness, underAttack } from "./harness.js";
 import { assertAllBlocked, assertCompletedJs, assertNothingLeftBehind, runJs, step } from "./javascript-helpers.js";
 
 /**
@@ -17,15 +16,7 @@ import { assertAllBlocked, assertCompletedJs, assertNothingLeftBehind, runJs, st
  * one-off ones on the pool's recycled sandboxes, which other keys get) see nothing of it.
  */
 
-/** A loopback HTTP server only guest code would ever reach: it must see no connection at all. */
-const loopback = { url: "", connections: 0 };
-const loopbackServer = createServer((_request, response) => response.end(CANARY));
-loopbackServer.on("connection", () => loopback.connections++);
-before(async () => {
-  await new Promise<void>((resolve) => loopbackServer.listen(0, "127.0.0.1", resolve));
-  loopback.url = `http://127.0.0.1:${(loopbackServer.address() as AddressInfo).port}`;
-});
-after(() => loopbackServer.close());
+const loopback = guestOnlyLoopback();
 
 const seen = { echo: [] as Array<Record<string, unknown>>, adminReset: 0, lateAborted: 0 };
 const tools: ToolDefinition[] = [
@@ -40,15 +31,7 @@ const tools: ToolDefinition[] = [
     seen.echo.push(input);
     return input;
   }),
-  {
-    name: "admin_reset",
-    description: "direct callers only",
-    inputSchema: { type: "object" },
-    handler: () => {
-      seen.adminReset++;
-      return "reset";
-    },
-  },
+  adminResetTool(() => seen.adminReset++),
 ];
 const harness = await startHarness({ tools });
 /** An engine of one warm sandbox: each one-off execution after the first is served by the same process. */
