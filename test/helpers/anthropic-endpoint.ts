@@ -6,13 +6,10 @@ import type { ToolDefinition } from "../../src/protocol/tool.js";
 import { createMessagesHandler, type MessagesHandlerOptions } from "../../src/server/anthropic/messages-handler.js";
 import { createServerApp } from "../../src/server/http/create-server-app.js";
 import { ResourceOwners } from "../../src/server/resource-owners.js";
-import { createAnthropicUpstream, createOpenAIUpstream } from "../../src/upstream/index.js";
+import { KEY_A, KEY_B, scriptedUpstream, serveApp, type UpstreamFormat } from "./scripted-endpoint.js";
 import { type ScriptedModelServer, startScriptedModelServer } from "./scripted-model-server.js";
-import { serveOnLoopback } from "./server.js";
 
-export const KEY_A = "sk-ptc-test-key-a";
-export const KEY_B = "sk-ptc-test-key-b";
-export type UpstreamFormat = "anthropic" | "openai";
+export { KEY_A, KEY_B, type UpstreamFormat };
 
 export interface Endpoint {
   url: string;
@@ -27,10 +24,7 @@ export async function startEndpoint(
   format: UpstreamFormat,
   options: Partial<MessagesHandlerOptions> & { serverTools?: readonly ToolDefinition[] } = {},
 ): Promise<Endpoint> {
-  const upstream =
-    format === "anthropic"
-      ? createAnthropicUpstream({ apiKey: "upstream-key", baseURL: model.url, maxRetries: 0 })
-      : createOpenAIUpstream({ apiKey: "upstream-key", baseURL: model.openaiBaseURL, maxRetries: 0 });
+  const upstream = scriptedUpstream(model, format);
   const owners = new ResourceOwners();
   const serverTools = options.serverTools ?? [];
   const messages = createMessagesHandler({ pingIntervalMs: 200, ...options, engine, upstream, owners, serverTools });
@@ -42,16 +36,8 @@ export async function startEndpoint(
     serverTools,
     ...(options.admission ? { admission: options.admission } : {}),
   });
-  const listening = await serveOnLoopback(server.app.fetch);
-  const { url } = listening;
-  return {
-    url,
-    client: (key = KEY_A) => new Anthropic({ baseURL: url, apiKey: key, maxRetries: 0 }),
-    async close() {
-      await server.shutdown(0);
-      await listening.close();
-    },
-  };
+  const { url, close } = await serveApp(server);
+  return { url, client: (key = KEY_A) => new Anthropic({ baseURL: url, apiKey: key, maxRetries: 0 }), close };
 }
 
 export interface EndpointSpec {

@@ -6,10 +6,8 @@ import type { Engine } from "../../src/engine/engine.js";
 import { createServerApp } from "../../src/server/http/create-server-app.js";
 import { createResponsesHandler, type ResponsesHandlerOptions } from "../../src/server/openai/responses-handler.js";
 import { ResourceOwners } from "../../src/server/resource-owners.js";
-import { createAnthropicUpstream, createOpenAIUpstream } from "../../src/upstream/index.js";
-import { KEY_A, KEY_B, type UpstreamFormat } from "./anthropic-endpoint.js";
+import { KEY_A, KEY_B, scriptedUpstream, serveApp, type UpstreamFormat } from "./scripted-endpoint.js";
 import { type ScriptedModelServer, startScriptedModelServer } from "./scripted-model-server.js";
-import { serveOnLoopback } from "./server.js";
 
 export { KEY_A, KEY_B };
 
@@ -29,10 +27,7 @@ export async function startResponsesEndpoint(
   format: UpstreamFormat = "anthropic",
   options: Partial<ResponsesHandlerOptions> = {},
 ): Promise<ResponsesEndpoint> {
-  const upstream =
-    format === "anthropic"
-      ? createAnthropicUpstream({ apiKey: "upstream-key", baseURL: model.url, maxRetries: 0 })
-      : createOpenAIUpstream({ apiKey: "upstream-key", baseURL: model.openaiBaseURL, maxRetries: 0 });
+  const upstream = scriptedUpstream(model, format);
   const owners = new ResourceOwners();
   const serverTools = options.serverTools ?? [];
   const responses = createResponsesHandler({
@@ -44,15 +39,8 @@ export async function startResponsesEndpoint(
     serverTools,
   });
   const server = createServerApp({ engine, owners, apiKeys: [KEY_A, KEY_B], responses, serverTools });
-  const listening = await serveOnLoopback(server.app.fetch);
-  return {
-    url: listening.url,
-    client: (key = KEY_A) => new OpenAI({ baseURL: `${listening.url}/v1`, apiKey: key, maxRetries: 0 }),
-    async close() {
-      await server.shutdown(0);
-      await listening.close();
-    },
-  };
+  const { url, close } = await serveApp(server);
+  return { url, client: (key = KEY_A) => new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 }), close };
 }
 
 /** A programmatic-only function of the recorded conversation: `{sku}` in, `{sku, <field>: number}` out. */
