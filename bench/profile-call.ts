@@ -42,11 +42,16 @@ import { median } from "./stats.js";
  */
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const CALLS = 20_000;
-const LOOP = "for i in range(CALLS):\n    await noop(x=i)";
+// PROFILE_LANGUAGE=javascript: the child and host modes run the JavaScript guest's loop instead.
+const LANGUAGE = process.env.PROFILE_LANGUAGE === "javascript" ? "javascript" : "python";
+const LOOP =
+  LANGUAGE === "javascript"
+    ? "for (let i = 0; i < CALLS; i++) await tools.noop({ x: i });"
+    : "for i in range(CALLS):\n    await noop(x=i)";
 // PROFILE_SCRIPT=gather: the child mode profiles gathers of 1,000 calls instead (CALLS calls in all).
 const GATHERS =
   "import asyncio\nfor _ in range(CALLS // 1000):\n    await asyncio.gather(*[noop(x=i) for i in range(1000)])";
-const SCRIPT = process.env.PROFILE_SCRIPT === "gather" ? GATHERS : LOOP;
+const SCRIPT = process.env.PROFILE_SCRIPT === "gather" && LANGUAGE === "python" ? GATHERS : LOOP;
 // The permission model also governs the profiler (the inspector) and its file.
 // Sampling every 50 µs slows the child ~3x (and mostly inflates syscalls); 200 µs, ~1.3x.
 const INTERVAL_US = Number(process.env.PROFILE_INTERVAL_US ?? 200);
@@ -182,6 +187,7 @@ function drive(runtime: SandboxRuntime, snapshot: string | null, extraFlags: str
       });
       const frame = encodeRunFrame({
         code: SCRIPT.replace("CALLS", String(calls)),
+        language: LANGUAGE,
         tools: JSON.stringify([{ name: "noop", pythonName: "noop" }]),
         resultMode: "json",
         caps: {
@@ -289,11 +295,18 @@ async function hostSide(): Promise<void> {
   try {
     const container = "profile";
     const limits = { maxToolCalls: CALLS * 2 };
-    check(await engine.execute({ code: LOOP.replace("CALLS", "2000"), container, limits }).result, "warm-up");
+    check(
+      await engine.execute({ code: LOOP.replace("CALLS", "2000"), language: LANGUAGE, container, limits }).result,
+      "warm-up",
+    );
     const tree = processTree(engine.inspectContainer(container)?.sandboxPid ?? 0);
     const [host0, sandbox0, main0] = [ranMs([process.pid]), ranMs(tree), threadCpuMs(process.pid)];
     const fromUs = nowUs();
-    check(await engine.execute({ code: LOOP.replace("CALLS", String(CALLS)), container, limits }).result, "loop");
+    check(
+      await engine.execute({ code: LOOP.replace("CALLS", String(CALLS)), language: LANGUAGE, container, limits })
+        .result,
+      "loop",
+    );
     const toUs = nowUs();
     const [host1, sandbox1, main1] = [ranMs([process.pid]), ranMs(tree), threadCpuMs(process.pid)];
     const perCall = (ms: number) => ((ms * 1000) / CALLS).toFixed(1);
@@ -547,4 +560,26 @@ else if (mode === "host") await hostSide();
 else if (mode === "start") await coldStart();
 else if (mode === "memory") await memory();
 else if (mode === "calls") await callFigures();
-else throw new Error("usage: profile-call.ts child|host|start|memory|calls");
+else if (mode === "perf-child") {
+  // For \`perf record -p <pid>\` from outside: prints the child's pid, then loops for PERF_SECONDS.
+  const runtime = resolveSandboxRuntime();
+  const driven = drive({ ...runtime, bubblewrapPath: null }, await ensureMemorySnapshot(runtime), [
+    "--perf-basic-prof",
+  ]);
+  await driven.ready;
+  await driven.loop(2_000);
+  console.log(`PID ${driven.child.pid}`);
+  const until = performance.now() + Number(process.env.PERF_SECONDS ?? 12) * 1000;
+  while (performance.now() < until) await driven.loop(CALLS);
+  await driven.end();
+} else if (mode === "bare-child") {
+  // PROFILE_CHILD_DIR: another copy of src/sandbox/pyodide (e.g. a commit's, for an A/B in one run).
+  const runtime = resolveSandboxRuntime();
+  const dir = process.env.PROFILE_CHILD_DIR;
+  const child = dir ? { ...runtime, childScript: join(dir, "child.ts") } : runtime;
+  await bareChild(
+    { ...child, bubblewrapPath: null },
+    await ensureMemorySnapshot(runtime),
+    Number(process.env.REPEATS ?? 3),
+  );
+} else throw new Error("usage: profile-call.ts child|host|start|memory|calls|bare-child");
