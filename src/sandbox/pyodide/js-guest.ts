@@ -6,15 +6,14 @@
 // exactly as for Python. QuickJS runs its promise jobs only when asked (`executePendingJobs`): each step runs
 // them all. Nothing here touches the Pyodide instance or the realm it shares with the child. Part of the
 // child: erasable syntax, node: builtins and sibling modules only.
-import * as nodeModule from "node:module";
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";
 import type { BridgeCaps } from "./bridge.ts";
 import { callTool, type GuestHooks, guestClearTimeout, guestSetTimeout, schedule, stopScript } from "./child-calls.ts";
-import { indexOf, promiseThen, quote, uncurry } from "./child-intrinsics.ts";
-import { memoryLimitHit } from "./child-memory-cap.ts";
+import { dropWaiting, getWaiting, indexOf, promiseThen, putWaiting, sliceText, uncurry } from "./child-intrinsics.ts";
 import { makeWriter } from "./child-output.ts";
 import { newQuickJS, quickJSUnavailable } from "./js-engine.ts";
-import { PRELUDE, SCRIPT_NAME, UNREPORTABLE_MESSAGE, wrapScript } from "./js-guest-globals.ts";
+import { PRELUDE, SCRIPT_NAME, wrapScript } from "./js-guest-globals.ts";
+import { errorJson, memoryError, stripped } from "./js-guest-reports.ts";
 import { guestLibrary } from "./js-guest-web.ts";
 
 /**
@@ -32,13 +31,6 @@ export const DEFAULT_JS_STACK_BYTES = 256 * 1024;
  */
 export const JS_HEAP_HEADROOM_BYTES = 8 * 1024 * 1024;
 
-/** Ids of refusals the child answers itself, above any live call id: they settle like a host's result. */
-const REFUSAL_IDS_FROM = 2 ** 52;
-
-// Captured when the child loads, before any guest code: Node >= 22.13/23.2 has it (the engine refuses
-// TypeScript before a run when the sandbox Node lacks it: sandbox-runtime.ts `typescript`).
-const stripTypes = (nodeModule as { stripTypeScriptTypes?: (code: string, options: object) => string })
-  .stripTypeScriptTypes;
 const encoder = new TextEncoder();
 // Captured when the child loads: what V8 throws when its stack overflows (see `#guarded`).
 const StackOverflow = RangeError;
@@ -56,43 +48,6 @@ export interface JavaScriptRunRequest {
   seed: number;
 }
 
-/** An error report as child-error-report.ts reads it. */
-function errorJson(type: string, message: string, line?: number): string {
-  return `{"type":${quote(type)},"message":${quote(message)},"traceback":""${line ? `,"line":${line}` : ""}}`;
-}
-
-/**
- * QuickJS's `out of memory` as Python's MemoryError, which the host reports as `memory_limit`, only when
- * the child refused a wasm memory growth in this run (child-memory-cap.ts): a script can throw an
- * `InternalError("out of memory")` of its own, and that stays its own error.
- */
-function memoryError(report: string): string {
-  if (report === "" || !memoryLimitHit()) return report;
-  // Out of memory, QuickJS throws null where it cannot allocate its error, and the prelude's report can fail.
-  const outOfMemory =
-    indexOf(report, '"message":"out of memory"') >= 0 ||
-    indexOf(report, '"type":"Error","message":"null"') >= 0 ||
-    indexOf(report, `"message":"${UNREPORTABLE_MESSAGE}"`) >= 0;
-  if (!outOfMemory) return report;
-  return errorJson("MemoryError", "the script reached its memory limit");
-}
-
-/** TypeScript as JavaScript: types replaced by spaces (positions kept, so lines stay the guest's). */
-function stripped(wrapped: string): { code: string } | { error: string } {
-  if (!stripTypes) {
-    return { error: errorJson("TypeScriptUnavailable", "this sandbox's Node cannot strip TypeScript types") };
-  }
-  try {
-    return { code: stripTypes(wrapped, { mode: "strip" }) };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    // Node puts the position in front of the stack only: ":<line>\n<source line>\n<carets>\n\n<Name>: ...".
-    const stack = error instanceof Error ? String(error.stack) : "";
-    const at = /^:(\d+)\n/.exec(stack);
-    return { error: errorJson("SyntaxError", message, at ? Number(at[1]) : undefined) };
-  }
-}
-
 /**
  * One execution's QuickJS: `hooks` take the host's results and a replay's replies (child-calls.ts
  * `connectGuest`), `run` evaluates the script and resolves with "" or its error report when it ends.
@@ -102,19 +57,39 @@ export class JavaScriptRun {
   #runtime: QuickJSRuntime | null = null;
   #context: QuickJSContext | null = null;
   #api: QuickJSHandle | null = null;
+  /**
+   * The prelude's `receive` and `fire`, looked up once: a lookup per result (a key string into the wasm heap,
+   * a property read, a handle and its disposal) was ~1-2 of the ~19 µs of CPU a call costs in QuickJS.
+   */
+  #receiveFn: QuickJSHandle | null = null;
+  #fireFn: QuickJSHandle | null = null;
+  #takeCallsFn: QuickJSHandle | null = null;
+  /** The guest's calls taken so far: the next one's number in the guest (the prelude counts them alike). */
+  #callsTaken = 0;
+  /** The guest's number of each call the host or a replay will answer, by the child's call id. */
+  readonly #guestNumbers = new Map<number, number>();
   #finish: (errorJson: string) => void = () => {};
-  #nextRefusal = REFUSAL_IDS_FROM;
   #stopped = false;
 
   constructor() {
     this.hooks = {
-      deliver: (callId, reply) => schedule(() => this.#guarded(() => this.#receive([[callId, reply]]))),
-      receive: (callId, reply) => this.#guarded(() => this.#receive([[callId, reply]])),
+      deliver: (callId, reply) => {
+        const number = this.#guestNumber(callId);
+        schedule(() => this.#guarded(() => this.#receive([[number, reply]])));
+      },
+      receive: (callId, reply) => this.#guarded(() => this.#receive([[this.#guestNumber(callId), reply]])),
       receiveAll: (batch) => {
         const replies: Array<[number, string]> = [];
-        for (const item of batch.split("\n")) {
-          const space = item.indexOf(" ");
-          replies.push([Number(item.slice(0, space)), item.slice(space + 1)]);
+        let at = 0;
+        while (at < batch.length) {
+          const space = indexOf(batch, " ", at);
+          let end = indexOf(batch, "\n", space);
+          if (end === -1) end = batch.length;
+          replies[replies.length] = [
+            this.#guestNumber(Number(sliceText(batch, at, space))),
+            sliceText(batch, space + 1, end),
+          ];
+          at = end + 1;
         }
         this.#guarded(() => this.#receive(replies));
       },
@@ -173,9 +148,16 @@ export class JavaScriptRun {
   end(): void {
     this.#stopped = true;
     this.#finish = () => {};
-    this.#api = null;
+    this.#api = this.#receiveFn = this.#fireFn = this.#takeCallsFn = null;
     this.#context = null;
     this.#runtime = null;
+  }
+
+  /** The guest's number for the child's call `callId` (0, which no call has, once answered or unknown). */
+  #guestNumber(callId: number): number {
+    const number = getWaiting(this.#guestNumbers, callId) ?? 0;
+    dropWaiting(this.#guestNumbers, callId);
+    return number;
   }
 
   #start(source: string, config: string): void {
@@ -189,13 +171,18 @@ export class JavaScriptRun {
     prelude.dispose();
     host.dispose();
     this.#api = api;
+    this.#receiveFn = context.getProp(api, "receive");
+    this.#fireFn = context.getProp(api, "fire");
+    this.#takeCallsFn = context.getProp(api, "takeCalls");
     const main = context.evalCode(source, SCRIPT_NAME);
     if (main.error) {
       this.#finish(this.#report(main.error));
       main.error.dispose();
       return;
     }
-    this.#callApi("run", [main.value]);
+    const run = context.getProp(api, "run");
+    this.#callApi(run, [main.value], false);
+    run.dispose();
     main.value.dispose();
     this.#pump();
   }
@@ -208,20 +195,9 @@ export class JavaScriptRun {
       context.setProp(host, name, handle);
       handle.dispose();
     };
-    define("call", (name, input) => {
-      const called = callTool(context.getString(name), context.getString(input), true);
-      // A live call's id, or a journaled call's negated (a replay answers it under its id: `deliver`).
-      if (typeof called === "number") return context.newNumber(called < 0 ? -called : called);
-      // A refusal: settled through the scheduler, as a result is (a loop retrying it can still be stopped).
-      const id = this.#nextRefusal++;
-      promiseThen(
-        called,
-        ((reply: string) => schedule(() => this.#guarded(() => this.#receive([[id, reply]])))) as () => void,
-        () => {},
-      );
-      return context.newNumber(id);
-    });
     define("write", (stream, text) => {
+      // The calls made before this output leave before it.
+      this.#sendCalls();
       const writer = context.getString(stream) === "stderr" ? writers.stderr : writers.stdout;
       writer.write(encode(encoder, context.getString(text)));
       return undefined;
@@ -239,7 +215,12 @@ export class JavaScriptRun {
     });
     // The source of a library the prelude evaluates on first use (js-guest-web.ts `guestLibrary`).
     define("source", (name) => context.newString(guestLibrary(context.getString(name))));
+    define("sendCalls", () => {
+      this.#sendCalls();
+      return undefined;
+    });
     define("done", (error) => {
+      this.#sendCalls();
       this.#finish(memoryError(context.getString(error)));
       return undefined;
     });
@@ -258,7 +239,7 @@ export class JavaScriptRun {
       body();
     } catch (error) {
       if (!(error instanceof StackOverflow) || !this.#context) throw error;
-      this.#api = null;
+      this.#api = this.#receiveFn = this.#fireFn = this.#takeCallsFn = null;
       this.#context = null;
       this.#runtime = null;
       stopScript(errorJson("InternalError", "stack overflow (the script nested too deeply)"));
@@ -271,7 +252,8 @@ export class JavaScriptRun {
     for (const [callId, reply] of replies) {
       const id = context.newNumber(callId);
       const text = context.newString(reply);
-      this.#callApi("receive", [id, text]);
+      // `receive` returns nothing: no report to read back out of the interpreter.
+      this.#callApi(this.#receiveFn, [id, text], false);
       id.dispose();
       text.dispose();
     }
@@ -282,27 +264,28 @@ export class JavaScriptRun {
     const context = this.#context;
     if (!context) return;
     const id = context.newNumber(timerId);
-    const error = this.#callApi("fire", [id]);
+    const error = this.#callApi(this.#fireFn, [id], true);
     id.dispose();
     // An exception a timer's callback left uncaught ends the run, as an uncaught one in the script does.
     if (error) stopScript(error);
     else this.#pump();
   }
 
-  /** Calls the prelude's `name` with `args`; returns what it returned if a string (a report), else "". */
-  #callApi(name: string, args: QuickJSHandle[]): string {
+  /**
+   * Calls the prelude's function `fn` with `args`; returns what it returned if a string (a report) and
+   * `report` is set, else "".
+   */
+  #callApi(fn: QuickJSHandle | null, args: QuickJSHandle[], report: boolean): string {
     const context = this.#context;
     const api = this.#api;
-    if (!context || !api) return "";
-    const fn = context.getProp(api, name);
-    const result = context.callFunction(fn, api, ...args);
-    fn.dispose();
+    if (!context || !api || !fn) return "";
+    const result = context.callFunction(fn, api, args);
     if (result.error) {
       this.#fail(result.error);
       result.error.dispose();
       return "";
     }
-    const value = context.typeof(result.value) === "string" ? context.getString(result.value) : "";
+    const value = report && context.typeof(result.value) === "string" ? context.getString(result.value) : "";
     result.value.dispose();
     return value;
   }
@@ -312,10 +295,52 @@ export class JavaScriptRun {
     const runtime = this.#runtime;
     if (!runtime) return;
     const jobs = runtime.executePendingJobs();
+    this.#sendCalls();
     if (jobs.error) {
       this.#fail(jobs.error);
       jobs.error.dispose();
     }
+  }
+
+  /**
+   * Takes the calls the guest made since the last time out of its outbox and makes each a call of the child
+   * (child-calls.ts `callTool`: its checks, then a frame, a replay's journal, or a refusal), in order.
+   */
+  #sendCalls(): void {
+    const context = this.#context;
+    const api = this.#api;
+    if (!context || !api || !this.#takeCallsFn) return;
+    const result = context.callFunction(this.#takeCallsFn, api, []);
+    if (result.error) {
+      this.#fail(result.error);
+      result.error.dispose();
+      return;
+    }
+    const calls = context.getString(result.value);
+    result.value.dispose();
+    let at = 0;
+    while (at < calls.length) {
+      const nameEnd = indexOf(calls, "\n", at);
+      let inputEnd = indexOf(calls, "\n", nameEnd + 1);
+      if (inputEnd === -1) inputEnd = calls.length;
+      this.#call(++this.#callsTaken, sliceText(calls, at, nameEnd), sliceText(calls, nameEnd + 1, inputEnd));
+      at = inputEnd + 1;
+    }
+  }
+
+  /** The guest's call `number`: the child's live call, a journaled one (a replay answers it), or a refusal. */
+  #call(number: number, name: string, input: string): void {
+    const called = callTool(name, input, true);
+    if (typeof called === "number") {
+      putWaiting(this.#guestNumbers, called < 0 ? -called : called, number);
+      return;
+    }
+    // A refusal: settled through the scheduler, as a result is (a loop retrying it can still be stopped).
+    promiseThen(
+      called,
+      ((reply: string) => schedule(() => this.#guarded(() => this.#receive([[number, reply]])))) as () => void,
+      () => {},
+    );
   }
 
   /** An exception escaped the prelude itself (out of memory, a broken runtime): the run ends with it. */
