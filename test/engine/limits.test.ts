@@ -30,7 +30,9 @@ describe("limits: each has its own stable code", () => {
   test("time excluding tool waits: a C-level loop is killed, slow tools are not counted", async () => {
     const cLoop = await engine.execute({ code: "sum(range(10**13))", limits: { activeTimeoutMs: 1_000 } }).result;
     assert.equal(cLoop.error?.code, "active_timeout");
-    assert.ok(cLoop.timings.totalMs < 6_000);
+    // Killed soon after its deadline, counted on the deadline's own clock (the sandbox's CPU time where
+    // readable): at load 40 on 2 cores the loop took over 6 s of wall time to use its 1 s of CPU.
+    assert.ok(cLoop.timings.activeMs < 6_000, String(cLoop.timings.activeMs));
     const slow = codeTool("slow", async () => {
       await delay(1_500);
       return "done";
