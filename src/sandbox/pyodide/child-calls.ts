@@ -7,7 +7,7 @@
 // with `bench/profile-call.ts calls`, in BENCHMARKS.md):
 // - the call frame is queued and goes out in one write(2) with the idle report that follows it when the turn
 //   ends, rather than a write each (the host was woken twice per call);
-// - the stub awaits a plain Python future, resolved by guest.py's `_ptc_receive` (awaiting a JS promise cost
+// - the stub awaits a plain Python future, resolved by guest_calls.py's `_ptc_receive` (awaiting a JS promise cost
 //   ~20 µs a call: a future, two once-callable proxies, a `then`, a microtask);
 // - the result runs the tasks it woke in the same call into Python, while the host's chunk is being read,
 //   rather than through a drain scheduled on the event loop (`setImmediate`, a once-callable proxy, a second
@@ -39,13 +39,13 @@ import { ChildReplay, type DeliverReply } from "./child-replay.ts";
 import { TimerSet } from "./child-timers.ts";
 import { Wakeups } from "./child-wakeups.ts";
 
-/** guest.py's `_ptc_receive`: hands live call `callId` its result and runs the tasks it woke. */
+/** guest_calls.py's `_ptc_receive`: hands live call `callId` its result and runs the tasks it woke. */
 export type ReceiveResult = (callId: number, reply: string) => unknown;
-/** guest.py's `_ptc_receive_all`: the same for several results, as lines of `<callId> <reply>`. */
+/** guest_calls.py's `_ptc_receive_all`: the same for several results, as lines of `<callId> <reply>`. */
 export type ReceiveResults = (batch: string) => unknown;
 
 export interface GuestHooks {
-  /** guest.py's `_ptc_deliver`: a journaled call's reply (child-replay.ts). */
+  /** guest_calls.py's `_ptc_deliver`: a journaled call's reply (child-replay.ts). */
   deliver: DeliverReply;
   /** Both through JSPI's promising wrapper where the Node has it: the tasks they run may suspend (asyncio.run). */
   receive: ReceiveResult;
@@ -243,7 +243,7 @@ function step(callback: () => unknown): () => void {
 }
 export const wakeups = new Wakeups();
 /**
- * Asked by guest.py's drain when the script has nothing ready to run and waits on journaled calls: the next
+ * Asked by guest_loop.py's `_drain` when the script has nothing ready to run and waits on journaled calls: the next
  * recorded reply as `<callId> <reply>`, when nothing else can wake the script before it (no other Python
  * callback scheduled or running, no timer, no live call), or "" (the idle detection delivers it later).
  * Delivering it here, inside the drain, spares the two event-loop turns and the JS -> Python call of a

@@ -24,7 +24,7 @@ export type ReplayAnswer = { kind: "journal" } | { kind: "live" } | { kind: "div
 const JOURNAL: ReplayAnswer = { kind: "journal" };
 const LIVE: ReplayAnswer = { kind: "live" };
 
-/** Hands a journaled reply to the guest's call `callId` (guest.py `_ptc_deliver`). */
+/** Hands a journaled reply to the guest's call `callId` (guest_calls.py `_ptc_deliver`). */
 export type DeliverReply = (callId: number, reply: string) => void;
 
 export class ChildReplay {
