@@ -1,7 +1,8 @@
 // The JavaScript section of `npm run bench` (also alone: `npm run bench -- javascript`): ptc's JavaScript
 // guest (sandbox start, warm starts, sequential calls, Promise.all, memory per sandbox) beside its
 // yardsticks (in-process QuickJS, @ai-sdk/code-mode, Executor's QuickJS runtime) and, in a full run, the
-// Python guest; then issue 15's target, per call within 2× of in-process QuickJS.
+// Python guest; the floor of one process crossing per call; then issue 15's target, per call within 2× of
+// in-process QuickJS.
 import type { Engine } from "../src/engine/engine.js";
 import type { SandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
 import {
@@ -13,8 +14,8 @@ import {
   warmStarts,
 } from "./engine-cases.js";
 import { javascriptYardsticks } from "./javascript-cases.js";
-import { type Comparison, checkRatio, compare, type TargetCheck } from "./report.js";
-import { javascriptColdStarts } from "./sandbox-cases.js";
+import { type Comparison, checkRatio, compare, type TargetCheck, total } from "./report.js";
+import { javascriptColdStarts, pipeRoundTrip } from "./sandbox-cases.js";
 import type { Measurement } from "./stats.js";
 
 export interface SectionResult {
@@ -58,6 +59,18 @@ export async function javascriptSection(
   // Last, each in a process of its own: nothing of theirs is loaded in this one while ptc's cases run.
   progress("JavaScript yardsticks: in-process QuickJS, Executor, @ai-sdk/code-mode");
   rows.push(...(await javascriptYardsticks(runtime, calls, gatherCalls, repeats)));
+  // The floor of any design that crosses the process boundary once per sequential call: the cheapest
+  // round trip a child can make (blocked in readSync, no event loop) plus in-process QuickJS's own call.
+  progress("JavaScript: the per-call floor of a child process");
+  rows.push(...(await pipeRoundTrip(runtime, calls, repeats, "blocking")));
+  const floor = total(
+    rows,
+    "jsPerCallFloor",
+    "JavaScript per call, floor with a process boundary (blocked round trip + in-process QuickJS)",
+    "pipeBlockingRoundTrip",
+    "quickjsSandboxNodePerCall",
+  );
+  if (floor) rows.push(floor);
 
   const inProcess = "in-process QuickJS";
   const gather = `JavaScript Promise.all of ${gatherCalls}, cap ${gatherCalls}`;
@@ -72,6 +85,14 @@ export async function javascriptSection(
     compare(rows, `${gather}, vs code-mode`, "jsGatherUncapped", "codeModeGather", "code-mode"),
     compare(rows, "JavaScript warm start (one-off), vs Python's", "jsWarmStartOneOff", "warmStartOneOff", "Python"),
     compare(rows, "memory per sandbox after JavaScript runs (PSS)", "jsSandboxPss", "sandboxPss", "a warm sandbox"),
+    compare(
+      rows,
+      "JavaScript per-call floor with a process boundary, vs in-process QuickJS",
+      "jsPerCallFloor",
+      "quickjsSandboxNodePerCall",
+      inProcess,
+    ),
+    compare(rows, "JavaScript per call, vs that floor", "jsPerCallWall", "jsPerCallFloor", "the floor"),
     compare(rows, "Executor per call", "executorPerCall", "quickjsSandboxNodePerCall", inProcess),
     compare(rows, "code-mode per call", "codeModePerCall", "quickjsSandboxNodePerCall", inProcess),
   ].filter((each) => each !== null);

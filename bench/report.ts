@@ -115,6 +115,24 @@ export function difference(
   };
 }
 
+/**
+ * A row derived as the sum of two others' medians (`first + second`), e.g. the floor of a design: a raw
+ * crossing plus the in-process call. n is 1, median and p95 are the sum.
+ */
+export function total(
+  measurements: readonly Measurement[],
+  key: string,
+  label: string,
+  firstKey: string,
+  secondKey: string,
+): Measurement | null {
+  const first = measurements.find((row) => row.key === firstKey);
+  const second = measurements.find((row) => row.key === secondKey);
+  if (!first || !second || first.unit !== second.unit) return null;
+  const value = first.median + second.median;
+  return { key, label, unit: first.unit, median: value, p95: value, n: 1, note: `${firstKey} + ${secondKey}, medians` };
+}
+
 export function formatReport(report: BenchReport): string {
   const comparisons = report.comparisons.map(
     (each) =>

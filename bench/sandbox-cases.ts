@@ -91,16 +91,31 @@ export async function javascriptColdStarts(runtime: SandboxRuntime, samples: num
   ];
 }
 
-// Echoes each line back: the floor for one host↔child round trip, with no Pyodide and no sandbox.
-const ECHO_CHILD = `process.stdin.setEncoding("utf8");let p="";process.stdin.on("data",(d)=>{p+=d;let i;while((i=p.indexOf("\\n"))>=0){process.stdout.write(p.slice(0,i+1));p=p.slice(i+1);}});`;
+// Echoes each line back: the floor for one host↔child round trip, with no Pyodide and no sandbox. "stream"
+// reads and writes through process.stdin/stdout in the child's event loop, as a sandbox child does; in
+// "blocking" the child does nothing but a blocking readSync and a writeSync (no event loop, no streams):
+// the cheapest a child can wait for a tool's result, so the floor of any design that crosses once per call.
+const ECHO_CHILD = {
+  stream: `process.stdin.setEncoding("utf8");let p="";process.stdin.on("data",(d)=>{p+=d;let i;while((i=p.indexOf("\\n"))>=0){process.stdout.write(p.slice(0,i+1));p=p.slice(i+1);}});`,
+  blocking: `const fs=require("node:fs");const b=Buffer.alloc(65536);let p="";for(;;){let n;try{n=fs.readSync(0,b,0,b.length,null);}catch(e){if(e.code==="EAGAIN")continue;throw e;}if(n===0)break;p+=b.toString("utf8",0,n);let i;while((i=p.indexOf("\\n"))>=0){fs.writeSync(1,p.slice(0,i+1));p=p.slice(i+1);}}`,
+};
+const ECHO_ROWS = {
+  stream: { key: "pipeRoundTrip", label: "raw pipe round trip", child: "echo child" },
+  blocking: {
+    key: "pipeBlockingRoundTrip",
+    label: "raw pipe round trip, child blocked in readSync",
+    child: "blocked child",
+  },
+};
 
 /** Sequential line round trips between this process and a plain child on the sandbox's Node. */
 export async function pipeRoundTrip(
   runtime: SandboxRuntime,
   roundTrips: number,
   repeats: number,
+  mode: keyof typeof ECHO_CHILD = "stream",
 ): Promise<Measurement[]> {
-  const child = spawn(runtime.nodePath, ["-e", ECHO_CHILD], { stdio: ["pipe", "pipe", "ignore"], env: {} });
+  const child = spawn(runtime.nodePath, ["-e", ECHO_CHILD[mode]], { stdio: ["pipe", "pipe", "ignore"], env: {} });
   child.stdout.setEncoding("utf8");
   const samples: number[] = [];
   const hostCpu: number[] = [];
@@ -138,10 +153,11 @@ export async function pipeRoundTrip(
   } finally {
     child.kill("SIGKILL");
   }
+  const rows = ECHO_ROWS[mode];
   return [
-    summarize("pipeRoundTrip", `raw pipe round trip, Node ${process.version} ↔ ${runtime.nodeVersion}`, "µs", samples),
-    summarize("pipeHostCpu", "  host CPU per round trip", "µs", hostCpu),
-    summarize("pipeChildCpu", "  echo child CPU per round trip", "µs", childCpu),
+    summarize(rows.key, `${rows.label}, Node ${process.version} ↔ ${runtime.nodeVersion}`, "µs", samples),
+    summarize(`${rows.key}HostCpu`, "  host CPU per round trip", "µs", hostCpu),
+    summarize(`${rows.key}ChildCpu`, `  ${rows.child} CPU per round trip`, "µs", childCpu),
   ];
 }
 
