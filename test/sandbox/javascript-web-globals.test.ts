@@ -209,6 +209,40 @@ describe("JavaScript guest: URL, text coding, structuredClone, timers, crypto", 
     assertSame(cases, await evaluateAll(cases), onHost(cases));
   });
 
+  test("Array.fromAsync takes async and sync iterables and array-likes, awaiting each value and mapped value in order", async () => {
+    const code = `
+async function* numbers() { yield 1; yield 2; yield 3; }
+const order = [];
+const slow = (value, ms) => new Promise((resolve) => setTimeout(() => { order.push(value); resolve(value); }, ms));
+const results = [
+  await Array.fromAsync(numbers()),
+  await Array.fromAsync([Promise.resolve(1), 2, slow(3, 5)]),
+  await Array.fromAsync({ length: 2, 0: "a", 1: Promise.resolve("b") }),
+  await Array.fromAsync(new Set([1, 2]), async (x, i) => x * 10 + i),
+  await Array.fromAsync([30, 10], (ms) => slow(ms, ms)),
+];
+let refused = "";
+try { await Array.fromAsync(null); } catch (error) { refused = error.name; }
+let badMapper = "";
+try { await Array.fromAsync([1], 5); } catch (error) { badMapper = error.name; }
+text(JSON.stringify({ results, order, refused, badMapper, length: Array.fromAsync.length, enumerable: Object.keys(Array).includes("fromAsync") }));`;
+    assert.deepEqual(JSON.parse((await run(code)).stdout), {
+      results: [
+        [1, 2, 3],
+        [1, 2, 3],
+        ["a", "b"],
+        [10, 21],
+        [30, 10],
+      ],
+      // Sequential: the mapper's second promise starts only after the first settled.
+      order: [3, 30, 10],
+      refused: "TypeError",
+      badMapper: "TypeError",
+      length: 1,
+      enumerable: false,
+    });
+  });
+
   test("setInterval ticks until cleared, queueMicrotask runs before the next turn, performance.now counts up", async () => {
     const result = await run(`
 let ticks = 0;

@@ -348,4 +348,20 @@ for (const [proto, name, method] of localeMethods) {
   Object.defineProperty(method, "name", { value: name });
   Object.defineProperty(proto, name, { value: method, writable: true, configurable: true });
 }
+// ES2024's Array.fromAsync (V8 has it; this QuickJS does not): async iterables, then sync iterables and
+// array-likes whose values are awaited, each mapped value awaited, in order.
+if (typeof Array.fromAsync !== "function") {
+  const fromAsync = async function fromAsync(items, mapper, thisArg) {
+    if (items == null) throw new TypeError("Array.fromAsync requires an array-like or iterable object");
+    if (mapper !== undefined && typeof mapper !== "function") throw new TypeError(String(mapper) + " is not a function");
+    const out = [];
+    const add = async (value) => { out.push(mapper === undefined ? value : await mapper.call(thisArg, value, out.length)); };
+    if (items[Symbol.asyncIterator] != null) { for await (const value of items) await add(value); }
+    else if (items[Symbol.iterator] != null) { for (const value of items) await add(await value); }
+    else { const length = Math.min(Math.max(Math.trunc(Number(items.length)) || 0, 0), 2 ** 32 - 1); for (let i = 0; i < length; i++) await add(await items[i]); }
+    return out;
+  };
+  Object.defineProperty(fromAsync, "length", { value: 1 });
+  Object.defineProperty(Array, "fromAsync", { value: fromAsync, writable: true, configurable: true });
+}
 `;
