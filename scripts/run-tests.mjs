@@ -7,6 +7,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { removeLeftGroups } from "./test-cpu.mjs";
 import { runPool } from "./test-pool.mjs";
 
 const MAX_CONCURRENCY = Math.max(1, Number(process.env.PTC_TEST_CONCURRENCY ?? 4));
@@ -96,7 +97,8 @@ async function phase(name, files, min, max) {
     },
     onDone(outcome) {
       print(
-        `# ---- ${outcome.file}: ${outcome.passed ? "passed" : `FAILED (exit ${outcome.exit})`}, ${outcome.seconds} s`,
+        `# ---- ${outcome.file}: ${outcome.passed ? "passed" : `FAILED (exit ${outcome.exit})`}, ${outcome.seconds} s` +
+          (outcome.cpuSeconds === undefined ? "" : `, ${outcome.cpuSeconds} s CPU`),
       );
       print(outcome.tap);
       // What the file wrote to stderr (warnings, a crash's stack), as TAP comments.
@@ -110,7 +112,10 @@ async function phase(name, files, min, max) {
     ]),
   );
   const slowest = [...outcomes].sort((a, b) => b.seconds - a.seconds).slice(0, 10);
-  print(`# ==== ${name}: ${files.length} files, ${min} to ${max} at once, ${(Date.now() - started) / 1000} s`);
+  print(
+    `# ==== ${name}: ${files.length} files, ${min} to ${max} at once, ${(Date.now() - started) / 1000} s, ` +
+      `${cpuSum(outcomes)} s CPU`,
+  );
   print(
     `# ${Object.entries(totals)
       .map(([count, value]) => `${count} ${value}`)
@@ -120,10 +125,26 @@ async function phase(name, files, min, max) {
   return outcomes;
 }
 
+/** The files' CPU seconds together (user + system, each file's whole process tree: scripts/test-cpu.mjs). */
+function cpuSum(outcomes, measure = "cpuSeconds") {
+  return Math.round(outcomes.reduce((sum, outcome) => sum + (outcome[measure] ?? 0), 0));
+}
+
+const runStarted = Date.now();
 const outcomes = [
   ...(await phase("parallel phase", parallel, MIN_CONCURRENCY, MAX_CONCURRENCY)),
   ...(await phase("serial phase", SERIAL_FILES, 1, 1)),
 ];
+// CPU, not wall, is the figure to compare between runs: the wall depends on whatever else the machine runs.
+const hungriest = [...outcomes].sort((a, b) => (b.cpuSeconds ?? 0) - (a.cpuSeconds ?? 0)).slice(0, 15);
+print(
+  `# ==== all: ${outcomes.length} files, ${(Date.now() - runStarted) / 1000} s wall, ${cpuSum(outcomes)} s CPU ` +
+    `(files' process trees, user + system; ${cpuSum(outcomes, "reapedCpuSeconds")} s as reaped); the runner itself ${Math.round(
+      (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    )} s CPU`,
+);
+print(`# most CPU: ${hungriest.map((outcome) => `${outcome.file} ${outcome.cpuSeconds} s`).join(", ")}`);
+removeLeftGroups();
 const failed = outcomes.filter((outcome) => !outcome.passed);
 for (const outcome of failed) print(`# FAILED: ${outcome.file} (exit ${outcome.exit})`);
 process.exitCode = failed.length > 0 ? 1 : 0;

@@ -9,6 +9,7 @@
 // slow each other past their deadlines.
 import { spawn } from "node:child_process";
 import { cpus } from "node:os";
+import { cpuGroup, reapedCpu } from "./test-cpu.mjs";
 
 /** At least this share of all cores idle over the window before one more file starts. */
 export const IDLE_TO_GROW = 0.4;
@@ -29,21 +30,31 @@ function cpuTimes() {
 
 const COUNTS = ["tests", "pass", "fail", "cancelled", "skipped", "todo"];
 
-/** Runs one file; resolves once it exited, with its output, counts and time. */
-function runFile(file, { cwd, nodeFlags }) {
+/**
+ * Runs one file; resolves once it exited, with its output, counts, time and CPU seconds (scripts/test-cpu.mjs:
+ * `cpuSeconds` by its cgroup where there is one, else as reaped; `reapedCpuSeconds` as reaped).
+ */
+function runFile(file, { cwd, nodeFlags, reaped }) {
   const started = Date.now();
   const child = spawn(process.execPath, [...nodeFlags, "--test-reporter=tap", file], {
     cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  const group = child.pid === undefined ? undefined : cpuGroup(child.pid);
   const stdout = [];
   const stderr = [];
   child.stdout.on("data", (chunk) => stdout.push(chunk));
   child.stderr.on("data", (chunk) => stderr.push(chunk));
+  let reapedCpuSeconds;
+  child.on("exit", () => {
+    reapedCpuSeconds = reaped.take();
+  });
   return new Promise((resolve) => {
     child.on("error", (error) => stderr.push(Buffer.from(String(error))));
     child.on("close", (code, signal) => {
       const tap = Buffer.concat(stdout).toString();
+      const cpuSeconds = group?.seconds() ?? reapedCpuSeconds;
+      group?.remove();
       const counts = {};
       for (const name of COUNTS) counts[name] = Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(tap)?.[1] ?? 0);
       resolve({
@@ -54,6 +65,8 @@ function runFile(file, { cwd, nodeFlags }) {
         exit: signal ?? code,
         counts,
         seconds: (Date.now() - started) / 1000,
+        cpuSeconds,
+        reapedCpuSeconds,
       });
     });
   });
@@ -65,6 +78,7 @@ function runFile(file, { cwd, nodeFlags }) {
  * Resolves to every outcome, in completion order.
  */
 export async function runPool(files, { min, max, cwd, nodeFlags, onStart, onDone }) {
+  const reaped = reapedCpu();
   const queue = [...files];
   const outcomes = [];
   const running = new Set();
@@ -73,7 +87,7 @@ export async function runPool(files, { min, max, cwd, nodeFlags, onStart, onDone
   const start = (idle) => {
     const file = queue.shift();
     onStart(file, running.size + 1, idle);
-    const run = runFile(file, { cwd, nodeFlags }).then((outcome) => {
+    const run = runFile(file, { cwd, nodeFlags, reaped }).then((outcome) => {
       running.delete(run);
       outcomes.push(outcome);
       onDone(outcome);
