@@ -5,6 +5,7 @@
 // measure those files' load. Arguments, if any, are extra flags for each file's node (e.g.
 // --test-name-pattern=...).
 import { readdirSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { removeLeftGroups } from "./test-cpu.mjs";
@@ -28,8 +29,6 @@ const SERIAL_FILES = [
   "test/adversarial/memory.test.ts",
   // A 300 ms pending-call timeout that the test's own answer must beat.
   "test/adversarial/pause-resume.test.ts",
-  // Packs the repository, and `npm pack` runs `prepack`, which rebuilds dist/ under the CLI tests' feet.
-  "test/package/package-install.test.ts",
   // Four `ptc serve` nodes on 1.5 s leases (SIGSTOP past a lease, takeovers): another file's load delays
   // their heartbeats past the lease, and every step then waits out 503s.
   "test/server/durable/executions-nodes.test.ts",
@@ -46,6 +45,7 @@ const SLOWEST_FIRST = [
   "test/server/durable/messages-interrupted.test.ts", // 34
   "test/adversarial/key-fairness.test.ts", // 33
   "test/engine/javascript-execution.test.ts", // 30
+  "test/package/package-install.test.ts", // 38 (measured alone)
   "test/adversarial/javascript-resources.test.ts", // 30
   "test/server/durable/messages-nodes.test.ts", // 27
   "test/package/examples.test.ts", // 26
@@ -131,6 +131,9 @@ function cpuSum(outcomes, measure = "cpuSeconds") {
 }
 
 const runStarted = Date.now();
+// The machine's 1-minute load average, every 10 s: the wall of a run says little without what else ran.
+const loads = [];
+setInterval(() => loads.push(loadavg()[0]), 10_000).unref();
 const outcomes = [
   ...(await phase("parallel phase", parallel, MIN_CONCURRENCY, MAX_CONCURRENCY)),
   ...(await phase("serial phase", SERIAL_FILES, 1, 1)),
@@ -143,6 +146,10 @@ print(
       (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     )} s CPU`,
 );
+if (loads.length > 0) {
+  const mean = loads.reduce((sum, load) => sum + load, 0) / loads.length;
+  print(`# load average (1 min) during the run: mean ${mean.toFixed(1)}, max ${Math.max(...loads).toFixed(1)}`);
+}
 print(`# most CPU: ${hungriest.map((outcome) => `${outcome.file} ${outcome.cpuSeconds} s`).join(", ")}`);
 removeLeftGroups();
 const failed = outcomes.filter((outcome) => !outcome.passed);

@@ -53,7 +53,20 @@ export function reapedCpu() {
   };
 }
 
-const CGROUP_ROOT = "/sys/fs/cgroup/cpuacct";
+/**
+ * Where the groups go: inside this process's own cpuacct group, so that whatever measures the whole run
+ * (a wrapper's group) still counts the files.
+ */
+const CGROUP_PARENT = (() => {
+  try {
+    const line = readFileSync("/proc/self/cgroup", "utf8")
+      .split("\n")
+      .find((entry) => entry.split(":")[1]?.split(",").includes("cpuacct"));
+    return join("/sys/fs/cgroup/cpuacct", line?.split(":")[2] ?? "/");
+  } catch {
+    return "/sys/fs/cgroup/cpuacct";
+  }
+})();
 let groups = 0;
 /** Groups an orphan still lived in when their file ended: removed by `removeLeftGroups()`. */
 const left = new Set();
@@ -74,7 +87,7 @@ export function removeLeftGroups() {
  * stays, empty of work, if an orphan still lives). Undefined where cgroups cannot be made.
  */
 export function cpuGroup(pid) {
-  const path = join(CGROUP_ROOT, `ptc-test-${process.pid}-${++groups}`);
+  const path = join(CGROUP_PARENT, `ptc-test-${process.pid}-${++groups}`);
   try {
     mkdirSync(path);
     writeFileSync(join(path, "cgroup.procs"), String(pid));
