@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { findSandboxNode } from "../../src/sandbox/sandbox-node.js";
@@ -62,6 +62,27 @@ function succeeded(outcome: Outcome, what: string): Outcome {
   return outcome;
 }
 
+/**
+ * A copy of the checkout's files (those git tracks or would, as they are now), sharing its node_modules, to
+ * pack: `npm pack` runs `prepack`, which rebuilds dist/, and a rebuild of the checkout's own dist/ would
+ * change it under the other test files running meanwhile (every sandbox loads its child from dist/).
+ */
+function packableCopy(): string {
+  const copy = join(root, "source");
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
+    cwd: repository,
+    encoding: "utf8",
+  });
+  for (const file of files.split("\0")) {
+    // A file deleted but not yet committed is still listed.
+    if (!file || !existsSync(join(repository, file))) continue;
+    mkdirSync(join(copy, dirname(file)), { recursive: true });
+    cpSync(join(repository, file), join(copy, file));
+  }
+  symlinkSync(join(repository, "node_modules"), join(copy, "node_modules"));
+  return copy;
+}
+
 function installedVersion(name: string): string {
   const manifest = JSON.parse(readFileSync(join(repository, "node_modules", name, "package.json"), "utf8"));
   return (manifest as { version: string }).version;
@@ -88,7 +109,7 @@ describe("the packed package, installed into a fresh project", () => {
   let installLog = "";
 
   before(async () => {
-    const pack = succeeded(await npm(["pack", "--json", "--pack-destination", root], repository), "npm pack");
+    const pack = succeeded(await npm(["pack", "--json", "--pack-destination", root], packableCopy()), "npm pack");
     // npm 11 writes the `prepack` banner to stderr; should one reach stdout, the JSON starts at a line "[".
     const [first] = JSON.parse(pack.stdout.slice(Math.max(0, pack.stdout.search(/^\[/m)))) as (typeof packed)[];
     assert.ok(first, `npm pack gave no package: ${pack.stdout}`);
