@@ -39,10 +39,19 @@ export function scratchDirectory(): string {
   return mkdtempSync(join(tmpdir(), "ptc-durable-"));
 }
 
+/**
+ * Each node's sandbox pool: none kept warm; a sandbox starts when an execution needs one (and is reused after
+ * it for the pool's idle time). These tests restart nodes often (kill -9), and each start warmed a whole pool
+ * (the default two) that the next crash threw away, plus a refill after every execution: ~1.6 to 2 s of CPU per
+ * sandbox start. Measured in a cgroup per file: executions-crash 72 -> 56 s of CPU, messages-crash 54 -> 41
+ * (a pool of one saved next to nothing: the refill after each execution).
+ */
+const NODE_POOL = { size: 0 };
+
 /** A config file with the durable settings these tests shorten (lease TTL, idle eviction). */
 export function durableConfig(dir: string, server: Record<string, unknown>): string {
   const path = join(dir, `ptc.config.${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(path, JSON.stringify({ server }));
+  writeFileSync(path, JSON.stringify({ server, pool: NODE_POOL }));
   return path;
 }
 
@@ -68,8 +77,8 @@ after(async () => {
 export async function startNode(options: NodeOptions): Promise<ServingCli> {
   const args = ["serve", "--port", "0", "--store", options.store, "--tools", COUNTING_TOOLS];
   if (options.nodeId) args.push("--node-id", options.nodeId);
-  if (options.config) args.push("--config", options.config);
   const dataDir = mkdtempSync(join(tmpdir(), "ptc-data-"));
+  args.push("--config", options.config ?? durableConfig(dataDir, {}));
   const node = await startServingCli(args, {
     env: { ...process.env, PTC_API_KEYS: DURABLE_KEY, PTC_TEST_HANDLER_LOG: options.handlerLog, PTC_DATA_DIR: dataDir },
   });

@@ -59,7 +59,7 @@ describe("executions API: the language survives a restart", () => {
     assert.equal(first.status, "paused");
 
     const url = await crashAndRestart();
-    const described = (await api<Described>(url, "GET", `/v1/executions/${paused.id}?wait=10`)).json;
+    const described = (await api<Described>(url, "GET", `/v1/executions/${paused.id}?wait=30`)).json;
     assert.equal(described.language, "javascript");
     assert.equal(described.status, "paused", JSON.stringify(described));
     const done = (await submit(url, paused.id, { [pendingCall(described, "two")]: "B" })) as Described;
