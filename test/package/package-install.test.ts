@@ -65,10 +65,15 @@ function succeeded(outcome: Outcome, what: string): Outcome {
 /**
  * A copy of the checkout's files (those git tracks or would, as they are now), sharing its node_modules, to
  * pack: `npm pack` runs `prepack`, which rebuilds dist/, and a rebuild of the checkout's own dist/ would
- * change it under the other test files running meanwhile (every sandbox loads its child from dist/).
+ * change it under the other test files running meanwhile (every sandbox loads its child from dist/). The
+ * copy sits in node_modules/.cache, on the filesystem where the build stages its output (it renames its
+ * staging folder, there, to dist/); removed after the tests.
  */
 function packableCopy(): string {
-  const copy = join(root, "source");
+  const cache = join(repository, "node_modules", ".cache");
+  mkdirSync(cache, { recursive: true });
+  const copy = mkdtempSync(join(cache, "ptc-package-"));
+  after(() => rmSync(copy, { recursive: true, force: true }));
   const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
     cwd: repository,
     encoding: "utf8",
