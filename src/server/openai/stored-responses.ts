@@ -1,9 +1,11 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { JsonValue } from "../../protocol/json-schema.js";
 import { MemoryStore } from "../store/memory-store.js";
 import {
   DEFAULT_MAX_STORED_RESPONSE_BYTES_PER_KEY,
   DEFAULT_MAX_STORED_RESPONSES_PER_KEY,
   DEFAULT_STORED_RESPONSE_RETENTION_MS,
+  DEFAULT_STORED_RESPONSE_SWEEP_BATCH,
   type Store,
   type StoredResponse,
   type StoredResponseBounds,
@@ -26,6 +28,8 @@ export interface StoredResponseLimits {
   maxStoredResponseBytesPerKey?: number;
   /** Default `DEFAULT_STORED_RESPONSE_RETENTION_MS` (30 days). */
   storedResponseRetentionMs?: number;
+  /** Expired responses the retention sweep forgets per statement. Default `DEFAULT_STORED_RESPONSE_SWEEP_BATCH` (100). */
+  storedResponseSweepBatch?: number;
 }
 
 /** The limits, resolved once: a durable store's defaults are larger (disk), memory's smaller (this process's heap). */
@@ -52,7 +56,10 @@ export interface ResponseRecords {
   item(id: string, owner: string): Promise<JsonValue | undefined>;
   /** Forgets the key's response; false when it has none of that id. */
   delete(id: string, owner: string): Promise<boolean>;
-  /** Forgets every key's responses past the retention (the periodic sweep). */
+  /**
+   * Forgets every key's responses past the retention (the periodic sweep), in batches, the oldest first,
+   * yielding to the event loop between them; returns how many. A call while a sweep runs joins it.
+   */
   prune(): Promise<number>;
 }
 
@@ -70,6 +77,18 @@ export function outputOf(response: StoredResponse): JsonValue[] {
 export function responseRecords(store: Store | undefined, limits: StoredResponseLimits = {}): ResponseRecords {
   const bounds = resolveResponseBounds(limits, store !== undefined);
   const target = store ?? new MemoryStore();
+  const batch = Math.max(1, limits.storedResponseSweepBatch ?? DEFAULT_STORED_RESPONSE_SWEEP_BATCH);
+  const sweep = async (): Promise<number> => {
+    let forgotten = 0;
+    for (;;) {
+      const n = await target.pruneResponses(bounds.responseRetentionMs, batch);
+      forgotten += n;
+      if (n < batch) return forgotten;
+      // A batch on SQLite held the event loop for its whole statement: requests and timers run before the next.
+      await nextTurn();
+    }
+  };
+  let sweeping: Promise<number> | undefined;
   return {
     bounds,
     save: (response) => target.saveResponse(response, bounds),
@@ -77,12 +96,14 @@ export function responseRecords(store: Store | undefined, limits: StoredResponse
       const found = await target.getResponse(id);
       return found?.owner === owner ? found : undefined;
     },
-    async item(id, owner) {
-      const found = await target.getResponseItem(id);
-      return found?.owner === owner ? found.item : undefined;
-    },
+    item: (id, owner) => target.getResponseItem(id, owner),
     delete: (id, owner) => target.deleteResponse(id, owner),
-    prune: () => target.pruneResponses(bounds.responseRetentionMs),
+    prune() {
+      sweeping ??= sweep().finally(() => {
+        sweeping = undefined;
+      });
+      return sweeping;
+    },
   };
 }
 

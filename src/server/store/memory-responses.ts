@@ -9,20 +9,21 @@ interface Kept {
   readonly bytes: number;
   readonly conversation: string;
   readonly response: string;
-  /** Ids of the items saved with it: the ones still pointing at it go when it does. */
-  readonly items: readonly string[];
+  /** Its own copy of each of its items with an id, `id → JSON`: they go when it does. */
+  readonly items: ReadonlyMap<string, string>;
 }
 
 /**
  * The memory store's `/v1/responses` records, held as JSON text (copied in and out), with the SQL backends'
- * rules: per key, oldest forgotten first past the bounds on each save; an item seen again in the same key's
- * later response moves to it; a response's items go with it.
+ * rules: per key, oldest forgotten first past the bounds on each save; each response keeps its own copy of
+ * its items, an item found as its key's newest copy.
  */
 export class MemoryResponses {
   readonly #responses = new Map<string, Kept>();
   /** Per owner, its responses' ids. */
   readonly #byOwner = new Map<string, Set<string>>();
-  readonly #items = new Map<string, { response: string; item: string }>();
+  /** Per owner and item id, the responses holding a copy. */
+  readonly #holders = new Map<string, Set<string>>();
 
   constructor(
     private readonly now: () => number,
@@ -40,12 +41,11 @@ export class MemoryResponses {
       bytes: encoded.bytes,
       conversation: encoded.conversation,
       response: encoded.response,
-      items: encoded.items.map(([id]) => id),
+      items: new Map(encoded.items),
     });
-    for (const [id, item] of encoded.items) {
-      const existing = this.#items.get(id);
-      if (existing && this.#responses.get(existing.response)?.owner !== response.owner) continue;
-      this.#items.set(id, { response: response.id, item });
+    for (const [id] of encoded.items) {
+      const holders = this.#holders.get(holderKey(response.owner, id)) ?? new Set<string>();
+      this.#holders.set(holderKey(response.owner, id), holders.add(response.id));
     }
     const others = [...owned].flatMap((id) => {
       const kept = this.#responses.get(id);
@@ -69,10 +69,22 @@ export class MemoryResponses {
     );
   }
 
-  item(id: string): { owner: string; item: JsonValue } | undefined {
-    const found = this.#items.get(id);
-    const owner = found && this.#responses.get(found.response)?.owner;
-    return found && owner !== undefined ? { owner, item: JSON.parse(found.item) as JsonValue } : undefined;
+  /** The owner's newest copy (by `createdAt`, then response id) of the item. */
+  item(id: string, owner: string): JsonValue | undefined {
+    let newest: { id: string; kept: Kept } | undefined;
+    for (const responseId of this.#holders.get(holderKey(owner, id)) ?? []) {
+      const kept = this.#responses.get(responseId);
+      if (!kept) continue;
+      if (
+        !newest ||
+        kept.createdAt > newest.kept.createdAt ||
+        (kept.createdAt === newest.kept.createdAt && responseId > newest.id)
+      ) {
+        newest = { id: responseId, kept };
+      }
+    }
+    const text = newest?.kept.items.get(id);
+    return text === undefined ? undefined : (JSON.parse(text) as JsonValue);
   }
 
   delete(id: string, owner: string): boolean {
@@ -81,9 +93,14 @@ export class MemoryResponses {
     return true;
   }
 
-  prune(retentionMs: number): number {
+  /** Forgets at most `limit` of every key's responses older than the retention, the oldest first. */
+  prune(retentionMs: number, limit: number): number {
     const cutoff = this.now() - retentionMs;
-    const old = [...this.#responses].filter(([, kept]) => kept.createdAt < cutoff).map(([id]) => id);
+    const old = [...this.#responses]
+      .filter(([, kept]) => kept.createdAt < cutoff)
+      .sort(([, a], [, b]) => a.createdAt - b.createdAt)
+      .slice(0, Math.max(0, limit))
+      .map(([id]) => id);
     for (const id of old) this.#forget(id);
     return old.length;
   }
@@ -95,6 +112,14 @@ export class MemoryResponses {
     const owned = this.#byOwner.get(kept.owner);
     owned?.delete(id);
     if (owned?.size === 0) this.#byOwner.delete(kept.owner);
-    for (const itemId of kept.items) if (this.#items.get(itemId)?.response === id) this.#items.delete(itemId);
+    for (const itemId of kept.items.keys()) {
+      const holders = this.#holders.get(holderKey(kept.owner, itemId));
+      holders?.delete(id);
+      if (holders?.size === 0) this.#holders.delete(holderKey(kept.owner, itemId));
+    }
   }
+}
+
+function holderKey(owner: string, id: string): string {
+  return `${owner}\u0000${id}`;
 }

@@ -282,16 +282,16 @@ export class MemoryStore implements Store {
     return this.#responses.get(id);
   }
 
-  async getResponseItem(id: string): Promise<{ owner: string; item: JsonValue } | undefined> {
-    return this.#responses.item(id);
+  async getResponseItem(id: string, owner: string): Promise<JsonValue | undefined> {
+    return this.#responses.item(id, owner);
   }
 
   async deleteResponse(id: string, owner: string): Promise<boolean> {
     return this.#responses.delete(id, owner);
   }
 
-  async pruneResponses(retentionMs: number): Promise<number> {
-    return this.#responses.prune(retentionMs);
+  async pruneResponses(retentionMs: number, limit: number): Promise<number> {
+    return this.#responses.prune(retentionMs, limit);
   }
 
   async heartbeat(nodeId: string, url: string): Promise<WorkerRecord> {

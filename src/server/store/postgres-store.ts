@@ -28,6 +28,9 @@ const POSTGRES: SqlDialect = {
   forUpdateSkipLocked: " FOR UPDATE SKIP LOCKED",
   // Two nodes starting at once must not both create the tables.
   migrationLock: "SELECT pg_advisory_xact_lock(7370241013)",
+  // Without it two saves of one key each count the key's rows before the other commits, and both stay:
+  // the key is one response over its count or bytes until its next save.
+  responseOwnerLock: "SELECT pg_advisory_xact_lock(hashtextextended('ptc_responses:' || $1::text, 0))",
 };
 
 /**

@@ -1,22 +1,24 @@
 import type { JsonValue } from "../../protocol/json-schema.js";
 import { encodeResponse } from "./response-encoding.js";
-import type { SqlDriver, SqlExecutor } from "./sql-rows.js";
+import type { SqlDialect, SqlDriver, SqlExecutor } from "./sql-rows.js";
 import type { StoredResponse, StoredResponseBounds } from "./store.js";
 import { conflict } from "./store-values.js";
 
 /**
- * `/v1/responses`' kept responses on a SQL database (schema versions 2 and 3), the same statements on SQLite
- * and PostgreSQL. `nowMs` is the dialect's clock expression: retention is measured on the database's clock.
+ * `/v1/responses`' kept responses on a SQL database (schema versions 2 to 4), the same statements on SQLite
+ * and PostgreSQL. Retention is measured on the database's clock (`dialect.nowMs`).
  */
 export async function saveResponse(
   db: SqlDriver,
-  nowMs: string,
+  dialect: SqlDialect,
   maxBytes: number,
   response: StoredResponse,
   bounds: StoredResponseBounds,
 ): Promise<void> {
   const encoded = encodeResponse(response, maxBytes, bounds);
   await db.transaction(async (tx) => {
+    // One save of the key at a time from here to commit: the prune below then sees every other save's row.
+    if (dialect.responseOwnerLock) await tx.query(dialect.responseOwnerLock, [response.owner]);
     const rows = await tx.query(
       `INSERT INTO ptc_responses (id, owner, created_at, conversation, response, bytes) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (id) DO NOTHING RETURNING id`,
@@ -24,16 +26,14 @@ export async function saveResponse(
     );
     if (rows.length === 0) throw conflict(`response ${response.id} already exists`);
     for (const [id, item] of encoded.items) {
-      // An item seen again in the same key's later response (each carries the conversation before it) moves
-      // to that response, so pruning the first one keeps it; another key's item of the same id stays theirs.
+      // Each response keeps its own copy (its bytes already count it): an item the next turn carries again
+      // is then still found when either response is deleted or pruned, and no key's copy is another's.
       await tx.query(
-        `INSERT INTO ptc_response_items (id, response_id, item) VALUES ($1, $2, $3)
-         ON CONFLICT (id) DO UPDATE SET response_id = excluded.response_id, item = excluded.item
-         WHERE (SELECT owner FROM ptc_responses WHERE id = ptc_response_items.response_id) = $4`,
-        [id, response.id, item, response.owner],
+        `INSERT INTO ptc_response_item_copies (response_id, id, owner, created_at, item) VALUES ($1, $2, $3, $4, $5)`,
+        [response.id, id, response.owner, response.createdAt, item],
       );
     }
-    await pruneOwner(tx, nowMs, response, encoded.bytes, bounds);
+    await pruneOwner(tx, dialect.nowMs, response, encoded.bytes, bounds);
   });
 }
 
@@ -98,16 +98,14 @@ export async function getResponse(db: SqlDriver, id: string): Promise<StoredResp
   };
 }
 
-export async function getResponseItem(
-  db: SqlDriver,
-  id: string,
-): Promise<{ owner: string; item: JsonValue } | undefined> {
+export async function getResponseItem(db: SqlDriver, id: string, owner: string): Promise<JsonValue | undefined> {
   const rows = await db.query(
-    `SELECT r.owner, i.item FROM ptc_response_items i JOIN ptc_responses r ON r.id = i.response_id WHERE i.id = $1`,
-    [id],
+    `SELECT item FROM ptc_response_item_copies WHERE owner = $1 AND id = $2
+     ORDER BY created_at DESC, response_id DESC LIMIT 1`,
+    [owner, id],
   );
   const row = rows[0];
-  return row && { owner: String(row.owner), item: JSON.parse(String(row.item)) as JsonValue };
+  return row && (JSON.parse(String(row.item)) as JsonValue);
 }
 
 export async function deleteResponse(db: SqlDriver, id: string, owner: string): Promise<boolean> {
@@ -115,7 +113,20 @@ export async function deleteResponse(db: SqlDriver, id: string, owner: string): 
   return rows.length > 0;
 }
 
-export async function pruneResponses(db: SqlDriver, nowMs: string, retentionMs: number): Promise<number> {
-  const rows = await db.query(`DELETE FROM ptc_responses WHERE created_at < ${nowMs} - $1 RETURNING id`, [retentionMs]);
+/** One batch of the retention sweep: the `limit` oldest expired responses of every key (by `created_at`'s index). */
+export async function pruneResponses(
+  db: SqlDriver,
+  dialect: SqlDialect,
+  retentionMs: number,
+  limit: number,
+): Promise<number> {
+  // SKIP LOCKED on PostgreSQL: nodes sweeping at once take disjoint rows.
+  const rows = await db.query(
+    `DELETE FROM ptc_responses WHERE id IN (
+       SELECT id FROM ptc_responses WHERE created_at < ${dialect.nowMs} - $1
+       ORDER BY created_at LIMIT $2${dialect.forUpdateSkipLocked})
+     RETURNING id`,
+    [retentionMs, limit],
+  );
   return rows.length;
 }

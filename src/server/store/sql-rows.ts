@@ -42,6 +42,11 @@ export interface SqlDialect {
   readonly forUpdateSkipLocked: string;
   /** Statement serialising concurrent schema migrations (a no-op where transactions are exclusive). */
   readonly migrationLock: string | undefined;
+  /**
+   * Statement (`$1` the owner) serialising one key's stored-response saves until commit, so each save's
+   * prune counts the others' rows (undefined where transactions are exclusive).
+   */
+  readonly responseOwnerLock: string | undefined;
 }
 
 /** The statement's one row (an `UPDATE … RETURNING` of a row the transaction holds, say). */

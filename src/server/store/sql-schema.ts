@@ -93,6 +93,24 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     "CREATE INDEX ptc_responses_created ON ptc_responses (created_at)",
     "CREATE INDEX ptc_response_items_response ON ptc_response_items (response_id)",
   ],
+  // 4: each response keeps its own copy of its items (version 2 kept one per id, moved to the key's latest
+  // response carrying it, so deleting that response took the item from the older ones still holding it).
+  // An item is found as the key's newest copy; the copies go with their response (the primary key's prefix).
+  [
+    `CREATE TABLE ptc_response_item_copies (
+      response_id TEXT NOT NULL REFERENCES ptc_responses (id) ON DELETE CASCADE,
+      id TEXT NOT NULL,
+      owner TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      item TEXT NOT NULL,
+      PRIMARY KEY (response_id, id)
+    )`,
+    "CREATE INDEX ptc_response_item_copies_owner ON ptc_response_item_copies (owner, id, created_at)",
+    `INSERT INTO ptc_response_item_copies (response_id, id, owner, created_at, item)
+     SELECT i.response_id, i.id, r.owner, r.created_at, i.item FROM ptc_response_items i
+     JOIN ptc_responses r ON r.id = i.response_id`,
+    "DROP TABLE ptc_response_items",
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,4 +1,5 @@
 import type { ContainerEndReason } from "../../engine/container-registry.js";
+import type { JsonValue } from "../../protocol/json-schema.js";
 import { fence, leasedExecution } from "./sql-fence.js";
 import { SqlJournal } from "./sql-journal.js";
 import * as responses from "./sql-responses.js";
@@ -263,23 +264,23 @@ export class SqlStore implements Store {
   }
 
   saveResponse(response: StoredResponse, bounds: StoredResponseBounds): Promise<void> {
-    return responses.saveResponse(this.#db, this.#d.nowMs, this.#maxBytes, response, bounds);
+    return responses.saveResponse(this.#db, this.#d, this.#maxBytes, response, bounds);
   }
 
   getResponse(id: string): Promise<StoredResponse | undefined> {
     return responses.getResponse(this.#db, id);
   }
 
-  getResponseItem(id: string): ReturnType<Store["getResponseItem"]> {
-    return responses.getResponseItem(this.#db, id);
+  getResponseItem(id: string, owner: string): Promise<JsonValue | undefined> {
+    return responses.getResponseItem(this.#db, id, owner);
   }
 
   deleteResponse(id: string, owner: string): Promise<boolean> {
     return responses.deleteResponse(this.#db, id, owner);
   }
 
-  pruneResponses(retentionMs: number): Promise<number> {
-    return responses.pruneResponses(this.#db, this.#d.nowMs, retentionMs);
+  pruneResponses(retentionMs: number, limit: number): Promise<number> {
+    return responses.pruneResponses(this.#db, this.#d, retentionMs, limit);
   }
 
   async heartbeat(nodeId: string, url: string): Promise<WorkerRecord> {

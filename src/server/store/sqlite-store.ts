@@ -20,6 +20,7 @@ const SQLITE: SqlDialect = {
   forShare: "",
   forUpdateSkipLocked: "",
   migrationLock: undefined,
+  responseOwnerLock: undefined,
 };
 
 /** SQLite's result codes (and the file system's) that mean the file cannot be used now, not a bad statement. */

@@ -155,6 +155,14 @@ export const DEFAULT_MAX_STORED_RESPONSES_PER_KEY = 10_000;
 export const DEFAULT_MAX_STORED_RESPONSE_BYTES_PER_KEY = 256 * 1_048_576;
 /** A stored response is forgotten this long after it was created: OpenAI keeps them 30 days. */
 export const DEFAULT_STORED_RESPONSE_RETENTION_MS = 30 * 24 * 3_600_000;
+/**
+ * Expired responses the retention sweep forgets per statement, oldest first, yielding to the event loop
+ * between statements: on SQLite (synchronous) a statement holds the server's event loop while it runs,
+ * and every key's responses may expire at once (10,000 per key). Measured on SQLite (2 KiB responses with
+ * three items each, a loaded 2-core machine), one statement took 7-28 ms at 100 rows, 25-71 ms at 500,
+ * 215-314 ms at 5,000: one statement for 4 keys' 40,000 would hold it about two seconds.
+ */
+export const DEFAULT_STORED_RESPONSE_SWEEP_BATCH = 100;
 
 /** What one API key's stored responses may take; a key's oldest are forgotten first past any of them. */
 export interface StoredResponseBounds {
@@ -258,12 +266,19 @@ export interface Store {
    */
   saveResponse(response: StoredResponse, bounds: StoredResponseBounds): Promise<void>;
   getResponse(id: string): Promise<StoredResponse | undefined>;
-  /** An item of a kept response by its id, with the response's owner. */
-  getResponseItem(id: string): Promise<{ owner: string; item: JsonValue } | undefined>;
-  /** Forgets the owner's response and the items only it holds. False when the owner has no such response. */
+  /**
+   * The owner's item of this id, as its newest kept response holding it has it. Each response keeps its own
+   * copy of its items, so forgetting one response never takes an item from another; another key's item of
+   * the same id is not found.
+   */
+  getResponseItem(id: string, owner: string): Promise<JsonValue | undefined>;
+  /** Forgets the owner's response and its copies of its items. False when the owner has no such response. */
   deleteResponse(id: string, owner: string): Promise<boolean>;
-  /** Forgets every key's responses created longer than `retentionMs` ago (the store's clock); returns how many. */
-  pruneResponses(retentionMs: number): Promise<number>;
+  /**
+   * Forgets at most `limit` of every key's responses created longer than `retentionMs` ago (the store's
+   * clock), the oldest first; returns how many. One statement: the sweep calls it until it forgets fewer.
+   */
+  pruneResponses(retentionMs: number, limit: number): Promise<number>;
 
   /** Registers the node or renews its heartbeat (the store's clock). */
   heartbeat(nodeId: string, url: string): Promise<WorkerRecord>;

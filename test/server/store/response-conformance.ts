@@ -1,42 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ErrorCode } from "../../../src/protocol/errors.js";
-import type { JsonValue } from "../../../src/protocol/json-schema.js";
-import type { Store, StoredResponse, StoredResponseBounds, StoreOptions } from "../../../src/server/store/store.js";
+import type { Store, StoredResponse, StoreOptions } from "../../../src/server/store/store.js";
+import { DAY, id, kept, message, ROOMY, response } from "./response-fixtures.js";
+import { responseSweepConformance } from "./response-sweep-conformance.js";
 import { rejectsWith, type StoreBackend } from "./store-conformance.js";
-
-const DAY = 86_400_000;
-/** Bounds no case reaches unless it means to. */
-const ROOMY: StoredResponseBounds = {
-  maxResponsesPerKey: 1_000,
-  maxResponseBytesPerKey: 1_048_576,
-  responseRetentionMs: 30 * DAY,
-};
-
-let counter = 0;
-function id(prefix: string): string {
-  return `${prefix}_${process.pid}_${++counter}`;
-}
-
-/** A response of `owner` created `ageMs` ago, carrying `items` (with ids) in its output. */
-function response(owner: string, ageMs: number, items: JsonValue[] = [], filler = ""): StoredResponse {
-  const respId = id("resp");
-  return {
-    id: respId,
-    owner,
-    createdAt: Date.now() - ageMs,
-    conversation: filler === "" ? [] : [filler],
-    response: { id: respId, object: "response", output: items },
-  };
-}
-
-function message(text: string): JsonValue {
-  return { id: id("msg"), type: "message", role: "assistant", content: [{ type: "output_text", text }] };
-}
-
-async function kept(store: Store, responses: readonly StoredResponse[]): Promise<boolean[]> {
-  return Promise.all(responses.map(async (r) => (await store.getResponse(r.id)) !== undefined));
-}
 
 /** `/v1/responses`' stored responses: the same rules, bounds and pruning on every backend. */
 export function responseConformance(name: string, backend: StoreBackend): void {
@@ -63,15 +31,15 @@ export function responseConformance(name: string, backend: StoreBackend): void {
       await store.saveResponse(saved, { ...ROOMY, responseRetentionMs: 100 * 365 * DAY });
       assert.deepEqual(await store.getResponse(respId), saved);
       assert.equal(await store.getResponse("resp_unknown"), undefined);
-      assert.deepEqual(await store.getResponseItem((reply as { id: string }).id), { owner: "key-1", item: reply });
-      assert.deepEqual(await store.getResponseItem("in_1"), {
-        owner: "key-1",
-        item: { type: "item_with_id", id: "in_1" },
-      });
-      assert.equal(await store.getResponseItem("msg_unknown"), undefined);
-      // Another key's response carrying an item of the same id does not take it over.
-      await store.saveResponse({ ...response("key-2", 0), conversation: [reply] }, ROOMY);
-      assert.equal((await store.getResponseItem((reply as { id: string }).id))?.owner, "key-1");
+      assert.deepEqual(await store.getResponseItem(reply.id, "key-1"), reply);
+      assert.deepEqual(await store.getResponseItem("in_1", "key-1"), { type: "item_with_id", id: "in_1" });
+      assert.equal(await store.getResponseItem("msg_unknown", "key-1"), undefined);
+      assert.equal(await store.getResponseItem(reply.id, "key-2"), undefined, "another key's item is not found");
+      // Another key's response carrying an item of the same id keeps its own copy, and takes nothing.
+      const theirs = { ...reply, content: "theirs" };
+      await store.saveResponse({ ...response("key-2", 0), conversation: [theirs] }, ROOMY);
+      assert.deepEqual(await store.getResponseItem(reply.id, "key-1"), reply);
+      assert.deepEqual(await store.getResponseItem(reply.id, "key-2"), theirs);
       await assert.rejects(store.saveResponse(saved, ROOMY), rejectsWith(ErrorCode.StoreConflict));
       const huge = { ...response("key-1", 0), conversation: ["x".repeat(5_000)] };
       await assert.rejects(store.saveResponse(huge, ROOMY), rejectsWith(ErrorCode.RecordedValueTooLarge));
@@ -95,8 +63,8 @@ export function responseConformance(name: string, backend: StoreBackend): void {
       assert.deepEqual(await kept(store, mine), [false, false, true, true, true]);
       assert.deepEqual(await kept(store, other), [true, true]);
       // A forgotten response's items go with it.
-      assert.equal(await store.getResponseItem((items[0] as { id: string }).id), undefined);
-      assert.equal((await store.getResponseItem((items[4] as { id: string }).id))?.owner, "key-1");
+      assert.equal(await store.getResponseItem(items[0]?.id ?? "", "key-1"), undefined);
+      assert.deepEqual(await store.getResponseItem(items[4]?.id ?? "", "key-1"), items[4]);
       await store.close();
     });
 
@@ -106,11 +74,25 @@ export function responseConformance(name: string, backend: StoreBackend): void {
       const item = message("remember me");
       const first = response("key-1", 2_000, [item]);
       await store.saveResponse(first, bounds);
-      // The next turn's conversation carries the item: it moves to that response.
+      // The next turn's conversation carries the item: that response has its own copy.
       const next = { ...response("key-1", 1_000), conversation: [item] };
       await store.saveResponse(next, bounds);
       assert.deepEqual(await kept(store, [first, next]), [false, true]);
-      assert.deepEqual(await store.getResponseItem((item as { id: string }).id), { owner: "key-1", item });
+      assert.deepEqual(await store.getResponseItem(item.id, "key-1"), item);
+      await store.close();
+    });
+
+    it("deleting a response leaves the items an older response of the key also holds", async () => {
+      const { store } = await open();
+      const item = message("said once, carried on");
+      const first = response("key-1", 2_000, [item]);
+      const next = { ...response("key-1", 1_000), conversation: [item] };
+      for (const r of [first, next]) await store.saveResponse(r, ROOMY);
+      assert.equal(await store.deleteResponse(next.id, "key-1"), true);
+      assert.deepEqual(await store.getResponse(first.id), first);
+      assert.deepEqual(await store.getResponseItem(item.id, "key-1"), item);
+      assert.equal(await store.deleteResponse(first.id, "key-1"), true);
+      assert.equal(await store.getResponseItem(item.id, "key-1"), undefined, "the last copy goes with its response");
       await store.close();
     });
 
@@ -137,9 +119,9 @@ export function responseConformance(name: string, backend: StoreBackend): void {
       const now = response("key-1", 0);
       await store.saveResponse(now, { ...ROOMY, responseRetentionMs: DAY });
       assert.deepEqual(await kept(store, [old, recent, otherOld, now]), [false, true, true, true]);
-      assert.equal(await store.pruneResponses(1_800_000), 2);
+      assert.equal(await store.pruneResponses(1_800_000, 100), 2);
       assert.deepEqual(await kept(store, [recent, otherOld, now]), [false, false, true]);
-      assert.equal(await store.pruneResponses(1_800_000), 0);
+      assert.equal(await store.pruneResponses(1_800_000, 100), 0);
       await store.close();
     });
 
@@ -152,10 +134,11 @@ export function responseConformance(name: string, backend: StoreBackend): void {
       assert.ok(await store.getResponse(r.id));
       assert.equal(await store.deleteResponse(r.id, "key-1"), true);
       assert.equal(await store.getResponse(r.id), undefined);
-      assert.equal(await store.getResponseItem((item as { id: string }).id), undefined);
+      assert.equal(await store.getResponseItem(item.id, "key-1"), undefined);
       assert.equal(await store.deleteResponse(r.id, "key-1"), false);
       assert.equal(await store.deleteResponse("resp_unknown", "key-1"), false);
       await store.close();
     });
   });
+  responseSweepConformance(name, backend);
 }

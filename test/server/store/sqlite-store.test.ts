@@ -35,6 +35,7 @@ it("opens the file in WAL mode and records the schema version", async () => {
     { version: 1 },
     { version: 2 },
     { version: 3 },
+    { version: 4 },
   ]);
   db.close();
   // Opening again applies nothing twice.
@@ -63,6 +64,34 @@ it("migrates a database of schema version 1 (before /v1/responses), keeping its 
     { maxResponsesPerKey: 10, maxResponseBytesPerKey: 10_000, responseRetentionMs: 60_000 },
   );
   assert.equal((await migrated.getResponse("resp_1"))?.owner, "k");
+  await migrated.close();
+});
+
+it("migrates a database of schema version 3: each response's items become its own copies", async () => {
+  const path = join(dir, "version-3", "ptc.sqlite");
+  mkdirSync(dirname(path), { recursive: true });
+  const { default: Database } = await import("better-sqlite3");
+  const old = new Database(path);
+  old.exec(CREATE_SCHEMA_TABLE);
+  for (const [index, statements] of MIGRATIONS.slice(0, 3).entries()) {
+    for (const statement of statements) old.exec(statement);
+    old.prepare("INSERT INTO ptc_schema (version, applied_at) VALUES (?, 0)").run(index + 1);
+  }
+  const item = { id: "msg_old", type: "message", role: "assistant", content: "kept" };
+  old
+    .prepare(
+      "INSERT INTO ptc_responses (id, owner, created_at, conversation, response, bytes) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .run("resp_old", "k", Date.now(), "[]", JSON.stringify({ output: [item] }), 100);
+  old
+    .prepare("INSERT INTO ptc_response_items (id, response_id, item) VALUES (?, ?, ?)")
+    .run(item.id, "resp_old", JSON.stringify(item));
+  old.close();
+  const migrated = await openSqliteStore(path);
+  assert.deepEqual(await migrated.getResponseItem(item.id, "k"), item);
+  assert.equal(await migrated.getResponseItem(item.id, "other"), undefined);
+  assert.equal(await migrated.deleteResponse("resp_old", "k"), true);
+  assert.equal(await migrated.getResponseItem(item.id, "k"), undefined);
   await migrated.close();
 });
 
