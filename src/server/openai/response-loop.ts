@@ -69,6 +69,8 @@ export class ResponseLoop {
   readonly #view: ConversationEntry[] = [];
   readonly #ours = new Set<unknown>();
   readonly #usage = new UsageTotals();
+  /** The programs this response left paused on calls for the client. */
+  readonly #paused: LiveProgram[] = [];
   #sink: LoopSink | undefined;
   #signal: AbortSignal = new AbortController().signal;
 
@@ -208,6 +210,7 @@ export class ResponseLoop {
       throw error;
     }
     if (outcome.kind === "paused") {
+      this.#paused.push(program);
       for (const { toolUseId, call } of outcome.calls) {
         this.#emit(functionCallItem(toolUseId, call.name, call.input, program.spec.callId));
       }
@@ -216,6 +219,14 @@ export class ResponseLoop {
     this.#usage.addExecution(outcome.result);
     this.#emit(programOutputItem(program.spec.callId, outcome.result));
     return "done";
+  }
+
+  /**
+   * Cancels the programs this response left paused: it could not be kept (`store: true` refused), so the
+   * client never gets it, and nothing should hold a sandbox and an admission slot until their calls time out.
+   */
+  abandon(reason: string): void {
+    for (const program of this.#paused.splice(0)) this.deps.sessions.cancel(program, reason);
   }
 
   #emit(item: OutputItem): void {

@@ -120,7 +120,15 @@ export function createResponsesHandler(options: ResponsesHandlerOptions): Respon
           usage: responseUsage(outcome.usage),
           incomplete: outcome.incomplete,
         });
-        if (request.store) await records.save(storedResponse(owner, conversation, response));
+        if (request.store) {
+          try {
+            await records.save(storedResponse(owner, conversation, response));
+          } catch (error) {
+            // The client gets an error instead of this response (413 response_store_quota_exceeded, say).
+            loop.abandon("its response could not be stored");
+            throw error;
+          }
+        }
         return response;
       };
       if (request.stream) {

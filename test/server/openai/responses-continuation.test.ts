@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type OpenAI from "openai-v7";
 import type { Engine } from "../../../src/engine/engine.js";
 import { testEngine } from "../../helpers/engine.js";
-import {
-  assertStatus,
-  INVENTORY_TOOLS,
-  itemShape,
-  KEY_B,
-  type ResponsesEndpoint,
-  startResponsesEndpoint,
-} from "../../helpers/responses-endpoint.js";
-import { type ScriptedModelServer, startScriptedModelServer } from "../../helpers/scripted-model-server.js";
+import { INVENTORY_TOOLS, itemShape, KEY_B, type ResponsesEndpoint } from "../../helpers/responses-endpoint.js";
+import { type Item, MODEL, refusal, responsesServers } from "../../helpers/responses-servers.js";
 
-const MODEL = "gpt-5.6-sol";
-type Item = OpenAI.Responses.ResponseInputItem;
 type Output = OpenAI.Responses.ResponseOutputItem;
 /** Math.random is seeded from the fingerprint: a re-run sees the same numbers, so it makes the same calls. */
 const CODE = `const pick = ["sku_123", "sku_456"][Math.floor(Math.random() * 2)];
@@ -23,25 +14,12 @@ const demand = await tools.getDemand({ sku: pick });
 text(JSON.stringify({ sku: pick, sufficient: inventory.availableUnits >= demand.requestedUnits }));`;
 const PROMPT: Item = { role: "user", content: "Is there enough stock?" };
 
-let model: ScriptedModelServer;
-const engines: Engine[] = [];
-const endpoints: ResponsesEndpoint[] = [];
-before(async () => {
-  model = await startScriptedModelServer();
-});
-after(async () => {
-  for (const endpoint of endpoints) await endpoint.close();
-  for (const engine of engines) await engine.close();
-  await model.close();
-});
+const { model, start } = await responsesServers();
 
 /** A server on its own engine (the same program secret as every other): a restart, or another node. */
 async function server(): Promise<{ endpoint: ResponsesEndpoint; engine: Engine }> {
   const engine = testEngine({ pool: { size: 1 } });
-  const endpoint = await startResponsesEndpoint(engine, model);
-  engines.push(engine);
-  endpoints.push(endpoint);
-  return { endpoint, engine };
+  return { endpoint: await start(engine), engine };
 }
 
 function answers(output: readonly Output[]): Item[] {
@@ -105,32 +83,25 @@ describe("/v1/responses store: false continuation across a restart", () => {
       // Its calls then name a program the input does not hold.
       [{ ...programItem, call_id: "call_someoneelse" }, null],
     ] as const) {
-      await assert.rejects(create(other.endpoint, [PROMPT, tampered, ...rest]), (error) => {
-        assertStatus(error, 400);
-        assert.equal((error.error as { code?: string | null }).code ?? null, code);
-        return true;
-      });
+      await refusal(create(other.endpoint, [PROMPT, tampered, ...rest]), 400, code ?? undefined);
     }
     // Another tool set: the same code would run against another API.
-    await assert.rejects(
+    await refusal(
       create(other.endpoint, [PROMPT, programItem, ...rest], {
         tools: [INVENTORY_TOOLS[0], INVENTORY_TOOLS[1]] as never,
       }),
-      (error) => {
-        assertStatus(error, 400);
-        return true;
-      },
+      400,
     );
     // The recorded call altered (another sku): the re-run makes another call than the items say.
     const [call] = calls(one.output);
     assert.ok(call);
     const altered = { ...call, arguments: JSON.stringify({ sku: "sku_999" }) };
-    await assert.rejects(create(other.endpoint, [PROMPT, programItem, altered, ...answers(one.output)]), (error) => {
-      assertStatus(error, 400);
-      assert.equal((error.error as { code?: string }).code, "replay_diverged");
-      assert.match(error.message, /could not be continued/);
-      return true;
-    });
+    const diverged = await refusal(
+      create(other.endpoint, [PROMPT, programItem, altered, ...answers(one.output)]),
+      400,
+      "replay_diverged",
+    );
+    assert.match(diverged, /could not be continued/);
   });
 });
 
@@ -155,17 +126,15 @@ describe("/v1/responses store: true continuation", () => {
       input: answers(one.output),
     });
     assert.deepEqual(itemShape(two.output), ["function_call:getDemand:in_progress:program"]);
-    await assert.rejects(
+    await refusal(
       endpoint.client(KEY_B).responses.create({
         model: MODEL,
         tools: INVENTORY_TOOLS,
         previous_response_id: two.id,
         input: answers(two.output),
       }),
-      (error) => {
-        assertStatus(error, 404);
-        return true;
-      },
+      404,
+      "previous_response_not_found",
     );
     // The items by reference (program, both calls), then the outputs.
     const references: Item[] = [...one.output, ...two.output].map((item) => ({

@@ -3,54 +3,23 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import type OpenAI from "openai-v7";
 import { openSqliteStore } from "../../../src/server/store/sqlite-store.js";
 import type { Store } from "../../../src/server/store/store.js";
-import { testEngine } from "../../helpers/engine.js";
-import {
-  assertStatus,
-  INVENTORY_TOOLS,
-  itemShape,
-  KEY_B,
-  type ResponsesEndpoint,
-  startResponsesEndpoint,
-} from "../../helpers/responses-endpoint.js";
-import { startScriptedModelServer } from "../../helpers/scripted-model-server.js";
-
-const MODEL = "gpt-5.6-sol";
-type Item = OpenAI.Responses.ResponseInputItem;
+import { testEngine, until } from "../../helpers/engine.js";
+import { INVENTORY_TOOLS, itemShape, KEY_B } from "../../helpers/responses-endpoint.js";
+import { type Item, MODEL, refusal, responsesServers } from "../../helpers/responses-servers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ptc-responses-stored-"));
 const engine = testEngine({ pool: { size: 1 } });
-const model = await startScriptedModelServer();
+const { model, start } = await responsesServers();
 const sqlite = await openSqliteStore(join(dir, "ptc.sqlite"));
-const endpoints: ResponsesEndpoint[] = [];
 after(async () => {
-  for (const endpoint of endpoints) await endpoint.close();
   await sqlite.close();
-  await model.close();
-  await engine.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function endpoint(options: Parameters<typeof startResponsesEndpoint>[3] = {}): Promise<ResponsesEndpoint> {
-  const started = await startResponsesEndpoint(engine, model, "anthropic", options);
-  endpoints.push(started);
-  return started;
-}
-
-/** The SDK's error for `work`, which must fail with `status` and OpenAI's `code`; returns its message. */
-async function refusal(work: Promise<unknown>, status: number, code?: string): Promise<string> {
-  let message = "";
-  await assert.rejects(work, (error) => {
-    assertStatus(error, status);
-    const body = error.error as { message?: string; code?: string | null; type?: string };
-    assert.equal(body.type, "invalid_request_error");
-    if (code !== undefined) assert.equal(body.code, code);
-    message = body.message ?? "";
-    return true;
-  });
-  return message;
+function endpoint(options: Parameters<typeof start>[1] = {}) {
+  return start(engine, options);
 }
 
 const backends: Array<[string, () => Store | undefined]> = [
@@ -122,6 +91,35 @@ for (const [where, store] of backends) {
       );
       // The response that continued it keeps its own copy of the conversation.
       assert.equal((await client.responses.inputItems.list(second.id)).data.length, 3);
+    });
+
+    test("deleting the response that continued another leaves that one whole: retrieve, input_items, item_reference", async () => {
+      const backend = store();
+      const server = await endpoint(backend ? { store: backend } : {});
+      const client = server.client();
+      model.setScript([{ text: "First answer." }, { text: "Second answer." }, { text: "By reference." }]);
+      const first = await client.responses.create({ model: MODEL, input: "hi" });
+      const said = first.output[0];
+      assert.ok(said?.type === "message");
+      // The second carries the first's conversation and output, `said` among them.
+      const second = await client.responses.create({ model: MODEL, input: "more", previous_response_id: first.id });
+      await client.responses.delete(second.id);
+      assert.deepEqual((await client.responses.retrieve(first.id)).output, first.output);
+      const listed = await client.responses.inputItems.list(first.id);
+      assert.deepEqual(
+        listed.data.map((item) => item.type === "message" && item.role),
+        ["user"],
+      );
+      const reference: Item[] = [
+        { type: "item_reference", id: said.id },
+        { role: "user", content: "and?" },
+      ];
+      const referenced = await client.responses.create({ model: MODEL, input: reference, store: false });
+      assert.equal(referenced.output_text, "By reference.");
+      assert.match(JSON.stringify(model.requests.at(-1)?.body), /First answer\./);
+      // Its last holder deleted, the item is gone too.
+      await client.responses.delete(first.id);
+      await refusal(client.responses.create({ model: MODEL, input: reference }), 404, "item_not_found");
     });
 
     test("store: false responses and unknown ids are not found; bad list parameters are OpenAI's 400s", async () => {
@@ -228,4 +226,24 @@ test("a paused program whose stored response was pruned: a clear 404, then conti
   const result = done.output[0];
   assert.ok(result?.type === "program_output");
   assert.deepEqual(JSON.parse(result.result), { units: 42 });
+});
+
+test("a paused program whose response is refused with 413 is ended at once, its container released", async () => {
+  // Its pending call would otherwise hold the sandbox (and an admission slot) for ten minutes.
+  const server = await endpoint({
+    maxStoredResponseBytesPerKey: 1_000,
+    executionLimits: { pendingToolTimeoutMs: 600_000 },
+  });
+  const before = new Set(engine.containers.ids());
+  model.setScript([{ toolCalls: [{ name: "programmatic_tool_calling", input: { code: CODE } }] }]);
+  const input: Item[] = [{ role: "user", content: `How many sku_123? ${"x".repeat(1_000)}` }];
+  await refusal(
+    server.client().responses.create({ model: MODEL, tools: INVENTORY_TOOLS, input }),
+    413,
+    "response_store_quota_exceeded",
+  );
+  await until(
+    () => engine.containers.ids().every((id) => before.has(id)),
+    "the refused response's program to end and its container to be released",
+  );
 });
