@@ -42,14 +42,22 @@ it("opens the file in WAL mode and records the schema version", async () => {
   await (await openSqliteStore(path)).close();
 });
 
-it("migrates a database of schema version 1 (before /v1/responses), keeping its rows", async () => {
-  const path = join(dir, "version-1", "ptc.sqlite");
+/** A database file as a store of schema `version` left it, open for the test to add rows of that version. */
+async function databaseOfVersion(version: number): Promise<{ path: string; old: import("better-sqlite3").Database }> {
+  const path = join(dir, `version-${version}`, "ptc.sqlite");
   mkdirSync(dirname(path), { recursive: true });
   const { default: Database } = await import("better-sqlite3");
   const old = new Database(path);
   old.exec(CREATE_SCHEMA_TABLE);
-  for (const statement of MIGRATIONS[0] ?? []) old.exec(statement);
-  old.prepare("INSERT INTO ptc_schema (version, applied_at) VALUES (1, 0)").run();
+  for (const [index, statements] of MIGRATIONS.slice(0, version).entries()) {
+    for (const statement of statements) old.exec(statement);
+    old.prepare("INSERT INTO ptc_schema (version, applied_at) VALUES (?, 0)").run(index + 1);
+  }
+  return { path, old };
+}
+
+it("migrates a database of schema version 1 (before /v1/responses), keeping its rows", async () => {
+  const { path, old } = await databaseOfVersion(1);
   old
     .prepare(
       `INSERT INTO ptc_containers (id, owner, status, epoch, seed, owner_node, created_at, last_used_at, expires_at)
@@ -68,15 +76,7 @@ it("migrates a database of schema version 1 (before /v1/responses), keeping its 
 });
 
 it("migrates a database of schema version 3: each response's items become its own copies", async () => {
-  const path = join(dir, "version-3", "ptc.sqlite");
-  mkdirSync(dirname(path), { recursive: true });
-  const { default: Database } = await import("better-sqlite3");
-  const old = new Database(path);
-  old.exec(CREATE_SCHEMA_TABLE);
-  for (const [index, statements] of MIGRATIONS.slice(0, 3).entries()) {
-    for (const statement of statements) old.exec(statement);
-    old.prepare("INSERT INTO ptc_schema (version, applied_at) VALUES (?, 0)").run(index + 1);
-  }
+  const { path, old } = await databaseOfVersion(3);
   const item = { id: "msg_old", type: "message", role: "assistant", content: "kept" };
   old
     .prepare(
