@@ -5,6 +5,8 @@
 const TIMER_SLACK_MS = 1;
 /** Longer delays overflow Node's timers and fire at once: a longer wait is re-armed when this one ends. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Settled calls at the head of the queue are dropped once there are more than this many. */
+const COMPACT_AFTER = 1_024;
 
 /**
  * The deadlines of one execution's calls that all wait the same `timeoutMs` (the handler timeout, or the
@@ -44,14 +46,20 @@ export class CallDeadlines<T> {
     while (head < calls.length && !this.isLive(calls[head] as T)) head++;
     if (head === calls.length) {
       // Nothing waits: the timer may fire later for nothing, but must not hold the process up meanwhile.
+      this.#timer?.unref();
+      // The settled calls stay until there are many: emptying both arrays (a runtime call each) after every
+      // call of a sequential script cost more than the rest of this queue's work for it.
+      if (head <= COMPACT_AFTER) {
+        this.#head = head;
+        return;
+      }
       calls.length = 0;
       this.#expiresAt.length = 0;
       this.#head = 0;
-      this.#timer?.unref();
       return;
     }
     // Compacted once the settled prefix is most of the queue: each call is moved at most a few times.
-    if (head > 1_024 && head * 2 > calls.length) {
+    if (head > COMPACT_AFTER && head * 2 > calls.length) {
       calls.splice(0, head);
       this.#expiresAt.splice(0, head);
       head = 0;

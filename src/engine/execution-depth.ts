@@ -14,7 +14,10 @@ export function currentExecutionDepth(): number {
   return handlerDepth.getStore() ?? 0;
 }
 
-/** Runs a tool handler of an execution at `depth`: whatever it starts, awaits included, sees that depth. */
-export function runAtExecutionDepth<T>(depth: number, run: () => T): T {
-  return handlerDepth.run(depth, run);
+/**
+ * Runs a tool handler of an execution at `depth`: whatever it starts, awaits included, sees that depth.
+ * The arguments are passed through (as AsyncLocalStorage.run does), so a call needs no closure for them.
+ */
+export function runAtExecutionDepth<A extends unknown[], T>(depth: number, run: (...args: A) => T, ...args: A): T {
+  return handlerDepth.run(depth, run, ...args);
 }

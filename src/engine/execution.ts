@@ -149,9 +149,7 @@ export class Execution implements ExecutionHandle {
   }
 
   isPaused(): boolean {
-    if (!this.#idle || this.#stop !== null) return false;
-    const outstanding = this.#broker.outstanding;
-    return outstanding > 0 && this.#broker.pending().length === outstanding;
+    return this.#idle && this.#stop === null && this.#broker.allPending();
   }
 
   #onToolCallEvent(event: ToolCallEvent): void {

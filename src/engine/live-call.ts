@@ -1,7 +1,7 @@
 // A call the broker holds until it settles (LiveCall, tool-call-port.ts): how it is made, the context its
 // handler receives, and its abort signal, which exists only once the handler reads it.
 import type { PtcError } from "../protocol/errors.js";
-import type { ToolCallRequest } from "../protocol/execution.js";
+import type { ToolCallRecord, ToolCallRequest } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { JsonSchemaToolDefinition, ToolCallContext, ToolHandler } from "../protocol/tool.js";
 import type { LiveCall } from "./tool-call-port.js";
@@ -107,4 +107,40 @@ function callSignal(call: LiveCall): AbortSignal {
 export function abortCall(call: LiveCall, reason: PtcError): void {
   call.abortReason ??= reason;
   call.controller?.abort(reason);
+}
+
+/**
+ * Whether a handler's return value is its outcome as it stands: anything but a promise or another thenable.
+ * A `then` getter that throws leaves it to `Promise.resolve`, which reports that as the handler's failure.
+ */
+export function answeredAtOnce(value: unknown): boolean {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return true;
+  if (value instanceof Promise) return false;
+  try {
+    return typeof (value as { then?: unknown }).then !== "function";
+  } catch {
+    return false;
+  }
+}
+
+/** The record of a call the host refused before anything ran (not found, invalid input, a limit). */
+export function refusedCallRecord(
+  id: string,
+  name: string,
+  input: Record<string, unknown>,
+  inputBytes: number,
+  error: { code: string; message: string },
+): ToolCallRecord {
+  return {
+    id,
+    name,
+    input,
+    inputBytes,
+    ok: false,
+    outcome: "error",
+    resolvedBy: "host",
+    error,
+    durationMs: 0,
+    resultBytes: 0,
+  };
 }

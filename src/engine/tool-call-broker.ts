@@ -5,7 +5,7 @@ import { encodeToolError, MAX_TOOL_NAME_CHARS } from "../sandbox/pyodide/bridge.
 import { CallDeadlines } from "./call-deadlines.js";
 import { CallJournal } from "./call-journal.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
-import { abortCall, handlerContext, newLiveCall } from "./live-call.js";
+import { abortCall, answeredAtOnce, handlerContext, newLiveCall, refusedCallRecord } from "./live-call.js";
 import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
 import type { LiveCall, ToolCallBrokerContext, ToolCallEvent } from "./tool-call-port.js";
@@ -33,6 +33,7 @@ export class ToolCallBroker {
   #live = new Map<string, LiveCall>();
   /** The same live calls by the guest's call id: the guest names a call it gives up on by that id. */
   #byGuestCallId = new Map<number, LiveCall>();
+  /** Settled calls a caller answered (no handler: only those are submitted), for `submit`'s "duplicate". */
   #settled = new Set<string>();
   /** Bytes of input the script sent and of results it received, and its calls, this execution. */
   readonly #budget: ToolCallBudget;
@@ -50,11 +51,14 @@ export class ToolCallBroker {
   /** Running handlers' timeouts, and pending calls' (without a handler): one timer each (call-deadlines.ts). */
   readonly #handlerDeadlines: CallDeadlines<LiveCall>;
   readonly #pendingDeadlines: CallDeadlines<LiveCall>;
+  /** Every call's `caller`: the same for all of this execution's calls, so one frozen object, not one a call. */
+  readonly #caller: ToolCallRequest["caller"];
 
   constructor(private readonly context: ToolCallBrokerContext) {
     const { limits } = context;
     this.#budget = new ToolCallBudget({ limits, onLimit: (code) => this.#limit(code) });
     this.#newCallId = context.newCallId ?? callIdFactory();
+    this.#caller = Object.freeze({ type: "code_execution", executionId: context.executionId });
     this.#journal = new CallJournal(context.journal, context.writeAhead, context.onWriteFailed);
     const live = (call: LiveCall) => this.#live.get(call.request.id) === call;
     this.#handlerDeadlines = new CallDeadlines(limits.toolTimeoutMs, live, (call) =>
@@ -71,6 +75,16 @@ export class ToolCallBroker {
 
   pending(): ToolCallRequest[] {
     return [...this.#live.values()].filter((call) => !call.handler && call.durable).map((call) => call.request);
+  }
+
+  /**
+   * True when calls are outstanding and every one is pending (`pending().length === outstanding`), without
+   * building that list: the sandbox reports idle once per sequential call, and most calls have a handler.
+   */
+  allPending(): boolean {
+    if (this.#live.size === 0) return false;
+    for (const call of this.#live.values()) if (call.handler || !call.durable) return false;
+    return true;
   }
 
   /** Resolves once every write so far went through the write-ahead (at once without one). */
@@ -139,7 +153,7 @@ export class ToolCallBroker {
       id: this.context.resumedCallIds?.shift() ?? this.#newCallId(),
       name,
       input: check.input,
-      caller: { type: "code_execution", executionId: this.context.executionId },
+      caller: this.#caller,
     };
     const call = newLiveCall(request, guestCallId, tool?.definition, inputBytes, !this.#journal.durable);
     this.records.push(call.record);
@@ -259,41 +273,58 @@ export class ToolCallBroker {
 
   #startNext(): void {
     const next = this.#queue.shift();
-    if (next && !this.#closed) this.#start(next);
+    if (next && !this.#closed) this.#start(next, true);
   }
 
-  #start(call: LiveCall): void {
+  /**
+   * `queued`: it waited for a slot and starts as another settles (`#startNext`); its outcome then waits for
+   * a microtask even when the handler returned at once, so that a queue settles in turn, not recursively.
+   */
+  #start(call: LiveCall, queued = false): void {
     const handler = call.handler;
     if (!handler) return;
     this.#running++;
     call.started = true;
-    call.startedAt = performance.now();
+    // Neither queued nor waiting for a write-ahead, it was made (newLiveCall) in this same turn: that time stands.
+    if (queued || this.#journal.durable) call.startedAt = performance.now();
     this.#handlerDeadlines.add(call);
     const { executionId, containerId, limits } = this.context;
     const context = handlerContext(call, executionId, containerId, limits);
-    let result: Promise<unknown>;
+    let value: unknown;
+    let threw = false;
     try {
       // Whatever the handler starts (an `engine.execute` included) runs one level deeper than this execution.
-      result = Promise.resolve(runAtExecutionDepth(this.#depth, () => handler(call.request.input, context)));
+      value = runAtExecutionDepth(this.#depth, handler, call.request.input, context);
     } catch (error) {
-      result = Promise.reject(error);
+      value = error;
+      threw = true;
     }
-    // Both callbacks map anything the handler does to an outcome, and catch what the host's own parts throw
-    // (a journal store): never an unhandled rejection, with one promise fewer per call than a final .catch.
-    result.then(
-      (value) => {
-        try {
-          this.#settle(call, this.#encode(call.request.name, value));
-        } catch {}
-      },
-      (error: unknown) => {
-        try {
-          const { failure, limit, errorType } = handlerFailureOutcome(error);
-          if (limit) this.#limit(limit);
-          this.#settle(call, { ok: false, error: failure }, errorType);
-        } catch {}
-      },
+    // A handler that answered at once is settled at once: no promise, callbacks and microtask for it.
+    if (!queued && answeredAtOnce(value)) {
+      if (threw) this.#failed(call, value);
+      else this.#succeeded(call, value);
+      return;
+    }
+    // Both callbacks catch what the host's own parts throw: never an unhandled rejection, no final .catch.
+    (threw ? Promise.reject(value) : Promise.resolve(value)).then(
+      (result) => this.#succeeded(call, result),
+      (error: unknown) => this.#failed(call, error),
     );
+  }
+
+  /** Never throws: what the host's own parts throw while settling (a journal store) is dropped here. */
+  #succeeded(call: LiveCall, value: unknown): void {
+    try {
+      this.#settle(call, this.#encode(call.request.name, value));
+    } catch {}
+  }
+
+  #failed(call: LiveCall, error: unknown): void {
+    try {
+      const { failure, limit, errorType } = handlerFailureOutcome(error);
+      if (limit) this.#limit(limit);
+      this.#settle(call, { ok: false, error: failure }, errorType);
+    } catch {}
   }
 
   #timedOut(call: LiveCall, timeoutMs: number): void {
@@ -310,8 +341,9 @@ export class ToolCallBroker {
 
   #settle(call: LiveCall, outcome: EncodedOutcome, errorType = "ToolError"): void {
     const id = call.request.id;
-    if (this.#settled.has(id) || !this.#live.has(id)) return;
-    this.#settled.add(id);
+    // Settled or withdrawn calls are out of #live: a late outcome for one finds another entry or none.
+    if (this.#live.get(id) !== call) return;
+    if (!call.handler) this.#settled.add(id);
     this.#live.delete(id);
     this.#byGuestCallId.delete(call.guestCallId);
     this.#deadlines(call).prune();
@@ -361,18 +393,7 @@ export class ToolCallBroker {
      */
     journaledInput?: JsonValue,
   ): void {
-    const record: ToolCallRecord = {
-      id: this.#newCallId(),
-      name,
-      input,
-      inputBytes,
-      ok: false,
-      outcome: "error",
-      resolvedBy: "host",
-      error: { code, message },
-      durationMs: 0,
-      resultBytes: 0,
-    };
+    const record = refusedCallRecord(this.#newCallId(), name, input, inputBytes, { code, message });
     this.records.push(record);
     if (journaledInput !== undefined) {
       this.#journal.call(guestCallId, record.id, name, journaledInput);

@@ -83,7 +83,11 @@ export class SandboxProcess {
     );
     this.#splitter = splitter;
     this.#child.stdout.setEncoding("utf8");
-    this.#child.stdout.on("data", (chunk: string) => splitter.push(chunk));
+    this.#child.stdout.on("data", (chunk: string) => {
+      // The child spoke: the next result is the first it waits for since (sendToolResult).
+      this.#resultWritten = false;
+      splitter.push(chunk);
+    });
     this.#child.stderr.setEncoding("utf8");
     this.#child.stderr.on("data", (chunk: string) => {
       this.#diagnostics = (this.#diagnostics + chunk).slice(-4000);
@@ -205,28 +209,38 @@ export class SandboxProcess {
   }
 
   /**
-   * `payloadJson` must be JSON text without raw newlines (JSON.stringify output is). The first result of a
-   * turn of the host's event loop is written at once (a sequential call waits for it); the ones after it in
-   * the same turn (an `asyncio.gather`'s, answered together) are written together when the turn ends, in one
-   * write(2) the child reads as one chunk and hands to Python in one go.
+   * `payloadJson` must be JSON text without raw newlines (JSON.stringify output is). The first result since
+   * the child last wrote is written at once (a sequential call waits for it); the ones after it (an
+   * `asyncio.gather`'s, answered together) are held until the turn of the host's event loop ends and written
+   * together, in one write(2) the child reads as one chunk and hands to Python in one go. Which result is the
+   * first is known from the child's chunks, not from a `setImmediate` per result: that one scheduled at every
+   * sequential call cost ~1-2 µs of the host's CPU a call (BENCHMARKS.md, "One tool call").
    */
   sendToolResult(callId: number, ok: boolean, payloadJson: string): void {
     this.#resultsSent++;
-    const frame = encodeResultFrame(callId, ok, payloadJson);
-    if (this.#resultsHeld !== null) {
-      this.#resultsHeld = `${this.#resultsHeld}${frame}\n`;
+    const frame = `${encodeResultFrame(callId, ok, payloadJson)}\n`;
+    // Behind held results, a result waits with them: results reach the child in the order they settled.
+    if (this.#resultWritten || this.#resultsHeld !== "") {
+      this.#resultsHeld += frame;
+      if (!this.#flushArmed) {
+        this.#flushArmed = true;
+        setImmediate(this.#flushResults);
+      }
       return;
     }
-    this.#resultsHeld = "";
-    setImmediate(this.#flushResults);
-    this.#write(frame);
+    this.#resultWritten = true;
+    this.#writeRaw(frame);
   }
 
-  /** Results held until the turn ends ("": none yet, but one was written this turn), or null. */
-  #resultsHeld: string | null = null;
+  /** A result was written since the child's last chunk: the ones after it wait for the end of the turn. */
+  #resultWritten = false;
+  /** Results held until the turn ends ("": none). */
+  #resultsHeld = "";
+  #flushArmed = false;
   readonly #flushResults = () => {
+    this.#flushArmed = false;
     const held = this.#resultsHeld;
-    this.#resultsHeld = null;
+    this.#resultsHeld = "";
     if (held) this.#writeRaw(held);
   };
 
@@ -261,7 +275,7 @@ export class SandboxProcess {
   /** Writes `line` now, after any results held for the end of the turn: frames keep their order. */
   #write(line: string): void {
     const held = this.#resultsHeld;
-    if (held) this.#resultsHeld = "";
+    this.#resultsHeld = "";
     this.#writeRaw(held ? `${held}${line}\n` : `${line}\n`);
   }
 
