@@ -377,4 +377,91 @@ describe("ToolCallBroker on a fake port", () => {
     ]);
     broker.close("done");
   });
+
+  test("a handler's immediate answer is replied in the same turn; a promise, a thenable or a throwing then waits for it", async () => {
+    const thenable = { then: (resolve: (value: unknown) => void) => resolve("from a thenable") };
+    const badThen = Object.defineProperty({}, "then", {
+      get() {
+        throw new Error("then getter");
+      },
+    });
+    const plain = codeTool("plain", (input) => ({ echoed: input.n }));
+    const thrower = codeTool("thrower", () => {
+      throw new Error("at once");
+    });
+    const later = codeTool("later", async () => "from a promise");
+    const viaThenable = codeTool("via_thenable", () => thenable);
+    const viaBadThen = codeTool("via_bad_then", () => badThen);
+    const {
+      broker,
+      replies: sent,
+      events,
+      journal,
+      call,
+    } = brokerWith([plain, thrower, later, viaThenable, viaBadThen]);
+    call(1, "plain", { n: 7 });
+    call(2, "thrower", {});
+    // Both answered before handleGuestCall returned: nothing waited for a microtask.
+    assert.deepEqual(
+      sent.map((reply) => [reply.guestCallId, reply.ok]),
+      [
+        [1, true],
+        [2, false],
+      ],
+    );
+    assert.deepEqual(sent[0]?.payload, { echoed: 7 });
+    assert.equal((sent[1]?.payload as { code: string }).code, ErrorCode.ToolError);
+    call(3, "later", {});
+    call(4, "via_thenable", {});
+    call(5, "via_bad_then", {});
+    assert.equal(sent.length, 2);
+    assert.equal(broker.outstanding, 3);
+    await replies(sent, 5);
+    assert.deepEqual(
+      sent
+        .slice(2)
+        .map((reply) => [reply.guestCallId, reply.ok, reply.ok ? reply.payload : null])
+        .sort((a, b) => Number(a[0]) - Number(b[0])),
+      [
+        [3, true, "from a promise"],
+        [4, true, "from a thenable"],
+        [5, false, null],
+      ],
+    );
+    // Events and journal as for any call: each call reported before its result, every outcome journaled.
+    const kinds = events.filter((event) => event.type !== "outstanding").map((event) => event.type);
+    assert.deepEqual(kinds.slice(0, 4), ["tool-call", "tool-result", "tool-call", "tool-result"]);
+    assert.equal(journal.entries().filter((entry) => entry.type === "tool-result").length, 5);
+    assert.equal(broker.records.filter((record) => record.outcome === "ok").length, 3);
+    broker.close("done");
+  });
+
+  test("handler calls queued for a slot and answering at once all settle, in order, none left running", async () => {
+    let running = 0;
+    let most = 0;
+    const slow = codeTool("slow", async () => {
+      running++;
+      most = Math.max(most, running);
+      await delay(5);
+      running--;
+      return "slow";
+    });
+    const quick = codeTool("quick", (input) => input.n);
+    const { broker, replies: sent, call } = brokerWith([slow, quick], { maxConcurrentToolCalls: 1 });
+    call(1, "slow", {});
+    for (let n = 2; n <= 400; n++) call(n, "quick", { n });
+    await replies(sent, 400);
+    assert.equal(most, 1);
+    assert.deepEqual(
+      sent.map((reply) => reply.guestCallId),
+      Array.from({ length: 400 }, (_, i) => i + 1),
+    );
+    assert.equal(broker.outstanding, 0);
+    // A settled handler call is not a pending one: submitting for it is an unknown call.
+    assert.throws(
+      () => broker.submit(broker.records[1]?.id ?? "", { value: 1 }),
+      (error: unknown) => error instanceof PtcError && error.code === ErrorCode.UnknownToolCall,
+    );
+    broker.close("done");
+  });
 });
