@@ -3,6 +3,7 @@ import { DEFAULT_MEMORY_BYTES } from "../src/protocol/limits.js";
 import { ensureMemorySnapshot } from "../src/sandbox/memory-snapshot.js";
 import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
 import { resolveSandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
+import { runAnsweringNoop } from "./bare-sandbox.js";
 import { benchEngine, check } from "./engine-cases.js";
 import { treeCpuMs } from "./proc-tree.js";
 import { median } from "./stats.js";
@@ -62,24 +63,7 @@ if (bare) {
   const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, await ensureMemorySnapshot(runtime));
   try {
     await sandbox.ready;
-    const run: Runner = async (n) => {
-      const outcome = await sandbox.run(
-        {
-          code: loop(n),
-          language,
-          tools: [{ name: "noop", pythonName: "noop" }],
-          resultMode: "json",
-          maxOutputBytes: 1_048_576,
-          memoryBytes: DEFAULT_MEMORY_BYTES,
-        },
-        {
-          onToolCall: (callId, _name, inputJson) =>
-            sandbox.sendToolResult(callId, true, String((JSON.parse(inputJson) as { x: number }).x)),
-          onOutput: () => {},
-        },
-      );
-      if (outcome.kind !== "done" || outcome.error) throw new Error(`loop failed: ${JSON.stringify(outcome)}`);
-    };
+    const run: Runner = (n) => runAnsweringNoop(sandbox, loop(n), language);
     await measure(run, sandbox.pid ?? 0);
   } finally {
     sandbox.kill();

@@ -22,6 +22,7 @@ import {
   sandboxCommand,
 } from "../src/sandbox/sandbox-runtime.js";
 import { MAX_TOOL_INPUT_DEPTH } from "../src/tools/input-guard.js";
+import { runAnsweringNoop } from "./bare-sandbox.js";
 import { formatSummary, summarizeProfile } from "./cpu-profile-summary.js";
 import { benchEngine, check, gatheredCalls, sequentialCalls } from "./engine-cases.js";
 import { inProcessOnSandboxNode } from "./in-process-baseline.js";
@@ -508,21 +509,7 @@ async function bareGather(runtime: SandboxRuntime, snapshot: string | null, call
       const tree = processTree(sandbox.pid ?? 0);
       const [host0, child0] = [ranMs([process.pid]), ranMs(tree)];
       const started = performance.now();
-      const outcome = await sandbox.run(
-        {
-          code: GATHER.replaceAll("CALLS", String(calls)),
-          tools: [{ name: "noop", pythonName: "noop" }],
-          resultMode: "json",
-          maxOutputBytes: 1_048_576,
-          memoryBytes: DEFAULT_MEMORY_BYTES,
-        },
-        {
-          onToolCall: (callId, _name, inputJson) =>
-            sandbox.sendToolResult(callId, true, String((JSON.parse(inputJson) as { x: number }).x)),
-          onOutput: () => {},
-        },
-      );
-      if (outcome.kind !== "done" || outcome.error) throw new Error(`gather failed: ${JSON.stringify(outcome)}`);
+      await runAnsweringNoop(sandbox, GATHER.replaceAll("CALLS", String(calls)));
       const wall = performance.now() - started;
       const [host, child] = [ranMs([process.pid]) - host0, ranMs(tree) - child0];
       if (r > 0) rows.push(`${wall.toFixed(1)} ms (CPU host ${host.toFixed(1)}, sandbox ${child.toFixed(1)})`);
