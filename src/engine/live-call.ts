@@ -111,13 +111,14 @@ export function abortCall(call: LiveCall, reason: PtcError): void {
 
 /**
  * Whether a handler's return value is its outcome as it stands: anything but a promise or another thenable.
- * A `then` getter that throws leaves it to `Promise.resolve`, which reports that as the handler's failure.
+ * Never throws: a hostile value (a Proxy whose traps throw, a `then` getter that throws) is left to
+ * `Promise.resolve`, which reports that as the handler's failure.
  */
 export function answeredAtOnce(value: unknown): boolean {
   if (value === null || (typeof value !== "object" && typeof value !== "function")) return true;
-  if (value instanceof Promise) return false;
   try {
-    return typeof (value as { then?: unknown }).then !== "function";
+    // `instanceof` runs a Proxy's getPrototypeOf trap, and `.then` its get trap or a getter.
+    return !(value instanceof Promise) && typeof (value as { then?: unknown }).then !== "function";
   } catch {
     return false;
   }

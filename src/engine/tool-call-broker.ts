@@ -299,8 +299,9 @@ export class ToolCallBroker {
       value = error;
       threw = true;
     }
-    // A handler that answered at once is settled at once: no promise, callbacks and microtask for it.
-    if (!queued && answeredAtOnce(value)) {
+    // A handler that answered (or threw) at once is settled at once: no promise, callbacks and microtask for
+    // it. What it threw is its failure as it is, as a rejection with it would be (never unwrapped).
+    if (!queued && (threw || answeredAtOnce(value))) {
       if (threw) this.#failed(call, value);
       else this.#succeeded(call, value);
       return;

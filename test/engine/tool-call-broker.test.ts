@@ -438,6 +438,39 @@ describe("ToolCallBroker on a fake port", () => {
     broker.close("done");
   });
 
+  test("a hostile Proxy returned or thrown at once is one ToolError reply, never a crash or a second answer", async () => {
+    const hostile = () =>
+      new Proxy(
+        {},
+        {
+          getPrototypeOf() {
+            throw new Error("trap");
+          },
+          get() {
+            throw new Error("trap");
+          },
+        },
+      );
+    const returns = codeTool("returns_proxy", () => hostile());
+    const throws = codeTool("throws_proxy", () => {
+      throw hostile();
+    });
+    const { broker, replies: sent, call } = brokerWith([returns, throws]);
+    call(1, "returns_proxy", {});
+    call(2, "throws_proxy", {});
+    await replies(sent, 2);
+    await delay(20);
+    assert.deepEqual(
+      sent.map((reply) => [reply.guestCallId, reply.ok, (reply.payload as { code?: string }).code]).sort(),
+      [
+        [1, false, ErrorCode.ToolError],
+        [2, false, ErrorCode.ToolError],
+      ],
+    );
+    assert.equal(broker.outstanding, 0);
+    broker.close("done");
+  });
+
   test("handler calls queued for a slot and answering at once all settle, in order, none left running", async () => {
     let running = 0;
     let most = 0;
