@@ -60,14 +60,16 @@ export async function javascriptSection(
   progress("JavaScript yardsticks: in-process QuickJS, Executor, @ai-sdk/code-mode");
   rows.push(...(await javascriptYardsticks(runtime, calls, gatherCalls, repeats)));
   // The floor of any design that crosses the process boundary once per sequential call: the cheapest
-  // round trip a child can make (blocked in readSync, no event loop) plus in-process QuickJS's own call.
+  // round trip a child can make (spinning on a non-blocking read, no event loop, never asleep) plus
+  // in-process QuickJS's own call. The blocked child's round trip is printed beside it.
   progress("JavaScript: the per-call floor of a child process");
   rows.push(...(await pipeRoundTrip(runtime, calls, repeats, "blocking")));
+  rows.push(...(await pipeRoundTrip(runtime, calls, repeats, "spinning")));
   const floor = total(
     rows,
     "jsPerCallFloor",
-    "JavaScript per call, floor with a process boundary (blocked round trip + in-process QuickJS)",
-    "pipeBlockingRoundTrip",
+    "JavaScript per call, floor with a process boundary (spinning round trip + in-process QuickJS)",
+    "pipeSpinningRoundTrip",
     "quickjsSandboxNodePerCall",
   );
   if (floor) rows.push(floor);

@@ -93,14 +93,24 @@ export async function javascriptColdStarts(runtime: SandboxRuntime, samples: num
 
 // Echoes each line back: the floor for one host↔child round trip, with no Pyodide and no sandbox. "stream"
 // reads and writes through process.stdin/stdout in the child's event loop, as a sandbox child does; in
-// "blocking" the child does nothing but a blocking readSync and a writeSync (no event loop, no streams):
-// the cheapest a child can wait for a tool's result, so the floor of any design that crosses once per call.
+// "blocking" the child does nothing but a blocking readSync and a writeSync (no event loop, no streams); in
+// "spinning" it polls a non-blocking read without ever sleeping (pausing process.stdin leaves fd 0
+// non-blocking), burning its core while it waits: the lowest wall a child can reach, so the floor of any
+// design that crosses once per call. On this VM an idle vCPU halts, and waking it costs more than the work:
+// on a quiet machine the blocked child's round trip took ~50 µs and the spinning one's ~24 µs (host CPU
+// 24 -> 11 µs); under load, when vCPUs seldom halt, both ~16-19 µs.
 const ECHO_CHILD = {
   stream: `process.stdin.setEncoding("utf8");let p="";process.stdin.on("data",(d)=>{p+=d;let i;while((i=p.indexOf("\\n"))>=0){process.stdout.write(p.slice(0,i+1));p=p.slice(i+1);}});`,
+  spinning: `const fs=require("node:fs");process.stdin.pause();const b=Buffer.alloc(65536);let p="";for(;;){let n;for(;;){try{n=fs.readSync(0,b,0,b.length,null);break;}catch(e){if(e.code!=="EAGAIN")throw e;}}if(n===0)break;p+=b.toString("utf8",0,n);let i;while((i=p.indexOf("\\n"))>=0){fs.writeSync(1,p.slice(0,i+1));p=p.slice(i+1);}}`,
   blocking: `const fs=require("node:fs");const b=Buffer.alloc(65536);let p="";for(;;){let n;try{n=fs.readSync(0,b,0,b.length,null);}catch(e){if(e.code==="EAGAIN")continue;throw e;}if(n===0)break;p+=b.toString("utf8",0,n);let i;while((i=p.indexOf("\\n"))>=0){fs.writeSync(1,p.slice(0,i+1));p=p.slice(i+1);}}`,
 };
 const ECHO_ROWS = {
   stream: { key: "pipeRoundTrip", label: "raw pipe round trip", child: "echo child" },
+  spinning: {
+    key: "pipeSpinningRoundTrip",
+    label: "raw pipe round trip, child spinning on a non-blocking read",
+    child: "spinning child",
+  },
   blocking: {
     key: "pipeBlockingRoundTrip",
     label: "raw pipe round trip, child blocked in readSync",
