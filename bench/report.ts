@@ -100,19 +100,7 @@ export function difference(
   minuendKey: string,
   subtrahendKey: string,
 ): Measurement | null {
-  const minuend = measurements.find((row) => row.key === minuendKey);
-  const subtrahend = measurements.find((row) => row.key === subtrahendKey);
-  if (!minuend || !subtrahend) return null;
-  const value = minuend.median - subtrahend.median;
-  return {
-    key,
-    label,
-    unit: minuend.unit,
-    median: value,
-    p95: value,
-    n: 1,
-    note: `${minuendKey} − ${subtrahendKey}, medians`,
-  };
+  return derived(measurements, key, label, [minuendKey, "−", subtrahendKey], (a, b) => a - b);
 }
 
 /**
@@ -126,11 +114,22 @@ export function total(
   firstKey: string,
   secondKey: string,
 ): Measurement | null {
+  return derived(measurements, key, label, [firstKey, "+", secondKey], (a, b) => a + b);
+}
+
+function derived(
+  measurements: readonly Measurement[],
+  key: string,
+  label: string,
+  [firstKey, operator, secondKey]: [string, string, string],
+  combine: (first: number, second: number) => number,
+): Measurement | null {
   const first = measurements.find((row) => row.key === firstKey);
   const second = measurements.find((row) => row.key === secondKey);
   if (!first || !second || first.unit !== second.unit) return null;
-  const value = first.median + second.median;
-  return { key, label, unit: first.unit, median: value, p95: value, n: 1, note: `${firstKey} + ${secondKey}, medians` };
+  const value = combine(first.median, second.median);
+  const note = `${firstKey} ${operator} ${secondKey}, medians`;
+  return { key, label, unit: first.unit, median: value, p95: value, n: 1, note };
 }
 
 export function formatReport(report: BenchReport): string {
