@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cacheDirectory } from "./cache-directory.js";
 import { SANDBOX_ENV, type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
@@ -33,6 +33,82 @@ function snapshotName(runtime: SandboxRuntime): string {
 const made = new Map<string, Promise<string | null>>();
 
 /**
+ * Memory snapshots the cache keeps (30 MiB each): every ptc version, and every change to the child's scripts
+ * in a checkout, makes a new one, and nothing else ever removes the old. Past this many, the least recently
+ * used go, once they are also older than `DEFAULT_SNAPSHOT_MIN_IDLE_MS`.
+ */
+export const DEFAULT_MAX_CACHED_SNAPSHOTS = 4;
+/**
+ * A snapshot used (made, or first found by a process) within this long is kept whatever the count: another
+ * ptc version on this machine may be starting sandboxes from it. A day; each process marks its own on first use.
+ */
+export const DEFAULT_SNAPSHOT_MIN_IDLE_MS = 24 * 3_600_000;
+/** A temporary file a snapshot's writer left (it died before the rename) is removed after this long. */
+const STALE_TEMPORARY_MS = 3_600_000;
+const SNAPSHOT_FILE = /^pyodide-.+\.snapshot$/;
+const TEMPORARY_FILE = /^pyodide-.+\.snapshot\.\d+\.tmp$/;
+
+/**
+ * Removes the cache's least recently used snapshots beyond `keep` that nobody used for `minIdleMs`, and
+ * temporary files writers left behind; returns the names removed. Never throws: a file another process
+ * removed first, or one it can't remove, is skipped.
+ */
+export function pruneSnapshots(
+  directory: string,
+  keep = DEFAULT_MAX_CACHED_SNAPSHOTS,
+  minIdleMs = DEFAULT_SNAPSHOT_MIN_IDLE_MS,
+  now = Date.now(),
+): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(directory);
+  } catch {
+    return [];
+  }
+  const used = (name: string): number => {
+    try {
+      return statSync(join(directory, name)).mtimeMs;
+    } catch {
+      return Number.NaN;
+    }
+  };
+  const snapshots = names
+    .filter((name) => SNAPSHOT_FILE.test(name))
+    .map((name) => ({ name, usedAt: used(name) }))
+    .filter((each) => !Number.isNaN(each.usedAt))
+    .sort((a, b) => b.usedAt - a.usedAt);
+  const doomed = [
+    ...snapshots.slice(keep).filter((each) => now - each.usedAt >= minIdleMs),
+    ...names
+      .filter((name) => TEMPORARY_FILE.test(name))
+      .map((name) => ({ name, usedAt: used(name) }))
+      .filter((each) => now - each.usedAt >= STALE_TEMPORARY_MS),
+  ];
+  const removed: string[] = [];
+  for (const { name } of doomed) {
+    try {
+      unlinkSync(join(directory, name));
+      removed.push(name);
+    } catch {}
+  }
+  return removed;
+}
+
+/**
+ * Marks a snapshot used now (its mtime), so a prune by another ptc version keeps it; false when it is gone
+ * (pruned by one after a day unused, or deleted by hand): the caller then starts its sandbox without it.
+ */
+export function markSnapshotUsed(path: string): boolean {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A memory snapshot of an initialised Pyodide, made once per runtime by a sandbox child under the
  * same isolation, so later sandboxes start in a few hundred ms. Resolves to null when snapshots
  * cannot be made here; sandboxes then start cold.
@@ -51,7 +127,7 @@ async function createSnapshot(runtime: SandboxRuntime, name: string): Promise<st
   if (process.env.PTC_SNAPSHOT === "off") return null;
   const directory = cacheDirectory();
   const path = join(directory, name);
-  if (existsSync(path)) return path;
+  if (markSnapshotUsed(path)) return path;
   const { command, args } = sandboxCommand(runtime, 0, { path: null, make: true });
   const child = spawn(command, args, { env: { ...SANDBOX_ENV }, stdio: ["ignore", "pipe", "ignore"], cwd: "/" });
   const chunks: Buffer[] = [];
@@ -63,5 +139,6 @@ async function createSnapshot(runtime: SandboxRuntime, name: string): Promise<st
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, bytes, { mode: 0o600 });
   renameSync(temporary, path);
+  pruneSnapshots(directory);
   return path;
 }

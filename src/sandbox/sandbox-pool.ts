@@ -1,5 +1,5 @@
 import { ErrorCode, PtcError } from "../protocol/errors.js";
-import { ensureMemorySnapshot } from "./memory-snapshot.js";
+import { ensureMemorySnapshot, markSnapshotUsed } from "./memory-snapshot.js";
 import { StartPacing } from "./pool-start-pacing.js";
 import { SandboxProcess } from "./sandbox-process.js";
 import { needsReset, timesServedAgain } from "./sandbox-reuse.js";
@@ -339,8 +339,11 @@ export class SandboxPool {
       return;
     }
     const startedAt = performance.now();
+    // Each start marks the snapshot used, so another ptc's prune of the cache keeps it (memory-snapshot.ts);
+    // one removed anyway (by hand) costs a cold start, not a failed one.
+    const snapshot = snapshotPath !== null && markSnapshotUsed(snapshotPath) ? snapshotPath : null;
     // Warm, starting and idle in a container, a sandbox does not keep the host alive: only while it runs.
-    const sandbox = new SandboxProcess(this.runtime, this.#memoryBytes, snapshotPath, true);
+    const sandbox = new SandboxProcess(this.runtime, this.#memoryBytes, snapshot, true);
     this.#live.add(sandbox);
     void sandbox.exited.then(() => {
       this.#live.delete(sandbox);

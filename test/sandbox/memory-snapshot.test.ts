@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { DEFAULT_MEMORY_BYTES } from "../../src/protocol/limits.js";
+import {
+  DEFAULT_MAX_CACHED_SNAPSHOTS,
+  DEFAULT_SNAPSHOT_MIN_IDLE_MS,
+  ensureMemorySnapshot,
+  markSnapshotUsed,
+  pruneSnapshots,
+} from "../../src/sandbox/memory-snapshot.js";
+import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
+import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
+
+// The memory snapshots in ptc's cache (src/sandbox/memory-snapshot.ts): 30 MiB each, one per ptc version and
+// child-script change, so the cache keeps the most recently used few and removes the rest once nobody used
+// them for a day; a snapshot removed under a running pool costs a cold start, not a failed one.
+
+const scratch = mkdtempSync(join(tmpdir(), "ptc-snapshot-test-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+const HOUR = 3_600_000;
+const NOW = Date.now();
+
+/** A cache folder with these files, each last used `ageMs` ago. */
+function cacheWith(files: Record<string, number>): string {
+  const directory = mkdtempSync(join(scratch, "cache-"));
+  for (const [name, ageMs] of Object.entries(files)) {
+    const path = join(directory, name);
+    writeFileSync(path, "x");
+    const at = new Date(NOW - ageMs);
+    utimesSync(path, at, at);
+  }
+  return directory;
+}
+
+describe("the snapshot cache", () => {
+  test("keeps the most recently used snapshots, removes older ones unused for a day, and stale temporaries", () => {
+    assert.equal(DEFAULT_MAX_CACHED_SNAPSHOTS, 4);
+    assert.equal(DEFAULT_SNAPSHOT_MIN_IDLE_MS, 24 * HOUR);
+    const directory = cacheWith({
+      "pyodide-314.0.7-aaaaaaaaaaaaaaaa.snapshot": 1 * HOUR,
+      "pyodide-314.0.7-bbbbbbbbbbbbbbbb.snapshot": 30 * HOUR,
+      "pyodide-314.0.7-cccccccccccccccc.snapshot": 40 * HOUR,
+      "pyodide-314.0.7-dddddddddddddddd.snapshot": 50 * HOUR,
+      // Beyond the newest four: removed once unused for a day, kept while used within one.
+      "pyodide-314.0.7-eeeeeeeeeeeeeeee.snapshot": 60 * HOUR,
+      "pyodide-314.0.6-ffffffffffffffff.snapshot": 70 * HOUR,
+      // A writer that died before its rename left this; another is writing the second right now.
+      "pyodide-314.0.7-1111111111111111.snapshot.4242.tmp": 2 * HOUR,
+      "pyodide-314.0.7-2222222222222222.snapshot.4343.tmp": 0,
+      // Not ptc's snapshots: never touched.
+      "node-v26.10.0-linux-x64.tar.xz": 100 * HOUR,
+      "notes.snapshot": 100 * HOUR,
+    });
+    const removed = pruneSnapshots(directory, 4, 24 * HOUR, NOW);
+    assert.deepEqual(removed.sort(), [
+      "pyodide-314.0.6-ffffffffffffffff.snapshot",
+      "pyodide-314.0.7-1111111111111111.snapshot.4242.tmp",
+      "pyodide-314.0.7-eeeeeeeeeeeeeeee.snapshot",
+    ]);
+    assert.deepEqual(readdirSync(directory).sort(), [
+      "node-v26.10.0-linux-x64.tar.xz",
+      "notes.snapshot",
+      "pyodide-314.0.7-2222222222222222.snapshot.4343.tmp",
+      "pyodide-314.0.7-aaaaaaaaaaaaaaaa.snapshot",
+      "pyodide-314.0.7-bbbbbbbbbbbbbbbb.snapshot",
+      "pyodide-314.0.7-cccccccccccccccc.snapshot",
+      "pyodide-314.0.7-dddddddddddddddd.snapshot",
+    ]);
+
+    // Beyond the count but used within the day (another ptc version may be starting sandboxes from it): kept.
+    const recent = cacheWith(
+      Object.fromEntries(
+        Array.from({ length: 8 }, (_, i) => [`pyodide-314.0.7-${String(i).repeat(16)}.snapshot`, i * HOUR]),
+      ),
+    );
+    assert.deepEqual(pruneSnapshots(recent, 4, 24 * HOUR, NOW), []);
+    assert.equal(readdirSync(recent).length, 8);
+    // A missing folder is nothing to prune.
+    assert.deepEqual(pruneSnapshots(join(scratch, "missing")), []);
+  });
+
+  test("using a snapshot marks it, so it ranks as recent; a removed one reports false", () => {
+    const directory = cacheWith({ "pyodide-314.0.7-aaaaaaaaaaaaaaaa.snapshot": 100 * HOUR });
+    const path = join(directory, "pyodide-314.0.7-aaaaaaaaaaaaaaaa.snapshot");
+    assert.equal(markSnapshotUsed(path), true);
+    assert.deepEqual(pruneSnapshots(directory, 0), [], "used just now: kept even past the count");
+    rmSync(path);
+    assert.equal(markSnapshotUsed(path), false);
+  });
+
+  test("a pool whose snapshot was removed after it was made still starts sandboxes (cold) that run Python", async () => {
+    // A cache of this test's own: this process makes its snapshot there (this file's first), and the pool
+    // resolves that one.
+    const { nodePath } = resolveSandboxRuntime();
+    const saved = process.env.PTC_CACHE_DIR;
+    process.env.PTC_CACHE_DIR = mkdtempSync(join(scratch, "pool-cache-"));
+    const pool = new SandboxPool({ size: 0, nodePath });
+    // A starting sandbox does not keep the process alive (a pool's never do): this test does, meanwhile.
+    const keepAlive = setInterval(() => {}, 1_000);
+    try {
+      const snapshot = await ensureMemorySnapshot(pool.runtime);
+      if (!snapshot?.startsWith(`${process.env.PTC_CACHE_DIR}/`)) assert.fail(`made elsewhere: ${snapshot}`);
+      rmSync(snapshot);
+      const sandbox = await pool.acquire();
+      const output: string[] = [];
+      try {
+        const outcome = await sandbox.run(
+          {
+            code: "print(6 * 7)",
+            language: "python",
+            tools: [],
+            resultMode: "json",
+            maxOutputBytes: 65_536,
+            memoryBytes: DEFAULT_MEMORY_BYTES,
+          },
+          { onToolCall: () => {}, onOutput: (_stream, text) => output.push(text) },
+        );
+        assert.equal(outcome.kind, "done");
+        assert.equal(output.join(""), "42\n");
+        assert.equal(existsSync(snapshot), false, "a cold start does not write it back");
+      } finally {
+        sandbox.kill();
+      }
+    } finally {
+      clearInterval(keepAlive);
+      await pool.close();
+      if (saved === undefined) delete process.env.PTC_CACHE_DIR;
+      else process.env.PTC_CACHE_DIR = saved;
+    }
+  });
+});
