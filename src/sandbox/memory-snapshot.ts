@@ -1,6 +1,15 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { cacheDirectory } from "./cache-directory.js";
 import { SANDBOX_ENV, type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
@@ -97,6 +106,7 @@ export function pruneSnapshots(
 /**
  * Marks a snapshot used now (its mtime), so a prune by another ptc version keeps it; false when it is gone
  * (pruned by one after a day unused, or deleted by hand): the caller then starts its sandbox without it.
+ * A snapshot that can't be marked but is there (a read-only cache baked into an image) is used as it is.
  */
 export function markSnapshotUsed(path: string): boolean {
   try {
@@ -104,7 +114,7 @@ export function markSnapshotUsed(path: string): boolean {
     utimesSync(path, now, now);
     return true;
   } catch {
-    return false;
+    return existsSync(path);
   }
 }
 
