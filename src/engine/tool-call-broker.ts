@@ -1,10 +1,11 @@
 import { ErrorCode, type LimitCode, PtcError } from "../protocol/errors.js";
 import type { ToolCallRecord, ToolCallRequest, ToolOutcome } from "../protocol/execution.js";
-import { isJsonObject, type JsonValue } from "../protocol/json-schema.js";
+import type { JsonValue } from "../protocol/json-schema.js";
 import { encodeToolError, MAX_TOOL_NAME_CHARS } from "../sandbox/pyodide/bridge.js";
 import { CallDeadlines } from "./call-deadlines.js";
 import { CallJournal } from "./call-journal.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
+import { checkGuestCall } from "./guest-call-check.js";
 import { abortCall, answeredAtOnce, handlerContext, newLiveCall, refusedCallRecord } from "./live-call.js";
 import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
@@ -13,9 +14,7 @@ import { handlerFailureOutcome } from "./tool-failure.js";
 import { type EncodedOutcome, encodeToolResult } from "./tool-result-encoding.js";
 import { checkSubmission, type ToolResultSubmission } from "./tool-result-submission.js";
 
-/** A refused call's input is kept in its record only up to this size: the reason is what matters. */
-export const MAX_REFUSED_INPUT_KEPT_BYTES = 4_096;
-
+export { MAX_REFUSED_INPUT_KEPT_BYTES } from "./guest-call-check.js";
 export type { ToolCallBrokerContext, ToolCallEvent, ToolCallPort } from "./tool-call-port.js";
 export type { ToolResultSubmission } from "./tool-result-submission.js";
 
@@ -103,51 +102,15 @@ export class ToolCallBroker {
   }
 
   #handleGuestCall(guestCallId: number, name: string, inputJson: string): void {
-    const { limits, registry } = this.context;
     if (this.#closed) return;
-    if (name.length > MAX_TOOL_NAME_CHARS) {
-      const shown = `${name.slice(0, 64)}…`;
-      this.#refuse(guestCallId, shown, {}, 0, ErrorCode.ToolNotFound, `Tool "${shown}" is not available`);
-      return;
-    }
-    // Bytes, not UTF-16 units: a raw bridge call can send non-ASCII text (json.dumps never does).
-    const inputBytes = Buffer.byteLength(inputJson);
-    if (inputBytes > limits.maxToolInputBytes) {
-      const message = `input of ${name} exceeds ${limits.maxToolInputBytes} bytes`;
-      this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.ToolInputTooLarge, message);
-      return;
-    }
-    // Counted whether the call is then refused or not; one past the total is refused unread (tool-call-budget.ts).
-    const refusal = this.#budget.admitInput(name, inputBytes) ?? this.#budget.admitCall();
-    if (refusal) {
-      // Refused unread, and not journaled: its input is held nowhere (a replay of it diverges, honestly).
-      this.#refuse(guestCallId, name, {}, inputBytes, refusal.code, refusal.message);
-      return;
-    }
-    let input: unknown;
-    try {
-      input = JSON.parse(inputJson);
-    } catch {
-      const message = `input of ${name} is not valid JSON`;
-      this.#refuse(guestCallId, name, {}, inputBytes, ErrorCode.InvalidToolInput, message);
-      return;
-    }
-    const check = registry.checkCodeCall(name, input, inputJson);
+    const { limits, registry } = this.context;
+    const check = checkGuestCall(name, inputJson, limits, registry, this.#budget, MAX_TOOL_NAME_CHARS);
     if (!check.ok) {
-      const keep = check.unrecordable !== true && inputBytes <= MAX_REFUSED_INPUT_KEPT_BYTES;
-      const kept = keep && isJsonObject(input) ? input : {};
-      // Journaled only when small enough to keep, as the record keeps it: the host holds no big refused input.
-      this.#refuse(
-        guestCallId,
-        name,
-        kept,
-        inputBytes,
-        check.code,
-        check.message,
-        keep ? (input as JsonValue) : undefined,
-      );
+      const { kept, inputBytes, code, message, journaledInput } = check;
+      this.#refuse(guestCallId, check.name, kept, inputBytes, code, message, journaledInput);
       return;
     }
+    const { inputBytes } = check;
     const tool = registry.get(name);
     const request: ToolCallRequest = {
       id: this.context.resumedCallIds?.shift() ?? this.#newCallId(),
