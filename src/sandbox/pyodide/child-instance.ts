@@ -1,8 +1,8 @@
 // One Pyodide instance of the sandbox child: a Python interpreter built from the memory snapshot, its
 // streams and bridge installed, guest.py run and locked down. The child builds one at start-up and a new
-// one at each reset (child.ts): a new wasm Memory, Module, file system and proxy table, so nothing of the
-// old interpreter's Python state survives. What instances share is this JS realm; child-hardening.ts
-// freezes what of it the guest can reach. Part of the child: erasable syntax and node: builtins only.
+// one at each reset (child.ts): a new wasm instance, Memory, table, file system and proxy table, so nothing
+// of the old interpreter's Python state survives. What instances share is this JS realm (child-hardening.ts
+// freezes what of it the guest can reach) and the compiled module's code (child-wasm-module.ts). Part of the child: erasable syntax and node: builtins only.
 import { constants as fsConstants, readFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +12,7 @@ import { makeWriter } from "./child-output.ts";
 import { restoreRealm } from "./child-realm.ts";
 import type { DeliverReply } from "./child-replay.ts";
 import type { Wakeups } from "./child-wakeups.ts";
+import { keepingWasmModule } from "./child-wasm-module.ts";
 
 // Modules the guest runtime needs, imported before a snapshot so restoring one has them ready.
 export const PRELOAD =
@@ -180,10 +181,9 @@ async function buildInstance(
     // for the instance's life. Keeping it for resets would cost each warm sandbox those 30 MB; reading it
     // again costs a reset ~5-20 ms (page cache).
     const bytes = options.snapshotPath ? readFileSync(options.snapshotPath) : null;
-    pyodide = await load(options.pyodideDir, {
-      jsglobals: options.jsglobals,
-      ...(bytes ? { _loadSnapshot: bytes } : {}),
-    });
+    pyodide = await keepingWasmModule(() =>
+      load(options.pyodideDir, { jsglobals: options.jsglobals, ...(bytes ? { _loadSnapshot: bytes } : {}) }),
+    );
     if (bytes && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) release(bytes.buffer);
     await pyodide.runPythonAsync(PRELOAD);
   } finally {
