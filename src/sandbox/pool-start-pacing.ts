@@ -1,49 +1,83 @@
-/** Before any start is measured: a cold start from the snapshot, ~0.6 s alone on this 2-core machine. */
+/** Before any start is measured: a cold start from the snapshot, ~1.1 s wall alone on this 2-core machine. */
 const INITIAL_START_MS = 1_000;
-/** Recycles counted over this window make the recycling rate. */
-const RATE_WINDOW_MS = 2_000;
-/** Weight of the newest start in the running estimate of a start's duration. */
-const START_SMOOTHING = 0.3;
+/** Before any reset is measured: ~0.2 s wall alone on this machine. */
+const INITIAL_RESET_MS = 300;
+/** Weight of the newest start or reset in the running estimate of its duration. */
+const SMOOTHING = 0.3;
+/** How many of the latest lends (a sandbox's time with an execution) make the usual lend, their median. */
+const LEND_SAMPLES = 16;
+/**
+ * A lent sandbox out longer than this many usual lends (and at least a start's duration), plus a reset, is
+ * not counted on to come back soon: a long script, or a container's (containers keep theirs until they end).
+ */
+const OVERDUE_FACTOR = 3;
+
+/** What recycling will do before a start made now would be ready. */
+export interface RecyclingForecast {
+  /** Waiters the lent sandboxes will serve, once back and reset, before a start made now is ready. */
+  served: number;
+  /** Lent sandboxes counted on to come back at all (none is overdue). */
+  returning: number;
+  /** When the forecast next drops (a lent sandbox turns overdue); undefined when nothing is counted on. */
+  recheckInMs: number | undefined;
+}
 
 /**
- * When a new sandbox start is worth it. A start costs ~0.7 s of CPU, a reset ~0.1 s; on 2 cores, starts made
- * while sandboxes are being recycled only slow the resets down. A start helps a waiter only if it is ready
- * before recycling would have served that waiter anyway: the pool starts one only while the waiters outnumber
- * the sandboxes being reset plus those the recent recycling rate will bring back within one start's duration.
+ * When a new sandbox start is worth it. A start costs ~1.9 s of CPU and ~1.1 s wall, a reset ~0.25 s of CPU
+ * and ~0.2 s wall (BENCHMARKS.md, "Resets"); on 2 cores, starts made while sandboxes are being recycled only
+ * slow the resets down. A start helps a waiter only if it is ready before recycling would have served that
+ * waiter anyway. Each lent sandbox is expected back one usual lend (the median of the latest) after it was
+ * lent, and then serves a waiter per lend and reset until a start made now would be ready; one out far
+ * longer than usual is not counted on (the pool looks again when one turns overdue). With no lend seen
+ * yet, nothing is counted on.
  */
 export class StartPacing {
   #startMs = INITIAL_START_MS;
-  #recycledAt: number[] = [];
+  #resetMs = INITIAL_RESET_MS;
+  #lends: number[] = [];
 
   /** A start took `ms` from spawn to ready. */
   started(ms: number): void {
-    this.#startMs += START_SMOOTHING * (ms - this.#startMs);
+    this.#startMs += SMOOTHING * (ms - this.#startMs);
   }
 
-  recycled(now = performance.now()): void {
-    this.#recycledAt.push(now);
-    this.#prune(now);
+  /** A reset took `ms` from the reset frame to ready. */
+  reset(ms: number): void {
+    this.#resetMs += SMOOTHING * (ms - this.#resetMs);
   }
 
-  /**
-   * Sandboxes the recycling stream will bring back before a start made now is ready: the recent rate over
-   * one start's duration, at most the `lent` sandboxes that could come back (those in use now).
-   */
-  servedBeforeAStart(lent: number, now = performance.now()): number {
-    this.#prune(now);
-    const perMs = this.#recycledAt.length / RATE_WINDOW_MS;
-    return Math.min(lent, Math.floor(perMs * this.#startMs));
+  /** A sandbox came back (to be recycled) `ms` after it was lent. */
+  returned(ms: number): void {
+    this.#lends.push(ms);
+    if (this.#lends.length > LEND_SAMPLES) this.#lends.shift();
   }
 
-  /** When the recycling rate next drops (a recycle leaves the window), or undefined when none is counted. */
-  nextChangeInMs(now = performance.now()): number | undefined {
-    const oldest = this.#recycledAt[0];
-    return oldest === undefined ? undefined : Math.max(0, oldest + RATE_WINDOW_MS - now);
+  /** The usual lend: the median of the latest, or undefined before any came back. */
+  usualLendMs(): number | undefined {
+    if (this.#lends.length === 0) return undefined;
+    const sorted = [...this.#lends].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
   }
 
-  #prune(now: number): void {
-    let drop = 0;
-    while (drop < this.#recycledAt.length && (this.#recycledAt[drop] ?? now) <= now - RATE_WINDOW_MS) drop++;
-    if (drop > 0) this.#recycledAt.splice(0, drop);
+  /** `lentAt`: when each sandbox now lent out was lent (performance.now()). */
+  forecast(lentAt: Iterable<number>, now = performance.now()): RecyclingForecast {
+    const lendMs = this.usualLendMs();
+    if (lendMs === undefined) return { served: 0, returning: 0, recheckInMs: undefined };
+    const readyAt = now + this.#startMs;
+    const cycleMs = Math.max(1, lendMs + this.#resetMs);
+    // At least a start's duration: lends of a few ms vary by more than their length (GC, a loaded machine).
+    const overdueAfterMs = Math.max(OVERDUE_FACTOR * lendMs, this.#startMs) + this.#resetMs;
+    let served = 0;
+    let returning = 0;
+    let recheckInMs: number | undefined;
+    for (const since of lentAt) {
+      const overdueInMs = since + overdueAfterMs - now;
+      if (overdueInMs <= 0) continue;
+      returning++;
+      recheckInMs = recheckInMs === undefined ? overdueInMs : Math.min(recheckInMs, overdueInMs);
+      const firstReady = Math.max(since + lendMs, now) + this.#resetMs;
+      if (firstReady <= readyAt) served += 1 + Math.floor((readyAt - firstReady) / cycleMs);
+    }
+    return { served, returning, recheckInMs };
   }
 }

@@ -114,12 +114,15 @@ export class SandboxPool {
   #trimmed = 0;
   #lastStartError: Error | null = null;
   #live = new Set<SandboxProcess>();
+  /** Sandboxes lent out (to executions and containers), and when (performance.now()): what may come back. */
+  #lentAt = new Map<SandboxProcess, number>();
   #snapshot: Promise<string | null>;
   #pacing = new StartPacing();
   /** When an acquire last found no warm sandbox (performance.now()): demand beyond the pool's size. */
   #lastShortage = Number.NEGATIVE_INFINITY;
   #trimTimer: NodeJS.Timeout | null = null;
   #recheckTimer: NodeJS.Timeout | null = null;
+  #recheckAt = 0;
 
   constructor(options: SandboxPoolOptions = {}) {
     this.runtime = resolveSandboxRuntime(options);
@@ -174,6 +177,7 @@ export class SandboxPool {
       // Spawning blocks this thread for a few ms and the start-up competes for CPU: refill a little
       // later, so that a short execution that just took a warm sandbox does not pay for it.
       if (this.#warm.length < this.#size) setTimeout(() => this.#fill(), REFILL_DELAY_MS).unref();
+      this.#lentAt.set(sandbox, performance.now());
       return Promise.resolve(sandbox);
     }
     this.#lastShortage = performance.now();
@@ -201,6 +205,11 @@ export class SandboxPool {
    * Never pass a sandbox whose Python state must persist (a live container's).
    */
   recycle(sandbox: SandboxProcess): void {
+    const lentAt = this.#lentAt.get(sandbox);
+    if (lentAt !== undefined) {
+      this.#lentAt.delete(sandbox);
+      if (sandbox.alive) this.#pacing.returned(performance.now() - lentAt);
+    }
     if (this.#closed || !this.#live.has(sandbox) || !sandbox.alive || sandbox.busy) {
       sandbox.kill();
       return;
@@ -224,16 +233,16 @@ export class SandboxPool {
       // Only JavaScript ran in it: nothing of Python's to put back (sandbox-reuse.ts).
       sandbox.markReused();
       this.#recycled++;
-      this.#pacing.recycled();
       this.#ready(sandbox);
       return;
     }
     this.#resetting.add(sandbox);
+    const resetAt = performance.now();
     sandbox.reset().then(
       () => {
         if (!this.#resetting.delete(sandbox)) return;
         this.#recycled++;
-        this.#pacing.recycled();
+        this.#pacing.reset(performance.now() - resetAt);
         if (this.#closed || !sandbox.alive) sandbox.kill();
         else this.#ready(sandbox);
       },
@@ -254,6 +263,7 @@ export class SandboxPool {
       waiter.reject(new PtcError(ErrorCode.EngineClosed, "the sandbox pool is closed"));
     }
     const live = [...this.#live];
+    this.#lentAt.clear();
     this.#warm = [];
     this.#resetting.clear();
     for (const sandbox of live) sandbox.kill();
@@ -274,6 +284,7 @@ export class SandboxPool {
     if (waiter) {
       // The shortage lasted until now: sandboxes coming back soon are worth resetting.
       this.#lastShortage = performance.now();
+      this.#lentAt.set(sandbox, this.#lastShortage);
       waiter.resolve(sandbox);
     } else {
       this.#warm.push({ sandbox, since: performance.now() });
@@ -285,30 +296,29 @@ export class SandboxPool {
   #fill(): void {
     while (!this.#closed && this.#starting < this.#maxConcurrentStarts) {
       const ready = this.#warm.length + this.#starting + this.#resetting.size;
-      // The pool's own target is kept whatever recycling promises: with nobody waiting, no later event would
-      // start the missing sandbox (a sandbox killed after a limit hit left the pool empty, and warmUp() waited
-      // forever, when the recent recycling rate alone "covered" it).
-      if (ready < this.#size) {
-        this.#startOne();
-        continue;
-      }
-      const wanted = this.#size + this.#waiters.length;
-      // In use by executions and containers: what may come back through `recycle`.
-      const lent = Math.max(0, this.#live.size - ready);
-      if (ready + this.#pacing.servedBeforeAStart(lent) >= wanted) {
-        // Waiters left to the recycling stream: look again when it slows (no event may come otherwise).
-        const recheck = this.#pacing.nextChangeInMs();
-        if (this.#waiters.length > 0 && recheck !== undefined && !this.#recheckTimer) {
-          this.#recheckTimer = setTimeout(() => {
-            this.#recheckTimer = null;
-            this.#fill();
-          }, recheck + 1);
-          this.#recheckTimer.unref();
-        }
+      // Waiters are served by what is starting or resetting, then by lent sandboxes as they come back and are
+      // reset, before a start would be ready; the pool's size, by those and the lent ones counted on to come
+      // back at all. A start only for the rest (pool-start-pacing.ts). With nothing lent, nothing is forecast.
+      const { served, returning, recheckInMs } = this.#pacing.forecast(this.#lentAt.values());
+      if (ready + served >= this.#waiters.length && ready + returning >= this.#size) {
+        // Look again when the forecast drops (a lent sandbox overdue): no other event may come.
+        if (recheckInMs !== undefined) this.#recheckIn(recheckInMs);
         return;
       }
       this.#startOne();
     }
+  }
+
+  #recheckIn(ms: number): void {
+    const at = performance.now() + ms;
+    if (this.#recheckTimer && this.#recheckAt <= at) return;
+    if (this.#recheckTimer) clearTimeout(this.#recheckTimer);
+    this.#recheckAt = at;
+    this.#recheckTimer = setTimeout(() => {
+      this.#recheckTimer = null;
+      this.#fill();
+    }, ms + 1);
+    this.#recheckTimer.unref();
   }
 
   /** Kills warm sandboxes beyond `size` that have been idle `idleMs`, the longest idle first. */
@@ -348,6 +358,8 @@ export class SandboxPool {
     void sandbox.exited.then(() => {
       this.#live.delete(sandbox);
       this.#resetting.delete(sandbox);
+      // A lent sandbox that died will not come back: what it was counted on for may need a start.
+      if (this.#lentAt.delete(sandbox)) this.#fill();
       const index = this.#warm.findIndex((warm) => warm.sandbox === sandbox);
       // A warm sandbox that died (killed from outside, crashed) is replaced.
       if (index >= 0) {

@@ -280,6 +280,11 @@ export function sandboxCommand(
     // The child takes `gc` before any guest code runs and deletes it (child-instance.ts): a reset collects
     // the interpreter it replaced at once.
     "--expose-gc",
+    // GC on the child's main thread only: V8's parallel and concurrent GC helpers save wall time for one
+    // process, but a host runs many sandboxes on few cores, where they only add CPU. Measured on 2 cores: a
+    // reset's GC helpers 70-130 -> ~28 ms of CPU (main thread +25 ms), a burst of 20 executions 7.2 -> 6.5 s
+    // of CPU, sequential calls unchanged (BENCHMARKS.md, "Resets").
+    "--single-threaded-gc",
     // V8 runs wasm in a baseline tier first and optimises hot functions in the background; a lower
     // budget finishes that during the start-up warm-up instead of during the first executions
     // (one-off warm start ~8 ms -> ~4 ms, for ~0.2 s more start-up).

@@ -151,4 +151,47 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
     assert.equal(await run(kept, "print(1)"), "1\n");
     kept.kill();
   });
+
+  /** A pool of one warm sandbox that has seen one short lend: it knows how long executions keep one. */
+  async function taughtPool(): Promise<SandboxPool> {
+    const sandboxes = pool({ size: 1 });
+    await sandboxes.warmUp();
+    const first = await sandboxes.acquire();
+    await run(first, "pass");
+    sandboxes.recycle(first);
+    await sandboxes.warmUp();
+    return sandboxes;
+  }
+
+  test("short executions queued behind one sandbox are served by recycling it, with no new start", async () => {
+    const sandboxes = await taughtPool();
+    const started = sandboxes.stats().started;
+    let current = await sandboxes.acquire();
+    const waiting = [sandboxes.acquire(), sandboxes.acquire()];
+    // A start costs several resets of CPU: the lent sandbox, back and reset twice, serves both first.
+    await new Promise((resolve) => setTimeout(resolve, 300)); // past the refill delay
+    assert.equal(sandboxes.stats().starting, 0);
+    for (const next of waiting) {
+      await run(current, "pass");
+      sandboxes.recycle(current);
+      const served = await next;
+      assert.equal(served, current, "the recycled process");
+      current = served;
+    }
+    assert.equal(sandboxes.stats().started, started);
+    current.kill();
+  });
+
+  test("a sandbox kept far longer than usual is not counted on: its waiter gets a new start", async () => {
+    const sandboxes = await taughtPool();
+    const started = sandboxes.stats().started;
+    const held = await sandboxes.acquire();
+    const waiting = sandboxes.acquire();
+    assert.equal(sandboxes.stats().starting, 0, "at first the held sandbox is expected back soon");
+    const served = await waiting;
+    assert.notEqual(served, held);
+    assert.equal(sandboxes.stats().started, started + 1);
+    held.kill();
+    served.kill();
+  });
 });

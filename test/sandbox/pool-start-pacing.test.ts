@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { StartPacing } from "../../src/sandbox/pool-start-pacing.js";
+
+/** A pacing whose estimates have settled: starts of `startMs`, resets of `resetMs`, lends of `lends`. */
+function settled(startMs: number, resetMs: number, lends: number[]): StartPacing {
+  const pacing = new StartPacing();
+  for (let index = 0; index < 60; index++) {
+    pacing.started(startMs);
+    pacing.reset(resetMs);
+  }
+  for (const lend of lends) pacing.returned(lend);
+  return pacing;
+}
+
+const NOW = 100_000;
+
+test("before any sandbox came back, nothing lent is counted on", () => {
+  const forecast = new StartPacing().forecast([NOW, NOW], NOW);
+  assert.deepEqual(forecast, { served: 0, returning: 0, recheckInMs: undefined });
+});
+
+test("each lent sandbox serves a waiter per lend and reset until a start made now would be ready", () => {
+  const pacing = settled(1_100, 200, [50, 50, 50]);
+  // Back at +50, reset by +250, then one every 250 ms: +250, +500, +750, +1000, 4 before a start at +1100.
+  const forecast = pacing.forecast([NOW, NOW, NOW, NOW], NOW);
+  assert.equal(forecast.served, 16);
+  assert.equal(forecast.returning, 4);
+  // Overdue after 3 usual lends, at least a start's duration, and a reset.
+  assert.ok(Math.abs((forecast.recheckInMs ?? 0) - 1_300) < 1, String(forecast.recheckInMs));
+});
+
+test("a sandbox out far longer than usual is not counted on: a long script, or a container's", () => {
+  const pacing = settled(1_100, 200, [50, 50, 50]);
+  const forecast = pacing.forecast([NOW - 5_000, NOW - 100, NOW - 1_400], NOW);
+  assert.equal(forecast.returning, 1);
+  assert.equal(forecast.served, 4, "only the one lent 100 ms ago, due back now");
+});
+
+test("lends longer than a start are counted on to come back, but serve no waiter before a start would", () => {
+  const pacing = settled(1_000, 200, [30_000]);
+  const { served, returning, recheckInMs } = pacing.forecast([NOW], NOW);
+  assert.deepEqual([served, returning], [0, 1]);
+  assert.ok(Math.abs((recheckInMs ?? 0) - 90_200) < 1, String(recheckInMs));
+});
+
+test("the usual lend is the median of the latest: a few containers' long lends do not move it", () => {
+  const pacing = settled(1_000, 200, [...Array(10).fill(40), 60_000, 120_000, 90_000]);
+  assert.equal(pacing.usualLendMs(), 40);
+  for (let index = 0; index < 16; index++) pacing.returned(70_000);
+  assert.equal(pacing.usualLendMs(), 70_000, "only the latest 16 count");
+});
