@@ -117,6 +117,9 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
           typeof nodeFlag === "string" ? nodeFlag : (serverConfig.nodeId ?? `${hostname()}:${port || process.pid}`),
         ...(serverConfig.leaseTtlMs !== undefined ? { leaseTtlMs: serverConfig.leaseTtlMs } : {}),
         ...(serverConfig.evictIdleMs !== undefined ? { evictIdleMs: serverConfig.evictIdleMs } : {}),
+        ...(serverConfig.shortageEvictIdleMs !== undefined
+          ? { shortageEvictIdleMs: serverConfig.shortageEvictIdleMs }
+          : {}),
         logger,
       })
     : undefined;

@@ -98,6 +98,11 @@ export const ServerConfigSchema = z.strictObject({
   /** An idle container leaves memory after this long (rebuilt by replay on its next use); 0: never. Default 60000. */
   evictIdleMs: z.number().int().min(0).optional(),
   /**
+   * While executions wait for a sandbox, an idle container unused this long leaves memory at once (rebuilt by
+   * replay on its next use), its sandbox recycled for them; 0: never. Default 1000.
+   */
+  shortageEvictIdleMs: z.number().int().min(0).optional(),
+  /**
    * `/v1/responses` `store: true` responses one API key keeps; past it, saving another forgets its oldest.
    * Default 10000 with a durable store, 1000 in memory.
    */

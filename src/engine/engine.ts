@@ -91,6 +91,8 @@ export interface Engine {
   inspectContainer(containerId: string): ContainerInfo | undefined;
   readonly isolation: IsolationReport;
   stats(): { pool: SandboxPoolStats; containers: number; running: number };
+  /** `listener` runs each time an execution waits for a sandbox (none warm); the returned function unsubscribes. */
+  onSandboxShortage(listener: () => void): () => void;
   /** Root process ids of every live sandbox: anything else under this process is not ptc's. */
   sandboxPids(): number[];
   /** Resolves once the warm pool is full. */
@@ -233,6 +235,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     hasContainer: (containerId) => containers.has(containerId),
     inspectContainer: (containerId) => containers.inspect(containerId),
     stats: () => ({ pool: pool.stats(), containers: containers.ids().length, running: running.size }),
+    onSandboxShortage: (listener) => pool.onShortage(listener),
     sandboxPids: () => pool.livePids(),
     warmUp: () => pool.warmUp(),
     async close() {

@@ -1,4 +1,5 @@
 import { ErrorCode, PtcError } from "../protocol/errors.js";
+import { EarliestTimer } from "./earliest-timer.js";
 import { ensureMemorySnapshot, markSnapshotUsed } from "./memory-snapshot.js";
 import { StartPacing } from "./pool-start-pacing.js";
 import { SandboxProcess } from "./sandbox-process.js";
@@ -118,11 +119,11 @@ export class SandboxPool {
   #lentAt = new Map<SandboxProcess, number>();
   #snapshot: Promise<string | null>;
   #pacing = new StartPacing();
+  readonly #shortageListeners = new Set<() => void>();
   /** When an acquire last found no warm sandbox (performance.now()): demand beyond the pool's size. */
   #lastShortage = Number.NEGATIVE_INFINITY;
   #trimTimer: NodeJS.Timeout | null = null;
-  #recheckTimer: NodeJS.Timeout | null = null;
-  #recheckAt = 0;
+  readonly #recheck = new EarliestTimer(() => this.#fill());
 
   constructor(options: SandboxPoolOptions = {}) {
     this.runtime = resolveSandboxRuntime(options);
@@ -193,8 +194,16 @@ export class SandboxPool {
         },
         { once: true },
       );
+      // Listeners first: a sandbox they give back (a durable node's idle container) spares a start.
+      for (const listener of this.#shortageListeners) listener();
       this.#fill();
     });
+  }
+
+  /** `listener` runs each time an acquire finds no warm sandbox and waits; the returned function unsubscribes. */
+  onShortage(listener: () => void): () => void {
+    this.#shortageListeners.add(listener);
+    return () => this.#shortageListeners.delete(listener);
   }
 
   /**
@@ -258,7 +267,7 @@ export class SandboxPool {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#trimTimer) clearTimeout(this.#trimTimer);
-    if (this.#recheckTimer) clearTimeout(this.#recheckTimer);
+    this.#recheck.clear();
     for (const waiter of this.#waiters.splice(0)) {
       waiter.reject(new PtcError(ErrorCode.EngineClosed, "the sandbox pool is closed"));
     }
@@ -302,23 +311,11 @@ export class SandboxPool {
       const { served, returning, recheckInMs } = this.#pacing.forecast(this.#lentAt.values());
       if (ready + served >= this.#waiters.length && ready + returning >= this.#size) {
         // Look again when the forecast drops (a lent sandbox overdue): no other event may come.
-        if (recheckInMs !== undefined) this.#recheckIn(recheckInMs);
+        if (recheckInMs !== undefined) this.#recheck.in(recheckInMs);
         return;
       }
       this.#startOne();
     }
-  }
-
-  #recheckIn(ms: number): void {
-    const at = performance.now() + ms;
-    if (this.#recheckTimer && this.#recheckAt <= at) return;
-    if (this.#recheckTimer) clearTimeout(this.#recheckTimer);
-    this.#recheckAt = at;
-    this.#recheckTimer = setTimeout(() => {
-      this.#recheckTimer = null;
-      this.#fill();
-    }, ms + 1);
-    this.#recheckTimer.unref();
   }
 
   /** Kills warm sandboxes beyond `size` that have been idle `idleMs`, the longest idle first. */

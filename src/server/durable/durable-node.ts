@@ -18,6 +18,7 @@ import { finishedRecord, type Revive } from "./container-history.js";
 import { rebuildContainer } from "./container-rebuild.js";
 import { NodeHeartbeat } from "./node-heartbeat.js";
 import { nodeBusy, type Placement } from "./placement.js";
+import { DEFAULT_SHORTAGE_EVICT_IDLE_MS, ShortageEviction } from "./shortage-eviction.js";
 import { storeWriteAhead } from "./store-journal.js";
 
 export type { ExecutionRevival, Revive } from "./container-history.js";
@@ -47,6 +48,8 @@ export interface DurableNodeOptions {
   leaseTtlMs?: number;
   /** Default `DEFAULT_EVICT_IDLE_MS`; 0 keeps idle containers in memory until they expire. */
   evictIdleMs?: number;
+  /** Default `DEFAULT_SHORTAGE_EVICT_IDLE_MS`; 0: no eviction when executions wait for a sandbox. */
+  shortageEvictIdleMs?: number;
   logger?: Logger;
 }
 
@@ -61,6 +64,8 @@ export class DurableNode {
   readonly nodeId: string;
   readonly leaseTtlMs: number;
   readonly evictIdleMs: number;
+  readonly shortageEvictIdleMs: number;
+  #shortage: ShortageEviction | null = null;
   /** Containers whose lease this node holds, by id: the epoch every write of their work carries. */
   readonly #leases = new Map<string, number>();
   /** Placements in progress (a claim and a replay), so two requests for one container share one. */
@@ -84,6 +89,7 @@ export class DurableNode {
     this.leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
     this.#heartbeatMs = options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.leaseTtlMs / 3));
     this.evictIdleMs = options.evictIdleMs ?? DEFAULT_EVICT_IDLE_MS;
+    this.shortageEvictIdleMs = options.shortageEvictIdleMs ?? DEFAULT_SHORTAGE_EVICT_IDLE_MS;
     this.#logger = options.logger ?? silentLogger;
     this.#handlerTools = new Set(options.serverTools.filter((tool) => tool.handler).map((tool) => tool.name));
     this.#unsubscribe = this.#engine.containers.onContainerEnded((record) => this.#onEnded(record));
@@ -121,6 +127,11 @@ export class DurableNode {
       }),
     );
     if (this.evictIdleMs > 0) every(Math.max(50, Math.min(this.evictIdleMs / 4, 10_000)), async () => this.#evict());
+    if (this.shortageEvictIdleMs > 0) {
+      this.#shortage = new ShortageEviction(this.#engine, this.shortageEvictIdleMs, (id) =>
+        this.#evictOne(id, "shortage"),
+      );
+    }
   }
 
   /** Containers this node holds the lease of. */
@@ -260,6 +271,7 @@ export class DurableNode {
     if (this.#closed) return;
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
+    this.#shortage?.stop();
     this.#unsubscribe();
     await this.#heartbeat.stop();
     await this.store.removeWorker(this.nodeId).catch(() => undefined);
@@ -338,11 +350,17 @@ export class DurableNode {
     const cutoff = Date.now() - this.evictIdleMs;
     for (const id of this.#engine.containers.ids()) {
       const info = this.#engine.containers.inspect(id);
-      if (!info || info.busy || info.lastUsed > cutoff || !this.#leases.has(id)) continue;
-      this.#leases.delete(id);
-      this.#engine.containers.release(id);
-      this.#logger.log("info", "container-evicted", { container_id: id });
+      if (info && !info.busy && info.lastUsed <= cutoff) this.#evictOne(id, "idle");
     }
+  }
+
+  /** Releases an idle container this node holds (its sandbox recycled); false when it holds none. */
+  #evictOne(id: string, why: "idle" | "shortage"): boolean {
+    if (this.#draining || !this.#leases.has(id)) return false;
+    this.#leases.delete(id);
+    this.#engine.containers.release(id);
+    this.#logger.log("info", "container-evicted", { container_id: id, reason: why });
+    return true;
   }
 
   /** This node no longer holds the container: its sandbox goes, and nothing of it is written again. */

@@ -34,11 +34,12 @@ after(async () => {
 async function startNode(
   path: string,
   nodeId: string,
-  options: { evictIdleMs?: number; leaseTtlMs?: number } = {},
+  options: { evictIdleMs?: number; leaseTtlMs?: number; shortageEvictIdleMs?: number; poolSize?: number } = {},
 ): Promise<InProcessNode> {
+  const { poolSize = 1, ...nodeOptions } = options;
   const store = await openStore(path, options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {});
-  const engine = testEngine({ pool: { size: 1 } });
-  const node = new DurableNode({ store, engine, serverTools: [], nodeId, ...options });
+  const engine = testEngine({ pool: { size: poolSize } });
+  const node = new DurableNode({ store, engine, serverTools: [], nodeId, ...nodeOptions });
   const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], durable: node });
   await node.start(`http://${nodeId}.invalid`);
   const started = { engine, node, server, store };
@@ -68,6 +69,28 @@ describe("DurableNode in one process (SQLite store)", () => {
     assert.equal(again.result?.stdout, `${printed}True\n`);
     assert.ok(engine.hasContainer(container));
     assert.equal(node.leases()[0]?.containerId, container);
+  });
+
+  test("an execution waiting for a sandbox takes an idle container's, with no new start; the container comes back by replay", async () => {
+    const { server, engine } = await startNode(join(directory, "shortage.db"), "short", {
+      evictIdleMs: 0,
+      shortageEvictIdleMs: 300,
+      poolSize: 0,
+    });
+    const first = await execute(server, { code: "x = 41\nprint(x)", wait: 30 });
+    assert.equal(first.status, "completed", JSON.stringify(first.result));
+    const container = first.container_id;
+    assert.equal(engine.stats().pool.started, 1);
+    await delay(400);
+    // No warm sandbox: the idle container's is recycled for this execution.
+    const second = await execute(server, { code: "print('second')", wait: 30 });
+    assert.equal(second.result?.stdout, "second\n", JSON.stringify(second.result));
+    assert.equal(engine.hasContainer(container), false, "the idle container left memory");
+    // Its next use waits for the second one's container to be idle 300 ms, takes that sandbox, and replays.
+    const again = await execute(server, { code: "print(x + 1)", container, wait: 30 });
+    assert.equal(again.result?.stdout, "42\n", JSON.stringify(again.result));
+    assert.equal(engine.hasContainer(second.container_id), false);
+    assert.equal(engine.stats().pool.started, 1, "one sandbox served all three");
   });
 
   test("a node whose container another node claimed gives it up at its next heartbeat, and may no longer write for it", async () => {

@@ -1,0 +1,62 @@
+import type { Engine } from "../../engine/engine.js";
+import { EarliestTimer } from "../../sandbox/earliest-timer.js";
+
+/**
+ * Under a sandbox shortage, an idle container unused this long gives its sandbox up at once instead of after
+ * the idle eviction's minute. The store keeps the container and its next use rebuilds it by replay (~60 ms
+ * more for a short history, BENCHMARKS.md "Idle containers and eviction"); the execution waiting gets the
+ * sandbox reset (~0.25 s of CPU) instead of a new start (~1.9 s). A second: a model's next turn within a
+ * conversation seldom comes sooner, and a container still in use is never taken (busy: running or paused).
+ */
+export const DEFAULT_SHORTAGE_EVICT_IDLE_MS = 1_000;
+
+/**
+ * A durable node's eviction under sandbox shortage: each time an execution waits for a sandbox, the least
+ * recently used idle containers this node holds, idle at least `minIdleMs`, are released (their sandboxes
+ * recycled by the pool), as many as the waiters that nothing starting or resetting will serve. When none is
+ * idle long enough yet, it looks again when the first will be, while executions still wait. Another key's
+ * idle container may be taken: it loses nothing but the time of its replay.
+ */
+export class ShortageEviction {
+  readonly #lookAgain = new EarliestTimer(() => this.relieve());
+  #stopped = false;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly minIdleMs: number,
+    /** Releases the container when this node holds it (its lease), and says whether it did. */
+    private readonly release: (containerId: string) => boolean,
+  ) {
+    this.#unsubscribe = engine.onSandboxShortage(() => this.relieve());
+  }
+
+  /** Releases what the waiting executions need, or looks again when an idle container will qualify. */
+  relieve(now = Date.now()): void {
+    if (this.#stopped) return;
+    const pool = this.engine.stats().pool;
+    let needed = pool.waiting - pool.resetting - pool.starting;
+    if (needed <= 0) return;
+    const idle: Array<{ id: string; lastUsed: number }> = [];
+    for (const id of this.engine.containers.ids()) {
+      const info = this.engine.containers.inspect(id);
+      if (info && !info.busy) idle.push({ id, lastUsed: info.lastUsed });
+    }
+    idle.sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const { id, lastUsed } of idle) {
+      const dueInMs = lastUsed + this.minIdleMs - now;
+      if (dueInMs > 0) {
+        this.#lookAgain.in(dueInMs);
+        return;
+      }
+      if (this.release(id)) needed--;
+      if (needed === 0) return;
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#unsubscribe();
+    this.#lookAgain.clear();
+  }
+}
