@@ -8,7 +8,7 @@ import { benchEngine, gatheredCalls, sequentialCalls, warmStarts } from "./engin
 import { inProcessBaseline, inProcessOnSandboxNode } from "./in-process-baseline.js";
 import type { SectionResult } from "./javascript-section.js";
 import { checkRatio, checkTarget, compare, difference } from "./report.js";
-import { bareBridge, coldStarts, pipeRoundTrip, warmSandboxMemory } from "./sandbox-cases.js";
+import { bareBridge, coldStarts, pipeRoundTrip, sandboxResets, warmSandboxMemory } from "./sandbox-cases.js";
 import { sourceCalls } from "./source-cases.js";
 import type { Measurement } from "./stats.js";
 
@@ -26,6 +26,8 @@ export async function pythonSection(
   // Sandbox-level cases first, while no engine's pool is starting sandboxes in the background.
   progress("cold starts");
   rows.push(...(await coldStarts(runtime, 8, 3)));
+  progress("sandbox resets");
+  rows.push(...(await sandboxResets(runtime, 10)));
   progress("pipe round trips and bare bridge");
   rows.push(...(await pipeRoundTrip(runtime, 20_000, 3)));
   rows.push(...(await bareBridge(runtime, CALLS, 3)));
@@ -110,6 +112,7 @@ export async function pythonSection(
     compare(rows, "per call via MCP stdio", "sourceMcpStdio", "sourceHandler", "in-process handler"),
     compare(rows, "per call via HTTP tool server", "sourceHttp", "sourceHandler", "in-process handler"),
     compare(rows, "20 simultaneous executions, total wall", "burst20Total", "burst20NoReuseTotal", "never reused"),
+    compare(rows, "sandbox CPU per reset", "sandboxResetCpu", "sandboxStartCpu", "per cold start"),
   ].filter((each) => each !== null);
   // Issue 14's targets, in its table's order.
   const targets = [

@@ -4,7 +4,7 @@ import { ensureMemorySnapshot } from "../src/sandbox/memory-snapshot.js";
 import { SandboxPool } from "../src/sandbox/sandbox-pool.js";
 import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
 import type { SandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
-import { cpuPerOperation, treeMemoryMiB } from "./proc-tree.js";
+import { cpuPerOperation, treeCpuMs, treeMemoryMiB } from "./proc-tree.js";
 import { elapsedMs, type Measurement, median, sleep, summarize } from "./stats.js";
 
 const PASS = { code: "pass", tools: [], resultMode: "json" as const, maxOutputBytes: 1_048_576, memoryBytes: 0 };
@@ -61,6 +61,43 @@ export async function coldStarts(
   const note = snapshotPath ? undefined : "snapshot unavailable here";
   rows.push(summarize("coldStartNoSnapshot", "cold sandbox start, no snapshot", "ms", ready, note));
   return rows;
+}
+
+/**
+ * What a pool's recycling costs against a start (issue 14's bursts are bound by it): one sandbox, reset
+ * (`SandboxProcess.reset`, a fresh interpreter from the snapshot in the same process) `samples` times, each
+ * followed by a run of "pass"; the sandbox's CPU (its whole tree, all threads) per reset and that run, and
+ * per cold start including the warm-up's tier-up (read 1 s after ready, once nothing runs).
+ */
+export async function sandboxResets(runtime: SandboxRuntime, samples: number): Promise<Measurement[]> {
+  const snapshotPath = await ensureMemorySnapshot(runtime);
+  const sandbox = new SandboxProcess(runtime, DEFAULT_MEMORY_BYTES, snapshotPath);
+  await sandbox.ready;
+  await sleep(1_000);
+  const pid = sandbox.pid as number;
+  const startCpu = treeCpuMs(pid);
+  await timeRun(sandbox);
+  const walls: number[] = [];
+  const firstRuns: number[] = [];
+  const cpu = cpuPerOperation(pid);
+  for (let i = 0; i < samples; i++) {
+    const started = performance.now();
+    await sandbox.reset();
+    walls.push(elapsedMs(started));
+    firstRuns.push(await timeRun(sandbox));
+    // What the reset leaves to V8's threads (GC, compiles) is counted before the next.
+    await sleep(200);
+  }
+  const { child } = cpu.stop(samples);
+  sandbox.kill();
+  await sandbox.exited;
+  const note = `mean of ${samples}, with its run of "pass"`;
+  return [
+    summarize("sandboxReset", "sandbox reset (fresh interpreter, same process), wall", "ms", walls),
+    summarize("sandboxResetCpu", "  sandbox CPU per reset", "ms", [child / 1000], note),
+    summarize("firstRunAfterReset", 'first run of "pass" after a reset', "ms", firstRuns),
+    summarize("sandboxStartCpu", "sandbox CPU per cold start, warm-up included", "ms", [startCpu], "one start"),
+  ];
 }
 
 /**
