@@ -95,7 +95,7 @@ export const ServerConfigSchema = z.strictObject({
    * node of a cluster needs the same one. Default: a random secret kept in the data directory (one node).
    */
   programSecret: z.string().min(32).optional(),
-  /** An idle container leaves memory after this long (rebuilt by replay on its next use); 0: never. Default 60000. */
+  /** An idle container leaves memory after this long (rebuilt by replay on its next use); 0: never. Default 30000. */
   evictIdleMs: z.number().int().min(0).optional(),
   /**
    * While executions wait for a sandbox, an idle container unused this long leaves memory at once (rebuilt by

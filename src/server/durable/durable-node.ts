@@ -27,11 +27,13 @@ export type { Placement, ResumedExecution } from "./placement.js";
 /** A node renews its heartbeat this often: three beats per lease TTL, so one late beat loses nothing. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = DEFAULT_LEASE_TTL_MS / 3;
 /**
- * A container nobody used this long leaves memory (its sandbox is freed; the store keeps it) and is
- * rebuilt by replay on its next use. A minute: a model's next turn usually comes within seconds, and a
- * warm sandbox holds ~200 MB.
+ * A container nobody used this long leaves memory (its sandbox goes back to the pool or is freed; the store
+ * keeps it) and is rebuilt by replay on its next use (~60 ms more for a short history). Half a minute: a
+ * model's next turn usually comes within seconds, a warm sandbox holds ~130 MiB, and after a burst the
+ * sandboxes its containers held are gone within a minute (checked every 7.5 s; the pool kills what it
+ * does not need).
  */
-export const DEFAULT_EVICT_IDLE_MS = 60_000;
+export const DEFAULT_EVICT_IDLE_MS = 30_000;
 /** Tombstones past the bounds are forgotten this often (each node; the deletes are idempotent). */
 export const PRUNE_INTERVAL_MS = 60_000;
 
