@@ -43,6 +43,7 @@ import {
 import { errorReport } from "./child-error-report.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
 import {
+  AFTER_RESET,
   allowFsConstants,
   hideNodeGlobals,
   type Instance,
@@ -175,6 +176,8 @@ async function reset(): Promise<void> {
   const began = performance.now();
   useInstance(null);
   useInstance(await rebuildInstance(newInstance));
+  wakeups.forgetPromises();
+  await runGuest({ code: AFTER_RESET, tools: "[]", resultMode: "json", caps: CAPS_BEFORE_FIRST_RUN }, -1);
   wakeups.forgetPromises();
   endCalls();
   send(encodeReadyFrame(jspi, round(performance.now() - began), nodeVersion));
