@@ -2,8 +2,13 @@ import { createEngine, type Engine, type EngineOptions } from "../../src/engine/
 import type { ToolCallContext, ToolDefinition } from "../../src/protocol/tool.js";
 
 /** One engine per test file: sandboxes are real child processes, so starting them is the slow part. */
+/**
+ * An engine for tests: a pool of one warm sandbox unless the test asks for more. Each warm sandbox costs a
+ * start (~2 s of CPU) whether or not the test uses it, and a one-off execution's sandbox is recycled (a
+ * reset, ~0.25 s) for the next; the suite is CPU-bound on 2 cores.
+ */
 export function testEngine(options: EngineOptions = {}): Engine {
-  return createEngine({ pool: { size: 2, ...options.pool }, ...options });
+  return createEngine({ pool: { size: 1, ...options.pool }, ...options });
 }
 
 export function codeTool(
