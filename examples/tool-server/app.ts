@@ -1,6 +1,6 @@
 /** A `ptc-tools/1` server (docs/http-tool-protocol.md) as a Hono app: bearer auth, idempotency-key dedupe. */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import {
@@ -20,7 +20,7 @@ export interface ToolServerOptions {
   tools?: readonly ServerTool[];
   /** How long an answer is replayed for a repeated idempotency key. Default 10 minutes. */
   idempotencyTtlMs?: number;
-  /** Request bodies above this are refused with 413. Default 1 MiB. */
+  /** Request bodies above this are refused with 413. Default `DEFAULT_MAX_BODY_BYTES` (1 MiB). */
   maxBodyBytes?: number;
 }
 
@@ -35,6 +35,8 @@ interface Remembered {
 }
 
 const MAX_REMEMBERED = 10_000;
+/** Request bodies above this are refused with 413, unless `maxBodyBytes` says otherwise. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 function digest(value: string): Buffer {
   return createHash("sha256").update(value).digest();
@@ -75,61 +77,72 @@ export function createToolServerApp(options: ToolServerOptions = {}): Hono {
     c.json({ protocol: HTTP_TOOL_PROTOCOL, tools: [...tools.values()].map((tool) => tool.definition) }),
   );
 
-  app.post(
-    "/tools/:name/call",
-    bodyLimit({
-      maxSize: options.maxBodyBytes ?? 1024 * 1024,
-      onError: (c) => c.json(failure("too_large", "request body too large"), 413),
-    }),
-    async (c) => {
-      const tool = tools.get(c.req.param("name"));
-      if (!tool) return c.json(failure("unknown_tool", `no tool ${JSON.stringify(c.req.param("name"))}`), 404);
-      let request: ReturnType<typeof parseCallRequest>;
-      try {
-        request = parseCallRequest(await c.req.json());
-      } catch (error) {
-        const message = error instanceof HttpToolProtocolError ? error.message : "the body is not JSON";
-        return c.json(failure("bad_request", message), 400);
-      }
-      const idempotencyKey = c.req.header(IDEMPOTENCY_HEADER);
-      const signal = c.req.raw.signal;
-      const run = (): Promise<Answer> =>
-        runTool(tool, request.input, {
-          callId: request.call_id,
-          executionId: request.execution_id,
-          signal,
-          idempotencyKey,
-        });
-      if (idempotencyKey === undefined) {
-        const { status, body } = await run();
-        return c.json(body, status);
-      }
-      const now = Date.now();
-      for (const [key, entry] of remembered) {
-        if (entry.expires > now && remembered.size < MAX_REMEMBERED) break; // oldest first: the rest are newer
-        remembered.delete(key);
-      }
-      const key = `${tool.definition.name}\n${idempotencyKey}`;
-      let entry = remembered.get(key);
-      if (!entry) {
-        const started: Remembered = { expires: now + ttlMs, answer: run() };
-        remembered.set(key, started);
-        // A call cut short (client gone, server error) is forgotten so that its retry runs it afresh.
-        const forget = () => {
-          if (remembered.get(key) === started) remembered.delete(key);
-        };
-        signal.addEventListener("abort", forget, { once: true });
-        started.answer.then(({ status }) => {
-          signal.removeEventListener("abort", forget);
-          if (status >= 500) forget();
-        }, forget);
-        entry = started;
-      }
-      const { status, body } = await entry.answer;
+  app.post("/tools/:name/call", limitBody(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), async (c) => {
+    const tool = tools.get(c.req.param("name"));
+    if (!tool) return c.json(failure("unknown_tool", `no tool ${JSON.stringify(c.req.param("name"))}`), 404);
+    let request: ReturnType<typeof parseCallRequest>;
+    try {
+      request = parseCallRequest(await c.req.json());
+    } catch (error) {
+      const message = error instanceof HttpToolProtocolError ? error.message : "the body is not JSON";
+      return c.json(failure("bad_request", message), 400);
+    }
+    const idempotencyKey = c.req.header(IDEMPOTENCY_HEADER);
+    const signal = c.req.raw.signal;
+    const run = (): Promise<Answer> =>
+      runTool(tool, request.input, {
+        callId: request.call_id,
+        executionId: request.execution_id,
+        signal,
+        idempotencyKey,
+      });
+    if (idempotencyKey === undefined) {
+      const { status, body } = await run();
       return c.json(body, status);
-    },
-  );
+    }
+    const now = Date.now();
+    for (const [key, entry] of remembered) {
+      if (entry.expires > now && remembered.size < MAX_REMEMBERED) break; // oldest first: the rest are newer
+      remembered.delete(key);
+    }
+    const key = `${tool.definition.name}\n${idempotencyKey}`;
+    let entry = remembered.get(key);
+    if (!entry) {
+      const started: Remembered = { expires: now + ttlMs, answer: run() };
+      remembered.set(key, started);
+      // A call cut short (client gone, server error) is forgotten so that its retry runs it afresh.
+      const forget = () => {
+        if (remembered.get(key) === started) remembered.delete(key);
+      };
+      signal.addEventListener("abort", forget, { once: true });
+      started.answer.then(({ status }) => {
+        signal.removeEventListener("abort", forget);
+        if (status >= 500) forget();
+      }, forget);
+      entry = started;
+    }
+    const { status, body } = await entry.answer;
+    return c.json(body, status);
+  });
   return app;
+}
+
+/**
+ * Hono's `bodyLimit` reads `c.req.raw.body`, which makes @hono/node-server build a WHATWG Request and a
+ * web stream over the socket for every call: ~150 µs of the server's CPU per call, more than all the rest
+ * of it (BENCHMARKS.md, "The HTTP tool source"). A body with a Content-Length (what `HttpToolSource` and
+ * most clients send) is judged by that header, which Node's parser holds the body to, and then read by
+ * the adapter's direct path; only a chunked body goes through `bodyLimit`'s counting stream.
+ */
+function limitBody(maxSize: number): MiddlewareHandler {
+  const tooLarge = (c: Context) => c.json(failure("too_large", "request body too large"), 413);
+  const streamed = bodyLimit({ maxSize, onError: tooLarge });
+  return async (c, next) => {
+    const length = c.req.header("Content-Length");
+    if (length === undefined || c.req.header("Transfer-Encoding") !== undefined) return streamed(c, next);
+    if (Number(length) > maxSize) return tooLarge(c);
+    await next();
+  };
 }
 
 async function runTool(
