@@ -36,8 +36,12 @@ function networkMessage(error: unknown): string {
 
 export interface HttpExchange {
   method: "GET" | "POST";
-  /** Sent as they are (the source builds them once); `Content-Length` is added for a body. */
-  headers: Readonly<Record<string, string>>;
+  /**
+   * Name/value pairs, flat (`[name, value, name, value, ...]`), sent as they are: Host and any others
+   * the source built once; `Content-Length` is added for a body. Node's own header object would be
+   * rebuilt and each header re-validated by `setHeader` on every call.
+   */
+  headers: readonly string[];
   body?: string;
   /** The whole exchange, retry included, ends after this long (`timedOut()` then says so). */
   timeoutMs: number;
@@ -104,6 +108,14 @@ class ExchangeStop {
   }
 }
 
+/** Where a URL's requests go, as `http.request` takes it. */
+interface Target {
+  secure: boolean;
+  host: string;
+  port: number;
+  path: string;
+}
+
 /** One attempt's outcome: an answer, a 502/503 to retry, or a connection that failed before any response. */
 type Attempt = { answer: HttpAnswer } | { retry: true } | { failed: unknown; reusedSocket: boolean };
 
@@ -115,6 +127,8 @@ type Attempt = { answer: HttpAnswer } | { retry: true } | { failed: unknown; reu
  */
 export class HttpTransport {
   readonly #http = new HttpAgent({ keepAlive: true });
+  /** Each URL's request options, worked out once (Node's `urlToHttpOptions` ran on every call). */
+  readonly #targets = new WeakMap<URL, Target>();
   readonly #https = new HttpsAgent({ keepAlive: true });
   /** Exchanges in flight, stopped by `close`: a set, not a listener on a source-wide signal per call. */
   readonly #inFlight = new Set<ExchangeStop>();
@@ -159,19 +173,46 @@ export class HttpTransport {
     this.#https.destroy();
   }
 
+  #target(url: URL): Target | undefined {
+    let target = this.#targets.get(url);
+    if (target === undefined) {
+      const secure = url.protocol === "https:";
+      if (!secure && url.protocol !== "http:") return undefined;
+      target = {
+        secure,
+        // Without brackets: Node's `net.connect` takes an IPv6 address bare.
+        host: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+        port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
+        path: `${url.pathname}${url.search}`,
+      };
+      this.#targets.set(url, target);
+    }
+    return target;
+  }
+
   #attempt(url: URL, exchange: HttpExchange, stop: ExchangeStop, retryable: boolean): Promise<Attempt> {
     return new Promise<Attempt>((resolve, reject) => {
-      const secure = url.protocol === "https:";
-      if (!secure && url.protocol !== "http:") {
+      const target = this.#target(url);
+      if (target === undefined) {
         resolve({ failed: new Error(`unsupported protocol ${url.protocol}`), reusedSocket: false });
         return;
       }
-      const headers: Record<string, string> = { ...exchange.headers };
-      if (exchange.body !== undefined) headers["Content-Length"] = String(Buffer.byteLength(exchange.body));
-      const options: RequestOptions = { method: exchange.method, headers, agent: secure ? this.#https : this.#http };
+      const headers =
+        exchange.body === undefined
+          ? exchange.headers
+          : [...exchange.headers, "Content-Length", String(Buffer.byteLength(exchange.body))];
+      const options: RequestOptions = {
+        method: exchange.method,
+        host: target.host,
+        port: target.port,
+        path: target.path,
+        // Node takes a flat array as raw headers: sent as given, no Host of its own added.
+        headers,
+        agent: target.secure ? this.#https : this.#http,
+      };
       let request: ReturnType<typeof httpRequest>;
       try {
-        request = (secure ? httpsRequest : httpRequest)(url, options);
+        request = (target.secure ? httpsRequest : httpRequest)(options);
       } catch (error) {
         // An invalid header value, for instance: nothing was sent.
         resolve({ failed: error, reusedSocket: false });

@@ -33,6 +33,27 @@ interface Attempt {
   readonly maxBytes?: number;
 }
 
+/**
+ * Every request's headers as the transport sends them, flat and as they are: the config's first, the
+ * protocol's replacing any of the same name whatever its case; Host the URL's unless the config names
+ * one; no length (the body's is added) and no idempotency key (each call's is).
+ */
+function requestHeaders(config: HttpToolServerConfig): { list: readonly string[]; call: readonly string[] } {
+  const headers = new Map<string, [string, string]>();
+  const set = (name: string, value: string) => headers.set(name.toLowerCase(), [name, value]);
+  for (const [name, value] of Object.entries(config.headers ?? {})) set(name, value);
+  set("Accept", "application/json");
+  set(PROTOCOL_HEADER, HTTP_TOOL_PROTOCOL);
+  if (config.token !== undefined) set("Authorization", `Bearer ${config.token}`);
+  headers.delete("content-length");
+  headers.delete(IDEMPOTENCY_HEADER.toLowerCase());
+  // A base URL that does not parse fails at each request, which says so.
+  if (!headers.has("host")) set("Host", URL.canParse(config.url) ? new URL(config.url).host : "");
+  const list = [...headers.values()].flat();
+  set("Content-Type", "application/json");
+  return { list, call: [...headers.values()].flat() };
+}
+
 /** The call response's envelope around the result (`{"result": ...}`, and an error's fields). */
 const ENVELOPE_BYTES = 64 * 1024;
 
@@ -44,8 +65,9 @@ export class HttpToolSource implements ToolSource {
   #listing: Promise<readonly SourceToolDefinition[]> | undefined;
   /** Kept-alive connections to the server, reused by every call; closing it stops the calls in flight. */
   readonly #transport = new HttpTransport();
-  /** The headers every request sends, built once (a call adds its idempotency key). */
-  readonly #headers: Readonly<Record<string, string>>;
+  /** What `GET /tools` sends, and what every call sends before its idempotency key: built once, flat pairs. */
+  readonly #listHeaders: readonly string[];
+  readonly #callHeaders: readonly string[];
   /** Each tool's call URL, built once. */
   readonly #callUrls = new Map<string, URL>();
 
@@ -53,17 +75,9 @@ export class HttpToolSource implements ToolSource {
     readonly name: string,
     readonly config: HttpToolServerConfig,
   ) {
-    // Config headers first: the protocol's own replace any of the same name, whatever its case.
-    const headers: Record<string, string> = {};
-    const set = (name: string, value: string) => {
-      for (const key of Object.keys(headers)) if (key.toLowerCase() === name.toLowerCase()) delete headers[key];
-      headers[name] = value;
-    };
-    for (const [name, value] of Object.entries(config.headers ?? {})) set(name, value);
-    set("Accept", "application/json");
-    set(PROTOCOL_HEADER, HTTP_TOOL_PROTOCOL);
-    if (config.token !== undefined) set("Authorization", `Bearer ${config.token}`);
-    this.#headers = headers;
+    const headers = requestHeaders(config);
+    this.#listHeaders = headers.list;
+    this.#callHeaders = headers.call;
   }
 
   listTools(options: { signal?: AbortSignal } = {}): Promise<readonly SourceToolDefinition[]> {
@@ -88,7 +102,7 @@ export class HttpToolSource implements ToolSource {
       input,
       timeout_ms: timeoutMs,
     };
-    const headers = { ...this.#headers, "Content-Type": "application/json", [IDEMPOTENCY_HEADER]: context.callId };
+    const headers = [...this.#callHeaders, IDEMPOTENCY_HEADER, context.callId];
     const maxBytes =
       context.maxResultBytes === undefined
         ? MAX_RESPONSE_BYTES
@@ -121,7 +135,7 @@ export class HttpToolSource implements ToolSource {
   async #list(signal: AbortSignal | undefined): Promise<readonly SourceToolDefinition[]> {
     const timeoutMs = this.config.connectTimeoutMs ?? DEFAULT_HTTP_CONNECT_TIMEOUT_MS;
     const attempt: Attempt = { url: toolServerUrl(this.config.url), timeoutMs };
-    const { status, value } = await this.#request(attempt, { method: "GET", headers: this.#headers }, signal);
+    const { status, value } = await this.#request(attempt, { method: "GET", headers: this.#listHeaders }, signal);
     if (status < 200 || status > 299) throw this.#statusError(attempt, status, value);
     let tools: WireToolDefinition[];
     try {
@@ -152,7 +166,7 @@ export class HttpToolSource implements ToolSource {
   /** Sends, reads at most MAX_RESPONSE_BYTES, parses JSON; every failure becomes a PtcError naming the server. */
   async #request(
     attempt: Attempt,
-    request: { method: "GET" | "POST"; headers: Readonly<Record<string, string>>; body?: string },
+    request: { method: "GET" | "POST"; headers: readonly string[]; body?: string },
     callerSignal: AbortSignal | undefined,
   ): Promise<{ status: number; value: unknown }> {
     try {
