@@ -13,12 +13,15 @@ after(() => {
 
 /** A bare node:http server (a ptc-tools/1 server as seen on the wire), counting its connections. */
 async function serve(handle: (request: IncomingMessage, response: ServerResponse, body: string) => void) {
-  const seen = { connections: 0, requests: [] as Array<{ url: string; headers: IncomingMessage["headers"] }> };
+  const seen = {
+    connections: 0,
+    requests: [] as Array<{ url: string; headers: IncomingMessage["headers"]; rawHeaders: string[] }>,
+  };
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      seen.requests.push({ url: request.url ?? "", headers: request.headers });
+      seen.requests.push({ url: request.url ?? "", headers: request.headers, rawHeaders: request.rawHeaders });
       handle(request, response, Buffer.concat(chunks).toString("utf8"));
     });
   });
@@ -64,6 +67,45 @@ describe("HTTP tool source transport", () => {
       );
     } finally {
       await source.close();
+    }
+  });
+
+  test("each header goes once: Host the URL's unless configured, length the body's, idempotency key the call's", async () => {
+    const bodies: string[] = [];
+    const { url, seen } = await serve((_request, response, body) => {
+      bodies.push(body);
+      answer(response, 200, { content: "ok" });
+    });
+    const names = (request: { rawHeaders: string[] } | undefined) =>
+      (request?.rawHeaders ?? []).filter((_, index) => index % 2 === 0).map((name) => name.toLowerCase());
+    const plain = new HttpToolSource("wire", { url: `${url}/base?tenant=7` });
+    const overriding = new HttpToolSource("wire", {
+      url,
+      headers: {
+        HOST: "tools.internal",
+        "content-length": "999",
+        "idempotency-key": "fixed",
+        "content-type": "text/x",
+      },
+    });
+    try {
+      await plain.callTool("t", {}, callContext());
+      const context = callContext();
+      await overriding.callTool("t", {}, context);
+      const [first, second] = seen.requests;
+      assert.equal(first?.url, "/base/tools/t/call?tenant=7");
+      assert.equal(first?.headers.host, new URL(url).host);
+      assert.equal(second?.headers.host, "tools.internal");
+      assert.equal(second?.headers["idempotency-key"], context.callId);
+      assert.equal(second?.headers["content-type"], "application/json");
+      assert.equal(Number(second?.headers["content-length"]), Buffer.byteLength(bodies[1] ?? ""));
+      for (const request of [first, second]) {
+        const seenNames = names(request);
+        assert.deepEqual(seenNames, [...new Set(seenNames)], "no header twice");
+      }
+    } finally {
+      await plain.close();
+      await overriding.close();
     }
   });
 
