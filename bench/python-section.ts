@@ -111,6 +111,8 @@ export async function pythonSection(
     compare(rows, `gather of ${GATHER_CALLS}, uncapped`, "gatherUncapped", "inProcessGather"),
     compare(rows, "per call via MCP stdio", "sourceMcpStdio", "sourceHandler", "in-process handler"),
     compare(rows, "per call via HTTP tool server", "sourceHttp", "sourceHandler", "in-process handler"),
+    // The method before the tool server had a process of its own: its CPU on the bench's event loop.
+    compare(rows, "per call via HTTP tool server in-process", "sourceHttpInProcess", "sourceHandler", "handler"),
     compare(rows, "20 simultaneous executions, total wall", "burst20Total", "burst20NoReuseTotal", "never reused"),
     compare(rows, "sandbox CPU per reset", "sandboxResetCpu", "sandboxStartCpu", "per cold start"),
   ].filter((each) => each !== null);
