@@ -48,7 +48,13 @@ function requestHeaders(config: HttpToolServerConfig): { list: readonly string[]
   headers.delete("content-length");
   headers.delete(IDEMPOTENCY_HEADER.toLowerCase());
   // A base URL that does not parse fails at each request, which says so.
-  if (!headers.has("host")) set("Host", URL.canParse(config.url) ? new URL(config.url).host : "");
+  const url = URL.canParse(config.url) ? new URL(config.url) : undefined;
+  if (!headers.has("host")) set("Host", url?.host ?? "");
+  // Credentials in the URL, as Node sends them when it is given the URL (and no Authorization is set).
+  if (url !== undefined && (url.username !== "" || url.password !== "") && !headers.has("authorization")) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    set("Authorization", `Basic ${Buffer.from(credentials).toString("base64")}`);
+  }
   const list = [...headers.values()].flat();
   set("Content-Type", "application/json");
   return { list, call: [...headers.values()].flat() };

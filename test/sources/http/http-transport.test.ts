@@ -78,7 +78,7 @@ describe("HTTP tool source transport", () => {
     });
     const names = (request: { rawHeaders: string[] } | undefined) =>
       (request?.rawHeaders ?? []).filter((_, index) => index % 2 === 0).map((name) => name.toLowerCase());
-    const plain = new HttpToolSource("wire", { url: `${url}/base?tenant=7` });
+    const plain = new HttpToolSource("wire", { url: `${url.replace("//", "//us%20er:p%3Ass@")}/base?tenant=7` });
     const overriding = new HttpToolSource("wire", {
       url,
       headers: {
@@ -95,6 +95,7 @@ describe("HTTP tool source transport", () => {
       const [first, second] = seen.requests;
       assert.equal(first?.url, "/base/tools/t/call?tenant=7");
       assert.equal(first?.headers.host, new URL(url).host);
+      assert.equal(first?.headers.authorization, `Basic ${Buffer.from("us er:p:ss").toString("base64")}`);
       assert.equal(second?.headers.host, "tools.internal");
       assert.equal(second?.headers["idempotency-key"], context.callId);
       assert.equal(second?.headers["content-type"], "application/json");
