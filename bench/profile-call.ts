@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { DEFAULT_MEMORY_BYTES } from "../src/protocol/limits.js";
 import { ensureMemorySnapshot } from "../src/sandbox/memory-snapshot.js";
 
@@ -64,17 +64,24 @@ const PROFILE_FLAGS = (dir: string) => [
   `--allow-fs-write=${dir}/`,
 ];
 
-/** A copy of the child's folder whose child.ts records when each start-up step ends and its memory. */
+/**
+ * A copy of the child's folder whose child.ts (or the compiled child.js the runtime starts) records when each
+ * start-up step ends and its memory. A folder of its own per run: other checkouts may profile at once.
+ */
 function scratchChild(runtime: SandboxRuntime): SandboxRuntime {
-  const dir = join(tmpdir(), "ptc-prof-child");
-  rmSync(dir, { recursive: true, force: true });
+  const dir = mkdtempSync(join(tmpdir(), "ptc-prof-child-"));
   cpSync(join(runtime.childScript, ".."), dir, { recursive: true });
+  const extension = extname(runtime.childScript);
   const patchFile = (name: string, patches: Array<[anchor: string, before: string]>) => {
-    const path = join(dir, name);
+    const path = join(dir, name.replace(/\.ts$/, extension));
     let source = readFileSync(path, "utf8");
     for (const [anchor, before] of patches) {
-      if (!source.includes(anchor)) throw new Error(`${name} changed: no ${JSON.stringify(anchor)}`);
-      source = source.replace(anchor, `${before}${anchor}`);
+      // Matched whatever the indentation (tsc's output indents by 4) and inserted at the start of its line.
+      const pattern = anchor.trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\s+/g, "\\s+");
+      const found = new RegExp(pattern).exec(source);
+      if (!found) throw new Error(`${name} changed: no ${JSON.stringify(anchor)}`);
+      const lineStart = source.lastIndexOf("\n", found.index) + 1;
+      source = `${source.slice(0, lineStart)}${before}${source.slice(lineStart)}`;
     }
     writeFileSync(path, source);
   };
@@ -84,7 +91,7 @@ function scratchChild(runtime: SandboxRuntime): SandboxRuntime {
       "    const bytes = options.snapshotPath",
       '    globalThis.__mark?.("until the first instance (hardening, binding shim)");\n',
     ],
-    ["    pyodide = await load(", '    globalThis.__mark?.("read the snapshot");\n'],
+    ["    pyodide = await keepingWasmModule(", '    globalThis.__mark?.("read the snapshot");\n'],
     ["  return loadPyodide({", '  globalThis.__mark?.("import pyodide.mjs");\n'],
     [
       "    await pyodide.runPythonAsync(PRELOAD);\n  } finally",
@@ -109,7 +116,7 @@ globalThis.__mark = __mark;`,
   spaces: __spaces().map((s) => [s.space_name, s.space_used_size, s.physical_space_size]), wasmBytes: globalThis.__wasm?.() }) + "\\n");\n`,
     ],
   ]);
-  return { ...runtime, childScript: join(dir, "child.ts"), bubblewrapPath: null };
+  return { ...runtime, childScript: join(dir, `child${extension}`), bubblewrapPath: null };
 }
 
 interface Driven {
@@ -481,10 +488,12 @@ async function memory(): Promise<void> {
     await sandbox.exited;
   }
   // What V8 itself reports, from the scratch child (no bubblewrap) at the moment it reports ready.
-  const driven = drive(scratchChild(base), snapshot, []);
+  const scratch = scratchChild(base);
+  const driven = drive(scratch, snapshot, []);
   await driven.ready;
   const report = profMarks(driven.stderr());
   await driven.end();
+  rmSync(join(scratch.childScript, ".."), { recursive: true, force: true });
   const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
   console.log(
     `process.memoryUsage(): ${Object.entries(report.memory)
