@@ -77,7 +77,10 @@ function scratchChild(runtime: SandboxRuntime): SandboxRuntime {
     let source = readFileSync(path, "utf8");
     for (const [anchor, before] of patches) {
       // Matched whatever the indentation (tsc's output indents by 4) and inserted at the start of its line.
-      const pattern = anchor.trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\s+/g, "\\s+");
+      const pattern = anchor
+        .trim()
+        .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+        .replace(/\s+/g, "\\s+");
       const found = new RegExp(pattern).exec(source);
       if (!found) throw new Error(`${name} changed: no ${JSON.stringify(anchor)}`);
       const lineStart = source.lastIndexOf("\n", found.index) + 1;

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { restoringSparsely } from "../../src/sandbox/pyodide/child-sparse-restore.js";
+import { releasingWasmBytes } from "../../src/sandbox/pyodide/child-wasm-bytes.js";
+
+const PAGE = 4096;
+
+/** A snapshot-like buffer: a header, then `pages` pages of memory image, each filled with `fill(page)`. */
+function snapshotOf(pages: number, fill: (page: number) => number, header = 416): Uint8Array {
+  const bytes = new Uint8Array(header + pages * PAGE + 100);
+  for (let page = 0; page < pages; page++) bytes.fill(fill(page), header + page * PAGE, header + (page + 1) * PAGE);
+  bytes.fill(7, header + pages * PAGE);
+  return bytes;
+}
+
+test("a restore writes every byte of the snapshot, zero pages included where the memory had data", async () => {
+  const snapshot = snapshotOf(12, (page) => (page % 3 === 0 ? page + 1 : 0));
+  const image = snapshot.subarray(416);
+  const memory = new Int8Array(new ArrayBuffer(image.length + 8 * PAGE));
+  // What instantiation wrote before the restore (data segments): on pages the snapshot has zero, too.
+  memory.fill(5, PAGE + 10, PAGE + 20);
+  memory.fill(9, 4 * PAGE, 6 * PAGE);
+  memory.fill(3, image.length + PAGE, image.length + PAGE + 4);
+  await restoringSparsely(snapshot, async () => memory.set(image));
+  assert.deepEqual(new Uint8Array(memory.buffer, 0, image.length), image);
+  assert.equal(memory[image.length + PAGE], 3, "beyond the snapshot nothing is written");
+  assert.equal(Object.hasOwn(Int8Array.prototype, "set"), false, "the realm's Int8Array.prototype is back");
+});
+
+test("only a copy of the snapshot to the memory's start is sparse; other copies are the intrinsic's", async () => {
+  const snapshot = snapshotOf(2, () => 1);
+  const target = new Int8Array(4 * PAGE);
+  const other = new Int8Array([1, 2, 3]);
+  await restoringSparsely(snapshot, async () => {
+    target.set(other, 5);
+    target.set(snapshot.subarray(416, 416 + PAGE), PAGE);
+    assert.throws(() => new Int8Array(2).set(snapshot.subarray(0, 3 * PAGE)), RangeError);
+  });
+  assert.deepEqual([...target.subarray(5, 8)], [1, 2, 3]);
+  assert.equal(target[PAGE], 1);
+  await assert.rejects(
+    restoringSparsely(snapshot, async () => {
+      throw new Error("the build failed");
+    }),
+    /the build failed/,
+  );
+  assert.equal(Object.hasOwn(Int8Array.prototype, "set"), false);
+});
+
+// The smallest module: the magic and version only.
+const EMPTY_MODULE = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+type Instantiate = (source: unknown, imports?: object) => Promise<{ instance: object; module: object }>;
+const wasm = (globalThis as unknown as { WebAssembly: { instantiate: Instantiate } }).WebAssembly;
+
+test("the module's bytes are freed once instantiate has them, and the instance still comes", async () => {
+  const realInstantiate = wasm.instantiate;
+  const bytes = new Uint8Array(EMPTY_MODULE);
+  const result = await releasingWasmBytes(() => wasm.instantiate(bytes, {}));
+  assert.equal(typeof result.instance, "object");
+  // Detached where `ArrayBuffer.prototype.transfer` exists (the sandbox Node 26; not this host's Node 20).
+  const detaches = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === "function";
+  assert.equal(bytes.buffer.byteLength, detaches ? 0 : EMPTY_MODULE.length);
+  // A view of part of a buffer is someone else's memory: left alone.
+  const shared = new Uint8Array(64);
+  shared.set(EMPTY_MODULE, 8);
+  await releasingWasmBytes(() => wasm.instantiate(shared.subarray(8, 16), {}));
+  assert.equal(shared.buffer.byteLength, 64);
+  assert.equal(wasm.instantiate, realInstantiate, "the realm's instantiate is back after a build");
+});
