@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
 import { DEFAULT_MEMORY_BYTES } from "../src/protocol/limits.js";
@@ -572,13 +572,15 @@ else if (mode === "perf-child") {
   while (performance.now() < until) await driven.loop(CALLS);
   await driven.end();
 } else if (mode === "bare-child") {
-  // PROFILE_CHILD_DIR: another copy of src/sandbox/pyodide (e.g. a commit's, for an A/B in one run).
+  // PROFILE_CHILD_DIR: another copy of src/sandbox/pyodide or of its compiled dist/ folder (e.g. a commit's,
+  // for an A/B in one run), started from its own snapshot.
   const runtime = resolveSandboxRuntime();
   const dir = process.env.PROFILE_CHILD_DIR;
-  const child = dir ? { ...runtime, childScript: join(dir, "child.ts") } : runtime;
+  const script = dir && existsSync(join(dir, "child.js")) ? "child.js" : "child.ts";
+  const child = dir ? { ...runtime, childScript: join(dir, script) } : runtime;
   await bareChild(
     { ...child, bubblewrapPath: null },
-    await ensureMemorySnapshot(runtime),
+    await ensureMemorySnapshot(child),
     Number(process.env.REPEATS ?? 3),
   );
 } else throw new Error("usage: profile-call.ts child|host|start|memory|calls|bare-child");
