@@ -53,6 +53,10 @@ export interface ContainerInfo {
   /** A turn is held or waited for, or a sandbox is leased. */
   busy: boolean;
   lastUsed: number;
+  /** The API key's owner id; undefined for an engine's own containers. */
+  owner: string | undefined;
+  /** Its execution waits for a sandbox from the pool (none warm). */
+  waitingForSandbox: boolean;
 }
 
 export interface ContainerManagerOptions {
@@ -170,6 +174,8 @@ export class ContainerManager {
       sandboxPid: live.sandbox.current?.alive ? live.sandbox.current.pid : undefined,
       busy: live.turns.size > 0 || live.leases > 0,
       lastUsed: live.record.lastUsedAt,
+      owner: live.record.owner,
+      waitingForSandbox: live.sandbox.waiting,
     };
   }
 

@@ -28,7 +28,14 @@ export class ContainerSandbox {
    */
   #clean = true;
 
+  /** An acquire from the pool is pending: the container's execution waits for a sandbox. */
+  #waiting = false;
+
   constructor(private readonly pool: Pick<SandboxPool, "acquire" | "recycle">) {}
+
+  get waiting(): boolean {
+    return this.#waiting;
+  }
 
   /** The sandbox the container holds now, alive or not. */
   get current(): SandboxProcess | null {
@@ -43,7 +50,12 @@ export class ContainerSandbox {
     let reset = false;
     if (!this.#sandbox?.alive) {
       reset = this.#hadSandbox;
-      this.#sandbox = await this.pool.acquire(signal);
+      this.#waiting = true;
+      try {
+        this.#sandbox = await this.pool.acquire(signal);
+      } finally {
+        this.#waiting = false;
+      }
       this.#hadSandbox = true;
       this.#clean = true;
     }

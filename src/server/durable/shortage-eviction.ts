@@ -12,10 +12,10 @@ export const DEFAULT_SHORTAGE_EVICT_IDLE_MS = 1_000;
 
 /**
  * A durable node's eviction under sandbox shortage: each time an execution waits for a sandbox, the least
- * recently used idle containers this node holds, idle at least `minIdleMs`, are released (their sandboxes
- * recycled by the pool), as many as the waiters that nothing starting or resetting will serve. When none is
- * idle long enough yet, it looks again when the first will be, while executions still wait. Another key's
- * idle container may be taken: it loses nothing but the time of its replay.
+ * recently used idle containers this node holds of the owners whose executions wait, idle at least
+ * `minIdleMs`, are released (their sandboxes recycled by the pool), as many as the waiters that nothing
+ * starting or resetting will serve. When none is idle long enough yet, it looks again when the first will
+ * be, while executions still wait. Another key's containers are never taken (as under the per-key quota).
  */
 export class ShortageEviction {
   readonly #lookAgain = new EarliestTimer(() => this.relieve());
@@ -37,13 +37,19 @@ export class ShortageEviction {
     const pool = this.engine.stats().pool;
     let needed = pool.waiting - pool.resetting - pool.starting;
     if (needed <= 0) return;
-    const idle: Array<{ id: string; lastUsed: number }> = [];
+    // Only the waiting executions' owners give containers up, as under the per-key quota: one key's burst
+    // never makes another key's next use pay a replay.
+    const idle: Array<{ id: string; owner: string | undefined; lastUsed: number }> = [];
+    const waitingOwners = new Set<string | undefined>();
     for (const id of this.engine.containers.ids()) {
       const info = this.engine.containers.inspect(id);
-      if (info && !info.busy) idle.push({ id, lastUsed: info.lastUsed });
+      if (!info) continue;
+      if (info.waitingForSandbox) waitingOwners.add(info.owner);
+      else if (!info.busy) idle.push({ id, owner: info.owner, lastUsed: info.lastUsed });
     }
     idle.sort((a, b) => a.lastUsed - b.lastUsed);
-    for (const { id, lastUsed } of idle) {
+    for (const { id, owner, lastUsed } of idle) {
+      if (!waitingOwners.has(owner)) continue;
       const dueInMs = lastUsed + this.minIdleMs - now;
       if (dueInMs > 0) {
         this.#lookAgain.in(dueInMs);

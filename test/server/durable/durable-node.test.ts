@@ -10,7 +10,15 @@ import { ResourceOwners } from "../../../src/server/resource-owners.js";
 import { openStore } from "../../../src/server/store/open-store.js";
 import type { Store } from "../../../src/server/store/store.js";
 import { delay, testEngine } from "../../helpers/engine.js";
-import { call, clientTool, execute, KEY_A, type WireError, type WireState } from "../../helpers/server-executions.js";
+import {
+  call,
+  clientTool,
+  execute,
+  KEY_A,
+  KEY_B,
+  type WireError,
+  type WireState,
+} from "../../helpers/server-executions.js";
 
 /** One node in this process: its own engine and app, on a store another node may share. */
 interface InProcessNode {
@@ -40,7 +48,7 @@ async function startNode(
   const store = await openStore(path, options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {});
   const engine = testEngine({ pool: { size: poolSize } });
   const node = new DurableNode({ store, engine, serverTools: [], nodeId, ...nodeOptions });
-  const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A], durable: node });
+  const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A, KEY_B], durable: node });
   await node.start(`http://${nodeId}.invalid`);
   const started = { engine, node, server, store };
   nodes.push(started);
@@ -91,6 +99,21 @@ describe("DurableNode in one process (SQLite store)", () => {
     assert.equal(again.result?.stdout, "42\n", JSON.stringify(again.result));
     assert.equal(engine.hasContainer(second.container_id), false);
     assert.equal(engine.stats().pool.started, 1, "one sandbox served all three");
+  });
+
+  test("another key's idle container is never taken for a waiting execution: that one gets a start", async () => {
+    const { server, engine } = await startNode(join(directory, "shortage-keys.db"), "keys", {
+      evictIdleMs: 0,
+      shortageEvictIdleMs: 100,
+      poolSize: 0,
+    });
+    const theirs = await execute(server, { code: "y = 'b'\nprint(y)", wait: 30 }, KEY_B);
+    assert.equal(theirs.status, "completed", JSON.stringify(theirs.result));
+    await delay(300);
+    const mine = await execute(server, { code: "print('a')", wait: 30 });
+    assert.equal(mine.result?.stdout, "a\n", JSON.stringify(mine.result));
+    assert.ok(engine.hasContainer(theirs.container_id), "key B's container kept its sandbox");
+    assert.equal(engine.stats().pool.started, 2);
   });
 
   test("a node whose container another node claimed gives it up at its next heartbeat, and may no longer write for it", async () => {
