@@ -63,7 +63,14 @@ async function engineRun(n: number): Promise<void> {
     limits,
     resultMode: "json",
     isolation,
-    lease: async () => ({ containerId: "c", sandbox, reset: false, seed: undefined, release: () => {} }),
+    lease: async () => ({
+      containerId: "c",
+      sandbox,
+      reset: false,
+      seed: undefined,
+      firstRun: false,
+      release: () => {},
+    }),
   });
   const result = check(await execution.result, "engine loop");
   if (result.toolCalls.length !== n) throw new Error(`made ${result.toolCalls.length} calls, expected ${n}`);

@@ -33,6 +33,8 @@ export interface ContainerLease {
    * a JavaScript run, which keeps no state, gets it every time (it seeds that run's Math.random).
    */
   seed: number | undefined;
+  /** The container's first run in this sandbox: the child numbers its calls from 1 (ContainerSandbox). */
+  firstRun: boolean;
   /**
    * `discard`: the sandbox is no longer trustworthy (killed, crashed, timed out). `clean`: the execution
    * completed or raised, with no limit hit, stop or fault: a one-off container's sandbox then goes back to
@@ -240,12 +242,14 @@ export class ContainerManager {
       if (signal?.aborted) throw new PtcError(ErrorCode.Cancelled, "cancelled before start");
       const { sandbox, reset } = await current.sandbox.take(signal);
       const seed = current.sandbox.seedFor(sandbox, python, current.record.seed);
+      const firstRun = current.sandbox.firstRunIn(sandbox);
       let released = false;
       return {
         containerId: current.record.id,
         sandbox,
         reset,
         seed,
+        firstRun,
         release: ({ discard, clean = false }) => {
           if (released) return;
           released = true;

@@ -22,6 +22,8 @@ export class ContainerSandbox {
   #hadSandbox = false;
   /** The sandbox whose `random` was seeded with the container's seed. */
   #seeded: SandboxProcess | null = null;
+  /** The sandbox whose call numbering the container's runs continue (`firstRunIn`). */
+  #numbered: SandboxProcess | null = null;
   /**
    * Every execution in the current sandbox ended clean (no limit, stop or fault): when the container then
    * ends idle, the sandbox may be recycled like a one-off's (`IDLE_ENDS`).
@@ -70,6 +72,18 @@ export class ContainerSandbox {
     const first = !python || this.#seeded !== sandbox;
     if (python) this.#seeded = sandbox;
     return first ? seed : undefined;
+  }
+
+  /**
+   * Whether a run in `sandbox` is the container's first there, in any language: the child then numbers the
+   * guest's calls from 1, as a new process does. A durable journal keys calls by those numbers, and a
+   * rebuild replays the container in a new process: a sandbox that served another container before (a
+   * recycled one) must number them alike.
+   */
+  firstRunIn(sandbox: SandboxProcess): boolean {
+    if (this.#numbered === sandbox) return false;
+    this.#numbered = sandbox;
+    return true;
   }
 
   /**

@@ -246,6 +246,7 @@ export class Execution implements ExecutionHandle {
             maxToolInputBytes: limits.maxToolInputBytes,
             maxToolCalls: limits.maxToolCalls,
             ...(this.#lease.seed !== undefined ? { seed: this.#lease.seed } : {}),
+            ...(this.#lease.firstRun ? { restartCallIds: true } : {}),
             ...(this.params.replay ? { replay: this.params.replay } : {}),
           },
           {

@@ -49,6 +49,8 @@ export interface SandboxRunRequest {
   maxToolCalls?: number;
   /** Seeds Python's `random` before the script: a container's first run in this sandbox (bridge.ts `RunFrame`). */
   seed?: number;
+  /** The child numbers the guest's calls from 1 again, as a new process does (bridge.ts `RunFrame`). */
+  restartCallIds?: boolean;
   /** Runs a journaled execution again, its calls answered in the child (bridge.ts `ReplayFrame`). */
   replay?: ReplayFrame;
 }
@@ -97,6 +99,7 @@ export function runFrame(request: SandboxRunRequest): string {
       errorReportChars: MAX_ERROR_REPORT_CHARS,
     },
     ...(request.seed !== undefined ? { seed: request.seed } : {}),
+    ...(request.restartCallIds ? { restartCallIds: true } : {}),
     ...(request.replay ? { replay: request.replay } : {}),
   });
 }

@@ -91,6 +91,12 @@ export interface RunFrame {
   caps: BridgeCaps;
   /** Seeds Python's `random` before the script runs: sent with a container's first run in a sandbox. */
   seed?: number;
+  /**
+   * A container's first run in this sandbox: the guest's calls are numbered from 1 again, as in a new
+   * process, so that a replay of the container in a new process numbers them alike (a durable journal keys
+   * calls by these numbers). Later runs of the container continue the numbering.
+   */
+  restartCallIds?: boolean;
   /** Re-running a journaled execution: the child answers its calls from this (child-replay.ts). */
   replay?: ReplayFrame;
 }
@@ -155,8 +161,8 @@ export type OutputStream = "stdout" | "stderr";
 // ---- host -> child ----
 
 export function encodeRunFrame(frame: RunFrame): string {
-  const { code, language, tools, resultMode, caps, seed, replay } = frame;
-  return `J${JSON.stringify({ t: "run", code, language, tools, resultMode, caps, seed, replay })}`;
+  const { code, language, tools, resultMode, caps, seed, restartCallIds, replay } = frame;
+  return `J${JSON.stringify({ t: "run", code, language, tools, resultMode, caps, seed, restartCallIds, replay })}`;
 }
 
 export const RESET_FRAME = 'J{"t":"reset"}';

@@ -61,6 +61,10 @@ export function connectGuest(hooks: GuestHooks): void {
 }
 
 let nextCallId = 1;
+/** A container's first run in this process numbers its calls from 1, as a new process would (bridge.ts). */
+export function restartCallIds(): void {
+  nextCallId = 1;
+}
 /** The current run's caps (from its run frame). */
 let caps: BridgeCaps = CAPS_BEFORE_FIRST_RUN;
 let callsThisRun = 0;

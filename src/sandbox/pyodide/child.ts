@@ -35,6 +35,7 @@ import {
   receiveResult,
   replayEnded,
   resetCalls,
+  restartCallIds,
   schedule,
   stopScript,
   takeReply,
@@ -197,6 +198,7 @@ async function handleRun(frame: RunFrame) {
   beginOutput(caps.maxOutputBytes);
   resetMemoryLimitHit();
   const seed = isSafeInteger(frame.seed) ? (frame.seed as number) : -1;
+  if (frame.restartCallIds === true) restartCallIds();
   const errorJson = await runGuest({ ...frame, caps }, seed);
   send(encodeDoneFrame(errorReport(errorJson, caps.errorReportChars), droppedBytes(), memoryLimitHit()));
 }

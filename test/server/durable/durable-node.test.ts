@@ -116,6 +116,39 @@ describe("DurableNode in one process (SQLite store)", () => {
     assert.equal(engine.stats().pool.started, 2);
   });
 
+  test("a paused execution in a sandbox another container used first resumes on another node by replay", async () => {
+    const path = join(directory, "recycled.db");
+    const options = { leaseTtlMs: 2_000, evictIdleMs: 0, shortageEvictIdleMs: 100, poolSize: 0 };
+    const a = await startNode(path, "recycled-a", options);
+    const ask = clientTool("ask");
+    // Container 1's calls advance its sandbox's call numbering...
+    let first = await execute(a.server, { code: "print(await ask(q='1'), await ask(q='2'))", tools: [ask], wait: 30 });
+    while (first.status === "paused") {
+      const answered = await call(a.server, "POST", `/v1/executions/${first.id}/tool_results`, {
+        results: first.pending_tool_calls.map((pending) => ({ call_id: pending.id, value: "v" })),
+        wait: 30,
+      });
+      first = answered.json as WireState;
+    }
+    assert.equal(first.result?.stdout, "v v\n", JSON.stringify(first));
+    await delay(300);
+    // ...and container 2, waiting for a sandbox, gets that one (container 1 evicted, its sandbox reset).
+    const paused = await execute(a.server, { code: "print('got', await ask(q='x'))", tools: [ask], wait: 30 });
+    assert.equal(paused.status, "paused");
+    assert.equal(a.engine.stats().pool.started, 1, "one sandbox served both containers");
+    // Node a goes silent; node b takes container 2 and rebuilds it in a new process by replay, whose call
+    // numbering starts at 1: the journal must match it.
+    await a.node.close();
+    await delay(2_100);
+    const b = await startNode(path, "recycled-b", options);
+    const done = await call(b.server, "POST", `/v1/executions/${paused.id}/tool_results`, {
+      results: [{ call_id: paused.pending_tool_calls[0]?.id, value: "x!" }],
+      wait: 30,
+    });
+    assert.equal(done.status, 200, JSON.stringify(done.json));
+    assert.equal((done.json as WireState).result?.stdout, "got x!\n", JSON.stringify(done.json));
+  });
+
   test("a node whose container another node claimed gives it up at its next heartbeat, and may no longer write for it", async () => {
     const path = join(directory, "takeover.db");
     const a = await startNode(path, "a", { leaseTtlMs: 2_000, evictIdleMs: 0 });
