@@ -285,12 +285,10 @@ export function sandboxCommand(
     // reset's GC helpers 70-130 -> ~28 ms of CPU (main thread +25 ms), a burst of 20 executions 7.2 -> 6.5 s
     // of CPU, sequential calls unchanged (BENCHMARKS.md, "Resets").
     "--single-threaded-gc",
-    // One V8 platform worker instead of four: what is left for them (wasm tier-up, concurrent JS compiles)
-    // is little once GC is single-threaded, and each worker thread keeps a malloc arena and a stack resident.
-    // Measured in the bench's pool of 4 (alternated): PSS per warm sandbox 90.0-90.8 -> 85.8-86.2 MiB (RSS
-    // 135 -> 130); a start's CPU, a reset's, the first run after a reset and the child's CPU per call
-    // unchanged within the noise (BENCHMARKS.md, "Memory of a warm sandbox").
-    "--v8-pool-size=1",
+    // Not `--v8-pool-size=1` (one V8 worker instead of four, ~4 MiB less PSS per warm sandbox): with one
+    // worker, the tier-up a start's warm-up queues was still compiling after ready, and a container's first
+    // idle 0.7 s used 370-390 ms of CPU (test/adversarial/resources.test.ts "tasks a script leaves behind",
+    // 0 ms with four; two workers: 50 ms, and no less memory).
     // V8 runs wasm in a baseline tier first and optimises hot functions in the background; a lower
     // budget finishes that during the start-up warm-up instead of during the first executions
     // (one-off warm start ~8 ms -> ~4 ms, for ~0.2 s more start-up).
