@@ -194,8 +194,13 @@ export class SandboxPool {
         },
         { once: true },
       );
-      // Listeners first: a sandbox they give back (a durable node's idle container) spares a start.
-      for (const listener of this.#shortageListeners) listener();
+      // Listeners first: a sandbox they give back (a durable node's idle container) spares a start. One that
+      // throws must not reject this acquire with the waiter still queued (a sandbox handed to it would be lost).
+      for (const listener of this.#shortageListeners) {
+        try {
+          listener();
+        } catch {}
+      }
       this.#fill();
     });
   }

@@ -182,6 +182,19 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
     current.kill();
   });
 
+  test("a shortage listener that throws fails neither the acquire nor the waiter", async () => {
+    const sandboxes = pool({ size: 0 });
+    let told = 0;
+    sandboxes.onShortage(() => {
+      told++;
+      throw new Error("a broken listener");
+    });
+    const sandbox = await sandboxes.acquire();
+    assert.equal(told, 1);
+    assert.equal(await run(sandbox, "print(2)"), "2\n");
+    sandbox.kill();
+  });
+
   test("a sandbox kept far longer than usual is not counted on: its waiter gets a new start", async () => {
     const sandboxes = await taughtPool();
     const started = sandboxes.stats().started;
