@@ -289,10 +289,13 @@ export function sandboxCommand(
     // worker, the tier-up a start's warm-up queues was still compiling after ready, and a container's first
     // idle 0.7 s used 370-390 ms of CPU (test/adversarial/resources.test.ts "tasks a script leaves behind",
     // 0 ms with four; two workers: 50 ms, and no less memory).
-    // V8 runs wasm in a baseline tier first and optimises hot functions in the background; a lower
-    // budget finishes that during the start-up warm-up instead of during the first executions
-    // (one-off warm start ~8 ms -> ~4 ms, for ~0.2 s more start-up).
-    ...(runtime.nodeMajor >= 22 ? ["--wasm-tiering-budget=50000"] : []),
+    // V8 runs wasm in a baseline tier (Liftoff) first and optimises hot functions with TurboFan on its
+    // workers. A budget below the default (13,000,000) finishes the tier-up of what the start-up warm-up
+    // runs hot before ready, not during the first executions. Not much lower: at 50,000 the warm-up also
+    // optimised lukewarm functions, ~0.3 s more CPU per start (~1.58 -> ~1.28 s at 1,000,000, alternated on
+    // 2 cores; TurboFan is ~0.55 s of either, Liftoff-only starts take ~0.8 s) and ~4 MiB more code per
+    // sandbox, for no faster first run (5-6 ms either way), calls, gathers or CPU-bound scripts.
+    ...(runtime.nodeMajor >= 22 ? ["--wasm-tiering-budget=1000000"] : []),
   ];
   if (runtime.nodeMajor >= 22 && runtime.nodeMajor < 24) nodeFlags.push("--experimental-wasm-jspi");
   const nodeArgs = [

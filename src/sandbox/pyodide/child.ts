@@ -46,6 +46,7 @@ import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
 import {
   AFTER_RESET,
   allowFsConstants,
+  cancelIdleShrink,
   hideNodeGlobals,
   type Instance,
   instanceBuilder,
@@ -54,6 +55,7 @@ import {
   makeSnapshot,
   rebuildInstance,
   shrinkHeap,
+  shrinkHeapWhenIdle,
   WARM_UP,
 } from "./child-instance.ts";
 // The guest shares this realm and can replace what it reaches: the protocol code uses only intrinsics
@@ -173,6 +175,7 @@ async function runGuest(
  */
 async function reset(): Promise<void> {
   if (isRunning()) return;
+  cancelIdleShrink();
   resetCalls();
   markRunning();
   const began = performance.now();
@@ -182,6 +185,7 @@ async function reset(): Promise<void> {
   await runGuest({ code: AFTER_RESET, tools: "[]", resultMode: "json", caps: CAPS_BEFORE_FIRST_RUN }, -1);
   wakeups.forgetPromises();
   endCalls();
+  shrinkHeapWhenIdle();
   send(encodeReadyFrame(jspi, round(performance.now() - began), nodeVersion));
 }
 
@@ -206,6 +210,7 @@ async function handleRun(frame: RunFrame) {
 const hostFrames: HostFrameSink = {
   run(frame) {
     if (isRunning()) return; // a second run message before this one starts is ignored
+    cancelIdleShrink();
     markRunning();
     void handleRun(frame);
   },
