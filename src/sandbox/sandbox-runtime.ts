@@ -293,8 +293,9 @@ export function sandboxCommand(
     // workers. A budget below the default (13,000,000) finishes the tier-up of what the start-up warm-up
     // runs hot before ready, not during the first executions. Not much lower: at 50,000 the warm-up also
     // optimised lukewarm functions, ~0.3 s more CPU per start (~1.58 -> ~1.28 s at 1,000,000, alternated on
-    // 2 cores; TurboFan is ~0.55 s of either, Liftoff-only starts take ~0.8 s) and ~4 MiB more code per
-    // sandbox, for no faster first run (5-6 ms either way), calls, gathers or CPU-bound scripts.
+    // 2 cores; TurboFan ~0.8 s -> ~0.55 s of it; a start without TurboFan, `--liftoff-only`, ~0.8 s, but
+    // CPU-bound scripts 1.6x slower) and ~4 MiB more code per sandbox, for no faster first run (5-6 ms either
+    // way), calls, gathers or CPU-bound scripts (BENCHMARKS.md, "What changed (stop 24)").
     ...(runtime.nodeMajor >= 22 ? ["--wasm-tiering-budget=1000000"] : []),
   ];
   if (runtime.nodeMajor >= 22 && runtime.nodeMajor < 24) nodeFlags.push("--experimental-wasm-jspi");
