@@ -15,8 +15,7 @@ export const SANDBOX_MEMORY_OVERHEAD_BYTES = 512 * 1_048_576;
  * How often a running script's sandbox is measured. Touching fresh memory (filling 100 MB ArrayBuffers)
  * grows a sandbox's resident set by ~1-2 GB/s here, so a fast allocator gets at most ~100-200 MB past
  * the bound before the kill. One reading is two small /proc reads per process (bubblewrap's two and the
- * node child): ~0.12 ms of the host's CPU (a warm sandbox's tree), ~0.25% of a core per running (or paused)
- * script; nothing is read between scripts.
+ * node child): ~0.15 ms, ~0.3% of a core per running (or paused) script; nothing is read between scripts.
  */
 export const MEMORY_POLL_MS = 50;
 
@@ -96,10 +95,9 @@ export class MemoryWatch {
   }
 
   /**
-   * Starts (or restarts with a new bound) the readings, the first one period from now. Not one at once: it
-   * would come before the run's script does anything (nothing runs in a sandbox between its runs, and the
-   * bound only grows: SandboxProcess.run), and it cost each execution ~0.12 ms of the host's CPU (a reading
-   * is six /proc files).
+   * Starts (or restarts with a new bound) the readings; the first is taken at once. It catches what runs
+   * shorter than one period kept: a container whose scripts each allocate for < 50 ms and return would
+   * otherwise never be read while it grows past the bound.
    */
   start(boundBytes: number): void {
     this.stop();
@@ -108,6 +106,7 @@ export class MemoryWatch {
     this.#timer = setInterval(() => this.#check(), this.#periodMs);
     // The run's child process keeps the host alive; the readings alone must not.
     this.#timer.unref();
+    this.#check();
   }
 
   stop(): void {
