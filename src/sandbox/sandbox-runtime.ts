@@ -289,14 +289,15 @@ export function sandboxCommand(
     // worker, the tier-up a start's warm-up queues was still compiling after ready, and a container's first
     // idle 0.7 s used 370-390 ms of CPU (test/adversarial/resources.test.ts "tasks a script leaves behind",
     // 0 ms with four; two workers: 50 ms, and no less memory).
-    // V8 runs wasm in a baseline tier (Liftoff) first and optimises hot functions with TurboFan on its
-    // workers. A budget below the default (13,000,000) finishes the tier-up of what the start-up warm-up
-    // runs hot before ready, not during the first executions. Not much lower: at 50,000 the warm-up also
-    // optimised lukewarm functions, ~0.3 s more CPU per start (~1.58 -> ~1.28 s at 1,000,000, alternated on
-    // 2 cores; TurboFan ~0.8 s -> ~0.55 s of it; a start without TurboFan, `--liftoff-only`, ~0.8 s, but
-    // CPU-bound scripts 1.6x slower) and ~4 MiB more code per sandbox, for no faster first run (5-6 ms either
-    // way), calls, gathers or CPU-bound scripts (BENCHMARKS.md, "What changed (stop 24)").
-    ...(runtime.nodeMajor >= 22 ? ["--wasm-tiering-budget=1000000"] : []),
+    // V8 runs wasm in a baseline tier (Liftoff) first and optimises a function with TurboFan, on its workers,
+    // once the function has used up this budget. A high one, so that a new sandbox optimises what its runs
+    // keep hot, not everything its own start-up ran once. Per start (8 each, alternated, 2 cores): budget
+    // 1,000,000 (until stop 25) ~1.5 s of CPU, ~0.78 s of it TurboFan; 100,000,000 ~1.1 s; 300,000,000
+    // ~0.95 s (~0.27 s TurboFan), and the start's wall ~1.1 -> ~0.77 s. A CPU-bound script's first run in a
+    // new sandbox ~190 -> ~250-360 ms, the same (~165 ms) from about the fifth on; no idle CPU after runs.
+    // Not higher: at 1,000,000,000 CPU-bound runs were still ~15% slower after 12 runs; `--liftoff-only`
+    // (~0.75 s a start) leaves them 2x slower for good (BENCHMARKS.md, "What changed (stop 25)").
+    ...(runtime.nodeMajor >= 22 ? ["--wasm-tiering-budget=300000000"] : []),
   ];
   if (runtime.nodeMajor >= 22 && runtime.nodeMajor < 24) nodeFlags.push("--experimental-wasm-jspi");
   const nodeArgs = [
