@@ -2,7 +2,7 @@ import { createEngine, type Engine } from "../src/engine/engine.js";
 import type { ExecutionResult, ScriptLanguage } from "../src/protocol/execution.js";
 import type { ExecutionLimits } from "../src/protocol/limits.js";
 import type { ToolDefinition } from "../src/protocol/tool.js";
-import type { SandboxPoolOptions } from "../src/sandbox/sandbox-pool.js";
+import type { SandboxPoolOptions } from "../src/sandbox/sandbox-pool-options.js";
 import { cpuPerOperation, treeMemoryMiB } from "./proc-tree.js";
 import { elapsedMs, type Measurement, median, summarize } from "./stats.js";
 

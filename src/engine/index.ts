@@ -1,6 +1,6 @@
 // The engine as `ptc` exports it; the rest of src/engine/ is private. The container types are what
 // `engine.containers` and `engine.inspectContainer` hand out.
-export type { SandboxPoolOptions, SandboxPoolStats } from "../sandbox/sandbox-pool.js";
+export type { SandboxPoolOptions, SandboxPoolStats } from "../sandbox/sandbox-pool-options.js";
 export {
   type ContainerEndedListener,
   type ContainerInfo,

@@ -15,16 +15,6 @@ import { SandboxProcess } from "./sandbox-process.js";
 import { needsReset, timesServedAgain } from "./sandbox-reuse.js";
 import { checkSandboxIsolation, resolveSandboxRuntime, type SandboxRuntime } from "./sandbox-runtime.js";
 
-export {
-  DEFAULT_MAX_CONCURRENT_STARTS,
-  DEFAULT_MAX_SANDBOX_RESETS,
-  DEFAULT_POOL_IDLE_MS,
-  DEFAULT_POOL_SIZE,
-  DEFAULT_START_TIMEOUT_MS,
-  type SandboxPoolOptions,
-  type SandboxPoolStats,
-} from "./sandbox-pool-options.js";
-
 const REFILL_DELAY_MS = 250;
 
 interface Waiter {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { SandboxPool, type SandboxPoolOptions } from "../../src/sandbox/sandbox-pool.js";
+import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
+import type { SandboxPoolOptions } from "../../src/sandbox/sandbox-pool-options.js";
 import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
 import { until } from "../helpers/engine.js";
 
