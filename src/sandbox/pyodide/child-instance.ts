@@ -116,29 +116,44 @@ export const shrinkHeap = (): void => collect({ type: "major", execution: "sync"
 Reflect.deleteProperty(globalThis, "gc");
 
 /**
- * How long a reset sandbox waits idle before it gives its heap back (`shrinkHeap`, ~65 ms of its CPU): a reset
- * leaves the new instance's start-up garbage and a grown young generation (PSS per sandbox ~85 -> ~96 MiB in
- * the bench's pool of 4). Not at once: in a burst the sandbox is lent again within milliseconds, and the GC
- * would add ~25% to each reset's CPU. A run or another reset first cancels it.
+ * How long a new or reset sandbox waits idle before it gives its heap back (`shrinkHeap`): a start or a reset
+ * leaves its garbage and a grown young generation (PSS per sandbox ~100 -> ~81 MiB after a start, ~96 -> ~84
+ * after a reset, in the bench's pool of 4). Not at once: in a burst the sandbox is lent within milliseconds,
+ * and the GC (two full collections of the ~22 MB heap, ~65-90 ms of CPU) would add ~25% to a reset and ~9%
+ * to a start, on the execution's path. Once per start or reset: a run holds it and its end re-arms it, so
+ * the first idle second after either gives the heap back, whatever ran in between.
  */
 export const IDLE_SHRINK_MS = 1_000;
 const nodeSetTimeout = setTimeout;
 const nodeClearTimeout = clearTimeout;
 let idleShrink: ReturnType<typeof setTimeout> | undefined;
+let shrinkDue = false;
 
-/** Runs `shrinkHeap` once the sandbox has stayed idle IDLE_SHRINK_MS, unless `cancelIdleShrink` comes first. */
-export function shrinkHeapWhenIdle(): void {
-  cancelIdleShrink();
+function armIdleShrink(): void {
+  holdIdleShrink();
   idleShrink = nodeSetTimeout(() => {
     idleShrink = undefined;
+    shrinkDue = false;
     shrinkHeap();
   }, IDLE_SHRINK_MS);
 }
 
-export function cancelIdleShrink(): void {
+/** Makes `shrinkHeap` due, run once the sandbox has stayed idle IDLE_SHRINK_MS (a start's or reset's end). */
+export function shrinkHeapWhenIdle(): void {
+  shrinkDue = true;
+  armIdleShrink();
+}
+
+/** A run or a reset begins: the due shrink waits (it stays due). */
+export function holdIdleShrink(): void {
   if (idleShrink === undefined) return;
   nodeClearTimeout(idleShrink);
   idleShrink = undefined;
+}
+
+/** A run ended: the shrink, if still due, waits for the next idle IDLE_SHRINK_MS. */
+export function resumeIdleShrink(): void {
+  if (shrinkDue) armIdleShrink();
 }
 
 // Emscripten reads these when it builds an instance (`process` tells it it runs on Node; `Buffer`,
