@@ -290,14 +290,15 @@ export function sandboxCommand(
     // idle 0.7 s used 370-390 ms of CPU (test/adversarial/resources.test.ts "tasks a script leaves behind",
     // 0 ms with four; two workers: 50 ms, and no less memory).
     // V8 runs wasm in a baseline tier (Liftoff) first and optimises a function with TurboFan, on its workers,
-    // once the function has used up this budget. A high one, so that a new sandbox optimises what its runs
-    // keep hot, not everything its own start-up ran once. Per start (8 each, alternated, 2 cores): budget
-    // 1,000,000 (until stop 25) ~1.5 s of CPU, ~0.78 s of it TurboFan; 100,000,000 ~1.1 s; 300,000,000
-    // ~0.95 s (~0.27 s TurboFan), and the start's wall ~1.1 -> ~0.77 s. A CPU-bound script's first run in a
-    // new sandbox ~190 -> ~250-360 ms, the same (~165 ms) from about the fifth on; no idle CPU after runs.
-    // Not higher: at 1,000,000,000 CPU-bound runs were still ~15% slower after 12 runs; `--liftoff-only`
-    // (~0.75 s a start) leaves them 2x slower for good (BENCHMARKS.md, "What changed (stop 25)").
-    ...(runtime.nodeMajor >= 22 ? ["--wasm-tiering-budget=300000000"] : []),
+    // once the function has used up this budget. High enough that a new sandbox does not optimise what only
+    // its own start-up ran hot, low enough that what its runs keep hot is optimised within a few of them.
+    // Per start (6-8 each, alternated, 2 cores): budget 1,000,000 (until stop 25) ~1.3-1.5 s of CPU, ~0.6-0.8
+    // s of it on V8's workers (TurboFan compiled CPython's eval loop, 79 KB of wasm, twice: ~150 ms each);
+    // 100,000,000 ~1.0-1.1 s, workers ~0.4 s; 300,000,000 ~0.85-1.05 s, but a gather of 1,000 in a new
+    // container then stayed ~20-30% slower for its first ~20 runs (at 100,000,000 as fast as at 1,000,000,
+    // within the noise); 10,000,000 saved nothing. `--liftoff-only` (~0.75 s a start) leaves CPU-bound
+    // scripts 2x slower for good (BENCHMARKS.md, "What changed (stop 25)").
+    ...(runtime.nodeMajor >= 22 ? ["--wasm-tiering-budget=100000000"] : []),
   ];
   if (runtime.nodeMajor >= 22 && runtime.nodeMajor < 24) nodeFlags.push("--experimental-wasm-jspi");
   const nodeArgs = [
