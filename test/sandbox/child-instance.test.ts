@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { DEFAULT_MEMORY_BYTES } from "../../src/protocol/limits.js";
+import { ensureMemorySnapshot } from "../../src/sandbox/memory-snapshot.js";
+import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
+
+// How the child builds a Pyodide instance (src/sandbox/pyodide/child-instance.ts), in real sandboxes.
+
+test("guest.py comes compiled in the snapshot, and no script sees its code object, after a reset either", async () => {
+  const pool = new SandboxPool({ size: 1 });
+  try {
+    // On the snapshot's path: the pool starts from one (a cold start compiles guest.py itself).
+    assert.notEqual(await ensureMemorySnapshot(pool.runtime), null);
+    await pool.warmUp();
+    const sandbox = await pool.acquire();
+    const probe = async () => {
+      const output: string[] = [];
+      const outcome = await sandbox.run(
+        {
+          code: "import __main__\nprint(sorted(n for n in ('_ptc_guest', '_ptc_code', '_ptc_source') if hasattr(__main__, n)), callable(__main__._ptc_run))",
+          language: "python",
+          tools: [],
+          resultMode: "json",
+          maxOutputBytes: 65_536,
+          memoryBytes: DEFAULT_MEMORY_BYTES,
+        },
+        { onToolCall: () => {}, onOutput: (_stream, text) => output.push(text) },
+      );
+      assert.equal(outcome.kind === "done" && !outcome.error, true, JSON.stringify(outcome));
+      return output.join("");
+    };
+    // guest.py ran (its functions are there) and what carried it is gone.
+    assert.equal(await probe(), "[] True\n");
+    await sandbox.reset();
+    assert.equal(await probe(), "[] True\n");
+    sandbox.kill();
+  } finally {
+    await pool.close();
+  }
+});
