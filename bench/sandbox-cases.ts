@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { DEFAULT_MEMORY_BYTES } from "../src/protocol/limits.js";
 import { ensureMemorySnapshot } from "../src/sandbox/memory-snapshot.js";
+import { IDLE_SHRINK_MS } from "../src/sandbox/pyodide/child-instance.js";
 import { SandboxPool } from "../src/sandbox/sandbox-pool.js";
 import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
 import type { SandboxRuntime } from "../src/sandbox/sandbox-runtime.js";
@@ -263,13 +264,19 @@ export async function bareBridge(runtime: SandboxRuntime, calls: number, repeats
   ];
 }
 
-/** RSS (and PSS) of each warm sandbox of a pool, summed over its process tree. */
+/**
+ * RSS (and PSS) of each warm sandbox of a pool, summed over its process tree: at rest, once it has idled
+ * past IDLE_SHRINK_MS (a new sandbox gives its start-up's heap back then, not before ready), and as read
+ * the moment the pool is warm.
+ */
 export async function warmSandboxMemory(size: number): Promise<Measurement[]> {
   const pool = new SandboxPool({ size });
   try {
     await pool.warmUp();
     const sandboxes: SandboxProcess[] = [];
     for (let i = 0; i < size; i++) sandboxes.push(await pool.acquire());
+    const atReady = sandboxes.map((sandbox) => treeMemoryMiB(sandbox.pid ?? 0));
+    await sleep(IDLE_SHRINK_MS + 500);
     const trees = sandboxes.map((sandbox) => treeMemoryMiB(sandbox.pid ?? 0));
     const processes = median(trees.map((tree) => tree.processes));
     const note = `${processes} processes per sandbox`;
@@ -287,6 +294,13 @@ export async function warmSandboxMemory(size: number): Promise<Measurement[]> {
         "MiB",
         trees.map((tree) => tree.pss),
         note,
+      ),
+      summarize(
+        "sandboxPssAtReady",
+        "  the same sandboxes read the moment the pool was warm, PSS",
+        "MiB",
+        atReady.map((tree) => tree.pss),
+        "before their first idle second",
       ),
     ];
   } finally {

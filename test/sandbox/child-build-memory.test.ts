@@ -5,9 +5,11 @@ import { IDLE_SHRINK_MS } from "../../src/sandbox/pyodide/child-instance.js";
 import { restoringSparsely } from "../../src/sandbox/pyodide/child-sparse-restore.js";
 import { releasingWasmBytes } from "../../src/sandbox/pyodide/child-wasm-bytes.js";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
+import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
 import { treeCpuMs } from "../adversarial/resources-helpers.js";
 import { delay } from "../helpers/engine.js";
 import { processTree } from "../helpers/process-tree.js";
+import { runPython } from "../helpers/sandbox-runs.js";
 
 const PAGE = 4096;
 
@@ -84,21 +86,25 @@ async function residentMiB(pid: number): Promise<number> {
   return kb / 1024;
 }
 
-test("a reset sandbox gives its heap back once it has idled, and a run before then still runs", async () => {
+/** A sandbox lent at once by a new pool of one, to `use` (its pid, a Python runner); the pool closed after. */
+async function withLentSandbox(
+  use: (sandbox: SandboxProcess, pid: number, run: (code: string) => Promise<string>) => Promise<void>,
+): Promise<void> {
   const pool = new SandboxPool({ size: 1 });
   try {
     await pool.warmUp();
     const sandbox = await pool.acquire();
-    const pid = sandbox.pid ?? 0;
-    const run = async (code: string) => {
-      const outcome = await sandbox.run(
-        { code, tools: [], resultMode: "json", maxOutputBytes: 10_000, memoryBytes: 0 },
-        { onToolCall: () => {}, onOutput: () => {} },
-      );
-      assert.equal(outcome.kind === "done" && !outcome.error, true, JSON.stringify(outcome));
-    };
+    await use(sandbox, sandbox.pid ?? 0, (code) => runPython(sandbox, code));
+    sandbox.kill();
+  } finally {
+    await pool.close();
+  }
+}
+
+test("a reset sandbox gives its heap back once it has idled, and a run before then still runs", async () => {
+  await withLentSandbox(async (sandbox, pid, run) => {
     await sandbox.reset();
-    // Well inside the idle time: the run cancels the pending shrink, and the next reset schedules its own.
+    // Well inside the idle time: the run holds the due shrink (its end re-arms it); the next reset makes its own due.
     await run("print(1)");
     await sandbox.reset();
     const afterReset = await residentMiB(pid);
@@ -110,26 +116,12 @@ test("a reset sandbox gives its heap back once it has idled, and a run before th
       `resident ${afterReset.toFixed(1)} MiB after the reset, ${idled.toFixed(1)} idle`,
     );
     await run("print(2)");
-    sandbox.kill();
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test("a new sandbox gives its heap back when it first idles, after the runs it served at once", async () => {
-  const pool = new SandboxPool({ size: 1 });
-  try {
-    await pool.warmUp();
-    // Lent at ready and run at once: the shrink a start makes due waits for the first idle second.
-    const sandbox = await pool.acquire();
-    const pid = sandbox.pid ?? 0;
-    const run = async (code: string) => {
-      const outcome = await sandbox.run(
-        { code, tools: [], resultMode: "json", maxOutputBytes: 10_000, memoryBytes: 0 },
-        { onToolCall: () => {}, onOutput: () => {} },
-      );
-      assert.equal(outcome.kind === "done" && !outcome.error, true, JSON.stringify(outcome));
-    };
+  // Lent at ready and run at once: the shrink a start makes due waits for the first idle second.
+  await withLentSandbox(async (_sandbox, pid, run) => {
     await run("print(1)");
     await run("print(2)");
     const busy = await residentMiB(pid);
@@ -143,8 +135,5 @@ test("a new sandbox gives its heap back when it first idles, after the runs it s
     await delay(IDLE_SHRINK_MS + 700);
     const spent = treeCpuMs(pid) - cpuBefore;
     assert.ok(spent < 40, `the idle sandbox used ${spent} ms of CPU after its heap was given back`);
-    sandbox.kill();
-  } finally {
-    await pool.close();
-  }
+  });
 });

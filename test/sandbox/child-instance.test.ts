@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_MEMORY_BYTES } from "../../src/protocol/limits.js";
 import { ensureMemorySnapshot } from "../../src/sandbox/memory-snapshot.js";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
+import { runPython } from "../helpers/sandbox-runs.js";
 
 // How the child builds a Pyodide instance (src/sandbox/pyodide/child-instance.ts), in real sandboxes.
 
@@ -13,22 +13,11 @@ test("guest.py comes compiled in the snapshot, and no script sees its code objec
     assert.notEqual(await ensureMemorySnapshot(pool.runtime), null);
     await pool.warmUp();
     const sandbox = await pool.acquire();
-    const probe = async () => {
-      const output: string[] = [];
-      const outcome = await sandbox.run(
-        {
-          code: "import __main__\nprint(sorted(n for n in ('_ptc_guest', '_ptc_code', '_ptc_source') if hasattr(__main__, n)), callable(__main__._ptc_run))",
-          language: "python",
-          tools: [],
-          resultMode: "json",
-          maxOutputBytes: 65_536,
-          memoryBytes: DEFAULT_MEMORY_BYTES,
-        },
-        { onToolCall: () => {}, onOutput: (_stream, text) => output.push(text) },
+    const probe = () =>
+      runPython(
+        sandbox,
+        "import __main__\nprint(sorted(n for n in ('_ptc_guest', '_ptc_code', '_ptc_source') if hasattr(__main__, n)), callable(__main__._ptc_run))",
       );
-      assert.equal(outcome.kind === "done" && !outcome.error, true, JSON.stringify(outcome));
-      return output.join("");
-    };
     // guest.py ran (its functions are there) and what carried it is gone.
     assert.equal(await probe(), "[] True\n");
     await sandbox.reset();

@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { DEFAULT_MEMORY_BYTES } from "../../src/protocol/limits.js";
 import {
   DEFAULT_MAX_CACHED_SNAPSHOTS,
   DEFAULT_SNAPSHOT_MIN_IDLE_MS,
@@ -13,6 +12,7 @@ import {
 } from "../../src/sandbox/memory-snapshot.js";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
 import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
+import { runPython } from "../helpers/sandbox-runs.js";
 
 // The memory snapshots in ptc's cache (src/sandbox/memory-snapshot.ts): 30 MiB each, one per ptc version and
 // child-script change, so the cache keeps the most recently used few and removes the rest once nobody used
@@ -105,21 +105,8 @@ describe("the snapshot cache", () => {
       if (!snapshot?.startsWith(`${process.env.PTC_CACHE_DIR}/`)) assert.fail(`made elsewhere: ${snapshot}`);
       rmSync(snapshot);
       const sandbox = await pool.acquire();
-      const output: string[] = [];
       try {
-        const outcome = await sandbox.run(
-          {
-            code: "print(6 * 7)",
-            language: "python",
-            tools: [],
-            resultMode: "json",
-            maxOutputBytes: 65_536,
-            memoryBytes: DEFAULT_MEMORY_BYTES,
-          },
-          { onToolCall: () => {}, onOutput: (_stream, text) => output.push(text) },
-        );
-        assert.equal(outcome.kind, "done");
-        assert.equal(output.join(""), "42\n");
+        assert.equal(await runPython(sandbox, "print(6 * 7)"), "42\n");
         assert.equal(existsSync(snapshot), false, "a cold start does not write it back");
       } finally {
         sandbox.kill();
