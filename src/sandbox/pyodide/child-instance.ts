@@ -117,7 +117,7 @@ Reflect.deleteProperty(globalThis, "gc");
 
 /**
  * How long a new or reset sandbox waits idle before it gives its heap back (`shrinkHeap`): a start or a reset
- * leaves its garbage and a grown young generation (PSS per sandbox ~100 -> ~81 MiB after a start, ~96 -> ~84
+ * leaves its garbage and a grown young generation (PSS per sandbox ~93-101 -> ~77 MiB after a start, ~96 -> ~84
  * after a reset, in the bench's pool of 4). Not at once: in a burst the sandbox is lent within milliseconds,
  * and the GC (two full collections of the ~22 MB heap, ~65-90 ms of CPU) would add ~25% to a reset and ~9%
  * to a start, on the execution's path. Once per start or reset: a run holds it and its end re-arms it, so
