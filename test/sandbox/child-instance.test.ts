@@ -9,7 +9,8 @@ import { runPython } from "../helpers/sandbox-runs.js";
 test("guest.py comes compiled in the snapshot, and no script sees its code object, after a reset either", async () => {
   const pool = new SandboxPool({ size: 1 });
   try {
-    // On the snapshot's path: the pool starts from one (a cold start compiles guest.py itself).
+    // On the snapshot's path: the pool starts from one (a cold start compiles guest.py itself). A build from a
+    // snapshot runs its `_ptc_guest` or fails: without it in the snapshot this sandbox would not start.
     assert.notEqual(await ensureMemorySnapshot(pool.runtime), null);
     await pool.warmUp();
     const sandbox = await pool.acquire();

@@ -288,10 +288,10 @@ async function buildInstance(
   // Without this, input() would read the host's protocol stream (fd 0) and block on it; scripts get EOF.
   pyodide.setStdin({ read: () => 0 });
   pyodide.registerJsModule("_ptc_bridge", options.bridge);
-  // guest.py's code object comes with the snapshot (`makeSnapshot`). Without one (a cold start) it is compiled
-  // once, by the first instance, and kept as marshal bytes: compiling it cost a reset ~40% of its CPU
-  // (220-340 ms of 550-850 at load 27), unmarshalling it ~15-40 ms.
-  if (pyodide.runPython("'_ptc_guest' in globals()") === true) {
+  // guest.py's code object comes with the snapshot (`makeSnapshot`; a snapshot without it fails the build).
+  // Without one (a cold start) it is compiled once, by the first instance, and kept as marshal bytes:
+  // compiling it cost a reset ~40% of its CPU (220-340 ms of 550-850 at load 27), unmarshalling it ~15-40 ms.
+  if (options.snapshotPath) {
     await pyodide.runPythonAsync("exec(_ptc_guest, globals())\ndel _ptc_guest");
   } else {
     await runGuestFromMarshal(pyodide, options.guestSource);
