@@ -1,5 +1,3 @@
-import { readProc, walkProcessTree } from "./process-tree.js";
-
 /**
  * A sandbox's memory beyond its WebAssembly memory (which the child caps at the execution's memoryBytes):
  * the node process, V8's heap, Pyodide's JS side. Measured (Node 26, Pyodide from the memory snapshot,
@@ -15,7 +13,8 @@ export const SANDBOX_MEMORY_OVERHEAD_BYTES = 512 * 1_048_576;
  * How often a running script's sandbox is measured. Touching fresh memory (filling 100 MB ArrayBuffers)
  * grows a sandbox's resident set by ~1-2 GB/s here, so a fast allocator gets at most ~100-200 MB past
  * the bound before the kill. One reading is two small /proc reads per process (bubblewrap's two and the
- * node child): ~0.15 ms, ~0.3% of a core per running (or paused) script; nothing is read between scripts.
+ * node child) from files kept open (process-tree.ts): ~30 µs, under 0.1% of a core per running (or paused)
+ * script; nothing is read between scripts.
  */
 export const MEMORY_POLL_MS = 50;
 
@@ -40,47 +39,21 @@ export function jsHeapExhausted(diagnostics: string): boolean {
 }
 
 /**
- * Resident plus swapped-out bytes of a process and all its descendants (bubblewrap's two processes, then
- * the sandbox's node), from /proc/<pid>/status, read by the host: nothing in the sandbox can understate it.
- * Undefined where /proc cannot tell (not Linux, or the process is gone).
- */
-export function treeResidentBytes(root: number): number | undefined {
-  let kilobytes = 0;
-  let rootGone = false;
-  walkProcessTree(root, (pid) => {
-    const status = readProc(`/proc/${pid}/status`);
-    if (status === undefined) {
-      if (pid === root) rootGone = true;
-      return false;
-    }
-    kilobytes += field(status, "VmRSS:") + field(status, "VmSwap:");
-    return true;
-  });
-  return rootGone ? undefined : kilobytes * 1024;
-}
-
-function field(status: string, name: string): number {
-  const start = status.indexOf(name);
-  if (start < 0) return 0;
-  const value = Number.parseInt(status.slice(start + name.length, status.indexOf("\n", start)).trim(), 10);
-  return Number.isFinite(value) && value > 0 ? value : 0;
-}
-
-/**
  * Measures a sandbox's process tree every `periodMs` while a script runs and reports once when it holds
  * more than the bound; the caller kills it. A cgroup would bound it in the kernel, but needs a delegated
  * cgroup v2 memory controller, which a host (or a container it runs in) may not have.
  */
 export class MemoryWatch {
-  readonly #root: () => number | undefined;
+  readonly #read: () => number | undefined;
   readonly #onExceeded: (stop: MemoryLimitStop) => void;
   readonly #periodMs: number;
   #timer: NodeJS.Timeout | undefined;
   #boundBytes = 0;
   #peakBytes = 0;
 
-  constructor(root: () => number | undefined, onExceeded: (stop: MemoryLimitStop) => void, periodMs = MEMORY_POLL_MS) {
-    this.#root = root;
+  /** `read` gives the tree's resident bytes (`ProcessTree.residentBytes`), undefined once it is gone. */
+  constructor(read: () => number | undefined, onExceeded: (stop: MemoryLimitStop) => void, periodMs = MEMORY_POLL_MS) {
+    this.#read = read;
     this.#onExceeded = onExceeded;
     this.#periodMs = periodMs;
   }
@@ -115,8 +88,7 @@ export class MemoryWatch {
   }
 
   #check(): void {
-    const root = this.#root();
-    const used = root === undefined ? undefined : treeResidentBytes(root);
+    const used = this.#read();
     if (used === undefined) return;
     this.#peakBytes = Math.max(this.#peakBytes, used);
     if (used <= this.#boundBytes) return;

@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { holdEventLoop } from "./event-loop-hold.js";
 import { checkedGuestError } from "./guest-error-report.js";
 import { jsHeapExhausted, type MemoryLimitStop, MemoryWatch, sandboxMemoryBound } from "./memory-watch.js";
-import { descendants, treeCpuTimeMs } from "./process-tree.js";
+import { descendants, ProcessTree } from "./process-tree.js";
 import { type ChildFrameSink, decodeChildFrame, encodeResultFrame, FrameFault, RESET_FRAME } from "./pyodide/bridge.js";
 import { LineSplitter } from "./pyodide/line-splitter.js";
 import { DEFAULT_RESET_TIMEOUT_MS, PendingReset, resetFailed } from "./sandbox-reset.js";
@@ -51,8 +51,10 @@ export class SandboxProcess {
   /** What ran here and how often it served since it started: what the pool's reuse decision reads. */
   readonly #use = new SandboxUse();
   readonly #unrefWhenIdle: boolean;
-  #memoryWatch = new MemoryWatch(
-    () => this.#child.pid,
+  /** The child's process tree, read at each run's start and end and while it runs (process-tree.ts). */
+  readonly #tree: ProcessTree;
+  readonly #memoryWatch = new MemoryWatch(
+    () => this.#tree.residentBytes(),
     (stop) => {
       this.#memoryStop = stop;
       this.kill();
@@ -68,6 +70,7 @@ export class SandboxProcess {
     this.#unrefWhenIdle = unrefWhenIdle;
     const { command, args } = sandboxCommand(runtime, memoryBytes, { path: snapshotPath });
     this.#child = spawn(command, args, { env: { ...SANDBOX_ENV }, stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
+    this.#tree = new ProcessTree(process.platform === "linux" ? this.#child.pid : undefined);
     let markReady: (value: { bootMs: number; jspi: boolean }) => void = () => {};
     let failReady: (error: Error) => void = () => {};
     this.ready = new Promise((resolve, reject) => {
@@ -97,6 +100,7 @@ export class SandboxProcess {
     this.exited = new Promise((resolve) => {
       this.#child.on("exit", (code, signal) => {
         this.#alive = false;
+        this.#tree.close();
         holdEventLoop(this.#child, true); // its pipes, until they close
         this.#exitCode = code;
         this.#exitSignal = signal;
@@ -249,9 +253,7 @@ export class SandboxProcess {
    * where that is not available. Read by the host, so nothing in the sandbox can understate it.
    */
   cpuTimeMs(): number | undefined {
-    const pid = this.#child.pid;
-    if (pid === undefined || !this.#alive || process.platform !== "linux") return undefined;
-    return treeCpuTimeMs(pid);
+    return this.#alive ? this.#tree.cpuTimeMs() : undefined;
   }
 
   /** SIGKILL: the only stop that also ends C-level loops and blocking sleeps. */

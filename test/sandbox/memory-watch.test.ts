@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type MemoryLimitStop, MemoryWatch } from "../../src/sandbox/memory-watch.js";
+import { ProcessTree } from "../../src/sandbox/process-tree.js";
 
 // The host's memory bound on a running script's sandbox (src/sandbox/memory-watch.ts), read here on this
 // test's own process tree: Linux only, as the watch itself.
@@ -8,9 +9,10 @@ const linux = process.platform === "linux";
 
 test("a watch reads the tree when it starts, not one period later", { skip: !linux }, () => {
   const stops: MemoryLimitStop[] = [];
+  const tree = new ProcessTree(process.pid);
   // A period no test waits for: only the reading at start can see the tree.
   const watch = new MemoryWatch(
-    () => process.pid,
+    () => tree.residentBytes(),
     (stop) => stops.push(stop),
     60_000,
   );
@@ -21,7 +23,7 @@ test("a watch reads the tree when it starts, not one period later", { skip: !lin
   assert.equal(watch.watching, false);
   // Under the bound: read (its peak known), nothing reported, still watching.
   const under = new MemoryWatch(
-    () => process.pid,
+    () => tree.residentBytes(),
     (stop) => stops.push(stop),
     60_000,
   );
@@ -30,4 +32,5 @@ test("a watch reads the tree when it starts, not one period later", { skip: !lin
   assert.equal(stops.length, 1);
   assert.equal(under.watching, true);
   under.stop();
+  tree.close();
 });

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readdirSync } from "node:fs";
+import { test } from "node:test";
+import { descendants, MAX_OPEN_PROC_FILES, ProcessTree, readProc } from "../../src/sandbox/process-tree.js";
+
+// The host's reading of a sandbox's process tree from /proc (src/sandbox/process-tree.ts), on this test's own
+// processes: Linux only, as the host's reading itself.
+const linux = process.platform === "linux";
+const openFds = () => readdirSync("/proc/self/fd").length;
+
+function burnCpu(ms: number): void {
+  const end = performance.now() + ms;
+  let x = 0;
+  while (performance.now() < end) x += Math.sqrt(x + 1);
+  assert.ok(x > 0);
+}
+
+test("files kept open are read anew: CPU time and memory move between readings", { skip: !linux }, () => {
+  const tree = new ProcessTree(process.pid);
+  const cpuBefore = tree.cpuTimeMs();
+  const bytesBefore = tree.residentBytes();
+  assert.ok(cpuBefore !== undefined && bytesBefore !== undefined);
+  burnCpu(150);
+  const touched = Buffer.alloc(96 * 1024 * 1024, 1);
+  const cpuAfter = tree.cpuTimeMs() ?? 0;
+  const bytesAfter = tree.residentBytes() ?? 0;
+  assert.ok(cpuAfter - cpuBefore >= 100, `CPU ${cpuBefore} -> ${cpuAfter} ms`);
+  assert.ok(bytesAfter - bytesBefore >= 64 * 1024 * 1024, `resident ${bytesBefore} -> ${bytesAfter}`);
+  assert.equal(touched[touched.length - 1], 1);
+  tree.close();
+});
+
+/** Resident + swapped bytes of one process, read by path. */
+function residentOf(pid: number): number {
+  const status = readProc(`/proc/${pid}/status`) ?? "";
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return (kb("VmRSS") + kb("VmSwap")) * 1024;
+}
+
+async function shWith(sleepers: number) {
+  const root = spawn("sh", ["-c", `for i in $(seq ${sleepers}); do sleep 30 & done; wait`], { stdio: "ignore" });
+  const pid = root.pid ?? 0;
+  while (descendants(pid).length < sleepers) await new Promise((resolve) => setTimeout(resolve, 20));
+  return {
+    pid,
+    async kill() {
+      for (const each of descendants(pid)) process.kill(each, "SIGKILL");
+      root.kill("SIGKILL");
+      await once(root, "exit");
+    },
+  };
+}
+
+test("a tree counts its descendants, and reads nothing once its root is gone", { skip: !linux }, async () => {
+  const fdsBefore = openFds();
+  const sh = await shWith(2);
+  const tree = new ProcessTree(sh.pid);
+  const expected = [sh.pid, ...descendants(sh.pid)].reduce((sum, pid) => sum + residentOf(pid), 0);
+  const read = tree.residentBytes() ?? 0;
+  assert.ok(Math.abs(read - expected) < 256 * 1024, `${read} against ${expected}`);
+  assert.ok(tree.cpuTimeMs() !== undefined);
+  // 3 processes x (status, stat, children list) stay open; the child's 3 pipes are closed ("ignore").
+  assert.equal(openFds() - fdsBefore, 9);
+  await sh.kill();
+  assert.equal(tree.residentBytes(), undefined);
+  assert.equal(tree.cpuTimeMs(), undefined);
+  tree.close();
+  assert.equal(openFds(), fdsBefore, "no file of the tree is left open");
+});
+
+test("a tree keeps at most MAX_OPEN_PROC_FILES open, and still reads all of it", { skip: !linux }, async () => {
+  const sleepers = MAX_OPEN_PROC_FILES + 4;
+  const sh = await shWith(sleepers);
+  const fdsBefore = openFds();
+  const tree = new ProcessTree(sh.pid);
+  const expected = [sh.pid, ...descendants(sh.pid)].reduce((sum, pid) => sum + residentOf(pid), 0);
+  const read = tree.residentBytes() ?? 0;
+  assert.ok(Math.abs(read - expected) < 1024 * 1024, `${read} against ${expected}`);
+  assert.equal(openFds() - fdsBefore, MAX_OPEN_PROC_FILES);
+  tree.close();
+  assert.equal(openFds(), fdsBefore);
+  await sh.kill();
+});
+
+test("a closed tree reads nothing", { skip: !linux }, () => {
+  const tree = new ProcessTree(process.pid);
+  tree.close();
+  assert.equal(tree.cpuTimeMs(), undefined);
+  assert.equal(tree.residentBytes(), undefined);
+});
