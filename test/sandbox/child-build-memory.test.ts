@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
-import { IDLE_SHRINK_MS } from "../../src/sandbox/pyodide/child-instance.js";
+import { IDLE_SHRINK_AFTER_RUN_MS, IDLE_SHRINK_MS } from "../../src/sandbox/pyodide/child-instance.js";
 import { restoringSparsely } from "../../src/sandbox/pyodide/child-sparse-restore.js";
 import { releasingWasmBytes } from "../../src/sandbox/pyodide/child-wasm-bytes.js";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
 import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
+import { DEFAULT_SHORTAGE_EVICT_IDLE_MS } from "../../src/server/durable/shortage-eviction.js";
 import { treeCpuMs } from "../adversarial/resources-helpers.js";
 import { delay } from "../helpers/engine.js";
 import { processTree } from "../helpers/process-tree.js";
@@ -120,19 +121,26 @@ test("a reset sandbox gives its heap back once it has idled, and a run before th
 });
 
 test("a new sandbox gives its heap back when it first idles, after the runs it served at once", async () => {
+  assert.ok(IDLE_SHRINK_AFTER_RUN_MS >= DEFAULT_SHORTAGE_EVICT_IDLE_MS + 1_000, "a shortage's reset comes first");
   // Lent at ready and run at once: the shrink a start makes due waits for the first idle second.
   await withLentSandbox(async (_sandbox, pid, run) => {
     await run("print(1)");
     await run("print(2)");
     const busy = await residentMiB(pid);
+    const cpuAtEnd = treeCpuMs(pid);
     await delay(IDLE_SHRINK_MS + 700);
+    // Idle past a start's second but not a run's: under a shortage a durable node resets it about now
+    // (DEFAULT_SHORTAGE_EVICT_IDLE_MS), so no collection has run for a heap the reset would drop.
+    const early = treeCpuMs(pid) - cpuAtEnd;
+    assert.ok(early < 40, `the sandbox used ${early} ms of CPU in its first idle second after a run`);
+    await delay(IDLE_SHRINK_AFTER_RUN_MS - IDLE_SHRINK_MS);
     const idled = await residentMiB(pid);
     // Measured: ~15-20 MiB resident given back (the start-up's young generation and dead buffers).
     assert.ok(busy - idled >= 8, `resident ${busy.toFixed(1)} MiB after the runs, ${idled.toFixed(1)} idle`);
     // Once per start: after a later run, an idle second costs no collection (~65-90 ms of CPU each).
     await run("print(3)");
     const cpuBefore = treeCpuMs(pid);
-    await delay(IDLE_SHRINK_MS + 700);
+    await delay(IDLE_SHRINK_AFTER_RUN_MS + 700);
     const spent = treeCpuMs(pid) - cpuBefore;
     assert.ok(spent < 40, `the idle sandbox used ${spent} ms of CPU after its heap was given back`);
   });

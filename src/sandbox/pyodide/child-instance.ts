@@ -121,27 +121,35 @@ Reflect.deleteProperty(globalThis, "gc");
  * after a reset, in the bench's pool of 4). Not at once: in a burst the sandbox is lent within milliseconds,
  * and the GC (two full collections of the ~22 MB heap, ~65-90 ms of CPU) would add ~25% to a reset and ~9%
  * to a start, on the execution's path. Once per start or reset: a run holds it and its end re-arms it, so
- * the first idle second after either gives the heap back, whatever ran in between.
+ * an idle time after either gives the heap back, whatever ran in between.
  */
 export const IDLE_SHRINK_MS = 1_000;
+/**
+ * The idle time after a run, longer: a sandbox that ran Python is reset before it serves another execution, and
+ * the reset drops the whole heap anyway. Under a shortage a durable node takes a container's sandbox once it
+ * has idled 1 s (`DEFAULT_SHORTAGE_EVICT_IDLE_MS`), and at 1 s here too the shrink ran first in nearly every
+ * one-off execution of `bench:load`: ~65-90 ms of CPU each for a heap the reset then threw away. A container
+ * that keeps its sandbox longer gives the heap back 3 s after its run instead of 1.
+ */
+export const IDLE_SHRINK_AFTER_RUN_MS = 3_000;
 const nodeSetTimeout = setTimeout;
 const nodeClearTimeout = clearTimeout;
 let idleShrink: ReturnType<typeof setTimeout> | undefined;
 let shrinkDue = false;
 
-function armIdleShrink(): void {
+function armIdleShrink(ms: number): void {
   holdIdleShrink();
   idleShrink = nodeSetTimeout(() => {
     idleShrink = undefined;
     shrinkDue = false;
     shrinkHeap();
-  }, IDLE_SHRINK_MS);
+  }, ms);
 }
 
 /** Makes `shrinkHeap` due, run once the sandbox has stayed idle IDLE_SHRINK_MS (a start's or reset's end). */
 export function shrinkHeapWhenIdle(): void {
   shrinkDue = true;
-  armIdleShrink();
+  armIdleShrink(IDLE_SHRINK_MS);
 }
 
 /** A run or a reset begins: the due shrink waits (it stays due). */
@@ -151,9 +159,9 @@ export function holdIdleShrink(): void {
   idleShrink = undefined;
 }
 
-/** A run ended: the shrink, if still due, waits for the next idle IDLE_SHRINK_MS. */
+/** A run ended: the shrink, if still due, waits for the next idle IDLE_SHRINK_AFTER_RUN_MS. */
 export function resumeIdleShrink(): void {
-  if (shrinkDue) armIdleShrink();
+  if (shrinkDue) armIdleShrink(IDLE_SHRINK_AFTER_RUN_MS);
 }
 
 // Emscripten reads these when it builds an instance (`process` tells it it runs on Node; `Buffer`,
