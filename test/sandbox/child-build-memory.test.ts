@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, truncateSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { IDLE_SHRINK_AFTER_RUN_MS, IDLE_SHRINK_MS } from "../../src/sandbox/pyodide/child-instance.js";
-import { restoringSparsely } from "../../src/sandbox/pyodide/child-sparse-restore.js";
+import { closeSnapshot, openSnapshot, restoringSparsely } from "../../src/sandbox/pyodide/child-sparse-restore.js";
 import { releasingWasmBytes } from "../../src/sandbox/pyodide/child-wasm-bytes.js";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
 import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
@@ -14,46 +17,88 @@ import { runPython } from "../helpers/sandbox-runs.js";
 
 const PAGE = 4096;
 
-/** A snapshot-like buffer: a header, then `pages` pages of memory image, each filled with `fill(page)`. */
-function snapshotOf(pages: number, fill: (page: number) => number, header = 416): Uint8Array {
+/** A snapshot-like file: a header (its second word the data offset), then `pages` pages filled with `fill(page)`. */
+function snapshotOf(pages: number, fill: (page: number) => number, header = 416): { path: string; image: Uint8Array } {
   const bytes = new Uint8Array(header + pages * PAGE + 100);
+  new Uint32Array(bytes.buffer, 0, 2).set([0x5eed, header]);
+  bytes.fill(9, 8, header);
   for (let page = 0; page < pages; page++) bytes.fill(fill(page), header + page * PAGE, header + (page + 1) * PAGE);
   bytes.fill(7, header + pages * PAGE);
-  return bytes;
+  const path = join(mkdtempSync(join(tmpdir(), "ptc-snapshot-")), "test.snapshot");
+  writeFileSync(path, bytes);
+  return { path, image: bytes.subarray(header) };
 }
 
-test("a restore writes every byte of the snapshot, zero pages included where the memory had data", async () => {
-  const snapshot = snapshotOf(12, (page) => (page % 3 === 0 ? page + 1 : 0));
-  const image = snapshot.subarray(416);
+test("a restore writes every byte of the snapshot's data from its file, zero pages included where the memory had data", async () => {
+  const { path, image } = snapshotOf(300, (page) => (page % 3 === 0 ? page + 1 : 0));
+  const snapshot = openSnapshot(path);
   const memory = new Int8Array(new ArrayBuffer(image.length + 8 * PAGE));
   // What instantiation wrote before the restore (data segments): on pages the snapshot has zero, too.
   memory.fill(5, PAGE + 10, PAGE + 20);
   memory.fill(9, 4 * PAGE, 6 * PAGE);
   memory.fill(3, image.length + PAGE, image.length + PAGE + 4);
-  await restoringSparsely(snapshot, async () => memory.set(image));
+  try {
+    // As Pyodide restores: the header read from the buffer it is given, then one copy of the data.
+    assert.equal(new Uint32Array(snapshot.bytes.buffer, 0, 2)[1], 416);
+    assert.equal(snapshot.bytes.length, 416 + image.length);
+    await restoringSparsely(snapshot, async () => memory.set(snapshot.bytes.subarray(416)));
+  } finally {
+    closeSnapshot(snapshot);
+  }
   assert.deepEqual(new Uint8Array(memory.buffer, 0, image.length), image);
   assert.equal(memory[image.length + PAGE], 3, "beyond the snapshot nothing is written");
+  assert.ok(
+    snapshot.bytes.subarray(416).every((byte) => byte === 0),
+    "the data never went through the buffer",
+  );
   assert.equal(Object.hasOwn(Int8Array.prototype, "set"), false, "the realm's Int8Array.prototype is back");
 });
 
-test("only a copy of the snapshot to the memory's start is sparse; other copies are the intrinsic's", async () => {
-  const snapshot = snapshotOf(2, () => 1);
+test("any other copy out of the snapshot's buffer fails the build; other copies are the intrinsic's", async () => {
+  const { path } = snapshotOf(2, () => 1);
+  const snapshot = openSnapshot(path);
   const target = new Int8Array(4 * PAGE);
   const other = new Int8Array([1, 2, 3]);
-  await restoringSparsely(snapshot, async () => {
-    target.set(other, 5);
-    target.set(snapshot.subarray(416, 416 + PAGE), PAGE);
-    assert.throws(() => new Int8Array(2).set(snapshot.subarray(0, 3 * PAGE)), RangeError);
-  });
+  try {
+    await restoringSparsely(snapshot, async () => {
+      target.set(other, 5);
+      assert.throws(() => target.set(snapshot.bytes.subarray(416, 416 + PAGE), PAGE), /unexpected copy/);
+      assert.throws(() => target.set(snapshot.bytes.subarray(416), PAGE), /unexpected copy/);
+      assert.throws(() => new Int8Array(2).set(snapshot.bytes.subarray(416)), /unexpected copy/);
+    });
+    await assert.rejects(
+      restoringSparsely(snapshot, async () => {
+        throw new Error("the build failed");
+      }),
+      /the build failed/,
+    );
+  } finally {
+    closeSnapshot(snapshot);
+  }
   assert.deepEqual([...target.subarray(5, 8)], [1, 2, 3]);
-  assert.equal(target[PAGE], 1);
-  await assert.rejects(
-    restoringSparsely(snapshot, async () => {
-      throw new Error("the build failed");
-    }),
-    /the build failed/,
-  );
   assert.equal(Object.hasOwn(Int8Array.prototype, "set"), false);
+});
+
+test("a snapshot file shorter than its header or its data fails", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "ptc-snapshot-"));
+  const short = join(directory, "short.snapshot");
+  const header = new Uint8Array(64);
+  new Uint32Array(header.buffer, 0, 2).set([0x5eed, 4096]);
+  writeFileSync(short, header);
+  assert.throws(() => openSnapshot(short), /no data offset/);
+  // Cut after it was opened: the restore reads past the end.
+  const { path, image } = snapshotOf(3, () => 4);
+  const snapshot = openSnapshot(path);
+  truncateSync(path, 416 + PAGE);
+  const memory = new Int8Array(image.length);
+  try {
+    await assert.rejects(
+      restoringSparsely(snapshot, async () => memory.set(snapshot.bytes.subarray(416))),
+      /the file ended early/,
+    );
+  } finally {
+    closeSnapshot(snapshot);
+  }
 });
 
 // The smallest module: the magic and version only.

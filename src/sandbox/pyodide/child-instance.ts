@@ -4,17 +4,17 @@
 // of the old interpreter's Python state survives. What instances share is this JS realm (child-hardening.ts
 // freezes what of it the guest can reach) and the compiled module's code (child-wasm-module.ts). Part of the child: erasable syntax and node: builtins only.
 import { constants as fsConstants, readFileSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GuestHooks, ReceiveResult, ReceiveResults } from "./child-calls.ts";
 import { exit } from "./child-intrinsics.ts";
 import { makeWriter } from "./child-output.ts";
 import { restoreRealm } from "./child-realm.ts";
 import type { DeliverReply } from "./child-replay.ts";
-import { restoringSparsely } from "./child-sparse-restore.ts";
+import { closeSnapshot, openSnapshot, restoringSparsely } from "./child-sparse-restore.ts";
 import type { Wakeups } from "./child-wakeups.ts";
 import { releasingWasmBytes } from "./child-wasm-bytes.ts";
-import { keepingWasmModule } from "./child-wasm-module.ts";
+import { keepingWasmModule, moduleKept } from "./child-wasm-module.ts";
 
 // Modules the guest runtime needs, imported before a snapshot so restoring one has them ready.
 export const PRELOAD =
@@ -273,14 +273,25 @@ async function buildInstance(
   restoreNodeGlobals();
   let pyodide: PyodideApi;
   try {
-    // Read at each build and released once restored: Pyodide keeps its options (and so the 30 MB buffer)
-    // for the instance's life. Keeping it for resets would cost each warm sandbox those 30 MB; reading it
-    // again costs a reset ~5-20 ms (page cache).
-    const bytes = options.snapshotPath ? readFileSync(options.snapshotPath) : null;
+    // Opened at each build, its header read in, its data copied from the file (child-sparse-restore.ts), and
+    // the buffer released once restored: Pyodide keeps its options (and so the buffer) for the instance's life.
+    const snapshot = options.snapshotPath ? openSnapshot(options.snapshotPath) : null;
     const loading = () =>
-      load(options.pyodideDir, { jsglobals: options.jsglobals, ...(bytes ? { _loadSnapshot: bytes } : {}) });
-    pyodide = await keepingWasmModule(() => releasingWasmBytes(() => restoringSparsely(bytes, loading)));
-    if (bytes && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) release(bytes.buffer);
+      load(options.pyodideDir, {
+        jsglobals: options.jsglobals,
+        ...(snapshot ? { _loadSnapshot: snapshot.bytes } : {}),
+      });
+    const modulePath = join(resolve(options.pyodideDir), "pyodide.asm.wasm");
+    try {
+      pyodide = await keepingWasmModule(modulePath, () =>
+        releasingWasmBytes(() => restoringSparsely(snapshot, loading)),
+      );
+    } finally {
+      closeSnapshot(snapshot);
+    }
+    // Pyodide read the module from another path than the one kept: each reset would compile it again.
+    if (!moduleKept()) throw new Error(`no compiled module kept from ${modulePath}`);
+    if (snapshot) release(snapshot.bytes.buffer);
     await pyodide.runPythonAsync(PRELOAD);
   } finally {
     if (hidden.length > 0) hideNodeGlobals();
