@@ -12,6 +12,7 @@ import { makeWriter } from "./child-output.ts";
 import { restoreRealm } from "./child-realm.ts";
 import type { DeliverReply } from "./child-replay.ts";
 import { closeSnapshot, openSnapshot, restoringSparsely } from "./child-sparse-restore.ts";
+import { watchStdFds } from "./child-std-fds.ts";
 import type { Wakeups } from "./child-wakeups.ts";
 import { releasingWasmBytes } from "./child-wasm-bytes.ts";
 import { keepingWasmModule, moduleKept } from "./child-wasm-module.ts";
@@ -100,6 +101,7 @@ type PyodideApi = {
   globals: { get(name: string): unknown; set(name: string, value: unknown): void };
   runPython(code: string): unknown;
   makeMemorySnapshot(): Uint8Array;
+  FS: Parameters<typeof watchStdFds>[0];
 };
 type LoadPyodide = (options: object) => Promise<PyodideApi>;
 
@@ -306,7 +308,7 @@ async function buildInstance(
   pyodide.setStderr(options.stderr);
   // Without this, input() would read the host's protocol stream (fd 0) and block on it; scripts get EOF.
   pyodide.setStdin({ read: () => 0 });
-  pyodide.registerJsModule("_ptc_bridge", options.bridge);
+  pyodide.registerJsModule("_ptc_bridge", { ...options.bridge, ...watchStdFds(pyodide.FS) });
   // guest.py's code object comes with the snapshot (`makeSnapshot`; a snapshot without it fails the build).
   // Without one (a cold start) it is compiled once, by the first instance, and kept as marshal bytes:
   // compiling it cost a reset ~40% of its CPU (220-340 ms of 550-850 at load 27), unmarshalling it ~15-40 ms.

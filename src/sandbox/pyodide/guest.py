@@ -32,6 +32,8 @@ _schedule = _ptc_bridge.schedule
 _webloop.scheduleCallback = _schedule
 # Ends the current run at once with this error as JSON ("" for success), abandoning the script.
 _stop_run = _ptc_bridge.stop
+_std_fds_intact = _ptc_bridge.stdFdsIntact
+_record_std_fds = _ptc_bridge.recordStdFds
 _SCRIPT = "script.py"
 _GUEST = "<ptc>"
 # Taken before any script runs: a script may replace `builtins.compile` and `builtins.eval` for its own
@@ -277,14 +279,17 @@ def _end_of_run():
     fds 0-2 (os.close, os.dup2) or replaced or closed sys.stdout. Flushes what it printed first (output
     buffered while fd 1 was closed comes out now, in this run). Tasks it left behind never run again."""
     _ready.clear()
-    try:
-        for fd, path, flags in _STDIO:
-            fresh = os.open(path, flags)
-            if fresh != fd:
-                os.dup2(fresh, fd)
-                os.close(fresh)
-    except BaseException:  # noqa: BLE001, S110 - a script that broke `os` only breaks its own container
-        pass
+    # Opened again only when the run changed one of them (child-std-fds.ts): nine file system calls otherwise.
+    if not _std_fds_intact():
+        try:
+            for fd, path, flags in _STDIO:
+                fresh = os.open(path, flags)
+                if fresh != fd:
+                    os.dup2(fresh, fd)
+                    os.close(fresh)
+            _record_std_fds()
+        except BaseException:  # noqa: BLE001, S110 - a script that broke `os` only breaks its own container
+            pass
     for stream in (sys.stdout, sys.stderr, *_std_streams[1:]):
         try:
             stream.flush()
