@@ -136,6 +136,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       upstream,
       admission,
       programSecret,
+      logger,
       ...(store ? { store } : {}),
       ...storedResponseLimits(serverConfig),
     });
@@ -145,6 +146,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       upstream,
       owners,
       admission,
+      logger,
       ...(durable ? { durable } : {}),
     });
   }

@@ -5,9 +5,10 @@ import type { UpstreamModel } from "../../upstream/upstream-model.js";
 import type { AdmissionController } from "../admission.js";
 import type { DurableNode } from "../durable/durable-node.js";
 import { ContainerElsewhere } from "../durable/forward-request.js";
+import { type Logger, logUnhandledError, silentLogger } from "../http/logger.js";
 import type { ResourceOwners } from "../resource-owners.js";
 import { DEFAULT_MAX_UPSTREAM_TURNS } from "../upstream-turns.js";
-import { anthropicErrorResponse } from "./anthropic-errors.js";
+import { anthropicErrorResponse, toAnthropicError } from "./anthropic-errors.js";
 import { CodeExecutionContainers } from "./code-execution-session.js";
 import { DurableMessages } from "./durable-messages.js";
 import type { LoopSink } from "./message-loop.js";
@@ -42,6 +43,8 @@ export interface MessagesHandlerOptions {
   admission?: AdmissionController;
   /** The node's side of a durable store: containers and paused scripts survive restarts and move between nodes. */
   durable?: DurableNode;
+  /** Where an error answered with a bare 500 (or a stream's `api_error` event) is logged. Default: nowhere. */
+  logger?: Logger;
 }
 
 export interface MessagesCall {
@@ -80,6 +83,11 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
     admission: options.admission,
   };
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+  const logger = options.logger ?? silentLogger;
+  const reported = (error: unknown, requestId: string | undefined): unknown => {
+    if (toAnthropicError(error).status === 500) logUnhandledError(logger, error, { request_id: requestId });
+    return error;
+  };
 
   return async ({ body, owner, signal, requestId }) => {
     try {
@@ -92,7 +100,10 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
           model,
           resumed: prepared.answers !== undefined,
           pingIntervalMs,
-          run: (sink) => prepared.run(sink, signal),
+          run: (sink) =>
+            prepared.run(sink, signal).catch((error: unknown) => {
+              throw reported(error, requestId);
+            }),
         });
       }
       const content: Parameters<LoopSink["block"]>[0][] = [];
@@ -111,7 +122,7 @@ export function createMessagesHandler(options: MessagesHandlerOptions): Messages
     } catch (error) {
       // Another node holds the container: the app forwards the request there.
       if (error instanceof ContainerElsewhere) throw error;
-      return anthropicErrorResponse(error, requestId);
+      return anthropicErrorResponse(reported(error, requestId), requestId);
     }
   };
 }

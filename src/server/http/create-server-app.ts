@@ -16,7 +16,7 @@ import { type AuthVariables, authenticate } from "./authenticate.js";
 import { DurableExecutions } from "./durable-executions.js";
 import { ExecutionStore, type ExecutionStoreOptions } from "./execution-store.js";
 import { executionsRoutes } from "./executions-routes.js";
-import { type Logger, silentLogger } from "./logger.js";
+import { type Logger, logUnhandledError, silentLogger } from "./logger.js";
 import { errorResponse, readJsonBody, toErrorResponse } from "./wire-errors.js";
 import { snakeKeys } from "./wire-shapes.js";
 
@@ -196,12 +196,7 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
       }
     }
     const { response, internal } = toErrorResponse(error);
-    if (internal) {
-      logger.log("error", "unhandled error", {
-        request_id: c.get("requestId"),
-        error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown",
-      });
-    }
+    if (internal) logUnhandledError(logger, error, { request_id: c.get("requestId") });
     return response;
   });
 

@@ -19,3 +19,16 @@ export function createJsonLogger(write: (line: string) => void = (line) => proce
 }
 
 export const silentLogger: Logger = { log() {} };
+
+/**
+ * An error ptc did not expect (what the APIs answer with a bare 500), as one line: its name, code and message,
+ * never its stack or the request's content. Without it an operator sees a 500 and nothing to go on.
+ */
+export function logUnhandledError(logger: Logger, error: unknown, fields: LogFields = {}): void {
+  const code = (error as { code?: unknown } | null)?.code;
+  logger.log("error", "unhandled error", {
+    ...fields,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown",
+    ...(typeof code === "string" ? { code } : {}),
+  });
+}

@@ -4,6 +4,7 @@ import type { ToolDefinition } from "../../protocol/tool.js";
 import type { UpstreamModel } from "../../upstream/upstream-model.js";
 import type { AdmissionController } from "../admission.js";
 import { RefusedCallStore } from "../anthropic/refused-calls.js";
+import { type Logger, logUnhandledError, silentLogger } from "../http/logger.js";
 import type { Store } from "../store/store.js";
 import { DEFAULT_MAX_UPSTREAM_TURNS } from "../upstream-turns.js";
 import { openaiErrorResponse, openaiInvalid, toOpenAIError } from "./openai-errors.js";
@@ -54,6 +55,8 @@ export interface ResponsesHandlerOptions extends StoredResponseLimits {
   store?: Store;
   /** Default `DEFAULT_STREAM_KEEPALIVE_MS`. */
   keepaliveMs?: number;
+  /** Where an error answered with a bare 500 (or a stream's failed response) is logged. Default: nowhere. */
+  logger?: Logger;
 }
 
 export interface ResponsesCall {
@@ -94,6 +97,11 @@ export function createResponsesHandler(options: ResponsesHandlerOptions): Respon
   };
   const keepaliveMs = options.keepaliveMs ?? DEFAULT_STREAM_KEEPALIVE_MS;
 
+  const logger = options.logger ?? silentLogger;
+  const reported = (error: unknown): unknown => {
+    if (toOpenAIError(error).status === 500) logUnhandledError(logger, error);
+    return error;
+  };
   const handler = async ({ body, owner, signal }: ResponsesCall): Promise<Response> => {
     try {
       const request = validateRequest(body);
@@ -135,7 +143,10 @@ export function createResponsesHandler(options: ResponsesHandlerOptions): Respon
         return streamResponse({
           started: buildResponse(request, { id, createdAt, status: "in_progress", output: [], usage: null }),
           keepaliveMs,
-          run: (sink) => loop.run(sink, signal),
+          run: (sink) =>
+            loop.run(sink, signal).catch((error: unknown) => {
+              throw reported(error);
+            }),
           finish,
           fail: (output, error) =>
             buildResponse(request, { id, createdAt, status: "failed", output, usage: null, error }),
@@ -149,7 +160,7 @@ export function createResponsesHandler(options: ResponsesHandlerOptions): Respon
       const outcome = await loop.run({ item: (item) => output.push(item) }, signal);
       return Response.json(await finish(output, outcome));
     } catch (error) {
-      return openaiErrorResponse(error);
+      return openaiErrorResponse(reported(error));
     }
   };
   const close = () => {
