@@ -71,6 +71,14 @@ export class MessagesNode {
     return new Anthropic({ baseURL: this.url, apiKey: DURABLE_KEY, maxRetries });
   }
 
+  /** What this node answered with a bare 500, as it logged it (its stderr's "unhandled error" lines). */
+  unhandledErrors(): string[] {
+    return this.cli
+      .stderr()
+      .split("\n")
+      .filter((line) => line.includes('"msg":"unhandled error"'));
+  }
+
   /** kill -9, then the same node again on the same store. */
   async crash(): Promise<void> {
     await kill9(this.cli);

@@ -39,6 +39,22 @@ const RETRIES = 2;
 
 const ask = userTurn;
 
+/** `send`, whose failure says what the nodes logged of their own errors (a bare 500 carries no detail). */
+function sendTo(
+  node: MessagesNode,
+  retries: number,
+  request: Parameters<typeof send>[1],
+  stream: boolean,
+  nodes: MessagesNode[],
+) {
+  return send(node.client(retries), request, stream).catch((error: unknown) => {
+    const logged = nodes.flatMap((each) => each.unhandledErrors());
+    throw new Error(`${String(error)}; the nodes logged: ${logged.join(" | ") || "no unhandled error"}`, {
+      cause: error,
+    });
+  });
+}
+
 describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAvailable() && "no PostgreSQL" }, () => {
   let a: MessagesNode;
   let b: MessagesNode;
@@ -69,7 +85,7 @@ describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAv
       model.setScript([runCode(GATHER), { text: "Done." }]);
       const before = tallies();
       let history = [ask("gather")];
-      const first = await send(a.client(RETRIES), params(history), stream);
+      const first = await sendTo(a, RETRIES, params(history), stream, [a, b]);
       const container = first.container?.id;
       assert.ok(container);
       assert.deepEqual(
@@ -79,7 +95,7 @@ describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAv
 
       // To node B, which does not hold it: forwarded to A, which answers.
       history = answered(history, first);
-      const second = await send(b.client(RETRIES), params(history, container), stream);
+      const second = await sendTo(b, RETRIES, params(history, container), stream, [a, b]);
       assert.deepEqual(
         paused(second).map((call) => call.q),
         ["c"],
@@ -94,7 +110,7 @@ describe("/v1/messages on two nodes sharing one PostgreSQL", { skip: !postgresAv
       await a.kill();
       const logFrom = b.cli.stderr().length;
       const startedAt = Date.now();
-      const final = await send(b.client(5), params(answered(history, second), container), stream);
+      const final = await sendTo(b, 5, params(answered(history, second), container), stream, [a, b]);
       const tookMs = Date.now() - startedAt;
       assert.deepEqual(stdouts(final), [GATHER_STDOUT]);
       assert.equal(final.stop_reason, "end_turn");
