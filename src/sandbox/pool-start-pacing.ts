@@ -23,8 +23,8 @@ export interface RecyclingForecast {
 }
 
 /**
- * When a new sandbox start is worth it. A start costs ~1.9 s of CPU and ~1.1 s wall, a reset ~0.25 s of CPU
- * and ~0.2 s wall (BENCHMARKS.md, "Resets"); on 2 cores, starts made while sandboxes are being recycled only
+ * When a new sandbox start is worth it. A start costs ~0.7 s of CPU and ~0.5 s wall, a reset ~0.17-0.22 s of
+ * CPU and ~0.15 s wall (BENCHMARKS.md, "Stop 26's run"); on 2 cores, starts made while sandboxes are being recycled only
  * slow the resets down. A start helps a waiter only if it is ready before recycling would have served that
  * waiter anyway. Each lent sandbox is expected back one usual lend (the median of the latest) after it was
  * lent, and then serves a waiter per lend and reset until a start made now would be ready; one out far

@@ -1,6 +1,6 @@
 // Whether a sandbox given back after a clean one-off execution must be reset before it serves another.
-// A reset replaces the Pyodide instance and puts the child's JS realm back (~460 ms of CPU under load,
-// BENCHMARKS.md): needed after Python ran, because Python reaches that realm through `import js`. A
+// A reset replaces the Pyodide instance and puts the child's JS realm back (~0.17-0.22 s of CPU on a quiet
+// machine, more under load; BENCHMARKS.md): needed after Python ran, because Python reaches that realm through `import js`. A
 // JavaScript or TypeScript run never touches either: its QuickJS is a wasm instance of its own, created for
 // the run and dropped at its end (src/sandbox/pyodide/js-engine.ts), and it reaches nothing of the child but
 // the host functions of js-guest.ts. So a sandbox that ran only JavaScript since its start or last reset

@@ -5,7 +5,7 @@ import { EarliestTimer } from "../../sandbox/earliest-timer.js";
  * Under a sandbox shortage, an idle container unused this long gives its sandbox up at once instead of after
  * the idle eviction's minute. The store keeps the container and its next use rebuilds it by replay (~60 ms
  * more for a short history, BENCHMARKS.md "Idle containers and eviction"); the execution waiting gets the
- * sandbox reset (~0.25 s of CPU) instead of a new start (~1.3–1.9 s). A second: a model's next turn within a
+ * sandbox reset (~0.2 s of CPU) instead of a new start (~0.7 s). A second: a model's next turn within a
  * conversation seldom comes sooner, and a container still in use is never taken (busy: running or paused).
  */
 export const DEFAULT_SHORTAGE_EVICT_IDLE_MS = 1_000;
