@@ -31,14 +31,19 @@ export function readProc(path: string): string | undefined {
 }
 
 /**
- * Visits a process and then its descendants, breadth first, from /proc/<pid>/task/<pid>/children (Linux).
- * `visit` returning false skips that process's children (it is gone, or the walk is over).
+ * Visits a process and then its descendants, breadth first, from /proc/<pid>/task/<pid>/children (Linux),
+ * each read with `read` (`ProcessTree` passes its kept files). `visit` returning false skips that process's
+ * children (it is gone, or the walk is over).
  */
-export function walkProcessTree(root: number, visit: (pid: number) => boolean): void {
+export function walkProcessTree(
+  root: number,
+  visit: (pid: number) => boolean,
+  read: (path: string) => string | undefined = readProc,
+): void {
   const queue = [root];
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
     if (!visit(next)) continue;
-    for (const child of (readProc(`/proc/${next}/task/${next}/children`) ?? "").split(" ")) {
+    for (const child of (read(`/proc/${next}/task/${next}/children`) ?? "").split(" ")) {
       const pid = Number(child);
       if (pid > 0) queue.push(pid);
     }
@@ -82,7 +87,7 @@ export class ProcessTree {
   cpuTimeMs(): number | undefined {
     let ticks = 0;
     const gone = this.#walk((pid) => {
-      const stat = this.#read(pid, "stat");
+      const stat = this.#read(`/proc/${pid}/stat`);
       if (stat === undefined) return false;
       // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -100,7 +105,7 @@ export class ProcessTree {
   residentBytes(): number | undefined {
     let kilobytes = 0;
     const gone = this.#walk((pid) => {
-      const status = this.#read(pid, "status");
+      const status = this.#read(`/proc/${pid}/status`);
       if (status === undefined) return false;
       kilobytes += statusField(status, "VmRSS:") + statusField(status, "VmSwap:");
       return true;
@@ -120,22 +125,18 @@ export class ProcessTree {
     const root = this.#root;
     if (root === undefined || this.#closed) return true;
     let rootGone = false;
-    const queue = [root];
-    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      if (!visit(next)) {
-        if (next === root) rootGone = true;
-        continue;
-      }
-      for (const child of (this.#read(next, `task/${next}/children`) ?? "").split(" ")) {
-        const pid = Number(child);
-        if (pid > 0) queue.push(pid);
-      }
-    }
+    const visitRoot = (pid: number) => {
+      if (visit(pid)) return true;
+      if (pid === root) rootGone = true;
+      return false;
+    };
+    walkProcessTree(root, visitRoot, this.#readKept);
     return rootGone;
   }
 
-  #read(pid: number, file: string): string | undefined {
-    const path = `/proc/${pid}/${file}`;
+  readonly #readKept = (path: string) => this.#read(path);
+
+  #read(path: string): string | undefined {
     let fd = this.#files.get(path);
     if (fd === undefined) {
       if (this.#files.size >= MAX_OPEN_PROC_FILES) return readProc(path);

@@ -33,7 +33,8 @@ const then = Function.prototype.call.bind(Promise.prototype.then) as (
   promise: Promise<unknown>,
   onFulfilled: (value: unknown) => unknown,
 ) => Promise<unknown>;
-const resolved = (value: unknown): Promise<unknown> => Promise.resolve(value);
+const resolved = Promise.resolve.bind(Promise) as (value: unknown) => Promise<unknown>;
+const UnsignedBytes = Uint8Array;
 
 /** The buffer `source` is or views; null for anything else (a `WebAssembly.Module` passed in). */
 function bufferOf(source: unknown): ArrayBufferLike | null {
@@ -69,7 +70,7 @@ function readFileKeeping(modulePath: string): ReadFile {
     if (kept !== null) {
       const standIn = new ArrayBufferType(0);
       standIns.add(standIn);
-      return resolved(new Uint8Array(standIn));
+      return resolved(new UnsignedBytes(standIn));
     }
     return then(apply(readFile, fsExports, [path, ...rest]) as Promise<unknown>, (bytes) => {
       const buffer = bufferOf(bytes);
