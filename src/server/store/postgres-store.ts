@@ -21,8 +21,10 @@ export interface PostgresStoreOptions extends StoreOptions {
 
 const POSTGRES: SqlDialect = {
   kind: "postgres",
-  // clock_timestamp(), not now(): now() is fixed at the transaction's start, and a lease check wants the present.
-  nowMs: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+  // statement_timestamp(): fixed for one statement, read again by the next. Not now(), fixed at the transaction's
+  // start (a lease check wants the present); not clock_timestamp(), read anew at each use, so one statement that
+  // sets created_at, last_used_at and expires_at from it could straddle a millisecond (a CI run saw 1 ms apart).
+  nowMs: "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000)::BIGINT",
   forUpdate: " FOR UPDATE",
   forShare: " FOR SHARE",
   forUpdateSkipLocked: " FOR UPDATE SKIP LOCKED",

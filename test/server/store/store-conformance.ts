@@ -107,6 +107,20 @@ export function storeConformance(name: string, backend: StoreBackend): void {
       await store.close();
     });
 
+    it("reads the clock once per write: created, last used and expiry agree to the millisecond", async () => {
+      // A clock read at each use (PostgreSQL's clock_timestamp()) put last_used_at 1 ms after created_at in
+      // one CI run. Each write takes well under a millisecond, so 200 of each straddle some millisecond.
+      const { store } = await open();
+      for (let i = 0; i < 200; i++) {
+        const c = await newContainer(store);
+        assert.equal(c.lastUsedAt, c.createdAt);
+        assert.equal(c.expiresAt, c.createdAt + IDLE);
+        const touched = await store.touchContainer(leaseOf(c), IDLE);
+        assert.equal(touched.expiresAt, touched.lastUsedAt + IDLE);
+      }
+      await store.close();
+    });
+
     it("numbers executions by ordinal and returns the history in that order, each with its journal", async () => {
       const { store } = await open();
       const c = await newContainer(store);
