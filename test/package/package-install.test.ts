@@ -9,7 +9,7 @@ import { findSandboxNode } from "../../src/sandbox/sandbox-node.js";
 import { collectOutput } from "../helpers/cli.js";
 
 /**
- * `npm install ptc` as a project would: the package packed by `npm pack` (its `prepack` builds dist/ once),
+ * `npm install ptc` as a project would: the package packed by `npm pack` (with the checkout's dist/, below),
  * installed into a fresh ESM project from the tarball, type-checked against with `skipLibCheck: false`, and
  * its CLI run. The optional peer dependencies (better-sqlite3, tsx) are not installed there, so this also
  * shows the library and the CLI work without them and say what to install when a feature needs one.
@@ -63,11 +63,12 @@ function succeeded(outcome: Outcome, what: string): Outcome {
 }
 
 /**
- * A copy of the checkout's files (those git tracks or would, as they are now), sharing its node_modules, to
- * pack: `npm pack` runs `prepack`, which rebuilds dist/, and a rebuild of the checkout's own dist/ would
- * change it under the other test files running meanwhile (every sandbox loads its child from dist/). The
- * copy sits in node_modules/.cache, on the filesystem where the build stages its output (it renames its
- * staging folder, there, to dist/); removed after the tests.
+ * A copy of the checkout's files (those git tracks or would, as they are now) and of its dist/, sharing its
+ * node_modules, to pack with `--ignore-scripts`: `prepack` would rebuild dist/ (~15 s of CPU on a suite that
+ * is CPU-bound) from the same sources by the same script (scripts/build.mjs) that built the checkout's dist/
+ * when `npm ci` ran `postprepare`, the dist/ every sandbox of the suite loads its child from. Packing the
+ * checkout itself would not do: the package's `files` come from it, and a pack must not touch it while
+ * other test files run. The copy sits in node_modules/.cache; removed after the tests.
  */
 function packableCopy(): string {
   const cache = join(repository, "node_modules", ".cache");
@@ -84,6 +85,12 @@ function packableCopy(): string {
     mkdirSync(join(copy, dirname(file)), { recursive: true });
     cpSync(join(repository, file), join(copy, file));
   }
+  const manifest = JSON.parse(readFileSync(join(repository, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  assert.equal(manifest.scripts.prepack, manifest.scripts.build, "prepack is the build that made dist/");
+  assert.ok(existsSync(join(repository, "dist", "index.js")), "no dist/ to pack: run `npm run build` first");
+  cpSync(join(repository, "dist"), join(copy, "dist"), { recursive: true });
   symlinkSync(join(repository, "node_modules"), join(copy, "node_modules"));
   return copy;
 }
@@ -114,7 +121,7 @@ describe("the packed package, installed into a fresh project", () => {
   let installLog = "";
 
   before(async () => {
-    const pack = succeeded(await npm(["pack", "--json", "--pack-destination", root], packableCopy()), "npm pack");
+    const pack = succeeded(await npm(["pack", "--json", "--ignore-scripts", "--pack-destination", root], packableCopy()), "npm pack");
     // npm 11 writes the `prepack` banner to stderr; should one reach stdout, the JSON starts at a line "[".
     const [first] = JSON.parse(pack.stdout.slice(Math.max(0, pack.stdout.search(/^\[/m)))) as (typeof packed)[];
     assert.ok(first, `npm pack gave no package: ${pack.stdout}`);
