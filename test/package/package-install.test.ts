@@ -121,8 +121,11 @@ describe("the packed package, installed into a fresh project", () => {
   let installLog = "";
 
   before(async () => {
-    const pack = succeeded(await npm(["pack", "--json", "--ignore-scripts", "--pack-destination", root], packableCopy()), "npm pack");
-    // npm 11 writes the `prepack` banner to stderr; should one reach stdout, the JSON starts at a line "[".
+    const pack = succeeded(
+      await npm(["pack", "--json", "--ignore-scripts", "--pack-destination", root], packableCopy()),
+      "npm pack",
+    );
+    // Should npm write anything before the JSON (a notice, a script banner), the JSON starts at a line "[".
     const [first] = JSON.parse(pack.stdout.slice(Math.max(0, pack.stdout.search(/^\[/m)))) as (typeof packed)[];
     assert.ok(first, `npm pack gave no package: ${pack.stdout}`);
     packed = first;
