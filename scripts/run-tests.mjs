@@ -7,7 +7,7 @@
 import { readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { removeLeftGroups } from "./test-cpu.mjs";
 import { runPool } from "./test-pool.mjs";
 
@@ -80,7 +80,9 @@ for (const file of [...SERIAL_FILES, ...SLOWEST_FIRST]) {
 }
 const rank = (file) => (SLOWEST_FIRST.includes(file) ? SLOWEST_FIRST.indexOf(file) : SLOWEST_FIRST.length);
 const parallel = all.filter((file) => !SERIAL_FILES.includes(file)).sort((a, b) => rank(a) - rank(b));
-const nodeFlags = ["--import", "tsx", `--test-timeout=${TEST_TIMEOUT_MS}`, ...process.argv.slice(2)];
+// TypeScript through scripts/test-loader.mjs (esbuild, cached), not tsx: half tsx's CPU a test process.
+const loader = pathToFileURL(join(root, "scripts", "test-loader.mjs")).href;
+const nodeFlags = ["--import", loader, `--test-timeout=${TEST_TIMEOUT_MS}`, ...process.argv.slice(2)];
 
 const print = (text) => process.stdout.write(text.endsWith("\n") || text === "" ? text : `${text}\n`);
 
