@@ -21,12 +21,16 @@ import { keepingWasmModule, moduleKept } from "./child-wasm-module.ts";
 export const PRELOAD =
   "import asyncio, json, linecache, traceback, builtins, sys, pyodide.webloop, pyodide.code, pyodide.ffi";
 
-// A throwaway workload before the first ready, through the same path as real runs: V8 first runs wasm in
-// its baseline tier and optimises hot functions in the background, which made the first executions in a
-// fresh sandbox several times slower than later ones. Not after a reset: the code stays tiered up.
+// A throwaway workload before the first ready, through the same path as real runs, so the first execution
+// in a fresh sandbox does not pay for compiling what every run uses (V8 compiles each wasm and JS function
+// the first time it runs). Not after a reset: the code stays compiled. Thirty rounds, not 300 (until stop
+// 27): at 300 the loop also made V8 optimise CPython's hottest functions on its workers before ready, which a
+// sandbox that runs light scripts never needs. Per start (8 alternated): 623 -> 536 ms to ready, CPU at ready
+// 820 -> 690 ms, 2.5 s later 915 -> 840; a small script's first run no slower (8-11 ms either way), a
+// CPU-bound loop's first run ~25 ms slower while V8 optimises it then (later runs the same).
 export const WARM_UP = `
 import asyncio, json
-for i in range(300):
+for i in range(30):
     text = json.dumps({"i": i, "s": f"item {i}", "l": [i, i * 2.5, None, True]})
     json.loads(text)["l"].append(str(i))
     try:
@@ -34,7 +38,7 @@ for i in range(300):
         raise ValueError(i)
     except ValueError:
         pass
-    if i % 50 == 0:
+    if i % 10 == 0:
         await asyncio.sleep(0)
 `;
 
