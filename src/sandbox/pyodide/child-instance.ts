@@ -27,7 +27,8 @@ export const PRELOAD =
 // 27): at 300 the loop also made V8 optimise CPython's hottest functions on its workers before ready, which a
 // sandbox that runs light scripts never needs. Per start (8 alternated): 623 -> 536 ms to ready, CPU at ready
 // 820 -> 690 ms, 2.5 s later 915 -> 840; a small script's first run no slower (8-11 ms either way), a
-// CPU-bound loop's first run ~25 ms slower while V8 optimises it then (later runs the same).
+// CPU-bound loop's first run ~25 ms slower while V8 optimises it then (later runs the same), a run in an
+// existing container ~0.1 ms slower (~1.6 -> ~1.7 ms) until its own runs warm CPython's compile path.
 export const WARM_UP = `
 import asyncio, json
 for i in range(30):
