@@ -1,7 +1,8 @@
+import { existsSync } from "node:fs";
 import { cacheDirectoryPath } from "../sandbox/cache-directory.js";
 import { ensureMemorySnapshot } from "../sandbox/memory-snapshot.js";
 import { installSandboxNode, SANDBOX_NODE_VERSION, sandboxNodeInstallable } from "../sandbox/sandbox-node.js";
-import { degradedIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
+import { codeCachePathOf, degradedIsolation, resolveSandboxRuntime } from "../sandbox/sandbox-runtime.js";
 
 /**
  * Installs the pinned sandbox Node into ptc's cache (`PTC_CACHE_DIR`, else the user's cache folder) and
@@ -30,7 +31,9 @@ export async function setupCommand(): Promise<number> {
     );
   }
   const snapshot = await ensureMemorySnapshot(runtime);
-  log(snapshot ? `memory snapshot ready (${snapshot})` : "memory snapshot unavailable; sandboxes will start cold");
+  if (!snapshot) log("memory snapshot unavailable; sandboxes will start cold");
+  else if (existsSync(codeCachePathOf(snapshot))) log(`memory snapshot and code cache ready (${snapshot})`);
+  else log(`memory snapshot ready, without a code cache (${snapshot})`);
   log(`isolation: ${runtime.isolation.level}, node ${runtime.nodeVersion}`);
   return failed ? 1 : 0;
 }

@@ -12,7 +12,8 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { cacheDirectory } from "./cache-directory.js";
-import { SANDBOX_ENV, type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
+import { decodeSnapshotOutput } from "./pyodide/snapshot-output.js";
+import { codeCachePathOf, SANDBOX_ENV, type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
 // src/sandbox/ in a checkout, dist/sandbox/ when installed: ptc's package.json is two folders up.
 const PTC_VERSION = (
@@ -55,12 +56,16 @@ export const DEFAULT_SNAPSHOT_MIN_IDLE_MS = 24 * 3_600_000;
 /** A temporary file a snapshot's writer left (it died before the rename) is removed after this long. */
 const STALE_TEMPORARY_MS = 3_600_000;
 const SNAPSHOT_FILE = /^pyodide-.+\.snapshot$/;
-const TEMPORARY_FILE = /^pyodide-.+\.snapshot\.\d+\.tmp$/;
+const CODE_CACHE_FILE = /^pyodide-.+\.code-cache$/;
+const TEMPORARY_FILE = /^pyodide-.+\.(snapshot|code-cache)\.\d+\.tmp$/;
+
+const snapshotOf = (codeCacheName: string) => codeCacheName.replace(/\.code-cache$/, ".snapshot");
 
 /**
- * Removes the cache's least recently used snapshots beyond `keep` that nobody used for `minIdleMs`, and
- * temporary files writers left behind; returns the names removed. Never throws: a file another process
- * removed first, or one it can't remove, is skipped.
+ * Removes the cache's least recently used snapshots beyond `keep` that nobody used for `minIdleMs` (with the
+ * code cache made beside each), code caches whose snapshot is gone, and temporary files writers left
+ * behind; returns the names removed. Never throws: a file another process removed first, or one it can't
+ * remove, is skipped.
  */
 export function pruneSnapshots(
   directory: string,
@@ -86,10 +91,15 @@ export function pruneSnapshots(
     .map((name) => ({ name, usedAt: used(name) }))
     .filter((each) => !Number.isNaN(each.usedAt))
     .sort((a, b) => b.usedAt - a.usedAt);
+  const pruned = snapshots.slice(keep).filter((each) => now - each.usedAt >= minIdleMs);
+  const present = new Set(names.filter((name) => SNAPSHOT_FILE.test(name)));
   const doomed = [
-    ...snapshots.slice(keep).filter((each) => now - each.usedAt >= minIdleMs),
+    ...pruned,
+    ...pruned.map((each) => ({ name: codeCachePathOf(each.name) })).filter((each) => names.includes(each.name)),
+    // A code cache is written just before its snapshot (createSnapshot): one without a snapshot only counts
+    // as left behind once it is as old as a temporary file.
     ...names
-      .filter((name) => TEMPORARY_FILE.test(name))
+      .filter((name) => TEMPORARY_FILE.test(name) || (CODE_CACHE_FILE.test(name) && !present.has(snapshotOf(name))))
       .map((name) => ({ name, usedAt: used(name) }))
       .filter((each) => now - each.usedAt >= STALE_TEMPORARY_MS),
   ];
@@ -143,12 +153,19 @@ async function createSnapshot(runtime: SandboxRuntime, name: string): Promise<st
   const chunks: Buffer[] = [];
   child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  const bytes = Buffer.concat(chunks);
+  const made = exitCode === 0 ? decodeSnapshotOutput(Buffer.concat(chunks)) : null;
   // A wasm memory image starts with the module's data; anything tiny is an error, not a snapshot.
-  if (exitCode !== 0 || bytes.length < 1_000_000) return null;
+  if (made === null || made.snapshot.length < 1_000_000) return null;
+  // The code cache first: a sandbox that finds the snapshot finds it too.
+  if (made.codeCache.length > 0) writeAtomically(codeCachePathOf(path), made.codeCache);
+  writeAtomically(path, made.snapshot);
+  pruneSnapshots(directory);
+  return path;
+}
+
+/** Writes a file under a temporary name, then renames it: a reader sees all of it or none. */
+function writeAtomically(path: string, bytes: Uint8Array): void {
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, bytes, { mode: 0o600 });
   renameSync(temporary, path);
-  pruneSnapshots(directory);
-  return path;
 }

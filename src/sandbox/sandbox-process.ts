@@ -3,7 +3,14 @@ import { holdEventLoop } from "./event-loop-hold.js";
 import { checkedGuestError } from "./guest-error-report.js";
 import { jsHeapExhausted, type MemoryLimitStop, MemoryWatch, sandboxMemoryBound } from "./memory-watch.js";
 import { descendants, ProcessTree } from "./process-tree.js";
-import { type ChildFrameSink, decodeChildFrame, encodeResultFrame, FrameFault, RESET_FRAME } from "./pyodide/bridge.js";
+import {
+  type ChildFrameSink,
+  type CodeCacheUse,
+  decodeChildFrame,
+  encodeResultFrame,
+  FrameFault,
+  RESET_FRAME,
+} from "./pyodide/bridge.js";
 import { LineSplitter } from "./pyodide/line-splitter.js";
 import { DEFAULT_RESET_TIMEOUT_MS, PendingReset, resetFailed } from "./sandbox-reset.js";
 import { SandboxUse } from "./sandbox-reuse.js";
@@ -22,13 +29,22 @@ export type { SandboxRunListener, SandboxRunOutcome, SandboxRunRequest } from ".
 
 let nextSandboxId = 1;
 
+/** What a sandbox reports once started: its start's wall time in the child, and how Pyodide was set up there. */
+export interface SandboxReady {
+  bootMs: number;
+  /** Stack switching (`asyncio.run` in scripts). */
+  jspi: boolean;
+  /** Whether Pyodide's JavaScript came from the snapshot's code cache (child-code-cache.ts). */
+  codeCache: CodeCacheUse;
+}
+
 /**
  * One child process running Pyodide. Everything it sends is treated as untrusted: each frame is decoded
  * and checked by the bridge (pyodide/bridge.ts), and a malformed one kills it. It runs one script at a time and keeps Python globals between runs.
  */
 export class SandboxProcess {
   readonly id = nextSandboxId++;
-  readonly ready: Promise<{ bootMs: number; jspi: boolean }>;
+  readonly ready: Promise<SandboxReady>;
   readonly exited: Promise<void>;
   /** After `exited`, once the child's pipes are closed too: nothing of it is left on the event loop. */
   readonly closed: Promise<void>;
@@ -40,7 +56,7 @@ export class SandboxProcess {
   /** Tool results sent during the current run; an idle report counts the ones the child had received. */
   #resultsSent = 0;
   #splitter: LineSplitter;
-  #markReady: (value: { bootMs: number; jspi: boolean }) => void = () => {};
+  #markReady: (value: SandboxReady) => void = () => {};
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
   /** The largest memoryBytes of any run here: WebAssembly memory never shrinks, so a later run may hold it. */
@@ -71,7 +87,7 @@ export class SandboxProcess {
     const { command, args } = sandboxCommand(runtime, memoryBytes, { path: snapshotPath });
     this.#child = spawn(command, args, { env: { ...SANDBOX_ENV }, stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
     this.#tree = new ProcessTree(process.platform === "linux" ? this.#child.pid : undefined);
-    let markReady: (value: { bootMs: number; jspi: boolean }) => void = () => {};
+    let markReady: (value: SandboxReady) => void = () => {};
     let failReady: (error: Error) => void = () => {};
     this.ready = new Promise((resolve, reject) => {
       markReady = resolve;
@@ -302,8 +318,8 @@ export class SandboxProcess {
   /** The child's frames, decoded and checked by the bridge; what they mean depends on the run in progress. */
   readonly #frames: ChildFrameSink = {
     // At start-up; after that, only as the end of a reset (anything else from the child is ignored).
-    ready: (bootMs, jspi) => {
-      this.#markReady({ bootMs, jspi });
+    ready: (bootMs, jspi, codeCache) => {
+      this.#markReady({ bootMs, jspi, codeCache });
       if (this.#finishRun || !this.#reset) return;
       this.#use.wasReset();
       this.#reset.done();

@@ -256,6 +256,14 @@ function readPyodideVersion(): string {
  */
 export const SANDBOX_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: "131072" };
 
+/**
+ * V8's code cache of Pyodide's JavaScript, made with a memory snapshot (memory-snapshot.ts): its file beside
+ * the snapshot's. A sandbox started from the snapshot reads it if it is there.
+ */
+export function codeCachePathOf(snapshotPath: string): string {
+  return `${snapshotPath.replace(/\.snapshot$/, "")}.code-cache`;
+}
+
 /** The command line that starts one sandbox child: Node's permission flags, inside bubblewrap when present. */
 export function sandboxCommand(
   runtime: SandboxRuntime,
@@ -264,6 +272,7 @@ export function sandboxCommand(
 ): { command: string; args: string[] } {
   const childDir = dirname(runtime.childScript);
   const snapshotPath = snapshot.make ? null : snapshot.path;
+  const codeCachePath = snapshotPath ? codeCachePathOf(snapshotPath) : null;
   const quickJS = runtime.quickJSDirs;
   // The JavaScript guest's engine: its three packages, read only (js-engine.ts imports them at start-up).
   const quickJSPackages = [packageOf(quickJS.core), packageOf(quickJS.variant), packageOf(quickJS.ffiTypes)];
@@ -273,6 +282,7 @@ export function sandboxCommand(
     // The child's folder: child.ts, its modules, and the bridge (bridge.ts) it imports like the host does.
     `--allow-fs-read=${childDir}/`,
     ...(snapshotPath ? [`--allow-fs-read=${snapshotPath}`] : []),
+    ...(codeCachePath ? [`--allow-fs-read=${codeCachePath}`] : []),
     ...quickJSPackages.map((folder) => `--allow-fs-read=${folder}/`),
     "--disallow-code-generation-from-strings",
     "--max-old-space-size=1024",
@@ -310,6 +320,7 @@ export function sandboxCommand(
     snapshot.make ? "make-snapshot" : "",
     quickJS.core,
     quickJS.variant,
+    codeCachePath ?? "",
   ];
   if (!runtime.bubblewrapPath) return { command: runtime.nodePath, args: nodeArgs };
   const readOnly = (path: string) => ["--ro-bind", path, path];
@@ -339,6 +350,8 @@ export function sandboxCommand(
     ...readOnly(runtime.pyodideDir),
     ...readOnly(childDir),
     ...(snapshotPath ? readOnly(snapshotPath) : []),
+    // The snapshot's maker may not have made one (a Node without it), or the file is gone: then none.
+    ...(codeCachePath ? ["--ro-bind-try", codeCachePath, codeCachePath] : []),
     ...quickJSPackages.flatMap(readOnly),
     "--",
     runtime.nodePath,

@@ -57,7 +57,11 @@ function decoded(line: string): unknown[][] {
 describe("bridge: child -> host frames", () => {
   test("each frame the child encodes decodes to what it said", () => {
     const input = JSON.stringify({ text: "tab\there, newline\nescaped, ünïcode" });
-    assert.deepEqual(decoded(encodeReadyFrame(true, 412, "v26.0.0")), [["ready", 412, true]]);
+    assert.deepEqual(decoded(encodeReadyFrame(true, 412, "v26.0.0", "accepted")), [["ready", 412, true, "accepted"]]);
+    // What the host does not know as a code cache's use reads as "unavailable".
+    assert.deepEqual(decoded('J{"t":"ready","jspi":false,"bootMs":5,"codeCache":"yes"}'), [
+      ["ready", 5, false, "unavailable"],
+    ]);
     assert.deepEqual(decoded(encodeCallFrame(17, 'we"ird\tname', input)), [["call", 17, 'we"ird\tname', input]]);
     assert.deepEqual(decoded(encodeOutputFrame("stderr", "line\n")), [["output", "stderr", "line\n"]]);
     assert.deepEqual(decoded(encodeTruncatedFrame("stdout", 4096)), [["truncated", "stdout", 4096]]);

@@ -1,5 +1,16 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -11,7 +22,8 @@ import {
   pruneSnapshots,
 } from "../../src/sandbox/memory-snapshot.js";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
-import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
+import { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
+import { codeCachePathOf, resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
 import { runPython } from "../helpers/sandbox-runs.js";
 
 // The memory snapshots in ptc's cache (src/sandbox/memory-snapshot.ts): 30 MiB each, one per ptc version and
@@ -34,6 +46,20 @@ function cacheWith(files: Record<string, number>): string {
   }
   return directory;
 }
+
+/**
+ * Points this process's cache at a folder of this file's own until the file ends: the first
+ * `ensureMemorySnapshot` makes the snapshot there, and every later one resolves that one.
+ */
+const ownCache = mkdtempSync(join(scratch, "own-cache-"));
+const savedCacheDirectory = process.env.PTC_CACHE_DIR;
+function useOwnCache(): void {
+  process.env.PTC_CACHE_DIR = ownCache;
+}
+after(() => {
+  if (savedCacheDirectory === undefined) delete process.env.PTC_CACHE_DIR;
+  else process.env.PTC_CACHE_DIR = savedCacheDirectory;
+});
 
 describe("the snapshot cache", () => {
   test("keeps the most recently used snapshots, removes older ones unused for a day, and stale temporaries", () => {
@@ -82,6 +108,32 @@ describe("the snapshot cache", () => {
     assert.deepEqual(pruneSnapshots(join(scratch, "missing")), []);
   });
 
+  test("a snapshot's code cache goes with it; one left without its snapshot goes after an hour", () => {
+    const directory = cacheWith({
+      "pyodide-314.0.7-aaaaaaaaaaaaaaaa.snapshot": 1 * HOUR,
+      "pyodide-314.0.7-aaaaaaaaaaaaaaaa.code-cache": 1 * HOUR,
+      "pyodide-314.0.7-bbbbbbbbbbbbbbbb.snapshot": 60 * HOUR,
+      "pyodide-314.0.7-bbbbbbbbbbbbbbbb.code-cache": 60 * HOUR,
+      // Its snapshot was removed by hand; and one whose writer is about to rename its snapshot in place.
+      "pyodide-314.0.7-cccccccccccccccc.code-cache": 2 * HOUR,
+      "pyodide-314.0.7-dddddddddddddddd.code-cache": 0,
+      "pyodide-314.0.7-eeeeeeeeeeeeeeee.code-cache.4242.tmp": 2 * HOUR,
+      "pyodide-314.0.7-ffffffffffffffff.code-cache.4343.tmp": 0,
+    });
+    assert.deepEqual(pruneSnapshots(directory, 1, 24 * HOUR, NOW).sort(), [
+      "pyodide-314.0.7-bbbbbbbbbbbbbbbb.code-cache",
+      "pyodide-314.0.7-bbbbbbbbbbbbbbbb.snapshot",
+      "pyodide-314.0.7-cccccccccccccccc.code-cache",
+      "pyodide-314.0.7-eeeeeeeeeeeeeeee.code-cache.4242.tmp",
+    ]);
+    assert.deepEqual(readdirSync(directory).sort(), [
+      "pyodide-314.0.7-aaaaaaaaaaaaaaaa.code-cache",
+      "pyodide-314.0.7-aaaaaaaaaaaaaaaa.snapshot",
+      "pyodide-314.0.7-dddddddddddddddd.code-cache",
+      "pyodide-314.0.7-ffffffffffffffff.code-cache.4343.tmp",
+    ]);
+  });
+
   test("using a snapshot marks it, so it ranks as recent; a removed one reports false", () => {
     const directory = cacheWith({ "pyodide-314.0.7-aaaaaaaaaaaaaaaa.snapshot": 100 * HOUR });
     const path = join(directory, "pyodide-314.0.7-aaaaaaaaaaaaaaaa.snapshot");
@@ -91,12 +143,42 @@ describe("the snapshot cache", () => {
     assert.equal(markSnapshotUsed(path), false);
   });
 
+  test("sandboxes compile Pyodide's JavaScript from the code cache made with the snapshot, or without a usable one", async () => {
+    const runtime = resolveSandboxRuntime();
+    useOwnCache();
+    const keepAlive = setInterval(() => {}, 1_000);
+    const started = async (snapshot: string) => {
+      const sandbox = new SandboxProcess(runtime, 256 * 1_048_576, snapshot);
+      try {
+        const { codeCache } = await sandbox.ready;
+        assert.equal(await runPython(sandbox, "import json\nprint(json.dumps([6 * 7]))"), "[42]\n");
+        return codeCache;
+      } finally {
+        sandbox.kill();
+      }
+    };
+    try {
+      const snapshot = await ensureMemorySnapshot(runtime);
+      if (!snapshot?.startsWith(`${process.env.PTC_CACHE_DIR}/`)) assert.fail(`made elsewhere: ${snapshot}`);
+      const codeCache = codeCachePathOf(snapshot);
+      assert.ok(statSync(codeCache).size > 500_000, "V8's code cache of pyodide.asm.mjs, beside the snapshot");
+      assert.equal(await started(snapshot), "accepted");
+      // V8 checks what it reads: a cache of other bytes, or cut short, is refused, and the start compiles.
+      writeFileSync(codeCache, randomBytes(statSync(codeCache).size));
+      assert.equal(await started(snapshot), "rejected");
+      truncateSync(codeCache, 100_000);
+      assert.equal(await started(snapshot), "rejected");
+      rmSync(codeCache);
+      assert.equal(await started(snapshot), "none");
+      assert.ok(readFileSync(snapshot).length > 1_000_000, "the snapshot itself is untouched");
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+
   test("a pool whose snapshot was removed after it was made still starts sandboxes (cold) that run Python", async () => {
-    // A cache of this test's own: this process makes its snapshot there (this file's first), and the pool
-    // resolves that one.
     const { nodePath } = resolveSandboxRuntime();
-    const saved = process.env.PTC_CACHE_DIR;
-    process.env.PTC_CACHE_DIR = mkdtempSync(join(scratch, "pool-cache-"));
+    useOwnCache();
     const pool = new SandboxPool({ size: 0, nodePath });
     // A starting sandbox does not keep the process alive (a pool's never do): this test does, meanwhile.
     const keepAlive = setInterval(() => {}, 1_000);
@@ -114,8 +196,6 @@ describe("the snapshot cache", () => {
     } finally {
       clearInterval(keepAlive);
       await pool.close();
-      if (saved === undefined) delete process.env.PTC_CACHE_DIR;
-      else process.env.PTC_CACHE_DIR = saved;
     }
   });
 });

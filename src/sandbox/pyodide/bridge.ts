@@ -200,8 +200,12 @@ export function decodeHostFrame(line: string, sink: HostFrameSink): void {
 
 // ---- child -> host ----
 
-export function encodeReadyFrame(jspi: boolean, bootMs: number, node: string): string {
-  return `J{"t":"ready","jspi":${jspi},"bootMs":${bootMs},"node":${quote(node)}}`;
+/** How a sandbox compiled Pyodide's JavaScript: with the snapshot's code cache, without one, or as Pyodide's own import. */
+export type CodeCacheUse = "accepted" | "rejected" | "none" | "unavailable";
+const CODE_CACHE_USES: readonly string[] = ["accepted", "rejected", "none", "unavailable"];
+
+export function encodeReadyFrame(jspi: boolean, bootMs: number, node: string, codeCache: CodeCacheUse): string {
+  return `J{"t":"ready","jspi":${jspi},"bootMs":${bootMs},"node":${quote(node)},"codeCache":"${codeCache}"}`;
 }
 
 /** `inputJson` is the guest's text, passed through: the child has checked it holds no newline. */
@@ -238,7 +242,7 @@ export function encodeDoneFrame(
 
 /** What the host does with each child frame, decoded and checked. One call per frame, no frame object. */
 export interface ChildFrameSink {
-  ready(bootMs: number, jspi: boolean): void;
+  ready(bootMs: number, jspi: boolean, codeCache: CodeCacheUse): void;
   /** `inputJson` is untrusted text from guest code: the host validates it. */
   call(callId: number, name: string, inputJson: string): void;
   output(stream: OutputStream, text: string): void;
@@ -315,7 +319,11 @@ function checkedMessage(line: string, sink: ChildFrameSink): FrameFault | null {
   const stream = message.stream === "stdout" || message.stream === "stderr" ? message.stream : null;
   switch (message.t) {
     case "ready":
-      sink.ready(toNumber(message.bootMs), message.jspi === true);
+      sink.ready(
+        toNumber(message.bootMs),
+        message.jspi === true,
+        CODE_CACHE_USES.includes(message.codeCache as string) ? (message.codeCache as CodeCacheUse) : "unavailable",
+      );
       return null;
     case "output":
       if (!stream || typeof message.data !== "string") return FrameFault.BadMessage;

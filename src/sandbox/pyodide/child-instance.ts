@@ -7,6 +7,7 @@ import { constants as fsConstants, readFileSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GuestHooks, ReceiveResult, ReceiveResults } from "./child-calls.ts";
+import { makeCodeCache, pyodideModule } from "./child-code-cache.ts";
 import { exit } from "./child-intrinsics.ts";
 import { makeWriter } from "./child-output.ts";
 import { restoreRealm } from "./child-realm.ts";
@@ -204,10 +205,12 @@ const transfer = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer, leng
 const release = (buffer: ArrayBufferLike) => {
   if (transfer && buffer instanceof ArrayBuffer) transfer.call(buffer, 0);
 };
-async function load(pyodideDir: string, options: object): Promise<PyodideApi> {
+async function load(pyodideDir: string, codeCachePath: string, options: object): Promise<PyodideApi> {
   loadPyodide ??= ((await import(join(pyodideDir, "pyodide.mjs"))) as { loadPyodide: LoadPyodide }).loadPyodide;
+  const createPyodideModule = pyodideModule(pyodideDir, codeCachePath);
   return loadPyodide({
     indexURL: `${pyodideDir}/`,
+    ...(createPyodideModule ? { createPyodideModule } : {}),
     // `_` would otherwise be this file's host path (Emscripten's default is the program's path).
     env: { HOME: "/home/pyodide", PYTHONHASHSEED: "0", _: "/usr/bin/python3" },
     stdout: () => {},
@@ -217,24 +220,31 @@ async function load(pyodideDir: string, options: object): Promise<PyodideApi> {
 }
 
 /**
- * Writes a memory snapshot of a fresh interpreter with PRELOAD imported and guest.py compiled (the snapshot
+ * Makes a memory snapshot of a fresh interpreter with PRELOAD imported and guest.py compiled (the snapshot
  * maker's run, in a child that runs no guest code). The code object waits in `__main__` as `_ptc_guest` for
  * each build to run and delete. Compiling guest.py cost every new sandbox, and unmarshalling it every reset:
  * measured (alternated, 2 cores), a start ~0.90 -> ~0.83 s of CPU and ~45 ms less wall, a reset ~300 ->
  * ~255-275 ms of CPU. The snapshot's file name hashes guest.py (memory-snapshot.ts), so the code matches it.
+ * With it, V8's code cache of Pyodide's JavaScript as this start-up compiled it (child-code-cache.ts).
  */
-export async function makeSnapshot(pyodideDir: string, jsglobals: object): Promise<Uint8Array> {
-  const pyodide = await load(pyodideDir, { jsglobals, _makeSnapshot: true });
+export async function makeSnapshot(
+  pyodideDir: string,
+  jsglobals: object,
+): Promise<{ snapshot: Uint8Array; codeCache: Uint8Array }> {
+  const pyodide = await load(pyodideDir, "", { jsglobals, _makeSnapshot: true });
   await pyodide.runPythonAsync(PRELOAD);
   pyodide.globals.set("_ptc_source", readGuestSource());
   pyodide.runPython("_ptc_guest = compile(_ptc_source, '<exec>', 'exec')\ndel _ptc_source");
-  return pyodide.makeMemorySnapshot();
+  const snapshot = pyodide.makeMemorySnapshot();
+  return { snapshot, codeCache: makeCodeCache() };
 }
 
 export interface InstanceOptions {
   pyodideDir: string;
   /** The memory snapshot's file; "" starts Python cold. */
   snapshotPath: string;
+  /** V8's code cache of Pyodide's JavaScript, made with the snapshot (child-code-cache.ts); "" for none. */
+  codeCachePath: string;
   /** The `js` module guest code sees. */
   jsglobals: object;
   /** Registered as `_ptc_bridge` for guest.py, which takes what it needs and removes it from sys.modules. */
@@ -284,7 +294,7 @@ async function buildInstance(
     // the buffer released once restored: Pyodide keeps its options (and so the buffer) for the instance's life.
     const snapshot = options.snapshotPath ? openSnapshot(options.snapshotPath) : null;
     const loading = () =>
-      load(options.pyodideDir, {
+      load(options.pyodideDir, options.codeCachePath, {
         jsglobals: options.jsglobals,
         ...(snapshot ? { _loadSnapshot: snapshot.bytes } : {}),
       });

@@ -41,6 +41,7 @@ import {
   takeReply,
   wakeups,
 } from "./child-calls.ts";
+import { codeCacheUse } from "./child-code-cache.ts";
 import { errorReport } from "./child-error-report.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
 import {
@@ -67,6 +68,7 @@ import { recordRealm } from "./child-realm.ts";
 import { loadQuickJS } from "./js-engine.ts";
 import { JavaScriptRun } from "./js-guest.ts";
 import { LineSplitter } from "./line-splitter.ts";
+import { encodeSnapshotOutput } from "./snapshot-output.ts";
 
 const hostIn = process.stdin;
 const nodeVersion = process.version;
@@ -77,6 +79,8 @@ const snapshotPath = process.argv[4] ?? "";
 const snapshotMaker = process.argv[5] === "make-snapshot";
 // The JavaScript guest's engine: quickjs-emscripten-core's and its wasm variant's dist folders.
 const quickJSDirs = [process.argv[6] ?? "", process.argv[7] ?? ""] as const;
+// V8's code cache of Pyodide's JavaScript, made with the snapshot (child-code-cache.ts); "" for none.
+const codeCachePath = process.argv[8] ?? "";
 
 /** The current Pyodide instance (its guest.py functions); replaced by a reset. */
 let instance: Instance | null = null;
@@ -94,14 +98,14 @@ const bridge = {
   stop: stopFromGuest,
   takeReply,
 };
-const newInstance = instanceBuilder({ pyodideDir, snapshotPath, jsglobals, bridge });
+const newInstance = instanceBuilder({ pyodideDir, snapshotPath, codeCachePath, jsglobals, bridge });
 
 refuseSubprocesses();
 
 allowFsConstants();
 
 if (snapshotMaker) {
-  writeAll(await makeSnapshot(pyodideDir, jsglobals));
+  writeAll(encodeSnapshotOutput(await makeSnapshot(pyodideDir, jsglobals)));
   exit(0);
 }
 const started = performance.now();
@@ -186,7 +190,7 @@ async function reset(): Promise<void> {
   wakeups.forgetPromises();
   endCalls();
   shrinkHeapWhenIdle();
-  send(encodeReadyFrame(jspi, round(performance.now() - began), nodeVersion));
+  send(encodeReadyFrame(jspi, round(performance.now() - began), nodeVersion, codeCacheUse()));
 }
 
 /** A count cap of the run frame: 0 (or anything not positive) means none. */
@@ -229,7 +233,7 @@ hostIn.on("data", (chunk: string) => {
 // The host went away: nothing is left to serve.
 hostIn.on("end", () => exit(0));
 
-send(encodeReadyFrame(jspi, round(performance.now() - started), nodeVersion));
+send(encodeReadyFrame(jspi, round(performance.now() - started), nodeVersion, codeCacheUse()));
 // What the start-up left in V8's heap (the young generation's 12.8 MiB, ~2.5 MiB of dead buffers) is given
 // back once the sandbox first idles, not before ready: measured, ~65 ms less wall and ~75 ms less CPU to ready.
 shrinkHeapWhenIdle();

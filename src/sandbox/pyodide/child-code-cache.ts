@@ -1,0 +1,88 @@
+// Pyodide's Emscripten module (pyodide.asm.mjs, 1.25 MB of JavaScript) compiled with V8's code cache. Part of
+// the child: erasable syntax and node: builtins only, and all of it runs before any guest code does.
+//
+// Every new sandbox parsed and compiled that file from source: Pyodide imports it as an ES module, and Node
+// keeps no code cache for a sandbox (its compile cache needs a folder the child can write, which a sandbox
+// must not have). Instead the snapshot maker (a child that runs no guest code) compiles it as a script here,
+// has it run a whole interpreter start-up, and hands the host V8's code cache of it with the memory snapshot
+// (memory-snapshot.ts), which every later sandbox reads read-only. Measured on the sandbox's Node, a start
+// from the snapshot, alternated: ~480 -> ~390 ms of CPU, ~400 -> ~320 ms of wall (BENCHMARKS.md, stop 28).
+//
+// The file becomes a function: `import.meta.url` is its URL passed in, the default export is returned, and
+// its `import()`s (node:module at start-up) go to Node's loader as the module's did. Strict mode, as a
+// module is. A file of another shape (a Pyodide upgrade) fails to compile as such and Pyodide imports it
+// itself, as before: the ready frame says which path a sandbox took, and a test holds it to the cached one.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import vm from "node:vm";
+import type { CodeCacheUse } from "./bridge.ts";
+
+const FILE = "pyodide.asm.mjs";
+const EXPORT = "export default _createPyodideModule;";
+const URL_PARAMETER = "__ptcModuleUrl";
+
+type CreateModule = (settings: object) => Promise<unknown>;
+let script: vm.Script | null = null;
+let createModule: CreateModule | null = null;
+let use: CodeCacheUse = "unavailable";
+let tried = false;
+
+/**
+ * Compiles Pyodide's module from `pyodideDir` once per process, with the code cache at `cachePath` ("" for
+ * none): the function Pyodide's `createPyodideModule` option takes, or undefined where the file or this Node
+ * does not allow it (Pyodide then imports the file itself).
+ */
+export function pyodideModule(pyodideDir: string, cachePath: string): CreateModule | undefined {
+  if (tried) return createModule ?? undefined;
+  tried = true;
+  // Node 20.12 and 21.7 on: the module's `import()`s go to Node's loader, as from the module itself.
+  const loader = (vm.constants as Partial<typeof vm.constants> | undefined)?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  const path = join(pyodideDir, FILE);
+  let source: string;
+  try {
+    source = readFileSync(path, "utf8").trimEnd();
+  } catch {
+    return undefined;
+  }
+  if (loader === undefined || !source.endsWith(EXPORT)) return undefined;
+  const body = source.slice(0, -EXPORT.length).replaceAll("import.meta.url", URL_PARAMETER);
+  const cachedData = readCache(cachePath);
+  try {
+    script = new vm.Script(`(function (${URL_PARAMETER}) {"use strict";${body}\nreturn _createPyodideModule;})`, {
+      filename: path,
+      ...(cachedData ? { cachedData } : {}),
+      importModuleDynamically: loader,
+    });
+    const made = script.runInThisContext() as (url: string) => CreateModule;
+    createModule = made(pathToFileURL(path).href);
+  } catch {
+    script = null;
+    return undefined;
+  }
+  use = cachedData === null ? "none" : script.cachedDataRejected ? "rejected" : "accepted";
+  return createModule;
+}
+
+function readCache(cachePath: string): Buffer | null {
+  if (!cachePath) return null;
+  try {
+    return readFileSync(cachePath);
+  } catch {
+    return null;
+  }
+}
+
+/** How this process compiled Pyodide's module (the ready frame reports it). */
+export function codeCacheUse(): CodeCacheUse {
+  return use;
+}
+
+/**
+ * V8's code cache of Pyodide's module as compiled so far: called by the snapshot maker once its interpreter
+ * has started, so the cache holds every function a start-up ran. Empty if the module was not compiled here.
+ */
+export function makeCodeCache(): Uint8Array {
+  return createModule !== null && script !== null ? script.createCachedData() : new Uint8Array(0);
+}
