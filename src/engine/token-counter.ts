@@ -1,4 +1,4 @@
-import type { Tiktoken } from "js-tiktoken/lite";
+import { BpeRanks } from "./bpe-ranks.js";
 
 export const TOKENIZER_NAME = "o200k_base";
 /** Time the host spends counting one execution's tokens; past it the rest is extrapolated. */
@@ -18,16 +18,17 @@ const MAX_REMEMBERED_PIECE_CHARS = 32;
 const MAX_REMEMBERED_PIECES = 65_536;
 
 /**
- * The tokenizer and a counter built on its own pre-tokenizer. BPE never merges across the pieces its
+ * The tokenizer's ranks and a counter built on its own pre-tokenizer. BPE never merges across the pieces its
  * pattern splits text into, so a text's count is the sum of its pieces' counts, and a piece counts the
- * same wherever it occurs: each distinct piece is encoded once and remembered. js-tiktoken's `encode`
+ * same wherever it occurs: each distinct piece is counted once and remembered. js-tiktoken's `encode`
  * builds three regular expressions and two sets on every call: ~12 µs for a result such as `"42"`, which
  * made counting 20,000 small results take longer than TOKEN_COUNT_BUDGET_MS (so the figure was
  * extrapolated); counted by pieces it is ~1 µs. Special tokens (`<|endoftext|>`) count as the text they
- * are, never as a special token (and never throw, as `encode`'s default does).
+ * are, never as a special token (and never throw, as `encode`'s default does). The ranks are js-tiktoken's
+ * data, counted without its `Tiktoken` (bpe-ranks.ts says why).
  */
 interface Counter {
-  tokenizer: Tiktoken;
+  ranks: BpeRanks;
   pattern: RegExp;
   pieces: Map<string, number>;
 }
@@ -36,33 +37,32 @@ let counter: Promise<Counter> | undefined;
 
 function loadCounter(): Promise<Counter> {
   counter ??= (async () => {
-    const [{ Tiktoken }, ranks] = await Promise.all([
-      import("js-tiktoken/lite"),
-      import("js-tiktoken/ranks/o200k_base"),
-    ]);
-    return {
-      tokenizer: new Tiktoken(ranks.default),
-      pattern: new RegExp(ranks.default.pat_str, "gu"),
-      pieces: new Map(),
-    };
+    const ranks = (await import("js-tiktoken/ranks/o200k_base")).default;
+    return { ranks: new BpeRanks(ranks.bpe_ranks), pattern: new RegExp(ranks.pat_str, "gu"), pieces: new Map() };
   })();
   return counter;
 }
 
-/** Loads the tokenizer once per process (about half a second); call early to keep it off the hot path. */
-export async function loadTokenizer(): Promise<Tiktoken> {
-  return (await loadCounter()).tokenizer;
+/** Counts a text's tokens exactly (no budget, no sampling): for test-sized texts, e.g. a scripted model's usage. */
+export interface ExactTokenCounter {
+  count(text: string): number;
+}
+
+/** Loads the tokenizer's ranks once per process (~0.15 s); call early to keep it off the hot path. */
+export async function loadTokenizer(): Promise<ExactTokenCounter> {
+  const loaded = await loadCounter();
+  return { count: (text) => countPieces(loaded, text) };
 }
 
 /** Tokens of `text` encoded as plain text: the sum over the pieces of the tokenizer's pattern. */
-function countPieces({ tokenizer, pattern, pieces }: Counter, text: string): number {
+function countPieces({ ranks, pattern, pieces }: Counter, text: string): number {
   let tokens = 0;
   pattern.lastIndex = 0;
   for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
     const piece = match[0];
     let count = pieces.get(piece);
     if (count === undefined) {
-      count = tokenizer.encode(piece, [], []).length;
+      count = ranks.countPiece(piece);
       if (piece.length <= MAX_REMEMBERED_PIECE_CHARS) {
         if (pieces.size >= MAX_REMEMBERED_PIECES) pieces.clear();
         pieces.set(piece, count);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { loadTokenizer } from "../../src/engine/token-counter.js";
+import { referenceTokenizer } from "./reference-tokenizer.js";
 import { type ScriptedModelServer, startScriptedModelServer } from "./scripted-model-server.js";
 
 const weatherSchema = {
@@ -17,8 +17,9 @@ const turnWithCall = {
   toolCalls: [{ name: "get_weather", input: { city: "Paris", days: [1, 2, 3], note: "a longer input to split" } }],
 };
 
+/** What js-tiktoken's own tokenizer says (the server counts with the engine's counter). */
 async function tokens(...texts: string[]): Promise<number> {
-  const tokenizer = await loadTokenizer();
+  const tokenizer = await referenceTokenizer();
   return texts.reduce((sum, text) => sum + tokenizer.encode(text).length, 0);
 }
 

@@ -119,7 +119,7 @@ function outputTexts(turn: ScriptedTurn): string[] {
 async function countTokens(texts: readonly string[]): Promise<number> {
   const tokenizer = await loadTokenizer();
   let tokens = 0;
-  for (const text of texts) tokens += tokenizer.encode(text).length;
+  for (const text of texts) tokens += tokenizer.count(text);
   return tokens;
 }
 
