@@ -1,11 +1,11 @@
 /**
  * A byte-pair-encoding tokenizer's ranks, for counting tokens (token-counter.ts): the count js-tiktoken's
  * `Tiktoken.encode` gives a piece of text, without building what `encode` and `decode` need. Its constructor
- * decodes every rank into a byte array and keys a map by the bytes joined with commas (plus a map back): ~0.9
- * s of CPU and ~100 MB of heap per process for o200k_base, paid by every engine (`createEngine` loads it
- * early) and every `ptc run`. Here a rank's bytes are a string of one char per byte (what `atob` returns),
- * which is also the map's key and what the merges slice: ~0.14 s and ~37 MB. The merges are js-tiktoken's
- * (`bytePairMerge`): the leftmost lowest-ranked adjacent pair first, until no pair has a rank.
+ * decodes every rank into a byte array and keys a map by the bytes joined with commas (plus a map back): for
+ * o200k_base ~0.9 s of CPU and 66 MB of heap kept, per process, paid by every engine (`createEngine` loads it
+ * early), every `ptc run` and every test process. Here a rank's bytes are a string of one char per byte (what
+ * `atob` returns), which is also the map's key and what the merges slice: ~0.16 s and 15 MB. The merges are
+ * js-tiktoken's (`bytePairMerge`): the leftmost lowest-ranked adjacent pair first, until no pair has a rank.
  */
 export class BpeRanks {
   readonly #ranks = new Map<string, number>();
@@ -57,9 +57,7 @@ export class BpeRanks {
   }
 }
 
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
-
-/** UTF-8 bytes of `text` as a string of one char per byte (ASCII is its own). */
+/** UTF-8 bytes of `text` as a string of one char per byte (ASCII, one byte a char, is its own). */
 function asBytes(text: string): string {
-  return ASCII_ONLY.test(text) ? text : Buffer.from(text, "utf8").toString("latin1");
+  return Buffer.byteLength(text, "utf8") === text.length ? text : Buffer.from(text, "utf8").toString("latin1");
 }

@@ -48,7 +48,7 @@ export interface ExactTokenCounter {
   count(text: string): number;
 }
 
-/** Loads the tokenizer's ranks once per process (~0.15 s); call early to keep it off the hot path. */
+/** Loads the tokenizer's ranks once per process (~0.16 s of CPU); call early to keep it off the hot path. */
 export async function loadTokenizer(): Promise<ExactTokenCounter> {
   const loaded = await loadCounter();
   return { count: (text) => countPieces(loaded, text) };
