@@ -9,9 +9,11 @@
 // from the snapshot, alternated: ~480 -> ~390 ms of CPU, ~400 -> ~320 ms of wall (BENCHMARKS.md, stop 28).
 //
 // The file becomes a function: `import.meta.url` is its URL passed in, the default export is returned, and
-// its `import()`s (node:module at start-up) go to Node's loader as the module's did. Strict mode, as a
-// module is. A file of another shape (a Pyodide upgrade) fails to compile as such and Pyodide imports it
-// itself, as before: the ready frame says which path a sandbox took, and a test holds it to the cached one.
+// its `import()`s (node:module at start-up; all name builtins or absolute URLs) call this module's `import()`
+// (a script's own would need vm's experimental loader option, which Node 20 does not honour here). Strict
+// mode, as a module is. A file of another shape (a Pyodide upgrade) fails to compile as such and Pyodide
+// imports it itself, as before: the ready frame says which path a sandbox took, and a test holds it to the
+// cached one.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,6 +24,10 @@ import type { CodeCacheUse } from "./bridge.ts";
 const FILE = "pyodide.asm.mjs";
 const EXPORT = "export default _createPyodideModule;";
 const URL_PARAMETER = "__ptcModuleUrl";
+const IMPORT_PARAMETER = "__ptcImport";
+/** A dynamic `import(` (not a method or property of that name). */
+const DYNAMIC_IMPORT = /(?<![\w$.])import\(/g;
+const importModule = (specifier: string): Promise<unknown> => import(specifier);
 
 type CreateModule = (settings: object) => Promise<unknown>;
 let script: vm.Script | null = null;
@@ -37,8 +43,6 @@ let tried = false;
 export function pyodideModule(pyodideDir: string, cachePath: string): CreateModule | undefined {
   if (tried) return createModule ?? undefined;
   tried = true;
-  // Node 20.12 and 21.7 on: the module's `import()`s go to Node's loader, as from the module itself.
-  const loader = (vm.constants as Partial<typeof vm.constants> | undefined)?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
   const path = join(pyodideDir, FILE);
   let source: string;
   try {
@@ -46,17 +50,17 @@ export function pyodideModule(pyodideDir: string, cachePath: string): CreateModu
   } catch {
     return undefined;
   }
-  if (loader === undefined || !source.endsWith(EXPORT)) return undefined;
-  const body = source.slice(0, -EXPORT.length).replaceAll("import.meta.url", URL_PARAMETER);
+  if (!source.endsWith(EXPORT)) return undefined;
+  const body = source
+    .slice(0, -EXPORT.length)
+    .replaceAll("import.meta.url", URL_PARAMETER)
+    .replace(DYNAMIC_IMPORT, `${IMPORT_PARAMETER}(`);
   const cachedData = readCache(cachePath);
   try {
-    script = new vm.Script(`(function (${URL_PARAMETER}) {"use strict";${body}\nreturn _createPyodideModule;})`, {
-      filename: path,
-      ...(cachedData ? { cachedData } : {}),
-      importModuleDynamically: loader,
-    });
-    const made = script.runInThisContext() as (url: string) => CreateModule;
-    createModule = made(pathToFileURL(path).href);
+    const wrapped = `(function (${URL_PARAMETER}, ${IMPORT_PARAMETER}) {"use strict";${body}\nreturn _createPyodideModule;})`;
+    script = new vm.Script(wrapped, { filename: path, ...(cachedData ? { cachedData } : {}) });
+    const made = script.runInThisContext() as (url: string, load: typeof importModule) => CreateModule;
+    createModule = made(pathToFileURL(path).href, importModule);
   } catch {
     script = null;
     return undefined;
