@@ -34,7 +34,7 @@ export interface SandboxReady {
   bootMs: number;
   /** Stack switching (`asyncio.run` in scripts). */
   jspi: boolean;
-  /** Whether Pyodide's JavaScript came from the snapshot's code cache (child-code-cache.ts). */
+  /** Whether Pyodide's JavaScript came from the snapshot's code cache (child-pyodide-js.ts). */
   codeCache: CodeCacheUse;
 }
 

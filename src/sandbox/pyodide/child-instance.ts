@@ -7,9 +7,9 @@ import { constants as fsConstants, readFileSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GuestHooks, ReceiveResult, ReceiveResults } from "./child-calls.ts";
-import { makeCodeCache, pyodideModule } from "./child-code-cache.ts";
 import { exit } from "./child-intrinsics.ts";
 import { makeWriter } from "./child-output.ts";
+import { makeCodeCache, pyodideModule } from "./child-pyodide-js.ts";
 import { restoreRealm } from "./child-realm.ts";
 import type { DeliverReply } from "./child-replay.ts";
 import { closeSnapshot, openSnapshot, restoringSparsely } from "./child-sparse-restore.ts";
@@ -225,7 +225,7 @@ async function load(pyodideDir: string, codeCachePath: string, options: object):
  * each build to run and delete. Compiling guest.py cost every new sandbox, and unmarshalling it every reset:
  * measured (alternated, 2 cores), a start ~0.90 -> ~0.83 s of CPU and ~45 ms less wall, a reset ~300 ->
  * ~255-275 ms of CPU. The snapshot's file name hashes guest.py (memory-snapshot.ts), so the code matches it.
- * With it, V8's code cache of Pyodide's JavaScript as this start-up compiled it (child-code-cache.ts).
+ * With it, V8's code cache of Pyodide's JavaScript as this start-up compiled it (child-pyodide-js.ts).
  */
 export async function makeSnapshot(
   pyodideDir: string,
@@ -243,7 +243,7 @@ export interface InstanceOptions {
   pyodideDir: string;
   /** The memory snapshot's file; "" starts Python cold. */
   snapshotPath: string;
-  /** V8's code cache of Pyodide's JavaScript, made with the snapshot (child-code-cache.ts); "" for none. */
+  /** V8's code cache of Pyodide's JavaScript, made with the snapshot (child-pyodide-js.ts); "" for none. */
   codeCachePath: string;
   /** The `js` module guest code sees. */
   jsglobals: object;

@@ -41,7 +41,6 @@ import {
   takeReply,
   wakeups,
 } from "./child-calls.ts";
-import { codeCacheUse } from "./child-code-cache.ts";
 import { errorReport } from "./child-error-report.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
 import {
@@ -64,6 +63,7 @@ import {
 import { exit, isSafeInteger, quote, round } from "./child-intrinsics.ts";
 import { memoryLimitHit, resetMemoryLimitHit, setMemoryCap } from "./child-memory-cap.ts";
 import { beginOutput, droppedBytes, flushOutput, send, writeAll } from "./child-output.ts";
+import { codeCacheUse } from "./child-pyodide-js.ts";
 import { recordRealm } from "./child-realm.ts";
 import { loadQuickJS } from "./js-engine.ts";
 import { JavaScriptRun } from "./js-guest.ts";
@@ -79,7 +79,7 @@ const snapshotPath = process.argv[4] ?? "";
 const snapshotMaker = process.argv[5] === "make-snapshot";
 // The JavaScript guest's engine: quickjs-emscripten-core's and its wasm variant's dist folders.
 const quickJSDirs = [process.argv[6] ?? "", process.argv[7] ?? ""] as const;
-// V8's code cache of Pyodide's JavaScript, made with the snapshot (child-code-cache.ts); "" for none.
+// V8's code cache of Pyodide's JavaScript, made with the snapshot (child-pyodide-js.ts); "" for none.
 const codeCachePath = process.argv[8] ?? "";
 
 /** The current Pyodide instance (its guest.py functions); replaced by a reset. */

@@ -1,6 +1,6 @@
 // What the snapshot maker (child.ts, `make-snapshot`) writes to its stdout and the host (memory-snapshot.ts)
 // reads: two lengths (u32, little-endian), then the memory snapshot, then V8's code cache of Pyodide's
-// JavaScript (child-code-cache.ts; empty where this Node could not make one). Shared by both sides.
+// JavaScript (child-pyodide-js.ts; empty where this Node could not make one). Shared by both sides.
 
 const HEADER_BYTES = 8;
 
