@@ -205,9 +205,18 @@ const transfer = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer, leng
 const release = (buffer: ArrayBufferLike) => {
   if (transfer && buffer instanceof ArrayBuffer) transfer.call(buffer, 0);
 };
-async function load(pyodideDir: string, codeCachePath: string, options: object): Promise<PyodideApi> {
+async function load(
+  pyodideDir: string,
+  codeCachePath: string,
+  options: object,
+  snapshot: boolean,
+): Promise<PyodideApi> {
   loadPyodide ??= ((await import(join(pyodideDir, "pyodide.mjs"))) as { loadPyodide: LoadPyodide }).loadPyodide;
   const createPyodideModule = pyodideModule(pyodideDir, codeCachePath);
+  // A snapshot's function pointers name table slots as child-pyodide-js.ts links them: one is made and
+  // restored only that way, never by Pyodide's own import of the file (a cold start may be either).
+  if (snapshot && !createPyodideModule)
+    throw new Error(`${pyodideDir}/pyodide.asm.mjs: not as child-pyodide-js.ts links it`);
   return loadPyodide({
     indexURL: `${pyodideDir}/`,
     ...(createPyodideModule ? { createPyodideModule } : {}),
@@ -231,7 +240,7 @@ export async function makeSnapshot(
   pyodideDir: string,
   jsglobals: object,
 ): Promise<{ snapshot: Uint8Array; codeCache: Uint8Array }> {
-  const pyodide = await load(pyodideDir, "", { jsglobals, _makeSnapshot: true });
+  const pyodide = await load(pyodideDir, "", { jsglobals, _makeSnapshot: true }, true);
   await pyodide.runPythonAsync(PRELOAD);
   pyodide.globals.set("_ptc_source", readGuestSource());
   pyodide.runPython("_ptc_guest = compile(_ptc_source, '<exec>', 'exec')\ndel _ptc_source");
@@ -294,10 +303,12 @@ async function buildInstance(
     // the buffer released once restored: Pyodide keeps its options (and so the buffer) for the instance's life.
     const snapshot = options.snapshotPath ? openSnapshot(options.snapshotPath) : null;
     const loading = () =>
-      load(options.pyodideDir, options.codeCachePath, {
-        jsglobals: options.jsglobals,
-        ...(snapshot ? { _loadSnapshot: snapshot.bytes } : {}),
-      });
+      load(
+        options.pyodideDir,
+        options.codeCachePath,
+        { jsglobals: options.jsglobals, ...(snapshot ? { _loadSnapshot: snapshot.bytes } : {}) },
+        snapshot !== null,
+      );
     const modulePath = join(resolve(options.pyodideDir), "pyodide.asm.wasm");
     try {
       pyodide = await keepingWasmModule(modulePath, () =>
