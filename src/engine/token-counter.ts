@@ -6,11 +6,18 @@ export const TOKEN_COUNT_BUDGET_MS = 250;
 
 /** Text is encoded in slices this long, so that one slice costs little even on hostile input. */
 const SLICE_CHARS = 2_048;
-/** Runs of non-space characters at least this long are counted from a sample and scaled. */
+/**
+ * Runs of non-space characters, or of whitespace, at least this long are counted from a sample and scaled:
+ * BPE is quadratic in a piece's bytes, and the tokenizer's pattern makes a whitespace run one piece. Counted
+ * whole, a slice of 2,048 ideographic spaces (6 KB of UTF-8) held the host's event loop ~750 ms.
+ */
 const LONG_RUN_CHARS = 64;
 /** Upper bound of one match: an unbounded `\S{64,}` overflows the regex stack on a run of ~10M characters. */
 const LONG_RUN_MAX_CHARS = 65_536;
-const LONG_RUN = new RegExp(`\\S{${LONG_RUN_CHARS},${LONG_RUN_MAX_CHARS}}`, "g");
+const LONG_RUN = new RegExp(
+  `\\S{${LONG_RUN_CHARS},${LONG_RUN_MAX_CHARS}}|\\s{${LONG_RUN_CHARS},${LONG_RUN_MAX_CHARS}}`,
+  "g",
+);
 
 /** Pieces up to this long have their token count remembered (most pieces are a word, a number, punctuation). */
 const MAX_REMEMBERED_PIECE_CHARS = 32;
@@ -75,7 +82,7 @@ function countPieces({ ranks, pattern, pieces }: Counter, text: string): number 
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Splits text into slices to encode, with long non-space runs apart (BPE is quadratic in a run). */
+/** Splits text into slices to encode, with long runs (of non-space or of space) apart. */
 function* slices(text: string): Generator<[string, boolean]> {
   let last = 0;
   for (const match of text.matchAll(LONG_RUN)) {
