@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { codeTool, testEngine } from "../helpers/engine.js";
+
+// The guest's event loop and tool stubs (guest_loop.py, guest.py) where they replace Pyodide's and asyncio's
+// own paths for speed: what a script sees must stay what CPython's asyncio and json give it.
+const echo = codeTool("echo", (input) => input);
+const engine = testEngine({ tools: [echo] });
+after(() => engine.close());
+
+async function run(code: string, resultMode?: "json" | "text") {
+  const result = await engine.execute({ code, container: "guest-loop", ...(resultMode ? { resultMode } : {}) }).result;
+  assert.equal(result.status, "completed", `${result.error?.code}: ${result.error?.message}\n${result.stderr}`);
+  return result;
+}
+
+describe("tasks", () => {
+  test("are asyncio tasks with Pyodide's promise methods, and gather, cancel, TaskGroup and wait behave as asyncio's", async () => {
+    const { stdout, stderr } = await run(
+      [
+        "import asyncio",
+        "from pyodide.webloop import PyodideTask",
+        "t = asyncio.create_task(echo(v=1))",
+        "print(repr(t).split()[0], isinstance(t, asyncio.Task), isinstance(t, PyodideTask), callable(t.then))",
+        "print(await t)",
+        "print(await asyncio.gather(*[echo(v=i) for i in range(5)]))",
+        "async def fails():",
+        "    await echo(v=0)",
+        "    raise KeyError('k')",
+        "print(await asyncio.gather(fails(), echo(v=2), return_exceptions=True))",
+        "slow = asyncio.create_task(asyncio.sleep(30))",
+        "await asyncio.sleep(0)",
+        "slow.cancel()",
+        "try:",
+        "    await slow",
+        "except asyncio.CancelledError:",
+        "    print('cancelled', slow.cancelled())",
+        "async with asyncio.TaskGroup() as group:",
+        "    a = group.create_task(echo(v='a'))",
+        "    b = group.create_task(echo(v='b'))",
+        "print(a.result(), b.result())",
+        "done, pending = await asyncio.wait([asyncio.create_task(echo(v=3)), asyncio.create_task(asyncio.sleep(30))], return_when=asyncio.FIRST_COMPLETED)",
+        "print(len(done), len(pending), [d.result() for d in done])",
+        "for p in pending: p.cancel()",
+      ].join("\n"),
+    );
+    assert.equal(
+      stdout,
+      [
+        "<Task True True True",
+        "{'v': 1}",
+        "[{'v': 0}, {'v': 1}, {'v': 2}, {'v': 3}, {'v': 4}]",
+        "[KeyError('k'), {'v': 2}]",
+        "cancelled True",
+        "{'v': 'a'} {'v': 'b'}",
+        "1 1 [{'v': 3}]",
+        "",
+      ].join("\n"),
+    );
+    assert.equal(stderr, "");
+  });
+
+  test("a task factory the script sets is used (Pyodide's own create_task failed with one on Python 3.14)", async () => {
+    const { stdout } = await run(
+      [
+        "import asyncio",
+        "loop = asyncio.get_running_loop()",
+        "made = []",
+        "def factory(loop, coro, **kwargs):",
+        "    made.append(kwargs.get('name'))",
+        "    return asyncio.Task(coro, loop=loop, **kwargs)",
+        "loop.set_task_factory(factory)",
+        "print(await asyncio.create_task(echo(v=1), name='named'), made)",
+        "loop.set_task_factory(asyncio.eager_task_factory)",
+        "print(await asyncio.gather(echo(v=2), echo(v=3)))",
+        "loop.set_task_factory(None)",
+      ].join("\n"),
+    );
+    assert.equal(stdout, "{'v': 1} ['named']\n[{'v': 2}, {'v': 3}]\n");
+  });
+
+  test("a task's error nothing retrieves is reported in the run that made it; a retrieved one is not", async () => {
+    const { stdout, stderr } = await run(
+      [
+        "import asyncio",
+        "async def bad(message):",
+        "    await echo(v=0)",
+        "    raise ValueError(message)",
+        "kept = asyncio.create_task(bad('kept and never awaited'))",
+        "asyncio.create_task(bad('dropped'))",
+        "awaited = asyncio.create_task(bad('awaited'))",
+        "try:",
+        "    await awaited",
+        "except ValueError as error:",
+        "    print('caught', error)",
+        "await asyncio.gather(bad('gathered'), return_exceptions=True)",
+        "await asyncio.sleep(0.05)",
+        "print('end')",
+      ].join("\n"),
+    );
+    assert.equal(stdout, "caught awaited\nend\n");
+    assert.match(stderr, /ValueError: kept and never awaited/);
+    assert.match(stderr, /ValueError: dropped/);
+    assert.doesNotMatch(stderr, /awaited'|ValueError: awaited|gathered/);
+    assert.equal(stderr.match(/Unhandled exception in event loop/g)?.length, 2);
+    // Nothing of it comes back in the container's next run.
+    assert.equal((await run("import gc\ngc.collect()\nprint('next')")).stderr, "");
+  });
+});
+
+describe("tool arguments and results", () => {
+  test("arguments encode as json.dumps does, and a failed encoding leaves no false cycle behind", async () => {
+    const { stdout } = await run(
+      [
+        "import json, math",
+        "shared = {'k': [1, 2.5, None, True, 'é\\u2028\"']}",
+        "cyclic = {'a': 1}",
+        "cyclic['self'] = cyclic",
+        "for bad in (cyclic, {'x': math.nan}, {'x': object()}, {'x': {1}}, {'deep': [shared, cyclic]}):",
+        "    try:",
+        "        await echo(bad)",
+        "    except ToolError as error:",
+        "        print(error.code, str(error).split(': ', 2)[-1][:40])",
+        "del cyclic['self']",
+        "args = {'one': shared, 'two': shared, 'c': cyclic, 'n': [[[]]], 'big': 2**53 - 1, 'f': 1e300}",
+        "print(await echo(args) == json.loads(json.dumps(args)))",
+      ].join("\n"),
+    );
+    assert.equal(
+      stdout,
+      [
+        "invalid_tool_input Circular reference detected",
+        "invalid_tool_input Out of range float values are not JSON c",
+        "invalid_tool_input Object of type object is not JSON serial",
+        "invalid_tool_input Object of type set is not JSON serializa",
+        "invalid_tool_input Circular reference detected",
+        "True",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("results decode as json.loads does, in both result modes", async () => {
+    const value = { s: 'a\u2028b"\\\n', n: [1, -2.5, 1e-7, null, true], o: { ü: {} }, e: [] };
+    const tool = codeTool("value", () => value);
+    const modes = testEngine({ tools: [tool] });
+    try {
+      const code =
+        "import json\nr = await value()\nprint(json.dumps(r if isinstance(r, dict) else json.loads(r), sort_keys=True))";
+      for (const resultMode of ["json", "text"] as const) {
+        const result = await modes.execute({ code, resultMode }).result;
+        assert.equal(result.status, "completed", result.error?.message);
+        assert.deepEqual(JSON.parse(result.stdout), value, resultMode);
+      }
+      const texts = await modes.execute({ code: "print(repr(await value()))", resultMode: "text" }).result;
+      assert.equal(texts.stdout.slice(0, 2), "'{", "text mode hands the result over as text");
+    } finally {
+      await modes.close();
+    }
+  });
+});
