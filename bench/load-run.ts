@@ -116,6 +116,29 @@ function rssMiB(pid: number): number {
   }
 }
 
+/** CPU in ms so far: the server process's own, and its whole tree's (itself, its reaped children, the live ones). */
+export function serverCpuMs(server: ServeProcess): { serverMs: number; treeMs: number } {
+  const ticks = (pid: number, withChildren: boolean) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+      // After "pid (comm) ": utime, stime, cutime, cstime are fields 14-17 overall.
+      const fields = stat
+        .slice(stat.lastIndexOf(")") + 2)
+        .split(" ")
+        .map(Number);
+      const own = (fields[11] ?? 0) + (fields[12] ?? 0);
+      return withChildren ? own + (fields[13] ?? 0) + (fields[14] ?? 0) : own;
+    } catch {
+      return 0;
+    }
+  };
+  const serverTicks = ticks(server.pid, false);
+  // The server's cutime and cstime hold every sandbox it reaped (bubblewrap's reaped its own before it).
+  let treeTicks = ticks(server.pid, true);
+  for (const each of processTree(server.pid)) if (each !== server.pid) treeTicks += ticks(each, true);
+  return { serverMs: serverTicks * 10, treeMs: treeTicks * 10 };
+}
+
 export interface MemorySample {
   serverMiB: number;
   treeMiB: number;

@@ -13,6 +13,7 @@ import {
   runBurst,
   type ServeProcess,
   sampleMemory,
+  serverCpuMs,
   settledMemory,
   startServe,
   summarizeBurst,
@@ -28,6 +29,8 @@ interface Column {
   liveAfter: number[];
   /** RSS 60 s after the burst. */
   afterIdle: MemorySample;
+  /** CPU spent from the burst's first POST to its last answer, ms. */
+  cpu: { serverMs: number; treeMs: number };
   /** 429 answers by message, numbers elided: which bound refused them. */
   reasons: Record<string, number>;
 }
@@ -84,6 +87,10 @@ function table(columns: readonly Column[], idle: MemorySample): string {
     [
       "executions per second (completed and checked / burst wall)",
       (c) => ((c.summary.correct * 1000) / c.summary.wallMs).toFixed(1),
+    ],
+    [
+      "CPU during the burst per completed execution: ptc serve's process / with its sandboxes (ms)",
+      (c) => `${(c.cpu.serverMs / c.summary.correct).toFixed(1)} / ${(c.cpu.treeMs / c.summary.correct).toFixed(1)}`,
     ],
     ["/health: answered / failed during the burst", (c) => `${c.result.health.answered} / ${c.result.health.failed}`],
     [
@@ -161,8 +168,10 @@ async function main(): Promise<void> {
     for (const [n, step] of plan.entries()) {
       process.stderr.write(`· ${step.name}: ${clients} at once\n`);
       await poolWarm(server);
+      const cpuBefore = serverCpuMs(server);
       const result = await runBurst(server, { count: clients, firstIndex: n * 10_000, retrying: step.retrying });
       const ended = performance.now();
+      const cpuAfter = serverCpuMs(server);
       const firstLive = (await health(server.url)).body.pool.live;
       const after = await settledMemory(server);
       const idle = await liveAfter(server, ended, [30_000, 60_000]);
@@ -173,6 +182,7 @@ async function main(): Promise<void> {
         summary,
         after,
         liveAfter: [firstLive, ...idle.live],
+        cpu: { serverMs: cpuAfter.serverMs - cpuBefore.serverMs, treeMs: cpuAfter.treeMs - cpuBefore.treeMs },
         afterIdle: idle.memory,
         reasons: reasons(result),
       });
