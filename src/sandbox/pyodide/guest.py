@@ -92,6 +92,8 @@ def _encode_arguments(arguments):
         # A walk that failed may leave its containers' ids behind: the next call would see a false cycle.
         _arguments_encoder = _new_arguments_encoder()
         raise
+
+
 # The C encoder recurses once per level, and a few thousand levels overflow the JS stack under the
 # interpreter, which kills the sandbox. The host refuses inputs nested deeper than its
 # MAX_TOOL_INPUT_DEPTH (src/tools/input-guard.ts) anyway, and sends that depth with each run
