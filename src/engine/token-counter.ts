@@ -19,6 +19,14 @@ const LONG_RUN = new RegExp(
   "g",
 );
 
+/**
+ * A piece of the tokenizer's pattern longer than this is counted in parts this long (and the count is
+ * approximate): BPE is quadratic in a piece, and the pattern makes a mix of punctuation and line ends one piece
+ * (`/` and newline alternating: a 2,048-character slice held the host's event loop ~90 ms counted whole, ~4 ms
+ * in parts). Only the budgeted count does this; `loadTokenizer`'s stays exact.
+ */
+const MAX_WHOLE_PIECE_CHARS = 128;
+
 /** Pieces up to this long have their token count remembered (most pieces are a word, a number, punctuation). */
 const MAX_REMEMBERED_PIECE_CHARS = 32;
 /** Distinct pieces remembered at most; past it the memory starts over (a blob of ids fills it with strays). */
@@ -61,15 +69,24 @@ export async function loadTokenizer(): Promise<ExactTokenCounter> {
   return { count: (text) => countPieces(loaded, text) };
 }
 
-/** Tokens of `text` encoded as plain text: the sum over the pieces of the tokenizer's pattern. */
-function countPieces({ ranks, pattern, pieces }: Counter, text: string): number {
+/**
+ * Tokens of `text` encoded as plain text: the sum over the pieces of the tokenizer's pattern. With `parted`, a
+ * piece longer than MAX_WHOLE_PIECE_CHARS is counted in parts, and `parted.happened` says so.
+ */
+function countPieces({ ranks, pattern, pieces }: Counter, text: string, parted?: { happened: boolean }): number {
   let tokens = 0;
   pattern.lastIndex = 0;
   for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
     const piece = match[0];
     let count = pieces.get(piece);
     if (count === undefined) {
-      count = ranks.countPiece(piece);
+      if (parted && piece.length > MAX_WHOLE_PIECE_CHARS) {
+        parted.happened = true;
+        count = 0;
+        for (let at = 0; at < piece.length; at += MAX_WHOLE_PIECE_CHARS) {
+          count += ranks.countPiece(piece.slice(at, at + MAX_WHOLE_PIECE_CHARS));
+        }
+      } else count = ranks.countPiece(piece);
       if (piece.length <= MAX_REMEMBERED_PIECE_CHARS) {
         if (pieces.size >= MAX_REMEMBERED_PIECES) pieces.clear();
         pieces.set(piece, count);
@@ -99,8 +116,8 @@ function* slices(text: string): Generator<[string, boolean]> {
 /**
  * Counts tokens with a real BPE tokenizer (o200k_base). Model-written code controls what it
  * prints and tool data can be anything, so the work is bounded: long runs (blobs, padding) are
- * counted from a sample, and past the time budget the rest is extrapolated at the rate measured
- * so far. `approximate` says whether either happened.
+ * counted from a sample, long pieces in parts, and past the time budget the rest is extrapolated at the rate measured
+ * so far. `approximate` says whether any of it happened.
  */
 export async function countTokens(texts: readonly string[]): Promise<{ tokens: number; approximate: boolean }> {
   const counter = await loadCounter();
@@ -109,6 +126,7 @@ export async function countTokens(texts: readonly string[]): Promise<{ tokens: n
   let countedChars = 0;
   let remainingChars = texts.reduce((sum, text) => sum + text.length, 0);
   let approximate = false;
+  const parted = { happened: false };
   let sinceYield = 0;
   let shortTexts = 0;
   for (const text of texts) {
@@ -129,7 +147,7 @@ export async function countTokens(texts: readonly string[]): Promise<{ tokens: n
         approximate = true;
         tokens += Math.round((countPieces(counter, slice.slice(0, LONG_RUN_CHARS)) * slice.length) / LONG_RUN_CHARS);
       } else {
-        tokens += countPieces(counter, slice);
+        tokens += countPieces(counter, slice, parted);
       }
       countedChars += slice.length;
       remainingChars -= slice.length;
@@ -140,5 +158,5 @@ export async function countTokens(texts: readonly string[]): Promise<{ tokens: n
       }
     }
   }
-  return { tokens, approximate };
+  return { tokens, approximate: approximate || parted.happened };
 }

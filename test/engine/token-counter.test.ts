@@ -106,6 +106,21 @@ describe("token counter", () => {
     assert.deepEqual(await countTokens([indented]), { tokens: await encoded([indented]), approximate: false });
   });
 
+  test("a long piece mixing punctuation and line ends is counted in parts, as a long run is sampled", async () => {
+    // The tokenizer's pattern makes `/` and line ends alternating one piece, neither a run of space nor of
+    // anything else: counted whole, a 2,048-character slice held the event loop ~90 ms.
+    const exact = await loadTokenizer();
+    for (const piece of ["/\n".repeat(1_024), "/\r\n".repeat(700), `!${"/\n".repeat(300)}`]) {
+      const counted = await countTokens([`before ${piece} after`]);
+      assert.equal(counted.approximate, true, JSON.stringify(piece.slice(0, 3)));
+      const truth = exact.count(`before ${piece} after`);
+      assert.ok(Math.abs(counted.tokens - truth) <= truth * 0.05 + 5, `${counted.tokens} against ${truth}`);
+    }
+    // A piece of that kind up to the part's length is still counted exactly.
+    const short = `x ${"/\n".repeat(40)} y`;
+    assert.deepEqual(await countTokens([short]), { tokens: await encoded([short]), approximate: false });
+  });
+
   test("many small results (remembered pieces) are counted exactly", async () => {
     const texts = Array.from({ length: 2_000 }, (_, i) => String(i % 700));
     const counted = await countTokens(texts);

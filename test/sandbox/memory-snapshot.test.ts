@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import {
+  cpSync,
   existsSync,
   mkdtempSync,
   readdirSync,
@@ -171,6 +172,42 @@ describe("the snapshot cache", () => {
       rmSync(codeCache);
       assert.equal(await started(snapshot), "none");
       assert.ok(readFileSync(snapshot).length > 1_000_000, "the snapshot itself is untouched");
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+
+  test("a Pyodide whose module does not take the linking change gets no snapshot; its sandboxes start cold", async () => {
+    // A snapshot's function pointers name table slots as child-pyodide-js.ts links them, so one is made (and
+    // restored) only that way. Here, a copy of the installed Pyodide whose Emscripten linker reads otherwise.
+    const base = resolveSandboxRuntime();
+    const pyodideDir = join(mkdtempSync(join(scratch, "pyodide-")), "pyodide");
+    cpSync(base.pyodideDir, pyodideDir, { recursive: true });
+    const moduleFile = join(pyodideDir, "pyodide.asm.mjs");
+    writeFileSync(
+      moduleFile,
+      readFileSync(moduleFile, "utf8").replace("updateGOT(origExports);", "updateGOT(origExports,false);"),
+    );
+    // Another manifest: another snapshot name, not the one this file's other tests made.
+    const manifest = join(pyodideDir, "package.json");
+    writeFileSync(manifest, `${readFileSync(manifest, "utf8")}\n`);
+    const runtime = { ...base, pyodideDir };
+    useOwnCache();
+    const keepAlive = setInterval(() => {}, 1_000);
+    try {
+      assert.equal(await ensureMemorySnapshot(runtime), null);
+      assert.deepEqual(
+        readdirSync(ownCache).filter((name) => name.includes(".tmp")),
+        [],
+        "nothing half-written either",
+      );
+      const sandbox = new SandboxProcess(runtime, 256 * 1_048_576, null);
+      try {
+        assert.equal((await sandbox.ready).codeCache, "unavailable");
+        assert.equal(await runPython(sandbox, "import json\nprint(json.dumps([6 * 7]))"), "[42]\n");
+      } finally {
+        sandbox.kill();
+      }
     } finally {
       clearInterval(keepAlive);
     }
