@@ -60,6 +60,11 @@ export class SandboxPool {
   #trimmed = 0;
   #lastStartError: Error | null = null;
   #live = new Set<SandboxProcess>();
+  /**
+   * Every sandbox this pool started whose process and pipes are not all gone yet: one that exited a moment
+   * ago leaves `#live` then, but its pipes may still be open, and `close()` waits for those too.
+   */
+  #unclosed = new Set<SandboxProcess>();
   /** Sandboxes lent out (to executions and containers), and when (performance.now()): what may come back. */
   #lentAt = new Map<SandboxProcess, number>();
   #snapshot: Promise<string | null>;
@@ -226,7 +231,7 @@ export class SandboxPool {
     this.#warm = [];
     this.#resetting.clear();
     for (const sandbox of live) sandbox.kill();
-    await Promise.all(live.map((sandbox) => sandbox.closed));
+    await Promise.all([...this.#unclosed].map((sandbox) => sandbox.closed));
   }
 
   #takeWarm(): SandboxProcess | undefined {
@@ -302,6 +307,8 @@ export class SandboxPool {
     // Warm, starting and idle in a container, a sandbox does not keep the host alive: only while it runs.
     const sandbox = new SandboxProcess(this.runtime, this.#memoryBytes, snapshot, true);
     this.#live.add(sandbox);
+    this.#unclosed.add(sandbox);
+    void sandbox.closed.then(() => this.#unclosed.delete(sandbox));
     void sandbox.exited.then(() => {
       this.#live.delete(sandbox);
       this.#resetting.delete(sandbox);

@@ -130,6 +130,20 @@ describe("SandboxPool: recycling one-off sandboxes", () => {
     assert.equal(sandboxes.stats().live, 0);
     assert.equal(sandboxes.stats().warm, 0);
   });
+
+  test("close() waits for the pipes of a sandbox that exited just before, not only for the live ones", async () => {
+    const sandboxes = pool({ size: 0 });
+    const sandbox = await sandboxes.acquire();
+    let closed = false;
+    void sandbox.closed.then(() => {
+      closed = true;
+    });
+    sandbox.kill();
+    // Out of the pool's live sandboxes from here; its pipes may still be open.
+    await sandbox.exited;
+    await sandboxes.close();
+    assert.equal(closed, true, "the pool closed with the sandbox's pipes still on the event loop");
+  });
 });
 
 describe("SandboxPool: grows with demand, shrinks when idle", () => {
