@@ -221,10 +221,11 @@ export class SandboxProcess {
     const outcome = new Promise<SandboxRunOutcome>((resolve) => {
       this.#finishRun = resolve;
     });
-    // Memory the child's cap does not see (ArrayBuffers, the JS heap) is bounded from here, while it runs.
+    this.#write(runFrame(request));
+    // Memory the child's cap does not see (ArrayBuffers, the JS heap) is bounded from here, while it runs. The
+    // first reading is taken once the script is written: the child starts on it meanwhile.
     this.#memoryBytes = Math.max(this.#memoryBytes, request.memoryBytes);
     this.#memoryWatch.start(sandboxMemoryBound(this.#memoryBytes));
-    this.#write(runFrame(request));
     return outcome;
   }
 

@@ -112,6 +112,48 @@ describe("tasks", () => {
   });
 });
 
+describe("a run's first step (taken by the run frame itself, guest_loop.py `_ptc_start`)", () => {
+  test("runs in a task on the running loop, and a script that awaits nothing ends in it", async () => {
+    const { stdout } = await run(
+      [
+        "import asyncio",
+        "t = asyncio.current_task()",
+        "loop = asyncio.get_running_loop()",
+        "print(type(t).__name__, t.done(), t.get_loop() is loop, t in asyncio.all_tasks())",
+      ].join("\n"),
+    );
+    assert.equal(stdout, "Task False True True\n");
+  });
+
+  test("a script that cancels the task it runs in fails with CancelledError, and its container goes on", async () => {
+    const ended = await engine.execute({
+      code: "import asyncio\nasyncio.current_task().cancel()",
+      container: "guest-loop",
+    }).result;
+    assert.equal(ended.status, "failed");
+    assert.equal(ended.error?.type, "CancelledError");
+    assert.equal(ended.error?.message, "the script cancelled its own task");
+    const awaited = await engine.execute({
+      code: "import asyncio\nasyncio.current_task().cancel()\nawait asyncio.sleep(0)",
+      container: "guest-loop",
+    }).result;
+    assert.equal(awaited.error?.type, "CancelledError");
+    assert.equal((await run("print(await echo(v=1))")).stdout, "{'v': 1}\n");
+  });
+
+  test("a script that makes an event loop of its own (which Pyodide's installs as running) leaves the next run working", async () => {
+    // Pyodide's WebLoop() sets itself as the running loop, so the step that made it ends in an error that the
+    // drain reports ("is not the running loop"), as any step's; it must not reach the child or the next run.
+    const made = await run("import asyncio\nasyncio.new_event_loop()\nprint('made')");
+    assert.equal(made.stdout, "made\n");
+    assert.match(made.stderr, /is not the running loop/);
+    assert.equal(
+      (await run("import asyncio\nprint(await echo(v=2), await asyncio.sleep(0))")).stdout,
+      "{'v': 2} None\n",
+    );
+  });
+});
+
 describe("tool arguments and results", () => {
   test("arguments encode as json.dumps does, and a failed encoding leaves no false cycle behind", async () => {
     const { stdout } = await run(

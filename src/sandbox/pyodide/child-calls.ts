@@ -223,7 +223,7 @@ function wake(): void {
   idleReported = false;
   send(BUSY_FRAME);
 }
-function step(callback: () => unknown): () => void {
+function step(callback: () => unknown): () => unknown {
   return () => {
     idleReported = false;
     stepping++;
@@ -243,7 +243,16 @@ function step(callback: () => unknown): () => void {
         afterStep();
       }
     }
+    return result;
   };
+}
+/**
+ * A run's first step, which the run frame takes at once (guest.py `_ptc_start`) rather than scheduling it:
+ * counted and framed as a scheduled step is, so that the calls it makes go out at its end with the idle
+ * report that follows them. Returns what `call` returns.
+ */
+export function firstStep(call: () => unknown): unknown {
+  return step(wakeups.counted(call))();
 }
 export const wakeups = new Wakeups();
 /**

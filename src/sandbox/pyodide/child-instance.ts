@@ -75,6 +75,17 @@ export function allowFsConstants(): void {
     name === "constants" ? { fs: fsConstants } : {};
 }
 
+/**
+ * The interpreter itself failed in a run's first step (`_ptc_start` returns the script's own failures): a
+ * fatal Pyodide error, the wasm stack overflowing. The child ends before the run's end is reported, as
+ * after a scheduled step's failure (child-wakeups.ts `counted`); the host names the failure from these
+ * diagnostics (guest-error.ts).
+ */
+function interpreterFailed(error: unknown): never {
+  writeSync(2, `${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+  return exit(1);
+}
+
 /** A reset that cannot complete: the host reports it failed (with `why` in the sandbox's diagnostics). */
 function failReset(why: string): never {
   writeSync(2, `ptc: reset failed: ${why}\n`);
@@ -89,6 +100,20 @@ export type RunFunction = (
   maxInputDepth: number,
   seed: number,
 ) => Promise<string>;
+
+/**
+ * guest_loop.py's `_ptc_start`: the run's outcome ("" or the error as JSON) when its first step ended it, else
+ * undefined, and `settle` gets the outcome once the run ends; false for either when the run's task itself
+ * failed. Under JSPI (`callPromising`) a promise of it.
+ */
+type StartRun = (
+  code: string,
+  toolsJson: string,
+  resultMode: string,
+  maxInputDepth: number,
+  seed: number,
+  settle: (outcome: unknown) => void,
+) => unknown;
 
 /** What the child keeps of an instance: the functions guest.py defines, nothing else. */
 export interface Instance extends GuestHooks {
@@ -258,6 +283,8 @@ export interface InstanceOptions {
   jsglobals: object;
   /** Registered as `_ptc_bridge` for guest.py, which takes what it needs and removes it from sys.modules. */
   bridge: object;
+  /** Takes a run's first step as the event loop's steps are taken (child-calls.ts `firstStep`). */
+  firstStep: (call: () => unknown) => unknown;
 }
 
 /**
@@ -346,11 +373,25 @@ async function buildInstance(
   // The guest setup has imported what it needs from pyodide_js; now take it away from guest code.
   pyodide.unregisterJsModule("pyodide_js");
   await pyodide.runPythonAsync("_ptc_lockdown()");
-  const runner = pyodide.globals.get("_ptc_run") as { callPromising: RunFunction };
+  const starter = pyodide.globals.get("_ptc_start") as StartRun & { callPromising: StartRun };
   // Calling through JSPI's promising wrapper lets guest code suspend the wasm stack (asyncio.run).
-  const run: RunFunction = wasmSuspending
-    ? (...args) => runner.callPromising(...args)
-    : (runner as unknown as RunFunction);
+  const start: StartRun = wasmSuspending ? (...args) => starter.callPromising(...args) : starter;
+  const { firstStep } = options;
+  const run: RunFunction = async (code, toolsJson, resultMode, maxInputDepth, seed) => {
+    let settle: (outcome: unknown) => void = () => {};
+    const settled = new Promise<unknown>((resolve) => {
+      settle = resolve;
+    });
+    let started: unknown;
+    try {
+      started = await firstStep(() => start(code, toolsJson, resultMode, maxInputDepth, seed, settle));
+    } catch (error) {
+      return interpreterFailed(error);
+    }
+    const outcome = started === undefined ? await settled : started;
+    if (typeof outcome !== "string") throw new Error("the run ended without its outcome");
+    return outcome;
+  };
   // A tool result runs the tasks it wakes (child-calls.ts): through the promising wrapper too.
   const receive = pyodide.globals.get("_ptc_receive") as ReceiveResult & { callPromising: ReceiveResult };
   const receiveAll = pyodide.globals.get("_ptc_receive_all") as ReceiveResults & { callPromising: ReceiveResults };

@@ -27,6 +27,7 @@ import {
   divergedJson,
   endCalls,
   endOfHostChunk,
+  firstStep,
   guestClearTimeout,
   guestSetTimeout,
   isRunning,
@@ -98,7 +99,7 @@ const bridge = {
   stop: stopFromGuest,
   takeReply,
 };
-const newInstance = instanceBuilder({ pyodideDir, snapshotPath, codeCachePath, jsglobals, bridge });
+const newInstance = instanceBuilder({ pyodideDir, snapshotPath, codeCachePath, jsglobals, bridge, firstStep });
 
 refuseSubprocesses();
 
