@@ -295,6 +295,11 @@ export function sandboxCommand(
     // reset's GC helpers 70-130 -> ~28 ms of CPU (main thread +25 ms), a burst of 20 executions 7.2 -> 6.5 s
     // of CPU, sequential calls unchanged (BENCHMARKS.md, "Resets").
     "--single-threaded-gc",
+    // Full GCs atomic, without incremental marking: a sandbox's heap is small (~14 MB live) and one script runs
+    // at a time, so a pause costs no one else's latency, and a reset's forced GC found a marking under way
+    // every time, finished it (marking only what was live when it began) and then marked the whole heap
+    // again. Measured with child-instance.ts `collectForBuild`: a reset ~155-169 -> ~111-113 ms of CPU.
+    "--no-incremental-marking",
     // Not `--v8-pool-size=1` (one V8 worker instead of four, ~4 MiB less PSS per warm sandbox): with one
     // worker, the tier-up a start's warm-up queues was still compiling after ready, and a container's first
     // idle 0.7 s used 370-390 ms of CPU (test/adversarial/resources.test.ts "tasks a script leaves behind",

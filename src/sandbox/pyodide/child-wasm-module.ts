@@ -44,6 +44,8 @@ function bufferOf(source: unknown): ArrayBufferLike | null {
 
 /** The module compiled from the module file's bytes, once a build has compiled them. */
 let kept: unknown = null;
+/** Runs just before the kept module is instantiated (the new instance's memory exists by then). */
+let beforeInstance: (() => void) | undefined;
 /** Buffers read from the module file during builds: the bytes the module is compiled from. */
 const moduleFileBuffers = new Buffers<ArrayBufferLike>();
 /** What a build reads from the module file once a module is kept: an empty stand-in, one per build. */
@@ -53,6 +55,7 @@ function instantiateKeeping(source: unknown, imports?: object): Promise<unknown>
   const buffer = bufferOf(source);
   if (buffer !== null && standIns.has(buffer) && kept !== null) {
     const module = kept;
+    beforeInstance?.();
     return then(apply(instantiate, wasm, [module, imports]) as Promise<unknown>, (instance) => ({ instance, module }));
   }
   const compiling = apply(instantiate, wasm, [source, imports]) as Promise<unknown>;
@@ -96,12 +99,18 @@ export function moduleKept(): boolean {
  * stand-in once one is kept, which `instantiate` answers with the kept module. Every other read and compile
  * is the realm's own. Both are back when `build` settles.
  */
-export async function keepingWasmModule<T>(modulePath: string, build: () => Promise<T>): Promise<T> {
+export async function keepingWasmModule<T>(
+  modulePath: string,
+  build: () => Promise<T>,
+  atInstance?: () => void,
+): Promise<T> {
+  beforeInstance = atInstance;
   Reflect.defineProperty(wasm, "instantiate", { ...descriptor, value: instantiateKeeping });
   setReadFile(readFileKeeping(modulePath));
   try {
     return await build();
   } finally {
+    beforeInstance = undefined;
     Reflect.defineProperty(wasm, "instantiate", descriptor);
     setReadFile(readFile);
   }
