@@ -54,6 +54,36 @@ test("a restore writes every byte of the snapshot's data from its file, zero pag
   assert.equal(Object.hasOwn(Int8Array.prototype, "set"), false, "the realm's Int8Array.prototype is back");
 });
 
+test("later restores from the same file (its zero pages known) and from another file write every byte as the first", async () => {
+  // Runs of data pages longer than one read (256 pages), zero pages between, a partial last page.
+  const fill = (page: number) => (page % 7 === 0 || (page > 20 && page < 600) ? (page % 250) + 1 : 0);
+  const first = snapshotOf(900, fill);
+  const other = snapshotOf(900, (page) => (fill(page) === 0 ? 4 : 0));
+  const restore = async (path: string, dirty: (memory: Int8Array) => void) => {
+    const snapshot = openSnapshot(path);
+    const memory = new Int8Array(new ArrayBuffer(900 * PAGE + 100 + 4 * PAGE));
+    dirty(memory);
+    try {
+      await restoringSparsely(snapshot, async () => memory.set(snapshot.bytes.subarray(416)));
+    } finally {
+      closeSnapshot(snapshot);
+    }
+    return new Uint8Array(memory.buffer, 0, 900 * PAGE + 100);
+  };
+  assert.deepEqual(await restore(first.path, () => {}), first.image);
+  // Instantiation's writes on pages the snapshot has zero, inside and at the ends of runs, and in the last page.
+  const dirty = (memory: Int8Array) => {
+    memory.fill(5, PAGE + 10, PAGE + 20);
+    memory.fill(9, 601 * PAGE, 640 * PAGE);
+    memory.fill(2, 900 * PAGE + 50, 900 * PAGE + 60);
+  };
+  assert.deepEqual(await restore(first.path, dirty), first.image);
+  assert.deepEqual(await restore(first.path, dirty), first.image);
+  // Another file (another snapshot): its own pages, not the first file's map.
+  assert.deepEqual(await restore(other.path, dirty), other.image);
+  assert.deepEqual(await restore(other.path, () => {}), other.image);
+});
+
 test("any other copy out of the snapshot's buffer fails the build; other copies are the intrinsic's", async () => {
   const { path } = snapshotOf(2, () => 1);
   const snapshot = openSnapshot(path);

@@ -37,7 +37,18 @@ export interface SnapshotFile {
   readonly bytes: Uint8Array;
   readonly dataOffset: number;
   readonly fd: number;
+  /** Which file this is (device, inode, size, modification time): its pages' zero map is kept under it. */
+  readonly identity: string;
 }
+
+/**
+ * Which of the snapshot's data pages are zeros (1), found by the first restore from that file: the file does
+ * not change for the child's life (the host writes a snapshot once, under a name of its contents), and comparing
+ * each of its 7,680 pages with zeros again at every reset cost ~3 ms. Another file (a different identity) is
+ * read whole again. With it, a restore reads only the runs of pages with data (~15 of 30 MiB): restoring the
+ * snapshot into a fresh buffer, 25 times each, 3 alternated pairs, median ~13-15 -> ~7.7-7.9 ms.
+ */
+let zeroPages: { identity: string; map: Uint8Array } | null = null;
 
 /**
  * Opens a snapshot file for a build: its length, and its header (Pyodide's: magic, data offset, header
@@ -46,14 +57,14 @@ export interface SnapshotFile {
 export function openSnapshot(path: string): SnapshotFile {
   const fd = openSync(path, "r");
   try {
-    const { size } = fstatSync(fd);
+    const { size, dev, ino, mtimeMs } = fstatSync(fd);
     const bytes = new Bytes(size);
     if (size < 8) fail(`no header (${size} bytes)`);
     readFully(fd, bytes, 0, 8, 0);
     const dataOffset = new Words(bytes.buffer, 0, 2)[1] as number;
     if (dataOffset < 8 || dataOffset > size) fail(`no data offset in the header (${dataOffset}, ${size} bytes)`);
     readFully(fd, bytes, 8, dataOffset - 8, 8);
-    return { bytes, dataOffset, fd };
+    return { bytes, dataOffset, fd, identity: `${dev}:${ino}:${size}:${mtimeMs}` };
   } catch (error) {
     closeSync(fd);
     throw error;
@@ -77,6 +88,12 @@ const isZero = (bytes: Uint8Array, from: number, to: number): boolean =>
 
 /** Writes the snapshot's data over the start of `target` page by page, leaving alone the pages both have zero. */
 function restoreFromFile(target: Uint8Array, snapshot: SnapshotFile, length: number): void {
+  const known = zeroPages?.identity === snapshot.identity ? zeroPages.map : null;
+  if (known !== null && known.length === Math.ceil(length / PAGE)) {
+    restoreKnown(target, snapshot, length, known);
+    return;
+  }
+  const map = new Bytes(Math.ceil(length / PAGE));
   const chunk = new Bytes(Math.min(CHUNK, length));
   for (let start = 0; start < length; start += CHUNK) {
     const end = Math.min(start + CHUNK, length);
@@ -87,12 +104,39 @@ function restoreFromFile(target: Uint8Array, snapshot: SnapshotFile, length: num
     };
     for (let at = start; at < end; at += PAGE) {
       const pageEnd = Math.min(at + PAGE, end);
-      if (isZero(chunk, at - start, pageEnd - start) && isZero(target, at, pageEnd)) {
+      const zero = isZero(chunk, at - start, pageEnd - start);
+      map[at / PAGE] = zero ? 1 : 0;
+      if (zero && isZero(target, at, pageEnd)) {
         flush(at);
         run = pageEnd;
       }
     }
     flush(end);
+  }
+  zeroPages = { identity: snapshot.identity, map };
+}
+
+/**
+ * The same restore with the file's zero pages known: runs of pages with data read and copied (up to CHUNK at a
+ * time), a zero page written only where the target's is not zero (what instantiation wrote there).
+ */
+function restoreKnown(target: Uint8Array, snapshot: SnapshotFile, length: number, map: Uint8Array): void {
+  const chunk = new Bytes(Math.min(CHUNK, length));
+  const pages = map.length;
+  for (let page = 0; page < pages; ) {
+    const at = page * PAGE;
+    if (map[page] === 1) {
+      const pageEnd = Math.min(at + PAGE, length);
+      if (!isZero(target, at, pageEnd)) apply(copy, target, [ZERO_PAGE.subarray(0, pageEnd - at), at]);
+      page++;
+      continue;
+    }
+    let last = page + 1;
+    while (last < pages && map[last] === 0 && (last - page) * PAGE < CHUNK) last++;
+    const end = Math.min(last * PAGE, length);
+    readFully(snapshot.fd, chunk, 0, end - at, snapshot.dataOffset + at);
+    apply(copy, target, [chunk.subarray(0, end - at), at]);
+    page = last;
   }
 }
 
