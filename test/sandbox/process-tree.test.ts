@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { descendants, MAX_OPEN_PROC_FILES, ProcessTree, readProc } from "../../src/sandbox/process-tree.js";
 
@@ -44,10 +44,21 @@ function residentOf(pid: number): number {
   return (kb("VmRSS") + kb("VmSwap")) * 1024;
 }
 
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
 async function shWith(sleepers: number) {
   const root = spawn("sh", ["-c", `for i in $(seq ${sleepers}); do sleep 30 & done; wait`], { stdio: "ignore" });
   const pid = root.pid ?? 0;
-  while (descendants(pid).length < sleepers) await new Promise((resolve) => setTimeout(resolve, 20));
+  // Forked and exec'd: a child still between fork and exec is a copy of sh, whose resident set changes when it
+  // becomes `sleep` (on a loaded machine, between this test's two readings).
+  const asleep = () => descendants(pid).filter((each) => commOf(each) === "sleep").length;
+  while (asleep() < sleepers) await new Promise((resolve) => setTimeout(resolve, 20));
   return {
     pid,
     async kill() {

@@ -44,7 +44,7 @@ export interface SnapshotFile {
 /**
  * Which of the snapshot's data pages are zeros (1), found by the first restore from that file: the file does
  * not change for the child's life (the host writes a snapshot once, under a name of its contents), and comparing
- * each of its 7,680 pages with zeros again at every reset cost ~3 ms. Another file (a different identity) is
+ * each of its 7,680 pages with zeros again at every reset, and reading all of them, cost ~5-7 ms. Another file (a different identity) is
  * read whole again. With it, a restore reads only the runs of pages with data (~15 of 30 MiB): restoring the
  * snapshot into a fresh buffer, 25 times each, 3 alternated pairs, median ~13-15 -> ~7.7-7.9 ms.
  */
