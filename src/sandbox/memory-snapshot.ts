@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { cacheDirectory } from "./cache-directory.js";
+import { descendants } from "./process-tree.js";
 import { decodeSnapshotOutput } from "./pyodide/snapshot-output.js";
 import { codeCachePathOf, SANDBOX_ENV, type SandboxRuntime, sandboxCommand } from "./sandbox-runtime.js";
 
@@ -129,31 +130,63 @@ export function markSnapshotUsed(path: string): boolean {
 }
 
 /**
+ * How long the snapshot maker may take: it makes one interpreter and writes its memory (~4-5 s on 2 cores,
+ * ~2 s of it Pyodide's cold start). Every pool start waits for it, so a maker that hangs would hold them all;
+ * past this it is killed and sandboxes start cold.
+ */
+export const DEFAULT_SNAPSHOT_TIMEOUT_MS = 120_000;
+/** The most the host reads from the maker: a snapshot is ~30 MiB with its code cache; more is an error. */
+export const MAX_SNAPSHOT_OUTPUT_BYTES = 256 * 1_048_576;
+
+/**
  * A memory snapshot of an initialised Pyodide, made once per runtime by a sandbox child under the
  * same isolation, so later sandboxes start in a few hundred ms. Resolves to null when snapshots
- * cannot be made here; sandboxes then start cold.
+ * cannot be made here (the maker failed, wrote too much, or outlived `timeoutMs`); sandboxes then start
+ * cold.
  */
-export function ensureMemorySnapshot(runtime: SandboxRuntime): Promise<string | null> {
+export function ensureMemorySnapshot(
+  runtime: SandboxRuntime,
+  timeoutMs = DEFAULT_SNAPSHOT_TIMEOUT_MS,
+): Promise<string | null> {
   const name = snapshotName(runtime);
   let pending = made.get(name);
   if (!pending) {
-    pending = createSnapshot(runtime, name).catch(() => null);
+    pending = createSnapshot(runtime, name, timeoutMs).catch(() => null);
     made.set(name, pending);
   }
   return pending;
 }
 
-async function createSnapshot(runtime: SandboxRuntime, name: string): Promise<string | null> {
+async function createSnapshot(runtime: SandboxRuntime, name: string, timeoutMs: number): Promise<string | null> {
   if (process.env.PTC_SNAPSHOT === "off") return null;
   const directory = cacheDirectory();
   const path = join(directory, name);
   if (markSnapshotUsed(path)) return path;
   const { command, args } = sandboxCommand(runtime, 0, { path: null, make: true });
   const child = spawn(command, args, { env: { ...SANDBOX_ENV }, stdio: ["ignore", "pipe", "ignore"], cwd: "/" });
+  let stopped = false;
+  // bubblewrap forks (its pid-namespace init, then node): the whole tree, as SandboxProcess.kill does.
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    for (const pid of child.pid === undefined ? [] : descendants(child.pid)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    child.kill("SIGKILL");
+  };
+  const deadline = setTimeout(stop, timeoutMs);
   const chunks: Buffer[] = [];
-  child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+  let size = 0;
+  child.stdout.on("data", (chunk: Buffer) => {
+    size += chunk.byteLength;
+    if (size > MAX_SNAPSHOT_OUTPUT_BYTES) stop();
+    else chunks.push(chunk);
+  });
   const exitCode = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  const made = exitCode === 0 ? decodeSnapshotOutput(Buffer.concat(chunks)) : null;
+  clearTimeout(deadline);
+  const made = exitCode === 0 && !stopped ? decodeSnapshotOutput(Buffer.concat(chunks)) : null;
   // A wasm memory image starts with the module's data; anything tiny is an error, not a snapshot.
   if (made === null || made.snapshot.length < 1_000_000) return null;
   // The code cache first: a sandbox that finds the snapshot finds it too.

@@ -18,6 +18,7 @@ import { after, describe, test } from "node:test";
 import {
   DEFAULT_MAX_CACHED_SNAPSHOTS,
   DEFAULT_SNAPSHOT_MIN_IDLE_MS,
+  DEFAULT_SNAPSHOT_TIMEOUT_MS,
   ensureMemorySnapshot,
   markSnapshotUsed,
   pruneSnapshots,
@@ -175,6 +176,32 @@ describe("the snapshot cache", () => {
     } finally {
       clearInterval(keepAlive);
     }
+  });
+
+  test("a snapshot maker that hangs is killed at its deadline, with its processes, and no snapshot is made", async () => {
+    assert.ok(DEFAULT_SNAPSHOT_TIMEOUT_MS >= 60_000, "room for a maker on a slow machine");
+    // The maker is the child script: here one that never ends (in a folder of its own: a snapshot name of its own).
+    const folder = mkdtempSync(join(scratch, "hanging-child-"));
+    const childScript = join(folder, "child.mjs");
+    writeFileSync(childScript, "setInterval(() => {}, 1_000);\n");
+    const runtime = { ...resolveSandboxRuntime(), childScript };
+    useOwnCache();
+    const started = performance.now();
+    assert.equal(await ensureMemorySnapshot(runtime, 1_500), null);
+    const waited = performance.now() - started;
+    assert.ok(waited >= 1_400 && waited < 20_000, `resolved after ${waited.toFixed(0)} ms`);
+    const left = readdirSync("/proc").filter((pid) => {
+      try {
+        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(childScript);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(left, [], "no process of the maker is left");
+    assert.deepEqual(
+      readdirSync(ownCache).filter((name) => name.includes("hanging") || name.includes(".tmp")),
+      [],
+    );
   });
 
   test("a Pyodide whose module does not take the linking change gets no snapshot; its sandboxes start cold", async () => {
