@@ -60,6 +60,23 @@ describe("tasks", () => {
     assert.equal(stderr, "");
   });
 
+  test("a gather with return_exceptions takes a child's error when its other children end later: nothing reported", async () => {
+    const { stdout, stderr } = await run(
+      [
+        "import asyncio",
+        "async def fails():",
+        "    await echo(v=0)",
+        "    raise KeyError('k')",
+        "async def later():",
+        "    await asyncio.sleep(0.05)",
+        "    return await echo(v=1)",
+        "print(await asyncio.gather(fails(), later(), return_exceptions=True))",
+      ].join("\n"),
+    );
+    assert.equal(stdout, "[KeyError('k'), {'v': 1}]\n");
+    assert.equal(stderr, "");
+  });
+
   test("a task factory the script sets is used (Pyodide's own create_task failed with one on Python 3.14)", async () => {
     const { stdout } = await run(
       [

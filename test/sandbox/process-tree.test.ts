@@ -59,6 +59,13 @@ async function shWith(sleepers: number) {
   // becomes `sleep` (on a loaded machine, between this test's two readings).
   const asleep = () => descendants(pid).filter((each) => commOf(each) === "sleep").length;
   while (asleep() < sleepers) await new Promise((resolve) => setTimeout(resolve, 20));
+  // And settled: a new `sleep` still maps and touches pages (its loader, libc) after the exec, until it sleeps.
+  const resident = () => [pid, ...descendants(pid)].reduce((sum, each) => sum + residentOf(each), 0);
+  for (let last = -1, now = resident(), tries = 0; now !== last && tries < 100; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = now;
+    now = resident();
+  }
   return {
     pid,
     async kill() {

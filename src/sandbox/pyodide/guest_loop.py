@@ -133,9 +133,17 @@ def _create_task(self, coro, **kwargs):
 
 def _task_done(task):
     # Pyodide reports a task's exception when the task ends, if nothing else took a done callback on it: a
-    # fire-and-forget task's error shows in the run that made it, not at some later collection. Here: if it
-    # is still unretrieved once the callbacks after this one (an awaiting task's, a gather's) have run.
+    # fire-and-forget task's error shows in the run that made it, not at some later collection. This callback
+    # is the task's first; the C future queues all of a task's callbacks together, so another one (an awaiting
+    # task's wakeup, a gather's) is next in the queue now, and then the error is theirs: a gather with
+    # return_exceptions takes a failed child's error only once every child is done, which may be in a later
+    # turn (checking whether it was retrieved once the callbacks had run reported such errors, when the
+    # gather's other calls were answered later). Otherwise, reported if still unretrieved after the callbacks.
     if not task.cancelled() and task._log_traceback:
+        if _ready:
+            following = _ready[0][1]._args
+            if following and following[0] is task:
+                return
         task.get_loop().call_soon(_report_unretrieved, task)
 
 
