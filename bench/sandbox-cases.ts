@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { DEFAULT_MEMORY_BYTES } from "../src/protocol/limits.js";
 import { ensureMemorySnapshot } from "../src/sandbox/memory-snapshot.js";
-import { IDLE_SHRINK_MS } from "../src/sandbox/pyodide/child-instance.js";
+import { IDLE_SHRINK_MS } from "../src/sandbox/pyodide/child-heap.js";
 import { SandboxPool } from "../src/sandbox/sandbox-pool.js";
 import { SandboxProcess } from "../src/sandbox/sandbox-process.js";
 import type { SandboxRuntime } from "../src/sandbox/sandbox-runtime.js";

@@ -298,7 +298,7 @@ export function sandboxCommand(
     // Full GCs atomic, without incremental marking: a sandbox's heap is small (~14 MB live) and one script runs
     // at a time, so a pause costs no one else's latency, and a reset's forced GC found a marking under way
     // every time, finished it (marking only what was live when it began) and then marked the whole heap
-    // again. Measured with child-instance.ts `collectForBuild`: a reset ~155-169 -> ~111-113 ms of CPU.
+    // again. Measured with child-heap.ts `collectForBuild`: a reset ~155-169 -> ~111-113 ms of CPU.
     "--no-incremental-marking",
     // Not `--v8-pool-size=1` (one V8 worker instead of four, ~4 MiB less PSS per warm sandbox): with one
     // worker, the tier-up a start's warm-up queues was still compiling after ready, and a container's first

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { IDLE_SHRINK_AFTER_RUN_MS, IDLE_SHRINK_MS } from "../../src/sandbox/pyodide/child-instance.js";
+import { IDLE_SHRINK_AFTER_RUN_MS, IDLE_SHRINK_MS } from "../../src/sandbox/pyodide/child-heap.js";
 import { closeSnapshot, openSnapshot, restoringSparsely } from "../../src/sandbox/pyodide/child-sparse-restore.js";
 import { releasingWasmBytes } from "../../src/sandbox/pyodide/child-wasm-bytes.js";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
@@ -185,7 +185,7 @@ test("a reset frees the old interpreter's memory while it builds the new one, be
     const grown = await residentMiB(pid);
     assert.ok(grown - before > 250, `resident ${before.toFixed(0)} -> ${grown.toFixed(0)} MiB`);
     await sandbox.reset();
-    // Read at ready, well before any idle collection: the reset's GC (child-instance.ts `collectForBuild`) has
+    // Read at ready, well before any idle collection: the reset's GC (child-heap.ts `collectForBuild`) has
     // freed it (V8's own, for the new memory's size, would too: this holds what a run finds, not which GC).
     const reset = await residentMiB(pid);
     assert.ok(reset < before + 100, `resident ${before.toFixed(0)} MiB at first, ${reset.toFixed(0)} after the reset`);

@@ -23,6 +23,7 @@ import {
   type ReplayFrame,
 } from "./bridge.ts";
 import { CAPS_BEFORE_FIRST_RUN, refuseCall } from "./child-call-checks.ts";
+import { connectGuest, guest, NO_GUEST } from "./child-guest-hooks.ts";
 import {
   clearWaiting,
   dropWaiting,
@@ -35,30 +36,9 @@ import {
   setDelete,
 } from "./child-intrinsics.ts";
 import { flushOutput, flushQueued, hasQueued, queue, send } from "./child-output.ts";
-import { ChildReplay, type DeliverReply } from "./child-replay.ts";
+import { ChildReplay } from "./child-replay.ts";
 import { TimerSet } from "./child-timers.ts";
 import { Wakeups } from "./child-wakeups.ts";
-
-/** guest_calls.py's `_ptc_receive`: hands live call `callId` its result and runs the tasks it woke. */
-export type ReceiveResult = (callId: number, reply: string) => unknown;
-/** guest_calls.py's `_ptc_receive_all`: the same for several results, as lines of `<callId> <reply>`. */
-export type ReceiveResults = (batch: string) => unknown;
-
-export interface GuestHooks {
-  /** guest_calls.py's `_ptc_deliver`: a journaled call's reply (child-replay.ts). */
-  deliver: DeliverReply;
-  /** Both through JSPI's promising wrapper where the Node has it: the tasks they run may suspend (asyncio.run). */
-  receive: ReceiveResult;
-  receiveAll: ReceiveResults;
-}
-
-/** Before an instance is built, and while a reset replaces it: nothing to hand over. */
-export const NO_GUEST: GuestHooks = { deliver: () => {}, receive: () => {}, receiveAll: () => {} };
-let guest: GuestHooks = NO_GUEST;
-/** Taken from each instance once guest.py has defined them (child-instance.ts). */
-export function connectGuest(hooks: GuestHooks): void {
-  guest = hooks;
-}
 
 let nextCallId = 1;
 /** A container's first run in this process numbers its calls from 1, as a new process would (bridge.ts). */

@@ -23,7 +23,6 @@ import {
   beginCalls,
   callTool,
   cancelCall,
-  connectGuest,
   divergedJson,
   endCalls,
   endOfHostChunk,
@@ -32,7 +31,6 @@ import {
   guestSetTimeout,
   isRunning,
   markRunning,
-  NO_GUEST,
   receiveResult,
   replayEnded,
   resetCalls,
@@ -43,20 +41,19 @@ import {
   wakeups,
 } from "./child-calls.ts";
 import { errorReport } from "./child-error-report.ts";
+import { connectGuest, NO_GUEST } from "./child-guest-hooks.ts";
 import { lockStackTraces, refuseSubprocesses } from "./child-hardening.ts";
+import { holdIdleShrink, resumeIdleShrink, shrinkHeapWhenIdle } from "./child-heap.ts";
 import {
   AFTER_RESET,
   allowFsConstants,
   hideNodeGlobals,
-  holdIdleShrink,
   type Instance,
   instanceBuilder,
   jsModule,
   jspi,
   makeSnapshot,
   rebuildInstance,
-  resumeIdleShrink,
-  shrinkHeapWhenIdle,
   WARM_UP,
 } from "./child-instance.ts";
 // The guest shares this realm and can replace what it reaches: the protocol code uses only intrinsics

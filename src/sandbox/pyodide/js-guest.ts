@@ -8,7 +8,8 @@
 // child: erasable syntax, node: builtins and sibling modules only.
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";
 import type { BridgeCaps } from "./bridge.ts";
-import { callTool, type GuestHooks, guestClearTimeout, guestSetTimeout, schedule, stopScript } from "./child-calls.ts";
+import { callTool, guestClearTimeout, guestSetTimeout, schedule, stopScript } from "./child-calls.ts";
+import type { GuestHooks } from "./child-guest-hooks.ts";
 import { dropWaiting, getWaiting, indexOf, promiseThen, putWaiting, sliceText, uncurry } from "./child-intrinsics.ts";
 import { makeWriter } from "./child-output.ts";
 import { newQuickJS, quickJSUnavailable } from "./js-engine.ts";
