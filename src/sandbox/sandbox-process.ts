@@ -58,6 +58,7 @@ export class SandboxProcess {
   #splitter: LineSplitter;
   #markReady: (value: SandboxReady) => void = () => {};
   #exitCode: number | null = null;
+  #resetsKeepingMemory = 0;
   #exitSignal: NodeJS.Signals | null = null;
   /** The largest memoryBytes of any run here: WebAssembly memory never shrinks, so a later run may hold it. */
   #memoryBytes = 0;
@@ -156,6 +157,14 @@ export class SandboxProcess {
   /** How many times reset() has completed on this process. */
   get resets(): number {
     return this.#use.resets;
+  }
+
+  /**
+   * Of those, the resets whose interpreter got the previous one's wasm memory, cleared, rather than a new one
+   * (child-wasm-memory.ts; as the child reports it: for tests and benchmarks, nothing depends on it).
+   */
+  get resetsKeepingMemory(): number {
+    return this.#resetsKeepingMemory;
   }
 
   /** Whether a Python script ran since the start or the last reset (sandbox-reuse.ts `SandboxUse`). */
@@ -322,10 +331,11 @@ export class SandboxProcess {
   /** The child's frames, decoded and checked by the bridge; what they mean depends on the run in progress. */
   readonly #frames: ChildFrameSink = {
     // At start-up; after that, only as the end of a reset (anything else from the child is ignored).
-    ready: (bootMs, jspi, codeCache) => {
+    ready: (bootMs, jspi, codeCache, memory) => {
       this.#markReady({ bootMs, jspi, codeCache });
       if (this.#finishRun || !this.#reset) return;
       this.#use.wasReset();
+      if (memory === "reused") this.#resetsKeepingMemory++;
       this.#reset.done();
     },
     call: (callId, name, inputJson) => {

@@ -57,10 +57,15 @@ function decoded(line: string): unknown[][] {
 describe("bridge: child -> host frames", () => {
   test("each frame the child encodes decodes to what it said", () => {
     const input = JSON.stringify({ text: "tab\there, newline\nescaped, ünïcode" });
-    assert.deepEqual(decoded(encodeReadyFrame(true, 412, "v26.0.0", "accepted")), [["ready", 412, true, "accepted"]]);
-    // What the host does not know as a code cache's use reads as "unavailable".
-    assert.deepEqual(decoded('J{"t":"ready","jspi":false,"bootMs":5,"codeCache":"yes"}'), [
-      ["ready", 5, false, "unavailable"],
+    assert.deepEqual(decoded(encodeReadyFrame(true, 412, "v26.0.0", "accepted", "new")), [
+      ["ready", 412, true, "accepted", "new"],
+    ]);
+    assert.deepEqual(decoded(encodeReadyFrame(false, 80, "v26.0.0", "accepted", "reused")), [
+      ["ready", 80, false, "accepted", "reused"],
+    ]);
+    // What the host does not know as a code cache's use reads as "unavailable", and a memory as a new one.
+    assert.deepEqual(decoded('J{"t":"ready","jspi":false,"bootMs":5,"codeCache":"yes","memory":{"a":1}}'), [
+      ["ready", 5, false, "unavailable", "new"],
     ]);
     assert.deepEqual(decoded(encodeCallFrame(17, 'we"ird\tname', input)), [["call", 17, 'we"ird\tname', input]]);
     assert.deepEqual(decoded(encodeOutputFrame("stderr", "line\n")), [["output", "stderr", "line\n"]]);

@@ -204,8 +204,17 @@ export function decodeHostFrame(line: string, sink: HostFrameSink): void {
 export type CodeCacheUse = "accepted" | "rejected" | "none" | "unavailable";
 const CODE_CACHE_USES: readonly string[] = ["accepted", "rejected", "none", "unavailable"];
 
-export function encodeReadyFrame(jspi: boolean, bootMs: number, node: string, codeCache: CodeCacheUse): string {
-  return `J{"t":"ready","jspi":${jspi},"bootMs":${bootMs},"node":${quote(node)},"codeCache":"${codeCache}"}`;
+/** Whether the interpreter just built got a new wasm memory or the previous one's, cleared (child-wasm-memory.ts). */
+export type MemoryUse = "new" | "reused";
+
+export function encodeReadyFrame(
+  jspi: boolean,
+  bootMs: number,
+  node: string,
+  codeCache: CodeCacheUse,
+  memory: MemoryUse,
+): string {
+  return `J{"t":"ready","jspi":${jspi},"bootMs":${bootMs},"node":${quote(node)},"codeCache":"${codeCache}","memory":"${memory}"}`;
 }
 
 /** `inputJson` is the guest's text, passed through: the child has checked it holds no newline. */
@@ -242,7 +251,7 @@ export function encodeDoneFrame(
 
 /** What the host does with each child frame, decoded and checked. One call per frame, no frame object. */
 export interface ChildFrameSink {
-  ready(bootMs: number, jspi: boolean, codeCache: CodeCacheUse): void;
+  ready(bootMs: number, jspi: boolean, codeCache: CodeCacheUse, memory: MemoryUse): void;
   /** `inputJson` is untrusted text from guest code: the host validates it. */
   call(callId: number, name: string, inputJson: string): void;
   output(stream: OutputStream, text: string): void;
@@ -323,6 +332,7 @@ function checkedMessage(line: string, sink: ChildFrameSink): FrameFault | null {
         toNumber(message.bootMs),
         message.jspi === true,
         CODE_CACHE_USES.includes(message.codeCache as string) ? (message.codeCache as CodeCacheUse) : "unavailable",
+        message.memory === "reused" ? "reused" : "new",
       );
       return null;
     case "output":

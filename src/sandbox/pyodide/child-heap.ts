@@ -8,9 +8,9 @@ import { setFlagsFromString } from "node:v8";
 const globals = globalThis as unknown as Record<string, unknown>;
 const collect = typeof globals.gc === "function" ? (globals.gc as (options?: object) => void) : () => {};
 /**
- * A reset's one full GC, taken once the new instance's memory exists, just before the kept module is
- * instantiated (child-wasm-module.ts): the old instance (~20 MB of V8's heap, and its wasm memory) is garbage
- * by then, and the new memory is counted already, so V8's own GC for that external memory does not follow.
+ * A reset's one full GC, taken just before the kept module is instantiated (child-wasm-module.ts): the old
+ * instance (~20 MB of V8's heap) is garbage by then, and once it is collected its wasm memory can be the new
+ * instance's (child-wasm-memory.ts; one that grew is let go first and freed here).
  * Its heap limit is set at 4x what survives (~14 -> ~56 MB): the build allocates ~20 MB more, most of it
  * short-lived, and at V8's usual growth for so small a heap it ran out of room during the build and collected
  * again, freeing ~0.1 MB. Only this collection's limit: the next one is V8's usual again. Measured with the

@@ -1,8 +1,9 @@
 // One Pyodide instance of the sandbox child: a Python interpreter built from the memory snapshot, its
 // streams and bridge installed, guest.py run and locked down. The child builds one at start-up and a new
-// one at each reset (child.ts): a new wasm instance, Memory, table, file system and proxy table, so nothing
-// of the old interpreter's Python state survives. What instances share is this JS realm (child-hardening.ts
-// freezes what of it the guest can reach) and the compiled module's code (child-wasm-module.ts). Part of the child: erasable syntax and node: builtins only.
+// one at each reset (child.ts): a new wasm instance, table, file system and proxy table, and a memory as a new
+// one is (child-wasm-memory.ts), so nothing of the old interpreter's Python state survives. What instances
+// share is this JS realm (child-hardening.ts freezes what of it the guest can reach) and the compiled module's
+// code (child-wasm-module.ts). Part of the child: erasable syntax and node: builtins only.
 import { constants as fsConstants, readFileSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -355,9 +356,9 @@ export const jspi: boolean = wasmSuspending;
 /**
  * A reset's new instance, once the child has dropped every reference to the old one: the realm put back
  * first, so that no function the guest planted in it runs while the next instance is built; the old
- * instance (its wasm memory, ~100 MB) collected during the build, once the new memory exists and before any
- * of it is written (`collectForBuild`), not when V8 next needs room. Exits the child (the host fails the
- * reset) when the realm cannot be put back or the build fails.
+ * instance collected during the build, just before the new one is made (`collectForBuild`), not when V8 next
+ * needs room: then its memory can be the new instance's (child-wasm-memory.ts), or, if it grew, is freed.
+ * Exits the child (the host fails the reset) when the realm cannot be put back or the build fails.
  */
 export async function rebuildInstance(build: () => Promise<Instance>): Promise<Instance> {
   const unrestorable = restoreRealm();

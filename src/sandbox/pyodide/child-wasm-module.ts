@@ -9,12 +9,20 @@
 // (BENCHMARKS.md, "Resets"). Instead the first build's module is kept, with the code the start-up warm-up
 // tiered up, and every later build instantiates from it without reading the file at all: reading it (a fresh
 // 9.6 MB buffer) and hashing it to recognise it cost a reset ~10-15 ms. A module is code only: each instance
-// still gets its own memory, table and globals (Pyodide creates them and passes them in as imports), so
-// nothing of one instance's state reaches the next. The wrappers are installed only while a build runs, when
+// still gets its own table and globals (Pyodide creates them and passes them in as imports), and a memory as
+// a new one is (the first read's bytes are rewritten to import it: child-wasm-memory.ts), so nothing of one
+// instance's state reaches the next. The wrappers are installed only while a build runs, when
 // no guest code can run.
 
 import * as fsPromises from "node:fs/promises";
 import { syncBuiltinESMExports } from "node:module";
+import {
+  importingMemory,
+  instanceMade,
+  MEMORY_IMPORT_MODULE,
+  type MemoryLimits,
+  memoryForInstance,
+} from "./child-wasm-memory.ts";
 
 type WasmApi = { instantiate(source: unknown, imports?: object): Promise<unknown> };
 type ReadFile = (path: unknown, ...rest: unknown[]) => Promise<unknown>;
@@ -44,25 +52,45 @@ function bufferOf(source: unknown): ArrayBufferLike | null {
 
 /** The module compiled from the module file's bytes, once a build has compiled them. */
 let kept: unknown = null;
-/** Runs just before the kept module is instantiated (the new instance's memory exists by then). */
+/** The module's memory limits when its bytes were rewritten to import its memory (child-wasm-memory.ts). */
+let memoryLimits: MemoryLimits | null = null;
+/** Runs just before the kept module is instantiated, before its memory is chosen (child-wasm-memory.ts). */
 let beforeInstance: (() => void) | undefined;
 /** Buffers read from the module file during builds: the bytes the module is compiled from. */
 const moduleFileBuffers = new Buffers<ArrayBufferLike>();
 /** What a build reads from the module file once a module is kept: an empty stand-in, one per build. */
 const standIns = new Buffers<ArrayBufferLike>();
 
+/**
+ * `imports` with the memory the module file's instance is to import, when its bytes were rewritten so; `collect`
+ * runs first either way (child-wasm-memory.ts chooses the memory once it has).
+ */
+function withMemory(imports: object | undefined, collect: () => void = () => {}): object | undefined {
+  if (memoryLimits === null) {
+    collect();
+    return imports;
+  }
+  return { ...imports, [MEMORY_IMPORT_MODULE]: { memory: memoryForInstance(memoryLimits, collect) } };
+}
+
 function instantiateKeeping(source: unknown, imports?: object): Promise<unknown> {
   const buffer = bufferOf(source);
   if (buffer !== null && standIns.has(buffer) && kept !== null) {
     const module = kept;
-    beforeInstance?.();
-    return then(apply(instantiate, wasm, [module, imports]) as Promise<unknown>, (instance) => ({ instance, module }));
+    return then(
+      apply(instantiate, wasm, [module, withMemory(imports, beforeInstance)]) as Promise<unknown>,
+      (instance) => {
+        instanceMade(instance as object);
+        return { instance, module };
+      },
+    );
   }
-  const compiling = apply(instantiate, wasm, [source, imports]) as Promise<unknown>;
-  if (buffer === null || !moduleFileBuffers.has(buffer)) return compiling;
-  return then(compiling, (result) => {
-    const module = (result as { module?: unknown }).module;
+  if (buffer === null || !moduleFileBuffers.has(buffer))
+    return apply(instantiate, wasm, [source, imports]) as Promise<unknown>;
+  return then(apply(instantiate, wasm, [source, withMemory(imports)]) as Promise<unknown>, (result) => {
+    const { module, instance } = result as { module?: unknown; instance?: object };
     if (kept === null && module !== undefined) kept = module;
+    if (instance !== undefined) instanceMade(instance);
     return result;
   });
 }
@@ -75,7 +103,10 @@ function readFileKeeping(modulePath: string): ReadFile {
       standIns.add(standIn);
       return resolved(new UnsignedBytes(standIn));
     }
-    return then(apply(readFile, fsExports, [path, ...rest]) as Promise<unknown>, (bytes) => {
+    return then(apply(readFile, fsExports, [path, ...rest]) as Promise<unknown>, (read) => {
+      const rewritten = read instanceof UnsignedBytes ? importingMemory(read) : null;
+      memoryLimits = rewritten === null ? null : rewritten.limits;
+      const bytes = rewritten === null ? read : rewritten.bytes;
       const buffer = bufferOf(bytes);
       if (buffer !== null) moduleFileBuffers.add(buffer);
       return bytes;

@@ -63,6 +63,7 @@ import { memoryLimitHit, resetMemoryLimitHit, setMemoryCap } from "./child-memor
 import { beginOutput, droppedBytes, flushOutput, send, writeAll } from "./child-output.ts";
 import { codeCacheUse } from "./child-pyodide-js.ts";
 import { recordRealm } from "./child-realm.ts";
+import { lastMemoryUse } from "./child-wasm-memory.ts";
 import { loadQuickJS } from "./js-engine.ts";
 import { JavaScriptRun } from "./js-guest.ts";
 import { LineSplitter } from "./line-splitter.ts";
@@ -188,7 +189,7 @@ async function reset(): Promise<void> {
   wakeups.forgetPromises();
   endCalls();
   shrinkHeapWhenIdle();
-  send(encodeReadyFrame(jspi, round(performance.now() - began), nodeVersion, codeCacheUse()));
+  send(encodeReadyFrame(jspi, round(performance.now() - began), nodeVersion, codeCacheUse(), lastMemoryUse()));
 }
 
 /** A count cap of the run frame: 0 (or anything not positive) means none. */
@@ -231,7 +232,7 @@ hostIn.on("data", (chunk: string) => {
 // The host went away: nothing is left to serve.
 hostIn.on("end", () => exit(0));
 
-send(encodeReadyFrame(jspi, round(performance.now() - started), nodeVersion, codeCacheUse()));
+send(encodeReadyFrame(jspi, round(performance.now() - started), nodeVersion, codeCacheUse(), lastMemoryUse()));
 // What the start-up left in V8's heap (the young generation's 12.8 MiB, ~2.5 MiB of dead buffers) is given
 // back once the sandbox first idles, not before ready: measured, ~65 ms less wall and ~75 ms less CPU to ready.
 shrinkHeapWhenIdle();
