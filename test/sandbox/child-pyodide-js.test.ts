@@ -21,6 +21,9 @@ test("the installed Pyodide's module takes the linking change: the main module's
   // The JS functions the GOT names get their slots in the same order, their wrappers made in one module.
   assert.ok(body.includes("entry.value=addFunctionLater(value,value.sig,wrap)"));
   assert.ok(body.includes("if(!__ptcWrapFunctions(wrap,setWasmTableEntry))"));
+  // Function slots answered from the process's first scan of the table (child-table-slots.ts).
+  assert.ok(body.includes("if(!__ptcTableSlots.begin(wasmTable)){updateTableMap(0,wasmTable.length);"));
+  assert.ok(body.includes("if(__ptcTableSlots.scanning())updateTableMap(0,wasmTable.length);"));
   assert.ok(!body.includes("import.meta") && !/(?<![\w$.])import\(/.test(body), "no module syntax left");
 });
 
@@ -33,6 +36,9 @@ test("a file of another shape is left to Pyodide's own import", () => {
   const reported = 'if(typeof value=="function"){entry.value=addFunction(value,value.sig)}';
   assert.ok(source.includes(reported));
   assert.equal(pyodideScriptBody(source.replace(reported, reported.replace("value.sig", "value.sig||0"))), null);
+  const scanned = "functionsInTableMap=new WeakMap;updateTableMap(0,wasmTable.length)";
+  assert.ok(source.includes(scanned));
+  assert.equal(pyodideScriptBody(source.replace(scanned, scanned.replace("(0,", "(1,"))), null);
 });
 
 type Slot = (...args: unknown[]) => unknown;

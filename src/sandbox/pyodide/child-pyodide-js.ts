@@ -23,7 +23,9 @@
 // JS functions the GOT names (Emscripten's library, Pyodide's hiwire) go into the table through wrappers that
 // one module makes for all (`wrapFunctions`), compiled once per process, where Emscripten compiled and
 // instantiated a module for each at every build: `reportUndefinedSymbols` ~14 -> ~8 ms, a reset's wall ~99-104
-// -> ~89-94 ms (3 pairs alternated, 14 resets each). The slots are taken in the same order as before.
+// -> ~89-94 ms (3 pairs alternated, 14 resets each). The slots are taken in the same order as before. And
+// `getFunctionAddress` scans the table only in the process's first build: later builds answer from that scan,
+// each answer checked against the new table (child-table-slots.ts).
 //
 // The file becomes a function: `import.meta.url` is its URL passed in, the default export is returned, and
 // its `import()`s (node:module at start-up; all name builtins or absolute URLs) call this module's `import()`
@@ -37,6 +39,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import vm from "node:vm";
 import type { CodeCacheUse } from "./bridge.ts";
+import { type TableSlots, tableSlots } from "./child-table-slots.ts";
 
 const FILE = "pyodide.asm.mjs";
 const EXPORT = "export default _createPyodideModule;";
@@ -69,9 +72,26 @@ const REPORT_UNDEFINED_BATCHED = REPORT_UNDEFINED.replace(
     `}}}if(!${WRAP_PARAMETER}(wrap,setWasmTableEntry)){for(var w of wrap)setWasmTableEntry(w[0],convertJsFunctionToWasm(w[1],w[2]))}};` +
       "var addFunctionLater=(func,sig,wrap)=>{var rtn=getFunctionAddress(func);if(rtn){return rtn}var ret=getEmptyTableSlot();try{setWasmTableEntry(ret,func)}catch(err){if(!(err instanceof TypeError)){throw err}wrap.push([ret,func,sig])}functionsInTableMap.set(func,ret);return ret};",
   );
+const SLOTS_PARAMETER = "__ptcTableSlots";
 /**
- * Emscripten's `updateGOT`, and its call for the main module: entries only for what that module imports; and
- * `reportUndefinedSymbols` with its JS functions' wrappers made in one module.
+ * Emscripten's `getFunctionAddress`: at its first call in an instance, a scan of the whole table for a map of
+ * function -> slot.
+ */
+const FUNCTION_ADDRESS =
+  "var getFunctionAddress=func=>{if(!functionsInTableMap){functionsInTableMap=new WeakMap;updateTableMap(0,wasmTable.length)}return functionsInTableMap.get(func)||0};";
+/**
+ * The same answers, from the slots the process's first scan found where each is checked (child-table-slots.ts),
+ * the map holding only what was added since; the scan as before when an answer is not known there.
+ */
+const FUNCTION_ADDRESS_KNOWN =
+  "var getFunctionAddress=func=>{if(!functionsInTableMap){functionsInTableMap=new WeakMap;" +
+  `if(!${SLOTS_PARAMETER}.begin(wasmTable)){updateTableMap(0,wasmTable.length);${SLOTS_PARAMETER}.learn(wasmTable,wasmTableMirror)}}` +
+  `var slot=functionsInTableMap.get(func);if(slot)return slot;slot=${SLOTS_PARAMETER}.find(func,wasmTable);if(slot!==undefined)return slot;` +
+  `if(${SLOTS_PARAMETER}.scanning())updateTableMap(0,wasmTable.length);return functionsInTableMap.get(func)||0};`;
+/**
+ * Emscripten's `updateGOT`, and its call for the main module: entries only for what that module imports;
+ * `reportUndefinedSymbols` with its JS functions' wrappers made in one module; `getFunctionAddress` without
+ * scanning the table in every instance.
  */
 const LINK_PATCHES: ReadonlyArray<readonly [string, string]> = [
   [
@@ -80,6 +100,7 @@ const LINK_PATCHES: ReadonlyArray<readonly [string, string]> = [
   ],
   ["updateGOT(origExports);", "updateGOT(origExports,false,true);"],
   [REPORT_UNDEFINED, REPORT_UNDEFINED_BATCHED],
+  [FUNCTION_ADDRESS, FUNCTION_ADDRESS_KNOWN],
 ];
 
 /** Wasm value types of Emscripten's signature letters (wasm32: a pointer is an i32). */
@@ -212,14 +233,15 @@ export function pyodideModule(pyodideDir: string, cachePath: string): CreateModu
   if (body === null) return undefined;
   const cachedData = readCache(cachePath);
   try {
-    const wrapped = `(function (${URL_PARAMETER}, ${IMPORT_PARAMETER}, ${WRAP_PARAMETER}) {"use strict";${body}\nreturn _createPyodideModule;})`;
+    const wrapped = `(function (${URL_PARAMETER}, ${IMPORT_PARAMETER}, ${WRAP_PARAMETER}, ${SLOTS_PARAMETER}) {"use strict";${body}\nreturn _createPyodideModule;})`;
     script = new vm.Script(wrapped, { filename: path, ...(cachedData ? { cachedData } : {}) });
     const made = script.runInThisContext() as (
       url: string,
       load: typeof importModule,
       wrap: typeof wrapFunctions,
+      slots: TableSlots,
     ) => CreateModule;
-    createModule = made(pathToFileURL(path).href, importModule, wrapFunctions);
+    createModule = made(pathToFileURL(path).href, importModule, wrapFunctions, tableSlots);
   } catch {
     script = null;
     return undefined;
