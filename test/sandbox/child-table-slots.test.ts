@@ -79,9 +79,15 @@ test("an answer the slots cannot vouch for is left to a scan: another instance's
   // A function named like an index.
   const named = Object.defineProperty(() => 0, "name", { value: "1" });
   assert.equal(slots.find(named, second.t), undefined);
-  // No name to look up by.
-  const nameless = Object.defineProperty(() => 0, "name", { get: () => "0" });
-  assert.equal(slots.find(nameless, second.t), undefined);
+  // A name from an accessor: looked up, and the slot holds another function.
+  const accessor = Object.defineProperty(() => 0, "name", { get: () => "0" });
+  assert.equal(slots.find(accessor, second.t), undefined);
+  // A proxy (a PyProxy's traps would run Python): never asked for its name.
+  const proxy = new Proxy(() => 0, {
+    get: () => assert.fail("a trap ran"),
+    getOwnPropertyDescriptor: () => assert.fail("a trap ran"),
+  });
+  assert.equal(slots.find(proxy, second.t), undefined);
 
   // A table of another length (grown before the first lookup): not the table that was scanned.
   const third = instance();
@@ -91,4 +97,15 @@ test("an answer the slots cannot vouch for is left to a scan: another instance's
   // Learning happens once: the first build's scan stays the reference.
   slots.learn(third.t, scan(third.t).mirror);
   assert.equal(slots.begin(instance().t), true);
+});
+
+test("a scan that found anything but wasm functions named by their index teaches nothing: every build scans", () => {
+  const slots = new TableSlots();
+  const first = instance();
+  const { mirror } = scan(first.t);
+  mirror[1] = Object.defineProperty(() => 0, "name", { value: "not an index" });
+  slots.learn(first.t, mirror);
+  const second = instance();
+  assert.equal(slots.begin(second.t), false);
+  assert.equal(slots.find(second.b, second.t), undefined);
 });

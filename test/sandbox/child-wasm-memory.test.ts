@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
@@ -10,6 +11,7 @@ import {
   instanceMade,
   lastMemoryUse,
   memoryForInstance,
+  readImportingMemory,
   WASM_PAGE,
 } from "../../src/sandbox/pyodide/child-wasm-memory.js";
 
@@ -90,11 +92,16 @@ test("a module of another shape is left as it is", () => {
   for (const bytes of [importsMemory, noMemory, noImports, shared, new Uint8Array(0), new Uint8Array([1, 2, 3])]) {
     assert.equal(importingMemory(bytes), null);
   }
-  for (let length = 9; length < valid.length; length += 7)
-    assert.equal(importingMemory(valid.subarray(0, length)), null);
+  // Cut before its memory section ends: not rewritten. Cut after: rewritten, and V8 refuses what is cut.
+  const memoryEnd = header.length + types.length + importF.length + functions.length + memory([1, 1, 3]).length;
+  for (let length = 9; length < valid.length; length += 3) {
+    const rewritten = importingMemory(valid.subarray(0, length));
+    if (length < memoryEnd) assert.equal(rewritten, null, `cut at ${length}`);
+    else assert.equal(rewritten !== null && WebAssembly.validate(rewritten.bytes), false, `cut at ${length}`);
+  }
 });
 
-test("Pyodide's module imports its 30 MiB memory once rewritten, and is otherwise the same", () => {
+test("Pyodide's module imports its 30 MiB memory once rewritten, and is otherwise the same", async () => {
   const pyodideDir = dirname(createRequire(import.meta.url).resolve("pyodide/package.json"));
   const original = new Uint8Array(readFileSync(join(pyodideDir, "pyodide.asm.wasm")));
   const rewritten = importingMemory(original);
@@ -104,6 +111,23 @@ test("Pyodide's module imports its 30 MiB memory once rewritten, and is otherwis
   const before = WebAssembly.Module.imports(new WebAssembly.Module(original));
   const after = WebAssembly.Module.imports(new WebAssembly.Module(rewritten.bytes));
   assert.deepEqual(after, [...before, { module: "ptc", name: "memory", kind: "memory" }]);
+  // As the child reads it: the start rewritten, the rest of the file read into place after it.
+  const read = await readImportingMemory(join(pyodideDir, "pyodide.asm.wasm"));
+  assert.ok(read !== null);
+  assert.deepEqual(read.limits, rewritten.limits);
+  assert.ok(Buffer.from(read.bytes).equals(Buffer.from(rewritten.bytes)));
+  assert.equal(read.bytes.byteLength, read.bytes.buffer.byteLength, "a buffer of its own (freed once compiled)");
+});
+
+test("a module file of another shape, or none, is not read so", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "ptc-wasm-memory-"));
+  const other = join(directory, "other.wasm");
+  writeFileSync(other, new Uint8Array([...header, ...types, ...importF]));
+  assert.equal(await readImportingMemory(other), null);
+  assert.equal(await readImportingMemory(join(directory, "missing.wasm")), null);
+  const valid = join(directory, "valid.wasm");
+  writeFileSync(valid, defining([0x01, 0x01, 0x03]));
+  assert.deepEqual((await readImportingMemory(valid))?.bytes, importingMemory(defining([0x01, 0x01, 0x03]))?.bytes);
 });
 
 // A weak reference keeps its target alive to the end of the job that made it (as the child's builds, which

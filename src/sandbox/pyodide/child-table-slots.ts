@@ -13,6 +13,8 @@
 // (`table.get(slot) === func`, no new object for an exported function), else the build scans as Emscripten
 // does. A function no slot held at the scan and not added since (`functionsInTableMap` has those) is in no slot.
 
+import { isProxy } from "node:util/types";
+
 type Table = { readonly length: number; get(index: number): unknown };
 
 const { apply } = Reflect;
@@ -23,22 +25,34 @@ const tableLength = Reflect.getOwnPropertyDescriptor(
   (globalThis as unknown as { WebAssembly: { Table: { prototype: object } } }).WebAssembly.Table.prototype,
   "length",
 )?.get as (this: Table) => number;
-const Slots = Map;
-const getSlot = Map.prototype.get;
-const setSlot = Map.prototype.set;
-/** A name two different functions had at the scan: answered by a scan. */
+/** Slots are kept as slot + 1 by function index (0: in no slot); this, for an index two functions had. */
 const AMBIGUOUS = -1;
+/** Function indices past this are not learned (Pyodide's module has ~20,000 functions). */
+const MAX_INDEX = 1 << 22;
+const Slots = Int32Array;
+const { isSafeInteger } = Number;
 
-/** The name V8 gives `func`: its index for a wasm function; another function's name, or undefined. */
+/** A wasm function's index from V8's name for it (the index as a string); -1 for any other name. */
+function indexOf(name: unknown): number {
+  if (typeof name !== "string" || name === "" || name.length > 8) return -1;
+  const index = +name;
+  return isSafeInteger(index) && index >= 0 && index < MAX_INDEX && `${index}` === name ? index : -1;
+}
+
+/**
+ * The name V8 gives `func`: its index for a wasm function; another function's name; undefined for a proxy (a
+ * PyProxy's traps would run Python) or anything else. Only functions this child made reach here: no guest code
+ * can make a JS function but through a proxy.
+ */
 function nameOf(func: unknown): unknown {
-  if (typeof func !== "function") return undefined;
-  const descriptor = Reflect.getOwnPropertyDescriptor(func, "name");
-  return descriptor !== undefined && "value" in descriptor ? descriptor.value : undefined;
+  if (typeof func !== "function" || isProxy(func)) return undefined;
+  return (func as { name?: unknown }).name;
 }
 
 export class TableSlots {
-  /** Slot by function name, from the first build's scan; null before it. */
-  #slots: Map<unknown, number> | null = null;
+  /** Slot + 1 by function index, from the first build's scan; null before it, or if a slot held anything else. */
+  #slots: Int32Array | null = null;
+  #learned = false;
   /** The table's length at that scan. */
   #length = -1;
   /** Whether this build answers from the slots (it has not scanned its table). */
@@ -52,18 +66,28 @@ export class TableSlots {
 
   /** After a build's scan (`mirror`: the table's functions by slot): the first one's is kept. */
   learn(table: Table, mirror: ArrayLike<unknown>): void {
-    if (this.#slots !== null) return;
+    if (this.#learned) return;
+    this.#learned = true;
     const length = apply(tableLength, table, []);
-    const slots = new Slots<unknown, number>();
+    const indices = new Slots(length);
+    let largest = -1;
     for (let slot = 0; slot < length; slot++) {
       const func = mirror[slot];
-      if (typeof func !== "function") continue;
-      const name = nameOf(func);
-      if (name === undefined) continue;
-      const seen = apply(getSlot, slots, [name]) as number | undefined;
+      // The table's own functions: wasm functions (a table holds no proxy), named by their index.
+      if (func === undefined || func === null) continue;
+      const index = typeof func === "function" ? indexOf((func as { name?: unknown }).name) : -1;
+      if (index < 0) return;
+      indices[slot] = index;
+      if (index > largest) largest = index;
+    }
+    const slots = new Slots(largest + 1);
+    for (let slot = 0; slot < length; slot++) {
+      const func = mirror[slot];
+      if (func === undefined || func === null) continue;
+      const index = indices[slot] as number;
+      const seen = slots[index] as number;
       // Another slot of the same function: the later one, as the scan's map keeps. Another function: a scan.
-      const same = seen === undefined || seen === AMBIGUOUS ? false : mirror[seen] === func;
-      apply(setSlot, slots, [name, seen === undefined || same ? slot : AMBIGUOUS]);
+      slots[index] = seen === 0 || (seen > 0 && mirror[seen - 1] === func) ? slot + 1 : AMBIGUOUS;
     }
     this.#slots = slots;
     this.#length = length;
@@ -74,12 +98,18 @@ export class TableSlots {
    * Emscripten's map): 0 for none; undefined when not known here (then `scanning`).
    */
   find(func: unknown, table: Table): number | undefined {
-    if (!this.#active || this.#slots === null) return undefined;
+    const slots = this.#slots;
+    if (!this.#active || slots === null) return undefined;
     const name = nameOf(func);
-    const slot = name === undefined ? undefined : (apply(getSlot, this.#slots, [name]) as number | undefined);
-    if (slot === undefined) return name === undefined ? undefined : 0;
-    if (slot === AMBIGUOUS) return undefined;
-    return apply(tableGet, table, [slot]) === func ? slot : undefined;
+    if (name === undefined) return undefined;
+    const index = indexOf(name);
+    // Not a wasm function's name: a function of JS, in no slot of the table (the map has those added).
+    if (index < 0) return 0;
+    const kept = index < slots.length ? (slots[index] as number) : 0;
+    if (kept === AMBIGUOUS) return undefined;
+    // No slot held a function of this index at the scan: this one is in none (added since, the map has it).
+    if (kept === 0) return 0;
+    return apply(tableGet, table, [kept - 1]) === func ? kept - 1 : undefined;
   }
 
   /** True once per build that answered from the slots and now cannot: the caller scans the table. */

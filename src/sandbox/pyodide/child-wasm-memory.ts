@@ -4,19 +4,23 @@
 //
 // pyodide.asm.wasm defines its memory (480 pages, the snapshot's 30 MiB), so V8 made a new one at every
 // instantiation: a reset mapped a fresh 30 MiB, faulted in and zeroed each page the restore and the next run
-// touched (~8,000 pages), and its GC unmapped the old memory's. Here the module's bytes are rewritten, once per
-// process, to import the same memory instead (`importingMemory`), and each build is handed one: the previous
-// instance's when that instance has been collected and its memory has not grown, else a new one. Reusing it
-// is safe only because of both conditions:
-// - Collected: no function of the old instance can run any more (a function, a table or a pending JSPI
-//   stack of it would keep it alive), so nothing of the old interpreter writes into the new one's memory
-//   (a PyProxy's finalizer, a timer's callback). A reset's one full GC (child-heap.ts) runs just before the
-//   instance is made, after the child has dropped the old one (child.ts), and a weak reference says whether
-//   it went.
-// - Not grown: the snapshot restore (child-sparse-restore.ts) then writes every byte of it, whatever the old
-//   interpreter left there, as the snapshot has it. A memory that grew is left to the GC, not kept resident.
+// touched, and its GC unmapped the old memory's (~10,000 page faults a reset). Here the module file is read,
+// once per process, with its memory made an import of the same limits (`readImportingMemory`: the start of the
+// file rewritten, the rest read into place), and each build is handed a memory: the previous instance's when
+// both of these hold, else a new one.
+// - The previous instance has been collected: no function, table or suspended JSPI stack of it is left to
+//   write into the memory (a PyProxy's finalizer, a callback). A reset's one full GC (child-heap.ts) runs just
+//   before the instance is made, after the child has dropped the old one (child.ts), and a weak reference to
+//   the old instance says whether it went.
+// - The memory never grew: it is then zeroed (its non-zero pages only: a page no interpreter touched stays
+//   unmapped), so the new instance's data segments and constructors run on zeros as in a new memory, and the
+//   snapshot restore (child-sparse-restore.ts) writes every byte of it. A memory that grew is let go before the
+//   GC, which frees it.
+// Measured (a sandbox's resets, 20 each, 3 pairs alternated against a new memory each time): ~10,000 -> ~3,100
+// page faults a reset, with child-table-slots.ts ~2,100-2,900; a reset's CPU ~111-125 -> ~96-111 ms.
 
 import { Buffer } from "node:buffer";
+import { type FileHandle, open } from "node:fs/promises";
 import type { MemoryUse } from "./bridge.ts";
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
@@ -95,84 +99,134 @@ function skipImportDescription(bytes: Uint8Array, kind: number, at: number): num
   }
 }
 
+/** A module's start rewritten (`prefix`) to stand for its first `replaced` bytes; the rest of it is unchanged. */
+export interface RewrittenStart {
+  prefix: Uint8Array;
+  replaced: number;
+  limits: MemoryLimits;
+}
+
 /**
- * `bytes` (a wasm module) with its one defined memory turned into an import (`ptc.memory`) of the same limits,
- * and those limits; null for a module of another shape (an imported memory, several, a shared or 64-bit one,
- * no import section), which is then used as it is. Indices are unchanged: the memory stays memory 0, and a
- * memory import shifts no other index space.
+ * The start of a wasm module (`head`: its bytes up to at least the end of its memory section), rewritten so
+ * that its one defined memory is an import (`ptc.memory`) of the same limits; null for a module of another
+ * shape (an imported memory, several, a shared or 64-bit one, no import section before it), which is then
+ * used as it is. Indices are unchanged: the memory stays memory 0, and a memory import shifts no other index
+ * space. Only the sections up to the memory section are read: V8 validates the whole module when it compiles.
  */
-export function importingMemory(bytes: Uint8Array): { bytes: Uint8Array; limits: MemoryLimits } | null {
+export function importingMemoryAtStart(head: Uint8Array): RewrittenStart | null {
   try {
-    if (bytes.length < 8 || WASM_MAGIC.some((byte, index) => bytes[index] !== byte)) return null;
-    let imports: { start: number; end: number; contentStart: number; count: number; entriesStart: number } | null =
-      null;
-    let memory: { start: number; end: number; limits: MemoryLimits } | null = null;
-    for (let at = 8; at < bytes.length; ) {
-      const id = bytes[at] as number;
-      const [size, contentStart] = readLeb(bytes, at + 1);
+    if (head.length < 8 || WASM_MAGIC.some((byte, index) => head[index] !== byte)) return null;
+    let imports: { start: number; end: number; count: number; entriesStart: number } | null = null;
+    for (let at = 8; at < head.length; ) {
+      const id = head[at] as number;
+      const [size, contentStart] = readLeb(head, at + 1);
       const end = contentStart + size;
-      if (end > bytes.length) return null;
       if (id === IMPORT_SECTION) {
-        const [count, entriesStart] = readLeb(bytes, contentStart);
+        if (end > head.length) return null;
+        const [count, entriesStart] = readLeb(head, contentStart);
         let offset = entriesStart;
         for (let index = 0; index < count; index++) {
-          const [moduleLength, afterModuleLength] = readLeb(bytes, offset);
-          const [fieldLength, afterFieldLength] = readLeb(bytes, afterModuleLength + moduleLength);
-          const kind = bytes[afterFieldLength + fieldLength] as number;
+          const [moduleLength, afterModuleLength] = readLeb(head, offset);
+          const [fieldLength, afterFieldLength] = readLeb(head, afterModuleLength + moduleLength);
+          const kind = head[afterFieldLength + fieldLength] as number;
           if (kind === MEMORY_KIND) return null;
-          const next = skipImportDescription(bytes, kind, afterFieldLength + fieldLength + 1);
+          const next = skipImportDescription(head, kind, afterFieldLength + fieldLength + 1);
           if (next === null) return null;
           offset = next;
         }
         if (offset !== end) return null;
-        imports = { start: at, end, contentStart, count, entriesStart };
+        imports = { start: at, end, count, entriesStart };
       } else if (id === MEMORY_SECTION) {
-        const [count, limitsStart] = readLeb(bytes, contentStart);
-        const flags = bytes[limitsStart];
+        if (end > head.length || imports === null) return null;
+        const [count, limitsStart] = readLeb(head, contentStart);
+        const flags = head[limitsStart];
         if (count !== 1 || (flags !== 0 && flags !== 1)) return null;
-        const [initial, afterInitial] = readLeb(bytes, limitsStart + 1);
-        const [maximum, afterMaximum] = flags === 1 ? readLeb(bytes, afterInitial) : [undefined, afterInitial];
+        const [initial, afterInitial] = readLeb(head, limitsStart + 1);
+        const [maximum, afterMaximum] = flags === 1 ? readLeb(head, afterInitial) : [undefined, afterInitial];
         if (afterMaximum !== end) return null;
-        memory = { start: at, end, limits: { initial, maximum } };
+        const entry = [
+          ...name(MEMORY_IMPORT_MODULE),
+          ...name(MEMORY_IMPORT_NAME),
+          MEMORY_KIND,
+          flags,
+          ...leb(initial),
+          ...(maximum === undefined ? [] : leb(maximum)),
+        ];
+        const countBytes = leb(imports.count + 1);
+        const entries = head.subarray(imports.entriesStart, imports.end);
+        const header = [IMPORT_SECTION, ...leb(countBytes.length + entries.length + entry.length), ...countBytes];
+        const parts: ArrayLike<number>[] = [
+          head.subarray(0, imports.start),
+          header,
+          entries,
+          entry,
+          head.subarray(imports.end, at),
+        ];
+        const prefix = new Bytes(parts.reduce((total, part) => total + part.length, 0));
+        let written = 0;
+        for (const part of parts) {
+          prefix.set(part, written);
+          written += part.length;
+        }
+        return { prefix, replaced: end, limits: { initial, maximum } };
       }
       at = end;
     }
-    if (imports === null || memory === null || memory.start < imports.end) return null;
-    const { initial, maximum } = memory.limits;
-    const entry = [
-      ...name(MEMORY_IMPORT_MODULE),
-      ...name(MEMORY_IMPORT_NAME),
-      MEMORY_KIND,
-      maximum === undefined ? 0 : 1,
-      ...leb(initial),
-      ...(maximum === undefined ? [] : leb(maximum)),
-    ];
-    const count = leb(imports.count + 1);
-    const contentLength = count.length + (imports.end - imports.entriesStart) + entry.length;
-    const header = [IMPORT_SECTION, ...leb(contentLength), ...count];
-    const out = new Bytes(
-      bytes.length -
-        (memory.end - memory.start) -
-        (imports.entriesStart - imports.start) +
-        header.length +
-        entry.length,
-    );
-    let written = 0;
-    const put = (part: ArrayLike<number>) => {
-      out.set(part, written);
-      written += part.length;
-    };
-    put(bytes.subarray(0, imports.start));
-    put(header);
-    put(bytes.subarray(imports.entriesStart, imports.end));
-    put(entry);
-    put(bytes.subarray(imports.end, memory.start));
-    put(bytes.subarray(memory.end));
-    if (written !== out.length) return null;
-    return { bytes: out, limits: memory.limits };
+    return null;
   } catch {
     return null;
   }
+}
+
+/** `bytes` (a whole wasm module) rewritten as `importingMemoryAtStart` says, in a new buffer; null as it says. */
+export function importingMemory(bytes: Uint8Array): { bytes: Uint8Array; limits: MemoryLimits } | null {
+  const start = importingMemoryAtStart(bytes);
+  if (start === null) return null;
+  const out = new Bytes(start.prefix.length + bytes.length - start.replaced);
+  out.set(start.prefix, 0);
+  out.set(bytes.subarray(start.replaced), start.prefix.length);
+  return { bytes: out, limits: start.limits };
+}
+
+/** How much of a module file is read first, for its sections up to the memory's (Pyodide's end at ~37 KB). */
+const HEAD_BYTES = 1 << 20;
+
+/**
+ * The module file at `path` read with its memory made an import, the rest of the file read straight into place
+ * after the rewritten start (no copy of the 9.6 MB, and read off the main thread as `readFile` reads); null when
+ * the file cannot be read so or is of another shape.
+ */
+export async function readImportingMemory(path: string): Promise<{ bytes: Uint8Array; limits: MemoryLimits } | null> {
+  let file: FileHandle;
+  try {
+    file = await open(path, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const { size } = await file.stat();
+    const head = new Bytes(Math.min(size, HEAD_BYTES));
+    if (!(await readFully(file, head, 0, head.length, 0))) return null;
+    const start = importingMemoryAtStart(head);
+    if (start === null) return null;
+    const bytes = new Bytes(start.prefix.length + size - start.replaced);
+    bytes.set(start.prefix, 0);
+    if (!(await readFully(file, bytes, start.prefix.length, size - start.replaced, start.replaced))) return null;
+    return { bytes, limits: start.limits };
+  } catch {
+    return null;
+  } finally {
+    await file.close();
+  }
+}
+
+async function readFully(file: FileHandle, into: Uint8Array, at: number, length: number, position: number) {
+  for (let done = 0; done < length; ) {
+    const { bytesRead } = await file.read(into, at + done, length - done, position + done);
+    if (bytesRead <= 0) return false;
+    done += bytesRead;
+  }
+  return true;
 }
 
 /** The memory handed to the latest instance, and that instance, weakly. */
@@ -208,12 +262,21 @@ function clear(memory: Uint8Array): void {
 /**
  * The memory for the instance about to be made, once `collect` has run (a full GC): the previous instance's,
  * zeroed, if that instance was collected and its memory is still `limits.initial` pages, else a new one. A
- * memory that grew is let go before `collect`, which frees it.
+ * memory that grew is let go before `collect`, which frees it. This frame never holds the previous memory or
+ * instance: V8 scans an interpreted frame's registers whole, dead ones included, and a grown memory read here
+ * before the GC stayed alive through it (300 MB after the reset, in 5 of 6 resets).
  */
 export function memoryForInstance(limits: MemoryLimits, collect: () => void): WasmMemory {
-  const initialBytes = limits.initial * WASM_PAGE;
-  if (current !== null && apply(bufferOf, current.memory, []).byteLength !== initialBytes) current = null;
+  letGoIfGrown(limits.initial * WASM_PAGE);
   collect();
+  return memoryAfterCollection(limits);
+}
+
+function letGoIfGrown(initialBytes: number): void {
+  if (current !== null && apply(bufferOf, current.memory, []).byteLength !== initialBytes) current = null;
+}
+
+function memoryAfterCollection(limits: MemoryLimits): WasmMemory {
   const previous = current;
   if (previous !== null && previous.instance !== null && apply(derefOf, previous.instance, []) === undefined) {
     lastUse = "reused";

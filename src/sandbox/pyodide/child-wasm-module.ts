@@ -17,11 +17,11 @@
 import * as fsPromises from "node:fs/promises";
 import { syncBuiltinESMExports } from "node:module";
 import {
-  importingMemory,
   instanceMade,
   MEMORY_IMPORT_MODULE,
   type MemoryLimits,
   memoryForInstance,
+  readImportingMemory,
 } from "./child-wasm-memory.ts";
 
 type WasmApi = { instantiate(source: unknown, imports?: object): Promise<unknown> };
@@ -103,10 +103,13 @@ function readFileKeeping(modulePath: string): ReadFile {
       standIns.add(standIn);
       return resolved(new UnsignedBytes(standIn));
     }
-    return then(apply(readFile, fsExports, [path, ...rest]) as Promise<unknown>, (read) => {
-      const rewritten = read instanceof UnsignedBytes ? importingMemory(read) : null;
-      memoryLimits = rewritten === null ? null : rewritten.limits;
-      const bytes = rewritten === null ? read : rewritten.bytes;
+    // The file with its memory made an import (child-wasm-memory.ts), or, of another shape, as it is.
+    const reading = then(readImportingMemory(modulePath), (rewritten) => {
+      const read = rewritten as { bytes: Uint8Array; limits: MemoryLimits } | null;
+      memoryLimits = read === null ? null : read.limits;
+      return read === null ? (apply(readFile, fsExports, [path, ...rest]) as Promise<unknown>) : read.bytes;
+    });
+    return then(reading, (bytes) => {
       const buffer = bufferOf(bytes);
       if (buffer !== null) moduleFileBuffers.add(buffer);
       return bytes;
