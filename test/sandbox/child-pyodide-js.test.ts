@@ -24,6 +24,8 @@ test("the installed Pyodide's module takes the linking change: the main module's
   // Function slots answered from the process's first scan of the table (child-table-slots.ts).
   assert.ok(body.includes("if(!__ptcTableSlots.begin(wasmTable)){updateTableMap(0,wasmTable.length);"));
   assert.ok(body.includes("if(__ptcTableSlots.scanning())updateTableMap(0,wasmTable.length);"));
+  // Symbols merged by a loop over the keys, no array and closure per export.
+  assert.ok(body.includes("var mergeLibSymbols=(exports,libName)=>{var syms=Object.keys(exports);"));
   assert.ok(!body.includes("import.meta") && !/(?<![\w$.])import\(/.test(body), "no module syntax left");
 });
 

@@ -93,6 +93,16 @@ const FUNCTION_ADDRESS_KNOWN =
  * `reportUndefinedSymbols` with its JS functions' wrappers made in one module; `getFunctionAddress` without
  * scanning the table in every instance.
  */
+/**
+ * Emscripten's `mergeLibSymbols`: `Object.entries` of the ~8,500 exports (an array each) and a closure per
+ * export; the same assignments, in the same order, from a loop over the keys.
+ */
+const MERGE_SYMBOLS =
+  'var mergeLibSymbols=(exports,libName)=>{for(var[sym,exp]of Object.entries(exports)){const setImport=target=>{if(!isSymbolDefined(target)){wasmImports[target]=exp}};setImport(sym);const main_alias="__main_argc_argv";if(sym=="main"){setImport(main_alias)}if(sym==main_alias){setImport("main")}}};';
+const MERGE_SYMBOLS_LOOP =
+  "var mergeLibSymbols=(exports,libName)=>{var syms=Object.keys(exports);for(var i=0;i<syms.length;i++){var sym=syms[i],exp=exports[sym];" +
+  'if(!isSymbolDefined(sym)){wasmImports[sym]=exp}if(sym=="main"&&!isSymbolDefined("__main_argc_argv")){wasmImports["__main_argc_argv"]=exp}' +
+  'if(sym=="__main_argc_argv"&&!isSymbolDefined("main")){wasmImports["main"]=exp}}};';
 const LINK_PATCHES: ReadonlyArray<readonly [string, string]> = [
   [
     "var updateGOT=(exports,replace)=>{for(var symName in exports){if(isInternalSym(symName)){continue}",
@@ -101,6 +111,7 @@ const LINK_PATCHES: ReadonlyArray<readonly [string, string]> = [
   ["updateGOT(origExports);", "updateGOT(origExports,false,true);"],
   [REPORT_UNDEFINED, REPORT_UNDEFINED_BATCHED],
   [FUNCTION_ADDRESS, FUNCTION_ADDRESS_KNOWN],
+  [MERGE_SYMBOLS, MERGE_SYMBOLS_LOOP],
 ];
 
 /** Wasm value types of Emscripten's signature letters (wasm32: a pointer is an i32). */
