@@ -59,6 +59,17 @@ export class StartPacing {
     return sorted[Math.floor(sorted.length / 2)];
   }
 
+  /**
+   * Whether recycling alone keeps the machine's `cores` busy: at least as many sandboxes as cores, and a usual
+   * lend no longer than a reset (the executions are short: a sandbox spends more of its time being reset than
+   * serving). A start then cannot serve a waiter sooner: its ~0.6 s of CPU is taken from the resets that would
+   * (a burst of 20 on 2 cores made 1-2 starts a round, each the CPU of ~5 resets). With no lend seen yet, no.
+   */
+  recyclingSaturates(sandboxes: number, cores: number): boolean {
+    const lendMs = this.usualLendMs();
+    return lendMs !== undefined && sandboxes >= cores && lendMs <= this.#resetMs;
+  }
+
   /** `lentAt`: when each sandbox now lent out was lent (performance.now()). */
   forecast(lentAt: Iterable<number>, now = performance.now()): RecyclingForecast {
     const lendMs = this.usualLendMs();

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import { EarliestTimer } from "./earliest-timer.js";
 import { ensureMemorySnapshot, markSnapshotUsed } from "./memory-snapshot.js";
@@ -16,6 +17,8 @@ import { needsReset, timesServedAgain } from "./sandbox-reuse.js";
 import { checkSandboxIsolation, resolveSandboxRuntime, type SandboxRuntime } from "./sandbox-runtime.js";
 
 const REFILL_DELAY_MS = 250;
+/** The machine's cores, where sandboxes' starts and resets run (`StartPacing.recyclingSaturates`). */
+const CORES = availableParallelism();
 
 interface Waiter {
   resolve: (sandbox: SandboxProcess) => void;
@@ -264,7 +267,10 @@ export class SandboxPool {
       // reset, before a start would be ready; the pool's size, by those and the lent ones counted on to come
       // back at all. A start only for the rest (pool-start-pacing.ts). With nothing lent, nothing is forecast.
       const { served, returning, recheckInMs } = this.#pacing.forecast(this.#lentAt.values());
-      if (ready + served >= this.#waiters.length && ready + returning >= this.#size) {
+      // Recycling already uses every core (short executions, one sandbox a core or more): no start, whatever
+      // the forecast; each sandbox reset or back calls this again.
+      const saturated = returning > 0 && this.#pacing.recyclingSaturates(this.#live.size, CORES);
+      if ((saturated || ready + served >= this.#waiters.length) && ready + returning >= this.#size) {
         // Look again when the forecast drops (a lent sandbox overdue): no other event may come.
         if (recheckInMs !== undefined) this.#recheck.in(recheckInMs);
         return;

@@ -50,3 +50,15 @@ test("the usual lend is the median of the latest: a few containers' long lends d
   for (let index = 0; index < 16; index++) pacing.returned(70_000);
   assert.equal(pacing.usualLendMs(), 70_000, "only the latest 16 count");
 });
+
+test("recycling saturates the cores when as many sandboxes as cores serve lends no longer than a reset", () => {
+  assert.equal(new StartPacing().recyclingSaturates(8, 2), false, "no lend seen yet");
+  // Short executions (50 ms lends against 200 ms resets): one sandbox a core or more keeps them all busy.
+  const short = settled(1_100, 200, [50, 40, 60]);
+  assert.equal(short.recyclingSaturates(2, 2), true);
+  assert.equal(short.recyclingSaturates(4, 2), true);
+  assert.equal(short.recyclingSaturates(1, 2), false, "a core left idle: a start would use it");
+  assert.equal(short.recyclingSaturates(4, 8), false);
+  // Lends longer than a reset (tool calls waited on, containers keeping their sandbox): sandboxes, not cores, bound.
+  assert.equal(settled(1_100, 200, [900, 800, 1_000]).recyclingSaturates(16, 2), false);
+});

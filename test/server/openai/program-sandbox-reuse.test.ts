@@ -4,9 +4,12 @@ import { testEngine, until } from "../../helpers/engine.js";
 import { INVENTORY_TOOLS, responsesForFile } from "../../helpers/responses-endpoint.js";
 
 // A program's container is idle once its one execution ends: its sandbox, which ran only JavaScript, goes
-// back to the pool as a one-off's does, so programs one after another start no new sandbox.
+// back to the pool as a one-off's does, so programs one after another start no new sandbox. A pool of size 0
+// that keeps what comes back for 10 minutes: it starts a sandbox only for an execution that finds none warm,
+// never to refill (one of size 1 may start a second while a program's turn outlasts a start under load:
+// pool-start-pacing.ts), so every start counted here is one an execution needed.
 
-const engine = testEngine({ pool: { size: 1 } });
+const engine = testEngine({ pool: { size: 0, idleMs: 600_000 } });
 const { model, endpoint } = await responsesForFile(engine, "openai", { executionLimits: { activeTimeoutMs: 1_500 } });
 
 async function programTurn(code: string): Promise<string> {
@@ -39,9 +42,13 @@ describe("/v1/responses programs and the pool", () => {
   });
 
   test("a program that failed on a limit is not reused: its sandbox is killed", async () => {
+    await until(() => engine.stats().pool.warm === 1, "the last program's sandbox warm");
     const started = engine.stats().pool.started;
     const result = await programTurn(`while (true) {}`);
     assert.match(result, /active_timeout/);
-    await until(() => engine.stats().pool.started > started, "a new sandbox in place of the killed one", 60_000);
+    await until(() => engine.stats().pool.live === 0, "the killed sandbox gone, none in its place");
+    // The next program finds none warm: a new sandbox.
+    assert.equal(await programTurn(`text("after");`), "after");
+    assert.equal(engine.stats().pool.started, started + 1);
   });
 });
