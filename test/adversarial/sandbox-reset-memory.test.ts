@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
-import { ensureMemorySnapshot } from "../../src/sandbox/memory-snapshot.js";
-import { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
-import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
+import { test } from "node:test";
+import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
+import { sandboxStarter } from "../helpers/sandbox-runs.js";
 
 /**
  * A reset hands the next interpreter the last one's wasm memory when that interpreter is gone and its memory
@@ -11,25 +10,10 @@ import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
  * reads every byte of it through ctypes and finds none of them, and its interpreter is intact.
  */
 
-const runtime = resolveSandboxRuntime();
-const snapshot = await ensureMemorySnapshot(runtime);
 const MEMORY = 400 * 1024 * 1024;
 /** Pyodide's initial memory, the snapshot's size: 480 wasm pages. */
 const MEMORY_AT_START = 480 * 65_536;
-const sandboxes: SandboxProcess[] = [];
-after(async () => {
-  for (const sandbox of sandboxes) {
-    sandbox.kill();
-    await sandbox.closed;
-  }
-});
-
-async function startSandbox(): Promise<SandboxProcess> {
-  const sandbox = new SandboxProcess(runtime, MEMORY, snapshot);
-  sandboxes.push(sandbox);
-  await sandbox.ready;
-  return sandbox;
-}
+const startSandbox = await sandboxStarter(MEMORY);
 
 async function run(sandbox: SandboxProcess, code: string): Promise<string> {
   let stdout = "";

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { ErrorCode } from "../../src/protocol/errors.js";
-import { ensureMemorySnapshot } from "../../src/sandbox/memory-snapshot.js";
 import { descendants, readProc } from "../../src/sandbox/process-tree.js";
-import { SandboxProcess, type SandboxRunOutcome } from "../../src/sandbox/sandbox-process.js";
-import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
+import type { SandboxProcess, SandboxRunOutcome } from "../../src/sandbox/sandbox-process.js";
+import { sandboxStarter } from "../helpers/sandbox-runs.js";
 
 /**
  * A reset sandbox (`SandboxProcess.reset`, what the pool does between one-off executions, possibly of
@@ -13,23 +12,8 @@ import { resolveSandboxRuntime } from "../../src/sandbox/sandbox-runtime.js";
  * calls still pending, memory), and execution 2 in the same process, after a reset, finds none of it.
  */
 
-const runtime = resolveSandboxRuntime();
-const snapshot = await ensureMemorySnapshot(runtime);
 const MEMORY = 400 * 1024 * 1024;
-const sandboxes: SandboxProcess[] = [];
-after(async () => {
-  for (const sandbox of sandboxes) {
-    sandbox.kill();
-    await sandbox.closed;
-  }
-});
-
-async function startSandbox(): Promise<SandboxProcess> {
-  const sandbox = new SandboxProcess(runtime, MEMORY, snapshot);
-  sandboxes.push(sandbox);
-  await sandbox.ready;
-  return sandbox;
-}
+const startSandbox = await sandboxStarter(MEMORY);
 
 interface Ran {
   outcome: SandboxRunOutcome;

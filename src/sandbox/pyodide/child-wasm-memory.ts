@@ -16,8 +16,9 @@
 //   unmapped), so the new instance's data segments and constructors run on zeros as in a new memory, and the
 //   snapshot restore (child-sparse-restore.ts) writes every byte of it. A memory that grew is let go before the
 //   GC, which frees it.
-// Measured (a sandbox's resets, 20 each, 3 pairs alternated against a new memory each time): ~10,000 -> ~3,100
-// page faults a reset, with child-table-slots.ts ~2,100-2,900; a reset's CPU ~111-125 -> ~96-111 ms.
+// Measured (a sandbox's 20 resets, 4 pairs alternated against stop 30's new memory each time, this with
+// child-table-slots.ts): ~10,000 -> ~2,200-3,400 page faults a reset, its CPU ~144 -> ~126 ms (BENCHMARKS.md,
+// stop 31).
 
 import { Buffer } from "node:buffer";
 import { type FileHandle, open } from "node:fs/promises";
