@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
-import { sandboxStarter } from "../helpers/sandbox-runs.js";
+import { DEFAULT_MEMORY_BYTES } from "../../src/protocol/limits.js";
+import { runPython, sandboxStarter } from "../helpers/sandbox-runs.js";
 
 /**
  * A reset hands the next interpreter the last one's wasm memory when that interpreter is gone and its memory
@@ -10,28 +10,10 @@ import { sandboxStarter } from "../helpers/sandbox-runs.js";
  * reads every byte of it through ctypes and finds none of them, and its interpreter is intact.
  */
 
-const MEMORY = 400 * 1024 * 1024;
 /** Pyodide's initial memory, the snapshot's size: 480 wasm pages. */
 const MEMORY_AT_START = 480 * 65_536;
-const startSandbox = await sandboxStarter(MEMORY);
-
-async function run(sandbox: SandboxProcess, code: string): Promise<string> {
-  let stdout = "";
-  let stderr = "";
-  const outcome = await sandbox.run(
-    { code, tools: [], resultMode: "json", maxOutputBytes: 1_000_000, memoryBytes: MEMORY },
-    {
-      onToolCall: () => {},
-      onOutput: (stream, text) => {
-        if (stream === "stdout") stdout += text;
-        else stderr += text;
-      },
-    },
-  );
-  assert.equal(outcome.kind, "done", JSON.stringify(outcome));
-  if (outcome.kind === "done") assert.equal(outcome.error, null, `${JSON.stringify(outcome.error)}\n${stderr}`);
-  return stdout;
-}
+// As runPython runs scripts: the default memory cap.
+const startSandbox = await sandboxStarter(DEFAULT_MEMORY_BYTES);
 
 // Built at run time, so that no script's own text holds it: ~1 MB of it in several objects.
 const LEAVE_BYTES = `
@@ -65,18 +47,18 @@ const WORK_OUTPUT = '[3000, "299929992999", 11246250.0]\n';
 
 test("a reset that keeps the wasm memory leaves none of the last interpreter's bytes in it", async () => {
   const sandbox = await startSandbox();
-  assert.equal(await run(sandbox, LEAVE_BYTES), "960000\n");
-  assert.ok(Number(await run(sandbox, COUNT_BYTES)) > 100_000, "the probe finds the bytes where they are");
+  assert.equal(await runPython(sandbox, LEAVE_BYTES), "960000\n");
+  assert.ok(Number(await runPython(sandbox, COUNT_BYTES)) > 100_000, "the probe finds the bytes where they are");
 
   await sandbox.reset();
   assert.equal(sandbox.resetsKeepingMemory, 1, "the next interpreter got the same memory");
-  assert.ok(Number(await run(sandbox, COUNT_BYTES)) < 20);
-  assert.equal(await run(sandbox, WORK), WORK_OUTPUT);
+  assert.ok(Number(await runPython(sandbox, COUNT_BYTES)) < 20);
+  assert.equal(await runPython(sandbox, WORK), WORK_OUTPUT);
 
   await sandbox.reset();
   assert.equal(sandbox.resetsKeepingMemory, 2);
-  assert.ok(Number(await run(sandbox, COUNT_BYTES)) < 20);
-  assert.equal(await run(sandbox, "print('kept' in globals(), 'blob' in globals())"), "False False\n");
+  assert.ok(Number(await runPython(sandbox, COUNT_BYTES)) < 20);
+  assert.equal(await runPython(sandbox, "print('kept' in globals(), 'blob' in globals())"), "False False\n");
 });
 
 test("what the last interpreter left to be finalized or scheduled never runs against the next one", async () => {
@@ -85,7 +67,7 @@ test("what the last interpreter left to be finalized or scheduled never runs aga
     // Proxies of its objects held only by JS (each a finalizer that decrements a reference count in its
     // memory), tasks and timers pending, and then the reset: any of them run against the next interpreter's
     // memory would corrupt it.
-    await run(
+    await runPython(
       sandbox,
       `
 import asyncio, js
@@ -104,20 +86,20 @@ print("left")
 `,
     );
     await sandbox.reset();
-    for (let again = 0; again < 3; again++) assert.equal(await run(sandbox, WORK), WORK_OUTPUT);
-    assert.equal(await run(sandbox, "print('kept' in globals())"), "False\n");
+    for (let again = 0; again < 3; again++) assert.equal(await runPython(sandbox, WORK), WORK_OUTPUT);
+    assert.equal(await runPython(sandbox, "print('kept' in globals())"), "False\n");
   }
   assert.equal(sandbox.resets, 4);
 });
 
 test("a memory that grew is not kept: the next interpreter gets a new one", async () => {
   const sandbox = await startSandbox();
-  await run(sandbox, "big = bytearray(64 * 2**20)\nprint(len(big))");
+  await runPython(sandbox, "big = bytearray(64 * 2**20)\nprint(len(big))");
   await sandbox.reset();
   assert.equal(sandbox.resetsKeepingMemory, 0);
-  assert.equal(await run(sandbox, WORK), WORK_OUTPUT);
+  assert.equal(await runPython(sandbox, WORK), WORK_OUTPUT);
   // Not grown in this one: the next reset keeps it.
   await sandbox.reset();
   assert.equal(sandbox.resetsKeepingMemory, 1);
-  assert.equal(await run(sandbox, WORK), WORK_OUTPUT);
+  assert.equal(await runPython(sandbox, WORK), WORK_OUTPUT);
 });

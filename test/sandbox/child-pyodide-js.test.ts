@@ -105,3 +105,37 @@ test("a signature letter it does not know leaves the wrapping to Emscripten, wit
     true,
   );
 });
+
+test("the merged symbols are Emscripten's: the same imports, in the same order, for main's aliases and stubs too", () => {
+  const body = pyodideScriptBody(source);
+  assert.ok(body !== null);
+  /** The file's `mergeLibSymbols` (up to the function after it), over these imports. */
+  const merge = (text: string, wasmImports: Record<string, unknown>) => {
+    const start = text.indexOf("var mergeLibSymbols=");
+    const definition = text.slice(start, text.indexOf("var asyncLoad=", start));
+    const isSymbolDefined = (name: string) => {
+      const existing = wasmImports[name] as { stub?: boolean } | undefined;
+      return Boolean(existing) && !existing?.stub;
+    };
+    return new Function("wasmImports", "isSymbolDefined", `${definition}return mergeLibSymbols;`)(
+      wasmImports,
+      isSymbolDefined,
+    ) as (exports: object, name: string) => void;
+  };
+  const stub = { stub: true };
+  for (const exports of [
+    { a: 1, main: 2, b: 3 },
+    { __main_argc_argv: 5, x: 6 },
+    { main: 1, __main_argc_argv: 2 },
+  ]) {
+    for (const before of [{}, { main: 9 }, { __main_argc_argv: 7 }, { __main_argc_argv: stub }, { a: stub, x: 4 }]) {
+      const results: Array<Array<[string, unknown]>> = [source, body].map((text) => {
+        const imports: Record<string, unknown> = { ...before };
+        merge(text, imports)(exports, "main");
+        return Object.entries(imports);
+      });
+      const [shipped, patched] = results;
+      assert.deepEqual(patched, shipped, `${JSON.stringify(exports)} over ${JSON.stringify(before)}`);
+    }
+  }
+});

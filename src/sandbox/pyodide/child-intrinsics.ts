@@ -18,6 +18,13 @@ export const uncurry =
   (self: unknown, ...args: A): R =>
     callBound(method as never, self, ...args) as R;
 export const indexOf = uncurry(String.prototype.indexOf);
+/** A wasm memory's buffer as it is now (grown: a new one): `WebAssembly.Memory.prototype.buffer`'s getter. */
+export const wasmMemoryBuffer = uncurry(
+  Reflect.getOwnPropertyDescriptor(
+    (globalThis as unknown as { WebAssembly: { Memory: { prototype: object } } }).WebAssembly.Memory.prototype,
+    "buffer",
+  )?.get as () => ArrayBuffer,
+) as (memory: object) => ArrayBuffer;
 export const sliceText = uncurry(String.prototype.slice);
 export const subarray = uncurry(Uint8Array.prototype.subarray);
 export const { apply: reflectApply, construct: reflectConstruct, get: reflectGet } = Reflect;

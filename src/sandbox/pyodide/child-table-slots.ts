@@ -14,6 +14,7 @@
 // does. A function no slot held at the scan and not added since (`functionsInTableMap` has those) is in no slot.
 
 import { isProxy } from "node:util/types";
+import { isSafeInteger } from "./child-intrinsics.ts";
 
 type Table = { readonly length: number; get(index: number): unknown };
 
@@ -30,7 +31,6 @@ const AMBIGUOUS = -1;
 /** Function indices past this are not learned (Pyodide's module has ~20,000 functions). */
 const MAX_INDEX = 1 << 22;
 const Slots = Int32Array;
-const { isSafeInteger } = Number;
 
 /** A wasm function's index from V8's name for it (the index as a string); -1 for any other name. */
 function indexOf(name: unknown): number {

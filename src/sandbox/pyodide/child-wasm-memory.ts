@@ -23,6 +23,7 @@
 import { Buffer } from "node:buffer";
 import { type FileHandle, open } from "node:fs/promises";
 import type { MemoryUse } from "./bridge.ts";
+import { wasmMemoryBuffer } from "./child-intrinsics.ts";
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 const IMPORT_SECTION = 2;
@@ -36,9 +37,6 @@ export const WASM_PAGE = 65_536;
 type WasmMemory = { readonly buffer: ArrayBuffer };
 type MemoryConstructor = new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
 const WasmMemoryType = (globalThis as unknown as { WebAssembly: { Memory: MemoryConstructor } }).WebAssembly.Memory;
-const bufferOf = Reflect.getOwnPropertyDescriptor(WasmMemoryType.prototype, "buffer")?.get as (
-  this: WasmMemory,
-) => ArrayBuffer;
 const Refs = WeakRef;
 const derefOf = WeakRef.prototype.deref;
 const { apply } = Reflect;
@@ -274,14 +272,14 @@ export function memoryForInstance(limits: MemoryLimits, collect: () => void): Wa
 }
 
 function letGoIfGrown(initialBytes: number): void {
-  if (current !== null && apply(bufferOf, current.memory, []).byteLength !== initialBytes) current = null;
+  if (current !== null && wasmMemoryBuffer(current.memory).byteLength !== initialBytes) current = null;
 }
 
 function memoryAfterCollection(limits: MemoryLimits): WasmMemory {
   const previous = current;
   if (previous !== null && previous.instance !== null && apply(derefOf, previous.instance, []) === undefined) {
     lastUse = "reused";
-    clear(new Bytes(apply(bufferOf, previous.memory, [])));
+    clear(new Bytes(wasmMemoryBuffer(previous.memory)));
     current = { memory: previous.memory, instance: null };
     return previous.memory;
   }
