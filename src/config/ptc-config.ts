@@ -149,6 +149,8 @@ export const PtcConfigSchema = z.strictObject({
       size: z.number().int().min(0).optional(),
       /** Sandboxes starting at once when the pool grows. Default 2. */
       maxConcurrentStarts: positive.optional(),
+      /** Cores the sandboxes' starts and resets share (a CPU quota may give fewer than Node sees). Default `os.availableParallelism()`. */
+      cores: positive.optional(),
       /** Warm sandboxes beyond `size` are killed after this long unused. Default 15000. */
       idleMs: z.number().int().min(0).optional(),
       /** One-off executions a sandbox process serves, reset in between, before it is replaced; 0: never reused. Default 100. */

@@ -17,8 +17,6 @@ import { needsReset, timesServedAgain } from "./sandbox-reuse.js";
 import { checkSandboxIsolation, resolveSandboxRuntime, type SandboxRuntime } from "./sandbox-runtime.js";
 
 const REFILL_DELAY_MS = 250;
-/** The machine's cores, where sandboxes' starts and resets run (`StartPacing.recyclingSaturates`). */
-const CORES = availableParallelism();
 
 interface Waiter {
   resolve: (sandbox: SandboxProcess) => void;
@@ -49,6 +47,7 @@ export class SandboxPool {
   readonly #startTimeoutMs: number;
   readonly #idleMs: number;
   readonly #maxResets: number;
+  readonly #cores: number;
   /** Most recently warmed last: taken from the end, so the ones at the front idle out. */
   #warm: Warm[] = [];
   #starting = 0;
@@ -87,6 +86,7 @@ export class SandboxPool {
     this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.#idleMs = Math.max(0, options.idleMs ?? DEFAULT_POOL_IDLE_MS);
     this.#maxResets = Math.max(0, options.maxResets ?? DEFAULT_MAX_SANDBOX_RESETS);
+    this.#cores = Math.max(1, options.cores ?? availableParallelism());
     this.#snapshot = options.snapshot === false ? Promise.resolve(null) : ensureMemorySnapshot(this.runtime);
     this.#fill();
   }
@@ -267,9 +267,11 @@ export class SandboxPool {
       // reset, before a start would be ready; the pool's size, by those and the lent ones counted on to come
       // back at all. A start only for the rest (pool-start-pacing.ts). With nothing lent, nothing is forecast.
       const { served, returning, recheckInMs } = this.#pacing.forecast(this.#lentAt.values());
-      // Recycling already uses every core (short executions, one sandbox a core or more): no start, whatever
-      // the forecast; each sandbox reset or back calls this again.
-      const saturated = returning > 0 && this.#pacing.recyclingSaturates(this.#live.size, CORES);
+      // Recycling already uses every core (short executions, one sandbox a core or more, some lent or being
+      // reset): no start, whatever the forecast; each sandbox reset or back calls this again. Being reset
+      // counts: in a burst, the moment every sandbox is being reset and none is lent is the usual one.
+      const recycling = returning > 0 || this.#resetting.size > 0;
+      const saturated = recycling && this.#pacing.recyclingSaturates(this.#live.size, this.#cores);
       if ((saturated || ready + served >= this.#waiters.length) && ready + returning >= this.#size) {
         // Look again when the forecast drops (a lent sandbox overdue): no other event may come.
         if (recheckInMs !== undefined) this.#recheck.in(recheckInMs);

@@ -167,9 +167,9 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
     kept.kill();
   });
 
-  /** A pool of one warm sandbox that has seen one short lend: it knows how long executions keep one. */
-  async function taughtPool(): Promise<SandboxPool> {
-    const sandboxes = pool({ size: 1 });
+  /** A pool of warm sandboxes that has seen one short lend: it knows how long executions keep one. */
+  async function taughtPool(options: SandboxPoolOptions = { size: 1 }): Promise<SandboxPool> {
+    const sandboxes = pool(options);
     await sandboxes.warmUp();
     const first = await sandboxes.acquire();
     await run(first, "pass");
@@ -195,6 +195,43 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
     }
     assert.equal(sandboxes.stats().started, started);
     current.kill();
+  });
+
+  test("as many sandboxes as cores, all being reset after short executions: waiters get no start", async () => {
+    // The moment of a burst where every sandbox is being reset and none is lent: a start would take the CPU
+    // of several resets from the cores that serve the waiters sooner. `cores` pins the machine's count.
+    const sandboxes = await taughtPool({ size: 2, cores: 2 });
+    const started = sandboxes.stats().started;
+    const lent = [await sandboxes.acquire(), await sandboxes.acquire()];
+    for (const sandbox of lent) {
+      await run(sandbox, "pass");
+      sandboxes.recycle(sandbox);
+    }
+    assert.equal(sandboxes.stats().resetting, 2);
+    const waiting = Array.from({ length: 4 }, () => sandboxes.acquire());
+    assert.equal(sandboxes.stats().starting, 0, "both sandboxes are being reset: no start");
+    let served = 0;
+    for (const next of waiting) {
+      const sandbox = await next;
+      assert.ok(lent.includes(sandbox), "a recycled process");
+      assert.equal(await run(sandbox, "print(1)"), "1\n");
+      served++;
+      sandboxes.recycle(sandbox);
+      assert.equal(sandboxes.stats().starting, 0, `no start after ${served} served`);
+    }
+    assert.equal(sandboxes.stats().started, started);
+  });
+
+  test("the same, on more cores than sandboxes: a waiter beyond what is being reset gets a start", async () => {
+    const sandboxes = await taughtPool({ size: 2, cores: 8 });
+    const lent = [await sandboxes.acquire(), await sandboxes.acquire()];
+    for (const sandbox of lent) {
+      await run(sandbox, "pass");
+      sandboxes.recycle(sandbox);
+    }
+    const waiting = Array.from({ length: 4 }, () => sandboxes.acquire());
+    assert.ok(sandboxes.stats().starting > 0, "idle cores: a start serves a waiter");
+    for (const next of waiting) (await next).kill();
   });
 
   test("a shortage listener that throws fails neither the acquire nor the waiter", async () => {
