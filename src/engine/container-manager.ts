@@ -81,6 +81,8 @@ export interface CreateContainerOptions {
 }
 
 export type ContainerEndedListener = (record: Readonly<ContainerRecord>) => void;
+/** A live container's last turn or lease ended: nothing of it runs or waits. */
+export type ContainerIdleListener = (containerId: string) => void;
 
 /** A live container: its record, its sandbox and who is using it. */
 interface Live {
@@ -101,6 +103,8 @@ interface Live {
    * one between its APIs, so its cap and per-key share hold across them.
    */
   countedBy: ContainerQuota | undefined;
+  /** An idle check is queued (`onContainerIdle`). */
+  idleQueued: boolean;
 }
 
 /**
@@ -114,6 +118,7 @@ export class ContainerManager {
   /** Live containers by id, each with its sandbox. Records (live and ended) are the registry's. */
   readonly #live = new Map<string, Live>();
   readonly #listeners = new Set<ContainerEndedListener>();
+  readonly #idleListeners = new Set<ContainerIdleListener>();
   readonly #sweeper: NodeJS.Timeout;
   readonly registry: ContainerRegistry;
   readonly idleTimeoutMs: number;
@@ -188,6 +193,12 @@ export class ContainerManager {
   onContainerEnded(listener: ContainerEndedListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** `listener` runs each time a live container turns idle (its last turn or lease ended). */
+  onContainerIdle(listener: ContainerIdleListener): () => void {
+    this.#idleListeners.add(listener);
+    return () => this.#idleListeners.delete(listener);
   }
 
   /**
@@ -363,6 +374,7 @@ export class ContainerManager {
       leases: 0,
       leaseTail: Promise.resolve(),
       countedBy: undefined,
+      idleQueued: false,
     };
     this.#live.set(id, live);
     return live;
@@ -372,7 +384,16 @@ export class ContainerManager {
     const now = Date.now();
     live.record.lastUsedAt = now;
     live.record.expiresAt = now + this.idleTimeoutMs;
-    if (!live.ephemeral && this.#live.get(live.record.id) === live) this.registry.put(live.record);
+    if (live.ephemeral || this.#live.get(live.record.id) !== live) return;
+    this.registry.put(live.record);
+    if (live.idleQueued || this.#idleListeners.size === 0) return;
+    // After the turn or lease's own bookkeeping (a listener may end the container), once for both ending.
+    live.idleQueued = true;
+    queueMicrotask(() => {
+      live.idleQueued = false;
+      if (live.turns.size > 0 || live.leases > 0 || this.#live.get(live.record.id) !== live) return;
+      for (const listener of this.#idleListeners) listener(live.record.id);
+    });
   }
 
   #forget(live: Live): void {

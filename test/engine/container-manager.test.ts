@@ -53,6 +53,32 @@ describe("ContainerManager: turns", () => {
     containers.closeAll();
   });
 
+  test("the idle event fires once when the last turn ends, not while another waits, and not for an ended container", async () => {
+    const containers = manager();
+    const idle: string[] = [];
+    const unsubscribe = containers.onContainerIdle((id) => idle.push(id));
+    const { id } = containers.create("owner-a");
+    const first = containers.turn(id);
+    const second = containers.turn(id);
+    await first.granted;
+    first.release();
+    await second.granted;
+    assert.deepEqual(idle, [], "the second turn holds it");
+    second.release();
+    second.release();
+    assert.deepEqual(idle, [], "after the release's own bookkeeping");
+    await Promise.resolve();
+    assert.deepEqual(idle, [id]);
+    const last = containers.turn(id);
+    await last.granted;
+    last.release();
+    containers.end(id, "deleted");
+    await Promise.resolve();
+    assert.deepEqual(idle, [id], "ended before the check ran");
+    unsubscribe();
+    containers.closeAll();
+  });
+
   test("past maxWaitingPerContainer a turn is refused with container_queue_full; an aborted waiter leaves the queue", async () => {
     const containers = manager({ maxWaitingPerContainer: 2 });
     const { id } = containers.create("owner-a");

@@ -46,9 +46,9 @@ export const IDLE_SHRINK_MS = 1_000;
 /**
  * The idle time after a run, longer: a sandbox that ran Python is reset before it serves another execution, and
  * the reset drops the whole heap anyway. Under a shortage a durable node takes a container's sandbox once it
- * has idled 1 s (`DEFAULT_SHORTAGE_EVICT_IDLE_MS`), and at 1 s here too the shrink ran first in nearly every
- * one-off execution of `bench:load`: ~65-90 ms of CPU each for a heap the reset then threw away. A container
- * that keeps its sandbox longer gives the heap back 3 s after its run instead of 1.
+ * has idled `DEFAULT_SHORTAGE_EVICT_IDLE_MS` (1 s when this was measured, 100 ms since), and at 1 s here too
+ * the shrink ran first in nearly every one-off execution of `bench:load`: ~65-90 ms of CPU each for a heap the
+ * reset then threw away. A container that keeps its sandbox longer gives the heap back 3 s after its run.
  */
 export const IDLE_SHRINK_AFTER_RUN_MS = 3_000;
 const nodeSetTimeout = setTimeout;

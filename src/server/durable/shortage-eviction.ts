@@ -5,10 +5,13 @@ import { EarliestTimer } from "../../sandbox/earliest-timer.js";
  * Under a sandbox shortage, an idle container unused this long gives its sandbox up at once instead of after
  * the idle eviction's minute. The store keeps the container and its next use rebuilds it by replay (~60 ms
  * more for a short history, BENCHMARKS.md "Idle containers and eviction"); the execution waiting gets the
- * sandbox reset (~0.2 s of CPU) instead of a new start (~0.7 s). A second: a model's next turn within a
- * conversation seldom comes sooner, and a container still in use is never taken (busy: running or paused).
+ * sandbox reset (~0.1 s of CPU) instead of a new start (~1.3 s with the tier-up its first runs pay). 100 ms:
+ * longer than a client's turnaround between executions it chains in one container (a loopback or LAN round
+ * trip), far shorter than a model's next turn; a container still in use is never taken (busy: running or
+ * paused). `bench:load`, 200 one-off executions on 2 cores, one burst each (scratch, alternated pairs): 1 s
+ * 7.7-8.5 per s with 18 starts; 250 ms 9.0-9.4; 20 ms 9.9-10.1 with 12 starts (BENCHMARKS.md, stop 32).
  */
-export const DEFAULT_SHORTAGE_EVICT_IDLE_MS = 1_000;
+export const DEFAULT_SHORTAGE_EVICT_IDLE_MS = 100;
 
 /**
  * A durable node's eviction under sandbox shortage: each time an execution waits for a sandbox, the least
@@ -20,7 +23,7 @@ export const DEFAULT_SHORTAGE_EVICT_IDLE_MS = 1_000;
 export class ShortageEviction {
   readonly #lookAgain = new EarliestTimer(() => this.relieve());
   #stopped = false;
-  readonly #unsubscribe: () => void;
+  readonly #unsubscribe: Array<() => void>;
 
   constructor(
     private readonly engine: Engine,
@@ -28,7 +31,11 @@ export class ShortageEviction {
     /** Releases the container when this node holds it (its lease), and says whether it did. */
     private readonly release: (containerId: string) => boolean,
   ) {
-    this.#unsubscribe = engine.onSandboxShortage(() => this.relieve());
+    // Executions start waiting, or a container turns idle while they wait: either may call for a release.
+    this.#unsubscribe = [
+      engine.onSandboxShortage(() => this.relieve()),
+      engine.containers.onContainerIdle(() => this.relieve()),
+    ];
   }
 
   /** Releases what the waiting executions need, or looks again when an idle container will qualify. */
@@ -62,7 +69,7 @@ export class ShortageEviction {
 
   stop(): void {
     this.#stopped = true;
-    this.#unsubscribe();
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
     this.#lookAgain.clear();
   }
 }

@@ -42,11 +42,17 @@ after(async () => {
 async function startNode(
   path: string,
   nodeId: string,
-  options: { evictIdleMs?: number; leaseTtlMs?: number; shortageEvictIdleMs?: number; poolSize?: number } = {},
+  options: {
+    evictIdleMs?: number;
+    leaseTtlMs?: number;
+    shortageEvictIdleMs?: number;
+    poolSize?: number;
+    maxConcurrentStarts?: number;
+  } = {},
 ): Promise<InProcessNode> {
-  const { poolSize = 1, ...nodeOptions } = options;
+  const { poolSize = 1, maxConcurrentStarts, ...nodeOptions } = options;
   const store = await openStore(path, options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {});
-  const engine = testEngine({ pool: { size: poolSize } });
+  const engine = testEngine({ pool: { size: poolSize, ...(maxConcurrentStarts ? { maxConcurrentStarts } : {}) } });
   const node = new DurableNode({ store, engine, serverTools: [], nodeId, ...nodeOptions });
   const server = createServerApp({ engine, owners: new ResourceOwners(), apiKeys: [KEY_A, KEY_B], durable: node });
   await node.start(`http://${nodeId}.invalid`);
@@ -99,6 +105,36 @@ describe("DurableNode in one process (SQLite store)", () => {
     assert.equal(again.result?.stdout, "42\n", JSON.stringify(again.result));
     assert.equal(engine.hasContainer(second.container_id), false);
     assert.equal(engine.stats().pool.started, 1, "one sandbox served all three");
+  });
+
+  test("executions already waiting get the sandbox of a container that turns idle later, with no new acquire to look again", async () => {
+    const { server, engine } = await startNode(join(directory, "shortage-idle.db"), "idle", {
+      evictIdleMs: 0,
+      shortageEvictIdleMs: 100,
+      poolSize: 0,
+      maxConcurrentStarts: 1,
+    });
+    const ask = clientTool("ask");
+    const paused = await execute(server, { code: "print(await ask(q='?'))", tools: [ask], wait: 30 });
+    assert.equal(paused.status, "paused", JSON.stringify(paused));
+    // Three wait for a sandbox while the paused one's container is busy: nothing is idle to take yet, and one
+    // sandbox starts at a time.
+    const waiting = await Promise.all(
+      ["a", "b", "c"].map((name) => execute(server, { code: `print('${name}')`, wait: 0 })),
+    );
+    assert.ok(engine.stats().pool.waiting >= 2, JSON.stringify(engine.stats().pool));
+    const answered = await call(server, "POST", `/v1/executions/${paused.id}/tool_results`, {
+      results: paused.pending_tool_calls.map((pending) => ({ call_id: pending.id, value: "done" })),
+      wait: 30,
+    });
+    assert.equal((answered.json as WireState).result?.stdout, "done\n");
+    // Its container turned idle while they waited: it gives its sandbox up 100 ms later, unasked.
+    await waitFor("the idle container's release", () => !engine.hasContainer(paused.container_id), 5_000);
+    for (const each of waiting) {
+      const done = await call(server, "GET", `/v1/executions/${each.id}?wait=30`);
+      assert.equal((done.json as WireState).status, "completed", JSON.stringify(done.json));
+    }
+    assert.ok(engine.stats().pool.recycled >= 1, JSON.stringify(engine.stats().pool));
   });
 
   test("another key's idle container is never taken for a waiting execution: that one gets a start", async () => {
