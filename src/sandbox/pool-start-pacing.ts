@@ -2,6 +2,8 @@
 const INITIAL_START_MS = 1_000;
 /** Before any reset is measured: ~0.2 s wall alone on this machine. */
 const INITIAL_RESET_MS = 300;
+/** The share of the cores busy (any process's work) at which the machine counts as saturated. */
+export const SATURATED_SHARE = 0.9;
 /** Weight of the newest start or reset in the running estimate of its duration. */
 const SMOOTHING = 0.3;
 /** How many of the latest lends (a sandbox's time with an execution) make the usual lend, their median. */
@@ -60,14 +62,18 @@ export class StartPacing {
   }
 
   /**
-   * Whether recycling alone keeps the machine's `cores` busy: at least as many sandboxes as cores, and a usual
-   * lend no longer than a reset (the executions are short: a sandbox spends more of its time being reset than
-   * serving). A start then cannot serve a waiter sooner: its ~0.6 s of CPU is taken from the resets that would
-   * (a burst of 20 on 2 cores made 1-2 starts a round, each the CPU of ~5 resets). With no lend seen yet, no.
+   * Whether recycling alone keeps the machine's `cores` busy: at least as many sandboxes as cores, and either a
+   * usual lend no longer than a reset (the executions are short: a sandbox spends more of its time being reset
+   * than serving) or `busyCores` (measured, `MachineCpu`) at `SATURATED_SHARE` of them or more (lends longer
+   * than a reset that still keep the cores busy: containers giving their sandboxes up under a shortage). A
+   * start then cannot serve a waiter sooner: its ~1.3 s of CPU (start-up, then the tier-up its first runs
+   * pay) is taken from the resets that would (a burst of 20 on 2 cores made 1-2 starts a round, each the CPU
+   * of ~5-10 resets). With no lend seen yet, no.
    */
-  recyclingSaturates(sandboxes: number, cores: number): boolean {
+  recyclingSaturates(sandboxes: number, cores: number, busyCores?: number): boolean {
     const lendMs = this.usualLendMs();
-    return lendMs !== undefined && sandboxes >= cores && lendMs <= this.#resetMs;
+    if (lendMs === undefined || sandboxes < cores) return false;
+    return lendMs <= this.#resetMs || (busyCores !== undefined && busyCores >= SATURATED_SHARE * cores);
   }
 
   /** `lentAt`: when each sandbox now lent out was lent (performance.now()). */

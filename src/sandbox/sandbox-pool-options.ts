@@ -24,8 +24,9 @@ export interface SandboxPoolOptions extends SandboxRuntimeOptions {
   maxConcurrentStarts?: number;
   /**
    * Cores the sandboxes' starts and resets share. While at least this many sandboxes are live and recycling
-   * short executions keeps them busy, the pool starts no more (`StartPacing.recyclingSaturates`). Default
-   * `os.availableParallelism()`; set it lower where a CPU quota (a container's cgroup) gives fewer.
+   * keeps them busy (short executions, or the machine's cores measured busy), the pool starts no more
+   * (`StartPacing.recyclingSaturates`). Default `os.availableParallelism()`; set it lower where a CPU quota
+   * (a container's cgroup) gives fewer.
    */
   cores?: number;
   /** Start-up memory cap of each sandbox; executions can lower or raise it. */

@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import { EarliestTimer } from "./earliest-timer.js";
+import { MachineCpu } from "./machine-cpu.js";
 import { ensureMemorySnapshot, markSnapshotUsed } from "./memory-snapshot.js";
 import { StartPacing } from "./pool-start-pacing.js";
 import {
@@ -71,6 +72,7 @@ export class SandboxPool {
   #lentAt = new Map<SandboxProcess, number>();
   #snapshot: Promise<string | null>;
   #pacing = new StartPacing();
+  readonly #machineCpu = new MachineCpu();
   readonly #shortageListeners = new Set<() => void>();
   /** When an acquire last found no warm sandbox (performance.now()): demand beyond the pool's size. */
   #lastShortage = Number.NEGATIVE_INFINITY;
@@ -267,11 +269,12 @@ export class SandboxPool {
       // reset, before a start would be ready; the pool's size, by those and the lent ones counted on to come
       // back at all. A start only for the rest (pool-start-pacing.ts). With nothing lent, nothing is forecast.
       const { served, returning, recheckInMs } = this.#pacing.forecast(this.#lentAt.values());
-      // Recycling already uses every core (short executions, one sandbox a core or more, some lent or being
-      // reset): no start, whatever the forecast; each sandbox reset or back calls this again. Being reset
-      // counts: in a burst, the moment every sandbox is being reset and none is lent is the usual one.
+      // Recycling already uses every core (one sandbox a core or more, some lent or being reset, and short
+      // lends or the cores measured busy): no start, whatever the forecast; each sandbox reset or back calls
+      // this again. Being reset counts: in a burst, every sandbox being reset and none lent is the usual moment.
       const recycling = returning > 0 || this.#resetting.size > 0;
-      const saturated = recycling && this.#pacing.recyclingSaturates(this.#live.size, this.#cores);
+      const saturated =
+        recycling && this.#pacing.recyclingSaturates(this.#live.size, this.#cores, this.#machineCpu.busyCores());
       if ((saturated || ready + served >= this.#waiters.length) && ready + returning >= this.#size) {
         // Look again when the forecast drops (a lent sandbox overdue): no other event may come.
         if (recheckInMs !== undefined) this.#recheck.in(recheckInMs);

@@ -62,3 +62,12 @@ test("recycling saturates the cores when as many sandboxes as cores serve lends 
   // Lends longer than a reset (tool calls waited on, containers keeping their sandbox): sandboxes, not cores, bound.
   assert.equal(settled(1_100, 200, [900, 800, 1_000]).recyclingSaturates(16, 2), false);
 });
+
+test("longer lends saturate the cores when the machine's cores are measured busy", () => {
+  const long = settled(1_100, 200, [300, 250, 400]);
+  assert.equal(long.recyclingSaturates(16, 2, 1.9), true, "both cores busy");
+  assert.equal(long.recyclingSaturates(16, 2, 1.5), false, "a core partly idle: a start would use it");
+  assert.equal(long.recyclingSaturates(16, 2, undefined), false, "not measured yet");
+  assert.equal(long.recyclingSaturates(1, 2, 2), false, "fewer sandboxes than cores");
+  assert.equal(new StartPacing().recyclingSaturates(16, 2, 2), false, "no lend seen yet");
+});

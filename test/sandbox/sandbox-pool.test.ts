@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { after, describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { SandboxPool } from "../../src/sandbox/sandbox-pool.js";
 import type { SandboxPoolOptions } from "../../src/sandbox/sandbox-pool-options.js";
 import type { SandboxProcess } from "../../src/sandbox/sandbox-process.js";
@@ -232,6 +234,32 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
     const waiting = Array.from({ length: 4 }, () => sandboxes.acquire());
     assert.ok(sandboxes.stats().starting > 0, "idle cores: a start serves a waiter");
     for (const next of waiting) (await next).kill();
+  });
+
+  test("lends longer than a reset, the machine's cores busy: a waiter gets the lent sandbox back, no start", async () => {
+    // One core pinned by a busy loop in another process; `cores: 1` makes it the machine's only one.
+    const spinner = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+    try {
+      // Size 0: no refill starts a second sandbox while the first is lent.
+      const sandboxes = pool({ size: 0, cores: 1 });
+      const taught = await sandboxes.acquire();
+      await delay(1_500); // a lend far longer than a reset: short-lend saturation does not apply
+      sandboxes.recycle(taught);
+      await sandboxes.warmUp();
+      assert.equal(sandboxes.stats().warm, 1);
+      const started = sandboxes.stats().started;
+      const held = await sandboxes.acquire();
+      const waiting = sandboxes.acquire();
+      await delay(300); // past the refill delay
+      assert.equal(sandboxes.stats().starting, 0, "a start would only take CPU from the busy core");
+      await run(held, "pass");
+      sandboxes.recycle(held);
+      assert.equal(await waiting, held, "the recycled process");
+      assert.equal(sandboxes.stats().started, started);
+      held.kill();
+    } finally {
+      spinner.kill("SIGKILL");
+    }
   });
 
   test("a shortage listener that throws fails neither the acquire nor the waiter", async () => {
