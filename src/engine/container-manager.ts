@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { SandboxPool } from "../sandbox/sandbox-pool.js";
 import type { SandboxProcess } from "../sandbox/sandbox-process.js";
+import { ContainerIdleEvents, type ContainerIdleListener } from "./container-idle-events.js";
 import { type ContainerQuota, makeRoom, type OwnedContainer } from "./container-quota.js";
 import {
   type ContainerEndReason,
@@ -81,8 +82,6 @@ export interface CreateContainerOptions {
 }
 
 export type ContainerEndedListener = (record: Readonly<ContainerRecord>) => void;
-/** A live container's last turn or lease ended: nothing of it runs or waits. */
-export type ContainerIdleListener = (containerId: string) => void;
 
 /** A live container: its record, its sandbox and who is using it. */
 interface Live {
@@ -103,8 +102,6 @@ interface Live {
    * one between its APIs, so its cap and per-key share hold across them.
    */
   countedBy: ContainerQuota | undefined;
-  /** An idle check is queued (`onContainerIdle`). */
-  idleQueued: boolean;
 }
 
 /**
@@ -118,7 +115,7 @@ export class ContainerManager {
   /** Live containers by id, each with its sandbox. Records (live and ended) are the registry's. */
   readonly #live = new Map<string, Live>();
   readonly #listeners = new Set<ContainerEndedListener>();
-  readonly #idleListeners = new Set<ContainerIdleListener>();
+  readonly #idle = new ContainerIdleEvents();
   readonly #sweeper: NodeJS.Timeout;
   readonly registry: ContainerRegistry;
   readonly idleTimeoutMs: number;
@@ -197,8 +194,7 @@ export class ContainerManager {
 
   /** `listener` runs each time a live container turns idle (its last turn or lease ended). */
   onContainerIdle(listener: ContainerIdleListener): () => void {
-    this.#idleListeners.add(listener);
-    return () => this.#idleListeners.delete(listener);
+    return this.#idle.subscribe(listener);
   }
 
   /**
@@ -374,7 +370,6 @@ export class ContainerManager {
       leases: 0,
       leaseTail: Promise.resolve(),
       countedBy: undefined,
-      idleQueued: false,
     };
     this.#live.set(id, live);
     return live;
@@ -386,14 +381,8 @@ export class ContainerManager {
     live.record.expiresAt = now + this.idleTimeoutMs;
     if (live.ephemeral || this.#live.get(live.record.id) !== live) return;
     this.registry.put(live.record);
-    if (live.idleQueued || this.#idleListeners.size === 0) return;
-    // After the turn or lease's own bookkeeping (a listener may end the container), once for both ending.
-    live.idleQueued = true;
-    queueMicrotask(() => {
-      live.idleQueued = false;
-      if (live.turns.size > 0 || live.leases > 0 || this.#live.get(live.record.id) !== live) return;
-      for (const listener of this.#idleListeners) listener(live.record.id);
-    });
+    const { id } = live.record;
+    this.#idle.queue(id, () => live.turns.size === 0 && live.leases === 0 && this.#live.get(id) === live);
   }
 
   #forget(live: Live): void {

@@ -56,6 +56,9 @@ describe("ContainerManager: turns", () => {
   test("the idle event fires once when the last turn ends, not while another waits, and not for an ended container", async () => {
     const containers = manager();
     const idle: string[] = [];
+    containers.onContainerIdle(() => {
+      throw new Error("a broken listener: the others still run, nothing is uncaught");
+    });
     const unsubscribe = containers.onContainerIdle((id) => idle.push(id));
     const { id } = containers.create("owner-a");
     const first = containers.turn(id);
