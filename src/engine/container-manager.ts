@@ -1,7 +1,6 @@
 import { randomInt } from "node:crypto";
 import { ErrorCode, PtcError } from "../protocol/errors.js";
 import type { SandboxPool } from "../sandbox/sandbox-pool.js";
-import type { SandboxProcess } from "../sandbox/sandbox-process.js";
 import { ContainerIdleEvents, type ContainerIdleListener } from "./container-idle-events.js";
 import { type ContainerQuota, makeRoom, type OwnedContainer } from "./container-quota.js";
 import {
@@ -11,7 +10,7 @@ import {
   InMemoryContainerRegistry,
   newContainerId,
 } from "./container-registry.js";
-import { ContainerSandbox } from "./container-sandbox.js";
+import { type ContainerLease, ContainerSandbox } from "./container-sandbox.js";
 import { type ContainerTurn, ContainerTurns } from "./container-turns.js";
 
 export const DEFAULT_CONTAINER_IDLE_TIMEOUT_MS = 300_000;
@@ -22,27 +21,8 @@ export const DEFAULT_CONTAINER_IDLE_TIMEOUT_MS = 300_000;
  */
 export const DEFAULT_MAX_WAITING_PER_CONTAINER = 8;
 
+export type { ContainerLease } from "./container-sandbox.js";
 export type { ContainerTurn } from "./container-turns.js";
-
-export interface ContainerLease {
-  containerId: string;
-  sandbox: SandboxProcess;
-  /** The container had a sandbox before and lost it: Python state starts clean. */
-  reset: boolean;
-  /**
-   * The container's seed when this is its first Python run in this sandbox (the run seeds `random` with it);
-   * a JavaScript run, which keeps no state, gets it every time (it seeds that run's Math.random).
-   */
-  seed: number | undefined;
-  /** The container's first run in this sandbox: the child numbers its calls from 1 (ContainerSandbox). */
-  firstRun: boolean;
-  /**
-   * `discard`: the sandbox is no longer trustworthy (killed, crashed, timed out). `clean`: the execution
-   * completed or raised, with no limit hit, stop or fault: a one-off container's sandbox then goes back to
-   * the pool for a reset (a fresh interpreter) instead of being killed.
-   */
-  release(options: { discard: boolean; clean?: boolean }): void;
-}
 
 /** A fresh container's seed for Python's `random` (any 32-bit value; Python takes any int). */
 function newContainerSeed(): number {

@@ -11,6 +11,27 @@ import type { ContainerEndReason } from "./container-registry.js";
  */
 const IDLE_ENDS: ReadonlySet<ContainerEndReason> = new Set(["evicted", "released"]);
 
+/** A container's sandbox handed to one execution (`ContainerManager.lease`), until `release`. */
+export interface ContainerLease {
+  containerId: string;
+  sandbox: SandboxProcess;
+  /** The container had a sandbox before and lost it: Python state starts clean. */
+  reset: boolean;
+  /**
+   * The container's seed when this is its first Python run in this sandbox (the run seeds `random` with it);
+   * a JavaScript run, which keeps no state, gets it every time (it seeds that run's Math.random).
+   */
+  seed: number | undefined;
+  /** The container's first run in this sandbox: the child numbers its calls from 1 (ContainerSandbox). */
+  firstRun: boolean;
+  /**
+   * `discard`: the sandbox is no longer trustworthy (killed, crashed, timed out). `clean`: the execution
+   * completed or raised, with no limit hit, stop or fault: a one-off container's sandbox then goes back to
+   * the pool for a reset (a fresh interpreter) instead of being killed.
+   */
+  release(options: { discard: boolean; clean?: boolean }): void;
+}
+
 /**
  * One container's sandbox over the container's life: the one it holds (none before its first lease, none
  * again once killed or lost), whether its `random` was seeded, whether every execution in it ended clean; and
