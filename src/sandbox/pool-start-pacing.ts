@@ -64,16 +64,20 @@ export class StartPacing {
   /**
    * Whether recycling alone keeps the machine's `cores` busy: at least as many sandboxes as cores, and either a
    * usual lend no longer than a reset (the executions are short: a sandbox spends more of its time being reset
-   * than serving) or `busyCores` (measured, `MachineCpu`) at `SATURATED_SHARE` of them or more (lends longer
-   * than a reset that still keep the cores busy: containers giving their sandboxes up under a shortage). A
-   * start then cannot serve a waiter sooner: its ~1.3 s of CPU (start-up, then the tier-up its first runs
-   * pay) is taken from the resets that would (a burst of 20 on 2 cores made 1-2 starts a round, each the CPU
-   * of ~5-10 resets). With no lend seen yet, no.
+   * than serving) or, for a usual lend no longer than a start, `busyCores` (measured, `MachineCpu`) at
+   * `SATURATED_SHARE` of them or more (containers giving their sandboxes up under a shortage keep the cores
+   * busy with lends longer than a reset). A start then cannot serve a waiter sooner: its ~1.3 s of CPU
+   * (start-up, then the tier-up its first runs pay) is taken from the resets that would (a burst of 20 on 2
+   * cores made 1-2 starts a round, each the CPU of ~5-10 resets). With no lend seen yet, no. Lends longer
+   * than a start never count as saturating: scripts that keep the cores busy for long (one API key's
+   * spinning ones) would otherwise hold another key's waiter until they turn overdue (3 usual lends); with
+   * lends no longer than a start, that is at most ~3 starts' time.
    */
   recyclingSaturates(sandboxes: number, cores: number, busyCores?: number): boolean {
     const lendMs = this.usualLendMs();
     if (lendMs === undefined || sandboxes < cores) return false;
-    return lendMs <= this.#resetMs || (busyCores !== undefined && busyCores >= SATURATED_SHARE * cores);
+    if (lendMs <= this.#resetMs) return true;
+    return lendMs <= this.#startMs && busyCores !== undefined && busyCores >= SATURATED_SHARE * cores;
   }
 
   /** `lentAt`: when each sandbox now lent out was lent (performance.now()). */

@@ -70,4 +70,6 @@ test("longer lends saturate the cores when the machine's cores are measured busy
   assert.equal(long.recyclingSaturates(16, 2, undefined), false, "not measured yet");
   assert.equal(long.recyclingSaturates(1, 2, 2), false, "fewer sandboxes than cores");
   assert.equal(new StartPacing().recyclingSaturates(16, 2, 2), false, "no lend seen yet");
+  // Lends longer than a start (long scripts, perhaps one key's spinning ones): a waiter is not held for them.
+  assert.equal(settled(1_100, 200, [5_000, 4_000, 6_000]).recyclingSaturates(16, 2, 2), false);
 });

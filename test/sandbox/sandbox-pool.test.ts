@@ -236,27 +236,33 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
     for (const next of waiting) (await next).kill();
   });
 
-  test("lends longer than a reset, the machine's cores busy: a waiter gets the lent sandbox back, no start", async () => {
+  test("lends longer than a reset, the machine's cores busy: waiters get the lent sandbox back, no start", async () => {
     // One core pinned by a busy loop in another process; `cores: 1` makes it the machine's only one.
     const spinner = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
     try {
       // Size 0: no refill starts a second sandbox while the first is lent.
       const sandboxes = pool({ size: 0, cores: 1 });
       const taught = await sandboxes.acquire();
-      await delay(1_500); // a lend far longer than a reset: short-lend saturation does not apply
+      // A lend longer than a reset (short-lend saturation does not apply), shorter than a start.
+      await delay(500);
       sandboxes.recycle(taught);
       await sandboxes.warmUp();
       assert.equal(sandboxes.stats().warm, 1);
       const started = sandboxes.stats().started;
-      const held = await sandboxes.acquire();
-      const waiting = sandboxes.acquire();
+      let current = await sandboxes.acquire();
+      // More waiters than the lent sandbox serves before a start would be ready: the forecast alone starts one.
+      const waiting = [sandboxes.acquire(), sandboxes.acquire(), sandboxes.acquire()];
       await delay(300); // past the refill delay
       assert.equal(sandboxes.stats().starting, 0, "a start would only take CPU from the busy core");
-      await run(held, "pass");
-      sandboxes.recycle(held);
-      assert.equal(await waiting, held, "the recycled process");
+      for (const next of waiting) {
+        await run(current, "pass");
+        sandboxes.recycle(current);
+        const served = await next;
+        assert.equal(served, current, "the recycled process");
+        current = served;
+      }
       assert.equal(sandboxes.stats().started, started);
-      held.kill();
+      current.kill();
     } finally {
       spinner.kill("SIGKILL");
     }
