@@ -41,6 +41,23 @@ async function run(sandbox: SandboxProcess, code: string): Promise<string> {
   return stdout;
 }
 
+/** Each waiter in turn gets `lent` back once it ran and was recycled: the same process serves them all. */
+async function servedByRecycling(
+  sandboxes: SandboxPool,
+  lent: SandboxProcess,
+  waiting: Promise<SandboxProcess>[],
+): Promise<void> {
+  let current = lent;
+  for (const next of waiting) {
+    await run(current, "pass");
+    sandboxes.recycle(current);
+    const served = await next;
+    assert.equal(served, current, "the recycled process");
+    current = served;
+  }
+  current.kill();
+}
+
 const POLLUTE = `import builtins, sys
 secret = "from the previous execution"
 builtins.len = lambda _: 42
@@ -183,20 +200,13 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
   test("short executions queued behind one sandbox are served by recycling it, with no new start", async () => {
     const sandboxes = await taughtPool();
     const started = sandboxes.stats().started;
-    let current = await sandboxes.acquire();
+    const current = await sandboxes.acquire();
     const waiting = [sandboxes.acquire(), sandboxes.acquire()];
     // A start costs several resets of CPU: the lent sandbox, back and reset twice, serves both first.
     await new Promise((resolve) => setTimeout(resolve, 300)); // past the refill delay
     assert.equal(sandboxes.stats().starting, 0);
-    for (const next of waiting) {
-      await run(current, "pass");
-      sandboxes.recycle(current);
-      const served = await next;
-      assert.equal(served, current, "the recycled process");
-      current = served;
-    }
+    await servedByRecycling(sandboxes, current, waiting);
     assert.equal(sandboxes.stats().started, started);
-    current.kill();
   });
 
   test("as many sandboxes as cores, all being reset after short executions: waiters get no start", async () => {
@@ -249,20 +259,13 @@ describe("SandboxPool: grows with demand, shrinks when idle", () => {
       await sandboxes.warmUp();
       assert.equal(sandboxes.stats().warm, 1);
       const started = sandboxes.stats().started;
-      let current = await sandboxes.acquire();
+      const current = await sandboxes.acquire();
       // More waiters than the lent sandbox serves before a start would be ready: the forecast alone starts one.
       const waiting = [sandboxes.acquire(), sandboxes.acquire(), sandboxes.acquire()];
       await delay(300); // past the refill delay
       assert.equal(sandboxes.stats().starting, 0, "a start would only take CPU from the busy core");
-      for (const next of waiting) {
-        await run(current, "pass");
-        sandboxes.recycle(current);
-        const served = await next;
-        assert.equal(served, current, "the recycled process");
-        current = served;
-      }
+      await servedByRecycling(sandboxes, current, waiting);
       assert.equal(sandboxes.stats().started, started);
-      current.kill();
     } finally {
       spinner.kill("SIGKILL");
     }
