@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { holdEventLoop } from "./event-loop-hold.js";
 import { checkedGuestError } from "./guest-error-report.js";
 import { jsHeapExhausted, type MemoryLimitStop, MemoryWatch, sandboxMemoryBound } from "./memory-watch.js";
-import { descendants, ProcessTree } from "./process-tree.js";
+import { descendants, ProcessTree, wrapperExecutable } from "./process-tree.js";
 import {
   type ChildFrameSink,
   type CodeCacheUse,
@@ -87,7 +87,10 @@ export class SandboxProcess {
     this.#unrefWhenIdle = unrefWhenIdle;
     const { command, args } = sandboxCommand(runtime, memoryBytes, { path: snapshotPath });
     this.#child = spawn(command, args, { env: { ...SANDBOX_ENV }, stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
-    this.#tree = new ProcessTree(process.platform === "linux" ? this.#child.pid : undefined);
+    this.#tree = new ProcessTree(
+      process.platform === "linux" ? this.#child.pid : undefined,
+      wrapperExecutable(runtime.bubblewrapPath),
+    );
     let markReady: (value: SandboxReady) => void = () => {};
     let failReady: (error: Error) => void = () => {};
     this.ready = new Promise((resolve, reject) => {

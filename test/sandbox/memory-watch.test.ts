@@ -34,3 +34,44 @@ test("a watch reads the tree when it starts, not one period later", { skip: !lin
   under.stop();
   tree.close();
 });
+
+test("a start within a period of the latest reading reuses it, and the next reading still comes a period after it", {
+  skip: !linux,
+}, async () => {
+  const tree = new ProcessTree(process.pid);
+  const readings: number[] = [];
+  const stops: MemoryLimitStop[] = [];
+  const periodMs = 400;
+  const watch = new MemoryWatch(
+    () => {
+      readings.push(performance.now());
+      return tree.residentBytes();
+    },
+    (stop) => stops.push(stop),
+    periodMs,
+  );
+  watch.start(2 ** 50);
+  assert.equal(readings.length, 1);
+  // A container's next run, back to back: the reading just taken stands.
+  watch.stop();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  watch.start(2 ** 50);
+  assert.equal(readings.length, 1, "no second reading within the period");
+  assert.equal(watch.watching, true);
+  // The next reading comes one period after the first, not one period after this start.
+  while (readings.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+  const gap = (readings[1] ?? 0) - (readings[0] ?? 0);
+  assert.ok(gap >= periodMs - 5 && gap < periodMs + 200, `readings ${gap.toFixed(0)} ms apart`);
+  // A bound below what the latest reading found is judged at once, by a new reading.
+  watch.start(1);
+  assert.equal(readings.length, 3);
+  assert.equal(stops.length, 1);
+  assert.equal(stops[0]?.kind, "resident");
+  assert.equal(watch.watching, false);
+  // Once the latest reading is older than a period, a start reads again.
+  await new Promise((resolve) => setTimeout(resolve, periodMs + 20));
+  watch.start(2 ** 50);
+  assert.equal(readings.length, 4);
+  watch.stop();
+  tree.close();
+});

@@ -3,7 +3,13 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { descendants, MAX_OPEN_PROC_FILES, ProcessTree, readProc } from "../../src/sandbox/process-tree.js";
+import {
+  descendants,
+  MAX_OPEN_PROC_FILES,
+  ProcessTree,
+  readProc,
+  wrapperExecutable,
+} from "../../src/sandbox/process-tree.js";
 
 // The host's reading of a sandbox's process tree from /proc (src/sandbox/process-tree.ts), on this test's own
 // processes: Linux only, as the host's reading itself.
@@ -112,4 +118,65 @@ test("a closed tree reads nothing", { skip: !linux }, () => {
   tree.close();
   assert.equal(tree.cpuTimeMs(), undefined);
   assert.equal(tree.residentBytes(), undefined);
+});
+
+test("wrappers (processes running the wrapper's executable, with a child) are read once; the rest at every reading", {
+  skip: !linux,
+}, async () => {
+  const shell = wrapperExecutable("/bin/sh");
+  assert.ok(shell !== undefined);
+  // sh (a wrapper: it has a child) -> sh busy-looping (the wrapper's executable, but no child: not a wrapper).
+  const root = spawn("/bin/sh", ["-c", "/bin/sh -c 'while :; do :; done' & wait"], { stdio: "ignore" });
+  const pid = root.pid ?? 0;
+  const busy = async () => {
+    for (;;) {
+      const found = descendants(pid);
+      if (found.length === 1 && commOf(found[0] ?? 0) === "sh") return found[0] ?? 0;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  const looping = await busy();
+  try {
+    const fdsBefore = openFds();
+    const tree = new ProcessTree(pid, shell);
+    const cpuBefore = tree.cpuTimeMs() ?? Number.NaN;
+    const bytes = tree.residentBytes() ?? 0;
+    const expected = residentOf(pid) + residentOf(looping);
+    assert.ok(Math.abs(bytes - expected) < 256 * 1024, `${bytes} against ${expected}`);
+    // The wrapper's statm and children list, and the looping one's stat, status and children list: no stat or
+    // status of the wrapper is kept (nor read again).
+    assert.equal(openFds() - fdsBefore, 5);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const used = (tree.cpuTimeMs() ?? Number.NaN) - cpuBefore;
+    // The looping process, which runs the wrapper's executable but has no child, is counted.
+    assert.ok(used >= 200, `${used} ms of CPU in 400 ms of a busy loop`);
+    process.kill(looping, "SIGKILL");
+    root.kill("SIGKILL");
+    await once(root, "exit");
+    assert.equal(tree.cpuTimeMs(), undefined, "a wrapper root that is gone: nothing read");
+    assert.equal(tree.residentBytes(), undefined);
+    tree.close();
+    assert.equal(openFds(), fdsBefore);
+  } finally {
+    try {
+      process.kill(looping, "SIGKILL");
+    } catch {}
+    root.kill("SIGKILL");
+  }
+});
+
+test("without a wrapper path, or for another executable, every process is read at every reading", {
+  skip: !linux,
+}, async () => {
+  const sh = await shWith(1);
+  for (const wrapper of [undefined, wrapperExecutable(process.execPath)]) {
+    const fdsBefore = openFds();
+    const tree = new ProcessTree(sh.pid, wrapper);
+    assert.ok(tree.cpuTimeMs() !== undefined && tree.residentBytes() !== undefined);
+    assert.equal(openFds() - fdsBefore, 6, "stat, status and children list of both processes");
+    tree.close();
+  }
+  assert.equal(wrapperExecutable(null), undefined);
+  assert.equal(wrapperExecutable("/nonexistent/bwrap"), undefined);
+  await sh.kill();
 });
