@@ -143,9 +143,9 @@ test("wrappers (processes running the wrapper's executable, with a child) are re
     const bytes = tree.residentBytes() ?? 0;
     const expected = residentOf(pid) + residentOf(looping);
     assert.ok(Math.abs(bytes - expected) < 256 * 1024, `${bytes} against ${expected}`);
-    // The wrapper's statm and children list, and the looping one's stat, status and children list: no stat or
-    // status of the wrapper is kept (nor read again).
-    assert.equal(openFds() - fdsBefore, 5);
+    // The wrapper's children list, and the looping one's stat, status and children list: no stat or status of
+    // the wrapper is kept (nor read again).
+    assert.equal(openFds() - fdsBefore, 4);
     await new Promise((resolve) => setTimeout(resolve, 400));
     const used = (tree.cpuTimeMs() ?? Number.NaN) - cpuBefore;
     // The looping process, which runs the wrapper's executable but has no child, is counted.
