@@ -218,13 +218,12 @@ export class Execution implements ExecutionHandle {
       this.#lease = await this.params.lease(this.#abort.signal);
       this.#containerId = this.#lease.containerId;
       sandboxWaitMs = performance.now() - startedAt;
-      this.#journal.append({
-        type: "execution-start",
-        code: this.params.code,
-        ...(this.params.language !== "python" ? { language: this.params.language } : {}),
-        containerId: this.#lease.containerId,
-        toolNames: this.params.registry.codeTools().map((tool) => tool.name),
-      });
+      this.#journal.appendStart(
+        this.params.code,
+        this.params.language,
+        this.#lease.containerId,
+        this.params.registry.codeTools().map((tool) => tool.name),
+      );
       this.#events.push({ type: "execution-start", executionId: this.id, containerId: this.#lease.containerId });
       if (!this.#stop) {
         const sandbox = this.#lease.sandbox;
@@ -289,7 +288,7 @@ export class Execution implements ExecutionHandle {
     this.#released = true;
     this.#stateKept = this.#lease !== null && !discard;
     const result = await this.#buildResult(error, startedAt, sandboxWaitMs);
-    this.#journal.append({ type: "execution-end", status: result.status, error: result.error });
+    this.#journal.appendEnd(result.status, result.error);
     this.#events.push({ type: "done", result });
     this.#events.close();
     return result;

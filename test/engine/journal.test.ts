@@ -46,8 +46,16 @@ describe("journal: the ordered record an execution can be resumed from", () => {
       [...sequence].sort((x, y) => x - y),
       sequence,
     );
-    assert.equal(journal[0]?.type, "execution-start");
-    assert.equal(journal.at(-1)?.type, "execution-end");
+    // The start and end entries, keys in their written order; a Python start names no language.
+    const start = journal[0];
+    assert.equal(start?.type, "execution-start");
+    assert.deepEqual(Object.keys(start ?? {}), ["type", "code", "containerId", "toolNames", "seq", "at"]);
+    assert.ok(start?.type === "execution-start" && start.code === CODE && start.seq === 0);
+    assert.deepEqual(start?.type === "execution-start" ? start.toolNames : [], ["price", "inventory"]);
+    const end = journal.at(-1);
+    assert.deepEqual(Object.keys(end ?? {}), ["type", "status", "error", "seq", "at"]);
+    assert.ok(end?.type === "execution-end" && end.status === "completed" && end.error === null);
+    assert.equal(end?.seq, journal.length - 1);
 
     // Replay: the same code in a fresh container, each call answered from the journal by its
     // position in guest order; no tool runs again and the output is the same.
