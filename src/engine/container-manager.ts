@@ -12,6 +12,7 @@ import {
 } from "./container-registry.js";
 import { type ContainerLease, ContainerSandbox } from "./container-sandbox.js";
 import { type ContainerTurn, ContainerTurns } from "./container-turns.js";
+import type { Cancellation } from "./lazy-abort.js";
 
 export const DEFAULT_CONTAINER_IDLE_TIMEOUT_MS = 300_000;
 /**
@@ -201,14 +202,14 @@ export class ContainerManager {
    */
   async lease(
     containerId: string | undefined,
-    signal?: AbortSignal,
+    cancel?: Cancellation,
     turn?: ContainerTurn,
     python = true,
   ): Promise<ContainerLease> {
     const current =
       (containerId === undefined ? undefined : this.#live.get(containerId)) ??
       this.#open(containerId ?? newContainerId(), undefined, undefined, containerId === undefined);
-    // Without a signal: a cancelled execution waits for its turn as before, then sees `signal` and stops.
+    // Without a signal: a cancelled execution waits for its turn as before, then sees `cancel` and stops.
     const own = turn === undefined || turn.containerId !== current.record.id ? current.turns.take() : undefined;
     current.leases++;
     const previous = current.leaseTail;
@@ -226,8 +227,8 @@ export class ContainerManager {
     try {
       await (own ?? turn)?.granted;
       await previous;
-      if (signal?.aborted) throw new PtcError(ErrorCode.Cancelled, "cancelled before start");
-      const { sandbox, reset } = await current.sandbox.take(signal);
+      if (cancel?.aborted) throw new PtcError(ErrorCode.Cancelled, "cancelled before start");
+      const { sandbox, reset } = await current.sandbox.take(cancel);
       const seed = current.sandbox.seedFor(sandbox, python, current.record.seed);
       const firstRun = current.sandbox.firstRunIn(sandbox);
       let released = false;

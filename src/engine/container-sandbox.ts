@@ -69,13 +69,13 @@ export class ContainerSandbox {
    * The sandbox for a lease: the one held while it is alive, else one from the pool (`reset`: the container
    * had a sandbox before and lost it, so its Python state starts clean).
    */
-  async take(signal?: AbortSignal): Promise<{ sandbox: SandboxProcess; reset: boolean }> {
+  async take(cancel?: { readonly signal: AbortSignal }): Promise<{ sandbox: SandboxProcess; reset: boolean }> {
     let reset = false;
     if (!this.#sandbox?.alive) {
       reset = this.#hadSandbox;
       this.#waiting = true;
       try {
-        this.#sandbox = await this.pool.acquire(signal);
+        this.#sandbox = await this.pool.acquire(cancel);
       } finally {
         this.#waiting = false;
       }

@@ -177,7 +177,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         limits: resolveLimits(engineLimits, request.limits),
         resultMode: request.resultMode ?? options.resultMode ?? "json",
         isolation: isolationFor(pool.runtime, language),
-        lease: (signal) => containers.lease(request.container, signal, request.containerTurn, language === "python"),
+        lease: (cancel) => containers.lease(request.container, cancel, request.containerTurn, language === "python"),
         ...(options.journalStore ? { journalStore: options.journalStore } : {}),
         ...(request.runnerWithoutCaller !== undefined ? { runnerWithoutCaller: request.runnerWithoutCaller } : {}),
         ...(replay ? { replay } : {}),

@@ -18,6 +18,7 @@ import { EventLog } from "./event-log.js";
 import { ExecutionClock } from "./execution-clock.js";
 import { guestErrorToExecutionError, sandboxEndError } from "./guest-error.js";
 import { Journal, type JournalStore } from "./journal.js";
+import { type Cancellation, LazyAbort } from "./lazy-abort.js";
 import { OutputCapture } from "./output-capture.js";
 import { countTokens, TOKENIZER_NAME } from "./token-counter.js";
 import { ToolCallBroker, type ToolCallEvent, type ToolResultSubmission } from "./tool-call-broker.js";
@@ -61,7 +62,7 @@ export interface ExecutionParams {
   limits: ExecutionLimits;
   resultMode: ResultMode;
   isolation: IsolationReport;
-  lease: (signal: AbortSignal) => Promise<ContainerLease>;
+  lease: (cancel: Cancellation) => Promise<ContainerLease>;
   journalStore?: JournalStore;
   runnerWithoutCaller?: string;
   /** Re-running a journaled execution: the child answers its calls (replay.ts). */
@@ -86,7 +87,7 @@ export class Execution implements ExecutionHandle {
   #events = new EventLog<ExecutionEvent>();
   #journal: Journal;
   #broker: ToolCallBroker;
-  #abort = new AbortController();
+  #abort = new LazyAbort();
   #stop: Stop | null = null;
   #lease: ContainerLease | null = null;
   #released = false;
@@ -215,7 +216,7 @@ export class Execution implements ExecutionHandle {
     let outcome: SandboxRunOutcome | null = null;
     let sandboxWaitMs = 0;
     try {
-      this.#lease = await this.params.lease(this.#abort.signal);
+      this.#lease = await this.params.lease(this.#abort);
       this.#containerId = this.#lease.containerId;
       sandboxWaitMs = performance.now() - startedAt;
       this.#journal.appendStart(

@@ -125,8 +125,11 @@ export class SandboxPool {
     }
   }
 
-  /** A ready sandbox, owned by the caller from now on (kill it when done, or give it back with `recycle`). */
-  acquire(signal?: AbortSignal): Promise<SandboxProcess> {
+  /**
+   * A ready sandbox, owned by the caller from now on (kill it when done, or give it back with `recycle`).
+   * `cancel`'s signal (an AbortController, or an execution's lazy one) is read only if the call has to wait.
+   */
+  acquire(cancel?: { readonly signal: AbortSignal }): Promise<SandboxProcess> {
     if (this.#closed) return Promise.reject(new PtcError(ErrorCode.EngineClosed, "the sandbox pool is closed"));
     const sandbox = this.#takeWarm();
     if (sandbox) {
@@ -140,7 +143,7 @@ export class SandboxPool {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       this.#waiters.push(waiter);
-      signal?.addEventListener(
+      cancel?.signal.addEventListener(
         "abort",
         () => {
           const index = this.#waiters.indexOf(waiter);
