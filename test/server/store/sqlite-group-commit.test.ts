@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import type { SqlParam, SqlRow } from "../../../src/server/store/sql-rows.js";
+import type { SqlExecutor, SqlParam, SqlRow } from "../../../src/server/store/sql-rows.js";
 import { GroupCommitDriver } from "../../../src/server/store/sqlite-group-commit.js";
 
 // Group commit on a real SQLite file (src/server/store/sqlite-group-commit.ts): what callers issue in one turn
@@ -34,14 +34,16 @@ function open() {
   return { driver, commits, committed, close: () => reader.close() };
 }
 
+const insert = (on: SqlExecutor, id: number, v: string) => on.query("INSERT INTO t (id, v) VALUES ($1, $2)", [id, v]);
+
 describe("SQLite group commit", () => {
   it("statements and transactions issued in one turn share one commit, in issue order, answered after it", async () => {
     const { driver, commits, committed, close } = open();
     const seen: unknown[] = [];
     const all = [
-      driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [1, "a"]).then(() => seen.push(committed())),
+      insert(driver, 1, "a").then(() => seen.push(committed())),
       driver.transaction(async (tx) => {
-        await tx.query("INSERT INTO t (id, v) VALUES ($1, $2)", [2, "b"]);
+        await insert(tx, 2, "b");
         return tx.query("SELECT count(*) AS n FROM t");
       }),
       driver.query("SELECT v FROM t WHERE id = $1", [2]),
@@ -58,7 +60,7 @@ describe("SQLite group commit", () => {
       ],
     ]);
     // A later turn is another commit.
-    await driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [3, "c"]);
+    await insert(driver, 3, "c");
     assert.equal(commits.length, 2);
     await driver.close();
     close();
@@ -67,13 +69,13 @@ describe("SQLite group commit", () => {
   it("a failing statement or transaction fails alone: rolled back to its savepoint, the rest committed", async () => {
     const { driver, committed, close } = open();
     const outcomes = await Promise.allSettled([
-      driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [1, "kept"]),
-      driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [1, "duplicate key"]),
+      insert(driver, 1, "kept"),
+      insert(driver, 1, "duplicate key"),
       driver.transaction(async (tx) => {
-        await tx.query("INSERT INTO t (id, v) VALUES ($1, $2)", [2, "rolled back"]);
+        await insert(tx, 2, "rolled back");
         throw new Error("the work failed");
       }),
-      driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [3, "kept too"]),
+      insert(driver, 3, "kept too"),
     ]);
     assert.deepEqual(
       outcomes.map((outcome) => outcome.status),
@@ -92,10 +94,10 @@ describe("SQLite group commit", () => {
   it("when the batch's transaction is lost, every unit of it fails, those that ran before too", async () => {
     const { driver, committed, close } = open();
     const outcomes = await Promise.allSettled([
-      driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [1, "lost"]),
+      insert(driver, 1, "lost"),
       // Ends the batch's transaction under it, as SQLite does on a full disk or an I/O error.
       driver.transaction(async (tx) => tx.query("ROLLBACK")),
-      driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [2, "never run"]),
+      insert(driver, 2, "never run"),
     ]);
     assert.deepEqual(
       outcomes.map((outcome) => outcome.status),
@@ -103,7 +105,7 @@ describe("SQLite group commit", () => {
     );
     assert.deepEqual(committed(), []);
     // The driver goes on: the next turn commits.
-    await driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [4, "next"]);
+    await insert(driver, 4, "next");
     assert.deepEqual(committed(), [{ id: 4, v: "next" }]);
     await driver.close();
     close();
@@ -111,7 +113,7 @@ describe("SQLite group commit", () => {
 
   it("close waits for what was issued, and what comes after fails", async () => {
     const { driver, committed, close } = open();
-    const write = driver.query("INSERT INTO t (id, v) VALUES ($1, $2)", [1, "before close"]);
+    const write = insert(driver, 1, "before close");
     await driver.close();
     await write;
     assert.deepEqual(committed(), [{ id: 1, v: "before close" }]);
