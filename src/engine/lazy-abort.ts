@@ -8,9 +8,11 @@ export interface Cancellation {
 }
 
 /**
- * An abort whose AbortSignal is made only when something asks for it. Node makes an AbortController's signal
- * at its first read, and that costs ~20 µs of the host's CPU in situ (EventTarget's set-up), ~5% of a warm
- * execution's; most executions never wait for anything a signal would end (BENCHMARKS.md, stop 33).
+ * An abort whose AbortSignal is made only when something asks for it: an execution's (its lease waits for a
+ * turn or a sandbox only sometimes) and each tool call's (most handlers never read `context.signal`). Node
+ * makes an AbortController's signal at its first read: ~20 µs of the host's CPU in situ (EventTarget's
+ * set-up), ~5% of a warm execution's (BENCHMARKS.md, stop 33); with its controller, ~6 µs of a call's ~95
+ * (issue 14). Aborted before its signal exists, the signal is born aborted with the first reason.
  */
 export class LazyAbort implements Cancellation {
   #controller: AbortController | undefined;

@@ -4,6 +4,7 @@ import type { PtcError } from "../protocol/errors.js";
 import type { ToolCallRecord, ToolCallRequest } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { JsonSchemaToolDefinition, ToolCallContext, ToolHandler } from "../protocol/tool.js";
+import { LazyAbort } from "./lazy-abort.js";
 import type { LiveCall } from "./tool-call-port.js";
 
 /** Each definition's handler bound to it once (a handler written as a method may use `this`), not per call. */
@@ -31,8 +32,7 @@ export function newLiveCall(
     request,
     guestCallId,
     handler: boundHandler(definition),
-    controller: undefined,
-    abortReason: undefined,
+    abort: new LazyAbort(),
     startedAt: performance.now(),
     started: false,
     durable,
@@ -59,7 +59,7 @@ export function newLiveCall(
 class HandlerContext implements ToolCallContext {
   static readonly #signal: PropertyDescriptor = {
     get(this: HandlerContext): AbortSignal {
-      return callSignal(this.#call);
+      return this.#call.abort.signal;
     },
     enumerable: true,
   };
@@ -92,21 +92,6 @@ export function handlerContext(
   limits: ExecutionLimits,
 ): ToolCallContext {
   return new HandlerContext(call, executionId, containerId, limits);
-}
-
-/** The handler's signal, made when it is first read; born aborted after the call was. */
-function callSignal(call: LiveCall): AbortSignal {
-  if (call.controller === undefined) {
-    call.controller = new AbortController();
-    if (call.abortReason !== undefined) call.controller.abort(call.abortReason);
-  }
-  return call.controller.signal;
-}
-
-/** Aborts a call's signal, made or not yet: the first reason stays, as with an AbortController. */
-export function abortCall(call: LiveCall, reason: PtcError): void {
-  call.abortReason ??= reason;
-  call.controller?.abort(reason);
 }
 
 /**

@@ -6,7 +6,7 @@ import { CallDeadlines } from "./call-deadlines.js";
 import { CallJournal } from "./call-journal.js";
 import { currentExecutionDepth, runAtExecutionDepth } from "./execution-depth.js";
 import { checkGuestCall } from "./guest-call-check.js";
-import { abortCall, answeredAtOnce, handlerContext, newLiveCall, refusedCallRecord } from "./live-call.js";
+import { answeredAtOnce, handlerContext, newLiveCall, refusedCallRecord } from "./live-call.js";
 import { callIdFactory } from "./random-id.js";
 import { ToolCallBudget } from "./tool-call-budget.js";
 import type { LiveCall, ToolCallBrokerContext, ToolCallEvent } from "./tool-call-port.js";
@@ -224,7 +224,7 @@ export class ToolCallBroker {
     call.record.error = { code: ErrorCode.Cancelled, message: reason };
     call.record.durationMs = performance.now() - call.startedAt;
     try {
-      abortCall(call, new PtcError(ErrorCode.Cancelled, reason));
+      call.abort.abort(new PtcError(ErrorCode.Cancelled, reason));
     } catch {
       // An abort listener of the handler threw: the call is withdrawn all the same.
     }
@@ -294,7 +294,7 @@ export class ToolCallBroker {
   #timedOut(call: LiveCall, timeoutMs: number): void {
     this.#limit(ErrorCode.ToolTimeout);
     const message = `${call.request.name} did not return within ${timeoutMs} ms`;
-    abortCall(call, new PtcError(ErrorCode.ToolTimeout, message));
+    call.abort.abort(new PtcError(ErrorCode.ToolTimeout, message));
     this.#settle(call, { ok: false, error: { code: ErrorCode.ToolTimeout, message } }, "ToolTimeoutError");
   }
 

@@ -6,6 +6,7 @@ import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolHandler } from "../protocol/tool.js";
 import type { ToolRegistry } from "../tools/tool-registry.js";
 import type { Journal } from "./journal.js";
+import type { LazyAbort } from "./lazy-abort.js";
 import type { WriteAhead } from "./write-ahead.js";
 
 /**
@@ -55,10 +56,11 @@ export interface LiveCall {
   request: ToolCallRequest;
   guestCallId: number;
   handler: ToolHandler | undefined;
-  /** The handler's signal's controller, made when the handler first reads `context.signal` (most never do). */
-  controller: AbortController | undefined;
-  /** Why the call was aborted (timed out, withdrawn), once it was: a signal read afterwards is born aborted. */
-  abortReason: PtcError | undefined;
+  /**
+   * The handler's signal, made when the handler first reads `context.signal` (most never do); aborted when
+   * the call times out or is withdrawn, and born aborted if read afterwards.
+   */
+  readonly abort: LazyAbort;
   startedAt: number;
   /** A handler call that has started (not waiting for a concurrency slot). */
   started: boolean;

@@ -12,9 +12,9 @@ export const SANDBOX_MEMORY_OVERHEAD_BYTES = 512 * 1_048_576;
 /**
  * How often a running script's sandbox is measured. Touching fresh memory (filling 100 MB ArrayBuffers)
  * grows a sandbox's resident set by ~1-2 GB/s here, so a fast allocator gets at most ~100-200 MB past
- * the bound before the kill. One reading is two small /proc reads per process (bubblewrap's two and the
- * node child) from files kept open (process-tree.ts): ~30 µs, under 0.1% of a core per running (or paused)
- * script; nothing is read between scripts.
+ * the bound before the kill. One reading is the node child's status and the three processes' children
+ * lists (bubblewrap's two are read once) from files kept open (process-tree.ts): ~30 µs, under 0.1% of a
+ * core per running (or paused) script; nothing is read between scripts.
  */
 export const MEMORY_POLL_MS = 50;
 
