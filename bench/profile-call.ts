@@ -91,7 +91,7 @@ function scratchChild(runtime: SandboxRuntime): SandboxRuntime {
   // child-instance.ts builds the instance; it marks through the global the patched child.ts sets.
   patchFile("child-instance.ts", [
     [
-      "    const bytes = options.snapshotPath",
+      "    const snapshot = options.snapshotPath ? openSnapshot",
       '    globalThis.__mark?.("until the first instance (hardening, binding shim)");\n',
     ],
     ["    pyodide = await keepingWasmModule(", '    globalThis.__mark?.("read the snapshot");\n'],
@@ -101,7 +101,7 @@ function scratchChild(runtime: SandboxRuntime): SandboxRuntime {
       '    globalThis.__mark?.("loadPyodide: compile + instantiate wasm, restore memory");\n    globalThis.__wasm = () => pyodide._module?.HEAP8?.buffer?.byteLength ?? -1;\n',
     ],
     ["  pyodide.setStdout(", '  globalThis.__mark?.("PRELOAD imports");\n'],
-    ["  const runner = pyodide.globals.get", '  globalThis.__mark?.("guest.py, lockdown");\n'],
+    ["  const starter = pyodide.globals.get", '  globalThis.__mark?.("guest.py, lockdown");\n'],
   ]);
   patchFile("child.ts", [
     [

@@ -129,6 +129,65 @@ describe("tasks", () => {
   });
 });
 
+describe("callbacks (guest_loop.py's ready queue: handles made and run inline, not through Handle's own methods)", () => {
+  test("run in order with their context; a cancelled one does not run; an error goes to the loop's handler, as asyncio's", async () => {
+    const { stdout, stderr } = await run(
+      [
+        "import asyncio, contextvars",
+        "var = contextvars.ContextVar('var', default='unset')",
+        "loop = asyncio.get_running_loop()",
+        "seen = []",
+        "def record(tag):",
+        "    seen.append((tag, var.get()))",
+        "def fails():",
+        "    raise LookupError('from a callback')",
+        "ctx = contextvars.copy_context()",
+        "ctx.run(var.set, 'in ctx')",
+        "loop.call_soon(record, 'a')",
+        "skipped = loop.call_soon(record, 'cancelled')",
+        "loop.call_soon(fails)",
+        "loop.call_soon(record, 'b', context=ctx)",
+        "loop.call_later(0, record, 'c')",
+        "h = loop.call_soon(record, 'd')",
+        "skipped.cancel()",
+        "print(type(h).__name__, h.cancelled(), skipped.cancelled(), h.get_context() is not None)",
+        "await asyncio.sleep(0.01)",
+        "print(seen)",
+      ].join("\n"),
+    );
+    assert.equal(
+      stdout,
+      "Handle False True True\n[('a', 'unset'), ('b', 'in ctx'), ('c', 'unset'), ('d', 'unset')]\n",
+    );
+    assert.match(stderr, /Exception in callback fails\(\)/);
+    assert.match(stderr, /LookupError: from a callback/);
+  });
+
+  test("in debug mode handles keep where they were made; SystemExit in a callback ends the run as exit() does", async () => {
+    const { stdout } = await run(
+      [
+        "import asyncio",
+        "loop = asyncio.get_running_loop()",
+        "loop.set_debug(True)",
+        "h = loop.call_soon(print, 'debug callback')",
+        "print(h._source_traceback is not None and len(h._source_traceback) > 0)",
+        "await asyncio.sleep(0)",
+        "loop.set_debug(False)",
+        "print(loop.call_soon(print, 'quiet')._source_traceback)",
+        "await asyncio.sleep(0)",
+      ].join("\n"),
+    );
+    assert.equal(stdout, "True\ndebug callback\nNone\nquiet\n");
+    const exited = await engine.execute({
+      code: "import asyncio, sys\nasyncio.get_running_loop().call_soon(sys.exit, 3)\nawait asyncio.sleep(0.05)\nprint('not reached')",
+      container: "guest-loop",
+    }).result;
+    assert.equal(exited.stdout, "");
+    assert.equal(exited.returnCode, 3);
+    assert.equal((await run("print('next')")).stdout, "next\n");
+  });
+});
+
 describe("a run's first step (taken by the run frame itself, guest_loop.py `_ptc_start`)", () => {
   test("runs in a task on the running loop, and a script that awaits nothing ends in it", async () => {
     const { stdout } = await run(

@@ -4,9 +4,9 @@
 
 # The event loop's ready callbacks run in batches, one JS callback per batch, as asyncio's own loop
 # runs its ready queue: Pyodide's WebLoop makes one JS callback (and one proxy) per callback, which
-# cost ~180 us each, so an `asyncio.gather` of 100,000 tasks took minutes. Each batch (and timer)
-# runs through `_run_handle`, which ends the run on SystemExit or KeyboardInterrupt in a task rather
-# than letting it escape into JS (which killed the sandbox).
+# cost ~180 us each, so an `asyncio.gather` of 100,000 tasks took minutes. What a callback raises goes to
+# `_callback_failed`, which ends the run on SystemExit or KeyboardInterrupt in a task rather than letting it
+# escape into JS (which killed the sandbox).
 _ready = deque()
 _drain_pending = False
 
@@ -17,6 +17,23 @@ _take_reply = _ptc_bridge.takeReply
 _running_loop = asyncio._get_running_loop
 # Taken now: a script that replaces asyncio.Handle does not change what the loop queues and runs.
 _Handle = asyncio.Handle
+_new_object = object.__new__
+_copy_context = contextvars.copy_context
+_format_callback_source = asyncio.format_helpers._format_callback_source
+
+
+def _new_handle(loop, callback, args, context):
+    """`Handle(callback, args, loop, context=context)`: outside debug mode its slots are set here, inline where it
+    is called (`_call_soon`), without Handle.__init__'s Python frame and its call of `loop.get_debug()`."""
+    handle = _new_object(_Handle)
+    handle._context = _copy_context() if context is None else context
+    handle._loop = loop
+    handle._callback = callback
+    handle._args = args
+    handle._cancelled = False
+    handle._repr = None
+    handle._source_traceback = None
+    return handle
 
 
 def _drain():
@@ -30,14 +47,19 @@ def _drain():
         for _ in range(len(_ready)):
             if not _ready:
                 break
-            loop, handle = _ready.popleft()
+            handle = _ready.popleft()
+            loop = handle._loop
             if handle._cancelled:
                 continue
             if loop is not installed or _running_loop() is not loop:
                 loop._install_running_loop()
                 loop._install_asyncgen_hooks()
                 installed = loop
-            _run_handle(handle)
+            # Handle._run's body, without its two Python frames (its own and `_run_handle`'s) per callback.
+            try:
+                handle._context.run(handle._callback, *handle._args)
+            except BaseException as error:  # noqa: BLE001 - as Handle._run, or the run's end (`_callback_failed`)
+                _callback_failed(handle, error)
         if _ready or _drain_pending or not _journaled or _js_waits or _js_callbacks:
             return
         # Nothing is ready and the script waits on calls a replay answers: when nothing else can wake it
@@ -52,13 +74,27 @@ def _drain():
 
 def _run_handle(handle):
     try:
-        handle._run()
-    except (SystemExit, KeyboardInterrupt) as error:
+        handle._context.run(handle._callback, *handle._args)
+    except BaseException as error:  # noqa: BLE001 - see _callback_failed
+        _callback_failed(handle, error)
+
+
+def _callback_failed(handle, error):
+    """What a callback raised: SystemExit or KeyboardInterrupt (in a task) ends the run rather than escaping
+    into JS (which killed the sandbox); anything else goes to the loop's exception handler, as Handle._run does."""
+    if isinstance(error, (SystemExit, KeyboardInterrupt)):
         _ready.clear()
         task = getattr(getattr(handle, "_callback", None), "__self__", None)
         if isinstance(task, asyncio.Future) and task.done():
             task.exception()  # reported as the run's result, not later as "never retrieved"
         _stop_run(_exit_result(error) if isinstance(error, SystemExit) else _format_error(error))
+        return
+    loop = handle._loop
+    source = _format_callback_source(handle._callback, handle._args, debug=loop.get_debug())
+    context = {"message": f"Exception in callback {source}", "exception": error, "handle": handle}
+    if handle._source_traceback:
+        context["source_traceback"] = handle._source_traceback
+    loop.call_exception_handler(context)
 
 
 def _run_timer(loop, handle):
@@ -72,13 +108,13 @@ def _call_later(self, delay, callback, *args, context=None):
     global _drain_pending
     if delay < 0:
         raise ValueError("Can't schedule in the past")
-    handle = _Handle(callback, args, self, context=context)
+    handle = _Handle(callback, args, self, context=context) if self._debug else _new_handle(self, callback, args, context)
     if delay == float("inf"):
         return handle
     if delay > 0:
         _schedule(create_once_callable(partial(_run_timer, self, handle), _may_syncify=True), min(delay * 1000, 2**31 - 1))
         return handle
-    _ready.append((self, handle))
+    _ready.append(handle)
     if not _drain_pending:
         _drain_pending = True
         _schedule(create_once_callable(_drain, _may_syncify=True), 0)
@@ -94,8 +130,19 @@ _webloop.WebLoop.call_later = _call_later
 # shared through a function: that one more call cost a gather of 1,000 ~2 ms (3 alternated pairs).
 def _call_soon(self, callback, *args, context=None):
     global _drain_pending
-    handle = _Handle(callback, args, self, context=context)
-    _ready.append((self, handle))
+    if self._debug:
+        handle = _Handle(callback, args, self, context=context)
+    else:
+        # `_new_handle`'s lines, inline: a gathered call schedules four callbacks.
+        handle = _new_object(_Handle)
+        handle._context = _copy_context() if context is None else context
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
+    _ready.append(handle)
     if not _drain_pending:
         _drain_pending = True
         _schedule(create_once_callable(_drain, _may_syncify=True), 0)
@@ -119,7 +166,8 @@ _Task.__name__ = _Task.__qualname__ = "Task"  # as CPython's repr has it: <Task 
 def _create_task(self, coro, **kwargs):
     """asyncio's `create_task` (3.14's BaseEventLoop's), ~4 µs a task cheaper than Pyodide's, which a gather of 1,000
     calls runs 1,000 times; Pyodide's also fails with a task factory set (it calls a function 3.14 removed)."""
-    self._check_closed()
+    if self.__class__ is not _webloop.WebLoop:
+        self._check_closed()  # WebLoop's does nothing: one frame less a task, unless a subclass has its own
     if self._task_factory is not None:
         task = self._task_factory(self, coro, **kwargs)
     else:
@@ -141,7 +189,7 @@ def _task_done(task):
     # gather's other calls were answered later). Otherwise, reported if still unretrieved after the callbacks.
     if not task.cancelled() and task._log_traceback:
         if _ready:
-            following = _ready[0][1]._args
+            following = _ready[0]._args
             if following and following[0] is task:
                 return
         task.get_loop().call_soon(_report_unretrieved, task)
