@@ -1,6 +1,6 @@
 // What the tool-call broker talks to: a port for each call's outcome (the sandbox, or a fake in tests)
 // and one event sink (its execution). The broker holds no reference to either beyond these.
-import type { LimitCode, PtcError } from "../protocol/errors.js";
+import type { LimitCode } from "../protocol/errors.js";
 import type { ExecutionEvent, ToolCallRecord, ToolCallRequest } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { ToolHandler } from "../protocol/tool.js";

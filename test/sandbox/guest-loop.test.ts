@@ -155,10 +155,7 @@ describe("callbacks (guest_loop.py's ready queue: handles made and run inline, n
         "print(seen)",
       ].join("\n"),
     );
-    assert.equal(
-      stdout,
-      "Handle False True True\n[('a', 'unset'), ('b', 'in ctx'), ('c', 'unset'), ('d', 'unset')]\n",
-    );
+    assert.equal(stdout, "Handle False True True\n[('a', 'unset'), ('b', 'in ctx'), ('c', 'unset'), ('d', 'unset')]\n");
     assert.match(stderr, /Exception in callback fails\(\)/);
     assert.match(stderr, /LookupError: from a callback/);
   });
