@@ -1,3 +1,5 @@
+// A call the broker holds until it settles (LiveCall, tool-call-port.ts): how it is made, the context its
+// handler receives, and its abort signal, which exists only once the handler reads it.
 import type { ToolCallRecord, ToolCallRequest } from "../protocol/execution.js";
 import type { ExecutionLimits } from "../protocol/limits.js";
 import type { JsonSchemaToolDefinition, ToolCallContext, ToolHandler } from "../protocol/tool.js";
