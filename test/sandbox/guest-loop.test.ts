@@ -4,7 +4,12 @@ import { codeTool, testEngine } from "../helpers/engine.js";
 
 // The guest's event loop and tool stubs (guest_loop.py, guest.py) where they replace Pyodide's and asyncio's
 // own paths for speed: what a script sees must stay what CPython's asyncio and json give it.
-const echo = codeTool("echo", (input) => input);
+/** What echo was called with, in the order the host saw the calls. */
+const echoed: unknown[] = [];
+const echo = codeTool("echo", (input) => {
+  echoed.push((input as { v?: unknown }).v);
+  return input;
+});
 const engine = testEngine({ tools: [echo] });
 after(() => engine.close());
 
@@ -224,6 +229,61 @@ describe("a run's first step (taken by the run frame itself, guest_loop.py `_ptc
       (await run("import asyncio\nprint(await echo(v=2), await asyncio.sleep(0))")).stdout,
       "{'v': 2} None\n",
     );
+  });
+});
+
+describe("tool calls (guest_calls.py ToolCall: a future, sent when awaited or scheduled)", () => {
+  test("are sent when awaited or scheduled, in that order, once each, and never if never awaited", async () => {
+    echoed.length = 0;
+    const { stdout, stderr } = await run(
+      [
+        "import asyncio, inspect",
+        "never = echo(v='never')",
+        "print(repr(never).startswith('<ToolCall echo(), not awaited'), inspect.iscoroutinefunction(echo))",
+        "dropped = echo(v='cancelled before sent')",
+        "print(dropped.cancel(), dropped.cancelled())",
+        "first = asyncio.ensure_future(echo(v='first'))",
+        "second = echo(v='second')",
+        "print((await second)['v'], (await first)['v'], (await first)['v'])",
+        "twice = echo(v='twice')",
+        "print([r['v'] for r in await asyncio.gather(twice, twice, echo(v='gathered'))])",
+        "task = asyncio.create_task(echo(v='task'))",
+        "print(type(task).__name__, (await task)['v'])",
+        "done, pending = await asyncio.wait([asyncio.ensure_future(echo(v=i)) for i in range(3)])",
+        "print(sorted(d.result()['v'] for d in done), len(pending))",
+        "print(sorted([(await f)['v'] for f in asyncio.as_completed([echo(v='x'), echo(v='y')])]))",
+        "print((await asyncio.shield(echo(v='shielded')))['v'])",
+        "try:",
+        "    await echo(1, 2)",
+        "except TypeError as error:",
+        "    print('TypeError', error)",
+        "try:",
+        "    await dropped",
+        "except asyncio.CancelledError:",
+        "    print('cancelled')",
+      ].join("\n"),
+    );
+    assert.equal(
+      stdout,
+      [
+        "True True",
+        "True True",
+        "second first first",
+        "['twice', 'twice', 'gathered']",
+        "Task task",
+        "[0, 1, 2] 0",
+        "['x', 'y']",
+        "shielded",
+        "TypeError echo() takes keyword arguments or a single dict of arguments",
+        "cancelled",
+        "",
+      ].join("\n"),
+    );
+    assert.equal(stderr, "");
+    assert.deepEqual(echoed.slice(0, 6), ["first", "second", "twice", "gathered", "task", 0]);
+    assert.deepEqual(echoed.slice(6, 8), [1, 2]);
+    assert.deepEqual(echoed.slice(8, 10).sort(), ["x", "y"]);
+    assert.deepEqual(echoed.slice(10), ["shielded"]);
   });
 });
 

@@ -7,6 +7,7 @@ import ast
 import asyncio
 import builtins
 import contextvars
+import inspect
 import json
 import linecache
 import os
@@ -26,7 +27,7 @@ import _ptc_bridge
 
 _bridge_call = _ptc_bridge.call
 _Future = asyncio.Future
-_current_loop = asyncio.get_running_loop
+_mark_coroutine_function = inspect.markcoroutinefunction
 # Tells the host the script gave up on a call, so it stops the work (see the stub below).
 _bridge_cancel = _ptc_bridge.cancel
 # Every event-loop step goes through the child's scheduler, which tells the host when the script is idle.
@@ -158,73 +159,22 @@ def _decode(payload):
 
 
 def _make_stub(name, python_name):
-    async def stub(*args, **kwargs):
-        if args:
-            if len(args) != 1 or kwargs or not isinstance(args[0], dict):
-                raise TypeError(f"{python_name}() takes keyword arguments or a single dict of arguments")
-            arguments = args[0]
-        else:
-            arguments = kwargs
-        # Flat arguments (the usual case) need no walk: map(type) over the values runs in C.
-        if (_MAX_ARGUMENT_DEPTH < 1 or not _NESTED_TYPES.isdisjoint(map(type, arguments.values()))) and _nested_too_deep(
-            arguments
-        ):
-            raise ToolError(
-                f"{python_name}(): arguments are nested more than {_MAX_ARGUMENT_DEPTH} levels deep",
-                tool=name,
-                code="invalid_tool_input",
-            )
-        try:
-            # Inline, not a helper: one Python frame less a call (a gather of 1,000 makes 1,000).
-            text = _encoder.encode(arguments) if _arguments_encoder is None else "".join(_arguments_encoder(arguments, 0))
-        except BaseException as error:
-            _reset_arguments_encoder()
-            if not isinstance(error, (TypeError, ValueError)):
-                raise
-            raise ToolError(
-                f"{python_name}(): arguments are not JSON-serializable: {error}",
-                tool=name,
-                code="invalid_tool_input",
-            ) from None
-        pending = _bridge_call(name, text, True)
-        if pending.__class__ is int:
-            # The child sent the call to the host (its id: _ptc_receive resolves the future), or a replay
-            # answers it from its journal (the id negated: _ptc_deliver does). A plain Future: the loop's
-            # create_future adds a done callback, a second step per reply; a JS promise cost ~20 µs a call.
-            if pending > 0:
-                call_id = pending
-                pending = _live[call_id] = _Future(loop=_current_loop())
-            else:
-                call_id = -pending
-                pending = _journaled[call_id] = _Future(loop=_current_loop())
-        else:
-            call_id = 0  # refused in the child: a JS promise of the refusal
-        try:
-            reply = await pending
-        except asyncio.CancelledError:
-            # asyncio.wait_for, task.cancel(), an aborted TaskGroup: the host aborts the handler's signal,
-            # clears its timers and withdraws a pending call; the call is recorded as cancelled.
-            if call_id:
-                _live.pop(call_id, None)
-                _journaled.pop(call_id, None)
-                _bridge_cancel(call_id)
-            raise
-        if reply[0] == "1":
-            if _result_mode != "json":
-                return _decode(reply[1:])
-            # `_json_value(reply[1:])` inline: no frame, and the scan starts at 1 rather than on a copy.
-            try:
-                value, end = _scan_once(reply, 1)
-            except StopIteration:
-                return _json_loads(reply[1:])
-            return value if end == len(reply) else _json_loads(reply[1:])
-        info = _json_loads(reply[1:])
-        error_type = _ERROR_TYPES.get(info.get("type"), ToolError)
-        raise error_type(info.get("message", "tool call failed"), tool=name, code=info.get("code", "tool_error"))
+    """A tool's function in the script: a call makes a ToolCall (guest_calls.py), sent to the host once it is
+    awaited or scheduled, as a coroutine's body would run then; an `asyncio.gather` of them takes each as the
+    future it is, without a task per call."""
+    tool = (name, python_name)
+
+    def stub(*args, **kwargs):
+        call = _ToolCall(loop=_running_loop() or _LOOP)
+        call._ptc_tool = tool
+        call._ptc_args = args
+        call._ptc_kwargs = kwargs
+        return call
 
     stub.__name__ = python_name
     stub.__qualname__ = python_name
-    return stub
+    # `inspect.iscoroutinefunction` says what the model's stubs say: `async def` (src/tools/python-stubs.ts).
+    return _mark_coroutine_function(stub)
 
 
 def _make_refusing_stub(name, python_name, allowed_callers):

@@ -125,15 +125,15 @@ _webloop.WebLoop.call_later = _call_later
 
 
 # asyncio's own `call_soon` straight onto the ready queue: Pyodide's goes through `call_later(0, ...)`, a second
-# Python call per callback, and a gathered call makes four (its task's first step, its wakeup, and two done
-# callbacks: the gather's and `_task_done` below). `_call_later`'s zero-delay lines are repeated here, not
+# Python call per callback, and a task makes four (its first step, its wakeup, and two done callbacks when it
+# is gathered: the gather's and `_task_done` below; a gathered tool call, no task, makes one: the gather's). `_call_later`'s zero-delay lines are repeated here, not
 # shared through a function: that one more call cost a gather of 1,000 ~2 ms (3 alternated pairs).
 def _call_soon(self, callback, *args, context=None):
     global _drain_pending
     if self._debug:
         handle = _Handle(callback, args, self, context=context)
     else:
-        # `_new_handle`'s lines, inline: a gathered call schedules four callbacks.
+        # `_new_handle`'s lines, inline: one Python frame less a callback.
         handle = _new_object(_Handle)
         handle._context = _copy_context() if context is None else context
         handle._loop = self
@@ -165,9 +165,12 @@ _Task.__name__ = _Task.__qualname__ = "Task"  # as CPython's repr has it: <Task 
 
 def _create_task(self, coro, **kwargs):
     """asyncio's `create_task` (3.14's BaseEventLoop's), ~4 µs a task cheaper than Pyodide's, which a gather of 1,000
-    calls runs 1,000 times; Pyodide's also fails with a task factory set (it calls a function 3.14 removed)."""
+    coroutines runs 1,000 times; Pyodide's also fails with a task factory set (it calls a function 3.14 removed).
+    A tool call (a future, guest_calls.py) runs in a coroutine awaiting it, as a task needs a coroutine."""
     if self.__class__ is not _webloop.WebLoop:
         self._check_closed()  # WebLoop's does nothing: one frame less a task, unless a subclass has its own
+    if coro.__class__ is _ToolCall:
+        coro = _awaiting(coro)
     if self._task_factory is not None:
         task = self._task_factory(self, coro, **kwargs)
     else:
