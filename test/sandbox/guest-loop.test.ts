@@ -324,12 +324,18 @@ describe("tool arguments and results", () => {
     const tool = codeTool("value", () => value);
     const modes = testEngine({ tools: [tool] });
     try {
-      const code =
-        "import json\nr = await value()\nprint(json.dumps(r if isinstance(r, dict) else json.loads(r), sort_keys=True))";
+      // One result alone (`_ptc_receive`), then several in one read from the host (a gather's: `_ptc_receive_all`).
+      const code = [
+        "import asyncio, json",
+        "for r in [await value(), *await asyncio.gather(*[value() for _ in range(20)])]:",
+        "    print(json.dumps(r if isinstance(r, dict) else json.loads(r), sort_keys=True))",
+      ].join("\n");
       for (const resultMode of ["json", "text"] as const) {
         const result = await modes.execute({ code, resultMode }).result;
         assert.equal(result.status, "completed", result.error?.message);
-        assert.deepEqual(JSON.parse(result.stdout), value, resultMode);
+        const lines = result.stdout.trim().split("\n");
+        assert.equal(lines.length, 21);
+        for (const line of lines) assert.deepEqual(JSON.parse(line), value, resultMode);
       }
       const texts = await modes.execute({ code: "print(repr(await value()))", resultMode: "text" }).result;
       assert.equal(texts.stdout.slice(0, 2), "'{", "text mode hands the result over as text");

@@ -233,11 +233,22 @@ def _ptc_receive_all(batch):
     global _drain_pending
     scheduled = _drain_pending
     _drain_pending = True
+    json_mode = _result_mode == "json"
     for item in batch.split("\n"):
         space = item.find(" ")
         call = _live.pop(int(item[:space]), None)
-        if call is not None:
-            _settle(call, item[space + 1 :])
+        if call is None or call.done():
+            continue
+        # `_settle`'s usual path inline (a result in json mode), scanned in place: one frame and a copy less a call.
+        if json_mode and item[space + 1] == "1":
+            try:
+                value, end = _scan_once(item, space + 2)
+            except StopIteration:
+                end = None
+            if end == len(item):
+                call.set_result(value)
+                continue
+        _settle(call, item[space + 1 :])
     _drain_pending = scheduled
     if not scheduled and _ready:
         _drain()
