@@ -46,6 +46,8 @@ class ToolCall(_Call):
         _blocking_set(self, value)
 
     def __repr__(self):
+        if self.done():  # cancelled before it was sent
+            return _future_repr(self)
         name = self._ptc_tool[1]
         return f"<ToolCall {name}(), not awaited: `await {name}(...)` runs it>"
 
@@ -107,7 +109,11 @@ def _send(call):
             error = ToolError(message, tool=name, code="invalid_tool_input")
         call.set_exception(error)
         return
-    pending = _bridge_call(name, text, True)
+    try:
+        pending = _bridge_call(name, text, True)
+    except BaseException as error:  # noqa: BLE001 - the call fails with it, as the stub's body did
+        call.set_exception(error)
+        return
     if pending.__class__ is int:
         # The child sent the call to the host (its id: _ptc_receive resolves the call), or a replay answers it
         # from its journal (the id negated: _ptc_deliver does).
