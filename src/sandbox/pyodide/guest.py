@@ -28,7 +28,7 @@ import _ptc_bridge
 _bridge_call = _ptc_bridge.call
 _Future = asyncio.Future
 _mark_coroutine_function = inspect.markcoroutinefunction
-# Tells the host the script gave up on a call, so it stops the work (see the stub below).
+# Tells the host the script gave up on a call, so it stops the work (guest_calls.py, SentToolCall.cancel).
 _bridge_cancel = _ptc_bridge.cancel
 # Every event-loop step goes through the child's scheduler, which tells the host when the script is idle.
 _schedule = _ptc_bridge.schedule

@@ -125,9 +125,10 @@ _webloop.WebLoop.call_later = _call_later
 
 
 # asyncio's own `call_soon` straight onto the ready queue: Pyodide's goes through `call_later(0, ...)`, a second
-# Python call per callback, and a task makes four (its first step, its wakeup, and two done callbacks when it
-# is gathered: the gather's and `_task_done` below; a gathered tool call, no task, makes one: the gather's). `_call_later`'s zero-delay lines are repeated here, not
-# shared through a function: that one more call cost a gather of 1,000 ~2 ms (3 alternated pairs).
+# Python call per callback, and a gathered task makes four (its first step, its wakeup, and two done callbacks:
+# the gather's and `_task_done` below; a gathered tool call, a future, makes one: the gather's). The handle's
+# lines (`_new_handle`) are repeated here, not shared through a function: one more call cost a gather of 1,000
+# ~2 ms (3 alternated pairs).
 def _call_soon(self, callback, *args, context=None):
     global _drain_pending
     if self._debug:
