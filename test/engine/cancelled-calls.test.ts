@@ -59,6 +59,14 @@ const GIVING_UP: Record<string, string> = {
     "except* ValueError:",
     "    print('gave up')",
   ].join("\n"),
+  // The gather cancels the call itself (a future, guest_calls.py SentToolCall.cancel), not a task awaiting it.
+  "a gather that times out": [
+    "import asyncio",
+    "try:",
+    "    await asyncio.wait_for(asyncio.gather(slow_tool()), timeout=0.2)",
+    "except TimeoutError:",
+    "    print('gave up')",
+  ].join("\n"),
   "asyncio.timeout": [
     "import asyncio",
     "try:",

@@ -170,7 +170,7 @@ def _create_task(self, coro, **kwargs):
     A tool call (a future, guest_calls.py) runs in a coroutine awaiting it, as a task needs a coroutine."""
     if self.__class__ is not _webloop.WebLoop:
         self._check_closed()  # WebLoop's does nothing: one frame less a task, unless a subclass has its own
-    if coro.__class__ is _ToolCall:
+    if isinstance(coro, _Call):  # a tool call, sent or not
         coro = _awaiting(coro)
     if self._task_factory is not None:
         task = self._task_factory(self, coro, **kwargs)
